@@ -1,0 +1,269 @@
+/* adr build / adr update: the shared base image, then one image per agent
+ * from the single generic agent Dockerfile, streamed through the Engine API. */
+#include "cmd.h"
+#include "fmt.h"
+#include "image.h"
+
+#include <errno.h>
+#include <sys/ioctl.h>
+#include <time.h>
+
+const struct option build_options[] = {
+  { "tag", required_argument, NULL, 't' },
+  { "no-cache", no_argument, NULL, 'n' },
+  { "yes", no_argument, NULL, 'y' },
+  { "help", no_argument, NULL, 'h' },
+  { 0 },
+};
+
+const char build_help[] =
+  "Builds the adr base image (adr/base: Debian bookworm-slim, git, ripgrep,\n"
+  "fd, procps, CA certificates, node 22 from npm) and, on top of it, one\n"
+  "image per agent: PREFIX/AGENT:TAG (PREFIX is ADR_IMAGE_PREFIX, default\n"
+  "coding-agent).  Without AGENT, builds every known agent after asking\n"
+  "(--yes skips the question); a failure does not stop the others and a\n"
+  "summary ends the run.  'adr update' rebuilds the images present without\n"
+  "cache, picking up new package versions.\n\n"
+  "Extra CA certificates (ADR_EXTRA_CA, default 'auto' = the host's\n"
+  "/usr/local/share/ca-certificates) are trusted inside the images, for\n"
+  "TLS-intercepting proxies.  The host's npm registry setting is used.\n\n"
+  "Options:\n"
+  "  -t, --tag TAG   image tag (default: ADR_TAG, 'latest')\n"
+  "      --no-cache  build every step anew\n"
+  "  -y, --yes       do not ask before building all agents\n";
+
+struct progress {
+  const char *who;
+  bool tty;
+  unsigned cols;
+  char *last_step;
+  struct strv tail; /* last output lines, for failure reports */
+  bool line_open;
+};
+
+static void tail_push(struct strv *t, const char *line)
+{
+  if (t->n >= 15) {
+    free(t->v[0]);
+    memmove(t->v, t->v + 1, (t->n - 1) * sizeof(char *));
+    t->n--;
+    t->v[t->n] = NULL;
+  }
+  strv_push(t, line);
+}
+
+static void on_event(const struct adr_build_event *ev, void *ud)
+{
+  struct progress *p = ud;
+  /* the stream carries text with newlines; handle each line */
+  const char *s = ev->text;
+  while (s && *s) {
+    size_t n = strcspn(s, "\n");
+    cleanup_free char *line = xstrndup(s, n);
+    s += n;
+    if (*s == '\n')
+      s++;
+    if (*line == '\0')
+      continue;
+    if (ev->kind == ADR_BUILD_STEP || str_has_prefix(line, "Step ")) {
+      free(p->last_step);
+      p->last_step = xstrdup(line);
+      if (p->tty) {
+        int w = (int)p->cols - (int)strlen(p->who) - 4;
+        fprintf(stderr, "\r\033[K[%s] %.*s", p->who, w > 10 ? w : 10, line);
+        p->line_open = true;
+      } else {
+        fprintf(stderr, "%s: %s\n", p->who, line);
+      }
+    } else if (ev->kind == ADR_BUILD_OUTPUT) {
+      tail_push(&p->tail, line);
+      if (!p->tty && getenv("ADR_BUILD_VERBOSE"))
+        fprintf(stderr, "%s:   %s\n", p->who, line);
+    }
+  }
+  fflush(stderr);
+}
+
+static int build_one(struct adr_ctx *ctx, const char *who, const char *dockerfile, const char *tag,
+                     const struct strv *args, const struct strv *labels, const struct strv *cas,
+                     bool no_cache, adr_err *err)
+{
+  struct buf tar;
+  buf_init(&tar, 0);
+  if (adr_build_context(dockerfile, cas, &tar, err) < 0)
+    return -1;
+  struct adr_build_req req = { .tag = tag, .context_tar = tar.data, .context_len = tar.len,
+                               .dockerfile = "Dockerfile", .no_cache = no_cache };
+  req.build_args = *args;
+  req.labels = *labels;
+  struct winsize ws;
+  struct progress p = { .who = who, .tty = isatty(STDERR_FILENO) != 0, .cols = 80 };
+  if (p.tty && ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
+    p.cols = ws.ws_col;
+  int r = ctx->engine->ops->image_build(ctx->engine, &req, on_event, &p, NULL, err);
+  if (p.line_open)
+    fputs("\r\033[K", stderr);
+  if (r < 0) {
+    if (p.tail.n) {
+      fprintf(stderr, "%s: last output:\n", who);
+      for (size_t i = 0; i < p.tail.n; i++)
+        fprintf(stderr, "  | %s\n", p.tail.v[i]);
+    }
+    if (p.last_step)
+      adr_err_prefix(err, "%s", p.last_step);
+  }
+  free(p.last_step);
+  strv_free(&p.tail);
+  buf_free(&tar);
+  return r;
+}
+
+int build_images(struct adr_ctx *ctx, const struct adr_agent *const *agents, size_t n, const char *tag,
+                 bool no_cache)
+{
+  cleanup_err adr_err err = NULL;
+  if (ctx_config(ctx, &err) < 0 || ctx_engine(ctx, &err) < 0) {
+    report(&err);
+    return (int)(n ? n : 1);
+  }
+  cleanup_strv struct strv cas = { 0 };
+  if (adr_extra_ca_files(adr_config_get(&ctx->config, "ADR_EXTRA_CA"), "/usr/local/share/ca-certificates",
+                         &cas, &err) < 0) {
+    report(&err);
+    return (int)(n ? n : 1);
+  }
+  cleanup_free char *registry = adr_host_npm_registry();
+  cleanup_free char *base = xasprintf("%s:%s", ADR_BASE_IMAGE_REPO, tag);
+
+  cleanup_strv struct strv args = { 0 }, labels = { 0 };
+  strv_pushf(&args, "NPM_REGISTRY=%s", registry ? registry : "");
+  strv_push(&labels, ADR_LABEL_MANAGED "=1");
+  strv_push(&labels, ADR_LABEL_KIND "=base");
+  time_t t0 = time(NULL);
+  fprintf(stderr, "building %s%s\n", base, cas.n ? "" : "");
+  if (build_one(ctx, "base", "images/base.Dockerfile", base, &args, &labels, &cas, no_cache, &err) < 0) {
+    adr_err_prefix(&err, "build %s", base);
+    report(&err);
+    return (int)n;
+  }
+  int failed = 0;
+  struct adr_table t;
+  static const char *const hdr[] = { "AGENT", "IMAGE", "RESULT", "TIME" };
+  adr_table_init(&t, 4, hdr);
+  for (size_t i = 0; i < n; i++) {
+    const struct adr_agent *a = agents[i];
+    cleanup_free char *image = agent_image(ctx, a->name, tag);
+    cleanup_strv struct strv aa = { 0 }, al = { 0 };
+    strv_pushf(&aa, "BASE_IMAGE=%s", base);
+    strv_pushf(&aa, "NPM_PACKAGE=%s", a->npm_package);
+    strv_pushf(&aa, "NPM_VERSION=%s", a->npm_version);
+    strv_pushf(&aa, "AGENT_BINARY=%s", a->binary);
+    strv_pushf(&aa, "AGENT_NAME=%s", a->name);
+    strv_pushf(&aa, "NPM_REGISTRY=%s", registry ? registry : "");
+    strv_push(&al, ADR_LABEL_MANAGED "=1");
+    strv_pushf(&al, ADR_LABEL_AGENT "=%s", a->name);
+    strv_pushf(&al, "dev.adr.npm=%s@%s", a->npm_package, a->npm_version);
+    fprintf(stderr, "building %s (%s@%s)\n", image, a->npm_package, a->npm_version);
+    time_t s = time(NULL);
+    cleanup_err adr_err e2 = NULL;
+    int r = build_one(ctx, a->name, "images/agent.Dockerfile", image, &aa, &al, &cas, no_cache, &e2);
+    cleanup_free char *dur = xasprintf("%lds", (long)(time(NULL) - s));
+    if (r < 0) {
+      failed++;
+      adr_err_prefix(&e2, "build %s", image);
+      report(&e2);
+    }
+    const char *row[] = { a->name, image, r < 0 ? "FAILED" : "ok", dur };
+    adr_table_add(&t, row);
+  }
+  if (n > 1 || failed) {
+    fputc('\n', stderr);
+    adr_table_print(&t, stderr);
+    fprintf(stderr, "%zu built, %d failed in %lds\n", n - (size_t)failed, failed, (long)(time(NULL) - t0));
+  }
+  adr_table_free(&t);
+  return failed;
+}
+
+static int build_or_update(struct adr_ctx *ctx, int argc, char **argv, bool update)
+{
+  const struct adr_cmd *self = adr_cmd_find(update ? "update" : "build");
+  const char *tag = NULL;
+  bool no_cache = update, yes = false;
+  int c;
+  while ((c = next_opt(self, argc, argv, "+ht:y", NULL)) != -1) {
+    switch (c) {
+    case 't': tag = optarg; break;
+    case 'n': no_cache = true; break;
+    case 'y': yes = true; break;
+    case 'h': print_cmd_help(self, stdout); return EXIT_OK;
+    default: return EXIT_USAGE;
+    }
+  }
+  cleanup_err adr_err err = NULL;
+  if (ctx_config(ctx, &err) < 0 || ctx_agents(ctx, &err) < 0)
+    return report(&err);
+  if (tag == NULL)
+    tag = adr_config_get(&ctx->config, "ADR_TAG");
+  else if (adr_config_validate("ADR_TAG", tag, &err) < 0)
+    return usage_error(self, "%s", err->msg);
+  size_t n = 0;
+  const struct adr_agent **list = xcalloc(ctx->agents.n + (size_t)argc, sizeof(*list));
+  for (int i = optind; i < argc; i++) {
+    const struct adr_agent *a = adr_agents_find(&ctx->agents, argv[i]);
+    if (a == NULL) {
+      free(list);
+      adr_agents_unknown(&ctx->agents, argv[i], &err);
+      return report(&err);
+    }
+    bool dup = false;
+    for (size_t k = 0; k < n; k++)
+      dup |= list[k] == a;
+    if (!dup)
+      list[n++] = a;
+  }
+  if (n == 0) {
+    if (update) {
+      if (ctx_engine(ctx, &err) < 0) {
+        free(list);
+        return report(&err);
+      }
+      for (size_t i = 0; i < ctx->agents.n; i++) {
+        cleanup_free char *image = agent_image(ctx, ctx->agents.v[i].name, tag);
+        int r = ctx->engine->ops->image_inspect(ctx->engine, image, NULL, &err);
+        if (r < 0) {
+          free(list);
+          return report(&err);
+        }
+        if (r == 0)
+          list[n++] = &ctx->agents.v[i];
+      }
+      if (n == 0) {
+        free(list);
+        printf("no agent images with tag '%s' to update; build one with 'adr build AGENT'\n", tag);
+        return EXIT_OK;
+      }
+    } else {
+      if (!yes) {
+        cleanup_free char *q = xasprintf("Build images for all %zu agents?", ctx->agents.n);
+        if (!isatty(STDIN_FILENO)) {
+          free(list);
+          return errorf("build: name the agents to build, or pass --yes to build all %zu", ctx->agents.n);
+        }
+        if (!ask_yes(q, true)) {
+          free(list);
+          fprintf(stderr, "nothing built\n");
+          return EXIT_FAIL;
+        }
+      }
+      for (size_t i = 0; i < ctx->agents.n; i++)
+        list[n++] = &ctx->agents.v[i];
+    }
+  }
+  int failed = build_images(ctx, list, n, tag, no_cache);
+  free(list);
+  return failed ? EXIT_FAIL : EXIT_OK;
+}
+
+int cmd_build(struct adr_ctx *ctx, int argc, char **argv) { return build_or_update(ctx, argc, argv, false); }
+int cmd_update(struct adr_ctx *ctx, int argc, char **argv) { return build_or_update(ctx, argc, argv, true); }

@@ -1,0 +1,243 @@
+/* Shared by the commands: reporting, option parsing, the lazy context,
+ * reaping of sandboxes whose adr died. */
+#include "cmd.h"
+#include "buf.h"
+#include "log.h"
+#include "paths.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <termios.h>
+
+int report(adr_err *err)
+{
+  int status = EXIT_FAIL;
+  if (err && *err) {
+    fprintf(stderr, "adr: %s\n", (*err)->msg);
+    if ((*err)->status > 0)
+      status = (*err)->status;
+    adr_err_free(err);
+  }
+  return status;
+}
+
+static void vmsg(const char *prefix, const char *fmt, va_list ap)
+{
+  fputs(prefix, stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+}
+
+void warnf(const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  vmsg("adr: warning: ", fmt, ap);
+  va_end(ap);
+}
+
+void hintf(const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  vmsg("hint: ", fmt, ap);
+  va_end(ap);
+}
+
+int errorf(const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  vmsg("adr: ", fmt, ap);
+  va_end(ap);
+  return EXIT_FAIL;
+}
+
+int usage_error(const struct adr_cmd *cmd, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "adr %s: ", cmd->name);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  fprintf(stderr, "usage: %s\n", cmd->usage);
+  return EXIT_USAGE;
+}
+
+void print_cmd_help(const struct adr_cmd *cmd, FILE *out)
+{
+  fprintf(out, "usage: %s\n\n%s%s\n", cmd->usage, cmd->summary, "");
+  if (cmd->help && *cmd->help)
+    fprintf(out, "\n%s", cmd->help);
+}
+
+int next_opt(const struct adr_cmd *cmd, int argc, char **argv, const char *shortopts, int *longidx)
+{
+  opterr = 0;
+  int c = getopt_long(argc, argv, shortopts, cmd->options, longidx);
+  if (c == '?' || c == ':') {
+    const char *bad = argv[optind - 1];
+    if (optopt && optopt < 256 && strchr(shortopts, optopt) && strchr(shortopts, optopt)[1] == ':')
+      usage_error(cmd, "option '-%c' needs a value", optopt);
+    else if (optopt && optopt < 256 && optopt != '?')
+      usage_error(cmd, "unknown option '-%c'", optopt);
+    else if (bad && str_has_prefix(bad, "--") && strchr(bad, '=') == NULL) {
+      /* either unknown or missing its argument */
+      bool known = false;
+      for (const struct option *o = cmd->options; o && o->name; o++)
+        if (streq(o->name, bad + 2))
+          known = true;
+      usage_error(cmd, known ? "option '%s' needs a value" : "unknown option '%s'", bad);
+    } else
+      usage_error(cmd, "unknown option '%s'", bad ? bad : "?");
+    return '?';
+  }
+  return c;
+}
+
+int ctx_config(struct adr_ctx *ctx, adr_err *err)
+{
+  if (ctx->config_loaded)
+    return 0;
+  adr_config_init(&ctx->config);
+  ctx->config_loaded = true;
+  if (adr_config_load(&ctx->config, ctx->cwd, err) < 0)
+    return -1;
+  for (size_t i = 0; i < ctx->config.warnings.n; i++)
+    warnf("%s", ctx->config.warnings.v[i]);
+  return 0;
+}
+
+int ctx_agents(struct adr_ctx *ctx, adr_err *err)
+{
+  if (ctx->agents_loaded)
+    return 0;
+  if (adr_agents_load(&ctx->agents, NULL, err) < 0)
+    return -1;
+  ctx->agents_loaded = true;
+  for (size_t i = 0; i < ctx->agents.warnings.n; i++)
+    warnf("%s", ctx->agents.warnings.v[i]);
+  return 0;
+}
+
+int ctx_engine(struct adr_ctx *ctx, adr_err *err)
+{
+  if (ctx->engine)
+    return 0;
+  cleanup_free char *ep = adr_engine_endpoint(err);
+  if (ep == NULL)
+    return -1;
+  return adr_engine_open(&ctx->engine, ep, err);
+}
+
+static char *boot_id(void)
+{
+  struct buf b;
+  buf_init(&b, 256);
+  char *r = NULL;
+  if (buf_read_file(&b, "/proc/sys/kernel/random/boot_id") == 0) {
+    size_t n = strcspn(b.data, "\n");
+    r = xstrndup(b.data, n);
+  }
+  buf_free(&b);
+  return r ? r : xstrdup("unknown");
+}
+
+/* start time of a process in clock ticks since boot (field 22), 0 if gone */
+static unsigned long long proc_start(pid_t pid)
+{
+  cleanup_free char *p = xasprintf("/proc/%d/stat", (int)pid);
+  struct buf b;
+  buf_init(&b, 8192);
+  unsigned long long st = 0;
+  if (buf_read_file(&b, p) == 0) {
+    const char *rp = strrchr(b.data, ')');
+    if (rp) {
+      /* after ") " comes field 3; start time is field 22 */
+      const char *q = rp + 2;
+      for (int f = 3; f < 22 && q; f++) {
+        q = strchr(q, ' ');
+        if (q)
+          q++;
+      }
+      if (q)
+        st = strtoull(q, NULL, 10);
+    }
+  }
+  buf_free(&b);
+  return st;
+}
+
+void ctx_owner_labels(struct strv *labels)
+{
+  cleanup_free char *b = boot_id();
+  strv_pushf(labels, ADR_LABEL_MANAGED "=1");
+  strv_pushf(labels, ADR_LABEL_OWNER_PID "=%d:%llu", (int)getpid(), proc_start(getpid()));
+  strv_pushf(labels, ADR_LABEL_OWNER_BOOT "=%s", b);
+}
+
+/* A transient sandbox belongs to a live adr when its owner pid exists with
+ * the same start time on the same boot. */
+static bool owner_alive(const struct adr_container *c, const char *boot)
+{
+  const char *pid = adr_labels_get(&c->labels, ADR_LABEL_OWNER_PID);
+  const char *b = adr_labels_get(&c->labels, ADR_LABEL_OWNER_BOOT);
+  if (pid == NULL)
+    return true; /* not transient: persistent sandboxes are never reaped here */
+  if (b == NULL || !streq(b, boot))
+    return false;
+  int p = 0;
+  unsigned long long st = 0;
+  if (sscanf(pid, "%d:%llu", &p, &st) != 2 || p <= 0)
+    return false;
+  if (kill(p, 0) < 0 && errno == ESRCH)
+    return false;
+  return proc_start(p) == st;
+}
+
+void ctx_reap(struct adr_ctx *ctx)
+{
+  if (ctx->engine == NULL)
+    return;
+  struct strv f = { 0 };
+  strv_push(&f, ADR_LABEL_OWNER_PID);
+  strv_push(&f, ADR_LABEL_MANAGED);
+  struct adr_container *v = NULL;
+  size_t n = 0;
+  cleanup_err adr_err err = NULL;
+  if (ctx->engine->ops->container_list(ctx->engine, &f, true, &v, &n, &err) == 0) {
+    cleanup_free char *boot = boot_id();
+    for (size_t i = 0; i < n; i++) {
+      if (owner_alive(&v[i], boot))
+        continue;
+      cleanup_err adr_err e2 = NULL;
+      if (ctx->engine->ops->container_remove(ctx->engine, v[i].id, true, &e2) == 0)
+        adr_debug("reaped sandbox %s left by a dead adr", v[i].name);
+    }
+  }
+  adr_containers_free(v, n);
+  strv_free(&f);
+}
+
+char *agent_image(struct adr_ctx *ctx, const char *agent, const char *tag)
+{
+  const char *prefix = ctx->config_loaded ? adr_config_get(&ctx->config, "ADR_IMAGE_PREFIX") : NULL;
+  const char *t = tag ? tag : ctx->config_loaded ? adr_config_get(&ctx->config, "ADR_TAG") : NULL;
+  return xasprintf("%s/%s:%s", prefix ? prefix : "coding-agent", agent, t ? t : "latest");
+}
+
+bool ask_yes(const char *question, bool default_yes)
+{
+  if (!isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
+    return false;
+  fprintf(stderr, "%s %s ", question, default_yes ? "[Y/n]" : "[y/N]");
+  fflush(stderr);
+  char line[64];
+  if (fgets(line, sizeof(line), stdin) == NULL)
+    return false;
+  if (line[0] == '\n')
+    return default_yes;
+  return line[0] == 'y' || line[0] == 'Y';
+}

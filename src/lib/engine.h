@@ -1,0 +1,138 @@
+/* The engine interface.  Commands talk to sandboxes only through this; the
+ * Docker Engine API implementation lives in engine-docker.c (it also serves
+ * Podman's compatible socket).  Other engines add an ops table. */
+#ifndef ADR_ENGINE_H
+#define ADR_ENGINE_H
+
+#include "err.h"
+#include "spec.h"
+#include "util.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+struct adr_image {
+  char *id;
+  char *repository; /* "coding-agent/pi" */
+  char *tag;        /* "latest" */
+  int64_t size;     /* bytes */
+  time_t created;
+  struct strv labels; /* key=value */
+};
+void adr_image_free(struct adr_image *im);
+void adr_images_free(struct adr_image *v, size_t n);
+
+struct adr_container {
+  char *id;
+  char *name;
+  char *image;
+  char *state;      /* created, running, exited, ... */
+  time_t created;
+  int exit_code;
+  struct strv labels;
+};
+void adr_container_free(struct adr_container *c);
+void adr_containers_free(struct adr_container *v, size_t n);
+const char *adr_labels_get(const struct strv *labels, const char *key);
+
+/* Build events streamed while an image builds. */
+enum adr_build_event_kind { ADR_BUILD_STEP, ADR_BUILD_OUTPUT, ADR_BUILD_DONE };
+struct adr_build_event {
+  enum adr_build_event_kind kind;
+  const char *text;  /* a step line ("Step 3/9 : RUN ..."), output, or image id */
+};
+typedef void (*adr_build_cb)(const struct adr_build_event *ev, void *ud);
+
+struct adr_build_req {
+  const char *tag;            /* "repo:tag" */
+  const void *context_tar;    /* a tar archive holding the Dockerfile */
+  size_t context_len;
+  const char *dockerfile;     /* path inside the context */
+  struct strv build_args;     /* KEY=VALUE */
+  struct strv labels;         /* key=value */
+  bool no_cache;
+  bool pull;
+};
+
+/* Streams for attach/exec: the engine reads stdin from in_fd (-1 = none)
+ * and writes to out_fd/err_fd. With a tty, output is raw on out_fd. */
+struct adr_attach {
+  int in_fd, out_fd, err_fd;
+  bool tty;
+  /* Called once the stream is connected (start the container here). */
+  int (*on_ready)(void *ud, adr_err *err);
+  /* wake_fd readable -> on_wake(ud) (signals, timers); <0 stops the pump. */
+  int wake_fd;
+  int (*on_wake)(void *ud);
+  void *ud;
+};
+
+struct adr_engine;
+struct adr_engine_ops {
+  const char *name;
+  void (*close)(struct adr_engine *e);
+  int (*ping)(struct adr_engine *e, adr_err *err);
+  int (*version)(struct adr_engine *e, char **version, char **api, adr_err *err);
+
+  int (*image_list)(struct adr_engine *e, const char *reference, struct adr_image **out,
+                    size_t *n, adr_err *err);
+  /* 0 found, 1 absent, <0 error */
+  int (*image_inspect)(struct adr_engine *e, const char *ref, struct adr_image *out, adr_err *err);
+  int (*image_build)(struct adr_engine *e, const struct adr_build_req *req, adr_build_cb cb,
+                     void *ud, char **image_id, adr_err *err);
+  int (*image_remove)(struct adr_engine *e, const char *ref, adr_err *err);
+
+  int (*container_create)(struct adr_engine *e, const struct adr_spec *spec, char **id, adr_err *err);
+  int (*container_start)(struct adr_engine *e, const char *id, adr_err *err);
+  /* Connects to the container's streams, runs until they close. Call
+   * before start so that no output is lost. Blocks. */
+  int (*container_attach)(struct adr_engine *e, const char *id, const struct adr_attach *a, adr_err *err);
+  int (*container_wait)(struct adr_engine *e, const char *id, int *exit_code, adr_err *err);
+  int (*container_kill)(struct adr_engine *e, const char *id, int sig, adr_err *err);
+  int (*container_stop)(struct adr_engine *e, const char *id, int timeout_s, adr_err *err);
+  int (*container_remove)(struct adr_engine *e, const char *id, bool force, adr_err *err);
+  /* 0 found, 1 absent, <0 error */
+  int (*container_inspect)(struct adr_engine *e, const char *id, struct adr_container *out, adr_err *err);
+  /* label filters "key" or "key=value"; all=false lists only running ones */
+  int (*container_list)(struct adr_engine *e, const struct strv *label_filters, bool all,
+                        struct adr_container **out, size_t *n, adr_err *err);
+  int (*container_resize)(struct adr_engine *e, const char *id, unsigned rows, unsigned cols, adr_err *err);
+  int (*container_logs)(struct adr_engine *e, const char *id, bool follow, int out_fd, int err_fd, adr_err *err);
+
+  int (*network_create)(struct adr_engine *e, const char *name, bool internal,
+                        const struct strv *labels, char **id, adr_err *err);
+  int (*network_remove)(struct adr_engine *e, const char *id, adr_err *err);
+};
+
+struct adr_engine {
+  const struct adr_engine_ops *ops;
+  char *endpoint;   /* "unix:///var/run/docker.sock" */
+  char *api_version;
+  void *priv;
+};
+
+/* Where the engine is: DOCKER_HOST, else the current docker context's
+ * endpoint (DOCKER_CONTEXT or ~/.docker/config.json's currentContext),
+ * else the default socket (or Podman's, when only that exists). */
+char *adr_engine_endpoint(adr_err *err);
+/* Opens the engine at endpoint and negotiates the API version. */
+int adr_engine_open(struct adr_engine **e, const char *endpoint, adr_err *err);
+void adr_engine_close(struct adr_engine *e);
+static inline void adr_engine_cleanup(struct adr_engine **e) { if (*e) adr_engine_close(*e); *e = NULL; }
+#define cleanup_engine __attribute__((cleanup(adr_engine_cleanup)))
+
+/* The Docker implementation, exposed for unit tests of request building. */
+extern const struct adr_engine_ops adr_docker_ops;
+int adr_docker_open(struct adr_engine *e, adr_err *err);
+/* Engine API JSON for POST /containers/create (caller frees with free()). */
+char *adr_docker_create_body(const struct adr_spec *spec);
+/* Parses the body of GET /images/json. */
+int adr_docker_parse_images(const char *json, size_t len, struct adr_image **out, size_t *n, adr_err *err);
+/* Parses one line of the /build stream; fills ev (text points into *owned). */
+int adr_docker_parse_build_line(const char *line, size_t len, struct adr_build_event *ev,
+                                char **owned, adr_err *err);
+/* "1.41" style version comparison. */
+int adr_api_version_cmp(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,71 @@
+#include "spec.h"
+
+void adr_spec_init(struct adr_spec *s)
+{
+  memset(s, 0, sizeof(*s));
+  s->read_only_root = true;
+  s->no_new_privileges = true;
+  s->drop_all_caps = true;
+  s->init = true;
+}
+
+void adr_spec_free(struct adr_spec *s)
+{
+  free(s->name);
+  free(s->image);
+  strv_free(&s->cmd);
+  strv_free(&s->env);
+  free(s->user);
+  free(s->workdir);
+  free(s->hostname);
+  for (size_t i = 0; i < s->n_mounts; i++) {
+    free(s->mounts[i].source);
+    free(s->mounts[i].target);
+  }
+  free(s->mounts);
+  strv_free(&s->labels);
+  strv_free(&s->extra_hosts);
+  strv_free(&s->cap_add);
+  free(s->network);
+  free(s->seccomp_profile);
+  memset(s, 0, sizeof(*s));
+}
+
+static struct adr_spec_mount *add_mount(struct adr_spec *s)
+{
+  s->mounts = xrealloc(s->mounts, (s->n_mounts + 1) * sizeof(*s->mounts));
+  struct adr_spec_mount *m = &s->mounts[s->n_mounts++];
+  memset(m, 0, sizeof(*m));
+  return m;
+}
+
+void adr_spec_add_bind(struct adr_spec *s, const char *source, const char *target, bool readonly)
+{
+  struct adr_spec_mount *m = add_mount(s);
+  m->type = ADR_MOUNT_BIND;
+  m->source = xstrdup(source);
+  m->target = xstrdup(target);
+  m->readonly = readonly;
+}
+
+void adr_spec_add_tmpfs(struct adr_spec *s, const char *target, uint64_t size, unsigned mode)
+{
+  struct adr_spec_mount *m = add_mount(s);
+  m->type = ADR_MOUNT_TMPFS;
+  m->target = xstrdup(target);
+  m->size = size;
+  m->mode = mode;
+}
+
+void adr_spec_set_label(struct adr_spec *s, const char *key, const char *value)
+{
+  size_t kl = strlen(key);
+  for (size_t i = 0; i < s->labels.n; i++) {
+    if (strncmp(s->labels.v[i], key, kl) == 0 && s->labels.v[i][kl] == '=') {
+      free(s->labels.v[i]);
+      s->labels.v[i] = xasprintf("%s=%s", key, value);
+      return;
+    }
+  }
+  strv_pushf(&s->labels, "%s=%s", key, value);
+}

@@ -1,0 +1,49 @@
+/* Small helpers shared by the library and the commands: cleanup attributes,
+ * checked allocation, string vectors. */
+#ifndef ADR_UTIL_H
+#define ADR_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline void freep(void *p) { free(*(void **)p); }
+static inline void closep(int *fd) { if (*fd >= 0) close(*fd); *fd = -1; }
+static inline void fclosep(FILE **f) { if (*f) fclose(*f); *f = NULL; }
+
+#define cleanup_free __attribute__((cleanup(freep)))
+#define cleanup_close __attribute__((cleanup(closep)))
+#define cleanup_file __attribute__((cleanup(fclosep)))
+
+/* Allocation failure is not recoverable in a CLI; these abort with a
+ * message rather than returning NULL into every call site. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static inline bool streq(const char *a, const char *b) { return a && b && strcmp(a, b) == 0; }
+static inline bool str_has_prefix(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
+bool str_has_suffix(const char *s, const char *suffix);
+
+/* A NULL-terminated vector of owned strings (argv, env, lists). */
+struct strv {
+  char **v;
+  size_t n, cap;
+};
+void strv_push(struct strv *s, const char *str);
+void strv_push_take(struct strv *s, char *str);
+void strv_pushf(struct strv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void strv_free(struct strv *s);
+bool strv_contains(const struct strv *s, const char *str);
+static inline void strv_cleanup(struct strv *s) { strv_free(s); }
+#define cleanup_strv __attribute__((cleanup(strv_cleanup)))
+
+#endif

@@ -1,0 +1,112 @@
+/* adr: run AI coding agents in hardened sandboxes.  This file is the
+ * command table and the dispatcher; each command lives in cmd/<verb>.c. */
+#include "adr-config.h"
+#include "cmd/cmd.h"
+#include "log.h"
+#include "paths.h"
+
+#include <curl/curl.h>
+#include <locale.h>
+#include <signal.h>
+#include <string.h>
+
+const struct adr_cmd adr_commands[] = {
+  { "run", cmd_run, "run an agent in a sandbox on the current directory",
+    "adr run [AGENT] [options] [-- AGENT-ARGS...]", run_help, run_options, "agents", false },
+  { "build", cmd_build, "build agent images",
+    "adr build [AGENT...] [--tag TAG] [--no-cache] [--yes]", build_help, build_options, "agents", false },
+  { "update", cmd_update, "rebuild the agent images that are present, without cache",
+    "adr update [AGENT...] [--tag TAG]", build_help, build_options, "agents", false },
+  { "status", cmd_status, "show agents and their images",
+    "adr status [--json]", status_help, status_options, "", false },
+  { "config", cmd_config, "show or change configuration",
+    "adr config [show] [--json]\n       adr config get KEY\n       adr config set [--project] KEY=VALUE\n"
+    "       adr config unset [--project] KEY\n       adr config path",
+    config_help, config_options, "config", false },
+  { "completions", cmd_completions, "shell completions",
+    "adr completions bash|zsh|fish|install", completions_help, completions_options, "shells", false },
+  { "fix-owner", cmd_fix_owner, "give files in a directory back to you (compatibility)",
+    "adr fix-owner [DIR]", fix_owner_help, fix_owner_options, "dirs", false },
+  { "version", cmd_version, "print adr's version and the engine's",
+    "adr version", "", version_options, "", false },
+  { "help", cmd_help, "show help for adr or a command",
+    "adr help [COMMAND]", "", help_options, "commands", false },
+};
+const size_t adr_n_commands = ARRAY_SIZE(adr_commands);
+
+const struct adr_cmd *adr_cmd_find(const char *name)
+{
+  for (size_t i = 0; i < adr_n_commands; i++)
+    if (streq(adr_commands[i].name, name))
+      return &adr_commands[i];
+  return NULL;
+}
+
+static void debug_sink(const char *msg) { fprintf(stderr, "adr: debug: %s\n", msg); }
+
+void adr_print_main_help(FILE *out);
+void adr_print_main_help(FILE *out)
+{
+  fprintf(out, "usage: adr [--version] [--help] COMMAND [ARGS]\n\n"
+               "Run AI coding agents in hardened, isolated sandboxes.\n\nCommands:\n");
+  for (size_t i = 0; i < adr_n_commands; i++)
+    if (!adr_commands[i].hidden)
+      fprintf(out, "   %-12s %s\n", adr_commands[i].name, adr_commands[i].summary);
+  fprintf(out, "\n'adr help COMMAND' or 'adr COMMAND --help' shows a command's options.\n"
+               "Set ADR_DEBUG=1 to see every engine request.\n");
+}
+
+int main(int argc, char **argv)
+{
+  setlocale(LC_ALL, "");
+  signal(SIGPIPE, SIG_IGN);
+  if (getenv("ADR_DEBUG") && *getenv("ADR_DEBUG") && strcmp(getenv("ADR_DEBUG"), "0") != 0)
+    adr_log_set_sink(debug_sink);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+
+  struct adr_ctx ctx = { .prog = "adr" };
+  int ret;
+  if (argc < 2) {
+    adr_print_main_help(stderr);
+    ret = EXIT_USAGE;
+    goto out;
+  }
+  const char *verb = argv[1];
+  if (streq(verb, "--help") || streq(verb, "-h")) {
+    adr_print_main_help(stdout);
+    ret = EXIT_OK;
+    goto out;
+  }
+  if (streq(verb, "--version") || streq(verb, "-V")) {
+    printf("adr %s\n", ADR_VERSION);
+    ret = EXIT_OK;
+    goto out;
+  }
+  if (verb[0] == '-') {
+    fprintf(stderr, "adr: unknown option '%s'\n", verb);
+    adr_print_main_help(stderr);
+    ret = EXIT_USAGE;
+    goto out;
+  }
+  const struct adr_cmd *cmd = adr_cmd_find(verb);
+  if (cmd == NULL) {
+    fprintf(stderr, "adr: '%s' is not an adr command. See 'adr --help'.\n", verb);
+    ret = EXIT_USAGE;
+    goto out;
+  }
+  ctx.cwd = adr_getcwd();
+  ret = cmd->fn(&ctx, argc - 1, argv + 1);
+out:
+  if (ctx.config_loaded)
+    adr_config_free(&ctx.config);
+  if (ctx.agents_loaded)
+    adr_agents_free(&ctx.agents);
+  adr_engine_close(ctx.engine);
+  free(ctx.cwd);
+  curl_global_cleanup();
+  if (fflush(stdout) != 0 && ret == 0) {
+    fprintf(stderr, "adr: write to stdout failed\n");
+    ret = EXIT_FAIL;
+  }
+  return ret;
+}
