@@ -1,6 +1,571 @@
-/* wip */
+/* adr run: one agent, one sandbox, on the current directory.
+ *
+ * argv + config + agent definition -> adr_run_opts -> adr_spec (runspec.c)
+ * -> engine: create, attach (hijacked stream), start, wait, remove. */
+#include "buf.h"
+#include "builtin.h"
 #include "cmd.h"
-const struct option run_options[] = { { 0 } };
-const char run_help[] = "";
-int cmd_run(struct adr_ctx *ctx, int argc, char **argv);
-int cmd_run(struct adr_ctx *ctx, int argc, char **argv) { (void)ctx; (void)argc; (void)argv; return errorf("run: not yet"); }
+#include "idmap.h"
+#include "parse.h"
+#include "paths.h"
+#include "runspec.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <termios.h>
+
+enum {
+  OPT_CONFIG_FILE = 256, OPT_PROMPT, OPT_HEADLESS, OPT_SHELL, OPT_TAG, OPT_MODEL, OPT_ENV_FILE,
+  OPT_TIMEOUT, OPT_MEMORY, OPT_CPUS, OPT_PIDS, OPT_UNSAFE, OPT_NAME, OPT_YES,
+};
+
+const struct option run_options[] = {
+  { "workspace", required_argument, NULL, 'w' },
+  { "config", required_argument, NULL, 'c' },
+  { "config-file", required_argument, NULL, OPT_CONFIG_FILE },
+  { "prompt", required_argument, NULL, OPT_PROMPT },
+  { "headless", no_argument, NULL, OPT_HEADLESS },
+  { "shell", no_argument, NULL, OPT_SHELL },
+  { "tag", required_argument, NULL, OPT_TAG },
+  { "model", required_argument, NULL, OPT_MODEL },
+  { "env", required_argument, NULL, 'e' },
+  { "env-file", required_argument, NULL, OPT_ENV_FILE },
+  { "mount", required_argument, NULL, 'm' },
+  { "timeout", required_argument, NULL, OPT_TIMEOUT },
+  { "memory", required_argument, NULL, OPT_MEMORY },
+  { "cpus", required_argument, NULL, OPT_CPUS },
+  { "pids", required_argument, NULL, OPT_PIDS },
+  { "unsafe", required_argument, NULL, OPT_UNSAFE },
+  { "name", required_argument, NULL, OPT_NAME },
+  { "yes", no_argument, NULL, OPT_YES },
+  { "help", no_argument, NULL, 'h' },
+  { 0 },
+};
+
+const char run_help[] =
+  "Runs AGENT (default: ADR_AGENT) in a hardened sandbox with the workspace\n"
+  "mounted at /workspace and the agent's own configuration (e.g. ~/.claude)\n"
+  "staged read-only and copied into the sandbox's HOME at start.  Arguments\n"
+  "after '--' go to the agent.  The agent's exit status becomes adr's.\n\n"
+  "Options:\n"
+  "  -w, --workspace DIR      directory mounted at /workspace (default: .)\n"
+  "  -c, --config DIR         stage DIR instead of the agent's config home\n"
+  "      --config-file FILE   stage FILE as the agent's config file (claude)\n"
+  "      --prompt TEXT        run headless with this prompt, then exit\n"
+  "      --headless           run without a terminal (needs --prompt)\n"
+  "      --shell              a bash shell in the agent's sandbox instead\n"
+  "      --tag TAG            image tag (default: ADR_TAG)\n"
+  "      --model MODEL        model (default: ADR_MODEL_<AGENT>); pi takes\n"
+  "                           PROVIDER/MODEL\n"
+  "  -e, --env KEY=VALUE      set a variable in the sandbox (repeatable)\n"
+  "      --env-file FILE      KEY=VALUE lines (same syntax as config files)\n"
+  "  -m, --mount HOST:CONTAINER[:ro|rw]\n"
+  "                           extra mount, read-only unless ':rw' (repeatable;\n"
+  "                           after ADR_MOUNTS from config)\n"
+  "      --timeout DURATION   stop after 30s, 15m, 2h, 1d: SIGTERM, 10 s grace,\n"
+  "                           SIGKILL; exit status 124\n"
+  "      --memory SIZE        memory limit (default: ADR_MEMORY, 4g)\n"
+  "      --cpus N             CPU limit (default: ADR_CPUS, 2)\n"
+  "      --pids N             process limit (default: ADR_PIDS, 1024)\n"
+  "      --name NAME          sandbox name (default: adr-AGENT-RANDOM)\n"
+  "      --unsafe WHAT        turn one protection off: writable-root,\n"
+  "                           no-seccomp, new-privileges, no-limits\n"
+  "      --yes                build a missing image without asking\n\n"
+  "Hardening (always): no capabilities, no-new-privileges, read-only root,\n"
+  "tmpfs HOME and /tmp, adr's seccomp profile, memory/cpu/pids limits, runs as\n"
+  "your uid:gid (as ADR_SANDBOX_UID with an idmapped workspace when adr runs\n"
+  "as root) so files in the workspace stay yours.\n\n"
+  "Examples:\n"
+  "  adr run claude\n"
+  "  adr run pi --prompt 'fix the failing test' --model anthropic/claude-sonnet-4-5\n"
+  "  adr run codex -m ~/datasets:/data -e DEBUG=1 --timeout 30m\n";
+
+/* ------------------------------------------------------------ signals */
+
+static int sig_pipe[2] = { -1, -1 };
+
+static void on_signal(int sig)
+{
+  int saved = errno;
+  unsigned char c = (unsigned char)sig;
+  ssize_t r = write(sig_pipe[1], &c, 1);
+  (void)r;
+  errno = saved;
+}
+
+struct run_state {
+  struct adr_ctx *ctx;
+  const char *id;
+  bool tty;
+  uint64_t timeout;
+  bool timed_out;
+  int stop_phase;       /* 0 running, 1 SIGTERM sent, 2 SIGKILL sent */
+  int interrupted;      /* signal that stopped us */
+  struct termios saved_tio;
+  bool raw;
+};
+
+static void resize(struct run_state *st)
+{
+  struct winsize ws;
+  if (st->tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col) {
+    cleanup_err adr_err e = NULL;
+    st->ctx->engine->ops->container_resize(st->ctx->engine, st->id, ws.ws_row, ws.ws_col, &e);
+  }
+}
+
+static void escalate(struct run_state *st)
+{
+  cleanup_err adr_err e = NULL;
+  if (st->stop_phase == 0) {
+    st->stop_phase = 1;
+    st->ctx->engine->ops->container_kill(st->ctx->engine, st->id, SIGTERM, &e);
+    alarm(10);
+  } else if (st->stop_phase == 1) {
+    st->stop_phase = 2;
+    st->ctx->engine->ops->container_kill(st->ctx->engine, st->id, SIGKILL, &e);
+  }
+}
+
+static int on_wake(void *ud)
+{
+  struct run_state *st = ud;
+  unsigned char sigs[64];
+  ssize_t n = read(sig_pipe[0], sigs, sizeof(sigs));
+  for (ssize_t i = 0; i < n; i++) {
+    switch (sigs[i]) {
+    case SIGWINCH:
+      resize(st);
+      break;
+    case SIGALRM:
+      if (st->stop_phase == 0 && st->timeout) {
+        st->timed_out = true;
+      }
+      escalate(st);
+      break;
+    default: /* SIGINT, SIGTERM, SIGHUP */
+      if (!st->interrupted)
+        st->interrupted = sigs[i];
+      escalate(st);
+    }
+  }
+  return 0;
+}
+
+static int on_ready(void *ud, adr_err *err)
+{
+  struct run_state *st = ud;
+  if (st->ctx->engine->ops->container_start(st->ctx->engine, st->id, err) < 0)
+    return adr_err_prefix(err, "start sandbox");
+  if (st->tty) {
+    if (tcgetattr(STDIN_FILENO, &st->saved_tio) == 0) {
+      struct termios raw = st->saved_tio;
+      cfmakeraw(&raw);
+      if (tcsetattr(STDIN_FILENO, TCSADRAIN, &raw) == 0)
+        st->raw = true;
+    }
+    resize(st);
+  }
+  if (st->timeout)
+    alarm((unsigned)st->timeout);
+  return 0;
+}
+
+/* -------------------------------------------------------------- helpers */
+
+/* Splits argv at the first "--" that is not an option's value. */
+static int find_dashdash(int argc, char **argv)
+{
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (streq(a, "--"))
+      return i;
+    if (a[0] != '-' || a[1] == '\0')
+      continue;
+    if (a[1] == '-') {
+      if (strchr(a, '='))
+        continue;
+      for (const struct option *o = run_options; o->name; o++)
+        if (streq(o->name, a + 2) && o->has_arg == required_argument)
+          i++;
+    } else if (strchr("wcem", a[1]) && a[2] == '\0') {
+      i++;
+    }
+  }
+  return argc;
+}
+
+static char *random_suffix(void)
+{
+  unsigned char b[4];
+  if (getrandom(b, sizeof(b), 0) != sizeof(b)) {
+    unsigned v = (unsigned)getpid() ^ (unsigned)time(NULL);
+    memcpy(b, &v, sizeof(b));
+  }
+  return xasprintf("%02x%02x%02x%02x", b[0], b[1], b[2], b[3]);
+}
+
+static const char *env_lookup(const char *key) { return getenv(key); }
+
+static char *model_key(const char *agent)
+{
+  char *k = xasprintf("ADR_MODEL_%s", agent);
+  for (char *p = k; *p; p++)
+    *p = (*p == '-' || *p == '.') ? '_' : (char)toupper((unsigned char)*p);
+  return k;
+}
+
+struct mounts {
+  struct adr_mount *v;
+  size_t n;
+};
+
+static void mounts_free(struct mounts *m)
+{
+  for (size_t i = 0; i < m->n; i++)
+    adr_mount_free(&m->v[i]);
+  free(m->v);
+}
+
+static int add_mount(struct mounts *m, const char *spec, const char *cwd, const char *home, adr_err *err)
+{
+  struct adr_mount mt;
+  if (adr_parse_mount(spec, cwd, home, &mt, err) < 0)
+    return -1;
+  for (size_t i = 0; i < m->n; i++)
+    if (streq(m->v[i].container, mt.container)) {
+      adr_err_set(err, EINVAL, "invalid mount '%s': '%s' is already mounted", spec, mt.container);
+      adr_mount_free(&mt);
+      return -1;
+    }
+  m->v = xrealloc(m->v, (m->n + 1) * sizeof(*m->v));
+  m->v[m->n++] = mt;
+  return 0;
+}
+
+/* When adr runs as root, bind sources go through idmapped mounts so that
+ * the unprivileged sandbox uid owns what root owns. */
+static int idmap_spec(struct adr_spec *s, const char *dir, uid_t uid, gid_t gid, struct strv *made, adr_err *err)
+{
+  if (adr_mkdir_p(dir, 0700, err) < 0)
+    return -1;
+  for (size_t i = 0; i < s->n_mounts; i++) {
+    struct adr_spec_mount *m = &s->mounts[i];
+    if (m->type != ADR_MOUNT_BIND)
+      continue;
+    char *dst = xasprintf("%s/%zu", dir, i);
+    if (adr_idmap_mount(m->source, dst, uid, gid, err) < 0) {
+      free(dst);
+      return -1;
+    }
+    strv_push_take(made, dst);
+    free(m->source);
+    m->source = xstrdup(made->v[made->n - 1]);
+  }
+  return 0;
+}
+
+static void idmap_cleanup(const struct strv *made, const char *dir)
+{
+  for (size_t i = 0; i < made->n; i++) {
+    cleanup_err adr_err e = NULL;
+    adr_idmap_umount(made->v[i], &e);
+  }
+  if (dir)
+    rmdir(dir);
+}
+
+/* ------------------------------------------------------------------ run */
+
+int cmd_run(struct adr_ctx *ctx, int argc, char **argv)
+{
+  const struct adr_cmd *self = adr_cmd_find("run");
+  int dd = find_dashdash(argc, argv);
+  char *const *agent_args = dd < argc ? argv + dd + 1 : NULL;
+  size_t n_agent_args = dd < argc ? (size_t)(argc - dd - 1) : 0;
+  int pargc = dd;
+
+  const char *workspace = NULL, *config_dir = NULL, *config_file = NULL, *prompt = NULL, *tag = NULL,
+             *model = NULL, *timeout_s = NULL, *memory_s = NULL, *cpus_s = NULL, *pids_s = NULL,
+             *name = NULL;
+  bool headless = false, shell = false, yes = false;
+  unsigned unsafe = 0;
+  cleanup_strv struct strv env_flags = { 0 }, env_files = { 0 }, mount_flags = { 0 };
+  cleanup_err adr_err err = NULL;
+  int c;
+  while ((c = next_opt(self, pargc, argv, "hw:c:e:m:", NULL)) != -1) {
+    switch (c) {
+    case 'w': workspace = optarg; break;
+    case 'c': config_dir = optarg; break;
+    case OPT_CONFIG_FILE: config_file = optarg; break;
+    case OPT_PROMPT: prompt = optarg; break;
+    case OPT_HEADLESS: headless = true; break;
+    case OPT_SHELL: shell = true; break;
+    case OPT_TAG: tag = optarg; break;
+    case OPT_MODEL: model = optarg; break;
+    case 'e': strv_push(&env_flags, optarg); break;
+    case OPT_ENV_FILE: strv_push(&env_files, optarg); break;
+    case 'm': strv_push(&mount_flags, optarg); break;
+    case OPT_TIMEOUT: timeout_s = optarg; break;
+    case OPT_MEMORY: memory_s = optarg; break;
+    case OPT_CPUS: cpus_s = optarg; break;
+    case OPT_PIDS: pids_s = optarg; break;
+    case OPT_NAME: name = optarg; break;
+    case OPT_YES: yes = true; break;
+    case OPT_UNSAFE:
+      if (adr_unsafe_parse(optarg, &unsafe, &err) < 0)
+        return usage_error(self, "%s", err->msg);
+      break;
+    case 'h': print_cmd_help(self, stdout); return EXIT_OK;
+    default: return EXIT_USAGE;
+    }
+  }
+  if (pargc - optind > 1)
+    return usage_error(self, "unexpected argument '%s' (agent arguments go after '--')", argv[optind + 1]);
+  if (prompt && shell)
+    return usage_error(self, "--prompt and --shell cannot be combined");
+  if (headless && !prompt)
+    return usage_error(self, "--headless needs --prompt");
+  if (prompt && *prompt == '\0')
+    return usage_error(self, "--prompt is empty");
+  if (prompt)
+    headless = true;
+
+  if (ctx_config(ctx, &err) < 0 || ctx_agents(ctx, &err) < 0)
+    return report(&err);
+  const char *agent_name = optind < pargc ? argv[optind] : adr_config_get(&ctx->config, "ADR_AGENT");
+  const struct adr_agent *agent = adr_agents_find(&ctx->agents, agent_name);
+  if (agent == NULL) {
+    adr_agents_unknown(&ctx->agents, agent_name, &err);
+    return report(&err);
+  }
+  if (tag && adr_config_validate("ADR_TAG", tag, &err) < 0)
+    return usage_error(self, "--tag: %s", err->msg);
+  if (name && !adr_agent_name_valid(name))
+    return usage_error(self, "--name '%s': use lowercase letters, digits, '-', '_', '.'", name);
+
+  /* limits: flag > config */
+  uint64_t timeout = 0, home_size = 0, tmp_size = 0, u = 0;
+  int64_t nanocpus = 0;
+  const char *ts = timeout_s ? timeout_s : adr_config_get(&ctx->config, "ADR_TIMEOUT");
+  if (ts && *ts && adr_parse_duration(ts, &timeout, &err) < 0) {
+    adr_err_prefix(&err, "--timeout");
+    return report(&err);
+  }
+  uint64_t memory = 0;
+  if (adr_parse_size(memory_s ? memory_s : adr_config_get(&ctx->config, "ADR_MEMORY"), &memory, &err) < 0 ||
+      adr_parse_cpus(cpus_s ? cpus_s : adr_config_get(&ctx->config, "ADR_CPUS"), &nanocpus, &err) < 0 ||
+      adr_parse_size(adr_config_get(&ctx->config, "ADR_HOME_SIZE"), &home_size, &err) < 0 ||
+      adr_parse_size(adr_config_get(&ctx->config, "ADR_TMP_SIZE"), &tmp_size, &err) < 0)
+    return report(&err);
+  if (memory && memory < (6u << 20))
+    return errorf("--memory %s: at least 6m", memory_s ? memory_s : "");
+  const char *pids_v = pids_s ? pids_s : adr_config_get(&ctx->config, "ADR_PIDS");
+  if (adr_parse_uint(pids_v, 1u << 22, &u) < 0 || u == 0)
+    return errorf("invalid process limit '%s'", pids_v);
+  int64_t pids = (int64_t)u;
+
+  /* workspace, mounts, env */
+  cleanup_free char *home = adr_home_dir();
+  cleanup_free char *ws = realpath(workspace ? workspace : (ctx->cwd ? ctx->cwd : "."), NULL);
+  if (ws == NULL)
+    return errorf("workspace '%s': %s", workspace ? workspace : ".", strerror(errno));
+  struct stat st;
+  if (stat(ws, &st) < 0 || !S_ISDIR(st.st_mode))
+    return errorf("workspace '%s': not a directory", workspace ? workspace : ws);
+  if (streq(ws, "/") || streq(ws, home))
+    return errorf("workspace '%s': refusing to give an agent your whole %s", ws, streq(ws, "/") ? "filesystem" : "home directory");
+  cleanup_free char *cfgdir = config_dir ? realpath(config_dir, NULL) : NULL;
+  if (config_dir && cfgdir == NULL)
+    return errorf("config directory '%s': %s", config_dir, strerror(errno));
+  cleanup_free char *cfgfile = config_file ? realpath(config_file, NULL) : NULL;
+  if (config_file && cfgfile == NULL)
+    return errorf("config file '%s': %s", config_file, strerror(errno));
+
+  struct mounts mounts = { 0 };
+  const char *cfg_mounts = adr_config_get(&ctx->config, "ADR_MOUNTS");
+  if (cfg_mounts) {
+    cleanup_free char *copy = xstrdup(cfg_mounts);
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save))
+      if (add_mount(&mounts, tok, ctx->cwd ? ctx->cwd : ws, home, &err) < 0) {
+        mounts_free(&mounts);
+        adr_err_prefix(&err, "ADR_MOUNTS (%s)", adr_config_entry(&ctx->config, "ADR_MOUNTS")->origin);
+        return report(&err);
+      }
+  }
+  for (size_t i = 0; i < mount_flags.n; i++)
+    if (add_mount(&mounts, mount_flags.v[i], ctx->cwd ? ctx->cwd : ws, home, &err) < 0) {
+      mounts_free(&mounts);
+      return report(&err);
+    }
+
+  struct adr_run_opts o = { 0 };
+  for (size_t i = 0; i < env_files.n; i++)
+    if (adr_parse_env_file(env_files.v[i], env_lookup, &o.env, &err) < 0) {
+      mounts_free(&mounts);
+      strv_free(&o.env);
+      return report(&err);
+    }
+  for (size_t i = 0; i < env_flags.n; i++) {
+    const char *kv = env_flags.v[i];
+    if (strchr(kv, '=') == NULL && adr_valid_env_name(kv, strlen(kv))) {
+      const char *v = getenv(kv);
+      if (v)
+        strv_pushf(&o.env, "%s=%s", kv, v);
+      continue;
+    }
+    cleanup_free char *k = NULL, *v = NULL;
+    if (adr_parse_env(kv, &k, &v, &err) < 0) {
+      mounts_free(&mounts);
+      strv_free(&o.env);
+      return usage_error(self, "-e: %s", err->msg);
+    }
+    strv_push(&o.env, kv);
+  }
+
+  cleanup_free char *mkey = model_key(agent->name);
+  if (model == NULL)
+    model = adr_config_get(&ctx->config, mkey);
+
+  /* engine and image */
+  int ret = EXIT_FAIL;
+  cleanup_free char *image = agent_image(ctx, agent->name, tag);
+  cleanup_free char *suffix = random_suffix();
+  cleanup_free char *cname = name ? xstrdup(name) : xasprintf("adr-%s-%s", agent->name, suffix);
+  cleanup_free char *idmap_dir = NULL;
+  cleanup_strv struct strv idmapped = { 0 };
+  cleanup_free char *id = NULL;
+  struct adr_spec spec;
+  adr_spec_init(&spec);
+  struct run_state rs = { .ctx = ctx };
+
+  if (ctx_engine(ctx, &err) < 0)
+    goto fail;
+  ctx_reap(ctx);
+  int have = ctx->engine->ops->image_inspect(ctx->engine, image, NULL, &err);
+  if (have < 0)
+    goto fail;
+  if (have == 1) {
+    cleanup_free char *q = xasprintf("Image %s is not built. Build it now?", image);
+    if (!yes && !(isatty(STDIN_FILENO) && ask_yes(q, true))) {
+      adr_err_set(&err, ENOENT, "image '%s' not found; build it with 'adr build %s%s%s'", image, agent->name,
+                  tag ? " --tag " : "", tag ? tag : "");
+      goto fail;
+    }
+    const struct adr_agent *one[] = { agent };
+    if (build_images(ctx, one, 1, tag ? tag : adr_config_get(&ctx->config, "ADR_TAG"), false) != 0)
+      goto out;
+  }
+
+  const struct adr_builtin_file *sc = adr_builtin_find("seccomp.json");
+  bool root = getuid() == 0;
+  uint64_t sbx = 1000;
+  adr_parse_uint(adr_config_get(&ctx->config, "ADR_SANDBOX_UID"), UINT32_MAX - 1, &sbx);
+  o.name = cname;
+  o.image = image;
+  o.workspace = ws;
+  o.host_home = home;
+  o.config_dir = cfgdir;
+  o.config_file = cfgfile;
+  o.prompt = prompt;
+  o.headless = headless;
+  o.shell = shell;
+  o.interactive = !headless;
+  o.tty = !headless && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+  o.model = model;
+  o.term = getenv("TERM");
+  o.mounts = mounts.v;
+  o.n_mounts = mounts.n;
+  o.agent_args = agent_args;
+  o.n_agent_args = n_agent_args;
+  o.uid = root ? (uid_t)sbx : getuid();
+  o.gid = root ? (gid_t)sbx : getgid();
+  o.memory = (int64_t)memory;
+  o.nano_cpus = nanocpus;
+  o.pids = pids;
+  o.home_size = home_size;
+  o.tmp_size = tmp_size;
+  o.unsafe = unsafe;
+  o.seccomp_profile = sc && sc->len > 2 ? (const char *)sc->data : NULL;
+  if (adr_run_spec(&o, agent, &spec, &err) < 0)
+    goto fail;
+  ctx_owner_labels(&spec.labels);
+  adr_spec_set_label(&spec, ADR_LABEL_KIND, "run");
+
+  if (root) {
+    cleanup_free char *state = adr_state_dir();
+    idmap_dir = xasprintf("%s/mnt/%s", state, cname);
+    adr_spec_set_label(&spec, "dev.adr.idmap", idmap_dir);
+    if (idmap_spec(&spec, idmap_dir, o.uid, o.gid, &idmapped, &err) < 0)
+      goto fail;
+  }
+
+  if (ctx->engine->ops->container_create(ctx->engine, &spec, &id, &err) < 0) {
+    adr_err_prefix(&err, "create sandbox '%s'", cname);
+    goto fail;
+  }
+
+  /* signals arrive through a pipe the attach loop watches */
+  if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+    adr_err_sys(&err, errno, "pipe");
+    goto fail;
+  }
+  struct sigaction sa = { .sa_handler = on_signal };
+  sigemptyset(&sa.sa_mask);
+  int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGALRM, SIGWINCH, SIGQUIT };
+  for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+    sigaction(sigs[i], &sa, NULL);
+
+  rs.id = id;
+  rs.tty = o.tty;
+  rs.timeout = timeout;
+  struct adr_attach at = {
+    .in_fd = o.interactive ? STDIN_FILENO : -1,
+    .out_fd = STDOUT_FILENO,
+    .err_fd = STDERR_FILENO,
+    .tty = o.tty,
+    .on_ready = on_ready,
+    .wake_fd = sig_pipe[0],
+    .on_wake = on_wake,
+    .ud = &rs,
+  };
+  int ar = ctx->engine->ops->container_attach(ctx->engine, id, &at, &err);
+  alarm(0);
+  if (rs.raw)
+    tcsetattr(STDIN_FILENO, TCSADRAIN, &rs.saved_tio);
+  if (ar < 0)
+    goto fail;
+  int code = 0;
+  if (ctx->engine->ops->container_wait(ctx->engine, id, &code, &err) < 0)
+    goto fail;
+  if (rs.timed_out) {
+    cleanup_free char *d = adr_format_duration(timeout);
+    fprintf(stderr, "Error: Task terminated due to timeout (max %s exceeded)\n", d);
+    ret = 124;
+  } else if (rs.interrupted) {
+    ret = 128 + rs.interrupted;
+  } else {
+    ret = code;
+  }
+  goto out;
+
+fail:
+  ret = report(&err);
+out:
+  if (id) {
+    cleanup_err adr_err e2 = NULL;
+    if (ctx->engine->ops->container_remove(ctx->engine, id, true, &e2) < 0)
+      warnf("remove sandbox '%s': %s", cname, e2->msg);
+  }
+  idmap_cleanup(&idmapped, idmap_dir);
+  adr_spec_free(&spec);
+  mounts_free(&mounts);
+  strv_free(&o.env);
+  return ret;
+}

@@ -1,0 +1,115 @@
+#include "runspec.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+
+int adr_unsafe_parse(const char *what, unsigned *bits, adr_err *err)
+{
+  static const struct { const char *name; unsigned bit; } t[] = {
+    { "writable-root", ADR_UNSAFE_WRITABLE_ROOT },
+    { "no-seccomp", ADR_UNSAFE_NO_SECCOMP },
+    { "new-privileges", ADR_UNSAFE_NEW_PRIVILEGES },
+    { "no-limits", ADR_UNSAFE_NO_LIMITS },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE(t); i++)
+    if (streq(what, t[i].name)) {
+      *bits |= t[i].bit;
+      return 0;
+    }
+  return adr_err_set(err, EINVAL,
+                     "unknown --unsafe value '%s' (writable-root, no-seccomp, new-privileges, no-limits)", what);
+}
+
+static void stage(struct adr_spec *s, const char *host, const char *home_rel)
+{
+  cleanup_free char *target = xasprintf(ADR_SANDBOX_STAGE "/%s", home_rel);
+  adr_spec_add_bind(s, host, target, true);
+}
+
+int adr_run_spec(const struct adr_run_opts *o, const struct adr_agent *a, struct adr_spec *s, adr_err *err)
+{
+  adr_spec_init(s);
+  s->name = xstrdup(o->name);
+  s->image = xstrdup(o->image);
+  s->user = xasprintf("%u:%u", (unsigned)o->uid, (unsigned)o->gid);
+  s->workdir = xstrdup(ADR_SANDBOX_WORKSPACE);
+  s->hostname = xasprintf("adr-%s", a->name);
+  s->tty = o->tty;
+  s->interactive = o->interactive;
+  s->network = xstrdup("bridge");
+  strv_push(&s->extra_hosts, "host.docker.internal:host-gateway");
+
+  /* process */
+  strv_push(&s->cmd, "/usr/local/bin/adr-entry");
+  if (o->shell) {
+    strv_push(&s->cmd, "/bin/bash");
+  } else if (adr_agent_argv(a, o->headless, o->prompt, o->model, o->agent_args, o->n_agent_args, &s->cmd, err) < 0) {
+    return -1;
+  }
+
+  /* environment: fixed, then the agent's, then the user's */
+  strv_push(&s->env, "HOME=" ADR_SANDBOX_HOME);
+  strv_push(&s->env, "USER=agent");
+  strv_push(&s->env, "LOGNAME=agent");
+  strv_push(&s->env, "SHELL=/bin/bash");
+  strv_push(&s->env, "LANG=C.UTF-8");
+  strv_pushf(&s->env, "ADR_AGENT=%s", a->name);
+  strv_push(&s->env, "ADR_SANDBOX=1");
+  if (o->tty)
+    strv_pushf(&s->env, "TERM=%s", o->term && *o->term ? o->term : "xterm-256color");
+  for (size_t i = 0; i < a->env.n; i++)
+    strv_push(&s->env, a->env.v[i]);
+  for (size_t i = 0; i < o->env.n; i++)
+    strv_push(&s->env, o->env.v[i]);
+
+  /* filesystem */
+  adr_spec_add_bind(s, o->workspace, ADR_SANDBOX_WORKSPACE, false);
+  for (size_t i = 0; i < a->n_configs; i++) {
+    const struct adr_agent_config *c = &a->configs[i];
+    cleanup_free char *host = NULL;
+    bool explicit_dir = (i == 0 && o->config_dir);
+    host = explicit_dir ? xstrdup(o->config_dir) : adr_path_expand_home(c->host, o->host_home);
+    struct stat st;
+    if (stat(host, &st) < 0) {
+      if (explicit_dir)
+        return adr_err_sys(err, errno, "config directory '%s'", o->config_dir);
+      continue; /* the agent has not been used on this host yet */
+    }
+    if (explicit_dir && !S_ISDIR(st.st_mode))
+      return adr_err_set(err, ENOTDIR, "config directory '%s': not a directory", o->config_dir);
+    stage(s, host, c->home);
+  }
+  if (o->config_file) {
+    if (a->config_file_home == NULL)
+      return adr_err_set(err, EINVAL, "--config-file: agent '%s' does not take a config file", a->name);
+    struct stat st;
+    if (stat(o->config_file, &st) < 0)
+      return adr_err_sys(err, errno, "config file '%s'", o->config_file);
+    if (!S_ISREG(st.st_mode))
+      return adr_err_set(err, EINVAL, "config file '%s': not a regular file", o->config_file);
+    stage(s, o->config_file, a->config_file_home);
+  }
+  for (size_t i = 0; i < o->n_mounts; i++)
+    adr_spec_add_bind(s, o->mounts[i].host, o->mounts[i].container, o->mounts[i].readonly);
+  adr_spec_add_tmpfs(s, ADR_SANDBOX_HOME, o->home_size, 01777);
+  adr_spec_add_tmpfs(s, "/tmp", o->tmp_size, 01777);
+  adr_spec_add_tmpfs(s, "/run/adr", 1 << 20, 01777);
+
+  /* limits and hardening */
+  if (!(o->unsafe & ADR_UNSAFE_NO_LIMITS)) {
+    s->memory = o->memory;
+    s->nano_cpus = o->nano_cpus;
+    s->pids = o->pids;
+  }
+  s->read_only_root = !(o->unsafe & ADR_UNSAFE_WRITABLE_ROOT);
+  s->no_new_privileges = !(o->unsafe & ADR_UNSAFE_NEW_PRIVILEGES);
+  s->drop_all_caps = true;
+  if (!(o->unsafe & ADR_UNSAFE_NO_SECCOMP) && o->seccomp_profile)
+    s->seccomp_profile = xstrdup(o->seccomp_profile);
+
+  /* labels */
+  adr_spec_set_label(s, ADR_LABEL_MANAGED, "1");
+  adr_spec_set_label(s, ADR_LABEL_AGENT, a->name);
+  adr_spec_set_label(s, ADR_LABEL_WORKSPACE, o->workspace);
+  return 0;
+}

@@ -1,0 +1,56 @@
+/* Turns the inputs of `adr run` (flags, config, agent definition, host
+ * facts) into a sandbox spec.  No engine calls, no terminal: pure enough to
+ * be unit-tested with exact Engine API JSON. */
+#ifndef ADR_RUNSPEC_H
+#define ADR_RUNSPEC_H
+
+#include "agent.h"
+#include "err.h"
+#include "parse.h"
+#include "spec.h"
+
+#include <sys/types.h>
+
+/* Explicit opt-outs of the hardening (`--unsafe WHAT`). */
+enum {
+  ADR_UNSAFE_WRITABLE_ROOT = 1 << 0,  /* writable-root */
+  ADR_UNSAFE_NO_SECCOMP = 1 << 1,     /* no-seccomp: the engine's default profile */
+  ADR_UNSAFE_NEW_PRIVILEGES = 1 << 2, /* new-privileges */
+  ADR_UNSAFE_NO_LIMITS = 1 << 3,      /* no-limits: no memory/cpu/pids limits */
+};
+int adr_unsafe_parse(const char *what, unsigned *bits, adr_err *err);
+
+#define ADR_SANDBOX_HOME "/home/agent"
+#define ADR_SANDBOX_STAGE "/run/adr-stage"
+#define ADR_SANDBOX_WORKSPACE "/workspace"
+
+struct adr_run_opts {
+  const char *name;          /* sandbox name */
+  const char *image;
+  const char *workspace;     /* absolute host path */
+  const char *host_home;     /* for "~" in config paths */
+  const char *config_dir;    /* -c: replaces the agent's first config path */
+  const char *config_file;   /* --config-file */
+  const char *prompt;        /* headless prompt */
+  bool headless;
+  bool shell;                /* bash instead of the agent */
+  bool tty;
+  bool interactive;          /* stdin attached */
+  const char *model;
+  const char *term;          /* $TERM for tty sessions */
+  struct strv env;           /* user KEY=VALUE, applied last */
+  struct adr_mount *mounts;
+  size_t n_mounts;
+  char *const *agent_args;
+  size_t n_agent_args;
+  uid_t uid;
+  gid_t gid;
+  int64_t memory, nano_cpus, pids;
+  uint64_t home_size, tmp_size;
+  unsigned unsafe;
+  const char *seccomp_profile; /* JSON text */
+};
+
+int adr_run_spec(const struct adr_run_opts *o, const struct adr_agent *a, struct adr_spec *s, adr_err *err);
+
+#endif
