@@ -270,14 +270,11 @@ static int idmap_spec(struct adr_spec *s, const char *dir, uid_t uid, gid_t gid,
   return 0;
 }
 
-static void idmap_cleanup(const struct strv *made, const char *dir)
+static void idmap_cleanup(const char *dir)
 {
-  for (size_t i = 0; i < made->n; i++) {
-    cleanup_err adr_err e = NULL;
-    adr_idmap_umount(made->v[i], &e);
-  }
-  if (dir)
-    rmdir(dir);
+  cleanup_err adr_err e = NULL;
+  if (dir && adr_idmap_umount_dir(dir, &e) < 0)
+    warnf("%s", e->msg);
 }
 
 /* ------------------------------------------------------------------ run */
@@ -501,7 +498,7 @@ int cmd_run(struct adr_ctx *ctx, int argc, char **argv)
   if (root) {
     cleanup_free char *state = adr_state_dir();
     idmap_dir = xasprintf("%s/mnt/%s", state, cname);
-    adr_spec_set_label(&spec, "dev.adr.idmap", idmap_dir);
+    adr_spec_set_label(&spec, ADR_LABEL_IDMAP, idmap_dir);
     if (idmap_spec(&spec, idmap_dir, o.uid, o.gid, &idmapped, &err) < 0)
       goto fail;
   }
@@ -563,7 +560,7 @@ out:
     if (ctx->engine->ops->container_remove(ctx->engine, id, true, &e2) < 0)
       warnf("remove sandbox '%s': %s", cname, e2->msg);
   }
-  idmap_cleanup(&idmapped, idmap_dir);
+  idmap_cleanup(idmap_dir);
   adr_spec_free(&spec);
   mounts_free(&mounts);
   strv_free(&o.env);

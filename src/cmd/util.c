@@ -2,6 +2,7 @@
  * reaping of sandboxes whose adr died. */
 #include "cmd.h"
 #include "buf.h"
+#include "idmap.h"
 #include "log.h"
 #include "paths.h"
 
@@ -209,12 +210,19 @@ void ctx_reap(struct adr_ctx *ctx)
   cleanup_err adr_err err = NULL;
   if (ctx->engine->ops->container_list(ctx->engine, &f, true, &v, &n, &err) == 0) {
     cleanup_free char *boot = boot_id();
+    cleanup_free char *state = adr_state_dir();
     for (size_t i = 0; i < n; i++) {
       if (owner_alive(&v[i], boot))
         continue;
       cleanup_err adr_err e2 = NULL;
-      if (ctx->engine->ops->container_remove(ctx->engine, v[i].id, true, &e2) == 0)
-        adr_debug("reaped sandbox %s left by a dead adr", v[i].name);
+      if (ctx->engine->ops->container_remove(ctx->engine, v[i].id, true, &e2) < 0)
+        continue;
+      adr_debug("reaped sandbox %s left by a dead adr", v[i].name);
+      /* undo its idmapped mounts, but only ever below our own state dir */
+      const char *idm = adr_labels_get(&v[i].labels, ADR_LABEL_IDMAP);
+      cleanup_free char *mine = xasprintf("%s/mnt/", state);
+      if (idm && str_has_prefix(idm, mine) && !strstr(idm, "/../"))
+        adr_idmap_umount_dir(idm, &e2);
     }
   }
   adr_containers_free(v, n);

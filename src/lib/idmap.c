@@ -1,6 +1,7 @@
 #include "idmap.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/mount.h>
@@ -141,4 +142,24 @@ int adr_idmap_umount(const char *dst, adr_err *err)
       return adr_err_sys(err, errno, "remove '%s'", dst);
   }
   return 0;
+}
+
+int adr_idmap_umount_dir(const char *dir, adr_err *err)
+{
+  DIR *d = opendir(dir);
+  if (d == NULL)
+    return errno == ENOENT ? 0 : adr_err_sys(err, errno, "open '%s'", dir);
+  struct dirent *de;
+  int ret = 0;
+  while ((de = readdir(d)) != NULL) {
+    if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+      continue;
+    cleanup_free char *p = xasprintf("%s/%s", dir, de->d_name);
+    if (adr_idmap_umount(p, err) < 0)
+      ret = -1;
+  }
+  closedir(d);
+  if (rmdir(dir) < 0 && errno != ENOENT && ret == 0)
+    ret = adr_err_sys(err, errno, "remove '%s'", dir);
+  return ret;
 }

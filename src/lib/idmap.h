@@ -17,4 +17,7 @@ int adr_idmap_mount(const char *src, const char *dst, uid_t uid, gid_t gid, adr_
 /* Detaches the mount at dst and removes dst. Missing dst is fine. */
 int adr_idmap_umount(const char *dst, adr_err *err);
 
+/* Unmounts and removes every entry of dir, then dir itself. */
+int adr_idmap_umount_dir(const char *dir, adr_err *err);
+
 #endif

@@ -68,5 +68,6 @@ void adr_spec_set_label(struct adr_spec *s, const char *key, const char *value);
 #define ADR_LABEL_OWNER_PID "dev.adr.pid"   /* the adr process that owns a transient sandbox */
 #define ADR_LABEL_OWNER_BOOT "dev.adr.boot" /* host boot id, so pids are comparable */
 #define ADR_LABEL_WORKSPACE "dev.adr.workspace"
+#define ADR_LABEL_IDMAP "dev.adr.idmap"     /* directory of idmapped mounts to undo */
 
 #endif
