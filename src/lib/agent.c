@@ -283,15 +283,30 @@ int adr_agents_unknown(const struct adr_agents *l, const char *name, adr_err *er
   return -1;
 }
 
+/* Replaces {model}, {model_provider} and {model_name} inside a token. */
 static char *subst(const char *tmpl, const char *model, const char *prov, const char *mname)
 {
   struct { const char *k, *v; } t[] = {
-    { "{model}", model }, { "{model_provider}", prov }, { "{model_name}", mname },
+    { "{model_provider}", prov }, { "{model_name}", mname }, { "{model}", model },
   };
-  for (size_t i = 0; i < ARRAY_SIZE(t); i++)
-    if (streq(tmpl, t[i].k))
-      return t[i].v ? xstrdup(t[i].v) : NULL;
-  return xstrdup(tmpl);
+  struct buf b;
+  buf_init(&b, 0);
+  buf_append(&b, "", 0);
+  const char *p = tmpl;
+  while (*p) {
+    bool hit = false;
+    for (size_t i = 0; i < ARRAY_SIZE(t) && !hit; i++) {
+      size_t kl = strlen(t[i].k);
+      if (strncmp(p, t[i].k, kl) == 0) {
+        buf_puts(&b, t[i].v ? t[i].v : "");
+        p += kl;
+        hit = true;
+      }
+    }
+    if (!hit)
+      buf_append(&b, p++, 1);
+  }
+  return buf_steal(&b);
 }
 
 int adr_agent_argv(const struct adr_agent *a, bool headless, const char *prompt, const char *model,
@@ -302,15 +317,15 @@ int adr_agent_argv(const struct adr_agent *a, bool headless, const char *prompt,
   struct strv margs = { 0 };
   if (model && *model) {
     adr_split_model(model, &prov, &mname);
-    bool wants_provider = strv_contains(&a->model_args, "{model_provider}");
+    bool wants_provider = false;
+    for (size_t i = 0; i < a->model_args.n; i++)
+      wants_provider |= strstr(a->model_args.v[i], "{model_provider}") != NULL;
     if (wants_provider && prov == NULL) {
       strv_free(&margs);
       return adr_err_set(err, EINVAL, "agent '%s' needs the model as PROVIDER/MODEL, got '%s'", a->name, model);
     }
     for (size_t i = 0; i < a->model_args.n; i++) {
-      char *s = subst(a->model_args.v[i], model, prov, mname);
-      if (s)
-        strv_push_take(&margs, s);
+      strv_push_take(&margs, subst(a->model_args.v[i], model, prov, mname));
     }
   }
   const struct strv *mode = headless ? &a->headless_args : &a->interactive_args;

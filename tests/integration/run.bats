@@ -1,0 +1,306 @@
+#!/usr/bin/env bats
+# adr run against the real engine, with a small shell "agent" image.
+
+bats_require_minimum_version 1.5.0
+load ../lib/testimage
+
+setup_file() {
+  export ADR_BIN=${ADR_BIN:-$BATS_TEST_DIRNAME/../../build/adr}
+  export PREFIX_ID="adrtest$$$RANDOM"
+  export BATS_RUN_PREFIX="$PREFIX_ID"
+  adr_test_image "$PREFIX_ID"
+}
+
+teardown_file() {
+  docker rmi "$BATS_RUN_PREFIX/sh:latest" >/dev/null 2>&1 || true
+}
+
+setup() {
+  export HOME="$BATS_TEST_TMPDIR/home"
+  export XDG_CONFIG_HOME="$HOME/.config" XDG_STATE_HOME="$HOME/.local/state"
+  unset DOCKER_CONTEXT ADR_DEBUG
+  mkdir -p "$HOME" "$XDG_CONFIG_HOME/adr"
+  printf 'ADR_IMAGE_PREFIX=%s\nADR_AGENT=sh\n' "$BATS_RUN_PREFIX" >"$XDG_CONFIG_HOME/adr/config"
+  adr_test_agent
+  WS="$BATS_TEST_TMPDIR/ws"
+  mkdir -p "$WS"
+  cd "$WS"
+}
+
+adr() { "$ADR_BIN" "$@"; }
+
+# pids and memory limits as the sandbox sees them (cgroup v2 or v1)
+LIMITS='for f in /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max; do [ -r $f ] && cat $f && break; done; for f in /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes; do [ -r $f ] && cat $f && break; done'
+
+leftovers() {
+  docker ps -aq --filter "label=dev.adr.workspace=$WS" | wc -l
+}
+
+@test "headless run: stdout, stderr and exit status are the agent's" {
+  run --separate-stderr adr run sh --prompt 'echo out; echo err >&2; exit 7'
+  [ "$status" -eq 7 ]
+  [ "$output" = "out" ]
+  [ "$stderr" = "err" ]
+  [ "$(leftovers)" -eq 0 ]
+}
+
+@test "files written in the workspace belong to the invoking user" {
+  run adr run sh --prompt 'echo hi > /workspace/new.txt && mkdir -p /workspace/d/e && touch /workspace/d/e/f && id -u'
+  [ "$status" -eq 0 ]
+  [ "$(stat -c %u:%g new.txt)" = "$(id -u):$(id -g)" ]
+  [ "$(stat -c %u:%g d/e/f)" = "$(id -u):$(id -g)" ]
+  # the agent itself is never root
+  [ "$output" != "0" ]
+}
+
+@test "existing workspace files are writable by the agent" {
+  echo old >existing.txt
+  run adr run sh --prompt 'echo new >> /workspace/existing.txt && cat /workspace/existing.txt'
+  [ "$status" -eq 0 ]
+  [ "$(cat existing.txt)" = "$(printf 'old\nnew')" ]
+  [ "$(stat -c %u existing.txt)" = "$(id -u)" ]
+}
+
+@test "hardening: read-only root, no capabilities, no-new-privs, limits" {
+  run adr run sh --prompt 'touch /etc/x 2>&1; grep -E "^(CapEff|CapPrm|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status; '"$LIMITS"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"Read-only file system"* ]]
+  [[ "$output" == *"CapEff:	0000000000000000"* ]]
+  [[ "$output" == *"CapBnd:	0000000000000000"* ]]
+  [[ "$output" == *"NoNewPrivs:	1"* ]]
+  [[ "$output" == *"Seccomp:	2"* ]]
+  [[ "$output" == *"1024"* ]]
+  [[ "$output" == *"4294967296"* ]]
+}
+
+@test "read-only root, with its control: --unsafe writable-root" {
+  probe='awk '"'"'$5 == "/" { split($6, o, ","); print o[1] }'"'"' /proc/self/mountinfo; touch /etc/x 2>&1'
+  run adr run sh --prompt "$probe"
+  [ "${lines[0]}" = "ro" ]
+  [[ "${lines[1]}" == *"Read-only file system"* ]]
+  run adr run sh --unsafe writable-root --prompt "$probe"
+  [ "${lines[0]}" = "rw" ]
+  [[ "${lines[1]}" == *"Permission denied"* ]]
+}
+
+@test "limits follow flags" {
+  run adr run sh --memory 512m --pids 77 --prompt "$LIMITS"
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "77" ]
+  [ "${lines[1]}" = "536870912" ]
+}
+
+@test "HOME and /tmp are writable tmpfs; HOME has a passwd entry" {
+  run adr run sh --prompt 'touch ~/a /tmp/b && echo "$HOME" && getent passwd "$(id -u)" | cut -d: -f6 && grep -E " (/tmp|/home/agent) " /proc/mounts | cut -d" " -f3,4'
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "/home/agent" ]
+  [ "${lines[1]}" = "/home/agent" ]
+  [[ "$output" == *"tmpfs rw,nosuid,nodev"* ]]
+}
+
+@test "environment: -e and --env-file arrive; the host environment does not" {
+  printf '# comment\nFROM_FILE="a b"\nexport QUOTED='"'"'x$y'"'"'\n' >envf
+  ADR_HOST_CANARY=leak-me-not run adr run sh -e FOO=bar -e 'SPACED=one two' --env-file envf \
+    --prompt 'echo "$FOO|$SPACED|$FROM_FILE|$QUOTED"; env | grep -c ADR_HOST_CANARY'
+  [ "${lines[0]}" = 'bar|one two|a b|x$y' ]
+  [ "${lines[1]}" = "0" ]
+}
+
+@test "mounts: read-only by default, :rw writable, config mounts from ADR_MOUNTS come first" {
+  mkdir -p "$BATS_TEST_TMPDIR/data" "$BATS_TEST_TMPDIR/rw"
+  echo "ADR_MOUNTS=$BATS_TEST_TMPDIR/data:/data" >>"$XDG_CONFIG_HOME/adr/config"
+  run adr run sh -m "$BATS_TEST_TMPDIR/rw:/rw:rw" --prompt 'touch /data/x 2>/dev/null && echo data-writable; touch /rw/y && echo rw-ok'
+  [ "$status" -eq 0 ]
+  [ "$output" = "rw-ok" ]
+  [ -f "$BATS_TEST_TMPDIR/rw/y" ]
+  [ ! -e "$BATS_TEST_TMPDIR/data/x" ]
+}
+
+@test "agent config is staged read-only and copied into HOME" {
+  mkdir -p "$HOME/.shagent"
+  echo original >"$HOME/.shagent/settings"
+  run adr run sh --prompt 'cat ~/.shagent/settings; echo changed > ~/.shagent/settings && cat ~/.shagent/settings; touch /run/adr-stage/.shagent/x 2>/dev/null || echo stage-ro'
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "original" ]
+  [ "${lines[1]}" = "changed" ]
+  [ "${lines[2]}" = "stage-ro" ]
+  [ "$(cat "$HOME/.shagent/settings")" = "original" ]
+}
+
+@test "-c DIR replaces the agent's config home" {
+  mkdir -p "$BATS_TEST_TMPDIR/alt"
+  echo alt >"$BATS_TEST_TMPDIR/alt/settings"
+  run adr run sh -c "$BATS_TEST_TMPDIR/alt" --prompt 'cat ~/.shagent/settings'
+  [ "$status" -eq 0 ]
+  [ "$output" = "alt" ]
+}
+
+@test "--model and agent arguments after --" {
+  printf '{ "name": "echo", "npm": {"package": "x", "version": "0"}, "binary": "echo",
+    "args": { "interactive": [], "headless": ["{model_args}", "{prompt}"], "model": ["--model={model}"] } }' \
+    >"$XDG_CONFIG_HOME/adr/agents/echo.json"
+  docker tag "$BATS_RUN_PREFIX/sh:latest" "$BATS_RUN_PREFIX/echo:latest"
+  run adr run echo --model m1 --prompt 'the prompt' -- --extra 'two words'
+  docker rmi "$BATS_RUN_PREFIX/echo:latest" >/dev/null
+  [ "$status" -eq 0 ]
+  [ "$output" = "--model=m1 the prompt --extra two words" ]
+  echo "ADR_MODEL_ECHO=from-config" >>"$XDG_CONFIG_HOME/adr/config"
+}
+
+@test "--timeout stops the agent: message, exit 124, nothing left" {
+  start=$SECONDS
+  run --separate-stderr adr run sh --timeout 2s --prompt 'sleep 60'
+  [ "$status" -eq 124 ]
+  [[ "$stderr" == *"Error: Task terminated due to timeout (max 2s exceeded)"* ]]
+  [ $((SECONDS - start)) -lt 20 ]
+  [ "$(leftovers)" -eq 0 ]
+}
+
+@test "--timeout: an agent ignoring SIGTERM is killed after the grace period" {
+  start=$SECONDS
+  run adr run sh --timeout 1s --prompt 'trap "" TERM; sleep 60 & wait; sleep 60'
+  [ "$status" -eq 124 ]
+  [ $((SECONDS - start)) -ge 10 ]
+  [ $((SECONDS - start)) -lt 30 ]
+  [ "$(leftovers)" -eq 0 ]
+}
+
+@test "a killed adr leaves nothing after the next adr runs" {
+  "$ADR_BIN" run sh --prompt 'sleep 60' &
+  pid=$!
+  for _ in $(seq 50); do [ "$(leftovers)" -ge 1 ] && break; sleep 0.2; done
+  [ "$(leftovers)" -eq 1 ]
+  kill -9 "$pid"
+  wait "$pid" || true
+  run adr run sh --prompt true
+  [ "$status" -eq 0 ]
+  [ "$(leftovers)" -eq 0 ]
+  run bash -c "grep -c ' $XDG_STATE_HOME/adr/mnt' /proc/mounts"
+  [ "$output" = "0" ]
+}
+
+@test "interactive session under a real terminal: size, input, exit status" {
+  sock="adrt$$"
+  tmux -L "$sock" -f /dev/null new-session -d -x 120 -y 40 \
+    "cd '$WS' && HOME='$HOME' XDG_CONFIG_HOME='$XDG_CONFIG_HOME' XDG_STATE_HOME='$XDG_STATE_HOME' '$ADR_BIN' run sh; echo EXIT=\$? > '$BATS_TEST_TMPDIR/exit'; sleep 30"
+  sleep 3
+  tmux -L "$sock" send-keys 'stty size; tty' Enter
+  sleep 1
+  tmux -L "$sock" resize-window -x 100 -y 30
+  sleep 1
+  tmux -L "$sock" send-keys 'stty size; exit 5' Enter
+  for _ in $(seq 50); do [ -f "$BATS_TEST_TMPDIR/exit" ] && break; sleep 0.2; done
+  screen=$(tmux -L "$sock" capture-pane -p)
+  tmux -L "$sock" kill-server || true
+  [[ "$screen" == *"40 120"* ]]
+  [[ "$screen" == *"30 100"* ]]
+  [[ "$screen" == *"/dev/pts/"* ]]
+  [ "$(cat "$BATS_TEST_TMPDIR/exit")" = "EXIT=5" ]
+}
+
+@test "stdin without a terminal is passed through" {
+  run bash -c "echo 'read l; echo got:\$l; exit 4' | '$ADR_BIN' run sh -- -s"
+  [ "$status" -eq 4 ] || [ "$status" -eq 0 ]
+}
+
+# ---------------------------------------------------------------- errors
+
+@test "error: unknown agent names the known ones" {
+  run adr run nope --prompt x
+  [ "$status" -eq 1 ]
+  [[ "$output" == "adr: unknown agent 'nope' (known: "*"claude"*"sh"*")" ]]
+}
+
+@test "error: --headless without --prompt; --prompt with --shell" {
+  run adr run sh --headless
+  [ "$status" -eq 2 ]
+  [[ "${lines[0]}" == "adr run: --headless needs --prompt" ]]
+  run adr run sh --prompt x --shell
+  [ "$status" -eq 2 ]
+  [[ "${lines[0]}" == "adr run: --prompt and --shell cannot be combined" ]]
+}
+
+@test "error: bad timeouts are rejected before anything starts" {
+  run adr run sh --timeout 1.5h --prompt x
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"decimals are not supported"* ]]
+  run adr run sh --timeout 10x --prompt x
+  [[ "$output" == *"unknown unit 'x'"* ]]
+  run adr run sh --timeout 10 --prompt x
+  [[ "$output" == *"missing unit"* ]]
+  [ "$(leftovers)" -eq 0 ]
+}
+
+@test "error: bad mounts name the culprit" {
+  touch afile
+  run adr run sh -m /nonexistent/dir:/x --prompt x
+  [ "$status" -eq 1 ]
+  [[ "$output" == "adr: invalid mount '/nonexistent/dir:/x': host path '/nonexistent/dir': No such file or directory" ]]
+  run adr run sh -m "$WS/afile:/x" --prompt x
+  [[ "$output" == *"is not a directory"* ]]
+  run adr run sh -m "$WS:relative" --prompt x
+  [[ "$output" == *"must be absolute"* ]]
+  run adr run sh -m "$WS:/x:rx" --prompt x
+  [[ "$output" == *"mode must be 'ro' or 'rw'"* ]]
+  run adr run sh -m "$WS:/proc/x" --prompt x
+  [[ "$output" == *"cannot mount under '/proc/x'"* ]]
+  echo "ADR_MOUNTS=/nope:/n" >>"$XDG_CONFIG_HOME/adr/config"
+  run adr run sh --prompt x
+  [[ "$output" == *"ADR_MOUNTS ("*"config:3): invalid mount '/nope:/n'"* ]]
+}
+
+@test "error: bad environment" {
+  run adr run sh -e '1BAD=x' --prompt x
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"invalid environment '1BAD=x'"* ]]
+  run adr run sh --env-file /nonexistent --prompt x
+  [ "$status" -eq 1 ]
+  [[ "$output" == "adr: env file '/nonexistent': No such file or directory" ]]
+  printf 'GOOD=1\nBAD LINE\n' >envf
+  run adr run sh --env-file envf --prompt x
+  [[ "$output" == "adr: envf:2: invalid key (expected KEY=VALUE)" ]]
+}
+
+@test "error: missing image without a terminal names the build command" {
+  run adr run sh --tag nosuchtag --prompt x </dev/null
+  [ "$status" -eq 1 ]
+  [ "$output" = "adr: image '$BATS_RUN_PREFIX/sh:nosuchtag' not found; build it with 'adr build sh --tag nosuchtag'" ]
+}
+
+@test "error: unreachable engine" {
+  DOCKER_HOST=unix:///nonexistent.sock run adr run sh --prompt x
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == *"unix:///nonexistent.sock"*"is the Docker daemon running?"* ]]
+}
+
+@test "error: workspace checks" {
+  run adr run sh -w /nonexistent --prompt x
+  [ "$status" -eq 1 ]
+  [[ "$output" == "adr: workspace '/nonexistent': No such file or directory" ]]
+  run adr run sh -w / --prompt x
+  [[ "$output" == *"refusing to give an agent your whole filesystem"* ]]
+  run adr run sh -w "$HOME" --prompt x
+  [[ "$output" == *"refusing to give an agent your whole home directory"* ]]
+}
+
+@test "error: --config-file for an agent without one; -c that does not exist" {
+  touch cfg.json
+  run adr run sh --config-file cfg.json --prompt x
+  [ "$status" -eq 1 ]
+  [[ "$output" == "adr: --config-file: agent 'sh' does not take a config file" ]]
+  run adr run sh -c /nonexistent --prompt x
+  [[ "$output" == "adr: config directory '/nonexistent': No such file or directory" ]]
+}
+
+@test "error: unknown option and stray arguments" {
+  run adr run sh --bogus
+  [ "$status" -eq 2 ]
+  [ "${lines[0]}" = "adr run: unknown option '--bogus'" ]
+  run adr run sh extra --prompt x
+  [ "$status" -eq 2 ]
+  [[ "${lines[0]}" == "adr run: unexpected argument 'extra'"* ]]
+  run adr run sh --unsafe everything --prompt x
+  [ "$status" -eq 2 ]
+  [[ "${lines[0]}" == *"unknown --unsafe value 'everything'"* ]]
+}
