@@ -1,4 +1,4 @@
-/* In-memory tar archives (image build contexts), written with libarchive. */
+/* In-memory ustar archives (image build contexts). */
 #ifndef ADR_TARBALL_H
 #define ADR_TARBALL_H
 
