@@ -51,5 +51,5 @@ RUN set -eu; \
           /usr/bin/passwd /usr/bin/chsh /usr/bin/chfn /usr/bin/newgrp /usr/bin/gpasswd \
           /usr/bin/sudo /usr/sbin/unix_chkpwd /usr/bin/expiry /usr/bin/chage; \
     find / -xdev \( -perm -4000 -o -perm -2000 \) -type f -exec chmod ug-s {} +; \
-    mkdir -p /workspace /home/agent /run/adr /run/adr-stage
+    mkdir -p /workspace
 WORKDIR /workspace

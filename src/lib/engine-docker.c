@@ -468,9 +468,11 @@ char *adr_docker_create_body(const struct adr_spec *s)
                                               "Source", m->source, "Target", m->target, "ReadOnly",
                                               m->readonly, "BindOptions", "Propagation", "rprivate"));
     } else {
-      cleanup_free char *opts = xasprintf("rw,nosuid,nodev,exec,size=%llu,mode=%o",
+      cleanup_free char *own = m->uid >= 0 ? xasprintf(",uid=%ld,gid=%ld", m->uid, m->gid >= 0 ? m->gid : m->uid)
+                                            : xstrdup("");
+      cleanup_free char *opts = xasprintf("rw,nosuid,nodev,exec,size=%llu,mode=%o%s",
                                           (unsigned long long)(m->size ? m->size : 64u << 20),
-                                          m->mode ? m->mode : 01777);
+                                          m->mode ? m->mode : 01777, own);
       json_object_set_new(tmpfs, m->target, json_string(opts));
     }
   }

@@ -91,9 +91,10 @@ int adr_run_spec(const struct adr_run_opts *o, const struct adr_agent *a, struct
   }
   for (size_t i = 0; i < o->n_mounts; i++)
     adr_spec_add_bind(s, o->mounts[i].host, o->mounts[i].container, o->mounts[i].readonly);
-  adr_spec_add_tmpfs(s, ADR_SANDBOX_HOME, o->home_size, 01777);
-  adr_spec_add_tmpfs(s, "/tmp", o->tmp_size, 01777);
-  adr_spec_add_tmpfs(s, "/run/adr", 1 << 20, 01777);
+  /* HOME and /run/adr (passwd, group) belong to the sandbox user */
+  adr_spec_add_tmpfs(s, ADR_SANDBOX_HOME, o->home_size, 0700, (long)o->uid, (long)o->gid);
+  adr_spec_add_tmpfs(s, "/tmp", o->tmp_size, 01777, -1, -1);
+  adr_spec_add_tmpfs(s, "/run/adr", 1 << 20, 0755, (long)o->uid, (long)o->gid);
 
   /* limits and hardening */
   if (!(o->unsafe & ADR_UNSAFE_NO_LIMITS)) {

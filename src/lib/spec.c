@@ -36,6 +36,7 @@ static struct adr_spec_mount *add_mount(struct adr_spec *s)
   s->mounts = xrealloc(s->mounts, (s->n_mounts + 1) * sizeof(*s->mounts));
   struct adr_spec_mount *m = &s->mounts[s->n_mounts++];
   memset(m, 0, sizeof(*m));
+  m->uid = m->gid = -1;
   return m;
 }
 
@@ -48,13 +49,15 @@ void adr_spec_add_bind(struct adr_spec *s, const char *source, const char *targe
   m->readonly = readonly;
 }
 
-void adr_spec_add_tmpfs(struct adr_spec *s, const char *target, uint64_t size, unsigned mode)
+void adr_spec_add_tmpfs(struct adr_spec *s, const char *target, uint64_t size, unsigned mode, long uid, long gid)
 {
   struct adr_spec_mount *m = add_mount(s);
   m->type = ADR_MOUNT_TMPFS;
   m->target = xstrdup(target);
   m->size = size;
   m->mode = mode;
+  m->uid = uid;
+  m->gid = gid;
 }
 
 void adr_spec_set_label(struct adr_spec *s, const char *key, const char *value)

@@ -20,6 +20,7 @@ struct adr_spec_mount {
   bool readonly;
   uint64_t size;    /* tmpfs size in bytes, 0 = engine default */
   unsigned mode;    /* tmpfs mode, 0 = default */
+  long uid, gid;    /* tmpfs owner, -1 = root */
 };
 
 struct adr_spec {
@@ -58,7 +59,8 @@ static inline void adr_spec_cleanup(struct adr_spec *s) { adr_spec_free(s); }
 #define cleanup_spec __attribute__((cleanup(adr_spec_cleanup)))
 
 void adr_spec_add_bind(struct adr_spec *s, const char *source, const char *target, bool readonly);
-void adr_spec_add_tmpfs(struct adr_spec *s, const char *target, uint64_t size, unsigned mode);
+/* uid/gid: owner of the tmpfs root, -1 for the default (root) */
+void adr_spec_add_tmpfs(struct adr_spec *s, const char *target, uint64_t size, unsigned mode, long uid, long gid);
 void adr_spec_set_label(struct adr_spec *s, const char *key, const char *value);
 
 /* Labels every adr object carries. */
