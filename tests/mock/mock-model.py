@@ -165,6 +165,8 @@ class Handler(BaseHTTPRequestHandler):
         return {
             "method": self.command, "path": self.path,
             "user_agent": self.headers.get("user-agent", ""),
+            "headers": {k.lower(): v for k, v in self.headers.items()
+                        if k.lower() not in ("authorization", "x-api-key", "x-goog-api-key", "api-key")},
             "key": self.key(), "protocol": protocol,
             "tools": len(tools or []), "tool_names": [t[0] for t in (tools or [])][:40],
             "reply": reply,
