@@ -2,13 +2,18 @@
 # The whole test suite, from a fresh Debian/Ubuntu machine:
 #   ./scripts/test.sh [--quick] [--no-deps] [--only LAYER]...
 # Installs what it needs (apt packages, docker.io), starts dockerd when no
-# engine answers, builds adr (plain and ASan/UBSan), runs every layer, and
-# ends with one line "N passed, N failed".
-# Layers: unit (cmocka + fuzz-corpus replay, plain and sanitized),
-#         integration (bats, real engine), e2e (real agents, mock model),
-#         probes (security probes inside sandboxes).
+# engine answers, builds adr (build/, and build-asan/ with ASan+UBSan), runs
+# the layers and ends with one line "N passed, N failed[, N skipped]".
+# Layers: unit         cmocka + fuzz-corpus replay (meson), plain and sanitized
+#         integration  tests/integration/*.bats against the real engine
+#         e2e          tests/e2e/*.bats: real agents (builds their images)
+#         probes       tests/probes/*.bats: security probes in sandboxes
+#   --quick      unit + integration only
+#   --no-deps    do not install packages
+#   --only L     run only layer L (repeatable)
+# Exit status: 0 only when nothing failed and at least one test ran.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 
 QUICK=0 DEPS=1 ONLY=()
@@ -16,35 +21,54 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
     --no-deps) DEPS=0 ;;
-    --only) shift; ONLY+=("${1:?--only needs a layer}") ;;
+    --only) [ $# -ge 2 ] || { echo "test.sh: --only needs a layer" >&2; exit 2; }; ONLY+=("$2"); shift ;;
     --only=*) ONLY+=("${1#--only=}") ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "test.sh: unknown option '$1'" >&2; exit 2 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "test.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
+for l in "${ONLY[@]}"; do
+  case "$l" in unit|integration|e2e|probes) ;; *) echo "test.sh: unknown layer '$l' (unit, integration, e2e, probes)" >&2; exit 2 ;; esac
+done
 want() {
-  local l=$1
+  local l=$1 o
   if [ ${#ONLY[@]} -gt 0 ]; then
-    local o; for o in "${ONLY[@]}"; do [ "$o" = "$l" ] && return 0; done; return 1
+    for o in "${ONLY[@]}"; do [ "$o" = "$l" ] && return 0; done
+    return 1
   fi
-  [ "$QUICK" = 1 ] && { [ "$l" = unit ] || [ "$l" = integration ]; } && return 0
-  [ "$QUICK" = 1 ] && return 1
+  [ "$QUICK" = 1 ] && [ "$l" != unit ] && [ "$l" != integration ] && return 1
   return 0
 }
+need_engine() { want integration || want e2e || want probes; }
 
+PASS=0 FAIL=0 SKIP=0
 say() { printf '\n=== %s\n' "$*"; }
-die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
+summary() {
+  echo
+  if [ "$SKIP" -gt 0 ]; then
+    echo "$PASS passed, $FAIL failed, $SKIP skipped"
+  else
+    echo "$PASS passed, $FAIL failed"
+  fi
+}
+# A set-up step failed: no layer can run.  Counted as one failure so that
+# the closing line says so too.
+die() {
+  printf 'test.sh: %s\n' "$*" >&2
+  FAIL=$((FAIL + 1))
+  summary
+  exit 1
+}
 
 SUDO=""
-if [ "$(id -u)" != 0 ]; then
-  command -v sudo >/dev/null && SUDO=sudo || SUDO=""
-fi
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
 
 # ------------------------------------------------------------ dependencies
 PKGS=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev libcurl4-openssl-dev libjansson-dev
-      libcmocka-dev bats scdoc debootstrap docker.io tmux git python3 curl jq iproute2 zsh fish
-      openssl ca-certificates)
+      libseccomp-dev libcap-dev libcmocka-dev bats scdoc debootstrap docker.io tmux git
+      python3 curl jq iproute2 zsh fish openssl ca-certificates util-linux
+      xz-utils apparmor cgroupfs-mount) # the last three: docker.io's recommends that matter
 if [ "$DEPS" = 1 ]; then
   missing=()
   for p in "${PKGS[@]}"; do
@@ -52,116 +76,154 @@ if [ "$DEPS" = 1 ]; then
   done
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
-    [ "$(id -u)" = 0 ] || [ -n "$SUDO" ] || die "need root or sudo to install: ${missing[*]}"
+    command -v apt-get >/dev/null || die "apt-get not found: install ${missing[*]} yourself, then run with --no-deps"
+    [ "$(id -u)" = 0 ] || [ -n "$SUDO" ] || die "need root or sudo to install: ${missing[*]} (or run with --no-deps)"
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || die "apt-get update failed"
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
       || die "apt-get install failed: ${missing[*]}"
   fi
 fi
 
+# Tools for the tests' own set-up come first on PATH: the engine's matching
+# docker CLI (docker.io's /usr/bin/docker, when there) and, once built, adr.
+TOOLS="$ROOT/build/test-bin"
+link_tools() {
+  mkdir -p "$TOOLS"
+  if [ -x /usr/bin/docker ]; then ln -sfn /usr/bin/docker "$TOOLS/docker"; fi
+  if [ -x "$ROOT/build/adr" ]; then ln -sfn "$ROOT/build/adr" "$TOOLS/adr"; fi
+}
+link_tools
+export PATH="$TOOLS:$PATH"
+
 # ------------------------------------------------------------ engine
-engine_ok() { curl -sf --max-time 3 --unix-socket /var/run/docker.sock http://localhost/_ping >/dev/null 2>&1; }
-if [ -z "${DOCKER_HOST:-}" ] && ! engine_ok; then
-  say "starting dockerd"
-  command -v dockerd >/dev/null || die "no dockerd: install docker.io"
-  mkdir -p "$ROOT/build-logs"
-  $SUDO sh -c "nohup dockerd >'$ROOT/build-logs/dockerd.log' 2>&1 &"
-  for _ in $(seq 60); do engine_ok && break; sleep 0.5; done
-  engine_ok || { tail -20 "$ROOT/build-logs/dockerd.log" >&2; die "dockerd did not answer on /var/run/docker.sock"; }
+ping_engine() { "$@" curl -sf --max-time 3 --unix-socket /var/run/docker.sock http://localhost/_ping >/dev/null 2>&1; }
+engine_ok() { ping_engine env || { [ -n "$SUDO" ] && ping_engine sudo -n; }; }
+if need_engine; then
+  if [ -n "${DOCKER_HOST:-}" ]; then
+    echo "using DOCKER_HOST=$DOCKER_HOST"
+  elif ! engine_ok; then
+    say "starting dockerd (log: build/dockerd.log)"
+    command -v dockerd >/dev/null || die "no dockerd: install docker.io (or run without --no-deps)"
+    [ "$(id -u)" = 0 ] || [ -n "$SUDO" ] || die "need root or sudo to start dockerd"
+    $SUDO sh -c "nohup dockerd >'$ROOT/build/dockerd.log' 2>&1 </dev/null &"
+    for _ in $(seq 60); do engine_ok && break; sleep 0.5; done
+    engine_ok || { tail -20 "$ROOT/build/dockerd.log" >&2; die "dockerd did not answer on /var/run/docker.sock within 30 s"; }
+  fi
+  if ! docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
+    say "making debian:bookworm-slim"
+    $SUDO ./scripts/make-bookworm-slim.sh || die "could not make debian:bookworm-slim"
+  fi
 fi
-export PATH="/usr/bin:$PATH"   # docker.io's CLI for test set-up (adr itself never uses it)
-./scripts/make-bookworm-slim.sh || die "could not make debian:bookworm-slim"
 
 # ------------------------------------------------------------ build
-say "building"
-setup() { # dir, extra args...
+say "building build/ and build-asan/"
+setup() { # dir, meson options...
   local d=$1; shift
-  if [ -f "$d/build.ninja" ]; then meson setup --reconfigure "$d" "$@" >/dev/null; else meson setup "$d" "$@" >/dev/null; fi
+  if [ -f "$d/build.ninja" ]; then
+    meson setup --reconfigure "$d" "$@" >"$d.setup.log" 2>&1 ||
+      meson setup --wipe "$d" "$@" >"$d.setup.log" 2>&1
+  else
+    meson setup "$d" "$@" >"$d.setup.log" 2>&1
+  fi || { tail -30 "$d.setup.log" >&2; rm -f "$d.setup.log"; return 1; }
+  rm -f "$d.setup.log"
 }
 setup build || die "meson setup build failed"
-ninja -C build >build-ninja.log 2>&1 || { tail -40 build-ninja.log >&2; die "build failed"; }
+ninja -C build >build/ninja.log 2>&1 || { tail -40 build/ninja.log >&2; die "build failed (build/ninja.log)"; }
 if want unit; then
   setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dman=disabled || die "meson setup build-asan failed"
-  ninja -C build-asan >build-asan-ninja.log 2>&1 || { tail -40 build-asan-ninja.log >&2; die "ASan build failed"; }
+  ninja -C build-asan >build-asan/ninja.log 2>&1 || { tail -40 build-asan/ninja.log >&2; die "ASan build failed (build-asan/ninja.log)"; }
 fi
-rm -f build-ninja.log build-asan-ninja.log
 export ADR_BIN="$ROOT/build/adr"
-mkdir -p "$ROOT/build/test-bin"
-ln -sf "$ADR_BIN" "$ROOT/build/test-bin/adr"
-export PATH="$ROOT/build/test-bin:$PATH"
+link_tools # again: a wiped build/ loses them
+hash -r
+[ "$(command -v adr)" = "$TOOLS/adr" ] || die "PATH does not resolve adr to the fresh build"
 
-PASS=0 FAIL=0 SKIP=0
 count() { # layer pass fail skip
-  printf -- '--- %s: %d passed, %d failed%s\n' "$1" "$2" "$3" "$([ "$4" -gt 0 ] && echo ", $4 skipped")"
+  local extra=""
+  [ "$4" -gt 0 ] && extra=", $4 skipped"
+  printf -- '--- %s: %d passed, %d failed%s\n' "$1" "$2" "$3" "$extra"
   PASS=$((PASS + $2)); FAIL=$((FAIL + $3)); SKIP=$((SKIP + $4))
 }
 
-# meson test: one count per test
+# meson test: each test is one count.  Its summary block reads
+#   Ok: N / Expected Fail: N / Fail: N / Unexpected Pass: N / Skipped: N / Timeout: N
 run_meson() { # layer dir
-  local layer=$1 dir=$2 log
+  local layer=$1 dir=$2 log rc
   log=$(mktemp)
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    meson test -C "$dir" --suite unit --suite fuzz --print-errorlogs >"$log" 2>&1
-  grep -E '^ *[0-9]+/[0-9]+ ' "$log" | sed 's/^/  /'
-  local ok fail skip
-  ok=$(awk '/^Ok:/ {print $2}' "$log"); fail=$(awk '/^Fail:/ {print $2}' "$log")
-  skip=$(awk '/^Skipped:/ {print $2}' "$log")
-  local ef to
-  ef=$(awk '/^Expected Fail:/ {print $3}' "$log"); to=$(awk '/^Timeout:/ {print $2}' "$log")
-  fail=$(( ${fail:-0} + ${to:-0} ))
-  ok=$(( ${ok:-0} + ${ef:-0} ))
-  if [ "$fail" -gt 0 ]; then sed -n '/^Summary of Failures/,$p' "$log"; grep -B2 -A30 'stdout:\|stderr:' "$log" | head -80; fi
-  if [ "$ok" = 0 ] && [ "$fail" = 0 ]; then echo "  no tests ran in $dir"; fail=1; fi
-  count "$layer" "$ok" "$fail" "${skip:-0}"
-  rm -f "$log"
-}
-
-# bats --tap: ok / not ok / # skip
-run_bats() { # layer files...
-  local layer=$1; shift
-  [ $# -gt 0 ] || { echo "  (no test files)"; return; }
-  local log; log=$(mktemp)
-  bats --tap "$@" 2>&1 | tee "$log" | grep -E '^(not ok|ok|#)' | sed 's/^/  /' | grep -vE '^  # *$' | head -400
-  local ok fail skip
-  skip=$(grep -cE '^ok [0-9]+ .*# skip' "$log")
-  ok=$(( $(grep -cE '^ok [0-9]+' "$log") - skip ))
-  fail=$(grep -cE '^not ok [0-9]+' "$log")
-  local planned; planned=$(grep -oE '^1\.\.[0-9]+' "$log" | head -1 | cut -d. -f3)
-  if [ -n "$planned" ] && [ $((ok + fail + skip)) -lt "$planned" ]; then
-    echo "  bats ran $((ok + fail + skip)) of $planned planned tests"
-    fail=$((fail + planned - ok - fail - skip))
+  meson test -C "$dir" --suite unit --suite fuzz --print-errorlogs >"$log" 2>&1
+  rc=$?
+  # one line per test (the summary at the end repeats the failures)
+  awk '/^Summary of Failures/ { exit } /^ *[0-9]+\/[0-9]+ / { sub(/^ */, "  "); print }' "$log"
+  field() { awk -v k="$1" 'index($0, k ":") == 1 { v = $NF } END { print v + 0 }' "$log"; }
+  local ok xfail fail xpass skip timeout
+  ok=$(field Ok); xfail=$(field "Expected Fail"); fail=$(field Fail)
+  xpass=$(field "Unexpected Pass"); skip=$(field Skipped); timeout=$(field Timeout)
+  ok=$((ok + xfail)); fail=$((fail + xpass + timeout))
+  if [ "$fail" -gt 0 ] || [ "$rc" -ne 0 ]; then
+    # the failing tests' own output (--print-errorlogs), then where to look
+    awk '/^Summary of Failures/ { exit } f { print } /^ *[0-9]+\/[0-9]+ .*(FAIL|TIMEOUT|UNEXPECTEDPASS)/ { f = 1 }' "$log" |
+      grep -vE '^\[ +(RUN|OK) +\]' | head -150 | sed 's/^/    /'
+    echo "  full log: $dir/meson-logs/testlog.txt"
+  fi
+  if [ $((ok + fail + skip)) -eq 0 ]; then
+    echo "  no tests ran in $dir (meson test exited $rc)"; tail -20 "$log"; fail=1
+  elif [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
+    echo "  meson test exited $rc without a failing test"; fail=1
   fi
   count "$layer" "$ok" "$fail" "$skip"
   rm -f "$log"
 }
 
+# bats --tap: "ok N", "not ok N", "ok N ... # skip" (skipped, never passed).
+# A file that dies before running all its tests counts the rest as failed.
+run_bats() { # layer timeout files...
+  local layer=$1 timeout=$2; shift 2
+  if [ $# -eq 0 ]; then echo "  (no test files)"; return; fi
+  local log rc
+  log=$(mktemp)
+  # shown as it runs; every reader reads to the end, so nothing cuts bats short
+  BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-$timeout} bats --tap "$@" 2>&1 </dev/null |
+    tee "$log" | { grep --line-buffered -vE '^# *$' || true; } | sed -u 's/^/  /'
+  rc=${PIPESTATUS[0]}
+  local ok fail skip planned ran
+  skip=$(grep -cE '^ok [0-9]+ .*# skip' "$log")
+  ok=$(( $(grep -cE '^ok [0-9]+' "$log") - skip ))
+  fail=$(grep -cE '^not ok [0-9]+' "$log")
+  planned=$(grep -m1 -oE '^1\.\.[0-9]+' "$log" | cut -d. -f3)
+  ran=$((ok + fail + skip))
+  if [ -n "$planned" ] && [ "$ran" -lt "$planned" ]; then
+    echo "  bats ran $ran of $planned planned tests: the rest count as failed"
+    fail=$((fail + planned - ran))
+  fi
+  if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
+    echo "  bats exited $rc without a failing test"; fail=1
+  fi
+  count "$layer" "$ok" "$fail" "$skip"
+  rm -f "$log"
+}
+
+shopt -s nullglob
 if want unit; then
-  say "unit tests (cmocka, fuzz corpus replay)"
+  say "unit: cmocka and fuzz-corpus replay (build/)"
   run_meson unit build
-  say "unit tests under ASan/UBSan"
+  say "unit: the same under ASan/UBSan (build-asan/)"
   run_meson unit-asan build-asan
 fi
 if want integration; then
-  say "integration tests (bats, real engine)"
-  run_bats integration tests/integration/*.bats
-fi
-if want probes; then
-  say "security probes"
-  shopt -s nullglob
-  run_bats probes tests/probes/*.bats
-  shopt -u nullglob
+  say "integration: bats against the real engine (tests/integration)"
+  run_bats integration 300 tests/integration/*.bats
 fi
 if want e2e; then
-  say "end-to-end tests (real agents, mock model server)"
-  shopt -s nullglob
-  run_bats e2e tests/e2e/*.bats
-  shopt -u nullglob
+  say "e2e: real agents through adr run, mock model server (tests/e2e)"
+  run_bats e2e 900 tests/e2e/*.bats
 fi
+if want probes; then
+  say "probes: security probes inside sandboxes (tests/probes)"
+  run_bats probes 300 tests/probes/*.bats
+fi
+shopt -u nullglob
 
-echo
-if [ "$SKIP" -gt 0 ]; then
-  echo "$PASS passed, $FAIL failed, $SKIP skipped"
-else
-  echo "$PASS passed, $FAIL failed"
-fi
-[ "$FAIL" -eq 0 ] && [ "$PASS" -gt 0 ]
+summary
+if [ "$FAIL" -eq 0 ] && [ "$PASS" -gt 0 ]; then exit 0; fi
+[ "$PASS" -eq 0 ] && [ "$FAIL" -eq 0 ] && echo "test.sh: no test ran" >&2
+exit 1

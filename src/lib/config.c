@@ -1,4 +1,5 @@
 #include "config.h"
+#include "agent.h"
 #include "buf.h"
 #include "parse.h"
 #include "paths.h"
@@ -45,17 +46,6 @@ const struct adr_config_key *adr_config_key_find(const char *name)
   return NULL;
 }
 
-static bool valid_name(const char *s)
-{
-  if (!*s || strlen(s) > 64)
-    return false;
-  for (const char *p = s; *p; p++)
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
-          (*p == '.' && p != s)))
-      return false;
-  return true;
-}
-
 static bool valid_tag(const char *s)
 {
   size_t n = strlen(s);
@@ -92,8 +82,8 @@ int adr_config_validate(const char *key, const char *value, adr_err *err)
       return adr_err_set(err, EINVAL, "invalid number '%s'", value);
     return 0;
   case ADR_KEY_NAME:
-    if (!valid_name(value))
-      return adr_err_set(err, EINVAL, "invalid agent name '%s'", value);
+    if (!adr_agent_name_valid(value))
+      return adr_err_set(err, EINVAL, "invalid agent name '%s' (lowercase letters, digits, '-', '_', '.')", value);
     return 0;
   case ADR_KEY_TAG:
     if (!valid_tag(value))
@@ -157,6 +147,7 @@ void adr_config_free(struct adr_config *c)
   free(c->global_path);
   free(c->project_path);
   strv_free(&c->warnings);
+  strv_free(&c->unknown);
   memset(c, 0, sizeof(*c));
 }
 
@@ -169,16 +160,18 @@ static int load_cb(const char *key, const char *value, unsigned line, void *ud, 
 {
   struct load_ctx *l = ud;
   if (adr_config_key_find(key) == NULL) {
-    cleanup_free char *w = xasprintf("%s:%u: unknown key '%s' (ignored)", l->fname, line, key);
-    /* warn once per key */
-    bool seen = false;
-    for (size_t i = 0; i < l->c->warnings.n; i++) {
-      const char *q = strstr(l->c->warnings.v[i], "unknown key '");
-      if (q && strncmp(q + 13, key, strlen(key)) == 0 && q[13 + strlen(key)] == '\'')
-        seen = true;
+    /* once per key, and a bounded number in all: a file of garbage must
+     * not cost quadratic time or a screen of warnings */
+    struct adr_config *c = l->c;
+    if (c->unknown.n > ADR_CONFIG_MAX_WARNINGS || strv_contains(&c->unknown, key))
+      return 0;
+    if (c->unknown.n == ADR_CONFIG_MAX_WARNINGS) {
+      strv_pushf(&c->warnings, "%s:%u: more unknown keys (not shown)", l->fname, line);
+      strv_push(&c->unknown, "");
+      return 0;
     }
-    if (!seen)
-      strv_push(&l->c->warnings, w);
+    strv_push(&c->unknown, key);
+    strv_pushf(&c->warnings, "%s:%u: unknown key '%s' (ignored)", l->fname, line, key);
     return 0;
   }
   if (adr_config_validate(key, value, err) < 0)
@@ -287,6 +280,11 @@ static int rewrite(const char *path, const char *key, const char *value, adr_err
   if (value) {
     cleanup_free char *q = adr_kv_quote(value);
     line_text = xasprintf("%s=%s", key, q);
+    if (strlen(line_text) > ADR_KV_MAX_LINE) {
+      free(f.lines);
+      return adr_err_set(err, E2BIG, "value of %s too long (a line holds at most %d bytes)", key,
+                         ADR_KV_MAX_LINE);
+    }
   }
   struct buf out;
   buf_init(&out, 0);

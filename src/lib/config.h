@@ -36,12 +36,15 @@ struct adr_config_entry {
   char *origin; /* "default", "FILE:LINE", "command line" */
 };
 
+#define ADR_CONFIG_MAX_WARNINGS 16
+
 struct adr_config {
   struct adr_config_entry *e;
   size_t n, cap;
   char *global_path;  /* may not exist */
   char *project_path; /* NULL when no .adr was found */
   struct strv warnings; /* "FILE:LINE: unknown key 'X'" (once per key) */
+  struct strv unknown;  /* keys warned about (at most ADR_CONFIG_MAX_WARNINGS) */
 };
 
 const struct adr_config_key *adr_config_keys(size_t *n);

@@ -290,7 +290,8 @@ int adr_docker_parse_build_line(const char *line, size_t len, struct adr_build_e
   json_t *j = json_loadb(line, len, 0, &je);
   if (!j || !json_is_object(j)) {
     json_decref(j);
-    return adr_err_set(err, EPROTO, "build: unexpected output from the engine: %.80s", line);
+    return adr_err_set(err, EPROTO, "build: unexpected output from the engine: %.*s",
+                       (int)(len < 80 ? len : 80), line);
   }
   int ret = 0;
   const char *s;
@@ -439,6 +440,8 @@ static json_t *labels_json(const struct strv *s)
 
 char *adr_docker_create_body(const struct adr_spec *s)
 {
+  if (adr_spec_non_utf8(s))
+    return NULL; /* JSON cannot carry it; never send a body with pieces missing */
   json_t *c = json_object();
   json_object_set_new(c, "Image", json_string(s->image));
   if (s->cmd.n)
@@ -516,7 +519,14 @@ char *adr_docker_create_body(const struct adr_spec *s)
 static int docker_container_create(struct adr_engine *e, const struct adr_spec *spec, char **id, adr_err *err)
 {
   struct docker *d = D(e);
+  const char *bad = adr_spec_non_utf8(spec);
+  if (bad) {
+    cleanup_free char *shown = adr_str_escape(bad, 120);
+    return adr_err_set(err, EILSEQ, "'%s' is not valid UTF-8 (the engine API cannot carry it)", shown);
+  }
   cleanup_free char *body = adr_docker_create_body(spec);
+  if (!body)
+    return adr_err_set(err, ENOMEM, "cannot encode the container definition");
   cleanup_free char *qn = spec->name ? esc(spec->name) : NULL;
   cleanup_free char *path = qn ? xasprintf("%s/containers/create?name=%s", d->prefix, qn)
                                : xasprintf("%s/containers/create", d->prefix);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *vfmt(const char *fmt, va_list ap)
+__attribute__((format(printf, 1, 0))) static char *vfmt(const char *fmt, va_list ap)
 {
   char *s = NULL;
   if (vasprintf(&s, fmt, ap) < 0)
@@ -13,7 +13,7 @@ static char *vfmt(const char *fmt, va_list ap)
   return s;
 }
 
-static int set_common(adr_err *err, int errnum, int with_strerror, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static int set_common(adr_err *err, int errnum, int with_strerror, const char *fmt, va_list ap)
 {
   if (err == NULL)
     return -1;

@@ -68,6 +68,7 @@ static int kv_line(const char *p, const char *end, unsigned flags, char **key, c
     return -1;
   }
   p = after + 1;
+  const char *eq_next = p;
   while (p < end && is_blank(*p))
     p++;
 
@@ -112,7 +113,8 @@ static int kv_line(const char *p, const char *end, unsigned flags, char **key, c
     const char *vs = p;
     const char *ve = p;
     while (p < end) {
-      if (*p == '#' && p > vs && is_blank(p[-1]))
+      /* '#' starts a comment after a blank, also the blank after '=' */
+      if (*p == '#' && (p > vs ? is_blank(p[-1]) : p > eq_next))
         break;
       if (!is_blank(*p))
         ve = p + 1;

@@ -31,7 +31,7 @@ char *adr_kv_quote(const char *value);
 /* --- Scalars ------------------------------------------------------------- */
 /* "30s", "15m", "2h", "1d": a positive integer and one unit. */
 int adr_parse_duration(const char *s, uint64_t *seconds, adr_err *err);
-char *adr_format_duration(uint64_t seconds); /* "15m", "1h30m" */
+char *adr_format_duration(uint64_t seconds); /* in its largest exact unit: "15m", "90m", "2h", "45s" */
 /* "512m", "4g", "1024k", "2t" or bytes; binary units; optional "b"/"ib". */
 int adr_parse_size(const char *s, uint64_t *bytes, adr_err *err);
 /* "1.5", "2": CPUs as a decimal, returned in nano-CPUs. */

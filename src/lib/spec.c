@@ -72,3 +72,32 @@ void adr_spec_set_label(struct adr_spec *s, const char *key, const char *value)
   }
   strv_pushf(&s->labels, "%s=%s", key, value);
 }
+
+static const char *strv_non_utf8(const struct strv *v)
+{
+  for (size_t i = 0; i < v->n; i++)
+    if (!utf8_valid(v->v[i]))
+      return v->v[i];
+  return NULL;
+}
+
+const char *adr_spec_non_utf8(const struct adr_spec *s)
+{
+  const char *single[] = { s->name, s->image, s->user, s->workdir, s->hostname, s->network, s->seccomp_profile };
+  for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++)
+    if (single[i] && !utf8_valid(single[i]))
+      return single[i];
+  const struct strv *lists[] = { &s->cmd, &s->env, &s->labels, &s->extra_hosts, &s->cap_add };
+  for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+    const char *bad = strv_non_utf8(lists[i]);
+    if (bad)
+      return bad;
+  }
+  for (size_t i = 0; i < s->n_mounts; i++) {
+    if (s->mounts[i].source && !utf8_valid(s->mounts[i].source))
+      return s->mounts[i].source;
+    if (s->mounts[i].target && !utf8_valid(s->mounts[i].target))
+      return s->mounts[i].target;
+  }
+  return NULL;
+}

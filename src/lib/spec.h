@@ -62,6 +62,9 @@ void adr_spec_add_bind(struct adr_spec *s, const char *source, const char *targe
 /* uid/gid: owner of the tmpfs root, -1 for the default (root) */
 void adr_spec_add_tmpfs(struct adr_spec *s, const char *target, uint64_t size, unsigned mode, long uid, long gid);
 void adr_spec_set_label(struct adr_spec *s, const char *key, const char *value);
+/* The first string of the spec that is not valid UTF-8 (engines speak JSON,
+ * which cannot carry it), or NULL when there is none. */
+const char *adr_spec_non_utf8(const struct adr_spec *s);
 
 /* Labels every adr object carries. */
 #define ADR_LABEL_MANAGED "dev.adr.managed"

@@ -107,3 +107,48 @@ bool strv_contains(const struct strv *s, const char *str)
       return true;
   return false;
 }
+
+bool utf8_valid(const char *str)
+{
+  const unsigned char *s = (const unsigned char *)str;
+  while (*s) {
+    unsigned c = *s++;
+    if (c < 0x80)
+      continue;
+    int n;
+    unsigned cp, min;
+    if ((c & 0xe0) == 0xc0) { n = 1; cp = c & 0x1f; min = 0x80; }
+    else if ((c & 0xf0) == 0xe0) { n = 2; cp = c & 0x0f; min = 0x800; }
+    else if ((c & 0xf8) == 0xf0) { n = 3; cp = c & 0x07; min = 0x10000; }
+    else return false;
+    for (int i = 0; i < n; i++, s++) {
+      if ((*s & 0xc0) != 0x80)
+        return false;
+      cp = (cp << 6) | (*s & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
+  }
+  return true;
+}
+
+char *adr_str_escape(const char *s, size_t max)
+{
+  size_t n = strlen(s);
+  char *out = xmalloc(4 * (n < max ? n : max) + 4);
+  char *o = out;
+  for (size_t i = 0; i < n; i++) {
+    if ((size_t)(o - out) >= max) {
+      memcpy(o, "...", 3);
+      o += 3;
+      break;
+    }
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 || c >= 0x7f)
+      o += sprintf(o, "\\x%02x", c);
+    else
+      *o++ = (char)c;
+  }
+  *o = '\0';
+  return out;
+}
