@@ -194,6 +194,8 @@ class Handler(BaseHTTPRequestHandler):
             body = json.loads(text) if text else {}
         except ValueError:
             body = {}
+        if not isinstance(body, dict):
+            body = {}
         path = urlparse(self.path).path
         if ARGS.expect_key and self.key() != ARGS.expect_key:
             log(self.entry("post", reply="401"))
@@ -356,9 +358,10 @@ def main():
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(ARGS.tls_cert, ARGS.tls_key)
         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=srv.shutdown).start())
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: threading.Thread(target=srv.shutdown).start())
     print("listening %d" % srv.server_address[1], flush=True)
-    srv.serve_forever()
+    srv.serve_forever(poll_interval=0.1)
     srv.server_close()
 
 
