@@ -1,8 +1,11 @@
 #!/bin/sh
 # adr-entry: first process of every adr sandbox (after the engine's init).
-# Gives the sandbox uid a passwd/group entry, copies the agent's staged
-# configuration (read-only mounts under /run/adr-stage) into the tmpfs HOME,
-# then execs the agent.  Runs as the unprivileged sandbox user.
+# adr mounts the sandbox user's passwd/group read-only at /run/adr (where the
+# image's /etc/passwd and /etc/group point); only when /run/adr is a writable
+# tmpfs instead (other callers) does this script write them.  Then it copies
+# the agent's staged configuration (read-only mounts under /run/adr-stage)
+# into the tmpfs HOME and execs the agent.  Runs as the unprivileged sandbox
+# user.
 set -eu
 uid=$(id -u)
 gid=$(id -g)

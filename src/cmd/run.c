@@ -436,6 +436,7 @@ int cmd_run(struct adr_ctx *ctx, int argc, char **argv)
   cleanup_free char *suffix = random_suffix();
   cleanup_free char *cname = name ? xstrdup(name) : xasprintf("adr-%s-%s", agent->name, suffix);
   cleanup_free char *idmap_dir = NULL;
+  cleanup_free char *identity_dir = NULL;
   cleanup_strv struct strv idmapped = { 0 };
   cleanup_free char *id = NULL;
   struct adr_spec spec;
@@ -490,8 +491,18 @@ int cmd_run(struct adr_ctx *ctx, int argc, char **argv)
   o.tmp_size = tmp_size;
   o.unsafe = unsafe;
   o.seccomp_profile = sc && sc->len > 2 ? (const char *)sc->data : NULL;
+  {
+    /* passwd/group made here and mounted read-only: the agent cannot edit
+     * its own identity (the image's /etc/passwd points into /run/adr) */
+    cleanup_free char *state = adr_state_dir();
+    identity_dir = xasprintf("%s/run/%s", state, cname);
+    if (adr_identity_write(identity_dir, o.uid, o.gid, &err) < 0)
+      goto fail;
+    o.identity_dir = identity_dir;
+  }
   if (adr_run_spec(&o, agent, &spec, &err) < 0)
     goto fail;
+  adr_spec_set_label(&spec, ADR_LABEL_IDENTITY, identity_dir);
   ctx_owner_labels(&spec.labels);
   adr_spec_set_label(&spec, ADR_LABEL_KIND, "run");
 
@@ -561,6 +572,11 @@ out:
       warnf("remove sandbox '%s': %s", cname, e2->msg);
   }
   idmap_cleanup(idmap_dir);
+  if (identity_dir) {
+    cleanup_err adr_err e3 = NULL;
+    if (adr_identity_remove(identity_dir, &e3) < 0)
+      warnf("%s", e3->msg);
+  }
   adr_spec_free(&spec);
   mounts_free(&mounts);
   strv_free(&o.env);

@@ -5,6 +5,7 @@
 #include "idmap.h"
 #include "log.h"
 #include "paths.h"
+#include "runspec.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -223,6 +224,10 @@ void ctx_reap(struct adr_ctx *ctx)
       cleanup_free char *mine = xasprintf("%s/mnt/", state);
       if (idm && str_has_prefix(idm, mine) && !strstr(idm, "/../"))
         adr_idmap_umount_dir(idm, &e2);
+      const char *ident = adr_labels_get(&v[i].labels, ADR_LABEL_IDENTITY);
+      cleanup_free char *runs = xasprintf("%s/run/", state);
+      if (ident && str_has_prefix(ident, runs) && !strstr(ident, "/../"))
+        adr_identity_remove(ident, &e2);
     }
   }
   adr_containers_free(v, n);

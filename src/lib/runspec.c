@@ -1,6 +1,11 @@
 #include "runspec.h"
 
+#include "buf.h"
+#include "paths.h"
+
 #include <errno.h>
+#include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 int adr_unsafe_parse(const char *what, unsigned *bits, adr_err *err)
@@ -94,7 +99,10 @@ int adr_run_spec(const struct adr_run_opts *o, const struct adr_agent *a, struct
   /* HOME and /run/adr (passwd, group) belong to the sandbox user */
   adr_spec_add_tmpfs(s, ADR_SANDBOX_HOME, o->home_size, 0700, (long)o->uid, (long)o->gid);
   adr_spec_add_tmpfs(s, "/tmp", o->tmp_size, 01777, -1, -1);
-  adr_spec_add_tmpfs(s, "/run/adr", 1 << 20, 0755, (long)o->uid, (long)o->gid);
+  if (o->identity_dir)
+    adr_spec_add_bind(s, o->identity_dir, "/run/adr", true);
+  else
+    adr_spec_add_tmpfs(s, "/run/adr", 1 << 20, 0755, (long)o->uid, (long)o->gid);
 
   /* limits and hardening */
   if (!(o->unsafe & ADR_UNSAFE_NO_LIMITS)) {
@@ -112,5 +120,41 @@ int adr_run_spec(const struct adr_run_opts *o, const struct adr_agent *a, struct
   adr_spec_set_label(s, ADR_LABEL_MANAGED, "1");
   adr_spec_set_label(s, ADR_LABEL_AGENT, a->name);
   adr_spec_set_label(s, ADR_LABEL_WORKSPACE, o->workspace);
+  return 0;
+}
+
+int adr_identity_write(const char *dir, uid_t uid, gid_t gid, adr_err *err)
+{
+  if (adr_mkdir_p(dir, 0755, err) < 0)
+    return -1;
+  cleanup_buf struct buf passwd, group;
+  buf_init(&passwd, 0);
+  buf_init(&group, 0);
+  buf_puts(&passwd, "root:x:0:0:root:/root:/bin/sh\n"
+                    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
+  buf_puts(&group, "root:x:0:\nnogroup:x:65534:\n");
+  if (uid != 0 && uid != 65534)
+    buf_printf(&passwd, "agent:x:%u:%u:adr agent:" ADR_SANDBOX_HOME ":/bin/bash\n", (unsigned)uid, (unsigned)gid);
+  if (gid != 0 && gid != 65534)
+    buf_printf(&group, "agent:x:%u:\n", (unsigned)gid);
+  cleanup_free char *pp = xasprintf("%s/passwd", dir);
+  cleanup_free char *gp = xasprintf("%s/group", dir);
+  if (write_file_atomic(pp, passwd.data, passwd.len, 0644) < 0)
+    return adr_err_sys(err, errno, "write '%s'", pp);
+  if (write_file_atomic(gp, group.data, group.len, 0644) < 0)
+    return adr_err_sys(err, errno, "write '%s'", gp);
+  return 0;
+}
+
+int adr_identity_remove(const char *dir, adr_err *err)
+{
+  static const char *const files[] = { "passwd", "group" };
+  for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+    cleanup_free char *p = xasprintf("%s/%s", dir, files[i]);
+    if (unlink(p) < 0 && errno != ENOENT)
+      return adr_err_sys(err, errno, "remove '%s'", p);
+  }
+  if (rmdir(dir) < 0 && errno != ENOENT)
+    return adr_err_sys(err, errno, "remove '%s'", dir);
   return 0;
 }

@@ -49,8 +49,18 @@ struct adr_run_opts {
   uint64_t home_size, tmp_size;
   unsigned unsafe;
   const char *seccomp_profile; /* JSON text */
+  const char *identity_dir;  /* host dir with passwd and group (adr_identity_write),
+                                mounted read-only at /run/adr; NULL: a tmpfs the
+                                entry script fills (then writable by the agent) */
 };
 
 int adr_run_spec(const struct adr_run_opts *o, const struct adr_agent *a, struct adr_spec *s, adr_err *err);
+
+/* The sandbox user's identity: writes DIR/passwd and DIR/group (root,
+ * nobody and "agent" with uid:gid and HOME /home/agent), for a read-only
+ * mount at /run/adr where the image's /etc/passwd and /etc/group point. */
+int adr_identity_write(const char *dir, uid_t uid, gid_t gid, adr_err *err);
+/* Removes what adr_identity_write made; a missing DIR is not an error. */
+int adr_identity_remove(const char *dir, adr_err *err);
 
 #endif

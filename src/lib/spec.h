@@ -74,5 +74,6 @@ const char *adr_spec_non_utf8(const struct adr_spec *s);
 #define ADR_LABEL_OWNER_BOOT "dev.adr.boot" /* host boot id, so pids are comparable */
 #define ADR_LABEL_WORKSPACE "dev.adr.workspace"
 #define ADR_LABEL_IDMAP "dev.adr.idmap"     /* directory of idmapped mounts to undo */
+#define ADR_LABEL_IDENTITY "dev.adr.identity" /* host dir with the sandbox passwd/group */
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "buf.h"
 #include "engine.h"
 #include "runspec.h"
 
@@ -241,6 +242,42 @@ static void test_shell_and_config(void **state)
   adr_err_free(&err);
 }
 
+/* The identity files: read-only at /run/adr instead of the tmpfs, with
+ * the sandbox user's entry; written and removed on the host. */
+static void test_identity(void **state)
+{
+  struct fixture *f = *state;
+  cleanup_free char *dir = xasprintf("%s/run/x", f->dir);
+  adr_err err = NULL;
+  assert_int_equal(adr_identity_write(dir, 1234, 1235, &err), 0);
+  cleanup_free char *pp = xasprintf("%s/passwd", dir);
+  cleanup_free char *gp = xasprintf("%s/group", dir);
+  cleanup_buf struct buf b;
+  buf_init(&b, 0);
+  assert_int_equal(buf_read_file(&b, pp), 0);
+  buf_append(&b, "", 0);
+  assert_string_equal(b.data, "root:x:0:0:root:/root:/bin/sh\n"
+                              "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+                              "agent:x:1234:1235:adr agent:/home/agent:/bin/bash\n");
+  struct stat st;
+  assert_int_equal(stat(gp, &st), 0);
+  assert_int_equal(st.st_mode & 07777, 0644);
+
+  f->o.identity_dir = dir;
+  cleanup_free char *body = body_of(f);
+  assert_non_null(body);
+  cleanup_free char *want = xasprintf("{\"BindOptions\":{\"Propagation\":\"rprivate\"},\"ReadOnly\":true,"
+                                      "\"Source\":\"%s\",\"Target\":\"/run/adr\",\"Type\":\"bind\"}", dir);
+  assert_non_null(strstr(body, want));
+  assert_null(strstr(body, "\"/run/adr\":\"rw"));
+
+  assert_int_equal(adr_identity_remove(dir, &err), 0);
+  assert_int_equal(access(dir, F_OK), -1);
+  assert_int_equal(adr_identity_remove(dir, &err), 0); /* gone already: fine */
+  cleanup_free char *run = xasprintf("%s/run", f->dir);
+  rmdir(run);
+}
+
 /* A headless run without a prompt is the command layer's error; the
  * builder substitutes an empty prompt as one argument, never splits it. */
 static void test_prompt_is_one_argument(void **state)
@@ -262,6 +299,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_unsafe_bits, setup, teardown),
     cmocka_unit_test_setup_teardown(test_shell_and_config, setup, teardown),
     cmocka_unit_test_setup_teardown(test_prompt_is_one_argument, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_identity, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
