@@ -90,7 +90,7 @@ TOOLS="$ROOT/build/test-bin"
 link_tools() {
   mkdir -p "$TOOLS"
   if [ -x /usr/bin/docker ]; then ln -sfn /usr/bin/docker "$TOOLS/docker"; fi
-  if [ -x "$ROOT/build/adr" ]; then ln -sfn "$ROOT/build/adr" "$TOOLS/adr"; fi
+  if [ -x "${ADR_BIN:-}" ]; then ln -sfn "$ADR_BIN" "$TOOLS/adr"; fi
 }
 link_tools
 export PATH="$TOOLS:$PATH"
@@ -133,7 +133,13 @@ if want unit; then
   setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dman=disabled || die "meson setup build-asan failed"
   ninja -C build-asan >build-asan/ninja.log 2>&1 || { tail -40 build-asan/ninja.log >&2; die "ASan build failed (build-asan/ninja.log)"; }
 fi
-export ADR_BIN="$ROOT/build/adr"
+# The layers drive the installed adr, as users get it: install.sh into a
+# private prefix (it builds in build/ as well).
+say "installing into build/test-prefix"
+./install.sh --prefix "$ROOT/build/test-prefix" --builddir "$ROOT/build" --yes >build/install.log 2>&1 ||
+  { tail -20 build/install.log >&2; die "install.sh failed (build/install.log)"; }
+export ADR_BIN="$ROOT/build/test-prefix/bin/adr"
+[ -x "$ADR_BIN" ] || die "install.sh did not install $ADR_BIN"
 link_tools # again: a wiped build/ loses them
 hash -r
 [ "$(command -v adr)" = "$TOOLS/adr" ] || die "PATH does not resolve adr to the fresh build"
