@@ -7,7 +7,9 @@
 #include "config.h"
 #include "engine.h"
 #include "err.h"
+#include "git.h"
 #include "util.h"
+#include "worktree.h"
 
 #include <getopt.h>
 #include <stdbool.h>
@@ -66,6 +68,33 @@ char *agent_image(struct adr_ctx *ctx, const char *agent, const char *tag);
 /* y/n question on the terminal; false without a TTY */
 bool ask_yes(const char *question, bool default_yes);
 
+/* Persistent agents (cmd/agents.c): everything about one is in its
+ * sandbox's labels. */
+struct pagent {
+  struct adr_container c;   /* owned */
+  struct adr_repo repo;     /* the current repository (pagent_find) */
+  bool in_repo;
+  const char *name, *agent, *scope, *workspace; /* point into c.labels */
+  struct adr_worktree wt;   /* fields point into c.labels; never adr_worktree_free it */
+  bool has_worktree;
+};
+void pagent_free(struct pagent *a);
+void pagents_free(struct pagent *v, size_t n);
+/* Repository top of the current directory (returns 0), else the current
+ * directory itself (returns 1); -1 on error. */
+int pagent_scope(struct adr_ctx *ctx, struct adr_repo *repo, char **scope, adr_err *err);
+char *pagent_key(const char *scope);
+/* scope NULL: every repository */
+int pagent_list(struct adr_ctx *ctx, const char *scope, struct pagent **out, size_t *n, adr_err *err);
+/* 0 found, 1 not found (err says so), -1 error */
+int pagent_find(struct adr_ctx *ctx, const char *name, struct pagent *out, adr_err *err);
+bool pagent_running(const struct pagent *a);
+/* Cleans up after `adr start`s that were killed half way (needs the engine). */
+void pagent_reap_starts(struct adr_ctx *ctx, const struct adr_repo *repo);
+
+/* adr run and adr start share option parsing and the spec (cmd/run.c). */
+int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent);
+
 /* The commands (one file each) */
 int cmd_build(struct adr_ctx *, int, char **);
 int cmd_completions(struct adr_ctx *, int, char **);
@@ -73,13 +102,24 @@ int cmd_config(struct adr_ctx *, int, char **);
 int cmd_fix_owner(struct adr_ctx *, int, char **);
 int cmd_help(struct adr_ctx *, int, char **);
 int cmd_run(struct adr_ctx *, int, char **);
+int cmd_start(struct adr_ctx *, int, char **);
+int cmd_ls(struct adr_ctx *, int, char **);
+int cmd_attach(struct adr_ctx *, int, char **);
+int cmd_logs(struct adr_ctx *, int, char **);
+int cmd_exec(struct adr_ctx *, int, char **);
+int cmd_stop(struct adr_ctx *, int, char **);
+int cmd_rm(struct adr_ctx *, int, char **);
+int cmd_diff(struct adr_ctx *, int, char **);
+int cmd_merge(struct adr_ctx *, int, char **);
 int cmd_status(struct adr_ctx *, int, char **);
 int cmd_update(struct adr_ctx *, int, char **);
 int cmd_version(struct adr_ctx *, int, char **);
 
 extern const struct option build_options[], completions_options[], config_options[], fix_owner_options[],
-  help_options[], run_options[], status_options[], version_options[];
-extern const char build_help[], config_help[], run_help[], status_help[], completions_help[], fix_owner_help[];
+  help_options[], run_options[], status_options[], version_options[], start_options[], ls_options[],
+  attach_options[], logs_options[], exec_options[], stop_options[], rm_options[], diff_options[], merge_options[];
+extern const char build_help[], config_help[], run_help[], status_help[], completions_help[], fix_owner_help[],
+  start_help[], ls_help[], attach_help[], logs_help[], exec_help[], stop_help[], rm_help[], diff_help[], merge_help[];
 
 /* Builds the base image and the named agents' images (cmd/build.c).
  * Reports progress and failures itself; returns the number that failed. */

@@ -21,7 +21,7 @@
 
 enum {
   OPT_CONFIG_FILE = 256, OPT_PROMPT, OPT_HEADLESS, OPT_SHELL, OPT_TAG, OPT_MODEL, OPT_ENV_FILE,
-  OPT_TIMEOUT, OPT_MEMORY, OPT_CPUS, OPT_PIDS, OPT_UNSAFE, OPT_NAME, OPT_YES,
+  OPT_TIMEOUT, OPT_MEMORY, OPT_CPUS, OPT_PIDS, OPT_UNSAFE, OPT_NAME, OPT_YES, OPT_BRANCH,
 };
 
 const struct option run_options[] = {
@@ -42,6 +42,31 @@ const struct option run_options[] = {
   { "pids", required_argument, NULL, OPT_PIDS },
   { "unsafe", required_argument, NULL, OPT_UNSAFE },
   { "name", required_argument, NULL, OPT_NAME },
+  { "yes", no_argument, NULL, OPT_YES },
+  { "help", no_argument, NULL, 'h' },
+  { 0 },
+};
+
+/* adr start: the same, minus --timeout (nobody stays to enforce it), plus
+ * --branch */
+const struct option start_options[] = {
+  { "workspace", required_argument, NULL, 'w' },
+  { "config", required_argument, NULL, 'c' },
+  { "config-file", required_argument, NULL, OPT_CONFIG_FILE },
+  { "prompt", required_argument, NULL, OPT_PROMPT },
+  { "headless", no_argument, NULL, OPT_HEADLESS },
+  { "shell", no_argument, NULL, OPT_SHELL },
+  { "tag", required_argument, NULL, OPT_TAG },
+  { "model", required_argument, NULL, OPT_MODEL },
+  { "env", required_argument, NULL, 'e' },
+  { "env-file", required_argument, NULL, OPT_ENV_FILE },
+  { "mount", required_argument, NULL, 'm' },
+  { "memory", required_argument, NULL, OPT_MEMORY },
+  { "cpus", required_argument, NULL, OPT_CPUS },
+  { "pids", required_argument, NULL, OPT_PIDS },
+  { "unsafe", required_argument, NULL, OPT_UNSAFE },
+  { "name", required_argument, NULL, OPT_NAME },
+  { "branch", required_argument, NULL, OPT_BRANCH },
   { "yes", no_argument, NULL, OPT_YES },
   { "help", no_argument, NULL, 'h' },
   { 0 },
@@ -179,7 +204,7 @@ static int on_ready(void *ud, adr_err *err)
 /* -------------------------------------------------------------- helpers */
 
 /* Splits argv at the first "--" that is not an option's value. */
-static int find_dashdash(int argc, char **argv)
+static int find_dashdash(const struct option *opts, int argc, char **argv)
 {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -190,7 +215,7 @@ static int find_dashdash(int argc, char **argv)
     if (a[1] == '-') {
       if (strchr(a, '='))
         continue;
-      for (const struct option *o = run_options; o->name; o++)
+      for (const struct option *o = opts; o->name; o++)
         if (streq(o->name, a + 2) && o->has_arg == required_argument)
           i++;
     } else if (strchr("wcem", a[1]) && a[2] == '\0') {
@@ -279,17 +304,72 @@ static void idmap_cleanup(const char *dir)
 
 /* ------------------------------------------------------------------ run */
 
-int cmd_run(struct adr_ctx *ctx, int argc, char **argv)
+int cmd_run(struct adr_ctx *ctx, int argc, char **argv) { return run_main(ctx, argc, argv, false); }
+
+/* ".NAME.starting" holding our pid while a start makes the worktree and the
+ * sandbox: created exclusively, so two starts of one name cannot both get
+ * here; a marker of a dead adr is taken over. */
+static int start_marker(const char *path, const char *name, adr_err *err)
 {
-  const struct adr_cmd *self = adr_cmd_find("run");
-  int dd = find_dashdash(argc, argv);
+  cleanup_free char *pid = xasprintf("%ld\n", (long)getpid());
+  for (int attempt = 0; attempt < 2; attempt++) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      ssize_t w = write(fd, pid, strlen(pid));
+      close(fd);
+      if (w != (ssize_t)strlen(pid)) {
+        unlink(path);
+        return adr_err_sys(err, EIO, "write '%s'", path);
+      }
+      return 0;
+    }
+    if (errno != EEXIST)
+      return adr_err_sys(err, errno, "create '%s'", path);
+    cleanup_buf struct buf b;
+    buf_init(&b, 64);
+    long other = buf_read_file(&b, path) == 0 && b.data ? strtol(b.data, NULL, 10) : 0;
+    if (other > 0 && (kill((pid_t)other, 0) == 0 || errno == EPERM))
+      return adr_err_set(err, EEXIST, "an agent named '%s' is being started by another adr (pid %ld)", name, other);
+    unlink(path); /* left by a killed adr */
+  }
+  return adr_err_set(err, EEXIST, "an agent named '%s' is being started by another adr", name);
+}
+
+/* Picks the first free default name: AGENT, AGENT-2, AGENT-3, ... */
+static char *free_name(struct adr_ctx *ctx, const char *scope, const char *agent, adr_err *err)
+{
+  struct pagent *v;
+  size_t n;
+  if (pagent_list(ctx, scope, &v, &n, err) < 0)
+    return NULL;
+  char *name = NULL;
+  for (unsigned i = 1; i < 1000 && !name; i++) {
+    char *cand = i == 1 ? xstrdup(agent) : xasprintf("%s-%u", agent, i);
+    bool taken = false;
+    for (size_t k = 0; k < n && !taken; k++)
+      taken = streq(v[k].name, cand);
+    if (taken)
+      free(cand);
+    else
+      name = cand;
+  }
+  pagents_free(v, n);
+  if (!name)
+    adr_err_set(err, EEXIST, "no free name for another '%s' agent: use --name", agent);
+  return name;
+}
+
+int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent)
+{
+  const struct adr_cmd *self = adr_cmd_find(persistent ? "start" : "run");
+  int dd = find_dashdash(self->options, argc, argv);
   char *const *agent_args = dd < argc ? argv + dd + 1 : NULL;
   size_t n_agent_args = dd < argc ? (size_t)(argc - dd - 1) : 0;
   int pargc = dd;
 
   const char *workspace = NULL, *config_dir = NULL, *config_file = NULL, *prompt = NULL, *tag = NULL,
              *model = NULL, *timeout_s = NULL, *memory_s = NULL, *cpus_s = NULL, *pids_s = NULL,
-             *name = NULL;
+             *name = NULL, *branch = NULL;
   bool headless = false, shell = false, yes = false;
   unsigned unsafe = 0;
   cleanup_strv struct strv env_flags = { 0 }, env_files = { 0 }, mount_flags = { 0 };
@@ -313,6 +393,7 @@ int cmd_run(struct adr_ctx *ctx, int argc, char **argv)
     case OPT_CPUS: cpus_s = optarg; break;
     case OPT_PIDS: pids_s = optarg; break;
     case OPT_NAME: name = optarg; break;
+    case OPT_BRANCH: branch = optarg; break;
     case OPT_YES: yes = true; break;
     case OPT_UNSAFE:
       if (adr_unsafe_parse(optarg, &unsafe, &err) < 0)
@@ -434,7 +515,12 @@ int cmd_run(struct adr_ctx *ctx, int argc, char **argv)
   int ret = EXIT_FAIL;
   cleanup_free char *image = agent_image(ctx, agent->name, tag);
   cleanup_free char *suffix = random_suffix();
-  cleanup_free char *cname = name ? xstrdup(name) : xasprintf("adr-%s-%s", agent->name, suffix);
+  cleanup_free char *cname = persistent ? NULL : name ? xstrdup(name) : xasprintf("adr-%s-%s", agent->name, suffix);
+  /* persistent agents: their repository (or workspace) and worktree */
+  struct adr_repo repo = { 0 };
+  struct adr_worktree wt = { 0 };
+  bool made_wt = false, started = false;
+  cleanup_free char *scope = NULL, *pname = NULL, *lock = NULL;
   cleanup_free char *idmap_dir = NULL;
   cleanup_free char *identity_dir = NULL;
   cleanup_strv struct strv idmapped = { 0 };
@@ -461,6 +547,59 @@ int cmd_run(struct adr_ctx *ctx, int argc, char **argv)
       goto out;
   }
 
+  if (persistent) {
+    int rr = adr_repo_find(ws, &repo, &err);
+    if (rr < 0)
+      goto fail;
+    if (rr == 0)
+      pagent_reap_starts(ctx, &repo);
+    if (rr == 1 && branch) {
+      adr_err_set(&err, EINVAL, "--branch: '%s' is not in a git repository", ws);
+      goto fail;
+    }
+    scope = xstrdup(rr == 0 ? repo.top : ws);
+    pname = name ? xstrdup(name) : free_name(ctx, scope, agent->name, &err);
+    if (!pname)
+      goto fail;
+    cleanup_free char *key = pagent_key(scope);
+    cname = xasprintf("adr-%s-%s", pname, key);
+    struct pagent *v;
+    size_t n;
+    if (pagent_list(ctx, scope, &v, &n, &err) < 0)
+      goto fail;
+    bool taken = false;
+    for (size_t i = 0; i < n; i++)
+      taken = taken || streq(v[i].name, pname);
+    pagents_free(v, n);
+    if (taken) {
+      adr_err_set(&err, EEXIST, "an agent named '%s' already exists in %s (see 'adr ls')", pname, scope);
+      goto fail;
+    }
+    if (rr == 0) {
+      cleanup_free char *state = adr_state_dir();
+      cleanup_free char *wtpath = xasprintf("%s/worktrees/%s/%s", state, key, pname);
+      cleanup_free char *br = branch ? xstrdup(branch) : xasprintf("adr/%s", pname);
+      /* a marker that a start is under way, so that no other adr takes the
+       * half-made worktree for an orphan */
+      cleanup_free char *ldir = xasprintf("%s/worktrees/%s", state, key);
+      if (adr_mkdir_p(ldir, 0700, &err) < 0)
+        goto fail;
+      lock = xasprintf("%s/.%s.starting", ldir, pname);
+      if (start_marker(lock, pname, &err) < 0) {
+        free(lock);
+        lock = NULL; /* not ours: never remove it */
+        goto fail;
+      }
+      if (adr_worktree_add(&repo, wtpath, br, &wt, &err) < 0) {
+        adr_err_prefix(&err, "start '%s'", pname);
+        goto fail;
+      }
+      made_wt = true;
+      free(ws);
+      ws = xstrdup(wt.path);
+    }
+  }
+
   const struct adr_builtin_file *sc = adr_builtin_find("seccomp.json");
   bool root = getuid() == 0;
   uint64_t sbx = 1000;
@@ -475,7 +614,9 @@ int cmd_run(struct adr_ctx *ctx, int argc, char **argv)
   o.headless = headless;
   o.shell = shell;
   o.interactive = !headless;
-  o.tty = !headless && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+  /* a persistent agent gets a terminal whether or not adr start has one:
+   * adr attach brings one later */
+  o.tty = !headless && (persistent || (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)));
   o.model = model;
   o.term = getenv("TERM");
   o.mounts = mounts.v;
@@ -503,8 +644,29 @@ int cmd_run(struct adr_ctx *ctx, int argc, char **argv)
   if (adr_run_spec(&o, agent, &spec, &err) < 0)
     goto fail;
   adr_spec_set_label(&spec, ADR_LABEL_IDENTITY, identity_dir);
-  ctx_owner_labels(&spec.labels);
-  adr_spec_set_label(&spec, ADR_LABEL_KIND, "run");
+  if (persistent) {
+    spec.detachable = true;
+    adr_spec_set_label(&spec, ADR_LABEL_KIND, "agent");
+    adr_spec_set_label(&spec, ADR_LABEL_NAME, pname);
+    adr_spec_set_label(&spec, ADR_LABEL_SCOPE, scope);
+    if (made_wt) {
+      adr_spec_set_label(&spec, ADR_LABEL_BRANCH, wt.branch);
+      adr_spec_set_label(&spec, ADR_LABEL_WORKTREE, wt.path);
+      adr_spec_set_label(&spec, ADR_LABEL_GITDIR, wt.gitdir);
+      adr_spec_set_label(&spec, ADR_LABEL_BASE, wt.base);
+      if (adr_worktree_mounts(&repo, &wt, &spec, &err) < 0)
+        goto fail;
+      /* no background gc inside: packed-refs is read-only there */
+      strv_push(&spec.env, "GIT_CONFIG_COUNT=2");
+      strv_push(&spec.env, "GIT_CONFIG_KEY_0=gc.auto");
+      strv_push(&spec.env, "GIT_CONFIG_VALUE_0=0");
+      strv_push(&spec.env, "GIT_CONFIG_KEY_1=maintenance.auto");
+      strv_push(&spec.env, "GIT_CONFIG_VALUE_1=false");
+    }
+  } else {
+    ctx_owner_labels(&spec.labels);
+    adr_spec_set_label(&spec, ADR_LABEL_KIND, "run");
+  }
 
   if (root) {
     cleanup_free char *state = adr_state_dir();
@@ -515,8 +677,28 @@ int cmd_run(struct adr_ctx *ctx, int argc, char **argv)
   }
 
   if (ctx->engine->ops->container_create(ctx->engine, &spec, &id, &err) < 0) {
-    adr_err_prefix(&err, "create sandbox '%s'", cname);
+    if (persistent && err->errnum == EEXIST)
+      adr_err_set(&err, EEXIST, "an agent named '%s' already exists in %s (see 'adr ls')", pname, scope);
+    else
+      adr_err_prefix(&err, "create sandbox '%s'", cname);
     goto fail;
+  }
+
+  if (persistent) {
+    if (ctx->engine->ops->container_start(ctx->engine, id, &err) < 0) {
+      adr_err_prefix(&err, "start sandbox '%s'", cname);
+      goto fail;
+    }
+    started = true;
+    if (lock)
+      unlink(lock);
+    printf("started '%s' (%s%s%s)\n", pname, agent->name, made_wt ? ", branch " : "", made_wt ? wt.branch : "");
+    if (headless)
+      hintf("follow it with 'adr logs -f %s'", pname);
+    else
+      hintf("'adr attach %s' to talk to it (detach with Ctrl-P Ctrl-Q)", pname);
+    ret = EXIT_OK;
+    goto out;
   }
 
   /* signals arrive through a pipe the attach loop watches */
@@ -566,11 +748,28 @@ int cmd_run(struct adr_ctx *ctx, int argc, char **argv)
 fail:
   ret = report(&err);
 out:
+  if (started) { /* a persistent agent keeps its sandbox, mounts and worktree */
+    adr_worktree_free(&wt);
+    adr_repo_free(&repo);
+    adr_spec_free(&spec);
+    mounts_free(&mounts);
+    strv_free(&o.env);
+    return ret;
+  }
   if (id) {
     cleanup_err adr_err e2 = NULL;
     if (ctx->engine->ops->container_remove(ctx->engine, id, true, &e2) < 0)
       warnf("remove sandbox '%s': %s", cname, e2->msg);
   }
+  if (made_wt) { /* fresh: no commits of the agent's to lose */
+    cleanup_err adr_err e4 = NULL;
+    if (adr_worktree_remove(&repo, &wt, true, &e4) < 0)
+      warnf("remove worktree '%s': %s", wt.path, e4->msg);
+  }
+  if (lock)
+    unlink(lock);
+  adr_worktree_free(&wt);
+  adr_repo_free(&repo);
   idmap_cleanup(idmap_dir);
   if (identity_dir) {
     cleanup_err adr_err e3 = NULL;

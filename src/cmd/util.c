@@ -7,9 +7,11 @@
 #include "paths.h"
 #include "runspec.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 #include <termios.h>
 
 int report(adr_err *err)
@@ -199,6 +201,54 @@ static bool owner_alive(const struct adr_container *c, const char *boot)
   return proc_start(p) == st;
 }
 
+/* Host-side state (idmapped mounts, identity files) of sandboxes that were
+ * never created because adr was killed first: directories under
+ * STATE/mnt and STATE/run that no sandbox's labels name, older than two
+ * minutes (younger ones may belong to an adr that is creating its sandbox
+ * right now). */
+static void reap_host_state(struct adr_ctx *ctx, const char *state)
+{
+  struct strv f = { 0 };
+  strv_push(&f, ADR_LABEL_MANAGED);
+  struct adr_container *v = NULL;
+  size_t n = 0;
+  cleanup_err adr_err err = NULL;
+  int r = ctx->engine->ops->container_list(ctx->engine, &f, true, &v, &n, &err);
+  strv_free(&f);
+  if (r < 0)
+    return;
+  static const char *const kinds[] = { "mnt", "run" };
+  time_t now = time(NULL);
+  for (size_t k = 0; k < 2; k++) {
+    cleanup_free char *dir = xasprintf("%s/%s", state, kinds[k]);
+    DIR *d = opendir(dir);
+    if (!d)
+      continue;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+      if (de->d_name[0] == '.')
+        continue;
+      cleanup_free char *p = xasprintf("%s/%s", dir, de->d_name);
+      struct stat st;
+      if (lstat(p, &st) < 0 || !S_ISDIR(st.st_mode) || now - st.st_mtime < 120)
+        continue;
+      bool used = false;
+      for (size_t i = 0; i < n && !used; i++)
+        used = streq(adr_labels_get(&v[i].labels, k == 0 ? ADR_LABEL_IDMAP : ADR_LABEL_IDENTITY), p);
+      if (used)
+        continue;
+      cleanup_err adr_err e2 = NULL;
+      if (k == 0)
+        adr_idmap_umount_dir(p, &e2);
+      else
+        adr_identity_remove(p, &e2);
+      adr_debug("removed %s, left by an adr killed before its sandbox existed", p);
+    }
+    closedir(d);
+  }
+  adr_containers_free(v, n);
+}
+
 void ctx_reap(struct adr_ctx *ctx)
 {
   if (ctx->engine == NULL)
@@ -232,6 +282,8 @@ void ctx_reap(struct adr_ctx *ctx)
   }
   adr_containers_free(v, n);
   strv_free(&f);
+  cleanup_free char *state = adr_state_dir();
+  reap_host_state(ctx, state);
 }
 
 char *agent_image(struct adr_ctx *ctx, const char *agent, const char *tag)

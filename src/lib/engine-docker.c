@@ -455,7 +455,7 @@ char *adr_docker_create_body(const struct adr_spec *s)
     json_object_set_new(c, "Hostname", json_string(s->hostname));
   json_object_set_new(c, "Tty", json_boolean(s->tty));
   json_object_set_new(c, "OpenStdin", json_boolean(s->interactive));
-  json_object_set_new(c, "StdinOnce", json_boolean(s->interactive));
+  json_object_set_new(c, "StdinOnce", json_boolean(s->interactive && !s->detachable));
   json_object_set_new(c, "AttachStdin", json_boolean(s->interactive));
   json_object_set_new(c, "AttachStdout", json_true());
   json_object_set_new(c, "AttachStderr", json_true());
@@ -652,6 +652,10 @@ static void container_from_json(json_t *j, struct adr_container *c, bool inspect
     c->image = xstrdup(s ? s : "");
     c->created = (time_t)json_integer_value(json_object_get(j, "Created"));
     labels_from_json(json_object_get(j, "Labels"), &c->labels);
+    /* the list has no exit code field, only "Exited (N) 2 minutes ago" */
+    s = json_string_value(json_object_get(j, "Status"));
+    if (s && str_has_prefix(s, "Exited ("))
+      c->exit_code = atoi(s + 8);
   }
 }
 
@@ -815,16 +819,18 @@ static int raw_connect(struct adr_engine *e, adr_err *err)
 /* Sends a request that upgrades to a raw stream and reads the response
  * headers. Returns the connected fd; any bytes read past the headers are
  * left in *extra. */
-static int hijack(struct adr_engine *e, const char *path, struct buf *extra, int *status_out, adr_err *err)
+static int hijack(struct adr_engine *e, const char *path, const char *body, struct buf *extra, int *status_out,
+                  adr_err *err)
 {
   struct docker *d = D(e);
   int fd = raw_connect(e, err);
   if (fd < 0)
     return -1;
   cleanup_free char *req = xasprintf("POST %s%s HTTP/1.1\r\nHost: docker\r\nUser-Agent: adr\r\n"
-                                     "Content-Type: text/plain\r\nContent-Length: 0\r\n"
-                                     "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
-                                     d->prefix, path);
+                                     "Content-Type: %s\r\nContent-Length: %zu\r\n"
+                                     "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n%s",
+                                     d->prefix, path, body ? "application/json" : "text/plain",
+                                     body ? strlen(body) : 0, body ? body : "");
   if (write_all(fd, req, strlen(req)) < 0) {
     int saved = errno;
     close(fd);
@@ -926,11 +932,13 @@ static int pump(int sock, struct buf *initial, const struct adr_attach *a, bool 
 static int docker_container_attach(struct adr_engine *e, const char *id, const struct adr_attach *a, adr_err *err)
 {
   cleanup_free char *q = esc(id);
+  cleanup_free char *dk = a->detach_keys ? esc(a->detach_keys) : NULL;
   cleanup_free char *path =
-    xasprintf("/containers/%s/attach?stream=1&stdin=%d&stdout=1&stderr=1", q, a->in_fd >= 0 ? 1 : 0);
+    xasprintf("/containers/%s/attach?stream=1&stdin=%d&stdout=1&stderr=1%s%s", q, a->in_fd >= 0 ? 1 : 0,
+              dk ? "&detachKeys=" : "", dk ? dk : "");
   struct buf extra;
   buf_init(&extra, 0);
-  int sock = hijack(e, path, &extra, NULL, err);
+  int sock = hijack(e, path, NULL, &extra, NULL, err);
   if (sock < 0) {
     buf_free(&extra);
     return -1;
@@ -943,6 +951,59 @@ static int docker_container_attach(struct adr_engine *e, const char *id, const s
   buf_free(&extra);
   close(sock);
   return ret;
+}
+
+static int docker_container_exec(struct adr_engine *e, const char *id, const struct strv *cmd,
+                                 const struct adr_attach *a, int *exit_code, adr_err *err)
+{
+  for (size_t i = 0; i < cmd->n; i++)
+    if (!utf8_valid(cmd->v[i]))
+      return adr_err_set(err, EILSEQ, "exec: argument %zu is not valid UTF-8", i + 1);
+  cleanup_free char *q = esc(id);
+  cleanup_free char *path = xasprintf("/containers/%s/exec", q);
+  json_t *args = json_array();
+  for (size_t i = 0; i < cmd->n; i++)
+    json_array_append_new(args, json_string(cmd->v[i]));
+  json_t *body = json_pack("{s:b, s:b, s:b, s:b, s:o}", "AttachStdin", a->in_fd >= 0, "AttachStdout", 1,
+                           "AttachStderr", 1, "Tty", a->tty, "Cmd", args);
+  json_t *out = NULL;
+  long status = 0;
+  int r = call(e, "POST", path, body, &out, &status, err);
+  json_decref(body);
+  if (r < 0)
+    return adr_err_prefix(err, "exec");
+  const char *eid = json_string_value(json_object_get(out, "Id"));
+  cleanup_free char *xid = eid ? xstrdup(eid) : NULL;
+  json_decref(out);
+  if (!xid)
+    return adr_err_set(err, EPROTO, "exec: the engine returned no exec id");
+  cleanup_free char *qx = esc(xid);
+  cleanup_free char *spath = xasprintf("/exec/%s/start", qx);
+  cleanup_free char *sbody = xasprintf("{\"Detach\":false,\"Tty\":%s}", a->tty ? "true" : "false");
+  struct buf extra;
+  buf_init(&extra, 0);
+  int sock = hijack(e, spath, sbody, &extra, NULL, err);
+  if (sock < 0) {
+    buf_free(&extra);
+    return -1;
+  }
+  int ret = 0;
+  if (a->on_ready && a->on_ready(a->ud, err) < 0)
+    ret = -1;
+  else
+    ret = pump(sock, &extra, a, a->tty, err);
+  buf_free(&extra);
+  close(sock);
+  if (ret < 0)
+    return -1;
+  cleanup_free char *ipath = xasprintf("/exec/%s/json", qx);
+  json_t *info = NULL;
+  if (call(e, "GET", ipath, NULL, &info, NULL, err) < 0)
+    return -1;
+  json_t *ec = json_object_get(info, "ExitCode");
+  *exit_code = json_is_integer(ec) ? (int)json_integer_value(ec) : 255;
+  json_decref(info);
+  return 0;
 }
 
 static int docker_container_logs(struct adr_engine *e, const char *id, bool follow, int out_fd, int err_fd, adr_err *err)
@@ -1028,6 +1089,7 @@ const struct adr_engine_ops adr_docker_ops = {
   .container_list = docker_container_list,
   .container_resize = docker_container_resize,
   .container_logs = docker_container_logs,
+  .container_exec = docker_container_exec,
   .network_create = docker_network_create,
   .network_remove = docker_network_remove,
 };

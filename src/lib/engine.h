@@ -66,6 +66,7 @@ struct adr_attach {
   int wake_fd;
   int (*on_wake)(void *ud);
   void *ud;
+  const char *detach_keys; /* attach only: e.g. "ctrl-p,ctrl-q"; NULL = engine default */
 };
 
 struct adr_engine;
@@ -99,6 +100,9 @@ struct adr_engine_ops {
                         struct adr_container **out, size_t *n, adr_err *err);
   int (*container_resize)(struct adr_engine *e, const char *id, unsigned rows, unsigned cols, adr_err *err);
   int (*container_logs)(struct adr_engine *e, const char *id, bool follow, int out_fd, int err_fd, adr_err *err);
+  /* Runs cmd in the running container with a's streams; blocks until it ends. */
+  int (*container_exec)(struct adr_engine *e, const char *id, const struct strv *cmd, const struct adr_attach *a,
+                        int *exit_code, adr_err *err);
 
   int (*network_create)(struct adr_engine *e, const char *name, bool internal,
                         const struct strv *labels, char **id, adr_err *err);

@@ -39,6 +39,7 @@ struct adr_spec {
   bool tty;
   bool interactive;     /* keep stdin open */
   bool init;            /* a minimal init as pid 1 (signals, zombies) */
+  bool detachable;      /* stdin stays open across attach/detach (persistent agents) */
 
   /* limits (0 = unlimited) */
   int64_t memory;       /* bytes */
@@ -75,5 +76,12 @@ const char *adr_spec_non_utf8(const struct adr_spec *s);
 #define ADR_LABEL_WORKSPACE "dev.adr.workspace"
 #define ADR_LABEL_IDMAP "dev.adr.idmap"     /* directory of idmapped mounts to undo */
 #define ADR_LABEL_IDENTITY "dev.adr.identity" /* host dir with the sandbox passwd/group */
+/* persistent agents (kind "agent") */
+#define ADR_LABEL_NAME "dev.adr.name"         /* the user's name for it, unique per repository */
+#define ADR_LABEL_SCOPE "dev.adr.scope"       /* repository top (or workspace) it belongs to */
+#define ADR_LABEL_BRANCH "dev.adr.branch"
+#define ADR_LABEL_WORKTREE "dev.adr.worktree"
+#define ADR_LABEL_GITDIR "dev.adr.gitdir"
+#define ADR_LABEL_BASE "dev.adr.base"         /* commit the branch started from */
 
 #endif

@@ -18,6 +18,8 @@ Stateless script, decided from each request alone:
 The prompt names the file with this exact grammar (anywhere in the request):
   Create a file named NAME containing exactly: TEXT
 NAME is [A-Za-z0-9._/-]+ relative to /workspace, TEXT is [A-Za-z0-9._-]+.
+Or, for a shell tool call with a given command (no quotes or backslashes):
+  Run this shell command exactly: [[COMMAND]]
 A write-like tool is preferred (write, Write, write_file, create, ...; the
 path and content argument names come from the tool's JSON schema); otherwise
 a shell tool (bash, shell, exec_command, run_shell_command, ...) runs printf.
@@ -42,6 +44,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+SHELL_RE = re.compile(r"Run this shell command exactly: \[\[([^\]\"\\]+)\]\]")
 PROMPT_RE = re.compile(r"file named ([A-Za-z0-9._/-]+) containing exactly: ([A-Za-z0-9._-]+)")
 WRITE_TOOLS = ["write", "write_file", "create", "create_file", "writefile", "file_write"]
 SHELL_TOOLS = ["bash", "shell", "exec_command", "run_shell_command", "exec", "run_command", "terminal"]
@@ -90,6 +93,16 @@ def pick_tool(tools):
     return None
 
 
+def shell_args(schema, cmd):
+    props = schema_props(schema)
+    for key in ("cmd", "command", "script"):
+        if key in props:
+            if props[key].get("type") == "array":
+                return {key: ["bash", "-lc", cmd]}
+            return {key: cmd}
+    return {"command": cmd}
+
+
 def tool_args(kind, schema, path, content):
     props = schema_props(schema)
     if kind == "write":
@@ -111,6 +124,14 @@ def decide(tools, has_result, body_text):
         return ("text", "done")
     if not tools:
         return ("text", "Hello from the mock model.")
+    shell = SHELL_RE.findall(body_text)
+    if shell:
+        by_lower = {n.lower(): (n, s) for n, s in tools}
+        for want in SHELL_TOOLS:
+            if want in by_lower:
+                n, s = by_lower[want]
+                return ("tool", n, shell_args(s, shell[-1]))
+        return ("text", "I have no shell tool.")
     req = find_request(body_text)
     choice = pick_tool(tools)
     if req is None or choice is None:

@@ -1,0 +1,97 @@
+/* adr diff: what a persistent agent changed against the commit it started
+ * from, committed and uncommitted, new files included. */
+#include "cmd.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+const struct option diff_options[] = {
+  { "stat", no_argument, NULL, 's' },
+  { "help", no_argument, NULL, 'h' },
+  { 0 },
+};
+
+const char diff_help[] =
+  "Shows what the agent NAME changed in its worktree against the commit its\n"
+  "branch started from: its commits and its uncommitted changes, and new\n"
+  "files it has not added.  git runs with hooks, external diff and textconv\n"
+  "programs, pagers and fsmonitor switched off: nothing the agent wrote runs\n"
+  "on your machine.\n\n"
+  "Options:\n"
+  "      --stat    a summary (files and lines) instead of the patch\n";
+
+static int write_out(const struct buf *b)
+{
+  size_t off = 0;
+  while (b->data && off < b->len) {
+    ssize_t w = write(STDOUT_FILENO, b->data + off, b->len - off);
+    if (w <= 0)
+      return -1;
+    off += (size_t)w;
+  }
+  return 0;
+}
+
+int cmd_diff(struct adr_ctx *ctx, int argc, char **argv)
+{
+  const struct adr_cmd *self = adr_cmd_find("diff");
+  bool stat = false;
+  int c;
+  while ((c = next_opt(self, argc, argv, "+h", NULL)) != -1) {
+    switch (c) {
+    case 's': stat = true; break;
+    case 'h': print_cmd_help(self, stdout); return EXIT_OK;
+    default: return EXIT_USAGE;
+    }
+  }
+  if (optind >= argc)
+    return usage_error(self, "which agent? (see 'adr ls')");
+  if (optind + 1 < argc)
+    return usage_error(self, "unexpected argument '%s'", argv[optind + 1]);
+  const char *name = argv[optind];
+  cleanup_err adr_err err = NULL;
+  struct pagent a;
+  if (pagent_find(ctx, name, &a, &err) != 0)
+    return report(&err);
+  int ret = EXIT_FAIL;
+  const char *color = isatty(STDOUT_FILENO) ? "--color=always" : "--color=never";
+  cleanup_buf struct buf out, files;
+  buf_init(&out, 0);
+  buf_init(&files, 0);
+  if (!a.has_worktree) {
+    errorf("'%s' works directly in %s (no branch of its own): nothing to compare", name,
+           a.workspace ? a.workspace : "its workspace");
+    goto done;
+  }
+  if (adr_git_wt(&a.repo, a.wt.gitdir, a.wt.path, true, &out, &err, "diff", "--no-ext-diff", "--no-textconv",
+                 color, stat ? "--stat" : "--patch", a.wt.base, "--", NULL) < 0)
+    goto fail;
+  /* new files the agent did not add: shown as additions */
+  if (adr_git_wt(&a.repo, a.wt.gitdir, a.wt.path, true, &files, &err, "ls-files", "--others",
+                 "--exclude-standard", "-z", NULL) < 0)
+    goto fail;
+  for (size_t off = 0; files.data && off < files.len;) {
+    const char *f = files.data + off;
+    size_t fl = strlen(f);
+    off += fl + 1;
+    if (!fl)
+      continue;
+    int st = adr_git_wt(&a.repo, a.wt.gitdir, a.wt.path, false, &out, &err, "diff", "--no-index", "--no-ext-diff",
+                        "--no-textconv", color, stat ? "--stat" : "--patch", "--", "/dev/null", f, NULL);
+    if (st < 0 || st > 1)
+      goto fail;
+  }
+  if (write_out(&out) < 0) {
+    errorf("write: %s", strerror(errno));
+    goto done;
+  }
+  ret = EXIT_OK;
+  goto done;
+fail:
+  adr_err_prefix(&err, "diff '%s'", name);
+  ret = report(&err);
+done:
+  pagent_free(&a);
+  return ret;
+}

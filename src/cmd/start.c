@@ -1,0 +1,27 @@
+/* adr start: a persistent agent in the background, on its own branch and
+ * worktree when the workspace is a git repository.  Shares its options and
+ * the sandbox with adr run (cmd/run.c); what differs is that the sandbox
+ * outlives adr, keeps a terminal for adr attach, and is found again by
+ * name through its labels. */
+#include "cmd.h"
+
+const char start_help[] =
+  "Starts AGENT (default: ADR_AGENT) in a persistent sandbox and returns.\n"
+  "In a git repository the agent works in its own worktree on its own\n"
+  "branch (default adr/NAME, from the current HEAD), so several agents can\n"
+  "work on one repository at once; outside one it shares the workspace as\n"
+  "with 'adr run'.  Talk to it with 'adr attach NAME', review with 'adr diff\n"
+  "NAME', bring its commits home with 'adr merge NAME', remove it with\n"
+  "'adr rm NAME'.\n\n"
+  "Options (and every option of 'adr run' except --timeout):\n"
+  "      --name NAME          its name, unique in the repository\n"
+  "                           (default: AGENT, then AGENT-2, ...)\n"
+  "      --branch BRANCH      the branch to create (default: adr/NAME)\n"
+  "      --prompt TEXT        work on TEXT headless, then stop (see adr logs)\n\n"
+  "Inside the sandbox git works on the agent's branch (status, commit,\n"
+  "log); the rest of the repository's .git is read-only there.\n\n"
+  "Examples:\n"
+  "  adr start claude --name refactor\n"
+  "  adr start pi --name tests --prompt 'add tests for parse.c and commit them'\n";
+
+int cmd_start(struct adr_ctx *ctx, int argc, char **argv) { return run_main(ctx, argc, argv, true); }
