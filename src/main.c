@@ -74,8 +74,50 @@ void adr_print_main_help(FILE *out)
                "Set ADR_DEBUG=1 to see every engine request.\n");
 }
 
+/* Names of the container launcher adr replaces, installed as links to
+ * adr and dispatched here on argv[0]: run-AGENT -> adr run AGENT, and the
+ * persistent-agent commands. */
+static const struct { const char *name, *verb; } compat[] = {
+  { "launch-agent", "start" },
+  { "list-agents", "ls" },
+  { "remove-agent", "rm" },
+  { "connect-agent", "attach" },
+};
+
+/* Returns a new argv (adr VERB [AGENT] ARGS...) for a compatibility name,
+ * or NULL when argv[0] is adr itself. */
+static char **compat_argv(int *argc, char **argv)
+{
+  const char *base = strrchr(argv[0], '/');
+  base = base ? base + 1 : argv[0];
+  const char *verb = NULL, *agent = NULL;
+  for (size_t i = 0; i < ARRAY_SIZE(compat); i++)
+    if (streq(base, compat[i].name))
+      verb = compat[i].verb;
+  if (!verb && str_has_prefix(base, "run-") && base[4]) {
+    verb = "run";
+    agent = base + 4;
+  }
+  if (!verb)
+    return NULL;
+  char **v = xcalloc((size_t)*argc + 3, sizeof(char *));
+  int n = 0;
+  v[n++] = (char *)"adr";
+  v[n++] = (char *)verb;
+  if (agent)
+    v[n++] = (char *)agent;
+  for (int i = 1; i < *argc; i++)
+    v[n++] = argv[i];
+  v[n] = NULL;
+  *argc = n;
+  return v;
+}
+
 int main(int argc, char **argv)
 {
+  cleanup_free char **alias_argv = compat_argv(&argc, argv);
+  if (alias_argv)
+    argv = alias_argv;
   setlocale(LC_ALL, "");
   signal(SIGPIPE, SIG_IGN);
   if (getenv("ADR_DEBUG") && *getenv("ADR_DEBUG") && strcmp(getenv("ADR_DEBUG"), "0") != 0)

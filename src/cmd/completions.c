@@ -74,6 +74,23 @@ static int do_list(struct adr_ctx *ctx, const char *what, const char *arg)
     if (ctx_agents(ctx, &err) == 0)
       for (size_t i = 0; i < ctx->agents.n; i++)
         buf_printf(&b, "%s%s", b.len ? " " : "", ctx->agents.v[i].name);
+  } else if (streq(what, "names")) {
+    /* persistent agents of this repository: asks the engine, silently
+     * nothing when it does not answer */
+    cleanup_err adr_err err = NULL;
+    struct adr_repo repo;
+    cleanup_free char *scope = NULL;
+    if (pagent_scope(ctx, &repo, &scope, &err) >= 0) {
+      adr_repo_free(&repo);
+      struct pagent *v;
+      size_t n;
+      if (ctx_engine(ctx, &err) == 0 && pagent_list(ctx, scope, &v, &n, &err) == 0) {
+        for (size_t i = 0; i < n; i++)
+          if (v[i].name)
+            buf_printf(&b, "%s%s", b.len ? " " : "", v[i].name);
+        pagents_free(v, n);
+      }
+    }
   } else if (streq(what, "keys")) {
     list_keys(&b);
   } else if (streq(what, "flags")) {
@@ -82,7 +99,7 @@ static int do_list(struct adr_ctx *ctx, const char *what, const char *arg)
       list_flags(c, &b);
   } else {
     buf_free(&b);
-    return errorf("completions --list: unknown list '%s' (commands, agents, keys, flags)", what);
+    return errorf("completions --list: unknown list '%s' (commands, agents, names, keys, flags)", what);
   }
   puts(b.data);
   buf_free(&b);
@@ -144,6 +161,8 @@ static void gen_bash(struct buf *o)
       buf_printf(o, "    %s) COMPREPLY=($(compgen -W \"$(adr completions --list agents 2>/dev/null)\" -- \"$cur\")) ;;\n", name);
     else if (streq(c, "commands"))
       buf_printf(o, "    %s) COMPREPLY=($(compgen -W \"$(adr completions --list commands 2>/dev/null)\" -- \"$cur\")) ;;\n", name);
+    else if (streq(c, "names"))
+      buf_printf(o, "    %s) COMPREPLY=($(compgen -W \"$(adr completions --list names 2>/dev/null)\" -- \"$cur\")) ;;\n", name);
     else if (streq(c, "dirs"))
       buf_printf(o, "    %s) COMPREPLY=($(compgen -d -- \"$cur\")) ;;\n", name);
     else if (streq(c, "shells"))
@@ -221,6 +240,8 @@ static void gen_zsh(struct buf *o)
       buf_puts(o, " '*:agent:($(adr completions --list agents 2>/dev/null))'");
     else if (streq(c->complete, "commands"))
       buf_puts(o, " '1:command:($(adr completions --list commands 2>/dev/null))'");
+    else if (streq(c->complete, "names"))
+      buf_puts(o, " '*:agent name:($(adr completions --list names 2>/dev/null))'");
     else if (streq(c->complete, "dirs"))
       buf_puts(o, " '1:directory:_directories'");
     else if (streq(c->complete, "shells"))
@@ -255,6 +276,8 @@ static void gen_fish(struct buf *o)
       buf_printf(o, "complete -c adr -n '__fish_seen_subcommand_from %s' -a '(adr completions --list agents 2>/dev/null | string split \" \")'\n", c->name);
     else if (streq(c->complete, "commands"))
       buf_printf(o, "complete -c adr -n '__fish_seen_subcommand_from %s' -a '(adr completions --list commands | string split \" \")'\n", c->name);
+    else if (streq(c->complete, "names"))
+      buf_printf(o, "complete -c adr -n '__fish_seen_subcommand_from %s' -a '(adr completions --list names 2>/dev/null | string split \" \")'\n", c->name);
     else if (streq(c->complete, "shells"))
       buf_printf(o, "complete -c adr -n '__fish_seen_subcommand_from %s' -a 'bash zsh fish install'\n", c->name);
     else if (streq(c->complete, "config"))

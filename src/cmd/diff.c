@@ -38,7 +38,7 @@ int cmd_diff(struct adr_ctx *ctx, int argc, char **argv)
   const struct adr_cmd *self = adr_cmd_find("diff");
   bool stat = false;
   int c;
-  while ((c = next_opt(self, argc, argv, "+h", NULL)) != -1) {
+  while ((c = next_opt(self, argc, argv, "h", NULL)) != -1) {
     switch (c) {
     case 's': stat = true; break;
     case 'h': print_cmd_help(self, stdout); return EXIT_OK;

@@ -20,7 +20,7 @@ int cmd_logs(struct adr_ctx *ctx, int argc, char **argv)
   const struct adr_cmd *self = adr_cmd_find("logs");
   bool follow = false;
   int c;
-  while ((c = next_opt(self, argc, argv, "+hf", NULL)) != -1) {
+  while ((c = next_opt(self, argc, argv, "hf", NULL)) != -1) {
     switch (c) {
     case 'f': follow = true; break;
     case 'h': print_cmd_help(self, stdout); return EXIT_OK;

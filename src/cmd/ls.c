@@ -41,7 +41,7 @@ int cmd_ls(struct adr_ctx *ctx, int argc, char **argv)
   const struct adr_cmd *self = adr_cmd_find("ls");
   bool all = false, json = false;
   int c;
-  while ((c = next_opt(self, argc, argv, "+haj", NULL)) != -1) {
+  while ((c = next_opt(self, argc, argv, "haj", NULL)) != -1) {
     switch (c) {
     case 'a': all = true; break;
     case 'j': json = true; break;

@@ -160,7 +160,7 @@ int cmd_rm(struct adr_ctx *ctx, int argc, char **argv)
   const struct adr_cmd *self = adr_cmd_find("rm");
   bool push = true, force = false;
   int c;
-  while ((c = next_opt(self, argc, argv, "+hf", NULL)) != -1) {
+  while ((c = next_opt(self, argc, argv, "hf", NULL)) != -1) {
     switch (c) {
     case OPT_NO_PUSH: push = false; break;
     case 'f': force = true; break;

@@ -14,7 +14,7 @@ int cmd_stop(struct adr_ctx *ctx, int argc, char **argv)
 {
   const struct adr_cmd *self = adr_cmd_find("stop");
   int c;
-  while ((c = next_opt(self, argc, argv, "+h", NULL)) != -1) {
+  while ((c = next_opt(self, argc, argv, "h", NULL)) != -1) {
     switch (c) {
     case 'h': print_cmd_help(self, stdout); return EXIT_OK;
     default: return EXIT_USAGE;

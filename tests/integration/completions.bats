@@ -7,7 +7,7 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
-COMMANDS="run build update status config completions fix-owner version help"
+COMMANDS="run start ls attach logs exec diff merge stop rm build update status config completions fix-owner version help"
 
 setup() {
   setup_isolated
@@ -45,8 +45,8 @@ words() { tr '\n' ' ' | sed 's/ $//'; }
   run bash_complete adr ''
   assert_success
   [ "$(words <<<"$output")" = "$COMMANDS --help --version" ]
-  run bash_complete adr st
-  assert_output status
+  run bash_complete adr sta
+  assert_output "$(printf 'start\nstatus')"
   run bash_complete adr --v
   assert_output --version
 }
@@ -96,7 +96,7 @@ JSON
   assert_output ADR_TAG=
   run bash_complete adr completions ''
   [ "$(words <<<"$output")" = "bash zsh fish install" ]
-  run bash_complete adr help st
+  run bash_complete adr help stat
   assert_output status
 }
 
@@ -114,7 +114,7 @@ JSON
   run zsh -f -c '_describe() { print -rl -- "${(@P)2}"; }; _arguments() { :; }
     CURRENT=2; words=(adr ""); source <(adr completions zsh)'
   assert_success
-  [ "${#lines[@]}" -eq 9 ] || fail "expected 9 entries, got ${#lines[@]}: $output"
+  [ "${#lines[@]}" -eq 18 ] || fail "expected 18 entries, got ${#lines[@]}: $output"
   [ "$(printf '%s\n' "${lines[@]}" | cut -d: -f1 | words)" = "$COMMANDS" ]
   assert_output_contains "status:show agents and their images"
   assert_output_contains "version:print adr's version and the engine's"
@@ -146,7 +146,7 @@ JSON
 
 @test "fish: completes commands with descriptions, agents, flags and keys" {
   command -v fish >/dev/null || skip "fish is not installed"
-  run --separate-stderr fish_complete "adr st"
+  run --separate-stderr fish_complete "adr stat"
   assert_output "$(printf 'status\tshow agents and their images')"
   run --separate-stderr fish_complete "adr run "
   [ "$(words <<<"$output")" = "claude codex copilot gemini opencode pi" ]

@@ -52,11 +52,11 @@ expected_files() {
   local m
   echo "$P/bin/adr"
   for m in "${ALIASES[@]}"; do echo "$P/bin/$m"; done
-  for m in adr adr-run adr-build adr-status adr-config adr-completions adr-fix-owner; do
-    echo "$P/share/man/man1/$m.1"
+  # every page in man/ (NAME.SECTION.scd)
+  for m in "$REPO_ROOT"/man/*.scd; do
+    m=$(basename "$m" .scd)
+    echo "$P/share/man/man${m##*.}/$m"
   done
-  echo "$P/share/man/man5/adr-config.5"
-  echo "$P/share/man/man5/adr-agent.5"
   echo "$P/share/bash-completion/completions/adr"
   echo "$P/share/zsh/site-functions/_adr"
   echo "$P/share/fish/vendor_completions.d/adr.fish"
@@ -102,6 +102,18 @@ manifest_files() {
   done
   # no link for a name that is not in ALIASES
   [ "$(find "$P/bin" -type l | wc -l)" -eq "${#ALIASES[@]}" ]
+  # each answers as the command it stands for (dispatched on argv[0])
+  run "$P/bin/run-claude" --help
+  assert_success
+  assert_output_contains "usage: adr run"
+  run "$P/bin/list-agents" --help
+  assert_output_contains "usage: adr ls"
+  run "$P/bin/launch-agent" --help
+  assert_output_contains "usage: adr start"
+  run "$P/bin/remove-agent" --help
+  assert_output_contains "usage: adr rm"
+  run "$P/bin/connect-agent" --help
+  assert_output_contains "usage: adr attach"
 }
 
 @test "the default prefix is ~/.local; PREFIX in the environment overrides it" {
