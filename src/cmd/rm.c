@@ -127,12 +127,15 @@ static int rm_one(struct adr_ctx *ctx, const char *name, bool push, bool force)
     }
     delete_branch = force || st.unmerged == 0;
   }
-  if (ctx->engine->ops->container_remove(ctx->engine, a.c.id, true, &err) < 0) {
-    adr_err_prefix(&err, "rm '%s': remove sandbox", name);
+  /* Order matters for a kill -9 half way: the sandbox, whose labels say
+   * what to clean up, goes last.  Stopped first, so nothing writes while
+   * the worktree goes; an agent whose worktree is gone shows as broken in
+   * adr ls and the next adr rm finishes the job. */
+  if (pagent_running(&a) && ctx->engine->ops->container_stop(ctx->engine, a.c.id, 10, &err) < 0) {
+    adr_err_prefix(&err, "rm '%s': stop sandbox", name);
     report(&err);
     goto out;
   }
-  remove_host_state(&a);
   if (a.has_worktree) {
     if (adr_worktree_remove(&a.repo, &a.wt, delete_branch, &err) < 0) {
       adr_err_prefix(&err, "rm '%s': remove worktree", name);
@@ -145,6 +148,12 @@ static int rm_one(struct adr_ctx *ctx, const char *name, bool push, bool force)
       *slash = '\0';
       rmdir(parent); /* the repository's worktree dir, once empty */
     }
+  }
+  remove_host_state(&a);
+  if (ctx->engine->ops->container_remove(ctx->engine, a.c.id, true, &err) < 0) {
+    adr_err_prefix(&err, "rm '%s': remove sandbox", name);
+    report(&err);
+    goto out;
   }
   printf("removed '%s'%s%s%s\n", name, a.has_worktree ? " and its worktree" : "",
          a.has_worktree && delete_branch ? " and branch " : "", a.has_worktree && delete_branch ? a.wt.branch : "");

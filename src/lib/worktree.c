@@ -3,6 +3,7 @@
 #include "paths.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,12 +190,57 @@ int adr_worktree_state(const struct adr_repo *r, const struct adr_worktree *w, s
   return 0;
 }
 
+static int unlock_dir(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+  (void)ftw;
+  if (flag == FTW_D || flag == FTW_DNR)
+    chmod(p, (st->st_mode & 07777) | S_IRWXU);
+  return 0;
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+  (void)st;
+  (void)ftw;
+  if ((flag == FTW_DP ? rmdir(p) : unlink(p)) < 0 && errno != ENOENT)
+    return -1;
+  return 0;
+}
+
+/* rm -rf of a tree the agent wrote (no symlink followed, unreadable
+ * directories made readable first). */
+static int rm_tree(const char *path, adr_err *err)
+{
+  nftw(path, unlock_dir, 32, FTW_PHYS);
+  if (nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+    return adr_err_sys(err, errno, "remove '%s'", path);
+  return 0;
+}
+
 int adr_worktree_remove(const struct adr_repo *r, const struct adr_worktree *w, bool delete_branch, adr_err *err)
 {
   struct stat sb;
-  if (stat(w->path, &sb) == 0) {
-    if (adr_git_repo(r, true, NULL, err, "worktree", "remove", "--force", "--force", w->path, NULL) < 0)
-      return -1;
+  if (lstat(w->path, &sb) == 0) {
+    /* git refuses a worktree whose .git file the agent rewrote: put back
+     * what git wrote, and if git still refuses, remove the tree ourselves
+     * (it is adr's, under adr's state directory) and let git prune */
+    cleanup_free char *dotgit = xasprintf("%s/.git", w->path);
+    cleanup_free char *link = xasprintf("gitdir: %s\n", w->gitdir);
+    struct stat ds;
+    if (lstat(dotgit, &ds) == 0 && S_ISDIR(ds.st_mode))
+      rm_tree(dotgit, err);
+    write_file_atomic(dotgit, link, strlen(link), 0644);
+    cleanup_err adr_err e1 = NULL;
+    if (adr_git_repo(r, true, NULL, &e1, "worktree", "remove", "--force", "--force", w->path, NULL) < 0) {
+      cleanup_free char *state = adr_state_dir();
+      cleanup_free char *mine = xasprintf("%s/worktrees/", state);
+      if (!str_has_prefix(w->path, mine) || strstr(w->path, "/../")) {
+        adr_err_move(err, &e1);
+        return -1;
+      }
+      if (rm_tree(w->path, err) < 0)
+        return -1;
+    }
   }
   /* metadata of a worktree whose directory vanished */
   cleanup_err adr_err e2 = NULL;

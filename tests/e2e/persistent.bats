@@ -251,6 +251,11 @@ COMMIT='git -c user.name=agent -c user.email=agent@example.invalid commit -q'
   wt=$(adr ls --json | jq -r '.[] | select(.name == "evil") | .workspace')
   [ ! -e "$wt/pwned-host" ]
   [ ! -e /tmp/pwned ]
+  # and removal copes with the rewritten .git file
+  run adr rm --force evil
+  [ "$status" -eq 0 ]
+  [ ! -e "$wt" ]
+  [ "$(git worktree list | wc -l)" -eq 1 ]
 }
 
 @test "control: the same attempts succeed where .git is writable (adr run in the repository)" {
@@ -355,6 +360,22 @@ COMMIT='git -c user.name=agent -c user.email=agent@example.invalid commit -q'
     ! git show-ref --verify --quiet refs/heads/adr/k2
     [ "$(git worktree list | wc -l)" -eq 1 ]
   fi
+}
+
+@test "an agent whose worktree vanished shows as broken; rm cleans it up" {
+  adr start sh --name gone --prompt true
+  wait_exit gone
+  wt=$(adr ls --json | jq -r '.[0].workspace')
+  rm -rf "$wt"
+  run adr ls
+  [[ "$output" == *"gone"*"broken"* ]]
+  run adr ls --json
+  [ "$(echo "$output" | jq -r '.[0].broken')" = true ]
+  run adr rm gone
+  [ "$status" -eq 0 ]
+  [ -z "$(cid gone)" ]
+  ! git show-ref --verify --quiet refs/heads/adr/gone
+  [ "$(git worktree list | wc -l)" -eq 1 ]
 }
 
 @test "a real agent (pi) started with adr start commits on its branch; adr merge brings it home" {
