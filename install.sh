@@ -20,7 +20,7 @@
 set -euo pipefail
 
 # Compatibility names installed as symlinks to adr (e.g. ALIASES=(adr-tmux)).
-ALIASES=(run-claude run-codex run-opencode run-pi run-gemini run-copilot launch-agent list-agents remove-agent connect-agent)
+ALIASES=(run-claude run-codex run-opencode run-pi run-gemini run-copilot launch-agent list-agents remove-agent connect-agent adr-tmux)
 
 PROG=install.sh
 say() { printf '%s\n' "$*"; }

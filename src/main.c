@@ -31,6 +31,12 @@ const struct adr_cmd adr_commands[] = {
     "names", false },
   { "rm", cmd_rm, "remove a persistent agent, never losing its work", "adr rm [--no-push] [--force] NAME...",
     rm_help, rm_options, "names", false },
+  { "team", cmd_team, "several agents side by side in tmux (also: adr-tmux)",
+    "adr team start SESSION --agent TYPE[:NAME]... [-w DIR] [--shared-workspace]\n"
+    "       adr team attach|inject SESSION\n       adr team send SESSION --agent NAME|--all PROMPT\n"
+    "       adr team status [SESSION] [--json]\n       adr team watch SESSION [--agent NAME]\n"
+    "       adr team merge|stop SESSION",
+    team_help, team_options, "team", false },
   { "build", cmd_build, "build agent images",
     "adr build [AGENT...] [--tag TAG] [--no-cache] [--yes]", build_help, build_options, "agents", false },
   { "update", cmd_update, "rebuild the agent images that are present, without cache",
@@ -82,6 +88,7 @@ static const struct { const char *name, *verb; } compat[] = {
   { "list-agents", "ls" },
   { "remove-agent", "rm" },
   { "connect-agent", "attach" },
+  { "adr-tmux", "team" },
 };
 
 /* Returns a new argv (adr VERB [AGENT] ARGS...) for a compatibility name,

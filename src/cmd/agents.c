@@ -5,7 +5,9 @@
 #include "cmd.h"
 #include "paths.h"
 
+#include "idmap.h"
 #include "log.h"
+#include "runspec.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -199,3 +201,18 @@ void pagent_reap_starts(struct adr_ctx *ctx, const struct adr_repo *repo)
   }
   closedir(d);
 }
+
+/* Undo the host-side mounts and files of a sandbox, only below our state dir. */
+void pagent_remove_host_state(const struct pagent *a)
+{
+  cleanup_free char *state = adr_state_dir();
+  cleanup_free char *mnt = xasprintf("%s/mnt/", state), *run = xasprintf("%s/run/", state);
+  cleanup_err adr_err e = NULL;
+  const char *idm = adr_labels_get(&a->c.labels, ADR_LABEL_IDMAP);
+  if (idm && str_has_prefix(idm, mnt) && !strstr(idm, "/../") && adr_idmap_umount_dir(idm, &e) < 0)
+    warnf("%s", e->msg);
+  const char *ident = adr_labels_get(&a->c.labels, ADR_LABEL_IDENTITY);
+  if (ident && str_has_prefix(ident, run) && !strstr(ident, "/../") && adr_identity_remove(ident, &e) < 0)
+    warnf("%s", e->msg);
+}
+

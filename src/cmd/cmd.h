@@ -91,9 +91,15 @@ int pagent_find(struct adr_ctx *ctx, const char *name, struct pagent *out, adr_e
 bool pagent_running(const struct pagent *a);
 /* Cleans up after `adr start`s that were killed half way (needs the engine). */
 void pagent_reap_starts(struct adr_ctx *ctx, const struct adr_repo *repo);
+/* Undoes the host-side state of an agent's sandbox (idmapped mounts,
+ * identity files), only ever below adr's state directory. */
+void pagent_remove_host_state(const struct pagent *a);
 
 /* adr run and adr start share option parsing and the spec (cmd/run.c). */
-int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent);
+int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const char *team);
+/* Merges a persistent agent's branch into the checked-out branch, after
+ * every check (cmd/merge.c); reports itself.  *conflict set on conflicts. */
+int pagent_merge(struct adr_ctx *ctx, struct pagent *a, bool *conflict);
 
 /* The commands (one file each) */
 int cmd_build(struct adr_ctx *, int, char **);
@@ -111,15 +117,18 @@ int cmd_stop(struct adr_ctx *, int, char **);
 int cmd_rm(struct adr_ctx *, int, char **);
 int cmd_diff(struct adr_ctx *, int, char **);
 int cmd_merge(struct adr_ctx *, int, char **);
+int cmd_team(struct adr_ctx *, int, char **);
 int cmd_status(struct adr_ctx *, int, char **);
 int cmd_update(struct adr_ctx *, int, char **);
 int cmd_version(struct adr_ctx *, int, char **);
 
 extern const struct option build_options[], completions_options[], config_options[], fix_owner_options[],
   help_options[], run_options[], status_options[], version_options[], start_options[], ls_options[],
-  attach_options[], logs_options[], exec_options[], stop_options[], rm_options[], diff_options[], merge_options[];
+  attach_options[], logs_options[], exec_options[], stop_options[], rm_options[], diff_options[], merge_options[],
+  team_options[];
 extern const char build_help[], config_help[], run_help[], status_help[], completions_help[], fix_owner_help[],
-  start_help[], ls_help[], attach_help[], logs_help[], exec_help[], stop_help[], rm_help[], diff_help[], merge_help[];
+  start_help[], ls_help[], attach_help[], logs_help[], exec_help[], stop_help[], rm_help[], diff_help[], merge_help[],
+  team_help[];
 
 /* Builds the base image and the named agents' images (cmd/build.c).
  * Reports progress and failures itself; returns the number that failed. */

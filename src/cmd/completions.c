@@ -161,6 +161,8 @@ static void gen_bash(struct buf *o)
       buf_printf(o, "    %s) COMPREPLY=($(compgen -W \"$(adr completions --list agents 2>/dev/null)\" -- \"$cur\")) ;;\n", name);
     else if (streq(c, "commands"))
       buf_printf(o, "    %s) COMPREPLY=($(compgen -W \"$(adr completions --list commands 2>/dev/null)\" -- \"$cur\")) ;;\n", name);
+    else if (streq(c, "team"))
+      buf_printf(o, "    %s) COMPREPLY=($(compgen -W \"start attach inject send status watch merge stop help\" -- \"$cur\")) ;;\n", name);
     else if (streq(c, "names"))
       buf_printf(o, "    %s) COMPREPLY=($(compgen -W \"$(adr completions --list names 2>/dev/null)\" -- \"$cur\")) ;;\n", name);
     else if (streq(c, "dirs"))
@@ -240,6 +242,8 @@ static void gen_zsh(struct buf *o)
       buf_puts(o, " '*:agent:($(adr completions --list agents 2>/dev/null))'");
     else if (streq(c->complete, "commands"))
       buf_puts(o, " '1:command:($(adr completions --list commands 2>/dev/null))'");
+    else if (streq(c->complete, "team"))
+      buf_puts(o, " '1:subcommand:(start attach inject send status watch merge stop help)'");
     else if (streq(c->complete, "names"))
       buf_puts(o, " '*:agent name:($(adr completions --list names 2>/dev/null))'");
     else if (streq(c->complete, "dirs"))
@@ -276,6 +280,8 @@ static void gen_fish(struct buf *o)
       buf_printf(o, "complete -c adr -n '__fish_seen_subcommand_from %s' -a '(adr completions --list agents 2>/dev/null | string split \" \")'\n", c->name);
     else if (streq(c->complete, "commands"))
       buf_printf(o, "complete -c adr -n '__fish_seen_subcommand_from %s' -a '(adr completions --list commands | string split \" \")'\n", c->name);
+    else if (streq(c->complete, "team"))
+      buf_printf(o, "complete -c adr -n '__fish_seen_subcommand_from %s' -a 'start attach inject send status watch merge stop help'\n", c->name);
     else if (streq(c->complete, "names"))
       buf_printf(o, "complete -c adr -n '__fish_seen_subcommand_from %s' -a '(adr completions --list names 2>/dev/null | string split \" \")'\n", c->name);
     else if (streq(c->complete, "shells"))

@@ -20,25 +20,13 @@ const char merge_help[] =
   "conflicting files).  Only the agent's commits are merged: uncommitted\n"
   "work in its worktree stays there (adr says so).\n";
 
-int cmd_merge(struct adr_ctx *ctx, int argc, char **argv)
+int pagent_merge(struct adr_ctx *ctx, struct pagent *pa, bool *conflict)
 {
-  const struct adr_cmd *self = adr_cmd_find("merge");
-  int c;
-  while ((c = next_opt(self, argc, argv, "h", NULL)) != -1) {
-    switch (c) {
-    case 'h': print_cmd_help(self, stdout); return EXIT_OK;
-    default: return EXIT_USAGE;
-    }
-  }
-  if (optind >= argc)
-    return usage_error(self, "which agent? (see 'adr ls')");
-  if (optind + 1 < argc)
-    return usage_error(self, "unexpected argument '%s'", argv[optind + 1]);
-  const char *name = argv[optind];
+  (void)ctx;
+  struct pagent a = *pa; /* borrowed: the caller frees it */
+  const char *name = a.name;
+  *conflict = false;
   cleanup_err adr_err err = NULL;
-  struct pagent a;
-  if (pagent_find(ctx, name, &a, &err) != 0)
-    return report(&err);
   int ret = EXIT_FAIL;
   cleanup_buf struct buf b;
   buf_init(&b, 0);
@@ -99,6 +87,7 @@ int cmd_merge(struct adr_ctx *ctx, int argc, char **argv)
       fprintf(stderr, "  %s\n", l);
     fprintf(stderr, "nothing was changed\n");
     hintf("resolve it by hand: git merge %s", a.wt.branch);
+    *conflict = true;
     goto done;
   }
   if (mt != 0) {
@@ -125,6 +114,29 @@ fail:
   ret = report(&err);
 done:
   adr_worktree_state_free(&st);
+  return ret;
+}
+
+int cmd_merge(struct adr_ctx *ctx, int argc, char **argv)
+{
+  const struct adr_cmd *self = adr_cmd_find("merge");
+  int c;
+  while ((c = next_opt(self, argc, argv, "h", NULL)) != -1) {
+    switch (c) {
+    case 'h': print_cmd_help(self, stdout); return EXIT_OK;
+    default: return EXIT_USAGE;
+    }
+  }
+  if (optind >= argc)
+    return usage_error(self, "which agent? (see 'adr ls')");
+  if (optind + 1 < argc)
+    return usage_error(self, "unexpected argument '%s'", argv[optind + 1]);
+  cleanup_err adr_err err = NULL;
+  struct pagent a;
+  if (pagent_find(ctx, argv[optind], &a, &err) != 0)
+    return report(&err);
+  bool conflict;
+  int ret = pagent_merge(ctx, &a, &conflict);
   pagent_free(&a);
   return ret;
 }

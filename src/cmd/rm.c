@@ -56,20 +56,6 @@ static char *upstream_remote(const struct adr_repo *r)
   return NULL;
 }
 
-/* Undo the host-side mounts and files of a sandbox, only below our state dir. */
-static void remove_host_state(const struct pagent *a)
-{
-  cleanup_free char *state = adr_state_dir();
-  cleanup_free char *mnt = xasprintf("%s/mnt/", state), *run = xasprintf("%s/run/", state);
-  cleanup_err adr_err e = NULL;
-  const char *idm = adr_labels_get(&a->c.labels, ADR_LABEL_IDMAP);
-  if (idm && str_has_prefix(idm, mnt) && !strstr(idm, "/../") && adr_idmap_umount_dir(idm, &e) < 0)
-    warnf("%s", e->msg);
-  const char *ident = adr_labels_get(&a->c.labels, ADR_LABEL_IDENTITY);
-  if (ident && str_has_prefix(ident, run) && !strstr(ident, "/../") && adr_identity_remove(ident, &e) < 0)
-    warnf("%s", e->msg);
-}
-
 static int rm_one(struct adr_ctx *ctx, const char *name, bool push, bool force)
 {
   cleanup_err adr_err err = NULL;
@@ -149,7 +135,7 @@ static int rm_one(struct adr_ctx *ctx, const char *name, bool push, bool force)
       rmdir(parent); /* the repository's worktree dir, once empty */
     }
   }
-  remove_host_state(&a);
+  pagent_remove_host_state(&a);
   if (ctx->engine->ops->container_remove(ctx->engine, a.c.id, true, &err) < 0) {
     adr_err_prefix(&err, "rm '%s': remove sandbox", name);
     report(&err);

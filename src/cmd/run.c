@@ -21,7 +21,7 @@
 
 enum {
   OPT_CONFIG_FILE = 256, OPT_PROMPT, OPT_HEADLESS, OPT_SHELL, OPT_TAG, OPT_MODEL, OPT_ENV_FILE,
-  OPT_TIMEOUT, OPT_MEMORY, OPT_CPUS, OPT_PIDS, OPT_UNSAFE, OPT_NAME, OPT_YES, OPT_BRANCH,
+  OPT_TIMEOUT, OPT_MEMORY, OPT_CPUS, OPT_PIDS, OPT_UNSAFE, OPT_NAME, OPT_YES, OPT_BRANCH, OPT_NO_WORKTREE,
 };
 
 const struct option run_options[] = {
@@ -67,6 +67,7 @@ const struct option start_options[] = {
   { "unsafe", required_argument, NULL, OPT_UNSAFE },
   { "name", required_argument, NULL, OPT_NAME },
   { "branch", required_argument, NULL, OPT_BRANCH },
+  { "no-worktree", no_argument, NULL, OPT_NO_WORKTREE },
   { "yes", no_argument, NULL, OPT_YES },
   { "help", no_argument, NULL, 'h' },
   { 0 },
@@ -304,7 +305,7 @@ static void idmap_cleanup(const char *dir)
 
 /* ------------------------------------------------------------------ run */
 
-int cmd_run(struct adr_ctx *ctx, int argc, char **argv) { return run_main(ctx, argc, argv, false); }
+int cmd_run(struct adr_ctx *ctx, int argc, char **argv) { return run_main(ctx, argc, argv, false, NULL); }
 
 /* ".NAME.starting" holding our pid while a start makes the worktree and the
  * sandbox: created exclusively, so two starts of one name cannot both get
@@ -359,7 +360,7 @@ static char *free_name(struct adr_ctx *ctx, const char *scope, const char *agent
   return name;
 }
 
-int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent)
+int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const char *team)
 {
   const struct adr_cmd *self = adr_cmd_find(persistent ? "start" : "run");
   int dd = find_dashdash(self->options, argc, argv);
@@ -370,7 +371,7 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent)
   const char *workspace = NULL, *config_dir = NULL, *config_file = NULL, *prompt = NULL, *tag = NULL,
              *model = NULL, *timeout_s = NULL, *memory_s = NULL, *cpus_s = NULL, *pids_s = NULL,
              *name = NULL, *branch = NULL;
-  bool headless = false, shell = false, yes = false;
+  bool headless = false, shell = false, yes = false, no_worktree = false;
   unsigned unsafe = 0;
   cleanup_strv struct strv env_flags = { 0 }, env_files = { 0 }, mount_flags = { 0 };
   cleanup_err adr_err err = NULL;
@@ -394,6 +395,7 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent)
     case OPT_PIDS: pids_s = optarg; break;
     case OPT_NAME: name = optarg; break;
     case OPT_BRANCH: branch = optarg; break;
+    case OPT_NO_WORKTREE: no_worktree = true; break;
     case OPT_YES: yes = true; break;
     case OPT_UNSAFE:
       if (adr_unsafe_parse(optarg, &unsafe, &err) < 0)
@@ -557,6 +559,10 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent)
       adr_err_set(&err, EINVAL, "--branch: '%s' is not in a git repository", ws);
       goto fail;
     }
+    if (no_worktree && branch) {
+      adr_err_set(&err, EINVAL, "--branch and --no-worktree cannot be combined");
+      goto fail;
+    }
     scope = xstrdup(rr == 0 ? repo.top : ws);
     pname = name ? xstrdup(name) : free_name(ctx, scope, agent->name, &err);
     if (!pname)
@@ -575,7 +581,7 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent)
       adr_err_set(&err, EEXIST, "an agent named '%s' already exists in %s (see 'adr ls')", pname, scope);
       goto fail;
     }
-    if (rr == 0) {
+    if (rr == 0 && !no_worktree) {
       cleanup_free char *state = adr_state_dir();
       cleanup_free char *wtpath = xasprintf("%s/worktrees/%s/%s", state, key, pname);
       cleanup_free char *br = branch ? xstrdup(branch) : xasprintf("adr/%s", pname);
@@ -649,6 +655,8 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent)
     adr_spec_set_label(&spec, ADR_LABEL_KIND, "agent");
     adr_spec_set_label(&spec, ADR_LABEL_NAME, pname);
     adr_spec_set_label(&spec, ADR_LABEL_SCOPE, scope);
+    if (team)
+      adr_spec_set_label(&spec, ADR_LABEL_TEAM, team);
     if (made_wt) {
       adr_spec_set_label(&spec, ADR_LABEL_BRANCH, wt.branch);
       adr_spec_set_label(&spec, ADR_LABEL_WORKTREE, wt.path);
@@ -692,11 +700,13 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent)
     started = true;
     if (lock)
       unlink(lock);
-    printf("started '%s' (%s%s%s)\n", pname, agent->name, made_wt ? ", branch " : "", made_wt ? wt.branch : "");
-    if (headless)
-      hintf("follow it with 'adr logs -f %s'", pname);
-    else
-      hintf("'adr attach %s' to talk to it (detach with Ctrl-P Ctrl-Q)", pname);
+    if (!team) { /* adr team says it all at once */
+      printf("started '%s' (%s%s%s)\n", pname, agent->name, made_wt ? ", branch " : "", made_wt ? wt.branch : "");
+      if (headless)
+        hintf("follow it with 'adr logs -f %s'", pname);
+      else
+        hintf("'adr attach %s' to talk to it (detach with Ctrl-P Ctrl-Q)", pname);
+    }
     ret = EXIT_OK;
     goto out;
   }

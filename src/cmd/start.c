@@ -17,6 +17,7 @@ const char start_help[] =
   "      --name NAME          its name, unique in the repository\n"
   "                           (default: AGENT, then AGENT-2, ...)\n"
   "      --branch BRANCH      the branch to create (default: adr/NAME)\n"
+  "      --no-worktree        work in the workspace itself, even in a repository\n"
   "      --prompt TEXT        work on TEXT headless, then stop (see adr logs)\n\n"
   "Inside the sandbox git works on the agent's branch (status, commit,\n"
   "log); the rest of the repository's .git is read-only there.\n\n"
@@ -24,4 +25,4 @@ const char start_help[] =
   "  adr start claude --name refactor\n"
   "  adr start pi --name tests --prompt 'add tests for parse.c and commit them'\n";
 
-int cmd_start(struct adr_ctx *ctx, int argc, char **argv) { return run_main(ctx, argc, argv, true); }
+int cmd_start(struct adr_ctx *ctx, int argc, char **argv) { return run_main(ctx, argc, argv, true, NULL); }

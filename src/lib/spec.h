@@ -83,5 +83,6 @@ const char *adr_spec_non_utf8(const struct adr_spec *s);
 #define ADR_LABEL_WORKTREE "dev.adr.worktree"
 #define ADR_LABEL_GITDIR "dev.adr.gitdir"
 #define ADR_LABEL_BASE "dev.adr.base"         /* commit the branch started from */
+#define ADR_LABEL_TEAM "dev.adr.team"         /* adr team session it belongs to */
 
 #endif

@@ -105,7 +105,7 @@ agent_writes_file() {
 agent_fails_without_model() {
   local agent=$1
   wire "$agent" "$(dead_url)"
-  run "$ADR_BIN" run "$agent" "${ARGS[@]}" --timeout 2m \
+  run "$ADR_BIN" run "$agent" "${ARGS[@]}" --timeout 45s \
     --prompt "Create a file named $agent.txt containing exactly: adr-e2e-$agent"
   [ ! -e "$WS/$agent.txt" ]
   [ "$status" -ne 0 ] || [ "$agent" = codex ]
