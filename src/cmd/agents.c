@@ -124,6 +124,7 @@ int pagent_find(struct adr_ctx *ctx, const char *name, struct pagent *out, adr_e
   pagents_free(v, n);
   if (found) {
     adr_err_set(err, ENOENT, "no agent named '%s' in %s (see 'adr ls')", name, scope);
+    adr_repo_free(&out->repo);
     return 1;
   }
   return 0;
@@ -140,7 +141,11 @@ void pagent_reap_starts(struct adr_ctx *ctx, const struct adr_repo *repo)
 {
   cleanup_free char *state = adr_state_dir();
   cleanup_free char *key = pagent_key(repo->top);
-  cleanup_free char *dir = xasprintf("%s/worktrees/%s", state, key);
+  cleanup_free char *dir0 = xasprintf("%s/worktrees/%s", state, key);
+  /* resolved, as the worktree paths in the labels are */
+  cleanup_free char *dir = realpath(dir0, NULL);
+  if (!dir)
+    return;
   DIR *d = opendir(dir);
   if (!d)
     return;

@@ -114,6 +114,8 @@ int cmd_attach(struct adr_ctx *ctx, int argc, char **argv)
   if (st.raw)
     tcsetattr(STDIN_FILENO, TCSADRAIN, &st.saved);
   signal(SIGWINCH, SIG_DFL);
+  close(wake_pipe[0]);
+  close(wake_pipe[1]);
   if (r < 0) {
     pagent_free(&a);
     adr_err_prefix(&err, "attach to '%s'", name);

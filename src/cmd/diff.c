@@ -56,31 +56,62 @@ int cmd_diff(struct adr_ctx *ctx, int argc, char **argv)
     return report(&err);
   int ret = EXIT_FAIL;
   const char *color = isatty(STDOUT_FILENO) ? "--color=always" : "--color=never";
-  cleanup_buf struct buf out, files;
+  cleanup_buf struct buf out, files, tip, part;
   buf_init(&out, 0);
   buf_init(&files, 0);
+  buf_init(&tip, 4096);
+  buf_init(&part, 0);
+  cleanup_free char *ref = NULL;
   if (!a.has_worktree) {
     errorf("'%s' works directly in %s (no branch of its own): nothing to compare", name,
            a.workspace ? a.workspace : "its workspace");
     goto done;
   }
-  if (adr_git_wt(&a.repo, a.wt.gitdir, a.wt.path, true, &out, &err, "diff", "--no-ext-diff", "--no-textconv",
-                 color, stat ? "--stat" : "--patch", a.wt.base, "--", NULL) < 0)
+  /* 1. the branch: exactly what adr merge brings in */
+  ref = xasprintf("refs/heads/%s^{commit}", a.wt.branch);
+  if (adr_git_repo(&a.repo, false, &tip, &err, "rev-parse", "--verify", "--quiet", ref, NULL) != 0 ||
+      !*adr_git_trim(&tip)) {
+    adr_err_set(&err, ENOENT, "its branch %s no longer exists", a.wt.branch);
     goto fail;
+  }
+  if (adr_git_wt(&a.repo, a.wt.gitdir, a.wt.path, true, &part, &err, "diff", "--no-ext-diff", "--no-textconv",
+                 color, stat ? "--stat" : "--patch", a.wt.base, tip.data, "--", NULL) < 0)
+    goto fail;
+  if (part.len) {
+    buf_printf(&out, "### committed on %s (what 'adr merge %s' brings in)\n", a.wt.branch, name);
+    buf_append(&out, part.data, part.len);
+  }
+  /* 2. the worktree against the branch: not committed, not merged */
+  buf_reset(&part);
+  if (adr_git_wt(&a.repo, a.wt.gitdir, a.wt.path, true, &part, &err, "diff", "--no-ext-diff", "--no-textconv",
+                 "--ignore-submodules=dirty", color, stat ? "--stat" : "--patch", tip.data, "--", NULL) < 0)
+    goto fail;
+  bool header = false;
+  if (part.len) {
+    buf_printf(&out, "### in its worktree, not committed (not merged)\n");
+    header = true;
+    buf_append(&out, part.data, part.len);
+  }
   /* new files the agent did not add: shown as additions */
   if (adr_git_wt(&a.repo, a.wt.gitdir, a.wt.path, true, &files, &err, "ls-files", "--others",
                  "--exclude-standard", "-z", NULL) < 0)
     goto fail;
+  buf_reset(&part);
   for (size_t off = 0; files.data && off < files.len;) {
     const char *f = files.data + off;
     size_t fl = strlen(f);
     off += fl + 1;
     if (!fl)
       continue;
-    int st = adr_git_wt(&a.repo, a.wt.gitdir, a.wt.path, false, &out, &err, "diff", "--no-index", "--no-ext-diff",
+    int st = adr_git_wt(&a.repo, a.wt.gitdir, a.wt.path, false, &part, &err, "diff", "--no-index", "--no-ext-diff",
                         "--no-textconv", color, stat ? "--stat" : "--patch", "--", "/dev/null", f, NULL);
     if (st < 0 || st > 1)
       goto fail;
+  }
+  if (part.len) {
+    if (!header)
+      buf_printf(&out, "### in its worktree, not committed (not merged)\n");
+    buf_append(&out, part.data, part.len);
   }
   if (write_out(&out) < 0) {
     errorf("write: %s", strerror(errno));

@@ -43,11 +43,18 @@ int pagent_merge(struct adr_ctx *ctx, struct pagent *pa, bool *conflict)
     goto done;
   }
   cur = xstrdup(adr_git_trim(&b));
-  ref = xasprintf("refs/heads/%s", a.wt.branch);
-  buf_reset(&b);
-  if (adr_git_repo(r, false, NULL, &err, "show-ref", "--verify", "--quiet", ref, NULL) != 0) {
-    errorf("merge '%s': its branch %s no longer exists", name, a.wt.branch);
-    goto done;
+  /* the branch resolved once: the commit checked is the commit merged,
+   * even if the agent moves its branch meanwhile */
+  {
+    cleanup_free char *spec = xasprintf("refs/heads/%s^{commit}", a.wt.branch);
+    buf_reset(&b);
+    if (adr_git_repo(r, false, &b, &err, "rev-parse", "--verify", "--quiet", spec, NULL) != 0 ||
+        !*adr_git_trim(&b)) {
+      errorf("merge '%s': its branch %s no longer exists", name, a.wt.branch);
+      goto done;
+    }
+    ref = xstrdup(b.data);
+    buf_reset(&b);
   }
   /* 1. a clean checkout (untracked files do not matter to a merge that
    *    does not conflict with them: git refuses that case itself) */

@@ -56,6 +56,32 @@ static char *upstream_remote(const struct adr_repo *r)
   return NULL;
 }
 
+/* Lists what removing would lose; true when that is nothing. */
+static bool nothing_to_lose(const char *name, const struct pagent *a, const struct adr_worktree_state *st,
+                            bool stopped)
+{
+  if (st->unmerged == 0 && st->changes.n == 0)
+    return true;
+  fprintf(stderr, "adr: rm '%s': would lose", name);
+  if (st->unmerged)
+    fprintf(stderr, " %u commit%s on %s that no other branch or remote has", st->unmerged,
+            st->unmerged == 1 ? "" : "s", a->wt.branch);
+  if (st->unmerged && st->changes.n)
+    fprintf(stderr, " and");
+  if (st->changes.n)
+    fprintf(stderr, " uncommitted changes in %zu file%s", st->changes.n, st->changes.n == 1 ? "" : "s");
+  fprintf(stderr, "%s\n", st->changes.n ? ":" : "");
+  for (size_t i = 0; i < st->changes.n && i < 20; i++)
+    fprintf(stderr, "  %s\n", st->changes.v[i]);
+  if (st->changes.n > 20)
+    fprintf(stderr, "  ... and %zu more\n", st->changes.n - 20);
+  if (stopped)
+    fprintf(stderr, "(the agent was stopped while adr checked; nothing else changed)\n");
+  hintf("review with 'adr diff %s', bring it home with 'adr merge %s', or remove anyway with 'adr rm --force %s'",
+        name, name, name);
+  return false;
+}
+
 static int rm_one(struct adr_ctx *ctx, const char *name, bool push, bool force)
 {
   cleanup_err adr_err err = NULL;
@@ -64,16 +90,41 @@ static int rm_one(struct adr_ctx *ctx, const char *name, bool push, bool force)
     return report(&err);
   int ret = EXIT_FAIL;
   struct adr_worktree_state st = { 0 };
-  bool delete_branch = false;
-  if (a.has_worktree) {
-    if (!a.in_repo) {
-      errorf("rm '%s': run it inside the repository %s", name, a.scope);
-      goto out;
-    }
+  bool delete_branch = false, stopped = false;
+  if (a.has_worktree && !a.in_repo) {
+    errorf("rm '%s': run it inside the repository %s", name, a.scope);
+    goto out;
+  }
+  /* 1. a first look, while it runs: refuse before touching anything */
+  if (a.has_worktree && !force) {
     if (adr_worktree_state(&a.repo, &a.wt, &st, &err) < 0) {
       adr_err_prefix(&err, "rm '%s'", name);
       report(&err);
+      hintf("'adr rm --force %s' removes it without looking", name);
       goto out;
+    }
+    if (!(push && st.unmerged > 0) && !nothing_to_lose(name, &a, &st, false))
+      goto out;
+    adr_worktree_state_free(&st);
+  }
+  /* 2. stopped, so that nothing changes between the last look and removal */
+  if (pagent_running(&a)) {
+    if (ctx->engine->ops->container_stop(ctx->engine, a.c.id, 10, &err) < 0) {
+      adr_err_prefix(&err, "rm '%s': stop sandbox", name);
+      report(&err);
+      goto out;
+    }
+    stopped = true;
+  }
+  if (a.has_worktree) {
+    if (adr_worktree_state(&a.repo, &a.wt, &st, &err) < 0) {
+      if (!force) {
+        adr_err_prefix(&err, "rm '%s'", name);
+        report(&err);
+        goto out;
+      }
+      warnf("rm '%s': cannot tell what its worktree holds (%s); removing it anyway (--force)", name, err->msg);
+      adr_err_free(&err);
     }
     if (push && st.unmerged > 0) {
       cleanup_free char *remote = upstream_remote(&a.repo);
@@ -93,35 +144,13 @@ static int rm_one(struct adr_ctx *ctx, const char *name, bool push, bool force)
         }
       }
     }
-    if (!force && (st.unmerged > 0 || st.changes.n > 0)) {
-      fprintf(stderr, "adr: rm '%s': would lose", name);
-      if (st.unmerged)
-        fprintf(stderr, " %u commit%s on %s that no other branch or remote has", st.unmerged,
-                st.unmerged == 1 ? "" : "s", a.wt.branch);
-      if (st.unmerged && st.changes.n)
-        fprintf(stderr, " and");
-      if (st.changes.n)
-        fprintf(stderr, " uncommitted changes in %zu file%s", st.changes.n, st.changes.n == 1 ? "" : "s");
-      fprintf(stderr, "%s\n", st.changes.n ? ":" : "");
-      for (size_t i = 0; i < st.changes.n && i < 20; i++)
-        fprintf(stderr, "  %s\n", st.changes.v[i]);
-      if (st.changes.n > 20)
-        fprintf(stderr, "  ... and %zu more\n", st.changes.n - 20);
-      hintf("review with 'adr diff %s', bring it home with 'adr merge %s', or remove anyway with 'adr rm --force %s'",
-            name, name, name);
+    if (!force && !nothing_to_lose(name, &a, &st, stopped))
       goto out;
-    }
     delete_branch = force || st.unmerged == 0;
   }
   /* Order matters for a kill -9 half way: the sandbox, whose labels say
-   * what to clean up, goes last.  Stopped first, so nothing writes while
-   * the worktree goes; an agent whose worktree is gone shows as broken in
-   * adr ls and the next adr rm finishes the job. */
-  if (pagent_running(&a) && ctx->engine->ops->container_stop(ctx->engine, a.c.id, 10, &err) < 0) {
-    adr_err_prefix(&err, "rm '%s': stop sandbox", name);
-    report(&err);
-    goto out;
-  }
+   * what to clean up, goes last; an agent whose worktree is gone shows as
+   * broken in adr ls and the next adr rm finishes the job. */
   if (a.has_worktree) {
     if (adr_worktree_remove(&a.repo, &a.wt, delete_branch, &err) < 0) {
       adr_err_prefix(&err, "rm '%s': remove worktree", name);

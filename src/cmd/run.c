@@ -559,6 +559,11 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
       adr_err_set(&err, EINVAL, "--branch: '%s' is not in a git repository", ws);
       goto fail;
     }
+    if (branch && (!str_has_prefix(branch, "adr/") || !branch[4])) {
+      adr_err_set(&err, EINVAL, "--branch '%s': an agent's branch must start with 'adr/' (the only refs it can write)",
+                  branch);
+      goto fail;
+    }
     if (no_worktree && branch) {
       adr_err_set(&err, EINVAL, "--branch and --no-worktree cannot be combined");
       goto fail;
@@ -583,13 +588,20 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
     }
     if (rr == 0 && !no_worktree) {
       cleanup_free char *state = adr_state_dir();
-      cleanup_free char *wtpath = xasprintf("%s/worktrees/%s/%s", state, key, pname);
       cleanup_free char *br = branch ? xstrdup(branch) : xasprintf("adr/%s", pname);
       /* a marker that a start is under way, so that no other adr takes the
        * half-made worktree for an orphan */
-      cleanup_free char *ldir = xasprintf("%s/worktrees/%s", state, key);
-      if (adr_mkdir_p(ldir, 0700, &err) < 0)
+      cleanup_free char *ldir0 = xasprintf("%s/worktrees/%s", state, key);
+      if (adr_mkdir_p(ldir0, 0700, &err) < 0)
         goto fail;
+      /* the path without symlinks: git records it so in the worktree's
+       * metadata, which adr checks before every git call */
+      cleanup_free char *ldir = realpath(ldir0, NULL);
+      if (!ldir) {
+        adr_err_sys(&err, errno, "'%s'", ldir0);
+        goto fail;
+      }
+      cleanup_free char *wtpath = xasprintf("%s/%s", ldir, pname);
       lock = xasprintf("%s/.%s.starting", ldir, pname);
       if (start_marker(lock, pname, &err) < 0) {
         free(lock);

@@ -291,7 +291,8 @@ static int start_sandboxes(struct adr_ctx *ctx, const char *session, const char 
   return failed;
 }
 
-static int remove_members(struct adr_ctx *ctx, const char *session);
+static int remove_members(struct adr_ctx *ctx, const char *session, const char *scope);
+static char *scope_of(const char *ws);
 
 static int team_start(struct adr_ctx *ctx, const char *session, const struct strv *specs, const char *workspace,
                       bool shared)
@@ -334,7 +335,8 @@ static int team_start(struct adr_ctx *ctx, const char *session, const struct str
   }
   int failed = start_sandboxes(ctx, session, ws, shared, m, n);
   if (failed) {
-    remove_members(ctx, session);
+    cleanup_free char *sc = scope_of(ws);
+    remove_members(ctx, session, sc);
     members_free(m, n);
     return errorf("team start: %d of %zu agents did not start; nothing was kept", failed, n);
   }
@@ -393,20 +395,41 @@ fail:
     cleanup_free char *t = xasprintf("=%s", sess);
     adr_tmux(NULL, &e3, "kill-session", "-t", t, NULL);
   }
-  remove_members(ctx, session);
+  {
+    cleanup_free char *sc = scope_of(ws);
+    remove_members(ctx, session, sc);
+  }
   members_free(m, n);
   return ret;
 }
 
 /* ------------------------------------------------------------ members */
 
-static int team_agents(struct adr_ctx *ctx, const char *session, struct pagent **v, size_t *n, adr_err *err)
+/* The repository (or directory) a workspace belongs to, as adr start
+ * labels it. */
+static char *scope_of(const char *ws)
+{
+  struct adr_repo r;
+  cleanup_err adr_err e = NULL;
+  if (adr_repo_find(ws, &r, &e) == 0) {
+    char *s = xstrdup(r.top);
+    adr_repo_free(&r);
+    return s;
+  }
+  char *real = realpath(ws, NULL);
+  return real ? real : xstrdup(ws);
+}
+
+/* The team's agents; scope NULL: the team's workspace as tmux knows it,
+ * else the current directory's repository. */
+static int team_agents_in(struct adr_ctx *ctx, const char *session, const char *scope, struct pagent **v,
+                          size_t *n, adr_err *err)
 {
   if (ctx_engine(ctx, err) < 0)
     return -1;
   struct pagent *all;
   size_t m;
-  if (pagent_list(ctx, NULL, &all, &m, err) < 0)
+  if (pagent_list(ctx, scope, &all, &m, err) < 0)
     return -1;
   size_t k = 0;
   for (size_t i = 0; i < m; i++) {
@@ -421,20 +444,46 @@ static int team_agents(struct adr_ctx *ctx, const char *session, struct pagent *
   return 0;
 }
 
+static char *team_scope(struct adr_ctx *ctx, const char *session)
+{
+  cleanup_free char *sess = session_of(session);
+  cleanup_free char *t = xasprintf("=%s", sess);
+  cleanup_buf struct buf b;
+  buf_init(&b, 1 << 16);
+  cleanup_err adr_err e = NULL;
+  if (adr_tmux(&b, &e, "show-environment", "-t", t, "ADR_WORKSPACE", NULL) == 0 && b.data &&
+      str_has_prefix(adr_git_trim(&b), "ADR_WORKSPACE="))
+    return scope_of(b.data + 14);
+  return scope_of(ctx->cwd ? ctx->cwd : ".");
+}
+
+static int team_agents(struct adr_ctx *ctx, const char *session, struct pagent **v, size_t *n, adr_err *err)
+{
+  cleanup_free char *scope = team_scope(ctx, session);
+  return team_agents_in(ctx, session, scope, v, n, err);
+}
+
 /* Removes the team's sandboxes; one whose branch holds work that would be
  * lost is stopped and kept (reported).  Returns the number kept. */
-static int remove_members(struct adr_ctx *ctx, const char *session)
+static int remove_members(struct adr_ctx *ctx, const char *session, const char *scope)
 {
   cleanup_err adr_err err = NULL;
   struct pagent *v;
   size_t n;
-  if (team_agents(ctx, session, &v, &n, &err) < 0) {
+  if (team_agents_in(ctx, session, scope, &v, &n, &err) < 0) {
     report(&err);
     return -1;
   }
   int kept = 0;
   for (size_t i = 0; i < n; i++) {
     struct pagent *a = &v[i];
+    /* stopped first: nothing may change between the check and removal */
+    if (pagent_running(a) && ctx->engine->ops->container_stop(ctx->engine, a->c.id, 10, &err) < 0) {
+      warnf("stop '%s': %s; kept", a->name, err->msg);
+      adr_err_free(&err);
+      kept++;
+      continue;
+    }
     if (a->has_worktree) {
       adr_repo_free(&a->repo);
       struct adr_worktree_state st;
@@ -447,17 +496,11 @@ static int remove_members(struct adr_ctx *ctx, const char *session)
       bool work = st.unmerged > 0 || st.changes.n > 0;
       adr_worktree_state_free(&st);
       if (work) {
-        if (pagent_running(a))
-          ctx->engine->ops->container_stop(ctx->engine, a->c.id, 10, &err);
-        adr_err_free(&err);
         printf("kept '%s' (stopped): its branch %s holds work; 'adr merge %s' or 'adr rm --force %s'\n", a->name,
                a->wt.branch, a->name, a->name);
         kept++;
         continue;
       }
-      if (pagent_running(a))
-        ctx->engine->ops->container_stop(ctx->engine, a->c.id, 10, &err);
-      adr_err_free(&err);
       if (adr_worktree_remove(&a->repo, &a->wt, true, &err) < 0) {
         warnf("%s: %s", a->name, err->msg);
         adr_err_free(&err);
@@ -874,12 +917,13 @@ static int team_stop(struct adr_ctx *ctx, const char *session)
     return report(&err);
   cleanup_free char *sess = session_of(session);
   bool had = session_exists(sess);
+  cleanup_free char *scope = team_scope(ctx, session); /* before the session goes */
   if (had) {
     cleanup_free char *t = xasprintf("=%s", sess);
     if (adr_tmux(NULL, &err, "kill-session", "-t", t, NULL) < 0)
       return report(&err);
   }
-  int kept = remove_members(ctx, session);
+  int kept = remove_members(ctx, session, scope);
   if (kept < 0)
     return EXIT_FAIL;
   printf("stopped team '%s'%s\n", session, had ? "" : " (its tmux session was already gone)");

@@ -37,6 +37,8 @@ static const char *const wt_hardening[] = {
   "-c", "diff.external=", "-c", "commit.gpgSign=false", "-c", "tag.gpgSign=false",
   "-c", "gpg.program=false", "-c", "core.alternateRefsCommand=", "-c", "protocol.allow=never",
   "-c", "uploadpack.packObjectsHook=", "-c", "core.untrackedCache=false", "-c", "advice.detachedHead=false",
+  /* never look inside submodules: their config is the agent's */
+  "-c", "diff.ignoreSubmodules=dirty", "-c", "submodule.recurse=false", "-c", "status.submoduleSummary=false",
   NULL,
 };
 
@@ -95,6 +97,18 @@ int adr_git_repo(const struct adr_repo *r, bool check, struct buf *out, adr_err 
   for (const char *s = arg; s; s = va_arg(ap, const char *))
     strv_push(&a, s);
   va_end(ap);
+  int st = run_git(r->top, &a, check, out, err);
+  strv_free(&a);
+  return st;
+}
+
+int adr_git_repov(const struct adr_repo *r, bool check, struct buf *out, adr_err *err, const char *const *args)
+{
+  struct strv a = { 0 };
+  strv_push(&a, "git");
+  strv_push(&a, "--no-pager");
+  for (const char *const *p = args; *p; p++)
+    strv_push(&a, *p);
   int st = run_git(r->top, &a, check, out, err);
   strv_free(&a);
   return st;

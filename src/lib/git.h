@@ -36,6 +36,9 @@ int adr_repo_find(const char *dir, struct adr_repo *r, adr_err *err);
 int adr_git_repo(const struct adr_repo *r, bool check, struct buf *out, adr_err *err, const char *arg, ...)
   __attribute__((sentinel));
 
+/* The same with an argument vector (NULL-terminated). */
+int adr_git_repov(const struct adr_repo *r, bool check, struct buf *out, adr_err *err, const char *const *args);
+
 /* The same on an agent's worktree (hardened, see above).  gitdir is
  * <common_dir>/worktrees/<id>. */
 int adr_git_wt(const struct adr_repo *r, const char *gitdir, const char *worktree, bool check,

@@ -165,27 +165,65 @@ int adr_worktree_state(const struct adr_repo *r, const struct adr_worktree *w, s
   cleanup_free char *ref = xasprintf("refs/heads/%s", w->branch);
   cleanup_buf struct buf out;
   buf_init(&out, 0);
-  if (adr_git_repo(r, false, NULL, err, "show-ref", "--verify", "--quiet", ref, NULL) == 0) {
-    /* commits only this branch (or other agents' branches) has */
-    if (adr_git_repo(r, true, &out, err, "rev-list", "--count", ref, "--not", "--exclude=adr/*", "--branches",
-                     "--remotes", NULL) < 0)
+  /* the tips that may hold the agent's commits: its branch and its
+   * worktree's HEAD (it may have committed on a detached HEAD or moved
+   * its branch) */
+  struct strv tips = { 0 };
+  if (adr_git_repo(r, false, NULL, err, "show-ref", "--verify", "--quiet", ref, NULL) == 0)
+    strv_push(&tips, ref);
+  struct stat sb;
+  st->missing = stat(w->path, &sb) < 0 || stat(w->gitdir, &sb) < 0;
+  if (!st->missing && adr_git_wt(r, w->gitdir, w->path, false, &out, err, "rev-parse", "--verify", "--quiet",
+                                 "HEAD^{commit}", NULL) == 0 && *adr_git_trim(&out))
+    strv_push(&tips, out.data);
+  adr_err_free(err);
+  if (tips.n) {
+    /* commits only these tips (or other agents' branches) have */
+    struct strv a = { 0 };
+    const char *pre[] = { "rev-list", "--count" };
+    for (size_t i = 0; i < 2; i++)
+      strv_push(&a, pre[i]);
+    for (size_t i = 0; i < tips.n; i++)
+      strv_push(&a, tips.v[i]);
+    const char *post[] = { "--not", "--exclude=adr/*", "--branches", "--remotes" };
+    for (size_t i = 0; i < 4; i++)
+      strv_push(&a, post[i]);
+    buf_reset(&out);
+    int rc = adr_git_repov(r, true, &out, err, (const char *const *)a.v);
+    strv_free(&a);
+    strv_free(&tips);
+    if (rc < 0)
       return -1;
     st->unmerged = (unsigned)strtoul(adr_git_trim(&out), NULL, 10);
   }
-  struct stat sb;
-  cleanup_free char *dotgit = xasprintf("%s/.git", w->path);
-  if (stat(w->path, &sb) < 0 || stat(dotgit, &sb) < 0 || stat(w->gitdir, &sb) < 0) {
-    st->missing = true;
+  if (st->missing)
     return 0;
-  }
   buf_reset(&out);
+  /* submodules only by their recorded commit: looking inside one would
+   * read configuration the agent wrote (filters run programs) */
   if (adr_git_wt(r, w->gitdir, w->path, true, &out, err, "status", "--porcelain=v1", "--untracked-files=all",
-                 "--ignore-submodules=none", NULL) < 0)
+                 "--ignore-submodules=dirty", NULL) < 0)
     return -1;
   if (out.data) {
     char *save = NULL;
     for (char *l = strtok_r(out.data, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
       strv_push(&st->changes, l);
+  }
+  /* a checked-out submodule may hold work adr does not inspect */
+  buf_reset(&out);
+  if (adr_git_wt(r, w->gitdir, w->path, true, &out, err, "ls-files", "--stage", "-z", NULL) < 0)
+    return -1;
+  for (size_t off = 0; out.data && off < out.len;) {
+    const char *e = out.data + off;
+    off += strlen(e) + 1;
+    const char *tab = strchr(e, '\t');
+    if (!str_has_prefix(e, "160000 ") || !tab)
+      continue;
+    cleanup_free char *sub = xasprintf("%s/%s/.git", w->path, tab + 1);
+    if (lstat(sub, &sb) == 0) {
+      cleanup_free char *line = xasprintf("?? %s (a checked-out submodule: not inspected)", tab + 1);
+      strv_push(&st->changes, line);
+    }
   }
   return 0;
 }
@@ -232,8 +270,9 @@ int adr_worktree_remove(const struct adr_repo *r, const struct adr_worktree *w, 
     write_file_atomic(dotgit, link, strlen(link), 0644);
     cleanup_err adr_err e1 = NULL;
     if (adr_git_repo(r, true, NULL, &e1, "worktree", "remove", "--force", "--force", w->path, NULL) < 0) {
-      cleanup_free char *state = adr_state_dir();
-      cleanup_free char *mine = xasprintf("%s/worktrees/", state);
+      cleanup_free char *state0 = adr_state_dir();
+      cleanup_free char *state = realpath(state0, NULL);
+      cleanup_free char *mine = xasprintf("%s/worktrees/", state ? state : state0);
       if (!str_has_prefix(w->path, mine) || strstr(w->path, "/../")) {
         adr_err_move(err, &e1);
         return -1;
@@ -242,9 +281,15 @@ int adr_worktree_remove(const struct adr_repo *r, const struct adr_worktree *w, 
         return -1;
     }
   }
-  /* metadata of a worktree whose directory vanished */
+  /* metadata of a worktree whose directory vanished: only this one's
+   * (git worktree prune would also take the user's own worktrees that
+   * are merely unmounted) */
   cleanup_err adr_err e2 = NULL;
-  adr_git_repo(r, false, NULL, &e2, "worktree", "prune", NULL);
+  cleanup_free char *admin = xasprintf("%s/worktrees/", r->common_dir);
+  struct stat gs;
+  if (w->gitdir && str_has_prefix(w->gitdir, admin) && !strstr(w->gitdir, "/../") && !strchr(w->gitdir + strlen(admin), '/') &&
+      lstat(w->gitdir, &gs) == 0 && rm_tree(w->gitdir, &e2) < 0)
+    adr_err_free(&e2);
   if (delete_branch) {
     cleanup_free char *ref = xasprintf("refs/heads/%s", w->branch);
     if (adr_git_repo(r, false, NULL, &e2, "show-ref", "--verify", "--quiet", ref, NULL) == 0 &&

@@ -317,9 +317,14 @@ COMMIT='git -c user.name=agent -c user.email=agent@example.invalid commit -q'
   run adr rm
   [ "$status" -eq 2 ]
   [[ "$output" == *"which agent?"* ]]
-  run adr start sh --name ok --branch 'bad..name' --prompt true
+  run adr start sh --name ok --branch 'adr/bad..name' --prompt true
   [ "$status" -eq 1 ]
-  [[ "$output" == *"invalid branch name 'bad..name'"* ]]
+  [[ "$output" == *"invalid branch name 'adr/bad..name'"* ]]
+  [ -z "$(cid ok)" ]
+  # outside adr/ the agent could write the user's branches: refused
+  run adr start sh --name ok --branch feature --prompt true
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"must start with 'adr/'"* ]]
   [ -z "$(cid ok)" ]
   run adr start sh --name 'Bad Name' --prompt true
   [ "$status" -eq 2 ]
@@ -360,6 +365,27 @@ COMMIT='git -c user.name=agent -c user.email=agent@example.invalid commit -q'
     ! git show-ref --verify --quiet refs/heads/adr/k2
     [ "$(git worktree list | wc -l)" -eq 1 ]
   fi
+}
+
+@test "rm counts commits made on a detached HEAD or after moving the branch; submodule config never runs" {
+  adr start sh --name det --prompt "cd /workspace && git checkout -q --detach && echo D > d.txt && git add d.txt && $COMMIT -m detached"
+  wait_exit det
+  run adr rm --no-push det
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"would lose 1 commit"* ]]
+  # a gitlink whose nested repository configures a filter: adr's git must not run it
+  adr start sh --name sub --prompt '
+    cd /workspace && mkdir s && cd s && git init -q && echo x > f && git add f && git -c user.name=a -c user.email=a@b commit -qm s
+    printf "[filter \"evil\"]\n\tclean = touch /workspace/pwned-by-filter; cat\n" >> .git/config
+    echo "* filter=evil" > .gitattributes && touch f
+    cd /workspace && git add s && git -c user.name=a -c user.email=a@b commit -qm sub'
+  wait_exit sub
+  run adr diff sub
+  run adr rm --no-push sub
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"checked-out submodule"* ]]
+  wt=$(adr ls --json | jq -r '.[] | select(.name == "sub") | .workspace')
+  [ ! -e "$wt/pwned-by-filter" ]
 }
 
 @test "an agent whose worktree vanished shows as broken; rm cleans it up" {
