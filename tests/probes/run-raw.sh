@@ -167,8 +167,13 @@ negative no-new-privileges-off PRIV-01,PRIV-02 --security-opt "seccomp=$profile"
 if [ "$has_sh" = 1 ]; then
   say "ordinary work under the hardened flags ($image)"
   set +e
-  run work "${hardened[@]}" --entrypoint /bin/sh "$image" -c '
+  # an external name and URL for the egress checks: the Debian mirror the
+  # host's apt uses (no registry host is written into the repository)
+  mirror=$(awk '/^URIs:/ { print $2; exit } $1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) { print $i; exit } }' \
+    /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | head -n 1 || true)
+  run work "${hardened[@]}" -e "ADR_PROBE_MIRROR=$mirror" --entrypoint /bin/sh "$image" -c '
     n=0
+    mirror_host=${ADR_PROBE_MIRROR#*://}; mirror_host=${mirror_host%%/*}
     check() { name=$1; shift
       if out=$("$@" 2>&1); then echo "ok   $name: $(printf "%s" "$out" | tail -n 1 | cut -c1-100)"
       else echo "FAIL $name (exit $?): $(printf "%s" "$out" | tail -n 3 | tr "\n" " " | cut -c1-300)"; n=$((n + 1)); fi; }
@@ -212,11 +217,12 @@ p = m.Process(target=lambda: None); p.start(); p.join(); print(\"threads+subproc
     else echo "skip curl: not installed"; fi
     if has getent; then
       check dns-localhost getent hosts localhost
-      if out=$(getent ahosts deb.debian.org 2>&1); then echo "ok   dns-external: $(echo "$out" | head -n 1)"
+      if [ -z "$mirror_host" ]; then echo "skip dns-external: no apt mirror on the host to look up"
+      elif out=$(getent ahosts "$mirror_host" 2>&1); then echo "ok   dns-external: $(echo "$out" | head -n 1)"
       else echo "info dns-external: no answer (network or resolver unavailable; not a profile failure)"; fi
     fi
-    if has curl; then
-      code=$(curl -sS -m 10 -o /dev/null -w "%{http_code}" http://deb.debian.org/debian/dists/bookworm/Release 2>&1) &&
+    if has curl && [ -n "$ADR_PROBE_MIRROR" ]; then
+      code=$(curl -sS -m 10 -o /dev/null -w "%{http_code}" "${ADR_PROBE_MIRROR%/}/dists/bookworm/Release" 2>&1) &&
         echo "ok   http-external: HTTP $code" || echo "info http-external: $code (no egress here; not a profile failure)"
     fi
     echo "ordinary-work failures: $n"; exit $n'
