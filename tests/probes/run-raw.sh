@@ -56,6 +56,11 @@ chmod 4755 "$tmp/probe-suid"
 mkdir -m 0755 "$tmp/workspace" "$tmp/fake-ssh"
 chown 4242:4242 "$tmp/workspace"
 : >"$tmp/fake.sock"
+# the sandbox user's passwd/group, read-only at /run/adr as adr mounts them
+mkdir -m 0755 "$tmp/identity"
+printf 'root:x:0:0:root:/root:/bin/sh\nagent:x:4242:4242:adr agent:/home/agent:/bin/bash\n' >"$tmp/identity/passwd"
+printf 'root:x:0:\nagent:x:4242:\n' >"$tmp/identity/group"
+chmod 0644 "$tmp/identity/passwd" "$tmp/identity/group"
 echo "probe: $(stat -c %s "$tmp/probe") bytes; image: $image; profile: $profile"
 
 run() { # NAME DOCKER-ARGS...: docker run --rm, named so that cleanup can remove it
@@ -76,6 +81,7 @@ common=(
   -v "$tmp/workspace:/workspace" -w /workspace
   -v "$tmp/probe:/opt/adr-probe/probe:ro"
   -v "$tmp/probe-suid:/opt/adr-probe/probe-suid:ro"
+  -v "$tmp/identity:/run/adr:ro"
 )
 hardened=(--security-opt no-new-privileges --security-opt "seccomp=$profile" "${common[@]}")
 probe_args=(--writable /workspace /tmp /home/agent --nosuid /home/agent --pids-max 256
