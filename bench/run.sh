@@ -12,37 +12,18 @@ DOCKER=$(command -v /usr/bin/docker || command -v docker)
 work=$(mktemp -d)
 trap 'rm -rf "$work"; "$DOCKER" rmi benchadr/sh:latest >/dev/null 2>&1 || true' EXIT
 
-export HOME=$work/home XDG_CONFIG_HOME=$work/home/.config XDG_STATE_HOME=$work/home/.local/state
-mkdir -p "$XDG_CONFIG_HOME/adr/agents" "$work/ws"
-echo "ADR_IMAGE_PREFIX=benchadr" >"$XDG_CONFIG_HOME/adr/config"
-cat >"$XDG_CONFIG_HOME/adr/agents/sh.json" <<'JSON'
-{ "name": "sh", "npm": { "package": "none", "version": "0" }, "binary": "true",
-  "args": { "interactive": [], "headless": ["{prompt}"] } }
-JSON
-BATS_TEST_DIRNAME=$PWD/tests/integration
-# shellcheck source=../tests/lib/testimage.bash
-. tests/lib/testimage.bash
-adr_test_image benchadr
-seccomp=$PWD/data/seccomp.json
-uid=$(id -u); gid=$(id -g)
-[ "$uid" = 0 ] && uid=1000 gid=1000
-
+. bench/lib.sh
+bench_init benchadr '{ "name": "sh", "npm": { "package": "none", "version": "0" }, "binary": "true",
+  "args": { "interactive": [], "headless": ["{prompt}"] } }'
 raw() {
-  local sec=()
-  [ -s "$seccomp" ] && [ "$(wc -c <"$seccomp")" -gt 2 ] && sec=(--security-opt "seccomp=$seccomp")
-  "$DOCKER" run --rm --init --read-only --cap-drop ALL --security-opt no-new-privileges "${sec[@]}" \
-    --tmpfs /home/agent:rw,nosuid,nodev,exec,size=1g,mode=1777 --tmpfs /tmp:rw,nosuid,nodev,exec,size=1g,mode=1777 \
-    --tmpfs /run/adr:rw,nosuid,nodev,exec,size=1m,mode=1777 \
-    --memory 4g --memory-swap 4g --cpus 2 --pids-limit 1024 --user "$uid:$gid" \
-    --add-host host.docker.internal:host-gateway -e HOME=/home/agent -w /workspace \
-    --mount "type=bind,src=$work/ws,dst=/workspace" benchadr/sh:latest /usr/local/bin/adr-entry true x
+  "$DOCKER" run --rm "${HARDENED[@]}" --mount "type=bind,src=$work/ws,dst=/workspace" \
+    benchadr/sh:latest /usr/local/bin/adr-entry true x
 }
 viaadr() { (cd "$work/ws" && "$ADR" run sh --prompt x); }
 
 # warm up both paths once
 raw >/dev/null; viaadr >/dev/null
 
-now() { date +%s%N; }
 : >"$work/raw" ; : >"$work/adr" ; : >"$work/cpu"
 for _ in $(seq "$N"); do
   t0=$(now); raw >/dev/null; t1=$(now); echo $(((t1 - t0) / 1000)) >>"$work/raw"
@@ -50,7 +31,6 @@ for _ in $(seq "$N"); do
   echo "$wall" >>"$work/adr"; echo "$cpu" >>"$work/cpu"
 done
 
-stat() { sort -n "$1" | awk '{ a[NR] = $1 } END { m = a[int((NR + 1) / 2)]; p = a[int(NR * 0.9 + 0.999)]; printf "%d %d\n", m, p }'; }
 read -r rm rp < <(stat "$work/raw")
 read -r am ap < <(stat "$work/adr")
 read -r cm cp < <(stat "$work/cpu")

@@ -24,17 +24,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export HOME=$work/home XDG_CONFIG_HOME=$work/home/.config XDG_STATE_HOME=$work/home/.local/state
-mkdir -p "$XDG_CONFIG_HOME/adr/agents" "$work/repo" "$work/raw"
-echo "ADR_IMAGE_PREFIX=benchstart" >"$XDG_CONFIG_HOME/adr/config"
-cat >"$XDG_CONFIG_HOME/adr/agents/sh.json" <<'JSON'
-{ "name": "sh", "npm": { "package": "none", "version": "0" }, "binary": "sleep",
-  "args": { "interactive": ["600"], "headless": ["{prompt}"] } }
-JSON
-BATS_TEST_DIRNAME=$PWD/tests/integration
-# shellcheck source=../tests/lib/testimage.bash
-. tests/lib/testimage.bash
-adr_test_image benchstart
+. bench/lib.sh
+bench_init benchstart '{ "name": "sh", "npm": { "package": "none", "version": "0" }, "binary": "sleep",
+  "args": { "interactive": ["600"], "headless": ["{prompt}"] } }'
+mkdir -p "$work/repo" "$work/raw"
 
 # the repository: FILES small files in 500 directories, one commit
 echo "making a repository of $FILES files" >&2
@@ -54,9 +47,6 @@ PY
   git -c user.name=b -c user.email=b@x commit -qm files
 )
 
-seccomp=$PWD/data/seccomp.json
-uid=$(id -u); gid=$(id -g)
-[ "$uid" = 0 ] && uid=1000 gid=1000
 repo=$work/repo
 
 raw() { # i
@@ -65,12 +55,7 @@ raw() { # i
   local gd=$repo/.git/worktrees/r$1
   mkdir -p "$repo/.git/refs/heads/raw" "$repo/.git/logs/refs/heads/raw"
   : >"$gd/config.worktree"
-  "$DOCKER" run -d --label adrbench=start --init --read-only --cap-drop ALL \
-    --security-opt no-new-privileges --security-opt "seccomp=$seccomp" \
-    --tmpfs /home/agent:rw,nosuid,nodev,exec,size=1g,mode=1777 --tmpfs /tmp:rw,nosuid,nodev,exec,size=1g,mode=1777 \
-    --tmpfs /run/adr:rw,nosuid,nodev,exec,size=1m,mode=1777 \
-    --memory 4g --memory-swap 4g --cpus 2 --pids-limit 1024 --user "$uid:$gid" \
-    --add-host host.docker.internal:host-gateway -e HOME=/home/agent -w /workspace \
+  "$DOCKER" run -d --label adrbench=start "${HARDENED[@]}" \
     --mount "type=bind,src=$wt,dst=/workspace" \
     --mount "type=bind,src=$repo/.git,dst=$repo/.git,readonly" \
     --mount "type=bind,src=$repo/.git/objects,dst=$repo/.git/objects" \
@@ -90,7 +75,6 @@ raw_clean() {
 viaadr() { (cd "$repo" && "$ADR" start sh --name "a$1" --prompt 600 >/dev/null 2>&1); }
 adr_clean() { (cd "$repo" && "$ADR" rm --force --no-push "a$1" >/dev/null); }
 
-now() { date +%s%N; }
 raw w; raw_clean w
 viaadr w; adr_clean w
 : >"$work/t.raw"; : >"$work/t.adr"
@@ -99,7 +83,6 @@ for i in $(seq "$N"); do
   t0=$(now); viaadr "$i"; t1=$(now); echo $(((t1 - t0) / 1000)) >>"$work/t.adr"; adr_clean "$i"
 done
 
-stat() { sort -n "$1" | awk '{ a[NR] = $1 } END { m = a[int((NR + 1) / 2)]; p = a[int(NR * 0.9 + 0.999)]; printf "%d %d\n", m, p }'; }
 read -r rm rp < <(stat "$work/t.raw")
 read -r am ap < <(stat "$work/t.adr")
 ratio=$(awk -v a="$am" -v r="$rm" 'BEGIN { printf "%.3f", a / r }')

@@ -27,28 +27,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export HOME=$work/home XDG_CONFIG_HOME=$work/home/.config XDG_STATE_HOME=$work/home/.local/state
-mkdir -p "$XDG_CONFIG_HOME/adr/agents" "$work/ws"
-echo "ADR_IMAGE_PREFIX=benchteam" >"$XDG_CONFIG_HOME/adr/config"
-cat >"$XDG_CONFIG_HOME/adr/agents/sh.json" <<'JSON'
-{ "name": "sh", "npm": { "package": "none", "version": "0" }, "binary": "sleep",
-  "args": { "interactive": ["600"], "headless": ["{prompt}"] } }
-JSON
-BATS_TEST_DIRNAME=$PWD/tests/integration
-# shellcheck source=../tests/lib/testimage.bash
-. tests/lib/testimage.bash
-adr_test_image benchteam
+. bench/lib.sh
+bench_init benchteam '{ "name": "sh", "npm": { "package": "none", "version": "0" }, "binary": "sleep",
+  "args": { "interactive": ["600"], "headless": ["{prompt}"] } }'
 
-seccomp=$PWD/data/seccomp.json
-uid=$(id -u); gid=$(id -g)
-[ "$uid" = 0 ] && uid=1000 gid=1000
 raw_one() {
-  "$DOCKER" run -d -t -i --label adrbench=team --init --read-only --cap-drop ALL \
-    --security-opt no-new-privileges --security-opt "seccomp=$seccomp" \
-    --tmpfs /home/agent:rw,nosuid,nodev,exec,size=1g,mode=1777 --tmpfs /tmp:rw,nosuid,nodev,exec,size=1g,mode=1777 \
-    --tmpfs /run/adr:rw,nosuid,nodev,exec,size=1m,mode=1777 \
-    --memory 4g --memory-swap 4g --cpus 2 --pids-limit 1024 --user "$uid:$gid" \
-    --add-host host.docker.internal:host-gateway -e HOME=/home/agent -w /workspace \
+  "$DOCKER" run -d -t -i --label adrbench=team "${HARDENED[@]}" \
     --mount "type=bind,src=$work/ws,dst=/workspace" benchteam/sh:latest /usr/local/bin/adr-entry sleep 600 >/dev/null
 }
 raw() { raw_one & raw_one & raw_one & raw_one & wait; }
@@ -56,7 +40,6 @@ raw_clean() { "$DOCKER" ps -aq --filter label=adrbench=team | xargs -r "$DOCKER"
 viaadr() { (cd "$work/ws" && "$ADR" team start "b$1" --shared-workspace --agent sh --agent sh --agent sh --agent sh >/dev/null 2>&1); }
 adr_clean() { (cd "$work/ws" && "$ADR" team stop "b$1" >/dev/null 2>&1); }
 
-now() { date +%s%N; }
 raw; raw_clean
 viaadr w; adr_clean w
 : >"$work/t.raw"; : >"$work/t.adr"
@@ -65,7 +48,6 @@ for i in $(seq "$N"); do
   t0=$(now); viaadr "$i"; t1=$(now); echo $(((t1 - t0) / 1000)) >>"$work/t.adr"; adr_clean "$i"
 done
 
-stat() { sort -n "$1" | awk '{ a[NR] = $1 } END { m = a[int((NR + 1) / 2)]; p = a[int(NR * 0.9 + 0.999)]; printf "%d %d\n", m, p }'; }
 read -r rm rp < <(stat "$work/t.raw")
 read -r am ap < <(stat "$work/t.adr")
 ratio=$(awk -v a="$am" -v r="$rm" 'BEGIN { printf "%.3f", a / r }')

@@ -221,3 +221,12 @@ void pagent_remove_host_state(const struct pagent *a)
     warnf("%s", e->msg);
 }
 
+
+int one_agent_arg(const struct adr_cmd *self, int argc, char **argv)
+{
+  if (optind >= argc)
+    return usage_error(self, "which agent? (see 'adr ls')");
+  if (optind + 1 < argc)
+    return usage_error(self, "unexpected argument '%s'", argv[optind + 1]);
+  return 0;
+}

@@ -82,10 +82,9 @@ int cmd_attach(struct adr_ctx *ctx, int argc, char **argv)
     default: return EXIT_USAGE;
     }
   }
-  if (optind >= argc)
-    return usage_error(self, "which agent? (see 'adr ls')");
-  if (optind + 1 < argc)
-    return usage_error(self, "unexpected argument '%s'", argv[optind + 1]);
+  int bad = one_agent_arg(self, argc, argv);
+  if (bad)
+    return bad;
   const char *name = argv[optind];
   cleanup_err adr_err err = NULL;
   struct pagent a;

@@ -89,6 +89,8 @@ int pagent_list(struct adr_ctx *ctx, const char *scope, struct pagent **out, siz
 /* 0 found, 1 not found (err says so), -1 error */
 int pagent_find(struct adr_ctx *ctx, const char *name, struct pagent *out, adr_err *err);
 bool pagent_running(const struct pagent *a);
+/* After option parsing: exactly one agent NAME left; 0, or the usage error's status. */
+int one_agent_arg(const struct adr_cmd *self, int argc, char **argv);
 /* Cleans up after `adr start`s that were killed half way (needs the engine). */
 void pagent_reap_starts(struct adr_ctx *ctx, const struct adr_repo *repo);
 /* Undoes the host-side state of an agent's sandbox (idmapped mounts,

@@ -24,52 +24,39 @@ enum {
   OPT_TIMEOUT, OPT_MEMORY, OPT_CPUS, OPT_PIDS, OPT_UNSAFE, OPT_NAME, OPT_YES, OPT_BRANCH, OPT_NO_WORKTREE,
 };
 
+/* The options adr run and adr start share (one macro, two tables). */
+#define SANDBOX_OPTIONS \
+  { "workspace", required_argument, NULL, 'w' }, \
+  { "config", required_argument, NULL, 'c' }, \
+  { "config-file", required_argument, NULL, OPT_CONFIG_FILE }, \
+  { "prompt", required_argument, NULL, OPT_PROMPT }, \
+  { "headless", no_argument, NULL, OPT_HEADLESS }, \
+  { "shell", no_argument, NULL, OPT_SHELL }, \
+  { "tag", required_argument, NULL, OPT_TAG }, \
+  { "model", required_argument, NULL, OPT_MODEL }, \
+  { "env", required_argument, NULL, 'e' }, \
+  { "env-file", required_argument, NULL, OPT_ENV_FILE }, \
+  { "mount", required_argument, NULL, 'm' }, \
+  { "memory", required_argument, NULL, OPT_MEMORY }, \
+  { "cpus", required_argument, NULL, OPT_CPUS }, \
+  { "pids", required_argument, NULL, OPT_PIDS }, \
+  { "unsafe", required_argument, NULL, OPT_UNSAFE }, \
+  { "name", required_argument, NULL, OPT_NAME }, \
+  { "yes", no_argument, NULL, OPT_YES }, \
+  { "help", no_argument, NULL, 'h' }
+
 const struct option run_options[] = {
-  { "workspace", required_argument, NULL, 'w' },
-  { "config", required_argument, NULL, 'c' },
-  { "config-file", required_argument, NULL, OPT_CONFIG_FILE },
-  { "prompt", required_argument, NULL, OPT_PROMPT },
-  { "headless", no_argument, NULL, OPT_HEADLESS },
-  { "shell", no_argument, NULL, OPT_SHELL },
-  { "tag", required_argument, NULL, OPT_TAG },
-  { "model", required_argument, NULL, OPT_MODEL },
-  { "env", required_argument, NULL, 'e' },
-  { "env-file", required_argument, NULL, OPT_ENV_FILE },
-  { "mount", required_argument, NULL, 'm' },
+  SANDBOX_OPTIONS,
   { "timeout", required_argument, NULL, OPT_TIMEOUT },
-  { "memory", required_argument, NULL, OPT_MEMORY },
-  { "cpus", required_argument, NULL, OPT_CPUS },
-  { "pids", required_argument, NULL, OPT_PIDS },
-  { "unsafe", required_argument, NULL, OPT_UNSAFE },
-  { "name", required_argument, NULL, OPT_NAME },
-  { "yes", no_argument, NULL, OPT_YES },
-  { "help", no_argument, NULL, 'h' },
   { 0 },
 };
 
-/* adr start: the same, minus --timeout (nobody stays to enforce it), plus
- * --branch */
+/* adr start: no --timeout (nobody stays to enforce it); --branch and
+ * --no-worktree */
 const struct option start_options[] = {
-  { "workspace", required_argument, NULL, 'w' },
-  { "config", required_argument, NULL, 'c' },
-  { "config-file", required_argument, NULL, OPT_CONFIG_FILE },
-  { "prompt", required_argument, NULL, OPT_PROMPT },
-  { "headless", no_argument, NULL, OPT_HEADLESS },
-  { "shell", no_argument, NULL, OPT_SHELL },
-  { "tag", required_argument, NULL, OPT_TAG },
-  { "model", required_argument, NULL, OPT_MODEL },
-  { "env", required_argument, NULL, 'e' },
-  { "env-file", required_argument, NULL, OPT_ENV_FILE },
-  { "mount", required_argument, NULL, 'm' },
-  { "memory", required_argument, NULL, OPT_MEMORY },
-  { "cpus", required_argument, NULL, OPT_CPUS },
-  { "pids", required_argument, NULL, OPT_PIDS },
-  { "unsafe", required_argument, NULL, OPT_UNSAFE },
-  { "name", required_argument, NULL, OPT_NAME },
+  SANDBOX_OPTIONS,
   { "branch", required_argument, NULL, OPT_BRANCH },
   { "no-worktree", no_argument, NULL, OPT_NO_WORKTREE },
-  { "yes", no_argument, NULL, OPT_YES },
-  { "help", no_argument, NULL, 'h' },
   { 0 },
 };
 

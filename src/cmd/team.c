@@ -610,19 +610,25 @@ struct agent_status {
   long since; /* seconds since the pane last changed */
 };
 
-/* One check of every pane: compares with the stored snapshot, records a
- * change.  Returns per pane whether it changed. */
-static void check_panes(const struct pane *p, size_t n, bool *changed, time_t now)
+/* One check of every pane: compares with the last snapshot, records a
+ * change (in p and in the pane's options).  Returns per pane whether it
+ * changed. */
+static void check_panes(struct pane *p, size_t n, bool *changed, time_t now)
 {
   for (size_t i = 0; i < n; i++) {
-    cleanup_free char *h = snapshot_hash(p[i].id);
+    char *h = snapshot_hash(p[i].id);
     changed[i] = !streq(h, p[i].hash);
-    if (changed[i]) {
-      cleanup_err adr_err e = NULL;
-      cleanup_free char *ts = xasprintf("%ld", (long)now);
-      adr_tmux(NULL, &e, "set-option", "-p", "-t", p[i].id, "@adr_hash", h, NULL);
-      adr_tmux(NULL, &e, "set-option", "-p", "-t", p[i].id, "@adr_changed", ts, NULL);
+    if (!changed[i]) {
+      free(h);
+      continue;
     }
+    cleanup_err adr_err e = NULL;
+    cleanup_free char *ts = xasprintf("%ld", (long)now);
+    adr_tmux(NULL, &e, "set-option", "-p", "-t", p[i].id, "@adr_hash", h, NULL);
+    adr_tmux(NULL, &e, "set-option", "-p", "-t", p[i].id, "@adr_changed", ts, NULL);
+    p[i].changed = now;
+    free(p[i].hash);
+    p[i].hash = h;
   }
 }
 
@@ -661,6 +667,7 @@ static int collect(struct adr_ctx *ctx, const struct strv *sessions, struct sess
   struct pane **panes = xcalloc(ns ? ns : 1, sizeof(*panes));
   size_t *np = xcalloc(ns ? ns : 1, sizeof(*np));
   bool **any = xcalloc(ns ? ns : 1, sizeof(*any));
+  bool **had = xcalloc(ns ? ns : 1, sizeof(*had)); /* a snapshot from an earlier check existed */
   int ret = 0;
   time_t now = time(NULL);
   for (size_t s = 0; s < ns; s++) {
@@ -682,6 +689,9 @@ static int collect(struct adr_ctx *ctx, const struct strv *sessions, struct sess
       goto out;
     }
     any[s] = xcalloc(np[s] ? np[s] : 1, sizeof(bool));
+    had[s] = xcalloc(np[s] ? np[s] : 1, sizeof(bool));
+    for (size_t i = 0; i < np[s]; i++)
+      had[s][i] = panes[s][i].hash[0] != '\0';
   }
   /* rounds of checks STALL_INTERVAL apart; the first compares with what
    * the last status or watch stored */
@@ -692,17 +702,9 @@ static int collect(struct adr_ctx *ctx, const struct strv *sessions, struct sess
     for (size_t s = 0; s < ns; s++) {
       bool *ch = xcalloc(np[s] ? np[s] : 1, sizeof(bool));
       check_panes(panes[s], np[s], ch, now);
-      for (size_t i = 0; i < np[s]; i++) {
-        if (!ch[i])
-          continue;
-        /* activity: a change seen during this command's own rounds, or,
-         * without rounds (watch), against the previous check */
-        if (r > 0 || (rounds == 0 && panes[s][i].hash[0]))
-          any[s][i] = true;
-        panes[s][i].changed = now;
-        free(panes[s][i].hash);
-        panes[s][i].hash = snapshot_hash(panes[s][i].id);
-      }
+      for (size_t i = 0; i < np[s]; i++)
+        if (ch[i] && (r > 0 || (rounds == 0 && had[s][i])))
+          any[s][i] = true; /* a change in this command's own rounds, or (watch) since the last check */
       free(ch);
     }
   }
@@ -737,10 +739,12 @@ out:
   for (size_t s = 0; s < ns; s++) {
     panes_free(panes[s], np[s]);
     free(any[s]);
+    free(had[s]);
   }
   free(panes);
   free(np);
   free(any);
+  free(had);
   *out = si;
   return ret;
 }

@@ -208,16 +208,10 @@ static bool owner_alive(const struct adr_container *c, const char *boot)
  * right now). */
 static void reap_host_state(struct adr_ctx *ctx, const char *state)
 {
-  struct strv f = { 0 };
-  strv_push(&f, ADR_LABEL_MANAGED);
-  struct adr_container *v = NULL;
-  size_t n = 0;
-  cleanup_err adr_err err = NULL;
-  int r = ctx->engine->ops->container_list(ctx->engine, &f, true, &v, &n, &err);
-  strv_free(&f);
-  if (r < 0)
-    return;
+  /* the old enough directories first (local and cheap); the engine is
+   * asked only when there is one, so that adr run pays nothing normally */
   static const char *const kinds[] = { "mnt", "run" };
+  struct strv cand[2] = { { 0 }, { 0 } };
   time_t now = time(NULL);
   for (size_t k = 0; k < 2; k++) {
     cleanup_free char *dir = xasprintf("%s/%s", state, kinds[k]);
@@ -230,23 +224,39 @@ static void reap_host_state(struct adr_ctx *ctx, const char *state)
         continue;
       cleanup_free char *p = xasprintf("%s/%s", dir, de->d_name);
       struct stat st;
-      if (lstat(p, &st) < 0 || !S_ISDIR(st.st_mode) || now - st.st_mtime < 120)
-        continue;
-      bool used = false;
-      for (size_t i = 0; i < n && !used; i++)
-        used = streq(adr_labels_get(&v[i].labels, k == 0 ? ADR_LABEL_IDMAP : ADR_LABEL_IDENTITY), p);
-      if (used)
-        continue;
-      cleanup_err adr_err e2 = NULL;
-      if (k == 0)
-        adr_idmap_umount_dir(p, &e2);
-      else
-        adr_identity_remove(p, &e2);
-      adr_debug("removed %s, left by an adr killed before its sandbox existed", p);
+      if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && now - st.st_mtime >= 120)
+        strv_push(&cand[k], p);
     }
     closedir(d);
   }
-  adr_containers_free(v, n);
+  if (cand[0].n + cand[1].n > 0) {
+    struct strv f = { 0 };
+    strv_push(&f, ADR_LABEL_MANAGED);
+    struct adr_container *v = NULL;
+    size_t n = 0;
+    cleanup_err adr_err err = NULL;
+    if (ctx->engine->ops->container_list(ctx->engine, &f, true, &v, &n, &err) == 0) {
+      for (size_t k = 0; k < 2; k++)
+        for (size_t c = 0; c < cand[k].n; c++) {
+          const char *p = cand[k].v[c];
+          bool used = false;
+          for (size_t i = 0; i < n && !used; i++)
+            used = streq(adr_labels_get(&v[i].labels, k == 0 ? ADR_LABEL_IDMAP : ADR_LABEL_IDENTITY), p);
+          if (used)
+            continue;
+          cleanup_err adr_err e2 = NULL;
+          if (k == 0)
+            adr_idmap_umount_dir(p, &e2);
+          else
+            adr_identity_remove(p, &e2);
+          adr_debug("removed %s, left by an adr killed before its sandbox existed", p);
+        }
+      adr_containers_free(v, n);
+    }
+    strv_free(&f);
+  }
+  strv_free(&cand[0]);
+  strv_free(&cand[1]);
 }
 
 void ctx_reap(struct adr_ctx *ctx)

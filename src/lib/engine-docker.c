@@ -929,16 +929,14 @@ static int pump(int sock, struct buf *initial, const struct adr_attach *a, bool 
   }
 }
 
-static int docker_container_attach(struct adr_engine *e, const char *id, const struct adr_attach *a, adr_err *err)
+/* POST path (body: JSON or NULL) on a hijacked connection, call a's
+ * on_ready, then pump the streams until they close. */
+static int hijack_pump(struct adr_engine *e, const char *path, const char *body, const struct adr_attach *a,
+                       adr_err *err)
 {
-  cleanup_free char *q = esc(id);
-  cleanup_free char *dk = a->detach_keys ? esc(a->detach_keys) : NULL;
-  cleanup_free char *path =
-    xasprintf("/containers/%s/attach?stream=1&stdin=%d&stdout=1&stderr=1%s%s", q, a->in_fd >= 0 ? 1 : 0,
-              dk ? "&detachKeys=" : "", dk ? dk : "");
   struct buf extra;
   buf_init(&extra, 0);
-  int sock = hijack(e, path, NULL, &extra, NULL, err);
+  int sock = hijack(e, path, body, &extra, NULL, err);
   if (sock < 0) {
     buf_free(&extra);
     return -1;
@@ -951,6 +949,16 @@ static int docker_container_attach(struct adr_engine *e, const char *id, const s
   buf_free(&extra);
   close(sock);
   return ret;
+}
+
+static int docker_container_attach(struct adr_engine *e, const char *id, const struct adr_attach *a, adr_err *err)
+{
+  cleanup_free char *q = esc(id);
+  cleanup_free char *dk = a->detach_keys ? esc(a->detach_keys) : NULL;
+  cleanup_free char *path =
+    xasprintf("/containers/%s/attach?stream=1&stdin=%d&stdout=1&stderr=1%s%s", q, a->in_fd >= 0 ? 1 : 0,
+              dk ? "&detachKeys=" : "", dk ? dk : "");
+  return hijack_pump(e, path, NULL, a, err);
 }
 
 static int docker_container_exec(struct adr_engine *e, const char *id, const struct strv *cmd,
@@ -980,21 +988,7 @@ static int docker_container_exec(struct adr_engine *e, const char *id, const str
   cleanup_free char *qx = esc(xid);
   cleanup_free char *spath = xasprintf("/exec/%s/start", qx);
   cleanup_free char *sbody = xasprintf("{\"Detach\":false,\"Tty\":%s}", a->tty ? "true" : "false");
-  struct buf extra;
-  buf_init(&extra, 0);
-  int sock = hijack(e, spath, sbody, &extra, NULL, err);
-  if (sock < 0) {
-    buf_free(&extra);
-    return -1;
-  }
-  int ret = 0;
-  if (a->on_ready && a->on_ready(a->ud, err) < 0)
-    ret = -1;
-  else
-    ret = pump(sock, &extra, a, a->tty, err);
-  buf_free(&extra);
-  close(sock);
-  if (ret < 0)
+  if (hijack_pump(e, spath, sbody, a, err) < 0)
     return -1;
   cleanup_free char *ipath = xasprintf("/exec/%s/json", qx);
   json_t *info = NULL;

@@ -5,57 +5,20 @@
 # one test runs a real agent (pi) against the mock model server.
 
 bats_require_minimum_version 1.5.0
-load ../lib/mock
+load ../lib/agents
 
-setup_file() {
-  export ADR_BIN=${ADR_BIN:-$BATS_TEST_DIRNAME/../../build/adr}
-  export P_PREFIX="adrp$$$RANDOM"
-  local home
-  home=$(mktemp -d)
-  for a in claude pi; do
-    if ! docker image inspect "coding-agent/$a:latest" >/dev/null 2>&1; then
-      HOME=$home XDG_CONFIG_HOME=$home/.config "$ADR_BIN" build --yes "$a" >"$BATS_FILE_TMPDIR/build.log" 2>&1 || {
-        tail -30 "$BATS_FILE_TMPDIR/build.log" >&3; rm -rf "$home"; return 1; }
-    fi
-  done
-  rm -rf "$home"
-  docker tag coding-agent/claude:latest "$P_PREFIX/sh:latest"
-  docker tag coding-agent/pi:latest "$P_PREFIX/pi:latest"
-  mock_start "$BATS_FILE_TMPDIR/mock.log"
-}
+setup_file() { agents_setup_file; }
 
 teardown_file() {
-  mock_stop
   docker ps -aq --filter label=dev.adr.kind=agent --filter "label=dev.adr.scope" |
     while read -r id; do
       scope=$(docker inspect -f '{{index .Config.Labels "dev.adr.scope"}}' "$id")
       case "$scope" in "$BATS_FILE_TMPDIR"/*|/tmp/bats-run-*) docker rm -f "$id" >/dev/null ;; esac
     done
-  docker rmi "$P_PREFIX/sh:latest" "$P_PREFIX/pi:latest" >/dev/null 2>&1 || true
+  agents_teardown_file
 }
 
-setup() {
-  export HOME="$BATS_TEST_TMPDIR/home"
-  export XDG_CONFIG_HOME="$HOME/.config" XDG_STATE_HOME="$HOME/.local/state"
-  unset DOCKER_CONTEXT ADR_DEBUG
-  mkdir -p "$XDG_CONFIG_HOME/adr/agents"
-  printf 'ADR_IMAGE_PREFIX=%s\nADR_AGENT=sh\n' "$P_PREFIX" >"$XDG_CONFIG_HOME/adr/config"
-  cat >"$XDG_CONFIG_HOME/adr/agents/sh.json" <<'JSON'
-{ "name": "sh", "description": "test agent: bash on a real agent image",
-  "npm": { "package": "none", "version": "0" }, "binary": "bash",
-  "args": { "interactive": ["-i"], "headless": ["-c", "{prompt}"] } }
-JSON
-  git config --global user.name "Test User"
-  git config --global user.email test@example.invalid
-  git config --global init.defaultBranch main
-  REPO="$BATS_TEST_TMPDIR/repo"
-  mkdir -p "$REPO"
-  cd "$REPO"
-  git init -q
-  printf 'one\ntwo\nthree\n' >shared.txt
-  git add shared.txt
-  git commit -qm init
-}
+setup() { agents_setup shared.txt $'one\ntwo\nthree'; }
 
 teardown() {
   # whatever a test left, removed the way users do (adr rm undoes the
@@ -68,12 +31,7 @@ teardown() {
     done
   done
   docker ps -aq --filter "label=dev.adr.scope=$REPO" | xargs -r docker rm -f >/dev/null
-  left=$(awk -v t="$BATS_TEST_TMPDIR/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo)
-  if [ -n "$left" ]; then
-    echo "$left" | sort -r | xargs -r -n1 umount -l
-    echo "mounts left behind: $left"
-    return 1
-  fi
+  agents_no_mounts_left
 }
 
 adr() { "$ADR_BIN" "$@"; }

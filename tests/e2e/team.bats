@@ -5,52 +5,17 @@
 # image; one test drives a real agent TUI (pi) through `send`.
 
 bats_require_minimum_version 1.5.0
-load ../lib/mock
+load ../lib/agents
 
-setup_file() {
-  export ADR_BIN=${ADR_BIN:-$BATS_TEST_DIRNAME/../../build/adr}
-  export T_PREFIX="adrt$$$RANDOM"
-  local home
-  home=$(mktemp -d)
-  for a in claude pi; do
-    if ! docker image inspect "coding-agent/$a:latest" >/dev/null 2>&1; then
-      HOME=$home XDG_CONFIG_HOME=$home/.config "$ADR_BIN" build --yes "$a" >"$BATS_FILE_TMPDIR/build.log" 2>&1 || {
-        tail -30 "$BATS_FILE_TMPDIR/build.log" >&3; rm -rf "$home"; return 1; }
-    fi
-  done
-  rm -rf "$home"
-  docker tag coding-agent/claude:latest "$T_PREFIX/sh:latest"
-  docker tag coding-agent/pi:latest "$T_PREFIX/pi:latest"
-  mock_start "$BATS_FILE_TMPDIR/mock.log"
-}
+setup_file() { agents_setup_file; }
 
-teardown_file() {
-  mock_stop
-  docker rmi "$T_PREFIX/sh:latest" "$T_PREFIX/pi:latest" >/dev/null 2>&1 || true
-}
+teardown_file() { agents_teardown_file; }
 
 setup() {
-  export HOME="$BATS_TEST_TMPDIR/home"
-  export XDG_CONFIG_HOME="$HOME/.config" XDG_STATE_HOME="$HOME/.local/state"
   export TMUX_TMPDIR="$BATS_TEST_TMPDIR/tmux"
-  unset TMUX DOCKER_CONTEXT ADR_DEBUG ADR_TMUX_SOCKET
-  mkdir -p "$XDG_CONFIG_HOME/adr/agents" "$TMUX_TMPDIR"
-  printf 'ADR_IMAGE_PREFIX=%s\nADR_AGENT=sh\n' "$T_PREFIX" >"$XDG_CONFIG_HOME/adr/config"
-  cat >"$XDG_CONFIG_HOME/adr/agents/sh.json" <<'JSON'
-{ "name": "sh", "description": "test agent: an interactive bash on a real agent image",
-  "npm": { "package": "none", "version": "0" }, "binary": "bash",
-  "args": { "interactive": ["--norc", "--noprofile", "-i"], "headless": ["-c", "{prompt}"] } }
-JSON
-  git config --global user.name "Test User"
-  git config --global user.email test@example.invalid
-  git config --global init.defaultBranch main
-  REPO="$BATS_TEST_TMPDIR/repo"
-  mkdir -p "$REPO"
-  cd "$REPO"
-  git init -q
-  echo base >base.txt
-  git add base.txt
-  git commit -qm init
+  unset TMUX ADR_TMUX_SOCKET
+  mkdir -p "$TMUX_TMPDIR"
+  agents_setup base.txt base
 }
 
 teardown() {
@@ -61,12 +26,7 @@ teardown() {
     "$ADR_BIN" rm --force --no-push "$n" >/dev/null 2>&1 || true
   done
   tmux kill-server 2>/dev/null || true
-  left=$(awk -v t="$BATS_TEST_TMPDIR/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo)
-  if [ -n "$left" ]; then
-    echo "$left" | sort -r | xargs -r -n1 umount -l
-    echo "mounts left behind: $left"
-    return 1
-  fi
+  agents_no_mounts_left
 }
 
 adr() { "$ADR_BIN" "$@"; }

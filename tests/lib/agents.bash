@@ -1,0 +1,67 @@
+# Shared by the e2e files on persistent agents (persistent.bats, team.bats):
+# real agent images under a private prefix, the mock model server, a
+# private HOME with the "sh" test agent, and a fresh repository per test.
+load ../lib/mock
+
+# Real claude and pi images (built when missing), tagged as
+# $AGENTS_PREFIX/sh (an interactive bash on a real image: it has git) and
+# $AGENTS_PREFIX/pi; the mock model server.
+agents_setup_file() {
+  export ADR_BIN=${ADR_BIN:-$BATS_TEST_DIRNAME/../../build/adr}
+  export AGENTS_PREFIX="adre$$$RANDOM"
+  local home a
+  home=$(mktemp -d)
+  for a in claude pi; do
+    if ! docker image inspect "coding-agent/$a:latest" >/dev/null 2>&1; then
+      HOME=$home XDG_CONFIG_HOME=$home/.config "$ADR_BIN" build --yes "$a" >"$BATS_FILE_TMPDIR/build.log" 2>&1 || {
+        tail -30 "$BATS_FILE_TMPDIR/build.log" >&3; rm -rf "$home"; return 1; }
+    fi
+  done
+  rm -rf "$home"
+  docker tag coding-agent/claude:latest "$AGENTS_PREFIX/sh:latest"
+  docker tag coding-agent/pi:latest "$AGENTS_PREFIX/pi:latest"
+  mock_start "$BATS_FILE_TMPDIR/mock.log"
+}
+
+agents_teardown_file() {
+  mock_stop
+  docker rmi "$AGENTS_PREFIX/sh:latest" "$AGENTS_PREFIX/pi:latest" >/dev/null 2>&1 || true
+}
+
+# agents_setup FILE TEXT: a private HOME whose adr config uses the prefix
+# and defines "sh", a git identity, and $REPO (the current directory) with
+# FILE holding TEXT in its first commit.
+agents_setup() {
+  export HOME="$BATS_TEST_TMPDIR/home"
+  export XDG_CONFIG_HOME="$HOME/.config" XDG_STATE_HOME="$HOME/.local/state"
+  unset DOCKER_CONTEXT ADR_DEBUG
+  mkdir -p "$XDG_CONFIG_HOME/adr/agents"
+  printf 'ADR_IMAGE_PREFIX=%s\nADR_AGENT=sh\n' "$AGENTS_PREFIX" >"$XDG_CONFIG_HOME/adr/config"
+  cat >"$XDG_CONFIG_HOME/adr/agents/sh.json" <<'JSON'
+{ "name": "sh", "description": "test agent: bash on a real agent image",
+  "npm": { "package": "none", "version": "0" }, "binary": "bash",
+  "args": { "interactive": ["--norc", "--noprofile", "-i"], "headless": ["-c", "{prompt}"] } }
+JSON
+  git config --global user.name "Test User"
+  git config --global user.email test@example.invalid
+  git config --global init.defaultBranch main
+  REPO="$BATS_TEST_TMPDIR/repo"
+  mkdir -p "$REPO"
+  cd "$REPO"
+  git init -q
+  printf '%s\n' "$2" >"$1"
+  git add "$1"
+  git commit -qm init
+}
+
+# Fails (after unmounting them) when mounts of adr's under the test's
+# directory are left behind.
+agents_no_mounts_left() {
+  local left
+  left=$(awk -v t="$BATS_TEST_TMPDIR/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo)
+  if [ -n "$left" ]; then
+    echo "$left" | sort -r | xargs -r -n1 umount -l
+    echo "mounts left behind: $left"
+    return 1
+  fi
+}
