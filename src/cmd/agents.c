@@ -3,6 +3,7 @@
  * repository, and what its labels say.  Everything about an agent lives in
  * its sandbox's labels, so nothing goes stale when adr is killed. */
 #include "cmd.h"
+#include "egress.h"
 #include "paths.h"
 
 #include "idmap.h"
@@ -221,6 +222,29 @@ void pagent_remove_host_state(const struct pagent *a)
     warnf("%s", e->msg);
 }
 
+
+/* The sandbox's egress gateway and network, after the sandbox (stop=true:
+ * only stop the gateway, for a stopped agent).  The decision log goes with
+ * a removed agent. */
+void pagent_egress(struct adr_ctx *ctx, const struct pagent *a, bool stop)
+{
+  const char *name = a->c.name && a->c.name[0] == '/' ? a->c.name + 1 : a->c.name;
+  if (!name || !adr_labels_get(&a->c.labels, ADR_LABEL_NETMODE))
+    return;
+  cleanup_err adr_err e = NULL;
+  cleanup_free char *gw = xasprintf("%s-gw", name);
+  if (stop) {
+    ctx->engine->ops->container_stop(ctx->engine, gw, 2, &e);
+    return;
+  }
+  cleanup_free char *state = adr_state_dir();
+  cleanup_free char *dir = xasprintf("%s/egress/%s", state, name);
+  cleanup_free char *log = adr_egress_log_path(dir);
+  if (adr_egress_down(ctx->engine, name, dir, &e) < 0)
+    warnf("%s", e->msg);
+  unlink(log);
+  rmdir(dir);
+}
 
 int one_agent_arg(const struct adr_cmd *self, int argc, char **argv)
 {

@@ -79,6 +79,7 @@ struct pagent {
   bool has_worktree;
 };
 void pagent_free(struct pagent *a);
+void pagent_egress(struct adr_ctx *ctx, const struct pagent *a, bool stop);
 void pagents_free(struct pagent *v, size_t n);
 /* Repository top of the current directory (returns 0), else the current
  * directory itself (returns 1); -1 on error. */

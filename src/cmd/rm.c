@@ -170,6 +170,7 @@ static int rm_one(struct adr_ctx *ctx, const char *name, bool push, bool force)
     report(&err);
     goto out;
   }
+  pagent_egress(ctx, &a, false);
   printf("removed '%s'%s%s%s\n", name, a.has_worktree ? " and its worktree" : "",
          a.has_worktree && delete_branch ? " and branch " : "", a.has_worktree && delete_branch ? a.wt.branch : "");
   ret = EXIT_OK;

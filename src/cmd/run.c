@@ -9,6 +9,8 @@
 #include "parse.h"
 #include "paths.h"
 #include "runspec.h"
+#include "egress.h"
+#include "netpolicy.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -22,6 +24,7 @@
 enum {
   OPT_CONFIG_FILE = 256, OPT_PROMPT, OPT_HEADLESS, OPT_SHELL, OPT_TAG, OPT_MODEL, OPT_ENV_FILE,
   OPT_TIMEOUT, OPT_MEMORY, OPT_CPUS, OPT_PIDS, OPT_UNSAFE, OPT_NAME, OPT_YES, OPT_BRANCH, OPT_NO_WORKTREE,
+  OPT_NETWORK, OPT_ALLOW, OPT_ALLOW_PRESET,
 };
 
 /* The options adr run and adr start share (one macro, two tables). */
@@ -42,6 +45,9 @@ enum {
   { "pids", required_argument, NULL, OPT_PIDS }, \
   { "unsafe", required_argument, NULL, OPT_UNSAFE }, \
   { "name", required_argument, NULL, OPT_NAME }, \
+  { "network", required_argument, NULL, OPT_NETWORK }, \
+  { "allow", required_argument, NULL, OPT_ALLOW }, \
+  { "allow-preset", required_argument, NULL, OPT_ALLOW_PRESET }, \
   { "yes", no_argument, NULL, OPT_YES }, \
   { "help", no_argument, NULL, 'h' }
 
@@ -86,6 +92,14 @@ const char run_help[] =
   "      --cpus N             CPU limit (default: ADR_CPUS, 2)\n"
   "      --pids N             process limit (default: ADR_PIDS, 1024)\n"
   "      --name NAME          sandbox name (default: adr-AGENT-RANDOM)\n"
+  "      --network MODE       allowlist (default: egress only through adr's\n"
+  "                           gateway to allowed hosts), none, or open (all but\n"
+  "                           the metadata address); ADR_NETWORK\n"
+  "      --allow HOST[:PORT]  allow a host (*.example.com: its subdomains; an\n"
+  "                           address or CIDR; no port: 80 and 443; repeatable;\n"
+  "                           after ADR_ALLOW and the agent's API hosts)\n"
+  "      --allow-preset NAME  packages: this host's package sources (apt, npm,\n"
+  "                           pip, the workspace's git remotes)\n"
   "      --unsafe WHAT        turn one protection off: writable-root,\n"
   "                           no-seccomp, new-privileges, no-limits\n"
   "      --yes                build a missing image without asking\n\n"
@@ -96,7 +110,8 @@ const char run_help[] =
   "Examples:\n"
   "  adr run claude\n"
   "  adr run pi --prompt 'fix the failing test' --model anthropic/claude-sonnet-4-5\n"
-  "  adr run codex -m ~/datasets:/data -e DEBUG=1 --timeout 30m\n";
+  "  adr run codex -m ~/datasets:/data -e DEBUG=1 --timeout 30m\n"
+  "  adr run claude --allow-preset packages --allow '*.internal.example:8443'\n";
 
 /* ------------------------------------------------------------ signals */
 
@@ -357,10 +372,11 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
 
   const char *workspace = NULL, *config_dir = NULL, *config_file = NULL, *prompt = NULL, *tag = NULL,
              *model = NULL, *timeout_s = NULL, *memory_s = NULL, *cpus_s = NULL, *pids_s = NULL,
-             *name = NULL, *branch = NULL;
+             *name = NULL, *branch = NULL, *network = NULL;
   bool headless = false, shell = false, yes = false, no_worktree = false;
   unsigned unsafe = 0;
-  cleanup_strv struct strv env_flags = { 0 }, env_files = { 0 }, mount_flags = { 0 };
+  cleanup_strv struct strv env_flags = { 0 }, env_files = { 0 }, mount_flags = { 0 }, allow_flags = { 0 },
+                           preset_flags = { 0 };
   cleanup_err adr_err err = NULL;
   int c;
   while ((c = next_opt(self, pargc, argv, "hw:c:e:m:", NULL)) != -1) {
@@ -383,6 +399,9 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
     case OPT_NAME: name = optarg; break;
     case OPT_BRANCH: branch = optarg; break;
     case OPT_NO_WORKTREE: no_worktree = true; break;
+    case OPT_NETWORK: network = optarg; break;
+    case OPT_ALLOW: strv_push(&allow_flags, optarg); break;
+    case OPT_ALLOW_PRESET: strv_push(&preset_flags, optarg); break;
     case OPT_YES: yes = true; break;
     case OPT_UNSAFE:
       if (adr_unsafe_parse(optarg, &unsafe, &err) < 0)
@@ -436,6 +455,44 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
   if (adr_parse_uint(pids_v, 1u << 22, &u) < 0 || u == 0)
     return errorf("invalid process limit '%s'", pids_v);
   int64_t pids = (int64_t)u;
+
+  /* network policy: flag > config > agent definition > allowlist */
+  cleanup_netpolicy struct adr_netpolicy pol = { 0 };
+  {
+    const char *ms = network ? network : adr_config_get(&ctx->config, "ADR_NETWORK");
+    if (!ms || !*ms)
+      ms = agent->network ? agent->network : "allowlist";
+    if (adr_netmode_parse(ms, &pol.mode, &err) < 0)
+      return network ? usage_error(self, "--network: %s", err->msg) : report(&err);
+    if (pol.mode != ADR_NET_ALLOWLIST && (allow_flags.n || preset_flags.n))
+      return usage_error(self, "--allow and --allow-preset need --network allowlist (not %s)",
+                         adr_netmode_name(pol.mode));
+    cleanup_free char *asrc = xasprintf("agent %s:", agent->name);
+    for (size_t i = 0; i < agent->api_hosts.n; i++)
+      if (adr_netpolicy_add(&pol, agent->api_hosts.v[i], asrc, &err) < 0)
+        break;
+    if (!err)
+      adr_netpolicy_add_list(&pol, adr_config_get(&ctx->config, "ADR_ALLOW"), "ADR_ALLOW", &err);
+    for (size_t i = 0; !err && i < allow_flags.n; i++)
+      if (adr_netpolicy_add(&pol, allow_flags.v[i], "--allow", &err) < 0)
+        adr_err_prefix(&err, "--allow");
+    if (err)
+      return report(&err);
+    const char *cp = adr_config_get(&ctx->config, "ADR_ALLOW_PRESETS");
+    if (pol.mode == ADR_NET_ALLOWLIST && cp && *cp) {
+      cleanup_free char *c2 = xstrdup(cp);
+      char *save = NULL;
+      for (char *t = strtok_r(c2, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save))
+        strv_push(&preset_flags, t);
+    }
+    for (size_t i = 0; i < preset_flags.n; i++) {
+      bool ok = false;
+      for (const char *const *pn = adr_netpolicy_preset_names(); *pn; pn++)
+        ok = ok || streq(*pn, preset_flags.v[i]);
+      if (!ok)
+        return usage_error(self, "--allow-preset '%s': unknown preset (packages)", preset_flags.v[i]);
+    }
+  }
 
   /* workspace, mounts, env */
   cleanup_free char *home = adr_home_dir();
@@ -512,6 +569,8 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
   cleanup_free char *scope = NULL, *pname = NULL, *lock = NULL;
   cleanup_free char *idmap_dir = NULL;
   cleanup_free char *identity_dir = NULL;
+  cleanup_free char *egress_dir = NULL;
+  bool egress_made = false;
   cleanup_strv struct strv idmapped = { 0 };
   cleanup_free char *id = NULL;
   struct adr_spec spec;
@@ -683,6 +742,43 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
       goto fail;
   }
 
+  /* the network the policy allows: made before the sandbox, which joins it */
+  {
+    for (size_t i = 0; pol.mode == ADR_NET_ALLOWLIST && i < preset_flags.n; i++)
+      if (adr_netpolicy_preset(&pol, preset_flags.v[i], ws, &err) < 0)
+        goto fail;
+    cleanup_free char *state = adr_state_dir();
+    egress_dir = xasprintf("%s/egress/%s", state, cname);
+    cleanup_free char *gwbin = pol.mode == ADR_NET_NONE ? NULL : adr_gateway_bin(&err);
+    if (pol.mode != ADR_NET_NONE && !gwbin)
+      goto fail;
+    cleanup_strv struct strv resolvers = { 0 }, glabels = { 0 };
+    const char *dns = adr_config_get(&ctx->config, "ADR_DNS");
+    if (dns && *dns) {
+      cleanup_free char *c2 = xstrdup(dns);
+      char *save = NULL;
+      for (char *t = strtok_r(c2, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save))
+        strv_push(&resolvers, t);
+    }
+    if (!persistent)
+      ctx_owner_labels(&glabels);
+    struct adr_egress_req er = {
+      .sandbox = cname,
+      .policy = &pol,
+      .image = image,
+      .gateway_bin = gwbin,
+      .dir = egress_dir,
+      .pool = adr_config_get(&ctx->config, "ADR_NETWORK_POOL"),
+      .resolvers = &resolvers,
+      .labels = &glabels,
+      .uid = getuid(),
+      .gid = getgid(),
+    };
+    if (adr_egress_up(ctx->engine, &er, &spec, &err) < 0)
+      goto fail;
+    egress_made = pol.mode != ADR_NET_NONE;
+  }
+
   if (ctx->engine->ops->container_create(ctx->engine, &spec, &id, &err) < 0) {
     if (persistent && err->errnum == EEXIST)
       adr_err_set(&err, EEXIST, "an agent named '%s' already exists in %s (see 'adr ls')", pname, scope);
@@ -769,6 +865,18 @@ out:
     cleanup_err adr_err e2 = NULL;
     if (ctx->engine->ops->container_remove(ctx->engine, id, true, &e2) < 0)
       warnf("remove sandbox '%s': %s", cname, e2->msg);
+  }
+  if (egress_made) {
+    cleanup_err adr_err e5 = NULL;
+    if (adr_egress_down(ctx->engine, cname, egress_dir, &e5) < 0)
+      warnf("%s", e5->msg);
+    if (id && pol.mode == ADR_NET_ALLOWLIST) { /* what the run was refused, in one line */
+      cleanup_free char *logp = adr_egress_log_path(egress_dir);
+      cleanup_free char *top = NULL;
+      size_t nd = 0;
+      if (adr_egress_denials(logp, &nd, &top, &e5) == 0 && nd)
+        hintf("egress: %zu request%s denied (%s); see 'adr logs --egress %s'", nd, nd == 1 ? "" : "s", top, cname);
+    }
   }
   if (made_wt) { /* fresh: no commits of the agent's to lose */
     cleanup_err adr_err e4 = NULL;

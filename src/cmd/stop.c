@@ -38,6 +38,7 @@ int cmd_stop(struct adr_ctx *ctx, int argc, char **argv)
     } else {
       printf("stopped '%s'\n", argv[i]);
     }
+    pagent_egress(ctx, &a, true);
     pagent_free(&a);
   }
   return ret;

@@ -484,6 +484,7 @@ static int remove_members(struct adr_ctx *ctx, const char *session, const char *
       kept++;
       continue;
     }
+    pagent_egress(ctx, a, true);
     if (a->has_worktree) {
       adr_repo_free(&a->repo);
       struct adr_worktree_state st;
@@ -510,6 +511,8 @@ static int remove_members(struct adr_ctx *ctx, const char *session, const char *
     if (ctx->engine->ops->container_remove(ctx->engine, a->c.id, true, &err) < 0) {
       warnf("remove sandbox of '%s': %s", a->name, err->msg);
       adr_err_free(&err);
+    } else {
+      pagent_egress(ctx, a, false);
     }
   }
   pagents_free(v, n);

@@ -184,10 +184,10 @@ void ctx_owner_labels(struct strv *labels)
 
 /* A transient sandbox belongs to a live adr when its owner pid exists with
  * the same start time on the same boot. */
-static bool owner_alive(const struct adr_container *c, const char *boot)
+static bool owner_alive(const struct strv *labels, const char *boot)
 {
-  const char *pid = adr_labels_get(&c->labels, ADR_LABEL_OWNER_PID);
-  const char *b = adr_labels_get(&c->labels, ADR_LABEL_OWNER_BOOT);
+  const char *pid = adr_labels_get(labels, ADR_LABEL_OWNER_PID);
+  const char *b = adr_labels_get(labels, ADR_LABEL_OWNER_BOOT);
   if (pid == NULL)
     return true; /* not transient: persistent sandboxes are never reaped here */
   if (b == NULL || !streq(b, boot))
@@ -259,26 +259,49 @@ static void reap_host_state(struct adr_ctx *ctx, const char *state)
   strv_free(&cand[1]);
 }
 
+/* A gateway or network outlives its sandbox only when an adr died between
+ * making them and making the sandbox, or between removing the two: reap
+ * those a minute old (younger ones may belong to a start under way). */
+#define REAP_GRACE_S 60
+
+static bool sandbox_listed(const struct adr_container *v, size_t n, const char *name)
+{
+  for (size_t i = 0; i < n; i++) {
+    if (!v[i].id)
+      continue; /* reaped just now */
+    const char *cn = v[i].name && v[i].name[0] == '/' ? v[i].name + 1 : v[i].name;
+    if (streq(cn, name))
+      return true;
+  }
+  return false;
+}
+
 void ctx_reap(struct adr_ctx *ctx)
 {
   if (ctx->engine == NULL)
     return;
   struct strv f = { 0 };
-  strv_push(&f, ADR_LABEL_OWNER_PID);
   strv_push(&f, ADR_LABEL_MANAGED);
   struct adr_container *v = NULL;
   size_t n = 0;
   cleanup_err adr_err err = NULL;
+  time_t now = time(NULL);
   if (ctx->engine->ops->container_list(ctx->engine, &f, true, &v, &n, &err) == 0) {
     cleanup_free char *boot = boot_id();
     cleanup_free char *state = adr_state_dir();
     for (size_t i = 0; i < n; i++) {
-      if (owner_alive(&v[i], boot))
+      const char *for_ = adr_labels_get(&v[i].labels, ADR_LABEL_FOR);
+      bool orphan = for_ && !sandbox_listed(v, n, for_) && now - v[i].created > REAP_GRACE_S;
+      if (!orphan && owner_alive(&v[i].labels, boot))
         continue;
       cleanup_err adr_err e2 = NULL;
+      if (for_) /* a gateway: SIGTERM first, it logs its open connections */
+        ctx->engine->ops->container_stop(ctx->engine, v[i].id, 2, &e2);
       if (ctx->engine->ops->container_remove(ctx->engine, v[i].id, true, &e2) < 0)
         continue;
-      adr_debug("reaped sandbox %s left by a dead adr", v[i].name);
+      adr_debug("reaped %s left by a dead adr", v[i].name);
+      free(v[i].id);
+      v[i].id = NULL;
       /* undo its idmapped mounts, but only ever below our own state dir */
       const char *idm = adr_labels_get(&v[i].labels, ADR_LABEL_IDMAP);
       cleanup_free char *mine = xasprintf("%s/mnt/", state);
@@ -288,6 +311,25 @@ void ctx_reap(struct adr_ctx *ctx)
       cleanup_free char *runs = xasprintf("%s/run/", state);
       if (ident && str_has_prefix(ident, runs) && !strstr(ident, "/../"))
         adr_identity_remove(ident, &e2);
+    }
+    /* networks whose sandbox and gateway are both gone */
+    struct adr_network *nv = NULL;
+    size_t nn = 0;
+    cleanup_err adr_err e3 = NULL;
+    if (ctx->engine->ops->network_list(ctx->engine, &f, &nv, &nn, &e3) == 0) {
+      for (size_t i = 0; i < nn; i++) {
+        const char *for_ = adr_labels_get(&nv[i].labels, ADR_LABEL_FOR);
+        if (!for_ || (owner_alive(&nv[i].labels, boot) && now - nv[i].created <= REAP_GRACE_S))
+          continue;
+        if (sandbox_listed(v, n, for_))
+          continue;
+        cleanup_free char *gw = xasprintf("%s-gw", for_);
+        cleanup_err adr_err e4 = NULL;
+        ctx->engine->ops->container_remove(ctx->engine, gw, true, &e4);
+        if (ctx->engine->ops->network_remove(ctx->engine, nv[i].id, &e4) == 0)
+          adr_debug("reaped network %s left by a dead adr", nv[i].name);
+      }
+      adr_networks_free(nv, nn);
     }
   }
   adr_containers_free(v, n);

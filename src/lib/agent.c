@@ -1,4 +1,5 @@
 #include "agent.h"
+#include "netpolicy.h"
 #include "buf.h"
 #include "builtin.h"
 #include "parse.h"
@@ -27,6 +28,7 @@ void adr_agent_free(struct adr_agent *a)
   strv_free(&a->headless_args);
   strv_free(&a->model_args);
   strv_free(&a->api_hosts);
+  free(a->network);
   free(a->source);
   memset(a, 0, sizeof(*a));
 }
@@ -42,7 +44,7 @@ bool adr_agent_name_valid(const char *s)
 }
 
 static const char *const known_top[] = { "name", "description", "npm", "binary", "config", "config_file",
-                                         "env", "args", "api_hosts", "comment" };
+                                         "env", "args", "api_hosts", "network", "comment" };
 
 static int get_str(json_t *o, const char *key, bool required, char **out, const char *ctx, adr_err *err)
 {
@@ -174,6 +176,24 @@ int adr_agent_parse(const char *json, size_t len, const char *source, struct adr
       get_strv(args, "model", &a->model_args, ctx, err) < 0 ||
       get_strv(j, "api_hosts", &a->api_hosts, ctx, err) < 0)
     goto out;
+  if (get_str(j, "network", false, &a->network, ctx, err) < 0)
+    goto out;
+  if (a->network) {
+    enum adr_netmode m;
+    if (adr_netmode_parse(a->network, &m, err) < 0) {
+      adr_err_prefix(err, "%s: \"network\"", ctx);
+      goto out;
+    }
+  }
+  for (size_t h = 0; h < a->api_hosts.n; h++) {
+    struct adr_netpolicy p = { 0 };
+    int r = adr_netpolicy_add(&p, a->api_hosts.v[h], "api_hosts", err);
+    adr_netpolicy_free(&p);
+    if (r < 0) {
+      adr_err_prefix(err, "%s: \"api_hosts\"", ctx);
+      goto out;
+    }
+  }
   if (!strv_contains(&a->headless_args, "{prompt}")) {
     adr_err_set(err, EINVAL, "%s: \"args\".\"headless\" must contain \"{prompt}\"", ctx);
     goto out;

@@ -29,6 +29,7 @@ struct adr_agent {
   struct strv headless_args;  /* may hold {prompt} and {model_args} */
   struct strv model_args;     /* may hold {model}, {model_provider}, {model_name} */
   struct strv api_hosts;
+  char *network;           /* default network mode, NULL = adr's default */
   char *source;            /* "built-in" or the file it came from */
 };
 

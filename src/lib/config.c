@@ -1,6 +1,7 @@
 #include "config.h"
 #include "agent.h"
 #include "buf.h"
+#include "netpolicy.h"
 #include "parse.h"
 #include "paths.h"
 
@@ -24,6 +25,11 @@ static const struct adr_config_key keys[] = {
   { "ADR_TMP_SIZE", ADR_KEY_SIZE, "1g", "size of the sandbox's /tmp tmpfs" },
   { "ADR_TIMEOUT", ADR_KEY_DURATION, NULL, "stop a run after this long (30s, 15m, 2h, 1d)" },
   { "ADR_SANDBOX_UID", ADR_KEY_UINT, "1000", "uid:gid the agent runs as when adr runs as root" },
+  { "ADR_NETWORK", ADR_KEY_NETMODE, NULL, "network mode: none, allowlist or open (default: the agent's, else allowlist)" },
+  { "ADR_ALLOW", ADR_KEY_ALLOW, NULL, "hosts an allowlist sandbox may reach, space separated HOST[:PORT] (*.example.com)" },
+  { "ADR_ALLOW_PRESETS", ADR_KEY_PRESETS, NULL, "allow presets, space separated: packages (this host's package sources)" },
+  { "ADR_DNS", ADR_KEY_STRING, NULL, "resolvers the egress gateway asks, space separated IP[:PORT] (default: the host's)" },
+  { "ADR_NETWORK_POOL", ADR_KEY_STRING, "10.213.0.0/16", "IPv4 prefix adr carves allowlist sandbox networks from" },
 };
 
 const struct adr_config_key *adr_config_keys(size_t *n)
@@ -89,6 +95,28 @@ int adr_config_validate(const char *key, const char *value, adr_err *err)
     if (!valid_tag(value))
       return adr_err_set(err, EINVAL, "invalid image tag '%s'", value);
     return 0;
+  case ADR_KEY_NETMODE: {
+    enum adr_netmode m;
+    return adr_netmode_parse(value, &m, err);
+  }
+  case ADR_KEY_ALLOW: {
+    struct adr_netpolicy p = { 0 };
+    int r = adr_netpolicy_add_list(&p, value, "ADR_ALLOW", err);
+    adr_netpolicy_free(&p);
+    return r;
+  }
+  case ADR_KEY_PRESETS: {
+    cleanup_free char *c = xstrdup(value);
+    char *save = NULL;
+    for (char *t = strtok_r(c, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save)) {
+      bool ok = false;
+      for (const char *const *n = adr_netpolicy_preset_names(); *n; n++)
+        ok = ok || streq(*n, t);
+      if (!ok)
+        return adr_err_set(err, EINVAL, "unknown allow preset '%s' (packages)", t);
+    }
+    return 0;
+  }
   }
   return 0;
 }

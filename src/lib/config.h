@@ -21,6 +21,9 @@ enum adr_key_type {
   ADR_KEY_NAME,  /* an agent name */
   ADR_KEY_TAG,   /* an image tag */
   ADR_KEY_MOUNTS,
+  ADR_KEY_NETMODE, /* none, allowlist, open */
+  ADR_KEY_ALLOW,   /* allow entries */
+  ADR_KEY_PRESETS, /* allow presets */
 };
 
 struct adr_config_key {

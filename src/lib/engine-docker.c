@@ -444,6 +444,8 @@ char *adr_docker_create_body(const struct adr_spec *s)
     return NULL; /* JSON cannot carry it; never send a body with pieces missing */
   json_t *c = json_object();
   json_object_set_new(c, "Image", json_string(s->image));
+  if (s->entrypoint.n)
+    json_object_set_new(c, "Entrypoint", strv_json(&s->entrypoint));
   if (s->cmd.n)
     json_object_set_new(c, "Cmd", strv_json(&s->cmd));
   json_object_set_new(c, "Env", strv_json(&s->env));
@@ -505,11 +507,30 @@ char *adr_docker_create_body(const struct adr_spec *s)
   json_object_set_new(h, "Init", json_boolean(s->init));
   json_object_set_new(h, "NetworkMode", json_string(s->network ? s->network : "bridge"));
   json_object_set_new(h, "ExtraHosts", strv_json(&s->extra_hosts));
+  if (s->dns.n)
+    json_object_set_new(h, "Dns", strv_json(&s->dns));
+  if (s->sysctls.n) {
+    json_t *sc = json_object();
+    for (size_t i = 0; i < s->sysctls.n; i++) {
+      const char *eq = strchr(s->sysctls.v[i], '=');
+      if (!eq)
+        continue;
+      cleanup_free char *k = xstrndup(s->sysctls.v[i], (size_t)(eq - s->sysctls.v[i]));
+      json_object_set_new(sc, k, json_string(eq + 1));
+    }
+    json_object_set_new(h, "Sysctls", sc);
+  }
+  if (s->restart)
+    json_object_set_new(h, "RestartPolicy", json_pack("{s:s, s:i}", "Name", s->restart, "MaximumRetryCount", 0));
   json_object_set_new(h, "IpcMode", json_string("private"));
   json_object_set_new(h, "CgroupnsMode", json_string("private"));
   json_object_set_new(h, "AutoRemove", json_false());
   json_object_set_new(h, "Privileged", json_false());
   json_object_set_new(c, "HostConfig", h);
+  if (s->ipv4 && s->network)
+    json_object_set_new(c, "NetworkingConfig",
+                        json_pack("{s:{s:{s:{s:s}}}}", "EndpointsConfig", s->network, "IPAMConfig",
+                                  "IPv4Address", s->ipv4));
 
   char *out = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS);
   json_decref(c);
@@ -1032,20 +1053,108 @@ static int docker_container_logs(struct adr_engine *e, const char *id, bool foll
 
 /* ------------------------------------------------------------ networks */
 
-static int docker_network_create(struct adr_engine *e, const char *name, bool internal,
-                                 const struct strv *labels, char **id, adr_err *err)
+static int docker_network_create(struct adr_engine *e, const struct adr_network_req *req, char **id,
+                                 adr_err *err)
 {
-  json_t *body = json_pack("{s:s, s:b, s:b, s:o}", "Name", name, "Internal", internal,
-                           "CheckDuplicate", 1, "Labels", labels_json(labels));
+  json_t *opts = json_object();
+  for (size_t i = 0; i < req->options.n; i++) {
+    const char *eq = strchr(req->options.v[i], '=');
+    if (!eq)
+      continue;
+    cleanup_free char *k = xstrndup(req->options.v[i], (size_t)(eq - req->options.v[i]));
+    json_object_set_new(opts, k, json_string(eq + 1));
+  }
+  json_t *body = json_pack("{s:s, s:s, s:b, s:b, s:b, s:o, s:o}", "Name", req->name, "Driver", "bridge",
+                           "Internal", req->internal, "CheckDuplicate", 1, "EnableIPv6", 0,
+                           "Options", opts, "Labels", labels_json(&req->labels));
+  if (req->subnet)
+    json_object_set_new(body, "IPAM", json_pack("{s:s, s:[{s:s}]}", "Driver", "default", "Config",
+                                                "Subnet", req->subnet));
   json_t *out = NULL;
-  int r = call(e, "POST", "/networks/create", body, &out, NULL, err);
+  cleanup_err adr_err e2 = NULL;
+  int r = call(e, "POST", "/networks/create", body, &out, NULL, &e2);
   json_decref(body);
-  if (r < 0)
+  if (r < 0) {
+    /* the subnet is taken (by another network or, on Podman, a route) */
+    if (req->subnet && e2->msg && (strstr(e2->msg, "overlap") || strstr(e2->msg, "in use") ||
+                                   strstr(e2->msg, "already used")))
+      e2->errnum = EADDRINUSE;
+    else if (e2->errnum == 409)
+      e2->errnum = EEXIST;
+    adr_err_move(err, &e2);
     return -1;
+  }
   const char *nid = json_string_value(json_object_get(out, "Id"));
   if (id)
     *id = xstrdup(nid ? nid : "");
   json_decref(out);
+  return 0;
+}
+
+static int docker_network_connect(struct adr_engine *e, const char *net, const char *container,
+                                  const char *ipv4, adr_err *err)
+{
+  cleanup_free char *q = esc(net);
+  cleanup_free char *path = xasprintf("/networks/%s/connect", q);
+  json_t *body = json_pack("{s:s}", "Container", container);
+  if (ipv4)
+    json_object_set_new(body, "EndpointConfig", json_pack("{s:{s:s}}", "IPAMConfig", "IPv4Address", ipv4));
+  int r = call(e, "POST", path, body, NULL, NULL, err);
+  json_decref(body);
+  return r;
+}
+
+void adr_networks_free(struct adr_network *v, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    free(v[i].id);
+    free(v[i].name);
+    strv_free(&v[i].labels);
+  }
+  free(v);
+}
+
+static int docker_network_list(struct adr_engine *e, const struct strv *label_filters, struct adr_network **out,
+                               size_t *n, adr_err *err)
+{
+  json_t *lab = json_array();
+  for (size_t i = 0; label_filters && i < label_filters->n; i++)
+    json_array_append_new(lab, json_string(label_filters->v[i]));
+  json_t *f = json_pack("{s:o}", "label", lab);
+  cleanup_free char *fs = json_dumps(f, JSON_COMPACT);
+  json_decref(f);
+  cleanup_free char *q = esc(fs);
+  cleanup_free char *path = xasprintf("/networks?filters=%s", q);
+  json_t *j = NULL;
+  if (call(e, "GET", path, NULL, &j, NULL, err) < 0)
+    return -1;
+  *out = NULL;
+  *n = 0;
+  if (!json_is_array(j)) {
+    json_decref(j);
+    return adr_err_set(err, EPROTO, "engine returned no network list");
+  }
+  size_t cnt = json_array_size(j);
+  *out = xcalloc(cnt ? cnt : 1, sizeof(**out));
+  for (size_t i = 0; i < cnt; i++) {
+    json_t *it = json_array_get(j, i);
+    struct adr_network *nw = &(*out)[(*n)++];
+    const char *s;
+    nw->id = xstrdup((s = json_string_value(json_object_get(it, "Id"))) ? s : "");
+    nw->name = xstrdup((s = json_string_value(json_object_get(it, "Name"))) ? s : "");
+    const char *created = json_string_value(json_object_get(it, "Created"));
+    struct tm tm = { 0 };
+    if (created && strptime(created, "%Y-%m-%dT%H:%M:%S", &tm))
+      nw->created = timegm(&tm);
+    json_t *labels = json_object_get(it, "Labels");
+    const char *k;
+    json_t *v;
+    json_object_foreach(labels, k, v) {
+      if (json_is_string(v))
+        strv_pushf(&nw->labels, "%s=%s", k, json_string_value(v));
+    }
+  }
+  json_decref(j);
   return 0;
 }
 
@@ -1086,4 +1195,6 @@ const struct adr_engine_ops adr_docker_ops = {
   .container_exec = docker_container_exec,
   .network_create = docker_network_create,
   .network_remove = docker_network_remove,
+  .network_connect = docker_network_connect,
+  .network_list = docker_network_list,
 };

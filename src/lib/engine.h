@@ -36,6 +36,21 @@ void adr_container_free(struct adr_container *c);
 void adr_containers_free(struct adr_container *v, size_t n);
 const char *adr_labels_get(const struct strv *labels, const char *key);
 
+struct adr_network_req {
+  const char *name;
+  bool internal;        /* no route out of the network */
+  const char *subnet;   /* "10.213.4.0/28", NULL = the engine picks */
+  struct strv options;  /* driver options key=value */
+  struct strv labels;
+};
+struct adr_network {
+  char *id;
+  char *name;
+  time_t created;
+  struct strv labels;
+};
+void adr_networks_free(struct adr_network *v, size_t n);
+
 /* Build events streamed while an image builds. */
 enum adr_build_event_kind { ADR_BUILD_STEP, ADR_BUILD_OUTPUT, ADR_BUILD_DONE };
 struct adr_build_event {
@@ -104,9 +119,14 @@ struct adr_engine_ops {
   int (*container_exec)(struct adr_engine *e, const char *id, const struct strv *cmd, const struct adr_attach *a,
                         int *exit_code, adr_err *err);
 
-  int (*network_create)(struct adr_engine *e, const char *name, bool internal,
-                        const struct strv *labels, char **id, adr_err *err);
+  /* err->errnum EADDRINUSE: the subnet is taken; EEXIST: the name is */
+  int (*network_create)(struct adr_engine *e, const struct adr_network_req *req, char **id, adr_err *err);
   int (*network_remove)(struct adr_engine *e, const char *id, adr_err *err);
+  /* ipv4: a fixed address on net (NULL = the engine picks) */
+  int (*network_connect)(struct adr_engine *e, const char *net, const char *container, const char *ipv4,
+                         adr_err *err);
+  int (*network_list)(struct adr_engine *e, const struct strv *label_filters, struct adr_network **out,
+                      size_t *n, adr_err *err);
 };
 
 struct adr_engine {

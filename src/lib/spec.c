@@ -27,6 +27,11 @@ void adr_spec_free(struct adr_spec *s)
   strv_free(&s->extra_hosts);
   strv_free(&s->cap_add);
   free(s->network);
+  free(s->ipv4);
+  strv_free(&s->dns);
+  strv_free(&s->entrypoint);
+  strv_free(&s->sysctls);
+  free(s->restart);
   free(s->seccomp_profile);
   memset(s, 0, sizeof(*s));
 }

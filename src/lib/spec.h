@@ -35,7 +35,12 @@ struct adr_spec {
   size_t n_mounts;
   struct strv labels;   /* key=value */
   struct strv extra_hosts; /* "name:address" ("host-gateway" allowed) */
-  char *network;        /* "none", "bridge", or a network name */
+  char *network;        /* "none", "bridge", a network name, or "container:ID" */
+  char *ipv4;           /* fixed address on that network (needs a subnet adr chose) */
+  struct strv dns;      /* resolver addresses for the sandbox */
+  struct strv entrypoint; /* replaces the image's entrypoint when non-empty */
+  struct strv sysctls;  /* key=value, namespaced ones only */
+  char *restart;        /* restart policy name ("unless-stopped"), NULL = none */
   bool tty;
   bool interactive;     /* keep stdin open */
   bool init;            /* a minimal init as pid 1 (signals, zombies) */
@@ -84,5 +89,9 @@ const char *adr_spec_non_utf8(const struct adr_spec *s);
 #define ADR_LABEL_GITDIR "dev.adr.gitdir"
 #define ADR_LABEL_BASE "dev.adr.base"         /* commit the branch started from */
 #define ADR_LABEL_TEAM "dev.adr.team"         /* adr team session it belongs to */
+/* a sandbox's egress gateway and network (kind "gateway" / "network") */
+#define ADR_LABEL_FOR "dev.adr.for"           /* the sandbox (container name) they serve */
+#define ADR_LABEL_NETMODE "dev.adr.network"   /* none, allowlist, open */
+#define ADR_LABEL_EGRESS_LOG "dev.adr.egress-log" /* host path of the decision log */
 
 #endif

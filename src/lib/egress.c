@@ -1,0 +1,471 @@
+#include "egress.h"
+#include "buf.h"
+#include "paths.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef ADR_LIBEXEC_REL
+#define ADR_LIBEXEC_REL "../libexec/adr/adr-gateway"
+#endif
+
+char *adr_egress_log_path(const char *dir) { return xasprintf("%s/egress.jsonl", dir); }
+
+char *adr_gateway_bin(adr_err *err)
+{
+  const char *env = getenv("ADR_GATEWAY");
+  if (env && *env) {
+    char *r = realpath(env, NULL);
+    if (!r)
+      adr_err_sys(err, errno, "ADR_GATEWAY '%s'", env);
+    return r;
+  }
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n > 0) {
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash) {
+      *slash = '\0';
+      const char *rel[] = { ADR_LIBEXEC_REL, "adr-gateway" };
+      for (size_t i = 0; i < ARRAY_SIZE(rel); i++) {
+        cleanup_free char *p = xasprintf("%s/%s", self, rel[i]);
+        if (access(p, X_OK) == 0)
+          return realpath(p, NULL);
+      }
+    }
+  }
+  adr_err_set(err, ENOENT, "adr-gateway not found next to adr or in ../libexec/adr (reinstall adr, or set ADR_GATEWAY)");
+  return NULL;
+}
+
+/* Does the host route any of subnet's addresses already (a LAN, a VPN)?
+ * Then the engine would happily make an unreachable network of it. */
+static bool host_routes(const char *subnet)
+{
+  struct in_addr a;
+  cleanup_free char *s = xstrdup(subnet);
+  char *sl = strchr(s, '/');
+  int bits = sl ? atoi(sl + 1) : 32;
+  if (sl)
+    *sl = '\0';
+  if (inet_pton(AF_INET, s, &a) != 1)
+    return false;
+  uint32_t net = ntohl(a.s_addr), mask = bits ? ~((1u << (32 - bits)) - 1) : 0;
+  cleanup_file FILE *f = fopen("/proc/net/route", "re");
+  if (!f)
+    return false;
+  char line[256];
+  while (fgets(line, sizeof(line), f)) {
+    char ifc[64];
+    unsigned dst, gw, flags, refc, use, metric, msk;
+    if (sscanf(line, "%63s %x %x %x %u %u %u %x", ifc, &dst, &gw, &flags, &refc, &use, &metric, &msk) != 8)
+      continue;
+    if (msk == 0)
+      continue; /* the default route overlaps everything */
+    uint32_t rd = ntohl(dst), rm = ntohl(msk);
+    uint32_t m = mask & rm; /* the shorter of the two prefixes */
+    if ((rd & m) == (net & m))
+      return true;
+  }
+  return false;
+}
+
+static int write_text(const char *path, const char *text, unsigned mode, adr_err *err)
+{
+  if (write_file_atomic(path, text, strlen(text), mode) < 0)
+    return adr_err_sys(err, errno, "write '%s'", path);
+  return 0;
+}
+
+/* Waits until the gateway wrote its ready file, or its container stopped. */
+static int wait_ready(struct adr_engine *e, const char *id, const char *ready, int timeout_ms, adr_err *err)
+{
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (unsigned i = 0;; i++) {
+    if (access(ready, F_OK) == 0)
+      return 0;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+    if (i % 20 == 19 || ms > timeout_ms) {
+      struct adr_container c = { 0 };
+      int r = e->ops->container_inspect(e, id, &c, err);
+      if (r < 0)
+        return -1;
+      bool dead = r == 1 || !streq(c.state, "running");
+      int code = c.exit_code;
+      adr_container_free(&c);
+      if (dead)
+        return adr_err_set(err, EIO, "egress gateway exited (status %d) before it served (see 'docker logs %s')",
+                           code, id);
+      if (ms > timeout_ms)
+        return adr_err_set(err, ETIMEDOUT, "egress gateway not ready after %d ms", timeout_ms);
+    }
+    struct timespec d = { 0, 2 * 1000 * 1000 };
+    nanosleep(&d, NULL);
+  }
+}
+
+static void base_labels(const struct adr_egress_req *r, struct strv *labels, const char *kind)
+{
+  strv_pushf(labels, "%s=1", ADR_LABEL_MANAGED);
+  strv_pushf(labels, "%s=%s", ADR_LABEL_KIND, kind);
+  strv_pushf(labels, "%s=%s", ADR_LABEL_FOR, r->sandbox);
+  strv_pushf(labels, "%s=%s", ADR_LABEL_NETMODE, adr_netmode_name(r->policy->mode));
+  for (size_t i = 0; r->labels && i < r->labels->n; i++)
+    strv_push(labels, r->labels->v[i]);
+}
+
+/* The gateway's (or holder's) container, common part. */
+static void gateway_spec(const struct adr_egress_req *r, struct adr_spec *g)
+{
+  adr_spec_init(g);
+  g->name = xasprintf("%s-gw", r->sandbox);
+  g->image = xstrdup(r->image);
+  strv_push(&g->entrypoint, ADR_GATEWAY_BIN_IN);
+  adr_spec_add_bind(g, r->gateway_bin, ADR_GATEWAY_BIN_IN, true);
+  adr_spec_add_bind(g, r->dir, ADR_GATEWAY_DIR_IN, false);
+  g->network = xstrdup("bridge");
+  strv_push(&g->extra_hosts, "host.docker.internal:host-gateway");
+  g->init = false; /* the gateway handles its signals itself */
+  g->memory = 512ll << 20;
+  g->pids = 64;
+  g->restart = xstrdup("unless-stopped");
+  struct strv labels = { 0 };
+  base_labels(r, &labels, "gateway");
+  for (size_t i = 0; i < labels.n; i++) {
+    char *eq = strchr(labels.v[i], '=');
+    *eq = '\0';
+    adr_spec_set_label(g, labels.v[i], eq + 1);
+  }
+  strv_free(&labels);
+}
+
+static void remove_quiet(struct adr_engine *e, const char *gw, const char *net)
+{
+  cleanup_err adr_err e1 = NULL, e2 = NULL;
+  if (gw)
+    e->ops->container_remove(e, gw, true, &e1);
+  if (net)
+    e->ops->network_remove(e, net, &e2);
+}
+
+static int start_gateway(struct adr_engine *e, const struct adr_egress_req *r, struct adr_spec *g,
+                         const char *net, const char *ip, adr_err *err)
+{
+  cleanup_free char *ready = xasprintf("%s/ready", r->dir);
+  unlink(ready);
+  cleanup_free char *id = NULL;
+  if (e->ops->container_create(e, g, &id, err) < 0) {
+    if ((*err)->errnum == EEXIST) { /* left by a killed adr: it served a sandbox of this name, now gone */
+      remove_quiet(e, g->name, NULL);
+      adr_err_free(err);
+      if (e->ops->container_create(e, g, &id, err) < 0)
+        return adr_err_prefix(err, "create egress gateway '%s'", g->name);
+    } else {
+      return adr_err_prefix(err, "create egress gateway '%s'", g->name);
+    }
+  }
+  if (net && e->ops->network_connect(e, net, id, ip, err) < 0) {
+    adr_err_prefix(err, "connect egress gateway to '%s'", net);
+    remove_quiet(e, id, NULL);
+    return -1;
+  }
+  if (e->ops->container_start(e, id, err) < 0 ||
+      wait_ready(e, id, ready, r->ready_timeout_ms ? r->ready_timeout_ms : 10000, err) < 0) {
+    adr_err_prefix(err, "start egress gateway '%s'", g->name);
+    remove_quiet(e, id, NULL);
+    return -1;
+  }
+  return 0;
+}
+
+static int prepare_dir(const struct adr_egress_req *r, uid_t uid, gid_t gid, adr_err *err)
+{
+  if (adr_mkdir_p(r->dir, 0700, err) < 0)
+    return -1;
+  /* the log exists before the gateway runs, owned by the user running it */
+  cleanup_free char *log = adr_egress_log_path(r->dir);
+  int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return adr_err_sys(err, errno, "create '%s'", log);
+  close(fd);
+  if (geteuid() == 0 && (chown(r->dir, uid, gid) < 0 || chown(log, uid, gid) < 0))
+    return adr_err_sys(err, errno, "chown '%s'", r->dir);
+  return 0;
+}
+
+static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, struct adr_spec *spec, adr_err *err)
+{
+  uid_t uid = r->uid ? r->uid : 65534;
+  gid_t gid = r->uid ? r->gid : 65534;
+  if (prepare_dir(r, uid, gid, err) < 0)
+    return -1;
+  cleanup_free char *policy = adr_netpolicy_format(r->policy);
+  cleanup_free char *ppath = xasprintf("%s/policy", r->dir);
+  if (write_text(ppath, policy, 0644, err) < 0)
+    return -1;
+
+  /* the network: internal (no route out), no address on the host's side of
+   * the bridge (host services stay out of reach), a subnet we chose so that
+   * the gateway keeps its address across restarts */
+  cleanup_free char *netname = xasprintf("%s-net", r->sandbox);
+  cleanup_free char *subnet = NULL, *gwip = NULL;
+  struct adr_network_req nr = { .name = netname, .internal = true };
+  strv_push(&nr.options, "com.docker.network.bridge.inhibit_ipv4=true");
+  strv_push(&nr.options, "com.docker.network.bridge.enable_ip_masquerade=false");
+  base_labels(r, &nr.labels, "network");
+  int made = -1;
+  bool retried_name = false;
+  for (unsigned attempt = 0; attempt < 64 && made < 0; attempt++) {
+    free(subnet);
+    free(gwip);
+    subnet = gwip = NULL;
+    if (adr_subnet_pick(r->pool, r->sandbox, attempt, &subnet, &gwip, err) < 0)
+      break;
+    if (host_routes(subnet))
+      continue;
+    nr.subnet = subnet;
+    cleanup_err adr_err e2 = NULL;
+    if (e->ops->network_create(e, &nr, NULL, &e2) == 0) {
+      made = 0;
+      break;
+    }
+    if (e2->errnum == EADDRINUSE)
+      continue;
+    if (e2->errnum == EEXIST && !retried_name) { /* a killed adr's, for a sandbox of this name */
+      retried_name = true;
+      remove_quiet(e, NULL, netname);
+      attempt--;
+      continue;
+    }
+    adr_err_move(err, &e2);
+    adr_err_prefix(err, "create network '%s'", netname);
+    break;
+  }
+  if (made < 0) {
+    if (!*err)
+      adr_err_set(err, EADDRINUSE, "create network '%s': no free /28 in ADR_NETWORK_POOL %s", netname, r->pool);
+    strv_free(&nr.options);
+    strv_free(&nr.labels);
+    return -1;
+  }
+  strv_free(&nr.options);
+  strv_free(&nr.labels);
+
+  struct adr_spec g;
+  gateway_spec(r, &g);
+  g.user = xasprintf("%u:%u", (unsigned)uid, (unsigned)gid);
+  strv_push(&g.sysctls, "net.ipv4.ip_unprivileged_port_start=0");
+  strv_push(&g.cmd, "--policy");
+  strv_push(&g.cmd, ADR_GATEWAY_DIR_IN "/policy");
+  strv_push(&g.cmd, "--log");
+  strv_push(&g.cmd, ADR_GATEWAY_DIR_IN "/egress.jsonl");
+  strv_push(&g.cmd, "--ready-file");
+  strv_push(&g.cmd, ADR_GATEWAY_DIR_IN "/ready");
+  strv_push(&g.cmd, "--sandbox");
+  strv_push(&g.cmd, r->sandbox);
+  strv_push(&g.cmd, "--bind");
+  strv_push(&g.cmd, gwip);
+  strv_push(&g.cmd, "--proxy-port");
+  strv_pushf(&g.cmd, "%d", ADR_GATEWAY_PROXY_PORT);
+  cleanup_strv struct strv ports = { 0 };
+  adr_netpolicy_ports(r->policy, &ports);
+  for (size_t i = 0; i < ports.n; i++) {
+    if (atoi(ports.v[i]) == ADR_GATEWAY_PROXY_PORT)
+      continue; /* the proxy port intercepts as well */
+    strv_push(&g.cmd, "--port");
+    strv_push(&g.cmd, ports.v[i]);
+  }
+  for (size_t i = 0; r->resolvers && i < r->resolvers->n; i++) {
+    strv_push(&g.cmd, "--resolver");
+    strv_push(&g.cmd, r->resolvers->v[i]);
+  }
+  int rc = start_gateway(e, r, &g, netname, gwip, err);
+  cleanup_free char *gname = xstrdup(g.name);
+  adr_spec_free(&g);
+  if (rc < 0) {
+    remove_quiet(e, NULL, netname);
+    return -1;
+  }
+
+  /* the sandbox: that network only, the gateway as its resolver (also
+   * behind the engine's embedded DNS), no /etc/hosts shortcuts, proxies */
+  free(spec->network);
+  spec->network = xstrdup(netname);
+  strv_free(&spec->dns);
+  strv_push(&spec->dns, gwip);
+  strv_free(&spec->extra_hosts);
+  cleanup_free char *proxy = xasprintf("http://%s:%d", gwip, ADR_GATEWAY_PROXY_PORT);
+  const char *vars[] = { "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "npm_config_proxy",
+                         "npm_config_https_proxy" };
+  for (size_t i = 0; i < ARRAY_SIZE(vars); i++)
+    strv_pushf(&spec->env, "%s=%s", vars[i], proxy);
+  strv_push(&spec->env, "NO_PROXY=localhost,127.0.0.1,::1");
+  strv_push(&spec->env, "no_proxy=localhost,127.0.0.1,::1");
+  strv_push(&spec->env, "NODE_USE_ENV_PROXY=1");
+  strv_pushf(&spec->env,
+             "JAVA_TOOL_OPTIONS=-Dhttp.proxyHost=%s -Dhttp.proxyPort=%d -Dhttps.proxyHost=%s -Dhttps.proxyPort=%d "
+             "-Dhttp.nonProxyHosts=localhost|127.0.0.1",
+             gwip, ADR_GATEWAY_PROXY_PORT, gwip, ADR_GATEWAY_PROXY_PORT);
+  adr_spec_set_label(spec, ADR_LABEL_NETMODE, "allowlist");
+  cleanup_free char *logp = adr_egress_log_path(r->dir);
+  adr_spec_set_label(spec, ADR_LABEL_EGRESS_LOG, logp);
+  (void)gname;
+  return 0;
+}
+
+static int up_open(struct adr_engine *e, const struct adr_egress_req *r, struct adr_spec *spec, adr_err *err)
+{
+  if (adr_mkdir_p(r->dir, 0700, err) < 0)
+    return -1;
+  struct adr_spec g;
+  gateway_spec(r, &g);
+  /* root in its own namespaces with one capability, to route the metadata
+   * address nowhere; the holder drops it before it waits */
+  g.user = xstrdup("0:0");
+  strv_push(&g.cap_add, "NET_ADMIN");
+  g.hostname = spec->hostname ? xstrdup(spec->hostname) : NULL;
+  g.memory = 16ll << 20;
+  g.pids = 4;
+  const char *cmd[] = { "--hold", "--blackhole", "169.254.169.254/32", "--blackhole", "fd00:ec2::254/128",
+                        "--ready-file", ADR_GATEWAY_DIR_IN "/ready" };
+  for (size_t i = 0; i < ARRAY_SIZE(cmd); i++)
+    strv_push(&g.cmd, cmd[i]);
+  if (geteuid() == 0 && chown(r->dir, 0, 0) < 0) {
+    adr_spec_free(&g);
+    return adr_err_sys(err, errno, "chown '%s'", r->dir);
+  }
+  int rc = start_gateway(e, r, &g, NULL, NULL, err);
+  cleanup_free char *holder = xstrdup(g.name);
+  adr_spec_free(&g);
+  if (rc < 0)
+    return -1;
+  /* the sandbox joins the holder's network namespace: hostname and hosts
+   * come from there */
+  free(spec->network);
+  spec->network = xasprintf("container:%s", holder);
+  free(spec->hostname);
+  spec->hostname = NULL;
+  strv_free(&spec->extra_hosts);
+  strv_free(&spec->dns);
+  adr_spec_set_label(spec, ADR_LABEL_NETMODE, "open");
+  return 0;
+}
+
+int adr_egress_up(struct adr_engine *e, const struct adr_egress_req *r, struct adr_spec *spec, adr_err *err)
+{
+  switch (r->policy->mode) {
+  case ADR_NET_NONE:
+    free(spec->network);
+    spec->network = xstrdup("none");
+    strv_free(&spec->extra_hosts);
+    strv_free(&spec->dns);
+    adr_spec_set_label(spec, ADR_LABEL_NETMODE, "none");
+    return 0;
+  case ADR_NET_OPEN:
+    return up_open(e, r, spec, err);
+  case ADR_NET_ALLOWLIST:
+    return up_allowlist(e, r, spec, err);
+  }
+  return adr_err_set(err, EINVAL, "unknown network mode");
+}
+
+int adr_egress_down(struct adr_engine *e, const char *sandbox, const char *dir, adr_err *err)
+{
+  cleanup_free char *gw = xasprintf("%s-gw", sandbox);
+  cleanup_free char *net = xasprintf("%s-net", sandbox);
+  cleanup_err adr_err e0 = NULL, e1 = NULL;
+  int ret = 0;
+  /* a stop first: the gateway logs its open connections on SIGTERM */
+  e->ops->container_stop(e, gw, 2, &e0);
+  if (e->ops->container_remove(e, gw, true, &e1) < 0 && e1->errnum != 404 && e1->errnum != ENOENT) {
+    adr_err_move(err, &e1);
+    adr_err_prefix(err, "remove egress gateway '%s'", gw);
+    ret = -1;
+  }
+  cleanup_err adr_err e2 = NULL;
+  if (e->ops->network_remove(e, net, &e2) < 0) {
+    if (ret == 0) {
+      adr_err_move(err, &e2);
+      adr_err_prefix(err, "remove network '%s'", net);
+    }
+    ret = -1;
+  }
+  if (dir) {
+    const char *files[] = { "policy", "ready" };
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+      cleanup_free char *p = xasprintf("%s/%s", dir, files[i]);
+      unlink(p);
+    }
+    rmdir(dir); /* only when no log is kept */
+  }
+  return ret;
+}
+
+int adr_egress_denials(const char *log_path, size_t *n, char **top, adr_err *err)
+{
+  *n = 0;
+  *top = NULL;
+  cleanup_file FILE *f = fopen(log_path, "re");
+  if (!f) {
+    if (errno == ENOENT)
+      return 0;
+    return adr_err_sys(err, errno, "open '%s'", log_path);
+  }
+  struct {
+    char key[300];
+    size_t count;
+  } seen[8];
+  size_t ns = 0, other = 0;
+  char line[4096];
+  while (fgets(line, sizeof(line), f)) {
+    if (!strstr(line, "\"verdict\":\"deny\""))
+      continue;
+    (*n)++;
+    /* "host":"X","port":N */
+    char host[256] = "", port[8] = "";
+    const char *h = strstr(line, "\"host\":\"");
+    if (h)
+      sscanf(h + 8, "%255[^\"]", host);
+    const char *p = strstr(line, "\"port\":");
+    if (p)
+      sscanf(p + 7, "%7[0-9]", port);
+    char key[300];
+    snprintf(key, sizeof(key), "%s%s%s", host, *port ? ":" : "", port);
+    size_t i;
+    for (i = 0; i < ns; i++)
+      if (strcmp(seen[i].key, key) == 0)
+        break;
+    if (i < ns)
+      seen[i].count++;
+    else if (ns < ARRAY_SIZE(seen)) {
+      snprintf(seen[ns].key, sizeof(seen[ns].key), "%s", key);
+      seen[ns++].count = 1;
+    } else
+      other++;
+  }
+  if (*n) {
+    struct buf b;
+    buf_init(&b, 0);
+    for (size_t i = 0; i < ns && i < 3; i++) {
+      cleanup_free char *k = adr_str_escape(seen[i].key, 80);
+      buf_printf(&b, "%s%s", i ? ", " : "", k);
+      if (seen[i].count > 1)
+        buf_printf(&b, " x%zu", seen[i].count);
+    }
+    if (ns > 3 || other)
+      buf_puts(&b, ", ...");
+    *top = buf_steal(&b);
+  }
+  return 0;
+}
