@@ -251,6 +251,11 @@ int adr_url_host_port(const char *url, char **host, unsigned *port)
     const char *slash = strchr(s, '/');
     if (!colon || (slash && slash < colon) || colon == s)
       return -1;
+    /* "user@host:path" or "host.domain:path"; not "cdrom:[...]" */
+    const char *at = memchr(s, '@', (size_t)(colon - s));
+    const char *dot = memchr(s, '.', (size_t)(colon - s));
+    if (!at && !dot)
+      return -1;
     def = 22;
   }
   size_t end = strcspn(s, "/?#");
@@ -273,7 +278,8 @@ int adr_url_host_port(const char *url, char **host, unsigned *port)
       pp = colon + 1;
     }
   }
-  if (!*h)
+  cleanup_free char *ipc = NULL;
+  if (!*h || (!valid_name(h) && !parse_ip(h, &ipc)))
     return -1;
   unsigned pv = def;
   if (pp && *pp && sep) {

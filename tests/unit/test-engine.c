@@ -424,10 +424,58 @@ static void test_labels_get(void **state)
   assert_null(adr_labels_get(&none, "a"));
 }
 
+/* The fields the egress gateway and allowlist sandboxes need. */
+static void test_create_body_network(void **state)
+{
+  (void)state;
+  cleanup_spec struct adr_spec s;
+  adr_spec_init(&s);
+  s.image = xstrdup("img");
+  s.network = xstrdup("adr-x-net");
+  s.ipv4 = xstrdup("10.213.0.2");
+  strv_push(&s.dns, "10.213.0.2");
+  strv_push(&s.entrypoint, "/usr/local/libexec/adr-gateway");
+  strv_push(&s.sysctls, "net.ipv4.ip_unprivileged_port_start=0");
+  s.restart = xstrdup("unless-stopped");
+  char *body = adr_docker_create_body(&s);
+  json_t *j = json_loads(body, 0, NULL);
+  free(body);
+  assert_non_null(j);
+  json_t *h = json_object_get(j, "HostConfig");
+  assert_string_equal(json_string_value(json_object_get(h, "NetworkMode")), "adr-x-net");
+  assert_string_equal(json_string_value(json_array_get(json_object_get(h, "Dns"), 0)), "10.213.0.2");
+  assert_string_equal(json_string_value(json_object_get(json_object_get(h, "Sysctls"),
+                                                        "net.ipv4.ip_unprivileged_port_start")), "0");
+  assert_string_equal(json_string_value(json_object_get(json_object_get(h, "RestartPolicy"), "Name")),
+                      "unless-stopped");
+  assert_string_equal(json_string_value(json_array_get(json_object_get(j, "Entrypoint"), 0)),
+                      "/usr/local/libexec/adr-gateway");
+  json_t *ep = json_object_get(json_object_get(json_object_get(j, "NetworkingConfig"), "EndpointsConfig"),
+                               "adr-x-net");
+  assert_string_equal(json_string_value(json_object_get(json_object_get(ep, "IPAMConfig"), "IPv4Address")),
+                      "10.213.0.2");
+  json_decref(j);
+  /* without them: none of the keys */
+  cleanup_spec struct adr_spec m;
+  adr_spec_init(&m);
+  m.image = xstrdup("img");
+  body = adr_docker_create_body(&m);
+  j = json_loads(body, 0, NULL);
+  free(body);
+  h = json_object_get(j, "HostConfig");
+  assert_null(json_object_get(h, "Dns"));
+  assert_null(json_object_get(h, "Sysctls"));
+  assert_null(json_object_get(h, "RestartPolicy"));
+  assert_null(json_object_get(j, "Entrypoint"));
+  assert_null(json_object_get(j, "NetworkingConfig"));
+  json_decref(j);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_create_body_minimal),
+    cmocka_unit_test(test_create_body_network),
     cmocka_unit_test(test_create_body_full),
     cmocka_unit_test(test_create_body_hardening),
     cmocka_unit_test(test_create_body_hardening_off),
