@@ -82,8 +82,8 @@ engine_ok() { $SUDO curl -sf --max-time 3 --unix-socket /var/run/docker.sock htt
 install_deps() {
   command -v apt-get >/dev/null || die "--deps needs apt-get (Debian/Ubuntu); install a C compiler, meson, ninja, pkg-config, libcurl, jansson and Docker yourself"
   need_root "--deps"
-  local pkgs=(meson ninja-build pkg-config gcc libc6-dev libcurl4-openssl-dev libjansson-dev python3 scdoc
-              curl ca-certificates debootstrap docker.io)
+  local pkgs=(meson ninja-build pkg-config gcc libc6-dev libcurl4-openssl-dev libjansson-dev libc-ares-dev
+              python3 scdoc curl ca-certificates debootstrap docker.io)
   local missing=() p
   for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -135,6 +135,7 @@ check_build_deps() {
   if command -v pkg-config >/dev/null; then
     pkg-config --exists libcurl || missing+=(libcurl4-openssl-dev)
     pkg-config --exists jansson || missing+=(libjansson-dev)
+    pkg-config --exists libcares || missing+=(libc-ares-dev)
   fi
   [ ${#missing[@]} -eq 0 ] ||
     die "missing build dependencies: ${missing[*]} (run ./install.sh --deps, or apt-get install ${missing[*]})"
@@ -142,6 +143,7 @@ check_build_deps() {
 
 # ------------------------------------------------------------------ layout
 BIN_DIR="$PREFIX/bin"
+LIBEXEC_DIR="$PREFIX/libexec/adr"
 MAN1_DIR="$PREFIX/share/man/man1"
 MAN5_DIR="$PREFIX/share/man/man5"
 BASH_DIR="$PREFIX/share/bash-completion/completions"
@@ -149,7 +151,7 @@ ZSH_DIR="$PREFIX/share/zsh/site-functions"
 FISH_DIR="$PREFIX/share/fish/vendor_completions.d"
 DATA_DIR="$PREFIX/share/adr"
 MANIFEST="$DATA_DIR/install-manifest"
-DEST_DIRS=("$BIN_DIR" "$MAN1_DIR" "$MAN5_DIR" "$BASH_DIR" "$ZSH_DIR" "$FISH_DIR" "$DATA_DIR")
+DEST_DIRS=("$BIN_DIR" "$LIBEXEC_DIR" "$MAN1_DIR" "$MAN5_DIR" "$BASH_DIR" "$ZSH_DIR" "$FISH_DIR" "$DATA_DIR")
 
 # Can DIR be created (or written, when it exists)?  Prints why not.
 writable_dir() { # dir
@@ -220,6 +222,10 @@ add() { SRC+=("$1"); DST+=("$2"); MODE+=("$3"); }
 
 cp "$ADR" "$STAGE/adr"
 add "$STAGE/adr" "$BIN_DIR/adr" 0755
+# the egress gateway: static, mounted into allowlist sandboxes' gateways
+[ -x "$BUILDDIR/adr-gateway" ] || die "build did not produce adr-gateway"
+cp "$BUILDDIR/adr-gateway" "$STAGE/adr-gateway"
+add "$STAGE/adr-gateway" "$LIBEXEC_DIR/adr-gateway" 0755
 for a in "${ALIASES[@]}"; do
   [ "$a" != adr ] && [[ "$a" =~ ^[A-Za-z0-9._-]+$ ]] || die "bad alias name '$a'"
   add "" "$BIN_DIR/$a" link:adr

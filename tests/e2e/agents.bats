@@ -26,6 +26,8 @@ setup() {
   export HOME="$BATS_TEST_TMPDIR/home"
   export XDG_CONFIG_HOME="$HOME/.config" XDG_STATE_HOME="$HOME/.local/state"
   mkdir -p "$HOME" "$XDG_CONFIG_HOME/adr"
+  # the default network mode, allowlist: the mock is listed, nothing else
+  printf 'ADR_ALLOW=%s\n' "$MOCK_ALLOW" >"$XDG_CONFIG_HOME/adr/config"
   WS="$BATS_TEST_TMPDIR/ws"
   mkdir -p "$WS"
   cd "$WS"

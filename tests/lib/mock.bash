@@ -1,6 +1,8 @@
 # Starts the mock model server on the address sandboxes reach as
 # host.docker.internal (the docker0 gateway).  Sets MOCK_PID, MOCK_PORT,
-# MOCK_LOG, MOCK_URL (as seen from inside a sandbox).
+# MOCK_LOG, MOCK_URL (as seen from inside a sandbox), and MOCK_ALLOW: the
+# allowlist entries that let a sandbox reach it through adr's egress gateway
+# (the name, and its private address, listed as such).
 mock_start() { # logfile [extra args]
   local log=$1; shift
   local gw
@@ -14,7 +16,8 @@ mock_start() { # logfile [extra args]
   [ -n "$MOCK_PORT" ] || { cat "$out.err" >&2; return 1; }
   MOCK_LOG=$log
   MOCK_URL="http://host.docker.internal:$MOCK_PORT"
-  export MOCK_PID MOCK_PORT MOCK_LOG MOCK_URL
+  MOCK_ALLOW="host.docker.internal:$MOCK_PORT $gw:$MOCK_PORT"
+  export MOCK_PID MOCK_PORT MOCK_LOG MOCK_URL MOCK_ALLOW
   rm -f "$out"
 }
 
