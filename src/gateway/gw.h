@@ -1,0 +1,191 @@
+/* adr-gateway: the pure parts (policy, decisions, address classes, TLS
+ * ClientHello, HTTP heads, DNS messages, log lines).  Nothing here does I/O
+ * except gw_policy_load(); nothing prints.  The event loop is in main.c.
+ *
+ * Every parser takes (pointer, length) of bytes a peer sent and never reads
+ * outside them; every output goes into a caller's bounded buffer. */
+#ifndef ADR_GW_H
+#define ADR_GW_H
+
+#include "err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define GW_NAME_MAX 253   /* a DNS name in text form, without the trailing dot */
+#define GW_HOST_MAX 255   /* any host string we keep (names, literals, SNI) */
+#define GW_LABEL_MAX 255  /* rule labels are cut to this in the log */
+#define GW_HEAD_MAX 16384 /* bytes we read before a request must be classified */
+
+/* ---------------------------------------------------------------- addresses */
+
+struct gw_addr {
+  int family; /* AF_INET or AF_INET6 */
+  uint8_t a[16];
+};
+
+/* Parse an IPv4 or IPv6 literal (IPv6 optionally in brackets).  IPv4-mapped
+ * IPv6 (::ffff:a.b.c.d) comes back as AF_INET.  0 on success. */
+int gw_addr_parse(const char *s, size_t len, struct gw_addr *out);
+/* "1.2.3.4:80" or "[::1]:80" */
+void gw_addr_format(const struct gw_addr *a, int port, char *out, size_t cap);
+/* In one of the special ranges (loopback, private, link-local, multicast,
+ * NAT64, ...): usable only when an IP rule lists it. */
+bool gw_addr_special(const struct gw_addr *a);
+/* 169.254.169.254 or fd00:ec2::254 */
+bool gw_addr_metadata(const struct gw_addr *a);
+
+/* ---------------------------------------------------------------- policy */
+
+enum gw_rule_kind { GW_RULE_NAME, GW_RULE_WILDCARD, GW_RULE_NET };
+
+struct gw_rule {
+  enum gw_rule_kind kind;
+  char *name;          /* NAME: the name; WILDCARD: the suffix with its dot (".example.com") */
+  struct gw_addr net;  /* NET: network address (host bits cleared) */
+  unsigned prefix;     /* NET: prefix length */
+  bool any_port;
+  uint16_t *ports;
+  size_t nports;
+  char *label;
+  unsigned line;
+};
+
+struct gw_policy {
+  struct gw_rule *r;
+  size_t n;
+};
+
+#define GW_POLICY_MAX_BYTES (1024 * 1024)
+#define GW_POLICY_MAX_LINE 4096
+
+/* Parse policy text; errors read "FILE:LINE: why". The policy is left empty
+ * on error. */
+int gw_policy_parse(struct gw_policy *p, const char *buf, size_t len, const char *file, adr_err *err);
+int gw_policy_load(struct gw_policy *p, const char *path, adr_err *err);
+void gw_policy_free(struct gw_policy *p);
+
+/* Normalise a DNS name: lowercase, one trailing dot dropped, LDH or '_'
+ * labels of 1..63 bytes, at most 253 bytes, last label not all digits.
+ * out has room for GW_NAME_MAX + 1.  0 on success, -1 when it is not a
+ * valid name. */
+int gw_name_normalize(const char *in, size_t len, char *out);
+
+/* The first name rule (file order) matching the normalised name, ignoring
+ * ports; NULL if none.  (DNS answers use this.) */
+const struct gw_rule *gw_policy_match_name(const struct gw_policy *p, const char *name);
+/* The first IP rule covering (addr, port); NULL if none. */
+const struct gw_rule *gw_policy_match_addr(const struct gw_policy *p, const struct gw_addr *a, uint16_t port);
+bool gw_rule_port(const struct gw_rule *r, uint16_t port);
+
+struct gw_decision {
+  bool allow;
+  const char *rule;          /* the rule's label, or the deny reason */
+  bool is_ip;                /* host was an IP literal: connect to addr */
+  struct gw_addr addr;
+  char name[GW_NAME_MAX + 1]; /* normalised name when !is_ip */
+};
+
+/* Steps 1 and 2 of the decision: on (host, port) alone, before any lookup. */
+void gw_decide(const struct gw_policy *p, const char *host, uint16_t port, struct gw_decision *d);
+
+/* Step 3: keep the addresses that may be used for port (special ranges only
+ * when an IP rule covers them), in order, IPv4 first, at most max.  Returns
+ * how many were kept; when none, *reason is "metadata" or "private-address". */
+size_t gw_filter_addrs(const struct gw_policy *p, uint16_t port, struct gw_addr *v, size_t n, size_t max,
+                       const char **reason);
+
+/* ---------------------------------------------------------------- TLS */
+
+enum {
+  GW_SNI_MORE = 0,  /* need more bytes */
+  GW_SNI_OK = 1,    /* out holds the host name (1..255 bytes, NUL-terminated) */
+  GW_SNI_NONE = -1, /* a complete ClientHello without server_name host_name */
+  GW_SNI_BAD = -2,  /* not a well-formed ClientHello */
+};
+/* buf holds the first len bytes the client sent (first byte 0x16).  The
+ * ClientHello may span several records; it must fit in GW_HEAD_MAX bytes. */
+int gw_sni_parse(const uint8_t *buf, size_t len, char *out /* GW_HOST_MAX + 1 */);
+
+/* ---------------------------------------------------------------- HTTP */
+
+enum gw_http_form { GW_HTTP_CONNECT, GW_HTTP_ABSOLUTE, GW_HTTP_ORIGIN };
+
+enum {
+  GW_HTTP_MORE = 0,
+  GW_HTTP_OK = 1,
+  GW_HTTP_BAD = -1,    /* not HTTP, or malformed (400) */
+  GW_HTTP_HTTPS = -2,  /* https:// absolute-form (400) */
+  GW_HTTP_NOHOST = -3, /* origin-form without Host */
+};
+
+struct gw_http_head {
+  enum gw_http_form form;
+  char method[24];
+  char host[GW_HOST_MAX + 1]; /* brackets stripped */
+  uint16_t port;              /* CONNECT/absolute: from the target; origin: 0 */
+  size_t head_len;            /* bytes up to and including the empty line */
+  /* absolute-form: the authority and the origin-form target within buf */
+  size_t auth_off, auth_len, path_off, path_len;
+  bool path_empty;            /* "http://host" with no path: send "/" */
+  char version[9];            /* "HTTP/1.0" or "HTTP/1.1" */
+};
+
+/* Classify and parse the head in buf[0..len).  GW_HTTP_MORE when the head is
+ * not complete yet (the caller treats MORE at GW_HEAD_MAX bytes as too big). */
+int gw_http_parse(const char *buf, size_t len, struct gw_http_head *h);
+/* The head of an absolute-form request rewritten for the origin server:
+ * origin-form target, Host from the URL, hop-by-hop headers dropped,
+ * "Connection: close".  Returns the length written, -1 if cap is too small. */
+long gw_http_rewrite(const char *buf, const struct gw_http_head *h, char *out, size_t cap);
+
+/* ---------------------------------------------------------------- DNS */
+
+#define GW_DNS_MAX 4096 /* largest query we look at */
+
+enum { GW_DNS_NOERROR = 0, GW_DNS_FORMERR = 1, GW_DNS_NXDOMAIN = 3, GW_DNS_NOTIMP = 4, GW_DNS_REFUSED = 5 };
+
+struct gw_dns_query {
+  uint16_t id, flags;
+  char name[GW_HOST_MAX + 1]; /* text form, no trailing dot, "" for the root */
+  bool name_ok;               /* every label LDH/underscore (else never allowed) */
+  uint16_t qtype, qclass;
+  size_t qend;                /* offset just after the question */
+};
+
+/* 0: a query with one question (q filled); GW_DNS_FORMERR / GW_DNS_NOTIMP:
+ * answer with that rcode and no question (gw_dns_error); -1: drop silently
+ * (too short for a header, or a response). */
+int gw_dns_parse(const uint8_t *m, size_t len, struct gw_dns_query *q);
+/* The answer to q: rcode, and one A record (TTL 10) when a4 != NULL.
+ * Returns the length, 0 if cap is too small. */
+size_t gw_dns_answer(const uint8_t *m, const struct gw_dns_query *q, int rcode, const uint8_t *a4,
+                     uint8_t *out, size_t cap);
+/* A header-only answer with rcode (m has at least 12 bytes). */
+size_t gw_dns_error(const uint8_t *m, int rcode, uint8_t *out, size_t cap);
+/* "A", "AAAA", ... or "TYPE65280" into out (16 bytes). */
+const char *gw_dns_type_name(uint16_t t, char *out);
+
+/* ---------------------------------------------------------------- log */
+
+struct gw_logrec {
+  struct timespec time; /* CLOCK_REALTIME */
+  const char *sandbox, *client, *via, *method, *host;
+  int port;
+  const char *sni;
+  bool allow;
+  const char *rule;
+  uint64_t bytes_up, bytes_down, duration_ms;
+  const char *upstream, *error;
+  const char *qtype; /* DNS lines only (then always present) */
+  bool dns;
+};
+
+/* One JSON line with its newline into out.  Returns the length (cap GW_LOG_LINE_MAX
+ * always suffices: every string is cut to 255 bytes before escaping). */
+#define GW_LOG_LINE_MAX 16384
+size_t gw_log_format(const struct gw_logrec *r, char *out, size_t cap);
+
+#endif

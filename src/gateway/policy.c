@@ -1,0 +1,475 @@
+/* Policy file, names, address classes and the egress decision. */
+#include "gw.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+/* ---------------------------------------------------------------- addresses */
+
+int gw_addr_parse(const char *s, size_t len, struct gw_addr *out)
+{
+  char tmp[64];
+  if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
+    s++;
+    len -= 2;
+    if (memchr(s, ':', len) == NULL)
+      return -1; /* brackets only around IPv6 */
+  }
+  if (len == 0 || len >= sizeof(tmp) || memchr(s, '\0', len))
+    return -1;
+  memcpy(tmp, s, len);
+  tmp[len] = '\0';
+  memset(out, 0, sizeof(*out));
+  if (inet_pton(AF_INET, tmp, out->a) == 1) {
+    out->family = AF_INET;
+    return 0;
+  }
+  if (inet_pton(AF_INET6, tmp, out->a) == 1) {
+    static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    if (memcmp(out->a, mapped, 12) == 0) {
+      memmove(out->a, out->a + 12, 4);
+      memset(out->a + 4, 0, 12);
+      out->family = AF_INET;
+    } else {
+      out->family = AF_INET6;
+    }
+    return 0;
+  }
+  return -1;
+}
+
+void gw_addr_format(const struct gw_addr *a, int port, char *out, size_t cap)
+{
+  char t[INET6_ADDRSTRLEN];
+  if (inet_ntop(a->family, a->a, t, sizeof(t)) == NULL)
+    snprintf(t, sizeof(t), "?");
+  if (a->family == AF_INET6)
+    snprintf(out, cap, "[%s]:%d", t, port);
+  else
+    snprintf(out, cap, "%s:%d", t, port);
+}
+
+static bool in_net(const uint8_t *a, const uint8_t *net, unsigned prefix)
+{
+  unsigned full = prefix / 8, rest = prefix % 8;
+  if (memcmp(a, net, full) != 0)
+    return false;
+  if (rest == 0)
+    return true;
+  uint8_t mask = (uint8_t)(0xff << (8 - rest));
+  return (a[full] & mask) == (net[full] & mask);
+}
+
+static bool v4_special(const uint8_t *a)
+{
+  static const struct { uint8_t n[4]; unsigned p; } r[] = {
+    { { 0, 0, 0, 0 }, 8 },       { { 10, 0, 0, 0 }, 8 },     { { 100, 64, 0, 0 }, 10 },
+    { { 127, 0, 0, 0 }, 8 },     { { 169, 254, 0, 0 }, 16 }, { { 172, 16, 0, 0 }, 12 },
+    { { 192, 168, 0, 0 }, 16 },  { { 224, 0, 0, 0 }, 4 },    { { 240, 0, 0, 0 }, 4 },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE(r); i++)
+    if (in_net(a, r[i].n, r[i].p))
+      return true;
+  return false; /* 255.255.255.255 is inside 240/4 */
+}
+
+bool gw_addr_special(const struct gw_addr *a)
+{
+  if (a->family == AF_INET)
+    return v4_special(a->a);
+  static const uint8_t zero[16] = { 0 };
+  static const uint8_t one[16] = { [15] = 1 };
+  static const uint8_t fc[16] = { 0xfc }, fe80[16] = { 0xfe, 0x80 }, ff[16] = { 0xff };
+  static const uint8_t mapped[16] = { [10] = 0xff, [11] = 0xff };
+  static const uint8_t nat64[16] = { 0, 0x64, 0xff, 0x9b };
+  static const uint8_t sixto4[16] = { 0x20, 0x02 };
+  if (memcmp(a->a, zero, 16) == 0 || memcmp(a->a, one, 16) == 0)
+    return true;
+  if (in_net(a->a, fc, 7) || in_net(a->a, fe80, 10) || in_net(a->a, ff, 8) || in_net(a->a, nat64, 96))
+    return true;
+  if (in_net(a->a, mapped, 96))
+    return v4_special(a->a + 12);
+  if (in_net(a->a, sixto4, 16)) /* 6to4 embeds an IPv4 address: judge by it */
+    return v4_special(a->a + 2);
+  return false;
+}
+
+bool gw_addr_metadata(const struct gw_addr *a)
+{
+  static const uint8_t v4[4] = { 169, 254, 169, 254 };
+  static const uint8_t v6[16] = { 0xfd, 0x00, 0x0e, 0xc2, [15] = 0x54, [14] = 0x02 };
+  if (a->family == AF_INET)
+    return memcmp(a->a, v4, 4) == 0;
+  return memcmp(a->a, v6, 16) == 0;
+}
+
+/* ---------------------------------------------------------------- names */
+
+static bool label_char(unsigned char c)
+{
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+int gw_name_normalize(const char *in, size_t len, char *out)
+{
+  if (len > 0 && in[len - 1] == '.')
+    len--;
+  if (len == 0 || len > GW_NAME_MAX)
+    return -1;
+  size_t lab = 0, last = 0;
+  bool last_digits = true;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)tolower((unsigned char)in[i]);
+    if (c == '.') {
+      if (lab == 0)
+        return -1;
+      lab = 0;
+      last = i + 1;
+      last_digits = true;
+    } else {
+      if (!label_char(c) || ++lab > 63)
+        return -1;
+      if (!(c >= '0' && c <= '9'))
+        last_digits = false;
+    }
+    out[i] = (char)c;
+  }
+  out[len] = '\0';
+  (void)last;
+  if (lab == 0 || last_digits)
+    return -1; /* empty last label; all-digit top label (not a DNS name: looks like an address) */
+  return 0;
+}
+
+/* ---------------------------------------------------------------- policy */
+
+void gw_policy_free(struct gw_policy *p)
+{
+  for (size_t i = 0; i < p->n; i++) {
+    free(p->r[i].name);
+    free(p->r[i].ports);
+    free(p->r[i].label);
+  }
+  free(p->r);
+  p->r = NULL;
+  p->n = 0;
+}
+
+static int parse_ports(const char *s, size_t len, struct gw_rule *r, char *why, size_t whycap)
+{
+  if (len == 1 && s[0] == '*') {
+    r->any_port = true;
+    return 0;
+  }
+  size_t i = 0;
+  while (i <= len) {
+    size_t j = i;
+    unsigned long v = 0;
+    while (j < len && s[j] != ',') {
+      if (s[j] < '0' || s[j] > '9' || j - i >= 5) {
+        snprintf(why, whycap, "bad port list '%.*s' (want '*' or ports 1-65535 separated by commas)", (int)len, s);
+        return -1;
+      }
+      v = v * 10 + (unsigned long)(s[j] - '0');
+      j++;
+    }
+    if (j == i || v < 1 || v > 65535) {
+      snprintf(why, whycap, "bad port list '%.*s' (want '*' or ports 1-65535 separated by commas)", (int)len, s);
+      return -1;
+    }
+    r->ports = xrealloc(r->ports, (r->nports + 1) * sizeof(*r->ports));
+    r->ports[r->nports++] = (uint16_t)v;
+    i = j + 1;
+  }
+  return 0;
+}
+
+static int parse_pattern(const char *s, size_t len, struct gw_rule *r, char *why, size_t whycap)
+{
+  char name[GW_NAME_MAX + 1];
+  const char *slash = memchr(s, '/', len);
+  bool v6 = memchr(s, ':', len) != NULL;
+  bool numeric = true;
+  for (size_t i = 0; i < len && s + i != slash; i++)
+    if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '.'))
+      numeric = false;
+  if (v6 || numeric || slash) {
+    size_t alen = slash ? (size_t)(slash - s) : len;
+    if (gw_addr_parse(s, alen, &r->net) < 0 || (alen > 0 && s[0] == '[')) {
+      snprintf(why, whycap, "bad address '%.*s'", (int)alen, s);
+      return -1;
+    }
+    if (v6 && r->net.family == AF_INET) {
+      snprintf(why, whycap, "IPv4-mapped address '%.*s': write it as IPv4", (int)alen, s);
+      return -1;
+    }
+    unsigned maxp = r->net.family == AF_INET ? 32 : 128;
+    r->prefix = maxp;
+    if (slash) {
+      const char *p = slash + 1;
+      size_t plen = len - alen - 1;
+      unsigned long v = 0;
+      if (plen == 0 || plen > 3)
+        goto bad_prefix;
+      for (size_t i = 0; i < plen; i++) {
+        if (p[i] < '0' || p[i] > '9')
+          goto bad_prefix;
+        v = v * 10 + (unsigned long)(p[i] - '0');
+      }
+      if (v > maxp)
+        goto bad_prefix;
+      r->prefix = (unsigned)v;
+    }
+    /* clear host bits */
+    for (unsigned b = r->prefix; b < maxp; b++)
+      r->net.a[b / 8] &= (uint8_t)~(0x80 >> (b % 8));
+    r->kind = GW_RULE_NET;
+    return 0;
+  bad_prefix:
+    snprintf(why, whycap, "bad prefix length in '%.*s'", (int)len, s);
+    return -1;
+  }
+  if (len >= 2 && s[0] == '*' && s[1] == '.') {
+    if (gw_name_normalize(s + 2, len - 2, name) < 0 || strchr(name, '*')) {
+      snprintf(why, whycap, "bad wildcard '%.*s' (want '*.' and a DNS name)", (int)len, s);
+      return -1;
+    }
+    r->kind = GW_RULE_WILDCARD;
+    r->name = xasprintf(".%s", name);
+    return 0;
+  }
+  if (gw_name_normalize(s, len, name) < 0) {
+    snprintf(why, whycap, "bad host name '%.*s'", (int)(len > 300 ? 300 : len), s);
+    return -1;
+  }
+  r->kind = GW_RULE_NAME;
+  r->name = xstrdup(name);
+  return 0;
+}
+
+static bool is_space(char c) { return c == ' ' || c == '\t'; }
+
+static int parse_line(struct gw_policy *p, const char *s, size_t len, unsigned lineno, char *why, size_t whycap)
+{
+  size_t i = 0;
+  while (i < len && is_space(s[i]))
+    i++;
+  while (len > i && (is_space(s[len - 1]) || s[len - 1] == '\r'))
+    len--;
+  if (i == len || s[i] == '#')
+    return 0;
+  for (size_t k = i; k < len; k++) {
+    unsigned char c = (unsigned char)s[k];
+    if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      snprintf(why, whycap, "control byte 0x%02x in line", c);
+      return -1;
+    }
+  }
+  const char *f[3];
+  size_t fl[3];
+  for (int k = 0; k < 3; k++) {
+    while (i < len && is_space(s[i]))
+      i++;
+    f[k] = s + i;
+    while (i < len && !is_space(s[i]))
+      i++;
+    fl[k] = (size_t)(s + i - f[k]);
+  }
+  while (i < len && is_space(s[i]))
+    i++;
+  if (!(fl[0] == 5 && memcmp(f[0], "allow", 5) == 0)) {
+    snprintf(why, whycap, "unknown directive '%.*s' (want 'allow PATTERN PORTS LABEL')", (int)(fl[0] > 64 ? 64 : fl[0]), f[0]);
+    return -1;
+  }
+  if (fl[1] == 0 || fl[2] == 0 || i == len) {
+    snprintf(why, whycap, "incomplete rule (want 'allow PATTERN PORTS LABEL')");
+    return -1;
+  }
+  struct gw_rule r = { .line = lineno };
+  if (parse_pattern(f[1], fl[1], &r, why, whycap) < 0 || parse_ports(f[2], fl[2], &r, why, whycap) < 0) {
+    free(r.name);
+    free(r.ports);
+    return -1;
+  }
+  r.label = xstrndup(s + i, len - i);
+  p->r = xrealloc(p->r, (p->n + 1) * sizeof(*p->r));
+  p->r[p->n++] = r;
+  return 0;
+}
+
+int gw_policy_parse(struct gw_policy *p, const char *buf, size_t len, const char *file, adr_err *err)
+{
+  p->r = NULL;
+  p->n = 0;
+  if (len > GW_POLICY_MAX_BYTES)
+    return adr_err_set(err, EFBIG, "%s: larger than %d bytes", file, GW_POLICY_MAX_BYTES);
+  size_t i = 0;
+  unsigned lineno = 0;
+  char why[512];
+  while (i < len) {
+    const char *nl = memchr(buf + i, '\n', len - i);
+    size_t end = nl ? (size_t)(nl - buf) : len;
+    lineno++;
+    if (end - i > GW_POLICY_MAX_LINE) {
+      gw_policy_free(p);
+      return adr_err_set(err, EINVAL, "%s:%u: line longer than %d bytes", file, lineno, GW_POLICY_MAX_LINE);
+    }
+    if (memchr(buf + i, '\0', end - i)) {
+      gw_policy_free(p);
+      return adr_err_set(err, EINVAL, "%s:%u: NUL byte in line", file, lineno);
+    }
+    if (parse_line(p, buf + i, end - i, lineno, why, sizeof(why)) < 0) {
+      gw_policy_free(p);
+      return adr_err_set(err, EINVAL, "%s:%u: %s", file, lineno, why);
+    }
+    i = end + 1;
+  }
+  return 0;
+}
+
+int gw_policy_load(struct gw_policy *p, const char *path, adr_err *err)
+{
+  p->r = NULL;
+  p->n = 0;
+  cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return adr_err_sys(err, errno, "policy %s", path);
+  struct stat st;
+  if (fstat(fd, &st) < 0)
+    return adr_err_sys(err, errno, "policy %s", path);
+  if (!S_ISREG(st.st_mode))
+    return adr_err_set(err, EINVAL, "policy %s: not a regular file", path);
+  if (st.st_size > GW_POLICY_MAX_BYTES)
+    return adr_err_set(err, EFBIG, "policy %s: larger than %d bytes", path, GW_POLICY_MAX_BYTES);
+  size_t cap = (size_t)st.st_size + 1, len = 0;
+  cleanup_free char *buf = xmalloc(cap);
+  for (;;) {
+    ssize_t n = read(fd, buf + len, cap - len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return adr_err_sys(err, errno, "policy %s", path);
+    if (n == 0)
+      break;
+    len += (size_t)n;
+    if (len == cap) /* grew while we read */
+      return adr_err_set(err, EFBIG, "policy %s: changed while read", path);
+  }
+  return gw_policy_parse(p, buf, len, path, err);
+}
+
+bool gw_rule_port(const struct gw_rule *r, uint16_t port)
+{
+  if (r->any_port)
+    return true;
+  for (size_t i = 0; i < r->nports; i++)
+    if (r->ports[i] == port)
+      return true;
+  return false;
+}
+
+static bool rule_name(const struct gw_rule *r, const char *name, size_t nlen)
+{
+  if (r->kind == GW_RULE_NAME)
+    return strcmp(r->name, name) == 0;
+  if (r->kind == GW_RULE_WILDCARD) {
+    size_t sl = strlen(r->name); /* ".example.com" */
+    return nlen > sl && memcmp(name + nlen - sl, r->name, sl) == 0;
+  }
+  return false;
+}
+
+const struct gw_rule *gw_policy_match_name(const struct gw_policy *p, const char *name)
+{
+  size_t nlen = strlen(name);
+  for (size_t i = 0; i < p->n; i++)
+    if (rule_name(&p->r[i], name, nlen))
+      return &p->r[i];
+  return NULL;
+}
+
+const struct gw_rule *gw_policy_match_addr(const struct gw_policy *p, const struct gw_addr *a, uint16_t port)
+{
+  for (size_t i = 0; i < p->n; i++) {
+    const struct gw_rule *r = &p->r[i];
+    if (r->kind == GW_RULE_NET && r->net.family == a->family && in_net(a->a, r->net.a, r->prefix) && gw_rule_port(r, port))
+      return r;
+  }
+  return NULL;
+}
+
+void gw_decide(const struct gw_policy *p, const char *host, uint16_t port, struct gw_decision *d)
+{
+  memset(d, 0, sizeof(*d));
+  size_t len = strlen(host);
+  if (gw_addr_parse(host, len, &d->addr) == 0) {
+    d->is_ip = true;
+    const struct gw_rule *r = gw_policy_match_addr(p, &d->addr, port);
+    d->allow = r != NULL;
+    d->rule = r ? r->label : "ip-literal";
+    return;
+  }
+  if (gw_name_normalize(host, len, d->name) < 0) {
+    d->name[0] = '\0';
+    d->rule = "bad-name";
+    return;
+  }
+  bool named = false;
+  for (size_t i = 0; i < p->n; i++) {
+    const struct gw_rule *r = &p->r[i];
+    if (!rule_name(r, d->name, strlen(d->name)))
+      continue;
+    named = true;
+    if (gw_rule_port(r, port)) {
+      d->allow = true;
+      d->rule = r->label;
+      return;
+    }
+  }
+  d->rule = named ? "port" : "no-match";
+}
+
+size_t gw_filter_addrs(const struct gw_policy *p, uint16_t port, struct gw_addr *v, size_t n, size_t max,
+                       const char **reason)
+{
+  struct gw_addr keep[64];
+  size_t k = 0;
+  bool meta = false;
+  for (int pass = 0; pass < 2; pass++) {
+    int fam = pass == 0 ? AF_INET : AF_INET6;
+    for (size_t i = 0; i < n; i++) {
+      struct gw_addr a = v[i];
+      if (a.family == AF_INET6) { /* judge mapped addresses as what they are */
+        static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+        if (memcmp(a.a, mapped, 12) == 0) {
+          memmove(a.a, a.a + 12, 4);
+          memset(a.a + 4, 0, 12);
+          a.family = AF_INET;
+        }
+      }
+      if (a.family != fam)
+        continue;
+      if (gw_addr_metadata(&a))
+        meta = true;
+      if (gw_addr_special(&a) && gw_policy_match_addr(p, &a, port) == NULL)
+        continue;
+      bool dup = false;
+      for (size_t j = 0; j < k; j++)
+        if (keep[j].family == a.family && memcmp(keep[j].a, a.a, 16) == 0)
+          dup = true;
+      if (!dup && k < max && k < ARRAY_SIZE(keep))
+        keep[k++] = a;
+    }
+  }
+  memcpy(v, keep, k * sizeof(*v));
+  *reason = k ? NULL : meta ? "metadata" : "private-address";
+  return k;
+}
