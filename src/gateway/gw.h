@@ -68,7 +68,8 @@ int gw_policy_load(struct gw_policy *p, const char *path, adr_err *err);
 void gw_policy_free(struct gw_policy *p);
 
 /* Normalise a DNS name: lowercase, one trailing dot dropped, LDH or '_'
- * labels of 1..63 bytes, at most 253 bytes, last label not all digits.
+ * labels of 1..63 bytes not starting or ending with '-', at most 253 bytes,
+ * the last label not all digits.
  * out has room for GW_NAME_MAX + 1.  0 on success, -1 when it is not a
  * valid name. */
 int gw_name_normalize(const char *in, size_t len, char *out);

@@ -86,9 +86,10 @@ static bool hdr_is(const char *name, size_t nl, const char *want)
 int gw_http_parse(const char *b, size_t len, struct gw_http_head *h)
 {
   memset(h, 0, sizeof(*h));
-  /* Early rejection: the method is a token followed by one space. */
+  /* Early rejection: the method (upper-case letters, '-', '_': every
+   * registered method) is followed by one space. */
   size_t m = 0;
-  while (m < len && m < sizeof(h->method) && tchar((unsigned char)b[m]))
+  while (m < len && m < sizeof(h->method) && ((b[m] >= 'A' && b[m] <= 'Z') || b[m] == '-' || b[m] == '_'))
     m++;
   if (m == sizeof(h->method) || (m < len && (m == 0 || b[m] != ' ')))
     return GW_HTTP_BAD;

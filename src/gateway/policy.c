@@ -124,18 +124,17 @@ int gw_name_normalize(const char *in, size_t len, char *out)
     len--;
   if (len == 0 || len > GW_NAME_MAX)
     return -1;
-  size_t lab = 0, last = 0;
+  size_t lab = 0;
   bool last_digits = true;
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)tolower((unsigned char)in[i]);
     if (c == '.') {
-      if (lab == 0)
-        return -1;
+      if (lab == 0 || out[i - 1] == '-')
+        return -1; /* empty label, or one ending in '-' */
       lab = 0;
-      last = i + 1;
       last_digits = true;
     } else {
-      if (!label_char(c) || ++lab > 63)
+      if (!label_char(c) || ++lab > 63 || (lab == 1 && c == '-'))
         return -1;
       if (!(c >= '0' && c <= '9'))
         last_digits = false;
@@ -143,8 +142,7 @@ int gw_name_normalize(const char *in, size_t len, char *out)
     out[i] = (char)c;
   }
   out[len] = '\0';
-  (void)last;
-  if (lab == 0 || last_digits)
+  if (lab == 0 || out[len - 1] == '-' || last_digits)
     return -1; /* empty last label; all-digit top label (not a DNS name: looks like an address) */
   return 0;
 }
