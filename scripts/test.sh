@@ -218,6 +218,7 @@ fi
 if want integration; then
   say "integration: bats against the real engine (tests/integration)"
   run_bats integration 300 tests/integration/*.bats
+  run_bats integration 300 tests/gateway/*.bats # adr-gateway alone: no engine, no root
 fi
 if want e2e; then
   say "e2e: real agents through adr run, mock model server (tests/e2e)"

@@ -1226,7 +1226,8 @@ static int listen_on(uint16_t port, int type, bool dns, adr_err *err)
   if (fd < 0)
     return adr_err_sys(err, errno, "socket");
   int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (type == SOCK_STREAM) /* for UDP it would let two gateways share the port */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr = g.bind };
   char addr[INET_ADDRSTRLEN];
   inet_ntop(AF_INET, &g.bind, addr, sizeof(addr));

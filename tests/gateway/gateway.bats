@@ -1,0 +1,408 @@
+#!/usr/bin/env bats
+# adr-gateway on its own: no docker, no root.  Everything listens on
+# loopback: the gateway on 127.0.0.1 (high ports), the upstream servers on
+# 127.0.0.2 (so a transparent port can be the same number on both), a mock
+# DNS resolver (tests/mock/dns.py) that logs every question it gets.
+#
+#   bats tests/gateway/gateway.bats
+#   ADR_GATEWAY=build-asan/adr-gateway bats tests/gateway/gateway.bats
+#
+# Every denial has its allowed control in this file.
+
+HERE="$BATS_TEST_DIRNAME"
+CLIENT="$HERE/client.py"
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_bg OUTFILE CMD... : run in the background, wait for "listening PORT"
+start_bg() {
+  local out=$1; shift
+  "$@" >"$out" 2>"$out.err" </dev/null 3>&- &
+  echo $! >"$out.pid"
+  for _ in $(seq 100); do
+    grep -q '^listening ' "$out" 2>/dev/null && { awk '{print $2; exit}' "$out"; return 0; }
+    sleep 0.05
+  done
+  echo "did not start: $*" >&2; cat "$out.err" >&2
+  return 1
+}
+
+# start_gw NAME POLICYFILE [extra args]: a gateway with its own log and ready file
+start_gw() {
+  local name=$1 pol=$2; shift 2
+  rm -f "$T/$name.ready"
+  "$GW" --policy "$pol" --log "$T/$name.log" --sandbox test --bind 127.0.0.1 \
+    --dns-port "$DP" --proxy-port "$PP" \
+    --resolver "127.0.0.1:$DNSPORT" --ready-file "$T/$name.ready" "$@" \
+    2>"$T/$name.err" </dev/null 3>&- &
+  for _ in $(seq 100); do
+    [ -s "$T/$name.ready" ] && return 0
+    sleep 0.05
+  done
+  echo "gateway $name did not start" >&2; cat "$T/$name.err" >&2
+  return 1
+}
+
+setup_file() {
+  export GW="${ADR_GATEWAY:-$BATS_TEST_DIRNAME/../../build/adr-gateway}"
+  [ -x "$GW" ] || { echo "no gateway binary at $GW (ninja -C build)" >&2; return 1; }
+  export T="$BATS_FILE_TMPDIR"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 2 \
+    -subj /CN=example.test -addext "subjectAltName=DNS:example.test,DNS:*.example.test" >/dev/null 2>&1
+  export DNSPORT HP TP EP LP PP DP PP2 DP2
+  DNSPORT=$(start_bg "$T/dns.out" python3 "$HERE/../mock/dns.py" --port 0 --log "$T/dns.log" \
+    --map ok.example.test=127.0.0.2 --map example.test=127.0.0.2 --map a.example.test=127.0.0.2 \
+    --map evilexample.test=127.0.0.2 --map tls.example.test=127.0.0.2 --map lo.example.test=127.0.0.1 \
+    --map meta.example.test=169.254.169.254,10.0.0.1 --map echo.example.test=127.0.0.2)
+  HP=$(start_bg "$T/http.out" python3 "$HERE/upstream.py" --bind 127.0.0.2 --log "$T/http.log")
+  TP=$(start_bg "$T/tls.out" python3 "$HERE/upstream.py" --bind 127.0.0.2 --log "$T/tls.log" \
+    --tls "$T/cert.pem" "$T/key.pem")
+  EP=$(start_bg "$T/echo.out" python3 "$HERE/upstream.py" --bind 127.0.0.2 --log "$T/echo.log" --echo)
+  LP=$(start_bg "$T/lo.out" python3 "$HERE/upstream.py" --bind 127.0.0.1 --log "$T/lo.log")
+  PP=$(free_port); DP=$(free_port); PP2=$(free_port); DP2=$(free_port)
+  touch "$T/http.log" "$T/tls.log" "$T/lo.log"
+  cat >"$T/policy" <<EOF
+# gateway.bats policy
+allow ok.example.test * --allow ok.example.test
+allow *.example.test $HP,$TP,$EP wildcard
+allow example.test $HP exact
+allow lo.example.test * private name
+allow meta.example.test * metadata name
+allow gone.example.test * unresolvable
+allow 127.0.0.2 $HP,$TP,$EP upstreams
+EOF
+  start_gw main "$T/policy" --answer 127.0.0.9 --port "$HP" --port "$TP"
+}
+
+teardown_file() {
+  local f
+  for f in "$T"/*.pid "$T"/*.ready; do
+    [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+  done
+  return 0
+}
+
+# The lines the main gateway logged since the last mark (waiting up to 5 s
+# for at least $1 of them: lines are written when a connection closes).
+mark() { wc -l <"$T/main.log" >"$T/mark"; wc -l <"$T/dns.log" >"$T/dnsmark"; wc -l <"$T/http.log" >"$T/httpmark"; }
+new_lines() {
+  local want=${1:-1} m
+  m=$(cat "$T/mark")
+  for _ in $(seq 100); do
+    [ "$(($(wc -l <"$T/main.log") - m))" -ge "$want" ] && break
+    sleep 0.05
+  done
+  tail -n +"$((m + 1))" "$T/main.log"
+}
+# the line without what changes from run to run
+stable() { jq -c 'del(.time, .duration_ms) | .client |= sub(":[0-9]+$"; "")'; }
+new_dns_queries() { tail -n +"$(($(cat "$T/dnsmark") + 1))" "$T/dns.log"; }
+new_http_requests() { tail -n +"$(($(cat "$T/httpmark") + 1))" "$T/http.log"; }
+
+# ------------------------------------------------------------------ proxy
+
+@test "proxy GET allowed: content arrives, head rewritten, log line exact" {
+  mark
+  run python3 "$CLIENT" raw "$PP" --count "$T/count" <<EOF
+GET http://ok.example.test:$HP/hello?x=1 HTTP/1.1
+Host: ok.example.test:$HP
+Proxy-Connection: keep-alive
+User-Agent: bats
+
+EOF
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"HTTP/1.1 200 OK"* ]]
+  [[ "$output" == *"hello from upstream"* ]]
+  # the upstream saw origin-form, Connection: close, no proxy headers
+  run new_http_requests
+  [ "${lines[0]}" = "GET /hello?x=1 HTTP/1.1" ]
+  [[ "$output" == *"Connection: close"* ]]
+  [[ "$output" != *"Proxy-Connection"* ]]
+  # bytes_up is the rewritten head, bytes_down what the client got
+  local up="GET /hello?x=1 HTTP/1.1\r\nUser-Agent: bats\r\nHost: ok.example.test:$HP\r\nConnection: close\r\n\r\n"
+  local uplen; uplen=$(printf "$up" | wc -c)
+  local down; down=$(awk '{print $2}' "$T/count")
+  run new_lines 1
+  [ "$(echo "$output" | stable)" = "{\"sandbox\":\"test\",\"client\":\"127.0.0.1\",\"via\":\"proxy\",\"method\":\"GET\",\"host\":\"ok.example.test\",\"port\":$HP,\"sni\":null,\"verdict\":\"allow\",\"rule\":\"--allow ok.example.test\",\"bytes_up\":$uplen,\"bytes_down\":$down,\"upstream\":\"127.0.0.2:$HP\",\"error\":null}" ]
+  # and the raw line has the keys in the documented order, time with ms
+  run tail -n1 "$T/main.log"
+  [[ "$output" =~ ^\{\"time\":\"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z\",\"sandbox\":.*\"duration_ms\":[0-9]+,\"upstream\":.*\"error\":null\}$ ]]
+}
+
+@test "proxy GET denied: 403, no upstream connection, no DNS question" {
+  mark
+  run python3 "$CLIENT" raw "$PP" <<EOF
+GET http://nope.other.test:$HP/ HTTP/1.1
+Host: nope.other.test:$HP
+
+EOF
+  [ "$status" -eq 0 ]
+  [[ "${lines[0]}" == "HTTP/1.1 403 Forbidden"* ]]
+  [[ "$output" == *"X-Adr-Egress: denied"* ]]
+  [[ "$output" == *"adr: egress to nope.other.test:$HP denied (no-match)"* ]]
+  run new_lines 1
+  [ "$(echo "$output" | jq -r '.verdict + " " + .rule + " " + (.upstream|tostring)')" = "deny no-match null" ]
+  sleep 0.2
+  [ -z "$(new_http_requests)" ]
+  [ -z "$(new_dns_queries)" ]
+}
+
+@test "proxy https:// absolute-form is 400; garbage is closed (bad-request)" {
+  mark
+  run python3 "$CLIENT" raw "$PP" <<EOF
+GET https://ok.example.test/ HTTP/1.1
+
+EOF
+  [[ "${lines[0]}" == "HTTP/1.1 400 Bad Request"* ]]
+  run bash -c "printf 'SSH-2.0-x\r\n' | python3 '$CLIENT' raw $PP"
+  [ -z "$output" ]
+  run new_lines 2
+  [ "$(echo "$output" | jq -r .rule | sort -u)" = "bad-request" ]
+}
+
+@test "CONNECT allowed and denied" {
+  mark
+  run python3 "$CLIENT" connect "$PP" "ok.example.test:$HP"
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "HTTP/1.1 200 Connection established" ]
+  [[ "$output" == *"hello from upstream"* ]]
+  run python3 "$CLIENT" connect "$PP" "nope.other.test:$HP"
+  [ "$status" -eq 1 ]
+  [ "${lines[0]}" = "HTTP/1.1 403 Forbidden" ]
+  [[ "$output" == *"adr: egress to nope.other.test:$HP denied (no-match)"* ]]
+  run new_lines 2
+  [[ "$output" == *'"method":"CONNECT","host":"ok.example.test"'*'"verdict":"allow"'* ]]
+  [[ "$output" == *'"method":"CONNECT","host":"nope.other.test"'*'"verdict":"deny","rule":"no-match"'* ]]
+}
+
+@test "wildcard and the suffix trick: *.example.test, example.test, evilexample.test" {
+  mark
+  run python3 "$CLIENT" connect "$PP" "a.example.test:$HP"
+  [ "${lines[0]}" = "HTTP/1.1 200 Connection established" ]
+  run python3 "$CLIENT" connect "$PP" "example.test:$HP"
+  [ "${lines[0]}" = "HTTP/1.1 200 Connection established" ]
+  run python3 "$CLIENT" connect "$PP" "evilexample.test:$HP"
+  [ "${lines[0]}" = "HTTP/1.1 403 Forbidden" ]
+  run new_lines 3
+  [ "$(echo "$output" | jq -r '.host + " " + .verdict + " " + .rule' | sort)" = "$(printf '%s\n' \
+    "a.example.test allow wildcard" "evilexample.test deny no-match" "example.test allow exact" | sort)" ]
+  # evilexample.test was never looked up
+  ! new_dns_queries | grep -q evilexample
+}
+
+@test "a port outside the rule is denied (port), the rule's port allowed" {
+  mark
+  run python3 "$CLIENT" connect "$PP" "a.example.test:1"
+  [ "${lines[0]}" = "HTTP/1.1 403 Forbidden" ]
+  [[ "$output" == *"(port)"* ]]
+  run python3 "$CLIENT" connect "$PP" "a.example.test:$EP"
+  [ "${lines[0]}" = "HTTP/1.1 200 Connection established" ]
+  run new_lines 2
+  [[ "$output" == *'"port":1,'*'"rule":"port"'* ]]
+}
+
+@test "IP literals: denied unless listed, for the listed ports only" {
+  mark
+  run python3 "$CLIENT" connect "$PP" "127.0.0.2:$HP"
+  [ "${lines[0]}" = "HTTP/1.1 200 Connection established" ]
+  [[ "$output" == *"hello from upstream"* ]]
+  run python3 "$CLIENT" connect "$PP" "127.0.0.3:$HP"
+  [ "${lines[0]}" = "HTTP/1.1 403 Forbidden" ]
+  run python3 "$CLIENT" connect "$PP" "[::1]:$HP"
+  [ "${lines[0]}" = "HTTP/1.1 403 Forbidden" ]
+  run new_lines 3
+  [ "$(echo "$output" | jq -r '.host + " " + .verdict + " " + .rule' | sort)" = "$(printf '%s\n' \
+    "127.0.0.2 allow upstreams" "127.0.0.3 deny ip-literal" "::1 deny ip-literal" | sort)" ]
+  [ -z "$(new_dns_queries)" ]
+}
+
+@test "a name resolving to 127.0.0.1 is denied (private-address) unless 127.0.0.1 is listed" {
+  mark
+  run python3 "$CLIENT" raw "$PP" <<EOF
+GET http://lo.example.test:$LP/ HTTP/1.1
+
+EOF
+  [[ "${lines[0]}" == "HTTP/1.1 403 Forbidden"* ]]
+  [[ "$output" == *"(private-address)"* ]]
+  run new_lines 1
+  [[ "$output" == *'"verdict":"deny","rule":"private-address"'* ]]
+  [ "$(wc -l <"$T/lo.log")" -eq 0 ]
+
+  # the same policy plus 127.0.0.1 for that port, on a second gateway
+  { cat "$T/policy"; echo "allow 127.0.0.1 $LP loopback upstream"; } >"$T/policy2"
+  PP=$PP2 DP=$DP2 start_gw second "$T/policy2"
+  run python3 "$CLIENT" raw "$PP2" <<EOF
+GET http://lo.example.test:$LP/ HTTP/1.1
+
+EOF
+  kill "$(cat "$T/second.ready")"
+  [[ "$output" == *"hello from upstream"* ]]
+  grep -q '"host":"lo.example.test".*"verdict":"allow","rule":"private name"' "$T/second.log"
+}
+
+@test "metadata addresses: denied (metadata)" {
+  mark
+  run python3 "$CLIENT" connect "$PP" "meta.example.test:$HP"
+  [ "${lines[0]}" = "HTTP/1.1 403 Forbidden" ]
+  [[ "$output" == *"(metadata)"* ]]
+  run new_lines 1
+  [[ "$output" == *'"rule":"metadata"'* ]]
+}
+
+@test "resolution failure: allowed, 502, error resolve:" {
+  mark
+  run python3 "$CLIENT" connect "$PP" "gone.example.test:1"
+  [ "${lines[0]}" = "HTTP/1.1 502 Bad Gateway" ]
+  run new_lines 1
+  [ "$(echo "$output" | jq -r '.verdict + " " + .rule')" = "allow unresolvable" ]
+  [[ "$(echo "$output" | jq -r .error)" == "resolve: "* ]]
+}
+
+# ------------------------------------------------------------------ transparent
+
+@test "transparent HTTP: decided on the Host header and the local port" {
+  mark
+  run curl -sS --max-time 10 --resolve "ok.example.test:$HP:127.0.0.1" "http://ok.example.test:$HP/t"
+  [ "$status" -eq 0 ]
+  [ "$output" = "hello from upstream" ]
+  run curl -sS --max-time 10 -i --resolve "nope.other.test:$HP:127.0.0.1" "http://nope.other.test:$HP/t"
+  [[ "$output" == *"403 Forbidden"* ]]
+  run python3 "$CLIENT" raw "$HP" <<EOF
+GET / HTTP/1.1
+
+EOF
+  [[ "${lines[0]}" == "HTTP/1.1 403 Forbidden"* ]]
+  run new_lines 3
+  [[ "$output" == *'"via":"transparent","method":"GET","host":"ok.example.test","port":'$HP',"sni":null,"verdict":"allow"'* ]]
+  [[ "$output" == *'"host":"nope.other.test"'*'"verdict":"deny","rule":"no-match"'* ]]
+  [[ "$output" == *'"host":null'*'"verdict":"deny","rule":"no-name"'* ]]
+  # the upstream got the request unchanged
+  run new_http_requests
+  [ "${lines[0]}" = "GET /t HTTP/1.1" ]
+}
+
+@test "transparent TLS: decided on the SNI; the upstream sees the client's handshake" {
+  mark
+  run python3 "$CLIENT" tls "$TP" tls.example.test "$T/cert.pem"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"hello from upstream"* ]]
+  grep -q '^sni tls.example.test$' "$T/tls.log"
+  run python3 "$CLIENT" tls "$TP" tls.other.test "$T/cert.pem"
+  [ "$status" -ne 0 ]
+  ! grep -q 'tls.other.test' "$T/tls.log"
+  run new_lines 2
+  [[ "$output" == *'"via":"transparent","method":"TLS","host":"tls.example.test","port":'$TP',"sni":"tls.example.test","verdict":"allow","rule":"wildcard"'* ]]
+  [[ "$output" == *'"sni":"tls.other.test","verdict":"deny","rule":"no-match"'* ]]
+}
+
+# ------------------------------------------------------------------ DNS
+
+@test "DNS: allowed A gets the answer address, AAAA is empty, denied is NXDOMAIN; the resolver hears nothing" {
+  mark
+  run python3 "$CLIENT" dns "$DP" ok.example.test A
+  [ "${lines[0]}" = "rcode 0 answers 1" ]
+  [ "${lines[1]}" = "A 127.0.0.9 ttl 10" ]
+  run python3 "$CLIENT" dns "$DP" Deep.A.Example.Test. A
+  [ "${lines[1]}" = "A 127.0.0.9 ttl 10" ]
+  run python3 "$CLIENT" dns "$DP" ok.example.test AAAA
+  [ "$output" = "rcode 0 answers 0" ]
+  run python3 "$CLIENT" dns "$DP" ok.example.test HTTPS
+  [ "$output" = "rcode 0 answers 0" ]
+  run python3 "$CLIENT" dns "$DP" evilexample.test A
+  [ "$output" = "rcode 3 answers 0" ]
+  run python3 "$CLIENT" dns "$DP" 1.0.0.127.in-addr.arpa PTR
+  [ "$output" = "rcode 3 answers 0" ]
+  run python3 "$CLIENT" dns "$DP" ok.example.test A --tcp
+  [ "${lines[1]}" = "A 127.0.0.9 ttl 10" ]
+  run python3 "$CLIENT" dns "$DP" nope.other.test A --tcp
+  [ "$output" = "rcode 3 answers 0" ]
+  run new_lines 8
+  [[ "$output" == *'"via":"dns","method":"DNS","host":"ok.example.test","port":'$DP',"sni":null,"verdict":"allow","rule":"--allow ok.example.test"'*'"qtype":"A"}'* ]]
+  [[ "$output" == *'"host":"evilexample.test"'*'"verdict":"deny","rule":"no-match"'*'"qtype":"A"}'* ]]
+  [ -z "$(new_dns_queries)" ]
+}
+
+# ------------------------------------------------------------------ process
+
+@test "a bad policy line: exit 1 naming file:line; a good policy starts" {
+  printf 'allow ok.example.test * fine\n# comment\nallow bad..name * x\n' >"$T/bad-policy"
+  run "$GW" --policy "$T/bad-policy" --log "$T/bad.log" --sandbox t --bind 127.0.0.1 --dns-port "$DP2" --proxy-port "$PP2"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "adr-gateway: $T/bad-policy:3: bad host name 'bad..name'" ]]
+  run "$GW" --policy "$T/policy" --log "$T/bad.log" --sandbox t --bind 127.0.0.1 --dns-port "$DP2" --proxy-port "$PP2" --bogus
+  [ "$status" -eq 1 ]
+  [ "$output" = "adr-gateway: --bogus: unknown option" ]
+  run "$GW" --policy "$T/policy" --log "$T/bad.log" --sandbox t --bind 127.0.0.1 --dns-port "$DP" --proxy-port "$PP2"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "adr-gateway: bind 127.0.0.1:$DP/udp: Address already in use" ]]
+  # control: the main gateway (same policy file format) is up
+  [ -s "$T/main.ready" ]
+  kill -0 "$(cat "$T/main.ready")"
+}
+
+@test "SIGTERM: exit 0, open connections logged with their bytes so far" {
+  printf 'allow 127.0.0.2 %s echo\n' "$EP" >"$T/policy3"
+  PP=$PP2 DP=$DP2 start_gw third "$T/policy3"
+  local pid; pid=$(cat "$T/third.ready")
+  python3 - "$PP2" "127.0.0.2:$EP" 3>&- <<'EOF' &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"CONNECT %s HTTP/1.1\r\n\r\n" % sys.argv[2].encode())
+time.sleep(0.3)
+s.sendall(b"12345")
+time.sleep(5)
+EOF
+  local cpid=$!
+  sleep 1
+  kill -TERM "$pid"
+  local rc=0
+  wait "$pid" || rc=$?
+  [ "$rc" -eq 0 ]
+  kill "$cpid" 2>/dev/null || true
+  run cat "$T/third.log"
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == *'"method":"CONNECT","host":"127.0.0.2","port":'$EP',"sni":null,"verdict":"allow","rule":"echo","bytes_up":5,"bytes_down":44,'* ]]
+}
+
+@test "100 MB through CONNECT, both ways, intact (sha256)" {
+  run python3 "$CLIENT" big "$PP" "ok.example.test:$HP" 100000000
+  [ "$status" -eq 0 ]
+  [ "$output" = "ok" ]
+}
+
+@test "1000 concurrent idle tunnels: held, still working, gateway RSS under 64 MiB" {
+  local pid; pid=$(cat "$T/main.ready")
+  run python3 "$CLIENT" hold "$PP" "echo.example.test:$EP" 1000 "$pid"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "${lines[1]}" = "ok" ]
+  local rss; rss=$(echo "${lines[0]}" | awk '{print $2}')
+  [ "$rss" -gt 0 ]
+  [ "$rss" -lt 65536 ]
+}
+
+@test "--hold: unreachable routes for IPv4 and IPv6 blackholes, capabilities dropped" {
+  unshare -rn true 2>/dev/null || skip "no user+network namespaces here"
+  run unshare -rn sh -c '
+    "$0" --hold --blackhole 169.254.169.254/32 --blackhole fd00:ec2::254/128 --ready-file "$1/hold.ready" &
+    pid=$!
+    for i in $(seq 100); do [ -s "$1/hold.ready" ] && break; sleep 0.05; done
+    ip route show type unreachable; ip -6 route show type unreachable
+    grep CapEff /proc/$pid/status
+    kill -TERM $pid; wait $pid; echo "exit $?"' "$GW" "$T"
+  echo "$output"
+  [[ "$output" == *"unreachable 169.254.169.254"* ]]
+  [[ "$output" == *"CapEff:	0000000000000000"* ]]
+  [[ "$output" == *"exit 0"* ]]
+  if [ -d /proc/sys/net/ipv6 ]; then [[ "$output" == *"unreachable fd00:ec2::254"* ]]; fi
+  # control: without CAP_NET_ADMIN (outside a namespace of our own, as non-root) it fails
+  if [ "$(id -u)" != 0 ]; then
+    run "$GW" --hold --blackhole 169.254.169.254/32
+    [ "$status" -eq 1 ]
+  fi
+  run "$GW" --hold --blackhole 300.1.1.1/32
+  [ "$status" -eq 1 ]
+  [[ "$output" == "adr-gateway: --blackhole 300.1.1.1/32: not an IPv4 or IPv6 CIDR" ]]
+}
