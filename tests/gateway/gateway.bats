@@ -162,6 +162,17 @@ EOF
   [ "$(echo "$output" | jq -r .rule | sort -u)" = "bad-request" ]
 }
 
+@test "a request head over 16 KiB: 431 (bad-request); one just under it is served" {
+  mark
+  run bash -c "python3 -c 'import sys; sys.stdout.write(\"GET http://ok.example.test:$HP/ HTTP/1.1\nX: \" + \"a\" * 17000 + \"\n\n\")' | python3 '$CLIENT' raw $PP"
+  [[ "${lines[0]}" == "HTTP/1.1 431 Request Header Fields Too Large"* ]]
+  run bash -c "python3 -c 'import sys; sys.stdout.write(\"GET http://ok.example.test:$HP/ HTTP/1.1\nX: \" + \"a\" * 15000 + \"\n\n\")' | python3 '$CLIENT' raw $PP"
+  [[ "$output" == *"hello from upstream"* ]]
+  run new_lines 2
+  [[ "$output" == *'"verdict":"deny","rule":"bad-request"'*'"error":"request head larger than 16384 bytes"'* ]]
+  [[ "$output" == *'"verdict":"allow"'* ]]
+}
+
 @test "CONNECT allowed and denied" {
   mark
   run python3 "$CLIENT" connect "$PP" "ok.example.test:$HP"
@@ -364,6 +375,32 @@ EOF
   run cat "$T/third.log"
   [ "${#lines[@]}" -eq 1 ]
   [[ "$output" == *'"method":"CONNECT","host":"127.0.0.2","port":'$EP',"sni":null,"verdict":"allow","rule":"echo","bytes_up":5,"bytes_down":44,'* ]]
+}
+
+@test "--max-conns: the connection over the limit is closed and logged (overload)" {
+  printf 'allow 127.0.0.2 %s echo\n' "$EP" >"$T/policy4"
+  PP=$PP2 DP=$DP2 start_gw fourth "$T/policy4" --max-conns 2
+  run python3 - "$PP2" "127.0.0.2:$EP" <<'EOF'
+import socket, sys, time
+req = b"CONNECT %s HTTP/1.1\r\n\r\n" % sys.argv[2].encode()
+held = []
+for i in range(2):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+    s.sendall(req)
+    print(s.recv(100).split(b"\r\n")[0].decode())
+    held.append(s)
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(req)
+try:
+    print("third: %r" % s.recv(100))
+except ConnectionResetError:
+    print("third: reset")
+EOF
+  kill "$(cat "$T/fourth.ready")"
+  [ "${lines[0]}" = "HTTP/1.1 200 Connection established" ]
+  [ "${lines[1]}" = "HTTP/1.1 200 Connection established" ]
+  [[ "${lines[2]}" == "third: b''" || "${lines[2]}" == "third: reset" ]]
+  grep -q '"verdict":"deny","rule":"overload"' "$T/fourth.log"
 }
 
 @test "100 MB through CONNECT, both ways, intact (sha256)" {
