@@ -67,6 +67,12 @@ enum cmode { M_NONE, M_CONNECT, M_ABS, M_ORIGIN, M_TLS };
 struct rbuf {
   uint8_t *b;
   size_t off, len;
+  /* the relay proper goes through a pipe with splice(2): bytes move from
+   * socket to socket inside the kernel, never copied into the gateway.
+   * pr/pw -1: no pipe (not relaying yet, or none could be made: then the
+   * bytes go through b). pl: bytes in the pipe. */
+  int pr, pw;
+  size_t pl;
 };
 
 struct tlist {
@@ -276,6 +282,27 @@ static void rbuf_free(struct rbuf *b)
   b->off = b->len = 0;
 }
 
+static void pipe_open(struct rbuf *b)
+{
+  int fds[2];
+  b->pr = b->pw = -1;
+  b->pl = 0;
+  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) {
+    b->pr = fds[0];
+    b->pw = fds[1];
+  }
+}
+
+static void pipe_close(struct rbuf *b)
+{
+  if (b->pr >= 0)
+    close(b->pr);
+  if (b->pw >= 0)
+    close(b->pw);
+  b->pr = b->pw = -1;
+  b->pl = 0;
+}
+
 static bool rbuf_put(struct rbuf *b, const void *p, size_t n)
 {
   if (b->b == NULL) {
@@ -319,6 +346,8 @@ static void finish(struct conn *c)
   c->head = NULL;
   rbuf_free(&c->up);
   rbuf_free(&c->down);
+  pipe_close(&c->up);
+  pipe_close(&c->down);
   c->gnext = g.grave;
   g.grave = c;
 }
@@ -452,10 +481,53 @@ static void fail(struct conn *c)
 
 /* ---------------------------------------------------------------- relay */
 
-static int move(struct conn *c, struct watch *src, struct watch *dst, struct rbuf *b, bool *eof, uint64_t *count)
+/* Bytes in flight from src to dst: the buffer's and the pipe's. */
+static size_t inflight(const struct rbuf *b) { return b->len + b->pl; }
+
+/* splice(2) src -> pipe -> dst; the buffer (the head, a 200 reply) is
+ * flushed before any spliced byte, so order is kept. */
+static int move_splice(struct conn *c, struct watch *src, struct watch *dst, struct rbuf *b, bool *eof,
+                       uint64_t *count)
 {
   int prog = 0;
-  if (src->rd && !*eof && b->len < RBUF_CAP) {
+  if (src->rd && !*eof && b->pl < RBUF_CAP) {
+    ssize_t n = splice(src->fd, NULL, b->pw, NULL, RBUF_CAP - b->pl, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n > 0) {
+      b->pl += (size_t)n;
+      prog = 1;
+    } else if (n == 0) {
+      *eof = true;
+      prog = 1;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      src->rd = false;
+    } else if (errno != EINTR) {
+      set_error(c, "%s: %s", src == &c->cw ? "client" : "upstream", strerror(errno));
+      return -1;
+    }
+  }
+  if (dst->wr && b->pl > 0) {
+    ssize_t n = splice(b->pr, NULL, dst->fd, NULL, b->pl, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n > 0) {
+      b->pl -= (size_t)n;
+      *count += (uint64_t)n;
+      prog = 1;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      dst->wr = false;
+    } else if (n < 0 && errno != EINTR) {
+      set_error(c, "%s: %s", dst == &c->cw ? "client" : "upstream", strerror(errno));
+      return -1;
+    }
+  }
+  return prog;
+}
+
+static int move(struct conn *c, struct watch *src, struct watch *dst, struct rbuf *b, bool *eof, uint64_t *count)
+{
+  if (b->pr >= 0 && b->len == 0)
+    return move_splice(c, src, dst, b, eof, count);
+  int prog = 0;
+  /* with a pipe, the buffer only drains (what was queued before relaying) */
+  if (b->pr < 0 && src->rd && !*eof && b->len < RBUF_CAP) {
     if (b->b == NULL) {
       b->b = xmalloc(RBUF_CAP);
       b->off = b->len = 0;
@@ -501,8 +573,8 @@ static int move(struct conn *c, struct watch *src, struct watch *dst, struct rbu
 
 static bool can_progress(const struct conn *c)
 {
-  return (c->cw.rd && !c->c_eof && c->up.len < RBUF_CAP) || (c->uw.wr && c->up.len) ||
-         (c->uw.rd && !c->u_eof && c->down.len < RBUF_CAP) || (c->cw.wr && c->down.len);
+  return (c->cw.rd && !c->c_eof && inflight(&c->up) < RBUF_CAP) || (c->uw.wr && inflight(&c->up)) ||
+         (c->uw.rd && !c->u_eof && inflight(&c->down) < RBUF_CAP) || (c->cw.wr && inflight(&c->down));
 }
 
 static void pump(struct conn *c)
@@ -519,11 +591,11 @@ static void pump(struct conn *c)
     if (!a && !b)
       break;
   }
-  if (c->c_eof && c->up.len == 0 && !c->u_shut) {
+  if (c->c_eof && inflight(&c->up) == 0 && !c->u_shut) {
     shutdown(c->uw.fd, SHUT_WR);
     c->u_shut = true;
   }
-  if (c->u_eof && c->down.len == 0 && !c->c_shut) {
+  if (c->u_eof && inflight(&c->down) == 0 && !c->c_shut) {
     shutdown(c->cw.fd, SHUT_WR);
     c->c_shut = true;
   }
@@ -566,6 +638,8 @@ static void connected(struct conn *c)
   }
   free(c->head);
   c->head = NULL;
+  pipe_open(&c->up);
+  pipe_open(&c->down);
   c->uw.wr = true;
   c->cw.rd = true;
   c->cw.wr = true;
@@ -977,6 +1051,7 @@ static void on_listen(struct listener *l)
       continue;
     }
     struct conn *c = xcalloc(1, sizeof(*c));
+    c->up.pr = c->up.pw = c->down.pr = c->down.pw = -1;
     c->cw = (struct watch){ .t = W_CLIENT, .fd = fd, .c = c, .rd = true };
     c->uw.fd = -1;
     c->t0 = mono_ms();

@@ -312,7 +312,6 @@ static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, st
     strv_pushf(&spec->env, "%s=%s", vars[i], proxy);
   strv_push(&spec->env, "NO_PROXY=localhost,127.0.0.1,::1");
   strv_push(&spec->env, "no_proxy=localhost,127.0.0.1,::1");
-  strv_push(&spec->env, "NODE_USE_ENV_PROXY=1");
   strv_pushf(&spec->env,
              "JAVA_TOOL_OPTIONS=-Dhttp.proxyHost=%s -Dhttp.proxyPort=%d -Dhttps.proxyHost=%s -Dhttps.proxyPort=%d "
              "-Dhttp.nonProxyHosts=localhost|127.0.0.1",

@@ -100,6 +100,12 @@ agent_writes_file() {
   grep -q '"reply": "tool:' "$MOCK_LOG"
   grep -qE "$(ua_pattern "$agent")" "$MOCK_LOG" || {
     echo "no request from $agent in the mock log:"; cut -c1-400 "$MOCK_LOG"; false; }
+  # ... through adr's egress gateway (the default allowlist mode): the
+  # decision log of the run shows the mock allowed by the listed entry
+  local elog
+  elog=$(ls "$XDG_STATE_HOME"/adr/egress/*/egress.jsonl)
+  grep -qE "\"host\":\"host.docker.internal\",\"port\":$MOCK_PORT,.*\"verdict\":\"allow\",\"rule\":\"ADR_ALLOW host.docker.internal:$MOCK_PORT\"" "$elog" || {
+    echo "no allowed request to the mock in the egress log:"; cat "$elog"; false; }
   # codex reports its own (inner) sandbox failure but the container is the sandbox
   [ "$status" -eq 0 ] || [ "$agent" = codex ]
 }
