@@ -42,17 +42,24 @@ def upstream_servers():
     class Bulk(socketserver.BaseRequestHandler):
         def handle(self):
             want = b""
-            while len(want) < 8:
-                c = self.request.recv(8 - len(want))
+            while len(want) < 16:
+                c = self.request.recv(16 - len(want))
                 if not c:
                     return
                 want += c
-            n = int.from_bytes(want, "big")
+            n = int.from_bytes(want[:8], "big")
+            rate = int.from_bytes(want[8:], "big")  # bytes/s, 0 = as fast as possible
             mv = memoryview(payload)
+            t0, sent = time.perf_counter(), 0
             while n > 0:
                 k = min(n, CHUNK)
                 self.request.sendall(mv[:k])
                 n -= k
+                sent += k
+                if rate:
+                    ahead = t0 + sent / rate - time.perf_counter()
+                    if ahead > 0:
+                        time.sleep(ahead)
 
     class Http(socketserver.BaseRequestHandler):
         def handle(self):
@@ -116,9 +123,21 @@ def connect_via(proxy, port):
     return s
 
 
-def throughput(proxy, port, nbytes):
+def cpu_s(pids):
+    """user+sys CPU seconds of pids (all threads)."""
+    t = 0
+    for p in pids:
+        try:
+            f = open("/proc/%d/stat" % p).read().rsplit(")", 1)[1].split()
+            t += (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            pass
+    return t
+
+
+def throughput(proxy, port, nbytes, rate=0):
     s = connect_via(proxy, port)
-    s.sendall(nbytes.to_bytes(8, "big"))
+    s.sendall(nbytes.to_bytes(8, "big") + rate.to_bytes(8, "big"))
     buf = bytearray(4 * CHUNK)
     got = 0
     t0 = time.perf_counter()
@@ -193,6 +212,7 @@ def main():
     ap.add_argument("--gib", type=float, default=1.0)
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--conns", type=int, default=1000)
+    ap.add_argument("--rate", type=int, default=1024, help="MiB/s of the paced transfer (a link, not loopback)")
     a = ap.parse_args()
     import resource
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -229,7 +249,11 @@ def main():
     for name, proxy in [("direct", None)] + [(n, port) for n, (_, port) in procs.items()]:
         r = {}
         throughput(proxy, ups["bulk"], 64 << 20)  # warm up
+        pids = tree(procs[name][0].pid) if proxy is not None else []
+        c0 = cpu_s(pids)
         r["tput"] = throughput(proxy, ups["bulk"], nbytes)
+        r["cpu"] = cpu_s(pids) - c0
+        r["paced"] = throughput(proxy, ups["bulk"], nbytes, a.rate << 20)
         latency(proxy, ups["http"], 50)  # warm up
         r["p50"], r["p99"] = latency(proxy, ups["http"], a.requests)
         if proxy is not None:
@@ -245,13 +269,16 @@ def main():
         rows[name] = r
 
     d = rows["direct"]
-    print("| path | throughput (%.0f GiB) | vs direct | latency p50 | p99 | added p50 | added p99 |"
-          " RSS idle | RSS with %d tunnels |" % (a.gib, a.conns))
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| path | %.0f GiB, loopback | vs direct | %.0f GiB at %d MiB/s | vs direct | proxy CPU per GiB |"
+          " latency p50 | p99 | added p50 | added p99 | RSS idle | RSS with %d tunnels |"
+          % (a.gib, a.gib, a.rate, a.conns))
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, r in rows.items():
         extra = ("| %.1f MiB | %.1f MiB |" % (r["rss_idle"] / 1024, r["rss_held"] / 1024)) if "held" in r else "| – | – |"
-        print("| %s | %.2f GiB/s | %.2f | %.0f µs | %.0f µs | %s | %s %s" % (
-            name, r["tput"] / (1 << 30), r["tput"] / d["tput"], r["p50"] * 1e6, r["p99"] * 1e6,
+        cpu = "–" if name == "direct" else "%.0f ms" % (r["cpu"] * 1000 / a.gib)
+        print("| %s | %.2f GiB/s | %.2f | %.0f MiB/s | %.3f | %s | %.0f µs | %.0f µs | %s | %s %s" % (
+            name, r["tput"] / (1 << 30), r["tput"] / d["tput"], r["paced"] / (1 << 20), r["paced"] / d["paced"],
+            cpu, r["p50"] * 1e6, r["p99"] * 1e6,
             "–" if name == "direct" else "%+.0f µs" % ((r["p50"] - d["p50"]) * 1e6),
             "–" if name == "direct" else "%+.0f µs" % ((r["p99"] - d["p99"]) * 1e6), extra))
     for p, _ in procs.values():
