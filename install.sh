@@ -190,7 +190,7 @@ LOG="$BUILDDIR/install-build.log"
   fi
 } >"$LOG" 2>&1 || { tail -30 "$LOG" >&2; die "meson setup failed (log: $LOG)"; }
 mapfile -t MAN_TARGETS < <(ninja -C "$BUILDDIR" -t targets all 2>/dev/null | sed -n 's/^\(man\/[^:/]*\.[1-9]\): .*/\1/p')
-ninja -C "$BUILDDIR" adr "${MAN_TARGETS[@]}" >>"$LOG" 2>&1 || { tail -30 "$LOG" >&2; die "build failed (log: $LOG)"; }
+ninja -C "$BUILDDIR" adr adr-gateway "${MAN_TARGETS[@]}" >>"$LOG" 2>&1 || { tail -30 "$LOG" >&2; die "build failed (log: $LOG)"; }
 ADR="$BUILDDIR/adr"
 "$ADR" --version >/dev/null || die "the built $ADR does not run"
 

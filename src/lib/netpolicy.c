@@ -1,5 +1,6 @@
 #include "netpolicy.h"
 #include "buf.h"
+#include "gw.h"
 #include "paths.h"
 #include "proc.h"
 
@@ -166,6 +167,21 @@ int adr_netpolicy_add(struct adr_netpolicy *p, const char *entry, const char *so
   }
   a.ports = xstrdup(port ? port : "80,443");
   a.label = xasprintf("%s %s", source, entry);
+  { /* what the gateway will read: its own parser must take it */
+    cleanup_free char *line = xasprintf("allow %s %s %s\n", a.pattern, a.ports, a.label);
+    struct gw_policy gp = { 0 };
+    cleanup_err adr_err ge = NULL;
+    int gr = gw_policy_parse(&gp, line, strlen(line), "entry", &ge);
+    gw_policy_free(&gp);
+    if (gr < 0) {
+      const char *why = strstr(ge->msg, "entry:1: ");
+      adr_err_set(err, EINVAL, "allow entry '%s': %s", entry, why ? why + 9 : ge->msg);
+      free(a.pattern);
+      free(a.ports);
+      free(a.label);
+      return -1;
+    }
+  }
   /* the same pattern and ports twice: keep the first (its label decides) */
   for (size_t i = 0; i < p->n; i++)
     if (streq(p->v[i].pattern, a.pattern) && streq(p->v[i].ports, a.ports)) {
