@@ -91,6 +91,9 @@ static void test_entries_bad(void **state)
     { "[2001:db8::1", "missing ']'" },
     { "[2001:db8::1]x", "expected ':PORT' after ']'" },
     { "caf\xc3\xa9.example", "unexpected character" },
+    /* adr's checks pass, the gateway's parser refuses: caught here, never
+     * a gateway that will not start */
+    { "example.123", "bad host name 'example.123'" },
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     struct adr_netpolicy p = { 0 };
