@@ -388,8 +388,9 @@ static void apt_hosts(struct strv *out)
   closedir(d);
 }
 
-/* registry=URL and @scope:registry=URL lines of an npmrc */
-static void npmrc_hosts(const char *path, struct strv *out)
+/* Calls fn(key, value, out) for each KEY=VALUE line of a small config file
+ * (npmrc, pip.conf), both trimmed of blanks. */
+static void conf_pairs(const char *path, void (*fn)(const char *, char *, struct strv *), struct strv *out)
 {
   struct buf b;
   read_small(path, &b);
@@ -401,22 +402,37 @@ static void npmrc_hosts(const char *path, struct strv *out)
       if (!eq)
         continue;
       *eq = '\0';
-      char *k = l;
-      while (*k == ' ')
+      char *k = l, *v = eq + 1;
+      while (*k == ' ' || *k == '\t')
         k++;
       size_t kl = strlen(k);
-      while (kl && k[kl - 1] == ' ')
+      while (kl && (k[kl - 1] == ' ' || k[kl - 1] == '\t'))
         k[--kl] = '\0';
-      if (streq(k, "registry") || str_has_suffix(k, ":registry")) {
-        char *v = eq + 1;
-        while (*v == ' ')
-          v++;
-        v[strcspn(v, " \r")] = '\0';
-        push_url(out, v);
-      }
+      while (*v == ' ' || *v == '\t')
+        v++;
+      fn(k, v, out);
     }
   }
   buf_free(&b);
+}
+
+/* registry=URL and @scope:registry=URL */
+static void npmrc_pair(const char *k, char *v, struct strv *out)
+{
+  if (streq(k, "registry") || str_has_suffix(k, ":registry")) {
+    v[strcspn(v, " \r")] = '\0';
+    push_url(out, v);
+  }
+}
+
+/* index-url and extra-index-url (several URLs allowed) */
+static void pip_pair(const char *k, char *v, struct strv *out)
+{
+  if (streq(k, "index-url") || streq(k, "extra-index-url")) {
+    char *s2 = NULL;
+    for (char *u = strtok_r(v, " \t\r", &s2); u; u = strtok_r(NULL, " \t\r", &s2))
+      push_url(out, u);
+  }
 }
 
 static void run_lines(const char *const *argv, struct strv *out)
@@ -447,33 +463,12 @@ static void npm_hosts(struct strv *out)
     push_url(out, env);
   cleanup_free char *home = adr_home_dir();
   cleanup_free char *user = xasprintf("%s/.npmrc", home);
-  npmrc_hosts(user, out);
-  npmrc_hosts("/etc/npmrc", out);
+  conf_pairs(user, npmrc_pair, out);
+  conf_pairs("/etc/npmrc", npmrc_pair, out);
   if (out->n == before) { /* npm's own default, from npm itself */
     const char *argv[] = { "npm", "config", "get", "registry", NULL };
     run_lines(argv, out);
   }
-}
-
-static void pip_conf_hosts(const char *path, struct strv *out)
-{
-  struct buf b;
-  read_small(path, &b);
-  if (b.len) {
-    cleanup_free char *copy = xstrdup(b.data);
-    char *save = NULL;
-    for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-      char *eq = strchr(l, '=');
-      if (!eq)
-        continue;
-      if (strstr(l, "index-url") && strstr(l, "index-url") < eq) {
-        char *s2 = NULL;
-        for (char *u = strtok_r(eq + 1, " \t\r", &s2); u; u = strtok_r(NULL, " \t\r", &s2))
-          push_url(out, u);
-      }
-    }
-  }
-  buf_free(&b);
 }
 
 static void pip_hosts(struct strv *out)
@@ -492,9 +487,9 @@ static void pip_hosts(struct strv *out)
   cleanup_free char *home = adr_home_dir();
   cleanup_free char *a = xasprintf("%s/.config/pip/pip.conf", home);
   cleanup_free char *b = xasprintf("%s/.pip/pip.conf", home);
-  pip_conf_hosts(a, out);
-  pip_conf_hosts(b, out);
-  pip_conf_hosts("/etc/pip.conf", out);
+  conf_pairs(a, pip_pair, out);
+  conf_pairs(b, pip_pair, out);
+  conf_pairs("/etc/pip.conf", pip_pair, out);
   if (out->n == before) { /* pip's own default index and file host, from pip itself */
     const char *argv[] = { "python3", "-c",
                            "from pip._internal.models.index import PyPI as p\n"
