@@ -32,6 +32,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,6 +74,9 @@ struct rbuf {
    * bytes go through b). pl: bytes in the pipe. */
   int pr, pw;
   size_t pl;
+  /* the last splice into the pipe found it full (EAGAIN while it held
+   * bytes): read again once some drained, whatever the socket says */
+  bool stalled;
 };
 
 struct tlist {
@@ -142,7 +146,24 @@ static struct {
   struct tlist t_head, t_connect, t_linger;
   uint64_t now;
   bool stop;
+  uint64_t log_size, log_max;
+  bool log_full;
+  const uint16_t *ports; /* the transparent ports it listens on */
+  size_t nports;
 } g;
+
+/* One of the gateway's own sockets: connecting there would loop. */
+static bool is_self(const struct gw_addr *a, int port)
+{
+  if (a->family != AF_INET || (memcmp(a->a, &g.bind, 4) != 0 && memcmp(a->a, &g.answer, 4) != 0))
+    return false;
+  if (port == g.proxy_port || port == g.dns_port)
+    return true;
+  for (size_t i = 0; i < g.nports; i++)
+    if (g.ports[i] == port)
+      return true;
+  return false;
+}
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -189,10 +210,22 @@ static int ep_add(int fd, uint32_t ev, void *ptr)
   return epoll_ctl(g.ep, EPOLL_CTL_ADD, fd, &e);
 }
 
+/* The log is capped (--log-max): a sandbox flooding the gateway with
+ * requests must not fill the host's disk.  One last line says so. */
 static void write_log(const struct gw_logrec *r)
 {
   char line[GW_LOG_LINE_MAX];
+  if (g.log_full)
+    return;
   size_t n = gw_log_format(r, line, sizeof(line));
+  if (g.log_size + n > g.log_max) {
+    struct gw_logrec full = *r;
+    full.rule = "log-full";
+    full.error = "decision log reached --log-max; later decisions are not logged";
+    n = gw_log_format(&full, line, sizeof(line));
+    g.log_full = true;
+  }
+  g.log_size += n;
   ssize_t w;
   do
     w = write(g.logfd, line, n);
@@ -490,7 +523,7 @@ static int move_splice(struct conn *c, struct watch *src, struct watch *dst, str
                        uint64_t *count)
 {
   int prog = 0;
-  if (src->rd && !*eof && b->pl < RBUF_CAP) {
+  if (src->rd && !*eof && b->pl < RBUF_CAP && !b->stalled) {
     ssize_t n = splice(src->fd, NULL, b->pw, NULL, RBUF_CAP - b->pl, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (n > 0) {
       b->pl += (size_t)n;
@@ -499,7 +532,12 @@ static int move_splice(struct conn *c, struct watch *src, struct watch *dst, str
       *eof = true;
       prog = 1;
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      src->rd = false;
+      /* an empty socket, or a pipe out of slots (small packets fill its 16
+       * pages long before RBUF_CAP bytes): only an empty pipe tells */
+      if (b->pl == 0)
+        src->rd = false;
+      else
+        b->stalled = true;
     } else if (errno != EINTR) {
       set_error(c, "%s: %s", src == &c->cw ? "client" : "upstream", strerror(errno));
       return -1;
@@ -510,6 +548,7 @@ static int move_splice(struct conn *c, struct watch *src, struct watch *dst, str
     if (n > 0) {
       b->pl -= (size_t)n;
       *count += (uint64_t)n;
+      b->stalled = false;
       prog = 1;
     } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       dst->wr = false;
@@ -573,8 +612,10 @@ static int move(struct conn *c, struct watch *src, struct watch *dst, struct rbu
 
 static bool can_progress(const struct conn *c)
 {
-  return (c->cw.rd && !c->c_eof && inflight(&c->up) < RBUF_CAP) || (c->uw.wr && inflight(&c->up)) ||
-         (c->uw.rd && !c->u_eof && inflight(&c->down) < RBUF_CAP) || (c->cw.wr && inflight(&c->down));
+  return (c->cw.rd && !c->c_eof && !c->up.stalled && inflight(&c->up) < RBUF_CAP) ||
+         (c->uw.wr && inflight(&c->up)) ||
+         (c->uw.rd && !c->u_eof && !c->down.stalled && inflight(&c->down) < RBUF_CAP) ||
+         (c->cw.wr && inflight(&c->down));
 }
 
 static void pump(struct conn *c)
@@ -621,8 +662,9 @@ static void connected(struct conn *c)
     if (c->hlen > hl)
       rbuf_put(&c->up, c->head + hl, c->hlen - hl);
   } else if (c->mode == M_ABS) {
-    char *out = xmalloc(GW_HEAD_MAX + 1024);
-    long n = gw_http_rewrite((const char *)c->head, &c->hh, out, GW_HEAD_MAX + 1024);
+    /* bare-LF lines become CRLF: up to twice the head, plus the headers added */
+    char *out = xmalloc(2 * GW_HEAD_MAX + 1024);
+    long n = gw_http_rewrite((const char *)c->head, &c->hh, out, 2 * GW_HEAD_MAX + 1024);
     if (n < 0) { /* cannot happen: the rewrite is at most the head plus a few headers */
       free(out);
       set_error(c, "rewrite: head too large");
@@ -650,6 +692,10 @@ static void connect_next(struct conn *c)
 {
   while (c->ai < c->naddr) {
     const struct gw_addr *a = &c->addrs[c->ai++];
+    if (is_self(a, c->port)) {
+      c->last_errno = ELOOP; /* itself, whatever a broad rule says */
+      continue;
+    }
     int fd = socket(a->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
       c->last_errno = errno;
@@ -691,7 +737,10 @@ static void connect_next(struct conn *c)
       connected(c);
     return;
   }
-  set_error(c, "connect: %s", strerror(c->last_errno ? c->last_errno : ECONNREFUSED));
+  if (c->last_errno == ELOOP)
+    set_error(c, "connect: refused: that is the gateway itself");
+  else
+    set_error(c, "connect: %s", strerror(c->last_errno ? c->last_errno : ECONNREFUSED));
   fail(c);
 }
 
@@ -1417,6 +1466,7 @@ struct opts {
   size_t nports;
   struct strv resolvers, blackholes;
   unsigned max_conns;
+  uint64_t log_max;
   bool hold;
 };
 
@@ -1434,11 +1484,15 @@ static int run_gateway(struct opts *o, adr_err *err)
   g.t_head.ms = HEAD_TIMEOUT_MS;
   g.t_connect.ms = CONNECT_TIMEOUT_MS;
   g.t_linger.ms = LINGER_MS;
-  raise_nofile(2 * o->max_conns + 256);
+  raise_nofile(6 * o->max_conns + 256); /* client, upstream, two pipes */
 
   if (gw_policy_load(&g.policy, o->policy, err) < 0)
     return -1;
   g.logfd = open(o->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+  g.log_max = o->log_max;
+  struct stat lst;
+  if (g.logfd >= 0 && fstat(g.logfd, &lst) == 0)
+    g.log_size = (uint64_t)lst.st_size; /* a restarted gateway appends */
   if (g.logfd < 0)
     return adr_err_sys(err, errno, "log %s", o->log);
 
@@ -1453,10 +1507,13 @@ static int run_gateway(struct opts *o, adr_err *err)
   struct ares_options ao;
   memset(&ao, 0, sizeof(ao));
   ao.sock_state_cb = ares_sock_cb;
+  /* exactly the allowed name: no search domains appended (a wildcard name
+   * that does not exist must not turn into name.corp.example) */
+  ao.flags = ARES_FLAG_NOSEARCH;
   ao.lookups = (char *)"fb";
   ao.timeout = 3000;
   ao.tries = 2;
-  r = ares_init_options(&g.ch, &ao, ARES_OPT_SOCK_STATE_CB | ARES_OPT_LOOKUPS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
+  r = ares_init_options(&g.ch, &ao, ARES_OPT_SOCK_STATE_CB | ARES_OPT_LOOKUPS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_FLAGS);
   if (r != ARES_SUCCESS)
     return adr_err_set(err, 0, "c-ares: %s", ares_strerror(r));
   if (o->resolvers.n) {
@@ -1476,6 +1533,8 @@ static int run_gateway(struct opts *o, adr_err *err)
 
   if (listen_on(o->proxy_port, SOCK_STREAM, false, err) < 0)
     return -1;
+  g.ports = o->ports;
+  g.nports = o->nports;
   for (size_t i = 0; i < o->nports; i++) {
     bool dup = o->ports[i] == o->proxy_port;
     for (size_t j = 0; j < i; j++)
@@ -1528,7 +1587,7 @@ static void usage(FILE *f)
 {
   fputs("usage: adr-gateway --policy FILE --log FILE --sandbox NAME --bind IPV4 [--answer IPV4]\n"
         "                   [--dns-port N] [--proxy-port N] [--port N]... [--resolver IP[:PORT]]...\n"
-        "                   [--ready-file PATH] [--max-conns N]\n"
+        "                   [--ready-file PATH] [--max-conns N] [--log-max BYTES]\n"
         "       adr-gateway --hold [--blackhole CIDR]... [--ready-file PATH]\n",
         f);
 }
@@ -1536,7 +1595,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
   enum { O_POLICY = 256, O_LOG, O_SANDBOX, O_BIND, O_ANSWER, O_DNS_PORT, O_PROXY_PORT, O_PORT, O_RESOLVER,
-         O_READY, O_MAX_CONNS, O_HOLD, O_BLACKHOLE, O_HELP };
+         O_READY, O_MAX_CONNS, O_HOLD, O_BLACKHOLE, O_HELP, O_LOG_MAX };
   static const struct option lo[] = {
     { "policy", required_argument, NULL, O_POLICY },         { "log", required_argument, NULL, O_LOG },
     { "sandbox", required_argument, NULL, O_SANDBOX },       { "bind", required_argument, NULL, O_BIND },
@@ -1545,9 +1604,10 @@ int main(int argc, char **argv)
     { "resolver", required_argument, NULL, O_RESOLVER },     { "ready-file", required_argument, NULL, O_READY },
     { "max-conns", required_argument, NULL, O_MAX_CONNS },   { "hold", no_argument, NULL, O_HOLD },
     { "blackhole", required_argument, NULL, O_BLACKHOLE },   { "help", no_argument, NULL, O_HELP },
+    { "log-max", required_argument, NULL, O_LOG_MAX },
     { NULL, 0, NULL, 0 },
   };
-  struct opts o = { .dns_port = 53, .proxy_port = 3128, .max_conns = 4096 };
+  struct opts o = { .dns_port = 53, .proxy_port = 3128, .max_conns = 4096, .log_max = 256ull << 20 };
   cleanup_err adr_err err = NULL;
   bool gw_only = false;
   opterr = 0;
@@ -1590,6 +1650,17 @@ int main(int argc, char **argv)
         goto fail;
       }
       o.max_conns = (unsigned)v;
+      break;
+    }
+    case O_LOG_MAX: {
+      char *end;
+      errno = 0;
+      unsigned long long v = strtoull(optarg, &end, 10);
+      if (optarg[0] < '0' || optarg[0] > '9' || *end || errno || v < 4096) {
+        adr_err_set(&err, EINVAL, "--log-max: bad size '%s' (bytes, at least 4096)", optarg);
+        goto fail;
+      }
+      o.log_max = v;
       break;
     }
     case O_HELP:

@@ -104,10 +104,16 @@ bool gw_addr_special(const struct gw_addr *a)
 
 bool gw_addr_metadata(const struct gw_addr *a)
 {
-  static const uint8_t v4[4] = { 169, 254, 169, 254 };
+  /* cloud metadata services: the common one (AWS, GCP, Azure, ...), ECS
+   * task metadata, Alibaba's, and AWS's IPv6 one */
+  static const uint8_t v4[][4] = { { 169, 254, 169, 254 }, { 169, 254, 170, 2 }, { 100, 100, 100, 200 } };
   static const uint8_t v6[16] = { 0xfd, 0x00, 0x0e, 0xc2, [15] = 0x54, [14] = 0x02 };
-  if (a->family == AF_INET)
-    return memcmp(a->a, v4, 4) == 0;
+  if (a->family == AF_INET) {
+    for (size_t i = 0; i < ARRAY_SIZE(v4); i++)
+      if (memcmp(a->a, v4[i], 4) == 0)
+        return true;
+    return false;
+  }
   return memcmp(a->a, v6, 16) == 0;
 }
 
@@ -404,15 +410,32 @@ const struct gw_rule *gw_policy_match_addr(const struct gw_policy *p, const stru
   return NULL;
 }
 
+/* The rule that lets (a, port) through.  A metadata address needs a rule
+ * for exactly it (/32 or /128): a broad CIDR such as 0.0.0.0/0 or
+ * 169.254.0.0/16 never opens it by accident. */
+static const struct gw_rule *addr_rule(const struct gw_policy *p, const struct gw_addr *a, uint16_t port)
+{
+  if (!gw_addr_metadata(a))
+    return gw_policy_match_addr(p, a, port);
+  unsigned full = a->family == AF_INET ? 32 : 128;
+  for (size_t i = 0; i < p->n; i++) {
+    const struct gw_rule *r = &p->r[i];
+    if (r->kind == GW_RULE_NET && r->prefix == full && r->net.family == a->family &&
+        memcmp(r->net.a, a->a, a->family == AF_INET ? 4 : 16) == 0 && gw_rule_port(r, port))
+      return r;
+  }
+  return NULL;
+}
+
 void gw_decide(const struct gw_policy *p, const char *host, uint16_t port, struct gw_decision *d)
 {
   memset(d, 0, sizeof(*d));
   size_t len = strlen(host);
   if (gw_addr_parse(host, len, &d->addr) == 0) {
     d->is_ip = true;
-    const struct gw_rule *r = gw_policy_match_addr(p, &d->addr, port);
+    const struct gw_rule *r = addr_rule(p, &d->addr, port);
     d->allow = r != NULL;
-    d->rule = r ? r->label : "ip-literal";
+    d->rule = r ? r->label : gw_addr_metadata(&d->addr) ? "metadata" : "ip-literal";
     return;
   }
   if (gw_name_normalize(host, len, d->name) < 0) {
@@ -457,7 +480,7 @@ size_t gw_filter_addrs(const struct gw_policy *p, uint16_t port, struct gw_addr 
         continue;
       if (gw_addr_metadata(&a))
         meta = true;
-      if (gw_addr_special(&a) && gw_policy_match_addr(p, &a, port) == NULL)
+      if (gw_addr_special(&a) && addr_rule(p, &a, port) == NULL)
         continue;
       bool dup = false;
       for (size_t j = 0; j < k; j++)

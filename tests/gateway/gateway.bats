@@ -403,6 +403,89 @@ EOF
   grep -q '"verdict":"deny","rule":"overload"' "$T/fourth.log"
 }
 
+@test "small packets to a slow reader: every byte arrives (the splice pipe fills by slots, not bytes)" {
+  local pp dp
+  pp=$(free_port) dp=$(free_port)
+  printf 'allow 127.0.0.2 * smallpkt\n' >"$T/small.policy"
+  "$GW" --policy "$T/small.policy" --log "$T/small.log" --sandbox t --bind 127.0.0.1 --proxy-port "$pp" \
+    --dns-port "$dp" --ready-file "$T/small.ready" 2>"$T/small.err" </dev/null 3>&- &
+  local gpid=$!
+  for _ in $(seq 100); do [ -s "$T/small.ready" ] && break; sleep 0.05; done
+  run timeout 60 python3 - "$pp" <<'PY'
+import socket, sys, threading, time
+ls = socket.socket(); ls.bind(("127.0.0.2", 0)); ls.listen(); port = ls.getsockname()[1]
+N = 30000
+def server():
+    s, _ = ls.accept()
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for i in range(N):
+        s.sendall(b"y" * 100)
+        if i % 50 == 0:
+            time.sleep(0.0002)
+    time.sleep(30)
+threading.Thread(target=server, daemon=True).start()
+c = socket.socket(); c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+c.connect(("127.0.0.1", int(sys.argv[1])))
+c.sendall(b"CONNECT 127.0.0.2:%d HTTP/1.1\r\nHost: x\r\n\r\n" % port)
+head = b""
+while not head.endswith(b"\r\n\r\n"):
+    head += c.recv(1)
+time.sleep(3)  # a slow reader: the pipe fills with small packets meanwhile
+c.settimeout(5)
+tot = 0
+try:
+    while tot < N * 100:
+        d = c.recv(65536)
+        if not d:
+            break
+        tot += len(d)
+except socket.timeout:
+    pass
+print(tot)
+PY
+  kill "$gpid"; wait "$gpid" || true
+  [ "$output" = 3000000 ]
+}
+
+@test "a connection to the gateway itself is refused even when a broad rule covers it" {
+  mark
+  local pp dp
+  pp=$(free_port) dp=$(free_port)
+  printf 'allow 127.0.0.0/8 * broad\n' >"$T/self.policy"
+  "$GW" --policy "$T/self.policy" --log "$T/self.log" --sandbox t --bind 127.0.0.1 --proxy-port "$pp" \
+    --dns-port "$dp" --ready-file "$T/self.ready" 2>"$T/self.err" </dev/null 3>&- &
+  local gpid=$!
+  for _ in $(seq 100); do [ -s "$T/self.ready" ] && break; sleep 0.05; done
+  run python3 "$CLIENT" connect "$pp" "127.0.0.1:$pp"
+  [ "${lines[0]}" = "HTTP/1.1 502 Bad Gateway" ]
+  # control: the same broad rule reaches an upstream on another address
+  run python3 "$CLIENT" connect "$pp" "127.0.0.2:$HP"
+  [ "${lines[0]}" = "HTTP/1.1 200 Connection established" ]
+  kill "$gpid"; wait "$gpid" || true
+  grep -q '"error":"connect: refused: that is the gateway itself"' "$T/self.log"
+}
+
+@test "the decision log stops at --log-max with one last line; decisions go on" {
+  local pp dp
+  pp=$(free_port) dp=$(free_port)
+  printf 'allow ok.example.test * ok\n' >"$T/cap.policy"
+  "$GW" --policy "$T/cap.policy" --log "$T/cap.log" --sandbox t --bind 127.0.0.1 --proxy-port "$pp" \
+    --dns-port "$dp" --log-max 4096 --ready-file "$T/cap.ready" 2>"$T/cap.err" </dev/null 3>&- &
+  local gpid=$!
+  for _ in $(seq 100); do [ -s "$T/cap.ready" ] && break; sleep 0.05; done
+  for i in $(seq 30); do python3 "$CLIENT" connect "$pp" "denied$i.example.test:443" >/dev/null || true; done
+  # still deciding after the log is full
+  run python3 "$CLIENT" connect "$pp" "denied-last.example.test:443"
+  [ "${lines[0]}" = "HTTP/1.1 403 Forbidden" ]
+  kill "$gpid"; wait "$gpid" || true
+  [ "$(stat -c %s "$T/cap.log")" -le $((4096 + 1024)) ]
+  [ "$(grep -c . "$T/cap.log")" -lt 31 ]
+  tail -1 "$T/cap.log" | grep -q '"rule":"log-full"'
+  [ "$(grep -c '"rule":"log-full"' "$T/cap.log")" -eq 1 ]
+  # control: below the cap every decision has its line
+  [ "$(grep -c '"rule":"no-match"' "$T/cap.log")" -ge 5 ]
+}
+
 @test "100 MB through CONNECT, both ways, intact (sha256)" {
   run python3 "$CLIENT" big "$PP" "ok.example.test:$HP" 100000000
   [ "$status" -eq 0 ]

@@ -246,7 +246,8 @@ static void test_decide_ips(void **state)
            "allow 1.2.3.4 * one\n"
            "allow 2001:db8::/32 80 doc\n"
            "allow ::1 * lo6\n"
-           "allow 0.0.0.0/0 9999 everything-v4\n");
+           "allow 0.0.0.0/0 9999 everything-v4\n"
+           "allow 169.254.170.2 9999 ecs-exact\n");
   struct gw_decision d;
   static const struct { const char *host; int port; bool allow; const char *rule; } cases[] = {
     { "10.1.2.3", 443, true, "ten" },
@@ -265,6 +266,11 @@ static void test_decide_ips(void **state)
     { "::ffff:1.2.3.4", 7, true, "one" }, /* mapped: judged as IPv4 */
     { "8.8.8.8", 9999, true, "everything-v4" },
     { "8.8.8.8", 9998, false, "ip-literal" },
+    /* metadata addresses: a broad CIDR never opens them, only an exact rule */
+    { "169.254.169.254", 9999, false, "metadata" },
+    { "100.100.100.200", 9999, false, "metadata" },
+    { "169.254.170.2", 9999, true, "ecs-exact" },
+    { "169.254.170.3", 9999, true, "everything-v4" },
   };
   for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
     gw_decide(&p, cases[i].host, (uint16_t)cases[i].port, &d);
@@ -361,7 +367,11 @@ static void test_filter(void **state)
   n = gw_filter_addrs(&p, 80, v, 2, 4, &reason);
   assert_int_equal(n, 0);
   assert_string_equal(reason, "metadata");
-  v[0] = A("fd00:ec2::254"); /* covered by fd00::/8: listed, so usable */
+  v[0] = A("fd00:ec2::254"); /* covered by fd00::/8, but only an exact rule opens metadata */
+  n = gw_filter_addrs(&p, 80, v, 1, 4, &reason);
+  assert_int_equal(n, 0);
+  assert_string_equal(reason, "metadata");
+  v[0] = A("fd00::1"); /* the rest of fd00::/8 is listed: usable (the control) */
   n = gw_filter_addrs(&p, 80, v, 1, 4, &reason);
   assert_int_equal(n, 1);
 
