@@ -664,6 +664,24 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
     }
   }
 
+  /* the name is free before anything is made under it: the identity files,
+   * idmapped mounts, NAME-gw and NAME-net of a live sandbox of that name are
+   * not ours to replace */
+  {
+    struct adr_container live = { 0 };
+    int lr = ctx->engine->ops->container_inspect(ctx->engine, cname, &live, &err);
+    adr_container_free(&live);
+    if (lr < 0)
+      goto fail;
+    if (lr == 0) {
+      if (persistent)
+        adr_err_set(&err, EEXIST, "an agent named '%s' already exists in %s (see 'adr ls')", pname, scope);
+      else
+        adr_err_set(&err, EEXIST, "create sandbox '%s': name in use", cname);
+      goto fail;
+    }
+  }
+
   const struct adr_builtin_file *sc = adr_builtin_find("seccomp.json");
   bool root = getuid() == 0;
   uint64_t sbx = 1000;
@@ -747,6 +765,20 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
     for (size_t i = 0; pol.mode == ADR_NET_ALLOWLIST && i < preset_flags.n; i++)
       if (adr_netpolicy_preset(&pol, preset_flags.v[i], ws, &err) < 0)
         goto fail;
+    /* the workspace's git config is the agent's to write (in a plain run):
+     * say which hosts it contributed, so a poisoned remote is seen */
+    {
+      struct buf gb;
+      buf_init(&gb, 0);
+      for (size_t i = 0; i < pol.n; i++)
+        if (str_has_prefix(pol.v[i].label, "preset packages (git remote):"))
+          buf_printf(&gb, "%s%s:%s", gb.len ? ", " : "", pol.v[i].pattern, pol.v[i].ports);
+      if (gb.len) {
+        cleanup_free char *shown = adr_str_escape(gb.data, 400);
+        hintf("allowed from the workspace's git remotes: %s", shown);
+      }
+      buf_free(&gb);
+    }
     cleanup_free char *state = adr_state_dir();
     egress_dir = xasprintf("%s/egress/%s", state, cname);
     cleanup_free char *gwbin = pol.mode == ADR_NET_NONE ? NULL : adr_gateway_bin(&err);

@@ -323,9 +323,14 @@ void ctx_reap(struct adr_ctx *ctx)
           continue;
         if (sandbox_listed(v, n, for_))
           continue;
-        cleanup_free char *gw = xasprintf("%s-gw", for_);
         cleanup_err adr_err e4 = NULL;
-        ctx->engine->ops->container_remove(ctx->engine, gw, true, &e4);
+        /* its gateway, by id from the same listing and only if it serves
+         * that sandbox: a name may be new again by now */
+        for (size_t j = 0; j < n; j++) {
+          const char *gf = v[j].id ? adr_labels_get(&v[j].labels, ADR_LABEL_FOR) : NULL;
+          if (gf && streq(gf, for_))
+            ctx->engine->ops->container_remove(ctx->engine, v[j].id, true, &e4);
+        }
         if (ctx->engine->ops->network_remove(ctx->engine, nv[i].id, &e4) == 0)
           adr_debug("reaped network %s left by a dead adr", nv[i].name);
       }

@@ -104,9 +104,26 @@ static int wait_ready(struct adr_engine *e, const char *id, const char *ready, i
       bool dead = r == 1 || !streq(c.state, "running");
       int code = c.exit_code;
       adr_container_free(&c);
-      if (dead)
-        return adr_err_set(err, EIO, "egress gateway exited (status %d) before it served (see 'docker logs %s')",
-                           code, id);
+      if (dead) {
+        /* its own one-line reason, before the container goes */
+        char why[512] = "";
+        FILE *tf = tmpfile();
+        if (tf) {
+          cleanup_err adr_err le = NULL;
+          if (e->ops->container_logs(e, id, false, fileno(tf), fileno(tf), &le) == 0) {
+            rewind(tf);
+            char line[512];
+            while (fgets(line, sizeof(line), tf))
+              if (line[0] != '\n')
+                snprintf(why, sizeof(why), "%s", line);
+          }
+          fclose(tf);
+        }
+        why[strcspn(why, "\r\n")] = '\0';
+        cleanup_free char *shown = adr_str_escape(why, 300);
+        return adr_err_set(err, EIO, "egress gateway exited (status %d) before it served%s%s", code,
+                           *why ? ": " : "", shown);
+      }
       if (ms > timeout_ms)
         return adr_err_set(err, ETIMEDOUT, "egress gateway not ready after %d ms", timeout_ms);
     }
@@ -204,6 +221,22 @@ static int prepare_dir(const struct adr_egress_req *r, uid_t uid, gid_t gid, adr
   return 0;
 }
 
+/* What a failed start leaves in dir: the policy, the ready file, an empty
+ * log, the dir itself. A log with lines stays. */
+static void remove_files(const char *dir)
+{
+  const char *files[] = { "policy", "ready" };
+  for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+    cleanup_free char *p = xasprintf("%s/%s", dir, files[i]);
+    unlink(p);
+  }
+  cleanup_free char *log = adr_egress_log_path(dir);
+  struct stat st;
+  if (stat(log, &st) == 0 && st.st_size == 0)
+    unlink(log);
+  rmdir(dir);
+}
+
 static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, struct adr_spec *spec, adr_err *err)
 {
   uid_t uid = r->uid ? r->uid : 65534;
@@ -253,6 +286,7 @@ static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, st
     break;
   }
   if (made < 0) {
+    remove_files(r->dir);
     if (!*err)
       adr_err_set(err, EADDRINUSE, "create network '%s': no free /28 in ADR_NETWORK_POOL %s", netname, r->pool);
     strv_free(&nr.options);
@@ -266,6 +300,9 @@ static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, st
   gateway_spec(r, &g);
   g.user = xasprintf("%u:%u", (unsigned)uid, (unsigned)gid);
   strv_push(&g.sysctls, "net.ipv4.ip_unprivileged_port_start=0");
+  /* it relays at the socket level; nothing is routed through it */
+  strv_push(&g.sysctls, "net.ipv4.ip_forward=0");
+  strv_push(&g.sysctls, "net.ipv4.conf.all.forwarding=0");
   strv_push(&g.cmd, "--policy");
   strv_push(&g.cmd, ADR_GATEWAY_DIR_IN "/policy");
   strv_push(&g.cmd, "--log");
@@ -295,6 +332,7 @@ static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, st
   adr_spec_free(&g);
   if (rc < 0) {
     remove_quiet(e, NULL, netname);
+    remove_files(r->dir);
     return -1;
   }
 
@@ -333,10 +371,15 @@ static int up_open(struct adr_engine *e, const struct adr_egress_req *r, struct 
    * address nowhere; the holder drops it before it waits */
   g.user = xstrdup("0:0");
   strv_push(&g.cap_add, "NET_ADMIN");
+  strv_push(&g.cap_add, "SETPCAP"); /* to empty its bounding set before it waits */
   g.hostname = spec->hostname ? xstrdup(spec->hostname) : NULL;
   g.memory = 16ll << 20;
   g.pids = 4;
-  const char *cmd[] = { "--hold", "--blackhole", "169.254.169.254/32", "--blackhole", "fd00:ec2::254/128",
+  /* cloud metadata services: the common address, ECS task metadata,
+   * Alibaba's, AWS's IPv6 one (not all of 169.254/16: some clouds put the
+   * host's DNS resolver there) */
+  const char *cmd[] = { "--hold", "--blackhole", "169.254.169.254/32", "--blackhole", "169.254.170.2/32",
+                        "--blackhole", "100.100.100.200/32", "--blackhole", "fd00:ec2::254/128",
                         "--ready-file", ADR_GATEWAY_DIR_IN "/ready" };
   for (size_t i = 0; i < ARRAY_SIZE(cmd); i++)
     strv_push(&g.cmd, cmd[i]);
@@ -347,8 +390,10 @@ static int up_open(struct adr_engine *e, const struct adr_egress_req *r, struct 
   int rc = start_gateway(e, r, &g, NULL, NULL, err);
   cleanup_free char *holder = xstrdup(g.name);
   adr_spec_free(&g);
-  if (rc < 0)
+  if (rc < 0) {
+    remove_files(r->dir);
     return -1;
+  }
   /* the sandbox joins the holder's network namespace: hostname and hosts
    * come from there */
   free(spec->network);

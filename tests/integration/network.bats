@@ -288,7 +288,7 @@ PY
   python3 - "$XDG_STATE_HOME/adr/egress/$SBX/egress.jsonl" <<'PY'
 import json, sys
 rules = [json.loads(l)["rule"] for l in open(sys.argv[1]) if json.loads(l)["via"] != "dns"]
-assert rules == ["ip-literal", "metadata", "private-address", "ip-literal"], rules
+assert rules == ["metadata", "metadata", "private-address", "ip-literal"], rules
 PY
   sbx --network none -- "direct $HOSTIP $OTHER_PORT; direct 169.254.169.254 80"
   [ "$output" = "$(printf 'UNREACH\nUNREACH')" ]
@@ -360,6 +360,42 @@ PY
   [ "$(docker network ls -q --filter "label=dev.adr.for=$SBX" | wc -l)" -eq 0 ]
 }
 
+@test "a run under a live sandbox's name is refused and changes nothing of the live one" {
+  allow_set
+  AGENT_NAME=""
+  name="twin$RANDOM"
+  AGENT_NAME=$name
+  git init -q . && git -c user.name=t -c user.email=t@example.invalid commit -q --allow-empty -m init
+  run adr start sh --name "$name" "${ALLOW[@]}" --prompt 'sleep 600'
+  [ "$status" -eq 0 ]
+  cname=$(docker ps --filter "label=dev.adr.name=$name" --format '{{.Names}}')
+  gwid=$(docker inspect -f '{{.Id}}' "$cname-gw")
+  policy_before=$(cat "$XDG_STATE_HOME/adr/egress/$cname/policy")
+  run --separate-stderr adr run sh --name "$cname" --allow other.test --prompt true
+  [ "$status" -ne 0 ]
+  [[ "$stderr" == *"create sandbox '$cname': name in use"* ]]
+  # the live one's gateway, policy and egress are untouched
+  [ "$(docker inspect -f '{{.Id}}' "$cname-gw")" = "$gwid" ]
+  [ "$(cat "$XDG_STATE_HOME/adr/egress/$cname/policy")" = "$policy_before" ]
+  run --separate-stderr adr exec "$name" bash -c "$LIB viaproxy allowed.test $HTTP_PORT"
+  [ "$output" = 200 ]
+  run adr rm "$name"
+  [ "$status" -eq 0 ]
+  AGENT_NAME=""
+}
+
+@test "a gateway that cannot start: its own reason in one line, nothing left" {
+  SBX=adr-badgw-$RANDOM
+  printf '#!/bin/sh\necho "adr-gateway: bind 10.0.0.1:53/udp: simulated failure" >&2\nexit 1\n' >"$BATS_TEST_TMPDIR/fake-gw"
+  chmod +x "$BATS_TEST_TMPDIR/fake-gw"
+  ADR_GATEWAY="$BATS_TEST_TMPDIR/fake-gw" run --separate-stderr adr run sh --name "$SBX" --prompt true
+  [ "$status" -ne 0 ]
+  [[ "$stderr" == *"egress gateway exited (status 1) before it served: adr-gateway: bind 10.0.0.1:53/udp: simulated failure"* ]]
+  [ "$(echo "$stderr" | grep -c .)" -eq 1 ]
+  ! docker inspect "$SBX" >/dev/null 2>&1
+  [ ! -e "$XDG_STATE_HOME/adr/egress/$SBX" ]
+}
+
 @test "bad network input: one line naming the culprit, nothing made" {
   run adr run sh --network bridge --prompt true
   [ "$status" -eq 2 ]
@@ -389,6 +425,8 @@ PY
   git init -q . && git remote add origin "https://git.test:$HTTP_PORT/x.git"
   sbx --allow-preset packages -- "viaproxy registry.npm.test $HTTP_PORT; viaproxy git.test $HTTP_PORT; viaproxy evil.test $HTTP_PORT"
   [ "$status" -eq 0 ]
+  # the hosts a git remote (the agent could have written it) contributed are named
+  [[ "$stderr" == *"allowed from the workspace's git remotes: git.test:$HTTP_PORT"* ]]
   # names are allowed; they resolve nowhere here (the resolver does not
   # know them), so the gateway answers 502 rather than 403
   [ "$output" = "$(printf '502\n502\n403')" ]
