@@ -184,6 +184,22 @@ void pagent_reap_starts(struct adr_ctx *ctx, const struct adr_repo *repo)
         unlink(marker);
       continue;
     }
+    { /* what the start made before its sandbox: idmapped mounts, identity
+       * files, the egress gateway and network (named as run.c names them) */
+      cleanup_free char *cname = xasprintf("adr-%s-%s", name, key);
+      cleanup_free char *mnt = xasprintf("%s/mnt/%s", state, cname);
+      cleanup_free char *run = xasprintf("%s/run/%s", state, cname);
+      cleanup_free char *egd = xasprintf("%s/egress/%s", state, cname);
+      cleanup_free char *elog = adr_egress_log_path(egd);
+      cleanup_err adr_err e2 = NULL;
+      adr_idmap_umount_dir(mnt, &e2);
+      adr_err_free(&e2);
+      adr_identity_remove(run, &e2);
+      adr_err_free(&e2);
+      adr_egress_down(ctx->engine, cname, egd, &e2);
+      unlink(elog);
+      rmdir(egd);
+    }
     struct adr_worktree wt = { .path = path };
     cleanup_buf struct buf gd;
     buf_init(&gd, 4096);

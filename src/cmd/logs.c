@@ -79,17 +79,18 @@ static int egress_logs(struct adr_ctx *ctx, const char *name, bool follow)
     return report(&err);
   if (!follow)
     return EXIT_OK;
-  cleanup_free char *gw = xasprintf("%s-gw", sandbox);
+  /* until the sandbox stops (not its gateway: the engine restarts a gateway
+   * that crashed, and its lines go on) */
   for (unsigned i = 1;; i++) {
     struct timespec d = { 0, 200 * 1000 * 1000 };
     nanosleep(&d, NULL);
     if (copy_from(fd, &off, &err) < 0)
       return report(&err);
-    if (i % 5 == 0) { /* until the gateway is gone or stopped */
+    if (i % 5 == 0) {
       if (ctx_engine(ctx, &err) < 0)
         return report(&err);
       struct adr_container c = { 0 };
-      int ir = ctx->engine->ops->container_inspect(ctx->engine, gw, &c, &err);
+      int ir = ctx->engine->ops->container_inspect(ctx->engine, sandbox, &c, &err);
       bool gone = ir != 0 || !streq(c.state, "running");
       adr_container_free(&c);
       if (gone) {

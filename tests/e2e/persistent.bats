@@ -308,7 +308,7 @@ COMMIT='git -c user.name=agent -c user.email=agent@example.invalid commit -q'
   [ ! -e "$(dirname "$wt")/.k1.starting" ]
   [ -n "$key" ]
   # and a real kill -9 while adr start runs
-  adr start sh --name k2 --prompt true &
+  "$ADR_BIN" start sh --name k2 --prompt true &  # the binary itself: $! must be adr, not a subshell
   pid=$!
   sleep 0.3
   kill -9 "$pid" 2>/dev/null || true

@@ -38,6 +38,7 @@ setup_file() {
   export HTTP_PORT=$(awk '$1=="http"{print $2}' "$d/up.out")
   export RAW_PORT=$(awk '$1=="raw"{print $2}' "$d/up.out")
   export OTHER_PORT=$(awk '$1=="other"{print $2}' "$d/up.out")
+  export UDP_PORT=$(awk '$1=="udp"{print $2}' "$d/up.out")
   export DNS_PORT=$(awk '/^listening/{print $2}' "$d/dns.out")
   [ -n "$HTTP_PORT" ] && [ -n "$DNS_PORT" ] || { cat "$d/up.err" "$d/dns.err" >&2; return 1; }
   # ClientHellos as a real TLS client sends them, with a given SNI
@@ -99,6 +100,8 @@ direct() {
     *) echo "FAIL" ;;
   esac
 }
+# UDP datagrams straight out (whether they arrive is for the receiver to say)
+udp() { for _ in 1 2 3; do timeout 3 bash -c "echo x >/dev/udp/$1/$2" 2>/dev/null; done; echo SENT; }
 # a request through the proxy, by hand: prints the status code (or CONNFAIL)
 viaproxy() { # host port
   exec 3<>/dev/tcp/$(gw)/3128 || { echo CONNFAIL; return; }
@@ -133,20 +136,25 @@ allow_set() {
          --allow "allowed.test:$RAW_PORT" --allow "$HOSTIP:$RAW_PORT")
 }
 
-@test "NET-01 direct TCP egress: none and allowlist refuse it, open allows it (control)" {
+@test "NET-01 direct TCP and UDP egress: none and allowlist refuse it, open allows it (control)" {
   allow_set
   sbx --network none -- "direct $HOSTIP $HTTP_PORT"
   [ "$status" -eq 0 ]
   [ "$output" = UNREACH ]
-  sbx --network allowlist "${ALLOW[@]}" -- "direct $HOSTIP $HTTP_PORT; direct $HOSTIP $OTHER_PORT; direct 1.1.1.1 443"
+  sbx --network allowlist "${ALLOW[@]}" -- "direct $HOSTIP $HTTP_PORT; direct $HOSTIP $OTHER_PORT; direct 1.1.1.1 443
+    udp $HOSTIP $UDP_PORT"
   [ "$status" -eq 0 ]
-  [ "$output" = "$(printf 'UNREACH\nUNREACH\nUNREACH')" ]
+  [ "$output" = "$(printf 'UNREACH\nUNREACH\nUNREACH\nSENT')" ]
+  sleep 1
+  ! grep -q '^udp ' "$UP_LOG"   # no datagram arrived
   # the same host through the proxy works: the policy, not a broken network
   sbx --network allowlist "${ALLOW[@]}" -- "viaproxy allowed.test $HTTP_PORT"
   [ "$output" = 200 ]
-  sbx --network open -- "direct $HOSTIP $HTTP_PORT"
+  sbx --network open -- "direct $HOSTIP $HTTP_PORT; udp $HOSTIP $UDP_PORT"
   [ "$status" -eq 0 ]
-  [ "$output" = OK ]
+  [ "$output" = "$(printf 'OK\nSENT')" ]
+  sleep 1
+  grep -q '^udp ' "$UP_LOG"     # the control: the same datagrams arrive
 }
 
 @test "NET-02 allowlist through the proxy: listed host, unlisted, suffix trick, IP literal, other port" {
@@ -315,6 +323,9 @@ PY
   [ -n "$cname" ]
   gwc="$cname-gw"
   probe() { adr exec "$name" bash -c "$LIB viaproxy allowed.test $HTTP_PORT; plain allowed.test $HTTP_PORT"; }
+  # adr logs --egress -f follows the decisions until the gateway is gone
+  "$ADR_BIN" logs --egress -f "$name" >"$BATS_TEST_TMPDIR/follow" 2>&1 &
+  local fpid=$!
   run --separate-stderr probe
   [ "$output" = "$(printf '200\n200')" ]
   docker stop -t 1 "$gwc" >/dev/null
@@ -339,6 +350,9 @@ PY
   run adr rm "$name"
   [ "$status" -eq 0 ]
   AGENT_NAME=
+  for _ in $(seq 50); do kill -0 "$fpid" 2>/dev/null || break; sleep 0.1; done
+  ! kill -0 "$fpid" 2>/dev/null
+  [ "$(grep -c '"host":"allowed.test".*"verdict":"allow"' "$BATS_TEST_TMPDIR/follow")" -ge 6 ]
   [ "$(docker ps -aq --filter "label=dev.adr.for=$cname" | wc -l)" -eq 0 ]
   [ "$(docker network ls -q --filter "label=dev.adr.for=$cname" | wc -l)" -eq 0 ]
 }

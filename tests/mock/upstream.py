@@ -12,6 +12,7 @@ prints them, one "KIND PORT" line each, then "ready":
          its length and first bytes in hex: for TLS ClientHellos that the
          gateway must pass on unchanged
   other  the same as http, on a port the tests never allow
+  udp    logs every datagram it receives
 
 Every connection is one line in FILE: "KIND PEER BYTES FIRST32HEX" or
 "http PEER METHOD PATH HOST".
@@ -92,6 +93,16 @@ def main():
     for kind, s in servers:
         print(kind, s.server_address[1])
         threading.Thread(target=s.serve_forever, daemon=True).start()
+    # udp: every datagram is a line "udp PEER LENGTH"
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind((a.host, 0))
+    print("udp", u.getsockname()[1])
+
+    def udp_loop():
+        while True:
+            data, peer = u.recvfrom(65536)
+            log(a.log, "udp %s:%d %d" % (peer[0], peer[1], len(data)))
+    threading.Thread(target=udp_loop, daemon=True).start()
     print("ready", flush=True)
     sys.stdout.flush()
     threading.Event().wait()
