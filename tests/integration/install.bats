@@ -51,6 +51,7 @@ snapshot() { # dir
 expected_files() {
   local m
   echo "$P/bin/adr"
+  echo "$P/libexec/adr/adr-gateway"
   for m in "${ALIASES[@]}"; do echo "$P/bin/$m"; done
   # every page in man/ (NAME.SECTION.scd)
   for m in "$REPO_ROOT"/man/*.scd; do
@@ -85,6 +86,9 @@ manifest_files() {
   cmp "$P/share/fish/vendor_completions.d/adr.fish" <("$P/bin/adr" completions fish)
   grep -q '^\.TH "adr-status" "1"' "$P/share/man/man1/adr-status.1"
   [ "$(stat -c %a "$P/bin/adr")" = 755 ]
+  [ "$(stat -c %a "$P/libexec/adr/adr-gateway")" = 755 ]
+  # static: it runs inside any image the gateway container uses
+  ! ldd "$P/libexec/adr/adr-gateway" >/dev/null 2>&1 || ldd "$P/libexec/adr/adr-gateway" | grep -q 'statically linked' 
   [ "$(stat -c %a "$P/share/man/man1/adr.1")" = 644 ]
 
   # the manifest lists exactly the installed files
