@@ -425,16 +425,23 @@ static void npmrc_pair(const char *k, char *v, struct strv *out)
   }
 }
 
+/* Every blank-separated URL of list (modified). */
+static void push_urls(struct strv *out, char *list)
+{
+  char *save = NULL;
+  for (char *u = strtok_r(list, " \t\r\n", &save); u; u = strtok_r(NULL, " \t\r\n", &save))
+    push_url(out, u);
+}
+
 /* index-url and extra-index-url (several URLs allowed) */
 static void pip_pair(const char *k, char *v, struct strv *out)
 {
-  if (streq(k, "index-url") || streq(k, "extra-index-url")) {
-    char *s2 = NULL;
-    for (char *u = strtok_r(v, " \t\r", &s2); u; u = strtok_r(NULL, " \t\r", &s2))
-      push_url(out, u);
-  }
+  if (streq(k, "index-url") || streq(k, "extra-index-url"))
+    push_urls(out, v);
 }
 
+/* Runs argv and takes the last blank-separated field of each line of its
+ * output as a URL ("URL" alone, or git's "KEY URL"). */
 static void run_lines(const char *const *argv, struct strv *out)
 {
   struct buf o;
@@ -446,8 +453,10 @@ static void run_lines(const char *const *argv, struct strv *out)
   if (adr_proc_run(&pr, &err) == 0 && o.len) {
     cleanup_free char *copy = xstrdup(o.data);
     char *save = NULL;
-    for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
-      push_url(out, l);
+    for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+      char *sp = strrchr(l, ' ');
+      push_url(out, sp ? sp + 1 : l);
+    }
   }
   buf_free(&o);
   buf_free(&e);
@@ -480,9 +489,7 @@ static void pip_hosts(struct strv *out)
     if (!v)
       continue;
     cleanup_free char *c = xstrdup(v);
-    char *save = NULL;
-    for (char *u = strtok_r(c, " \t", &save); u; u = strtok_r(NULL, " \t", &save))
-      push_url(out, u);
+    push_urls(out, c);
   }
   cleanup_free char *home = adr_home_dir();
   cleanup_free char *a = xasprintf("%s/.config/pip/pip.conf", home);
@@ -507,23 +514,7 @@ static void git_hosts(const char *ws, struct strv *out)
    * no fsmonitor: "config --get-regexp" runs nothing */
   const char *argv[] = { "git", "-C", ws, "-c", "core.fsmonitor=false", "config", "--get-regexp",
                          "^remote\\..*\\.(push)?url$", NULL };
-  struct buf o;
-  buf_init(&o, 1u << 16);
-  struct buf e;
-  buf_init(&e, 1u << 16);
-  struct adr_proc pr = { .argv = argv, .out = &o, .errout = &e };
-  cleanup_err adr_err err = NULL;
-  if (adr_proc_run(&pr, &err) == 0 && o.len) {
-    cleanup_free char *copy = xstrdup(o.data);
-    char *save = NULL;
-    for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-      char *sp = strchr(l, ' ');
-      if (sp)
-        push_url(out, sp + 1);
-    }
-  }
-  buf_free(&o);
-  buf_free(&e);
+  run_lines(argv, out);
 }
 
 static const char *const preset_names[] = { "packages", NULL };
