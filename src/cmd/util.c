@@ -1,6 +1,7 @@
 /* Shared by the commands: reporting, option parsing, the lazy context,
  * reaping of sandboxes whose adr died. */
 #include "cmd.h"
+#include "egress.h"
 #include "buf.h"
 #include "idmap.h"
 #include "log.h"
@@ -276,6 +277,53 @@ static bool sandbox_listed(const struct adr_container *v, size_t n, const char *
   return false;
 }
 
+/* A STATE/egress/NAME/policy whose sandbox NAME is not in v. */
+static bool egress_leftover(const char *state, const struct adr_container *v, size_t n)
+{
+  cleanup_free char *dir = xasprintf("%s/egress", state);
+  DIR *d = opendir(dir);
+  if (!d)
+    return false;
+  bool found = false;
+  struct dirent *de;
+  while (!found && (de = readdir(d)) != NULL) {
+    if (de->d_name[0] == '.')
+      continue;
+    cleanup_free char *pol = xasprintf("%s/%s/policy", dir, de->d_name);
+    found = access(pol, F_OK) == 0 && !sandbox_listed(v, n, de->d_name);
+  }
+  closedir(d);
+  return found;
+}
+
+/* After the networks are reaped: the policy files of sandboxes that are
+ * gone and have no network left (the decision log stays). */
+static void egress_forget(const char *state, const struct adr_container *v, size_t n,
+                          const struct adr_network *nv, size_t nn)
+{
+  cleanup_free char *dir = xasprintf("%s/egress", state);
+  DIR *d = opendir(dir);
+  if (!d)
+    return;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    if (de->d_name[0] == '.' || sandbox_listed(v, n, de->d_name))
+      continue;
+    bool net = false;
+    for (size_t i = 0; i < nn; i++)
+      net = net || (nv[i].id && streq(adr_labels_get(&nv[i].labels, ADR_LABEL_FOR), de->d_name));
+    if (net)
+      continue;
+    /* a minute old: a younger one may belong to a start making its network */
+    cleanup_free char *sub = xasprintf("%s/%s", dir, de->d_name);
+    cleanup_free char *pol = xasprintf("%s/policy", sub);
+    struct stat st;
+    if (stat(pol, &st) == 0 && time(NULL) - st.st_mtime > REAP_GRACE_S)
+      adr_egress_down_files(sub);
+  }
+  closedir(d);
+}
+
 void ctx_reap(struct adr_ctx *ctx)
 {
   if (ctx->engine == NULL)
@@ -312,11 +360,14 @@ void ctx_reap(struct adr_ctx *ctx)
       if (ident && str_has_prefix(ident, runs) && !strstr(ident, "/../"))
         adr_identity_remove(ident, &e2);
     }
-    /* networks whose sandbox and gateway are both gone */
+    /* networks whose sandbox and gateway are both gone; the engine is
+     * asked only when a sandbox's egress policy outlived it (it is written
+     * before the network is made, removed after), so a normal run pays
+     * nothing */
     struct adr_network *nv = NULL;
     size_t nn = 0;
     cleanup_err adr_err e3 = NULL;
-    if (ctx->engine->ops->network_list(ctx->engine, &f, &nv, &nn, &e3) == 0) {
+    if (egress_leftover(state, v, n) && ctx->engine->ops->network_list(ctx->engine, &f, &nv, &nn, &e3) == 0) {
       for (size_t i = 0; i < nn; i++) {
         const char *for_ = adr_labels_get(&nv[i].labels, ADR_LABEL_FOR);
         if (!for_ || (owner_alive(&nv[i].labels, boot) && now - nv[i].created <= REAP_GRACE_S))
@@ -331,9 +382,13 @@ void ctx_reap(struct adr_ctx *ctx)
           if (gf && streq(gf, for_))
             ctx->engine->ops->container_remove(ctx->engine, v[j].id, true, &e4);
         }
-        if (ctx->engine->ops->network_remove(ctx->engine, nv[i].id, &e4) == 0)
+        if (ctx->engine->ops->network_remove(ctx->engine, nv[i].id, &e4) == 0) {
           adr_debug("reaped network %s left by a dead adr", nv[i].name);
+          free(nv[i].id);
+          nv[i].id = NULL;
+        }
       }
+      egress_forget(state, v, n, nv, nn);
       adr_networks_free(nv, nn);
     }
   }

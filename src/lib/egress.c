@@ -225,16 +225,11 @@ static int prepare_dir(const struct adr_egress_req *r, uid_t uid, gid_t gid, adr
  * log, the dir itself. A log with lines stays. */
 static void remove_files(const char *dir)
 {
-  const char *files[] = { "policy", "ready" };
-  for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-    cleanup_free char *p = xasprintf("%s/%s", dir, files[i]);
-    unlink(p);
-  }
   cleanup_free char *log = adr_egress_log_path(dir);
   struct stat st;
   if (stat(log, &st) == 0 && st.st_size == 0)
     unlink(log);
-  rmdir(dir);
+  adr_egress_down_files(dir);
 }
 
 static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, struct adr_spec *spec, adr_err *err)
@@ -424,6 +419,16 @@ int adr_egress_up(struct adr_engine *e, const struct adr_egress_req *r, struct a
   return adr_err_set(err, EINVAL, "unknown network mode");
 }
 
+void adr_egress_down_files(const char *dir)
+{
+  const char *files[] = { "policy", "ready" };
+  for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+    cleanup_free char *p = xasprintf("%s/%s", dir, files[i]);
+    unlink(p);
+  }
+  rmdir(dir); /* only when no log is kept */
+}
+
 int adr_egress_down(struct adr_engine *e, const char *sandbox, const char *dir, adr_err *err)
 {
   cleanup_free char *gw = xasprintf("%s-gw", sandbox);
@@ -445,14 +450,8 @@ int adr_egress_down(struct adr_engine *e, const char *sandbox, const char *dir, 
     }
     ret = -1;
   }
-  if (dir) {
-    const char *files[] = { "policy", "ready" };
-    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-      cleanup_free char *p = xasprintf("%s/%s", dir, files[i]);
-      unlink(p);
-    }
-    rmdir(dir); /* only when no log is kept */
-  }
+  if (dir)
+    adr_egress_down_files(dir);
   return ret;
 }
 

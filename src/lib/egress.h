@@ -46,6 +46,10 @@ int adr_egress_up(struct adr_engine *e, const struct adr_egress_req *r, struct a
  * gateway's files in dir except the log. */
 int adr_egress_down(struct adr_engine *e, const char *sandbox, const char *dir, adr_err *err);
 
+/* Removes the gateway's files in dir (policy, ready file) and dir when
+ * nothing else is left; the decision log stays. */
+void adr_egress_down_files(const char *dir);
+
 /* The decision log of a sandbox's gateway, inside dir. */
 char *adr_egress_log_path(const char *dir);
 
