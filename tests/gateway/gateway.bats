@@ -45,6 +45,20 @@ start_gw() {
   return 1
 }
 
+# own_gw NAME POLICY-TEXT [extra args]: a gateway of its own on fresh ports
+# (the test's private policy and log); sets OWN_PP (its proxy port), OWN_PID
+own_gw() {
+  local name=$1 text=$2 dp; shift 2
+  OWN_PP=$(free_port) dp=$(free_port)
+  printf '%s\n' "$text" >"$T/$name.policy"
+  "$GW" --policy "$T/$name.policy" --log "$T/$name.log" --sandbox t --bind 127.0.0.1 --proxy-port "$OWN_PP" \
+    --dns-port "$dp" --ready-file "$T/$name.ready" "$@" 2>"$T/$name.err" </dev/null 3>&- &
+  OWN_PID=$!
+  for _ in $(seq 100); do [ -s "$T/$name.ready" ] && return 0; sleep 0.05; done
+  echo "gateway $name did not start" >&2; cat "$T/$name.err" >&2
+  return 1
+}
+
 setup_file() {
   export GW="${ADR_GATEWAY:-$BATS_TEST_DIRNAME/../../build/adr-gateway}"
   [ -x "$GW" ] || { echo "no gateway binary at $GW (ninja -C build)" >&2; return 1; }
@@ -404,13 +418,8 @@ EOF
 }
 
 @test "small packets to a slow reader: every byte arrives (the splice pipe fills by slots, not bytes)" {
-  local pp dp
-  pp=$(free_port) dp=$(free_port)
-  printf 'allow 127.0.0.2 * smallpkt\n' >"$T/small.policy"
-  "$GW" --policy "$T/small.policy" --log "$T/small.log" --sandbox t --bind 127.0.0.1 --proxy-port "$pp" \
-    --dns-port "$dp" --ready-file "$T/small.ready" 2>"$T/small.err" </dev/null 3>&- &
-  local gpid=$!
-  for _ in $(seq 100); do [ -s "$T/small.ready" ] && break; sleep 0.05; done
+  own_gw small 'allow 127.0.0.2 * smallpkt'
+  local pp=$OWN_PP gpid=$OWN_PID
   run timeout 60 python3 - "$pp" <<'PY'
 import socket, sys, threading, time
 ls = socket.socket(); ls.bind(("127.0.0.2", 0)); ls.listen(); port = ls.getsockname()[1]
@@ -449,13 +458,8 @@ PY
 
 @test "a connection to the gateway itself is refused even when a broad rule covers it" {
   mark
-  local pp dp
-  pp=$(free_port) dp=$(free_port)
-  printf 'allow 127.0.0.0/8 * broad\n' >"$T/self.policy"
-  "$GW" --policy "$T/self.policy" --log "$T/self.log" --sandbox t --bind 127.0.0.1 --proxy-port "$pp" \
-    --dns-port "$dp" --ready-file "$T/self.ready" 2>"$T/self.err" </dev/null 3>&- &
-  local gpid=$!
-  for _ in $(seq 100); do [ -s "$T/self.ready" ] && break; sleep 0.05; done
+  own_gw self 'allow 127.0.0.0/8 * broad'
+  local pp=$OWN_PP gpid=$OWN_PID
   run python3 "$CLIENT" connect "$pp" "127.0.0.1:$pp"
   [ "${lines[0]}" = "HTTP/1.1 502 Bad Gateway" ]
   # control: the same broad rule reaches an upstream on another address
@@ -466,13 +470,8 @@ PY
 }
 
 @test "the decision log stops at --log-max with one last line; decisions go on" {
-  local pp dp
-  pp=$(free_port) dp=$(free_port)
-  printf 'allow ok.example.test * ok\n' >"$T/cap.policy"
-  "$GW" --policy "$T/cap.policy" --log "$T/cap.log" --sandbox t --bind 127.0.0.1 --proxy-port "$pp" \
-    --dns-port "$dp" --log-max 4096 --ready-file "$T/cap.ready" 2>"$T/cap.err" </dev/null 3>&- &
-  local gpid=$!
-  for _ in $(seq 100); do [ -s "$T/cap.ready" ] && break; sleep 0.05; done
+  own_gw cap 'allow ok.example.test * ok' --log-max 4096
+  local pp=$OWN_PP gpid=$OWN_PID
   for i in $(seq 30); do python3 "$CLIENT" connect "$pp" "denied$i.example.test:443" >/dev/null || true; done
   # still deciding after the log is full
   run python3 "$CLIENT" connect "$pp" "denied-last.example.test:443"
