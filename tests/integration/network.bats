@@ -130,6 +130,18 @@ sbx() { # mode/flags... -- script
 $1"
 }
 
+# start_agent NAME: a persistent agent in a fresh repository, sleeping, with
+# the test allowlist; sets name and cname (its sandbox); teardown removes it
+start_agent() {
+  name=$1
+  AGENT_NAME=$name
+  git init -q . && git -c user.name=t -c user.email=t@example.invalid commit -q --allow-empty -m init
+  run adr start sh --name "$name" "${ALLOW[@]}" --prompt 'sleep 600'
+  [ "$status" -eq 0 ]
+  cname=$(docker ps --filter "label=dev.adr.name=$name" --format '{{.Names}}')
+  [ -n "$cname" ]
+}
+
 ALLOW=()
 allow_set() {
   ALLOW=(--allow "allowed.test:$HTTP_PORT" --allow "*.allowed.test:$HTTP_PORT" --allow "$HOSTIP:$HTTP_PORT"
@@ -314,13 +326,7 @@ PY
 @test "gateway killed: no egress; restarted by the engine or by hand: egress is back" {
   allow_set
   SBX=""
-  name="gwkill$RANDOM"
-  AGENT_NAME=$name
-  git init -q . && git -c user.name=t -c user.email=t@example.invalid commit -q --allow-empty -m init
-  run adr start sh --name "$name" "${ALLOW[@]}" --prompt 'sleep 600'
-  [ "$status" -eq 0 ]
-  cname=$(docker ps --filter "label=dev.adr.name=$name" --format '{{.Names}}')
-  [ -n "$cname" ]
+  start_agent "gwkill$RANDOM"
   gwc="$cname-gw"
   probe() { adr exec "$name" bash -c "$LIB viaproxy allowed.test $HTTP_PORT; plain allowed.test $HTTP_PORT"; }
   # adr logs --egress -f follows the decisions until the gateway is gone
@@ -376,13 +382,7 @@ PY
 
 @test "a run under a live sandbox's name is refused and changes nothing of the live one" {
   allow_set
-  AGENT_NAME=""
-  name="twin$RANDOM"
-  AGENT_NAME=$name
-  git init -q . && git -c user.name=t -c user.email=t@example.invalid commit -q --allow-empty -m init
-  run adr start sh --name "$name" "${ALLOW[@]}" --prompt 'sleep 600'
-  [ "$status" -eq 0 ]
-  cname=$(docker ps --filter "label=dev.adr.name=$name" --format '{{.Names}}')
+  start_agent "twin$RANDOM"
   gwid=$(docker inspect -f '{{.Id}}' "$cname-gw")
   policy_before=$(cat "$XDG_STATE_HOME/adr/egress/$cname/policy")
   run --separate-stderr adr run sh --name "$cname" --allow other.test --prompt true
