@@ -262,6 +262,17 @@ void pagent_egress(struct adr_ctx *ctx, const struct pagent *a, bool stop)
   rmdir(dir);
 }
 
+int one_agent(struct adr_ctx *ctx, const struct adr_cmd *self, int argc, char **argv, struct pagent *a)
+{
+  int bad = one_agent_arg(self, argc, argv);
+  if (bad)
+    return bad;
+  cleanup_err adr_err err = NULL;
+  if (pagent_find(ctx, argv[optind], a, &err) != 0)
+    return report(&err);
+  return 0;
+}
+
 int one_agent_arg(const struct adr_cmd *self, int argc, char **argv)
 {
   if (optind >= argc)

@@ -82,14 +82,12 @@ int cmd_attach(struct adr_ctx *ctx, int argc, char **argv)
     default: return EXIT_USAGE;
     }
   }
-  int bad = one_agent_arg(self, argc, argv);
+  struct pagent a;
+  int bad = one_agent(ctx, self, argc, argv, &a);
   if (bad)
     return bad;
   const char *name = argv[optind];
   cleanup_err adr_err err = NULL;
-  struct pagent a;
-  if (pagent_find(ctx, name, &a, &err) != 0)
-    return report(&err);
   if (!pagent_running(&a)) {
     int r = errorf("'%s' is not running (%s); see 'adr logs %s'", name, a.c.state, name);
     pagent_free(&a);

@@ -92,6 +92,9 @@ int pagent_find(struct adr_ctx *ctx, const char *name, struct pagent *out, adr_e
 bool pagent_running(const struct pagent *a);
 /* After option parsing: exactly one agent NAME left; 0, or the usage error's status. */
 int one_agent_arg(const struct adr_cmd *self, int argc, char **argv);
+/* The same, then the agent itself into *a: 0, or the exit status of the
+ * error it reported. */
+int one_agent(struct adr_ctx *ctx, const struct adr_cmd *self, int argc, char **argv, struct pagent *a);
 /* Cleans up after `adr start`s that were killed half way (needs the engine). */
 void pagent_reap_starts(struct adr_ctx *ctx, const struct adr_repo *repo);
 /* Undoes the host-side state of an agent's sandbox (idmapped mounts,

@@ -45,14 +45,12 @@ int cmd_diff(struct adr_ctx *ctx, int argc, char **argv)
     default: return EXIT_USAGE;
     }
   }
-  int bad = one_agent_arg(self, argc, argv);
+  struct pagent a;
+  int bad = one_agent(ctx, self, argc, argv, &a);
   if (bad)
     return bad;
   const char *name = argv[optind];
   cleanup_err adr_err err = NULL;
-  struct pagent a;
-  if (pagent_find(ctx, name, &a, &err) != 0)
-    return report(&err);
   int ret = EXIT_FAIL;
   const char *color = isatty(STDOUT_FILENO) ? "--color=always" : "--color=never";
   cleanup_buf struct buf out, files, tip, part;

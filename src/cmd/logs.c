@@ -119,10 +119,10 @@ int cmd_logs(struct adr_ctx *ctx, int argc, char **argv)
     return bad;
   if (egress)
     return egress_logs(ctx, argv[optind], follow);
-  cleanup_err adr_err err = NULL;
   struct pagent a;
-  if (pagent_find(ctx, argv[optind], &a, &err) != 0)
-    return report(&err);
+  if ((bad = one_agent(ctx, self, argc, argv, &a)) != 0)
+    return bad;
+  cleanup_err adr_err err = NULL;
   int r = ctx->engine->ops->container_logs(ctx->engine, a.c.id, follow, STDOUT_FILENO, STDERR_FILENO, &err);
   pagent_free(&a);
   if (r < 0) {

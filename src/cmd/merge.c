@@ -134,13 +134,10 @@ int cmd_merge(struct adr_ctx *ctx, int argc, char **argv)
     default: return EXIT_USAGE;
     }
   }
-  int bad = one_agent_arg(self, argc, argv);
+  struct pagent a;
+  int bad = one_agent(ctx, self, argc, argv, &a);
   if (bad)
     return bad;
-  cleanup_err adr_err err = NULL;
-  struct pagent a;
-  if (pagent_find(ctx, argv[optind], &a, &err) != 0)
-    return report(&err);
   bool conflict;
   int ret = pagent_merge(ctx, &a, &conflict);
   pagent_free(&a);
