@@ -182,11 +182,125 @@ struct gw_logrec {
   const char *upstream, *error;
   const char *qtype; /* DNS lines only (then always present) */
   bool dns;
+  /* credential relay lines only (then always present, after "error"):
+   * the route, the path after it (never the query), the HTTP status the
+   * client got (upstream's or the relay's own; < 0: none) */
+  bool relay;
+  const char *route, *path;
+  int status;
 };
 
 /* One JSON line with its newline into out.  Returns the length (cap GW_LOG_LINE_MAX
  * always suffices: every string is cut to 255 bytes before escaping). */
-#define GW_LOG_LINE_MAX 16384
+#define GW_LOG_LINE_MAX 32768
 size_t gw_log_format(const struct gw_logrec *r, char *out, size_t cap);
+
+/* ---------------------------------------------------------------- credential relay */
+
+/* The route file (one per sandbox, written by adr):
+ *
+ *   route NAME https://HOST[:PORT][/BASEPATH]
+ *   sentinel TOKEN
+ *   key TOKEN
+ *   path PATTERN          (one or more)
+ *
+ * The sandbox holds only the sentinel; the relay swaps in the key.  See
+ * relay-parse.c. */
+
+#define GW_RELAY_HEAD_MAX 65536          /* request and response heads */
+#define GW_RELAY_OUT_MAX (2 * GW_RELAY_HEAD_MAX + 8192) /* a rewritten head */
+#define GW_ROUTE_NAME_MAX 32
+#define GW_TOKEN_MAX 4096
+#define GW_ROUTES_MAX_BYTES (1024 * 1024)
+
+struct gw_route {
+  char name[GW_ROUTE_NAME_MAX + 1];
+  char host[GW_HOST_MAX + 1]; /* normalised DNS name, or the IP literal (no brackets) */
+  bool host_ip;
+  uint16_t port;
+  char *authority; /* the Host header: "api.test", "api.test:8443", "[::1]:8443" */
+  char *base;      /* "" or "/v1" (no trailing slash) */
+  char *sentinel, *key;
+  size_t sentinel_len, key_len;
+  char **paths;
+  size_t npaths;
+  unsigned line;
+};
+
+struct gw_routes {
+  struct gw_route *r;
+  size_t n;
+};
+
+/* Errors read "FILE:LINE: why" (one line, never a token). */
+int gw_routes_parse(struct gw_routes *rs, const char *buf, size_t len, const char *file, adr_err *err);
+int gw_routes_load(struct gw_routes *rs, const char *path, adr_err *err);
+/* Zeroes the tokens before freeing them. */
+void gw_routes_free(struct gw_routes *rs);
+const struct gw_route *gw_route_find(const struct gw_routes *rs, const char *name, size_t len);
+
+/* The path checks: starts with '/', printable ASCII only, no '%', '\',
+ * '#', "//", "." or ".." segment. */
+bool gw_relay_path_ok(const char *p, size_t len);
+/* The first of the route's patterns that path (already checked) matches;
+ * NULL if none.  "/x/" + "*" matches "/x/" and one or more bytes after it;
+ * any other pattern only itself. */
+const char *gw_route_match(const struct gw_route *r, const char *p, size_t len);
+
+/* Body framing: which bytes after a head are its body (Content-Length,
+ * chunked, none, or, for a response only, all until the connection
+ * closes), so that nothing after a request goes upstream and the relay
+ * knows when a response is complete. */
+enum gw_body_kind { GW_BODY_NONE, GW_BODY_LENGTH, GW_BODY_CHUNKED, GW_BODY_UNTIL_CLOSE };
+struct gw_body {
+  enum gw_body_kind kind;
+  uint64_t left; /* LENGTH: bytes to go; CHUNKED: data bytes left in the chunk */
+  int st;        /* CHUNKED: where in the framing */
+  unsigned line; /* CHUNKED: bytes in the current size or trailer line */
+  bool done, bad;
+};
+void gw_body_init(struct gw_body *b, enum gw_body_kind kind, uint64_t length);
+/* How many of p[0..n) belong to the body.  Sets done after its last byte;
+ * bad (and returns the count before the offending byte) on malformed
+ * chunked framing. */
+size_t gw_body_feed(struct gw_body *b, const uint8_t *p, size_t n);
+
+struct gw_relay_req {
+  int status;         /* when refused: the relay's reply (400, 401, 403, 404, 431) */
+  const char *rule;   /* refused: "bad-request", "unknown-route", ...; allowed: the path pattern */
+  const char *reason; /* refused: for the reply body ("path not allowed", ...) */
+  const struct gw_route *route;
+  char method[24];
+  size_t head_len;              /* the request head, up to and including the empty line */
+  size_t name_off, name_len;    /* the first path segment (the route name) in buf */
+  size_t path_off, path_len;    /* the path after the route name, without the query, in buf */
+  bool has_path;
+  struct gw_body body;
+};
+
+/* The request head in buf[0..len) from the sandbox, decided on and
+ * rewritten for the route's upstream: target = BASEPATH + path (+ query),
+ * Host = the upstream's, hop-by-hop headers dropped, "Connection: close",
+ * every sentinel in header values and the query replaced by the key.
+ * Returns GW_HTTP_MORE (0) while the head is incomplete (the caller refuses
+ * with 431 at GW_RELAY_HEAD_MAX), 1 with out[0..*outlen) the head to send,
+ * -1 when refused (q->status, q->rule, q->reason).  out needs
+ * GW_RELAY_OUT_MAX bytes (a rewrite that does not fit is a 431). */
+int gw_relay_request(const struct gw_routes *rs, const char *buf, size_t len, struct gw_relay_req *q, char *out,
+                     size_t cap, size_t *outlen);
+
+/* An upstream response head in buf[0..len): GW_HTTP_MORE, 1 (status,
+ * head_len, the body's framing (head_request: the request was HEAD), and
+ * out[0..*outlen) the head with Connection and Keep-Alive dropped and,
+ * unless it is an interim 1xx, "Connection: close" added) or -1
+ * (malformed).  out needs
+ * 2 * head_len + 32 bytes. */
+int gw_relay_response(const char *buf, size_t len, bool head_request, int *status, size_t *head_len,
+                      struct gw_body *body, char *out, size_t cap, size_t *outlen);
+
+/* in[0..len) with every route's sentinel and key replaced by "[redacted]",
+ * NUL-terminated in out (cut when out is full, never inside a token).
+ * For what the relay logs of what the sandbox sent. */
+void gw_relay_redact(const struct gw_routes *rs, const char *in, size_t len, char *out, size_t cap);
 
 #endif

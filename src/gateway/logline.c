@@ -102,6 +102,17 @@ size_t gw_log_format(const struct gw_logrec *r, char *buf, size_t cap)
     lit(&o, ",\"qtype\":");
     str(&o, r->qtype);
   }
+  if (r->relay) {
+    lit(&o, ",\"route\":");
+    str(&o, r->route);
+    lit(&o, ",\"path\":");
+    str(&o, r->path);
+    lit(&o, ",\"status\":");
+    if (r->status < 0)
+      lit(&o, "null");
+    else
+      num(&o, (uint64_t)r->status);
+  }
   lit(&o, "}\n");
   buf[o.n] = '\0';
   return o.n;
