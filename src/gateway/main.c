@@ -11,8 +11,12 @@
  * says it may have more to give/take, and is cleared by EAGAIN.  Work cut
  * short for fairness goes on the run queue.  Connections are freed only at
  * the end of a loop iteration (and never while a c-ares query refers to
- * them), so an event for a finished connection is simply skipped. */
+ * them), so an event for a finished connection is simply skipped.
+ *
+ * With --relay, the credential relay (relay.c) runs beside the loop in
+ * threads of its own; the decision log is the one thing they share. */
 #include "gw.h"
+#include "relay.h"
 #include "sys.h"
 #include "util.h"
 
@@ -23,6 +27,7 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -134,7 +139,7 @@ static struct {
   const char *sandbox;
   struct gw_policy policy;
   struct in_addr bind, answer;
-  uint16_t dns_port, proxy_port;
+  uint16_t dns_port, proxy_port, relay_port; /* relay_port 0: no relay */
   unsigned max_conns, nconns;
   ares_channel ch;
   unsigned ares_queries;
@@ -157,7 +162,7 @@ static bool is_self(const struct gw_addr *a, int port)
 {
   if (a->family != AF_INET || (memcmp(a->a, &g.bind, 4) != 0 && memcmp(a->a, &g.answer, 4) != 0))
     return false;
-  if (port == g.proxy_port || port == g.dns_port)
+  if (port == g.proxy_port || port == g.dns_port || (g.relay_port && port == g.relay_port))
     return true;
   for (size_t i = 0; i < g.nports; i++)
     if (g.ports[i] == port)
@@ -211,13 +216,19 @@ static int ep_add(int fd, uint32_t ev, void *ptr)
 }
 
 /* The log is capped (--log-max): a sandbox flooding the gateway with
- * requests must not fill the host's disk.  One last line says so. */
+ * requests must not fill the host's disk.  One last line says so.  The
+ * relay's threads write here too: one line at a time. */
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+
 static void write_log(const struct gw_logrec *r)
 {
   char line[GW_LOG_LINE_MAX];
-  if (g.log_full)
-    return;
   size_t n = gw_log_format(r, line, sizeof(line));
+  pthread_mutex_lock(&log_mu);
+  if (g.log_full) {
+    pthread_mutex_unlock(&log_mu);
+    return;
+  }
   if (g.log_size + n > g.log_max) {
     struct gw_logrec full = *r;
     full.rule = "log-full";
@@ -230,6 +241,7 @@ static void write_log(const struct gw_logrec *r)
   do
     w = write(g.logfd, line, n);
   while (w < 0 && errno == EINTR);
+  pthread_mutex_unlock(&log_mu);
 }
 
 static void log_conn(struct conn *c)
@@ -1439,29 +1451,10 @@ static int block_signals(sigset_t *set)
   return sigprocmask(SIG_BLOCK, set, NULL);
 }
 
-static int run_hold(struct strv *blackholes, const char *ready, adr_err *err)
-{
-  sigset_t set;
-  block_signals(&set);
-  for (size_t i = 0; i < blackholes->n; i++) {
-    bool skipped;
-    if (gw_blackhole(blackholes->v[i], &skipped, err) < 0)
-      return -1;
-  }
-  if (gw_drop_privileges(err) < 0)
-    return -1;
-  if (ready && gw_write_ready(ready, err) < 0)
-    return -1;
-  for (;;) {
-    int s = sigwaitinfo(&set, NULL);
-    if (s == SIGTERM || s == SIGINT)
-      return 0;
-  }
-}
-
 struct opts {
   const char *policy, *log, *sandbox, *bind, *answer, *ready;
-  uint16_t dns_port, proxy_port;
+  const char *relay, *ca;
+  uint16_t dns_port, proxy_port, relay_port;
   uint16_t *ports;
   size_t nports;
   struct strv resolvers, blackholes;
@@ -1469,6 +1462,89 @@ struct opts {
   uint64_t log_max;
   bool hold;
 };
+
+/* --resolver ... as c-ares wants them: "1.2.3.4:53,[::1]:53"; *out NULL
+ * when there is none (the system's). */
+static int resolvers_csv(const struct strv *rv, char **out, adr_err *err)
+{
+  *out = NULL;
+  for (size_t i = 0; i < rv->n; i++) {
+    char one[80];
+    if (parse_resolver(rv->v[i], one, sizeof(one), err) < 0) {
+      free(*out);
+      *out = NULL;
+      return -1;
+    }
+    char *n = xasprintf("%s%s%s", *out ? *out : "", *out ? "," : "", one);
+    free(*out);
+    *out = n;
+  }
+  return 0;
+}
+
+static int open_log(const struct opts *o, adr_err *err)
+{
+  g.logfd = open(o->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+  if (g.logfd < 0)
+    return adr_err_sys(err, errno, "log %s", o->log);
+  g.log_max = o->log_max;
+  struct stat lst;
+  if (fstat(g.logfd, &lst) == 0)
+    g.log_size = (uint64_t)lst.st_size; /* a restarted gateway appends */
+  return 0;
+}
+
+/* The relay's files and socket: before privileges are dropped. */
+static int relay_init(const struct opts *o, struct in_addr bind, adr_err *err)
+{
+  cleanup_free char *csv = NULL;
+  if (resolvers_csv(&o->resolvers, &csv, err) < 0)
+    return -1;
+  struct gw_relay_conf rc = { .routes = o->relay, .ca = o->ca, .bind = bind, .port = o->relay_port,
+                              .sandbox = o->sandbox, .resolvers = csv, .log = write_log };
+  if (gw_relay_init(&rc, err) < 0)
+    return -1;
+  g.relay_port = o->relay_port;
+  return 0;
+}
+
+/* --hold: the open-network holder (blackhole routes, then nothing but
+ * waiting for SIGTERM); with --relay, the relay on 127.0.0.1 of the
+ * namespace the sandbox joins. */
+static int run_hold(struct opts *o, adr_err *err)
+{
+  sigset_t set;
+  block_signals(&set);
+  for (size_t i = 0; i < o->blackholes.n; i++) {
+    bool skipped;
+    if (gw_blackhole(o->blackholes.v[i], &skipped, err) < 0)
+      return -1;
+  }
+  if (o->relay) {
+    if (open_log(o, err) < 0)
+      return -1;
+    struct in_addr lo = { .s_addr = htonl(INADDR_LOOPBACK) };
+    g.sandbox = o->sandbox;
+    if (relay_init(o, lo, err) < 0)
+      return -1;
+  }
+  if (gw_drop_privileges(err) < 0)
+    return -1;
+  if (o->relay && gw_relay_start(err) < 0)
+    return -1;
+  if (o->ready && gw_write_ready(o->ready, err) < 0)
+    return -1;
+  for (;;) {
+    int s = sigwaitinfo(&set, NULL);
+    if (s == SIGTERM || s == SIGINT)
+      break;
+  }
+  if (o->relay) {
+    gw_relay_stop();
+    close(g.logfd);
+  }
+  return 0;
+}
 
 static int run_gateway(struct opts *o, adr_err *err)
 {
@@ -1488,13 +1564,8 @@ static int run_gateway(struct opts *o, adr_err *err)
 
   if (gw_policy_load(&g.policy, o->policy, err) < 0)
     return -1;
-  g.logfd = open(o->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
-  g.log_max = o->log_max;
-  struct stat lst;
-  if (g.logfd >= 0 && fstat(g.logfd, &lst) == 0)
-    g.log_size = (uint64_t)lst.st_size; /* a restarted gateway appends */
-  if (g.logfd < 0)
-    return adr_err_sys(err, errno, "log %s", o->log);
+  if (open_log(o, err) < 0)
+    return -1;
 
   g.ep = epoll_create1(EPOLL_CLOEXEC);
   if (g.ep < 0)
@@ -1518,14 +1589,8 @@ static int run_gateway(struct opts *o, adr_err *err)
     return adr_err_set(err, 0, "c-ares: %s", ares_strerror(r));
   if (o->resolvers.n) {
     cleanup_free char *csv = NULL;
-    for (size_t i = 0; i < o->resolvers.n; i++) {
-      char one[80];
-      if (parse_resolver(o->resolvers.v[i], one, sizeof(one), err) < 0)
-        return -1;
-      char *n = xasprintf("%s%s%s", csv ? csv : "", csv ? "," : "", one);
-      free(csv);
-      csv = n;
-    }
+    if (resolvers_csv(&o->resolvers, &csv, err) < 0)
+      return -1;
     r = ares_set_servers_ports_csv(g.ch, csv);
     if (r != ARES_SUCCESS)
       return adr_err_set(err, 0, "--resolver %s: %s", csv, ares_strerror(r));
@@ -1549,6 +1614,8 @@ static int run_gateway(struct opts *o, adr_err *err)
     if (ep_add(listeners[i].w.fd, EPOLLIN, &listeners[i].w) < 0)
       return adr_err_sys(err, errno, "epoll");
   }
+  if (o->relay && relay_init(o, g.bind, err) < 0)
+    return -1;
 
   sigset_t set;
   if (block_signals(&set) < 0)
@@ -1560,12 +1627,18 @@ static int run_gateway(struct opts *o, adr_err *err)
 
   if (gw_drop_privileges(err) < 0)
     return -1;
+  if (o->relay && gw_relay_start(err) < 0) /* its threads start without capabilities */
+    return -1;
   if (o->ready && gw_write_ready(o->ready, err) < 0)
     return -1;
 
   g.now = mono_ms();
-  if (loop() < 0)
-    return adr_err_sys(err, errno, "epoll_wait");
+  int lr = loop();
+  int le = errno;
+  if (o->relay)
+    gw_relay_stop(); /* the requests in flight log their lines */
+  if (lr < 0)
+    return adr_err_sys(err, le, "epoll_wait");
 
   ares_destroy(g.ch);
   ares_library_cleanup();
@@ -1588,14 +1661,17 @@ static void usage(FILE *f)
   fputs("usage: adr-gateway --policy FILE --log FILE --sandbox NAME --bind IPV4 [--answer IPV4]\n"
         "                   [--dns-port N] [--proxy-port N] [--port N]... [--resolver IP[:PORT]]...\n"
         "                   [--ready-file PATH] [--max-conns N] [--log-max BYTES]\n"
-        "       adr-gateway --hold [--blackhole CIDR]... [--ready-file PATH]\n",
+        "                   [--relay FILE --ca FILE [--relay-port N]]\n"
+        "       adr-gateway --hold [--blackhole CIDR]... [--ready-file PATH]\n"
+        "                   [--relay FILE --ca FILE --log FILE --sandbox NAME [--relay-port N]\n"
+        "                    [--resolver IP[:PORT]]... [--log-max BYTES]]\n",
         f);
 }
 
 int main(int argc, char **argv)
 {
   enum { O_POLICY = 256, O_LOG, O_SANDBOX, O_BIND, O_ANSWER, O_DNS_PORT, O_PROXY_PORT, O_PORT, O_RESOLVER,
-         O_READY, O_MAX_CONNS, O_HOLD, O_BLACKHOLE, O_HELP, O_LOG_MAX };
+         O_READY, O_MAX_CONNS, O_HOLD, O_BLACKHOLE, O_HELP, O_LOG_MAX, O_RELAY, O_RELAY_PORT, O_CA };
   static const struct option lo[] = {
     { "policy", required_argument, NULL, O_POLICY },         { "log", required_argument, NULL, O_LOG },
     { "sandbox", required_argument, NULL, O_SANDBOX },       { "bind", required_argument, NULL, O_BIND },
@@ -1604,16 +1680,22 @@ int main(int argc, char **argv)
     { "resolver", required_argument, NULL, O_RESOLVER },     { "ready-file", required_argument, NULL, O_READY },
     { "max-conns", required_argument, NULL, O_MAX_CONNS },   { "hold", no_argument, NULL, O_HOLD },
     { "blackhole", required_argument, NULL, O_BLACKHOLE },   { "help", no_argument, NULL, O_HELP },
-    { "log-max", required_argument, NULL, O_LOG_MAX },
+    { "log-max", required_argument, NULL, O_LOG_MAX },       { "relay", required_argument, NULL, O_RELAY },
+    { "relay-port", required_argument, NULL, O_RELAY_PORT }, { "ca", required_argument, NULL, O_CA },
     { NULL, 0, NULL, 0 },
   };
-  struct opts o = { .dns_port = 53, .proxy_port = 3128, .max_conns = 4096, .log_max = 256ull << 20 };
+  struct opts o = { .dns_port = 53, .proxy_port = 3128, .relay_port = 3129, .max_conns = 4096,
+                    .log_max = 256ull << 20 };
   cleanup_err adr_err err = NULL;
-  bool gw_only = false;
+  bool gw_only = false, relay_opt = false, relay_port_set = false;
   opterr = 0;
   int ch;
   while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-    if (ch != O_HOLD && ch != O_BLACKHOLE && ch != O_READY && ch != O_HELP && ch != '?' && ch != ':')
+    /* with --hold: its own options, and the relay's (with --relay) */
+    if (ch == O_RELAY_PORT || ch == O_CA || ch == O_LOG || ch == O_SANDBOX || ch == O_LOG_MAX || ch == O_RESOLVER)
+      relay_opt = true;
+    else if (ch != O_HOLD && ch != O_BLACKHOLE && ch != O_READY && ch != O_HELP && ch != O_RELAY && ch != '?' &&
+             ch != ':')
       gw_only = true;
     switch (ch) {
     case O_POLICY: o.policy = optarg; break;
@@ -1625,6 +1707,13 @@ int main(int argc, char **argv)
     case O_HOLD: o.hold = true; break;
     case O_BLACKHOLE: strv_push(&o.blackholes, optarg); break;
     case O_RESOLVER: strv_push(&o.resolvers, optarg); break;
+    case O_RELAY: o.relay = optarg; break;
+    case O_CA: o.ca = optarg; break;
+    case O_RELAY_PORT:
+      if (parse_port("--relay-port", optarg, &o.relay_port, &err) < 0)
+        goto fail;
+      relay_port_set = true;
+      break;
     case O_DNS_PORT:
       if (parse_port("--dns-port", optarg, &o.dns_port, &err) < 0)
         goto fail;
@@ -1678,12 +1767,26 @@ int main(int argc, char **argv)
     adr_err_set(&err, EINVAL, "%s: unexpected argument", argv[optind]);
     goto fail;
   }
+  if (!o.relay && (o.ca || relay_port_set)) {
+    adr_err_set(&err, EINVAL, "%s: only with --relay", o.ca ? "--ca" : "--relay-port");
+    goto fail;
+  }
+  if (o.relay && !o.ca) {
+    adr_err_set(&err, EINVAL, "--relay: needs --ca FILE (the certificates upstream servers are verified against)");
+    goto fail;
+  }
   if (o.hold) {
-    if (gw_only) {
-      adr_err_set(&err, EINVAL, "--hold: only --blackhole and --ready-file go with it");
+    if (gw_only || (relay_opt && !o.relay)) {
+      adr_err_set(&err, EINVAL, "--hold: only --blackhole, --ready-file and --relay (with --ca, --relay-port, --log, "
+                                "--sandbox, --resolver, --log-max) go with it");
       goto fail;
     }
-    if (run_hold(&o.blackholes, o.ready, &err) < 0)
+    const char *missing = !o.relay ? NULL : !o.log ? "--log" : !o.sandbox ? "--sandbox" : NULL;
+    if (missing) {
+      adr_err_set(&err, EINVAL, "%s: required with --relay", missing);
+      goto fail;
+    }
+    if (run_hold(&o, &err) < 0)
       goto fail;
   } else {
     if (o.blackholes.n) {
