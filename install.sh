@@ -82,7 +82,7 @@ engine_ok() { $SUDO curl -sf --max-time 3 --unix-socket /var/run/docker.sock htt
 install_deps() {
   command -v apt-get >/dev/null || die "--deps needs apt-get (Debian/Ubuntu); install a C compiler, meson, ninja, pkg-config, libcurl, jansson and Docker yourself"
   need_root "--deps"
-  local pkgs=(meson ninja-build pkg-config gcc libc6-dev libcurl4-openssl-dev libjansson-dev libc-ares-dev
+  local pkgs=(meson ninja-build pkg-config gcc libc6-dev libcurl4-openssl-dev libjansson-dev libc-ares-dev libssl-dev
               python3 scdoc curl ca-certificates debootstrap docker.io)
   local missing=() p
   for p in "${pkgs[@]}"; do

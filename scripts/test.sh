@@ -66,7 +66,7 @@ if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
 
 # ------------------------------------------------------------ dependencies
 PKGS=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev libcurl4-openssl-dev libjansson-dev
-      libc-ares-dev libseccomp-dev libcap-dev libcmocka-dev bats scdoc debootstrap docker.io tmux git
+      libc-ares-dev libssl-dev libseccomp-dev libcap-dev libcmocka-dev bats scdoc debootstrap docker.io tmux git
       python3 curl jq iproute2 zsh fish openssl ca-certificates util-linux
       xz-utils apparmor cgroupfs-mount) # the last three: docker.io's recommends that matter
 if [ "$DEPS" = 1 ]; then
