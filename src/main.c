@@ -37,6 +37,9 @@ const struct adr_cmd adr_commands[] = {
     "       adr team status [SESSION] [--json]\n       adr team watch SESSION [--agent NAME]\n"
     "       adr team merge|stop SESSION",
     team_help, team_options, "team", false },
+  { "secret", cmd_secret, "keep API keys for the credential relay (never in a sandbox)",
+    "adr secret set NAME\n       adr secret ls\n       adr secret rm NAME...", secret_help, secret_options, "",
+    false },
   { "build", cmd_build, "build agent images",
     "adr build [AGENT...] [--tag TAG] [--no-cache] [--yes]", build_help, build_options, "agents", false },
   { "update", cmd_update, "rebuild the agent images that are present, without cache",

@@ -127,14 +127,15 @@ int cmd_team(struct adr_ctx *, int, char **);
 int cmd_status(struct adr_ctx *, int, char **);
 int cmd_update(struct adr_ctx *, int, char **);
 int cmd_version(struct adr_ctx *, int, char **);
+int cmd_secret(struct adr_ctx *, int, char **);
 
 extern const struct option build_options[], completions_options[], config_options[], fix_owner_options[],
   help_options[], run_options[], status_options[], version_options[], start_options[], ls_options[],
   attach_options[], logs_options[], exec_options[], stop_options[], rm_options[], diff_options[], merge_options[],
-  team_options[];
+  team_options[], secret_options[];
 extern const char build_help[], config_help[], run_help[], status_help[], completions_help[], fix_owner_help[],
   start_help[], ls_help[], attach_help[], logs_help[], exec_help[], stop_help[], rm_help[], diff_help[], merge_help[],
-  team_help[];
+  team_help[], secret_help[];
 
 /* Builds the base image and the named agents' images (cmd/build.c).
  * Reports progress and failures itself; returns the number that failed. */

@@ -9,7 +9,10 @@
 #include "parse.h"
 #include "paths.h"
 #include "runspec.h"
+#include "creds.h"
 #include "egress.h"
+#include "image.h"
+#include "secret.h"
 #include "netpolicy.h"
 
 #include <ctype.h>
@@ -24,7 +27,7 @@
 enum {
   OPT_CONFIG_FILE = 256, OPT_PROMPT, OPT_HEADLESS, OPT_SHELL, OPT_TAG, OPT_MODEL, OPT_ENV_FILE,
   OPT_TIMEOUT, OPT_MEMORY, OPT_CPUS, OPT_PIDS, OPT_UNSAFE, OPT_NAME, OPT_YES, OPT_BRANCH, OPT_NO_WORKTREE,
-  OPT_NETWORK, OPT_ALLOW, OPT_ALLOW_PRESET,
+  OPT_NETWORK, OPT_ALLOW, OPT_ALLOW_PRESET, OPT_NO_RELAY,
 };
 
 /* The options adr run and adr start share (one macro, two tables). */
@@ -48,6 +51,7 @@ enum {
   { "network", required_argument, NULL, OPT_NETWORK }, \
   { "allow", required_argument, NULL, OPT_ALLOW }, \
   { "allow-preset", required_argument, NULL, OPT_ALLOW_PRESET }, \
+  { "no-relay", no_argument, NULL, OPT_NO_RELAY }, \
   { "yes", no_argument, NULL, OPT_YES }, \
   { "help", no_argument, NULL, 'h' }
 
@@ -100,6 +104,8 @@ const char run_help[] =
   "                           after ADR_ALLOW and the agent's API hosts)\n"
   "      --allow-preset NAME  packages: this host's package sources (apt, npm,\n"
   "                           pip, the workspace's git remotes)\n"
+  "      --no-relay           no credential relay: the agent's config is staged\n"
+  "                           whole and -e keys enter the sandbox (ADR_RELAY=off)\n"
   "      --unsafe WHAT        turn one protection off: writable-root,\n"
   "                           no-seccomp, new-privileges, no-limits\n"
   "      --yes                build a missing image without asking\n\n"
@@ -107,6 +113,12 @@ const char run_help[] =
   "tmpfs HOME and /tmp, adr's seccomp profile, memory/cpu/pids limits, runs as\n"
   "your uid:gid (as ADR_SANDBOX_UID with an idmapped workspace when adr runs\n"
   "as root) so files in the workspace stay yours.\n\n"
+  "Credentials: the agent's API keys (from -e, 'adr secret', the environment,\n"
+  "or its own config files) never enter the sandbox.  It gets a sentinel and\n"
+  "the relay's URL as its API base URL; the relay, in the egress gateway,\n"
+  "swaps the sentinel for the key and talks TLS to the real API, on its\n"
+  "declared paths only.  Login files (~/.claude/.credentials.json,\n"
+  "~/.codex/auth.json, ...) are not staged.\n\n"
   "Examples:\n"
   "  adr run claude\n"
   "  adr run pi --prompt 'fix the failing test' --model anthropic/claude-sonnet-4-5\n"
@@ -373,7 +385,7 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
   const char *workspace = NULL, *config_dir = NULL, *config_file = NULL, *prompt = NULL, *tag = NULL,
              *model = NULL, *timeout_s = NULL, *memory_s = NULL, *cpus_s = NULL, *pids_s = NULL,
              *name = NULL, *branch = NULL, *network = NULL;
-  bool headless = false, shell = false, yes = false, no_worktree = false;
+  bool headless = false, shell = false, yes = false, no_worktree = false, no_relay = false;
   unsigned unsafe = 0;
   cleanup_strv struct strv env_flags = { 0 }, env_files = { 0 }, mount_flags = { 0 }, allow_flags = { 0 },
                            preset_flags = { 0 };
@@ -403,6 +415,7 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
     case OPT_ALLOW: strv_push(&allow_flags, optarg); break;
     case OPT_ALLOW_PRESET: strv_push(&preset_flags, optarg); break;
     case OPT_YES: yes = true; break;
+    case OPT_NO_RELAY: no_relay = true; break;
     case OPT_UNSAFE:
       if (adr_unsafe_parse(optarg, &unsafe, &err) < 0)
         return usage_error(self, "%s", err->msg);
@@ -467,12 +480,7 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
     if (pol.mode != ADR_NET_ALLOWLIST && (allow_flags.n || preset_flags.n))
       return usage_error(self, "--allow and --allow-preset need --network allowlist (not %s)",
                          adr_netmode_name(pol.mode));
-    cleanup_free char *asrc = xasprintf("agent %s:", agent->name);
-    for (size_t i = 0; i < agent->api_hosts.n; i++)
-      if (adr_netpolicy_add(&pol, agent->api_hosts.v[i], asrc, &err) < 0)
-        break;
-    if (!err)
-      adr_netpolicy_add_list(&pol, adr_config_get(&ctx->config, "ADR_ALLOW"), "ADR_ALLOW", &err);
+    adr_netpolicy_add_list(&pol, adr_config_get(&ctx->config, "ADR_ALLOW"), "ADR_ALLOW", &err);
     for (size_t i = 0; !err && i < allow_flags.n; i++)
       if (adr_netpolicy_add(&pol, allow_flags.v[i], "--allow", &err) < 0)
         adr_err_prefix(&err, "--allow");
@@ -553,6 +561,61 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
     strv_push(&o.env, kv);
   }
 
+  /* credentials: the agent's keys stay on the host; the sandbox gets
+   * sentinels, and the relay in its egress gateway swaps them */
+  cleanup_creds_plan struct adr_creds_plan plan = { 0 };
+  bool relay = !no_relay && !streq(adr_config_get(&ctx->config, "ADR_RELAY"), "off");
+  if (relay) {
+    cleanup_free char *sdir = adr_secret_dir();
+    struct adr_creds_in ci = {
+      .agent = agent, .host_home = home, .config_dir = cfgdir, .user_env = &o.env,
+      .secrets_dir = sdir, .getenv = env_lookup,
+    };
+    if (adr_creds_plan(&ci, &plan, &err) < 0) {
+      mounts_free(&mounts);
+      strv_free(&o.env);
+      return report(&err);
+    }
+    for (size_t i = 0; i < plan.notes.n; i++)
+      warnf("%s: %s", agent->name, plan.notes.v[i]);
+    /* what the planner took (keys, base URLs, configs it rewrote) never
+     * goes in as the user passed it */
+    struct strv kept = { 0 };
+    for (size_t i = 0; i < o.env.n; i++) {
+      size_t n = strcspn(o.env.v[i], "=");
+      bool taken = false;
+      for (size_t k = 0; k < plan.drop_env.n && !taken; k++)
+        taken = strlen(plan.drop_env.v[k]) == n && strncmp(plan.drop_env.v[k], o.env.v[i], n) == 0;
+      if (!taken)
+        strv_push(&kept, o.env.v[i]);
+    }
+    for (size_t i = 0; i < plan.env.n; i++)
+      strv_push(&kept, plan.env.v[i]);
+    for (size_t i = 0; i < o.env.n; i++)
+      explicit_bzero(o.env.v[i], strlen(o.env.v[i]));
+    strv_free(&o.env);
+    o.env = kept;
+    o.stage_hide = &plan.hide;
+    o.pre_args = &plan.args;
+    if (plan.n_routes && pol.mode == ADR_NET_NONE)
+      hintf("no network: the credential relay is off, the agent cannot reach its API");
+  }
+  cleanup_strv struct strv overlay_rels = { 0 };
+  for (size_t i = 0; i < plan.n_overlays; i++)
+    strv_push(&overlay_rels, plan.overlays[i].rel);
+  o.stage_overlays = &overlay_rels;
+  /* the agent's API hosts: reached through the relay when it carries the
+   * agent's keys, else directly (the agent logs in by itself) */
+  if (!plan.n_routes) {
+    cleanup_free char *asrc = xasprintf("agent %s:", agent->name);
+    for (size_t i = 0; i < agent->api_hosts.n; i++)
+      if (adr_netpolicy_add(&pol, agent->api_hosts.v[i], asrc, &err) < 0) {
+        mounts_free(&mounts);
+        strv_free(&o.env);
+        return report(&err);
+      }
+  }
+
   cleanup_free char *mkey = model_key(agent->name);
   if (model == NULL)
     model = adr_config_get(&ctx->config, mkey);
@@ -568,7 +631,7 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
   bool made_wt = false, started = false;
   cleanup_free char *scope = NULL, *pname = NULL, *lock = NULL;
   cleanup_free char *idmap_dir = NULL;
-  cleanup_free char *identity_dir = NULL;
+  cleanup_free char *identity_dir = NULL, *overlay_dir = NULL;
   cleanup_free char *egress_dir = NULL;
   bool egress_made = false;
   cleanup_strv struct strv idmapped = { 0 };
@@ -722,6 +785,8 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
     if (adr_identity_write(identity_dir, o.uid, o.gid, &err) < 0)
       goto fail;
     o.identity_dir = identity_dir;
+    overlay_dir = xasprintf("%s/stage", identity_dir);
+    o.overlay_dir = overlay_dir;
   }
   if (adr_run_spec(&o, agent, &spec, &err) < 0)
     goto fail;
@@ -806,9 +871,52 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
       .uid = getuid(),
       .gid = getgid(),
     };
-    if (adr_egress_up(ctx->engine, &er, &spec, &err) < 0)
+    cleanup_free char *routes = NULL;
+    struct buf ca;
+    buf_init(&ca, 0);
+    if (plan.n_routes && pol.mode != ADR_NET_NONE) {
+      cleanup_strv struct strv cas = { 0 };
+      if (adr_extra_ca_files(adr_config_get(&ctx->config, "ADR_EXTRA_CA"), "/usr/local/share/ca-certificates", &cas,
+                             &err) < 0 ||
+          adr_ca_bundle(&cas, &ca, &err) < 0) {
+        buf_free(&ca);
+        goto fail;
+      }
+      routes = adr_creds_route_file(&plan);
+      er.relay = routes;
+      er.ca_pem = ca.data;
+    }
+    int up = adr_egress_up(ctx->engine, &er, &spec, &err);
+    if (routes)
+      explicit_bzero(routes, strlen(routes));
+    buf_free(&ca);
+    if (up < 0)
       goto fail;
     egress_made = pol.mode != ADR_NET_NONE;
+  }
+
+  /* the relay's address, now known, where the plan left a placeholder */
+  if (plan.n_routes || plan.n_overlays) {
+    cleanup_free char *url = adr_egress_relay_url(&spec);
+    if (!url)
+      url = xstrdup("http://127.0.0.1:9"); /* no network: nothing answers */
+    for (size_t i = 0; i < spec.env.n; i++)
+      if (strstr(spec.env.v[i], ADR_RELAY_PLACEHOLDER)) {
+        char *v = adr_creds_subst(spec.env.v[i], url);
+        free(spec.env.v[i]);
+        spec.env.v[i] = v;
+      }
+    for (size_t i = 0; i < spec.cmd.n; i++)
+      if (strstr(spec.cmd.v[i], ADR_RELAY_PLACEHOLDER)) {
+        char *v = adr_creds_subst(spec.cmd.v[i], url);
+        free(spec.cmd.v[i]);
+        spec.cmd.v[i] = v;
+      }
+    for (size_t i = 0; i < plan.n_overlays; i++) {
+      cleanup_free char *c2 = adr_creds_subst(plan.overlays[i].content, url);
+      if (adr_stage_overlay_write(identity_dir, plan.overlays[i].rel, c2, &err) < 0)
+        goto fail;
+    }
   }
 
   if (ctx->engine->ops->container_create(ctx->engine, &spec, &id, &err) < 0) {

@@ -1,4 +1,5 @@
 #include "agent.h"
+#include "creds.h"
 #include "netpolicy.h"
 #include "buf.h"
 #include "builtin.h"
@@ -29,6 +30,7 @@ void adr_agent_free(struct adr_agent *a)
   strv_free(&a->model_args);
   strv_free(&a->api_hosts);
   free(a->network);
+  free(a->credentials);
   free(a->source);
   memset(a, 0, sizeof(*a));
 }
@@ -44,7 +46,7 @@ bool adr_agent_name_valid(const char *s)
 }
 
 static const char *const known_top[] = { "name", "description", "npm", "binary", "config", "config_file",
-                                         "env", "args", "api_hosts", "network", "comment" };
+                                         "env", "args", "api_hosts", "network", "credentials", "comment" };
 
 static int get_str(json_t *o, const char *key, bool required, char **out, const char *ctx, adr_err *err)
 {
@@ -193,6 +195,12 @@ int adr_agent_parse(const char *json, size_t len, const char *source, struct adr
       adr_err_prefix(err, "%s: \"api_hosts\"", ctx);
       goto out;
     }
+  }
+  json_t *cr = json_object_get(j, "credentials");
+  if (cr) {
+    if (adr_creds_check(cr, ctx, err) < 0)
+      goto out;
+    a->credentials = json_dumps(cr, JSON_COMPACT);
   }
   if (!strv_contains(&a->headless_args, "{prompt}")) {
     adr_err_set(err, EINVAL, "%s: \"args\".\"headless\" must contain \"{prompt}\"", ctx);

@@ -30,6 +30,7 @@ struct adr_agent {
   struct strv model_args;     /* may hold {model}, {model_provider}, {model_name} */
   struct strv api_hosts;
   char *network;           /* default network mode, NULL = adr's default */
+  char *credentials;       /* the "credentials" object as JSON text (creds.h), or NULL */
   char *source;            /* "built-in" or the file it came from */
 };
 

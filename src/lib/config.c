@@ -29,6 +29,7 @@ static const struct adr_config_key keys[] = {
   { "ADR_ALLOW", ADR_KEY_ALLOW, NULL, "hosts an allowlist sandbox may reach, space separated HOST[:PORT] (*.example.com)" },
   { "ADR_ALLOW_PRESETS", ADR_KEY_PRESETS, NULL, "allow presets, space separated: packages (this host's package sources)" },
   { "ADR_DNS", ADR_KEY_STRING, NULL, "resolvers the egress gateway asks, space separated IP[:PORT] (default: the host's)" },
+  { "ADR_RELAY", ADR_KEY_ONOFF, "on", "credential relay: on (API keys stay on the host, the sandbox gets sentinels) or off" },
   { "ADR_NETWORK_POOL", ADR_KEY_STRING, "10.213.0.0/16", "IPv4 prefix adr carves allowlist sandbox networks from" },
 };
 
@@ -95,6 +96,10 @@ int adr_config_validate(const char *key, const char *value, adr_err *err)
     if (!valid_tag(value))
       return adr_err_set(err, EINVAL, "invalid image tag '%s'", value);
     return 0;
+  case ADR_KEY_ONOFF:
+    if (streq(value, "on") || streq(value, "off"))
+      return 0;
+    return adr_err_set(err, EINVAL, "'%s': expected on or off", value);
   case ADR_KEY_NETMODE: {
     enum adr_netmode m;
     return adr_netmode_parse(value, &m, err);

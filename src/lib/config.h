@@ -24,6 +24,7 @@ enum adr_key_type {
   ADR_KEY_NETMODE, /* none, allowlist, open */
   ADR_KEY_ALLOW,   /* allow entries */
   ADR_KEY_PRESETS, /* allow presets */
+  ADR_KEY_ONOFF,   /* on, off */
 };
 
 struct adr_config_key {

@@ -1,5 +1,6 @@
 #include "egress.h"
 #include "buf.h"
+#include "creds.h"
 #include "paths.h"
 
 #include <arpa/inet.h>
@@ -232,6 +233,70 @@ static void remove_files(const char *dir)
   adr_egress_down_files(dir);
 }
 
+/* The relay's files in dir and its options (the route file is readable
+ * by the gateway's user only: it holds the keys). */
+static int relay_setup(const struct adr_egress_req *r, uid_t uid, gid_t gid, struct strv *cmd, adr_err *err)
+{
+  if (!r->relay)
+    return 0;
+  cleanup_free char *rp = xasprintf("%s/relay", r->dir);
+  cleanup_free char *cp = xasprintf("%s/ca.pem", r->dir);
+  unlink(rp);
+  if (write_text(rp, r->relay, 0400, err) < 0 || write_text(cp, r->ca_pem ? r->ca_pem : "", 0644, err) < 0)
+    return -1;
+  if (geteuid() == 0 && chown(rp, uid, gid) < 0)
+    return adr_err_sys(err, errno, "chown '%s'", rp);
+  strv_push(cmd, "--relay");
+  strv_push(cmd, ADR_GATEWAY_DIR_IN "/relay");
+  strv_push(cmd, "--relay-port");
+  strv_pushf(cmd, "%d", ADR_RELAY_PORT);
+  strv_push(cmd, "--ca");
+  strv_push(cmd, ADR_GATEWAY_DIR_IN "/ca.pem");
+  return 0;
+}
+
+char *adr_egress_relay_url(const struct adr_spec *spec)
+{
+  if (spec->network && str_has_prefix(spec->network, "container:"))
+    return xasprintf("http://127.0.0.1:%d", ADR_RELAY_PORT);
+  if (spec->network && !streq(spec->network, "none") && spec->dns.n)
+    return xasprintf("http://%s:%d", spec->dns.v[0], ADR_RELAY_PORT);
+  return NULL;
+}
+
+int adr_ca_bundle(const struct strv *extra, struct buf *out, adr_err *err)
+{
+  const char *env = getenv("SSL_CERT_FILE");
+  const char *sys[] = { env && *env ? env : "/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/certs/ca-certificates.crt",
+                        "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem" };
+  bool found = false;
+  for (size_t i = 0; i < ARRAY_SIZE(sys) && !found; i++) {
+    struct buf b;
+    buf_init(&b, 16 << 20);
+    if (buf_read_file(&b, sys[i]) == 0) {
+      buf_append(out, b.data, b.len);
+      buf_puts(out, "\n");
+      found = true;
+    }
+    buf_free(&b);
+  }
+  for (size_t i = 0; extra && i < extra->n; i++) {
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    if (buf_read_file(&b, extra->v[i]) < 0) {
+      int e = errno;
+      buf_free(&b);
+      return adr_err_sys(err, e, "CA file '%s'", extra->v[i]);
+    }
+    buf_append(out, b.data, b.len);
+    buf_puts(out, "\n");
+    buf_free(&b);
+  }
+  if (!out->len)
+    return adr_err_set(err, ENOENT, "no CA certificates for the credential relay (set SSL_CERT_FILE or ADR_EXTRA_CA)");
+  return 0;
+}
+
 static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, struct adr_spec *spec, adr_err *err)
 {
   uid_t uid = r->uid ? r->uid : 65534;
@@ -322,7 +387,9 @@ static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, st
     strv_push(&g.cmd, "--resolver");
     strv_push(&g.cmd, r->resolvers->v[i]);
   }
-  int rc = start_gateway(e, r, &g, netname, gwip, err);
+  int rc = relay_setup(r, uid, gid, &g.cmd, err);
+  if (rc == 0)
+    rc = start_gateway(e, r, &g, netname, gwip, err);
   cleanup_free char *gname = xstrdup(g.name);
   adr_spec_free(&g);
   if (rc < 0) {
@@ -343,8 +410,9 @@ static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, st
                          "npm_config_https_proxy" };
   for (size_t i = 0; i < ARRAY_SIZE(vars); i++)
     strv_pushf(&spec->env, "%s=%s", vars[i], proxy);
-  strv_push(&spec->env, "NO_PROXY=localhost,127.0.0.1,::1");
-  strv_push(&spec->env, "no_proxy=localhost,127.0.0.1,::1");
+  /* the relay is reached directly */
+  strv_pushf(&spec->env, "NO_PROXY=localhost,127.0.0.1,::1,%s", gwip);
+  strv_pushf(&spec->env, "no_proxy=localhost,127.0.0.1,::1,%s", gwip);
   strv_pushf(&spec->env,
              "JAVA_TOOL_OPTIONS=-Dhttp.proxyHost=%s -Dhttp.proxyPort=%d -Dhttps.proxyHost=%s -Dhttps.proxyPort=%d "
              "-Dhttp.nonProxyHosts=localhost|127.0.0.1",
@@ -382,7 +450,9 @@ static int up_open(struct adr_engine *e, const struct adr_egress_req *r, struct 
     adr_spec_free(&g);
     return adr_err_sys(err, errno, "chown '%s'", r->dir);
   }
-  int rc = start_gateway(e, r, &g, NULL, NULL, err);
+  int rc = relay_setup(r, 0, 0, &g.cmd, err);
+  if (rc == 0)
+    rc = start_gateway(e, r, &g, NULL, NULL, err);
   cleanup_free char *holder = xstrdup(g.name);
   adr_spec_free(&g);
   if (rc < 0) {
@@ -421,7 +491,7 @@ int adr_egress_up(struct adr_engine *e, const struct adr_egress_req *r, struct a
 
 void adr_egress_down_files(const char *dir)
 {
-  const char *files[] = { "policy", "ready" };
+  const char *files[] = { "policy", "ready", "relay", "ca.pem" };
   for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
     cleanup_free char *p = xasprintf("%s/%s", dir, files[i]);
     unlink(p);

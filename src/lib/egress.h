@@ -15,6 +15,7 @@
 #ifndef ADR_EGRESS_H
 #define ADR_EGRESS_H
 
+#include "buf.h"
 #include "engine.h"
 #include "netpolicy.h"
 #include "spec.h"
@@ -34,6 +35,9 @@ struct adr_egress_req {
   const char *pool;             /* ADR_NETWORK_POOL */
   const struct strv *resolvers; /* ADR_DNS, may be empty */
   const struct strv *labels;    /* extra labels (owner of a transient run) */
+  const char *relay;            /* credential relay route file (creds.h; holds the
+                                   keys), NULL: no relay */
+  const char *ca_pem;           /* with relay: the CAs its upstreams are checked with */
   uid_t uid;                    /* the gateway's uid:gid (never 0: 65534 then) */
   gid_t gid;
   int ready_timeout_ms;
@@ -49,6 +53,14 @@ int adr_egress_down(struct adr_engine *e, const char *sandbox, const char *dir, 
 /* Removes the gateway's files in dir (policy, ready file) and dir when
  * nothing else is left; the decision log stays. */
 void adr_egress_down_files(const char *dir);
+
+/* The credential relay's base URL as the sandbox reaches it, once
+ * adr_egress_up made the spec's network (NULL in none mode). */
+char *adr_egress_relay_url(const struct adr_spec *spec);
+
+/* The CA certificates a relay trusts: the host's bundle (SSL_CERT_FILE, or
+ * the system's) followed by the given PEM files. */
+int adr_ca_bundle(const struct strv *extra, struct buf *out, adr_err *err);
 
 /* The decision log of a sandbox's gateway, inside dir. */
 char *adr_egress_log_path(const char *dir);

@@ -3,7 +3,10 @@
 #include "buf.h"
 #include "paths.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -31,6 +34,50 @@ static void stage(struct adr_spec *s, const char *host, const char *home_rel)
   adr_spec_add_bind(s, host, target, true);
 }
 
+/* rel is one of the paths in v (hidden or replaced) */
+static bool listed(const struct strv *v, const char *rel)
+{
+  return v && strv_contains(v, rel);
+}
+
+/* some path in v lies below rel */
+static bool below(const struct strv *v, const char *rel)
+{
+  size_t n = strlen(rel);
+  for (size_t i = 0; v && i < v->n; i++)
+    if (strncmp(v->v[i], rel, n) == 0 && v->v[i][n] == '/')
+      return true;
+  return false;
+}
+
+/* Stages host (at HOME/rel) leaving out the hidden and replaced paths:
+ * whole when none lies below it, else entry by entry. */
+static void stage_except(struct adr_spec *s, const struct adr_run_opts *o, const char *host, const char *rel,
+                         unsigned depth)
+{
+  if (listed(o->stage_hide, rel) || listed(o->stage_overlays, rel))
+    return;
+  struct stat st;
+  if (!below(o->stage_hide, rel) && !below(o->stage_overlays, rel)) {
+    stage(s, host, rel);
+    return;
+  }
+  if (stat(host, &st) < 0 || !S_ISDIR(st.st_mode) || depth > 16)
+    return; /* a file where a directory was expected: nothing below it to stage */
+  DIR *d = opendir(host);
+  if (!d)
+    return;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+      continue;
+    cleanup_free char *ch = xasprintf("%s/%s", host, de->d_name);
+    cleanup_free char *cr = xasprintf("%s/%s", rel, de->d_name);
+    stage_except(s, o, ch, cr, depth + 1);
+  }
+  closedir(d);
+}
+
 int adr_run_spec(const struct adr_run_opts *o, const struct adr_agent *a, struct adr_spec *s, adr_err *err)
 {
   adr_spec_init(s);
@@ -50,6 +97,17 @@ int adr_run_spec(const struct adr_run_opts *o, const struct adr_agent *a, struct
     strv_push(&s->cmd, "/bin/bash");
   } else if (adr_agent_argv(a, o->headless, o->prompt, o->model, o->agent_args, o->n_agent_args, &s->cmd, err) < 0) {
     return -1;
+  }
+  if (!o->shell && o->pre_args && o->pre_args->n) { /* right after the binary */
+    struct strv cmd = { 0 };
+    for (size_t i = 0; i < s->cmd.n; i++) {
+      strv_push(&cmd, s->cmd.v[i]);
+      if (i == 1)
+        for (size_t k = 0; k < o->pre_args->n; k++)
+          strv_push(&cmd, o->pre_args->v[k]);
+    }
+    strv_free(&s->cmd);
+    s->cmd = cmd;
   }
 
   /* environment: fixed, then the agent's, then the user's */
@@ -82,7 +140,11 @@ int adr_run_spec(const struct adr_run_opts *o, const struct adr_agent *a, struct
     }
     if (explicit_dir && !S_ISDIR(st.st_mode))
       return adr_err_set(err, ENOTDIR, "config directory '%s': not a directory", o->config_dir);
-    stage(s, host, c->home);
+    stage_except(s, o, host, c->home, 0);
+  }
+  for (size_t i = 0; o->stage_overlays && i < o->stage_overlays->n; i++) {
+    cleanup_free char *src = xasprintf("%s/%s", o->overlay_dir, o->stage_overlays->v[i]);
+    stage(s, src, o->stage_overlays->v[i]);
   }
   if (o->config_file) {
     if (a->config_file_home == NULL)
@@ -146,8 +208,31 @@ int adr_identity_write(const char *dir, uid_t uid, gid_t gid, adr_err *err)
   return 0;
 }
 
+int adr_stage_overlay_write(const char *dir, const char *rel, const char *content, adr_err *err)
+{
+  cleanup_free char *p = xasprintf("%s/stage/%s", dir, rel);
+  char *slash = strrchr(p, '/');
+  *slash = '\0';
+  if (adr_mkdir_p(p, 0755, err) < 0)
+    return -1;
+  *slash = '/';
+  if (write_file_atomic(p, content, strlen(content), 0644) < 0)
+    return adr_err_sys(err, errno, "write '%s'", p);
+  return 0;
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+  (void)st;
+  (void)f;
+  return (flag == FTW_DP ? rmdir(p) : unlink(p)) < 0 && errno != ENOENT ? -1 : 0;
+}
+
 int adr_identity_remove(const char *dir, adr_err *err)
 {
+  cleanup_free char *stg = xasprintf("%s/stage", dir);
+  if (nftw(stg, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+    return adr_err_sys(err, errno, "remove '%s'", stg);
   static const char *const files[] = { "passwd", "group" };
   for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
     cleanup_free char *p = xasprintf("%s/%s", dir, files[i]);

@@ -49,6 +49,13 @@ struct adr_run_opts {
   uint64_t home_size, tmp_size;
   unsigned unsafe;
   const char *seccomp_profile; /* JSON text */
+  /* credentials (creds.h): HOME-relative paths never staged, rewritten
+   * copies staged instead of the originals (overlay_dir/REL for each REL),
+   * arguments placed right after the agent's binary */
+  const struct strv *stage_hide;
+  const struct strv *stage_overlays;
+  const char *overlay_dir;
+  const struct strv *pre_args;
   const char *identity_dir;  /* host dir with passwd and group (adr_identity_write),
                                 mounted read-only at /run/adr; NULL: a tmpfs the
                                 entry script fills (then writable by the agent) */
@@ -60,7 +67,11 @@ int adr_run_spec(const struct adr_run_opts *o, const struct adr_agent *a, struct
  * nobody and "agent" with uid:gid and HOME /home/agent), for a read-only
  * mount at /run/adr where the image's /etc/passwd and /etc/group point. */
 int adr_identity_write(const char *dir, uid_t uid, gid_t gid, adr_err *err);
-/* Removes what adr_identity_write made; a missing DIR is not an error. */
+/* Writes a staged overlay file at DIR/stage/REL (under the identity dir,
+ * removed with it). */
+int adr_stage_overlay_write(const char *dir, const char *rel, const char *content, adr_err *err);
+/* Removes what adr_identity_write and adr_stage_overlay_write made; a
+ * missing DIR is not an error. */
 int adr_identity_remove(const char *dir, adr_err *err);
 
 #endif

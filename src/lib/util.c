@@ -62,6 +62,22 @@ char *xasprintf(const char *fmt, ...)
   return s;
 }
 
+char *adr_str_replace(const char *s, const char *from, const char *to)
+{
+  size_t fl = strlen(from), tl = strlen(to), n = 0;
+  for (const char *p = strstr(s, from); p; p = strstr(p + fl, from))
+    n++;
+  char *out = xmalloc(strlen(s) + n * tl + 1 - n * fl), *o = out;
+  for (const char *p; (p = strstr(s, from)) != NULL; s = p + fl) {
+    memcpy(o, s, (size_t)(p - s));
+    o += p - s;
+    memcpy(o, to, tl);
+    o += tl;
+  }
+  strcpy(o, s);
+  return out;
+}
+
 bool str_has_suffix(const char *s, const char *suffix)
 {
   size_t a = strlen(s), b = strlen(suffix);

@@ -32,6 +32,8 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static inline bool streq(const char *a, const char *b) { return a && b && strcmp(a, b) == 0; }
 static inline bool str_has_prefix(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
 bool str_has_suffix(const char *s, const char *suffix);
+/* s with every occurrence of from (non-empty) replaced by to */
+char *adr_str_replace(const char *s, const char *from, const char *to);
 /* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
 bool utf8_valid(const char *s);
 /* s made safe to show on one line: control bytes and bytes >= 0x80 as \\xNN,

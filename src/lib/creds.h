@@ -1,0 +1,81 @@
+/* Credentials: which API keys an agent run needs, where the user keeps them,
+ * and how the sandbox is wired so that none of them enters it.
+ *
+ * An agent definition's "credentials" object (docs/agents.md) declares, as
+ * data: the files that hold logins (never staged), the files and variables
+ * that hold keys and base URLs, and the agent's API routes.  The planner
+ * reads the user's real keys on the host from, in this order: the run's
+ * -e/--env-file entries, `adr secret`, the host environment, the agent's
+ * own config files; and produces:
+ *   - relay routes (name, https upstream, API family, real key, a random
+ *     per-sandbox sentinel) for the egress gateway's relay;
+ *   - the sandbox's side: variables, agent arguments and rewritten copies
+ *     of config files that carry only sentinels and the relay's URL
+ *     (ADR_RELAY_PLACEHOLDER until the gateway's address is known);
+ *   - files to leave out of the staged config, and notes for the user
+ *     about credentials that cannot be relayed.
+ * Pure: reads files and the given environment, writes nothing. */
+#ifndef ADR_CREDS_H
+#define ADR_CREDS_H
+
+#include "agent.h"
+#include "err.h"
+#include "util.h"
+
+#include <jansson.h>
+
+#define ADR_RELAY_PLACEHOLDER "@@adr-relay@@"
+#define ADR_RELAY_PORT 3129
+
+struct adr_relay_route {
+  char *name;     /* [a-z0-9-]{1,32}, the first path segment at the relay */
+  char *upstream; /* https://host[:port][/base] */
+  char *api;      /* anthropic, openai, gemini: selects the declared paths */
+  char *sentinel; /* what the sandbox holds */
+  char *key;      /* the real credential (zeroed when freed) */
+  char *source;   /* where it came from, for messages */
+};
+
+struct adr_creds_overlay {
+  char *rel;     /* path relative to HOME */
+  char *content; /* may hold ADR_RELAY_PLACEHOLDER */
+};
+
+struct adr_creds_plan {
+  struct adr_relay_route *routes;
+  size_t n_routes;
+  struct strv env;      /* KEY=VALUE for the sandbox (placeholders) */
+  struct strv drop_env; /* names taken out of the user's -e entries */
+  struct strv args;     /* agent arguments (placeholders) */
+  struct strv hide;     /* HOME-relative paths never staged */
+  struct adr_creds_overlay *overlays;
+  size_t n_overlays;
+  struct strv notes;    /* what the user should know, one line each */
+};
+
+struct adr_creds_in {
+  const struct adr_agent *agent;
+  const char *host_home;
+  const char *config_dir;       /* -c: replaces the agent's first config path */
+  const struct strv *user_env;  /* the run's KEY=VALUE entries */
+  const char *secrets_dir;      /* NULL: no secret store */
+  const char *(*getenv)(const char *name);
+};
+
+int adr_creds_plan(const struct adr_creds_in *in, struct adr_creds_plan *p, adr_err *err);
+void adr_creds_plan_free(struct adr_creds_plan *p);
+static inline void adr_creds_plan_cleanup(struct adr_creds_plan *p) { adr_creds_plan_free(p); }
+#define cleanup_creds_plan __attribute__((cleanup(adr_creds_plan_cleanup)))
+
+/* The route file adr-gateway --relay reads (holds the real keys). */
+char *adr_creds_route_file(const struct adr_creds_plan *p);
+/* s with every ADR_RELAY_PLACEHOLDER replaced by url */
+char *adr_creds_subst(const char *s, const char *url);
+/* The upstream paths (relative to the upstream's base URL) the relay
+ * serves for an API family; NULL for an unknown family. */
+const char *const *adr_relay_api_paths(const char *api);
+
+/* Validates an agent definition's "credentials" object. */
+int adr_creds_check(json_t *def, const char *ctx, adr_err *err);
+
+#endif

@@ -1,0 +1,512 @@
+/* Unit tests for creds.h (the credential planner, with the six built-in
+ * agent definitions), secret.h (adr's secret store) and the staging of a
+ * plan by runspec.h: real keys go to relay routes only; the sandbox's side
+ * (variables, arguments, staged files) holds sentinels. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "agent.h"
+#include "buf.h"
+#include "creds.h"
+#include "paths.h"
+#include "runspec.h"
+#include "secret.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct fx {
+  char home[64];
+  char secrets[96];
+  struct adr_agents agents;
+  struct strv user_env;
+  struct strv host_env;
+};
+
+static struct fx *F; /* for the getenv callback */
+
+static const char *fake_getenv(const char *name)
+{
+  size_t n = strlen(name);
+  for (size_t i = 0; i < F->host_env.n; i++)
+    if (strncmp(F->host_env.v[i], name, n) == 0 && F->host_env.v[i][n] == '=')
+      return F->host_env.v[i] + n + 1;
+  return NULL;
+}
+
+static int setup(void **state)
+{
+  struct fx *f = xcalloc(1, sizeof(*f));
+  snprintf(f->home, sizeof(f->home), "/tmp/adr-creds-XXXXXX");
+  if (!mkdtemp(f->home))
+    return -1;
+  snprintf(f->secrets, sizeof(f->secrets), "%s/secrets", f->home);
+  adr_err err = NULL;
+  cleanup_free char *none = xasprintf("%s/no-agents", f->home);
+  if (adr_agents_load(&f->agents, none, &err) < 0) {
+    print_error("%s\n", err->msg);
+    return -1;
+  }
+  F = f;
+  *state = f;
+  return 0;
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *w)
+{
+  (void)st;
+  (void)w;
+  return flag == FTW_DP ? rmdir(p) : unlink(p);
+}
+
+static int teardown(void **state)
+{
+  struct fx *f = *state;
+  nftw(f->home, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  adr_agents_free(&f->agents);
+  strv_free(&f->user_env);
+  strv_free(&f->host_env);
+  free(f);
+  return 0;
+}
+
+static void put(struct fx *f, const char *rel, const char *text)
+{
+  cleanup_free char *p = xasprintf("%s/%s", f->home, rel);
+  char *slash = strrchr(p, '/');
+  *slash = '\0';
+  adr_err err = NULL;
+  assert_int_equal(adr_mkdir_p(p, 0700, &err), 0);
+  *slash = '/';
+  assert_int_equal(write_file_atomic(p, text, strlen(text), 0600), 0);
+}
+
+static void plan(struct fx *f, const char *agent, struct adr_creds_plan *p)
+{
+  struct adr_creds_in in = {
+    .agent = adr_agents_find(&f->agents, agent), .host_home = f->home, .user_env = &f->user_env,
+    .secrets_dir = f->secrets, .getenv = fake_getenv,
+  };
+  assert_non_null(in.agent);
+  adr_err err = NULL;
+  assert_int_equal(adr_creds_plan(&in, p, &err), 0);
+}
+
+static const char *env_of(const struct strv *env, const char *name)
+{
+  size_t n = strlen(name);
+  for (size_t i = 0; i < env->n; i++)
+    if (strncmp(env->v[i], name, n) == 0 && env->v[i][n] == '=')
+      return env->v[i] + n + 1;
+  return NULL;
+}
+
+static const char *overlay(const struct adr_creds_plan *p, const char *rel)
+{
+  for (size_t i = 0; i < p->n_overlays; i++)
+    if (streq(p->overlays[i].rel, rel))
+      return p->overlays[i].content;
+  return NULL;
+}
+
+/* no real key anywhere on the sandbox's side of a plan */
+static void assert_clean(const struct adr_creds_plan *p, const char *key)
+{
+  for (size_t i = 0; i < p->env.n; i++)
+    assert_null(strstr(p->env.v[i], key));
+  for (size_t i = 0; i < p->args.n; i++)
+    assert_null(strstr(p->args.v[i], key));
+  for (size_t i = 0; i < p->n_overlays; i++)
+    assert_null(strstr(p->overlays[i].content, key));
+}
+
+static void test_claude_env_and_settings(void **state)
+{
+  struct fx *f = *state;
+  strv_push(&f->host_env, "ANTHROPIC_API_KEY=sk-host-env-1");
+  put(f, ".claude/settings.json",
+      "{\"env\": {\"ANTHROPIC_API_KEY\": \"sk-in-settings\", \"ANTHROPIC_AUTH_TOKEN\": \"tok-in-settings\","
+      " \"OTHER\": \"x\"}, \"model\": \"m\"}");
+  put(f, ".claude/.credentials.json", "{\"claudeAiOauth\": {\"accessToken\": \"oauth-secret\"}}");
+  struct adr_creds_plan p;
+  plan(f, "claude", &p);
+  assert_int_equal(p.n_routes, 1);
+  assert_string_equal(p.routes[0].name, "anthropic");
+  assert_string_equal(p.routes[0].upstream, "https://api.anthropic.com");
+  assert_string_equal(p.routes[0].key, "sk-host-env-1"); /* the environment before the config file */
+  assert_string_equal(p.routes[0].source, "the environment");
+  assert_true(str_has_prefix(p.routes[0].sentinel, "adr-sentinel-"));
+  assert_int_equal(strlen(p.routes[0].sentinel), 13 + 32);
+  assert_string_equal(env_of(&p.env, "ANTHROPIC_API_KEY"), p.routes[0].sentinel);
+  assert_string_equal(env_of(&p.env, "ANTHROPIC_BASE_URL"), ADR_RELAY_PLACEHOLDER "/anthropic");
+  assert_true(strv_contains(&p.hide, ".claude/.credentials.json"));
+  assert_true(strv_contains(&p.drop_env, "ANTHROPIC_API_KEY"));
+  assert_true(strv_contains(&p.drop_env, "ANTHROPIC_AUTH_TOKEN"));
+  /* settings.json: the key became the sentinel, the other login is gone,
+   * everything else is kept */
+  const char *s = overlay(&p, ".claude/settings.json");
+  assert_non_null(s);
+  json_t *j = json_loads(s, 0, NULL);
+  assert_non_null(j);
+  json_t *env = json_object_get(j, "env");
+  assert_string_equal(json_string_value(json_object_get(env, "ANTHROPIC_API_KEY")), p.routes[0].sentinel);
+  assert_null(json_object_get(env, "ANTHROPIC_AUTH_TOKEN"));
+  assert_string_equal(json_string_value(json_object_get(env, "OTHER")), "x");
+  assert_string_equal(json_string_value(json_object_get(j, "model")), "m");
+  json_decref(j);
+  assert_clean(&p, "sk-host-env-1");
+  assert_clean(&p, "sk-in-settings");
+  assert_clean(&p, "tok-in-settings");
+  assert_int_equal(p.notes.n, 0); /* a key is relayed: the login file needs no word */
+  /* the route file: the key, the sentinel, the declared paths */
+  cleanup_free char *rf = adr_creds_route_file(&p);
+  cleanup_free char *want = xasprintf("route anthropic https://api.anthropic.com\nsentinel %s\nkey sk-host-env-1\n"
+                                      "path /v1/messages\n", p.routes[0].sentinel);
+  assert_non_null(strstr(rf, want));
+  assert_non_null(strstr(rf, "path /v1/messages/count_tokens\n"));
+  assert_null(strstr(rf, "path /v1/complete\n"));
+  adr_creds_plan_free(&p);
+}
+
+static void test_sources_in_order(void **state)
+{
+  struct fx *f = *state;
+  put(f, ".claude/settings.json", "{\"env\": {\"ANTHROPIC_API_KEY\": \"from-file\"}}");
+  struct adr_creds_plan p;
+  plan(f, "claude", &p);
+  assert_string_equal(p.routes[0].key, "from-file");
+  adr_creds_plan_free(&p);
+
+  strv_push(&f->host_env, "ANTHROPIC_API_KEY=from-env");
+  plan(f, "claude", &p);
+  assert_string_equal(p.routes[0].key, "from-env");
+  adr_creds_plan_free(&p);
+
+  adr_err err = NULL;
+  assert_int_equal(adr_secret_set(f->secrets, "ANTHROPIC_API_KEY", "from-secret", 11, &err), 0);
+  plan(f, "claude", &p);
+  assert_string_equal(p.routes[0].key, "from-secret");
+  assert_string_equal(p.routes[0].source, "adr secret");
+  adr_creds_plan_free(&p);
+
+  strv_push(&f->user_env, "ANTHROPIC_API_KEY=from-flag");
+  strv_push(&f->user_env, "ANTHROPIC_BASE_URL=https://proxy.test:8443/anthropic/");
+  plan(f, "claude", &p);
+  assert_string_equal(p.routes[0].key, "from-flag");
+  assert_string_equal(p.routes[0].upstream, "https://proxy.test:8443/anthropic"); /* no trailing slash */
+  assert_true(strv_contains(&p.drop_env, "ANTHROPIC_BASE_URL"));
+  adr_creds_plan_free(&p);
+
+  /* a base URL that is not https: not relayed, and the key not passed */
+  strv_free(&f->user_env);
+  strv_push(&f->user_env, "ANTHROPIC_BASE_URL=http://plain.test");
+  plan(f, "claude", &p);
+  assert_int_equal(p.n_routes, 0);
+  assert_int_equal(p.notes.n, 1);
+  assert_non_null(strstr(p.notes.v[0], "not an https URL"));
+  assert_true(strv_contains(&p.drop_env, "ANTHROPIC_API_KEY"));
+  assert_null(env_of(&p.env, "ANTHROPIC_API_KEY"));
+  adr_creds_plan_free(&p);
+}
+
+static void test_no_key_notes_login(void **state)
+{
+  struct fx *f = *state;
+  put(f, ".claude/.credentials.json", "{}");
+  struct adr_creds_plan p;
+  plan(f, "claude", &p);
+  assert_int_equal(p.n_routes, 0);
+  assert_int_equal(p.notes.n, 1);
+  assert_non_null(strstr(p.notes.v[0], "setup-token"));
+  assert_true(strv_contains(&p.hide, ".claude/.credentials.json"));
+  adr_creds_plan_free(&p);
+}
+
+static void test_pi_models(void **state)
+{
+  struct fx *f = *state;
+  strv_push(&f->host_env, "MY_KEY=from-env-ref");
+  put(f, ".pi/agent/models.json",
+      "{\"providers\": {"
+      " \"Mock One\": {\"baseUrl\": \"https://m.test/v1\", \"api\": \"openai-completions\", \"apiKey\": \"literal-k\","
+      "   \"models\": [{\"id\": \"x\"}]},"
+      " \"ref\": {\"baseUrl\": \"https://r.test\", \"api\": \"anthropic-messages\", \"apiKey\": \"${MY_KEY}\"},"
+      " \"local\": {\"baseUrl\": \"http://localhost:11434/v1\", \"api\": \"openai-completions\", \"apiKey\": \"dummy\"},"
+      " \"cmd\": {\"baseUrl\": \"https://c.test\", \"api\": \"openai-completions\", \"apiKey\": \"!pass show k\"},"
+      " \"unset\": {\"baseUrl\": \"https://u.test\", \"api\": \"openai-completions\", \"apiKey\": \"$NOT_SET\"}"
+      "}}");
+  put(f, ".pi/agent/auth.json", "{\"anthropic\": {\"type\": \"api_key\", \"key\": \"auth-json-key\"}}");
+  struct adr_creds_plan p;
+  plan(f, "pi", &p);
+  assert_int_equal(p.n_routes, 2);
+  assert_string_equal(p.routes[0].name, "mock-one");
+  assert_string_equal(p.routes[0].upstream, "https://m.test/v1");
+  assert_string_equal(p.routes[0].api, "openai");
+  assert_string_equal(p.routes[0].key, "literal-k");
+  assert_string_equal(p.routes[1].name, "ref");
+  assert_string_equal(p.routes[1].api, "anthropic");
+  assert_string_equal(p.routes[1].key, "from-env-ref");
+  const char *s = overlay(&p, ".pi/agent/models.json");
+  json_t *j = json_loads(s, 0, NULL);
+  json_t *pv = json_object_get(j, "providers");
+  json_t *one = json_object_get(pv, "Mock One");
+  assert_string_equal(json_string_value(json_object_get(one, "baseUrl")), ADR_RELAY_PLACEHOLDER "/mock-one");
+  assert_string_equal(json_string_value(json_object_get(one, "apiKey")), p.routes[0].sentinel);
+  assert_non_null(json_object_get(one, "models"));
+  /* not relayable: no key in the copy */
+  assert_null(json_object_get(json_object_get(pv, "local"), "apiKey"));
+  assert_null(json_object_get(json_object_get(pv, "cmd"), "apiKey"));
+  /* a reference to nothing is no credential: kept as written */
+  assert_string_equal(json_string_value(json_object_get(json_object_get(pv, "unset"), "apiKey")), "$NOT_SET");
+  json_decref(j);
+  assert_int_equal(p.notes.n, 2);
+  assert_true(strv_contains(&p.hide, ".pi/agent/auth.json"));
+  assert_clean(&p, "literal-k");
+  assert_clean(&p, "from-env-ref");
+  assert_clean(&p, "auth-json-key");
+  adr_creds_plan_free(&p);
+}
+
+static void test_opencode_env_config(void **state)
+{
+  struct fx *f = *state;
+  strv_push(&f->user_env, "OPENCODE_CONFIG_CONTENT={\"provider\":{\"mock\":{\"npm\":\"@ai-sdk/openai-compatible\","
+                          "\"options\":{\"baseURL\":\"https://m.test/v1\",\"apiKey\":\"{env:OC_KEY}\"}}},"
+                          "\"model\":\"mock/m\"}");
+  strv_push(&f->user_env, "OC_KEY=oc-real");
+  put(f, ".config/opencode/opencode.json",
+      "{\"provider\": {\"anthropic\": {\"options\": {\"apiKey\": \"file-anth-key\"}}}}");
+  struct adr_creds_plan p;
+  plan(f, "opencode", &p);
+  assert_int_equal(p.n_routes, 2);
+  assert_string_equal(p.routes[0].name, "anthropic"); /* the built-in provider's upstream */
+  assert_string_equal(p.routes[0].upstream, "https://api.anthropic.com/v1");
+  assert_string_equal(p.routes[1].name, "mock");
+  assert_string_equal(p.routes[1].key, "oc-real");
+  assert_true(strv_contains(&p.drop_env, "OPENCODE_CONFIG_CONTENT"));
+  assert_true(strv_contains(&p.drop_env, "OC_KEY"));
+  const char *c = env_of(&p.env, "OPENCODE_CONFIG_CONTENT");
+  assert_non_null(c);
+  assert_non_null(strstr(c, p.routes[1].sentinel));
+  assert_non_null(strstr(c, ADR_RELAY_PLACEHOLDER "/mock"));
+  assert_non_null(strstr(c, "\"model\":\"mock/m\""));
+  assert_clean(&p, "oc-real");
+  assert_clean(&p, "file-anth-key");
+  adr_creds_plan_free(&p);
+}
+
+static void test_codex_args_and_auth(void **state)
+{
+  struct fx *f = *state;
+  put(f, ".codex/auth.json", "{\"OPENAI_API_KEY\": \"sk-auth-json\", \"tokens\": null}");
+  struct adr_creds_plan p;
+  plan(f, "codex", &p);
+  assert_int_equal(p.n_routes, 1);
+  assert_string_equal(p.routes[0].key, "sk-auth-json");
+  assert_string_equal(p.routes[0].upstream, "https://api.openai.com/v1");
+  assert_true(strv_contains(&p.hide, ".codex/auth.json"));
+  assert_int_equal(p.args.n, 4);
+  assert_string_equal(p.args.v[1], "model_provider=\"adr-relay\"");
+  assert_non_null(strstr(p.args.v[3], "base_url=\"" ADR_RELAY_PLACEHOLDER "/openai\""));
+  assert_non_null(strstr(p.args.v[3], "env_key=\"OPENAI_API_KEY\""));
+  assert_string_equal(env_of(&p.env, "OPENAI_API_KEY"), p.routes[0].sentinel);
+  assert_clean(&p, "sk-auth-json");
+  adr_creds_plan_free(&p);
+}
+
+static void test_gemini_dotenv_and_settings(void **state)
+{
+  struct fx *f = *state;
+  put(f, ".gemini/.env", "# mine\nexport GEMINI_API_KEY=\"g-real\"\nGOOGLE_CLOUD_PROJECT=p1\n");
+  struct adr_creds_plan p;
+  plan(f, "gemini", &p);
+  assert_int_equal(p.n_routes, 1);
+  assert_string_equal(p.routes[0].key, "g-real");
+  const char *e = overlay(&p, ".gemini/.env");
+  assert_non_null(e);
+  cleanup_free char *want = xasprintf("# mine\nGEMINI_API_KEY=%s\nGOOGLE_CLOUD_PROJECT=p1\n", p.routes[0].sentinel);
+  assert_string_equal(e, want);
+  const char *s = overlay(&p, ".gemini/settings.json"); /* made: the key's auth type */
+  assert_non_null(s);
+  assert_non_null(strstr(s, "\"selectedType\": \"gemini-api-key\""));
+  assert_clean(&p, "g-real");
+  adr_creds_plan_free(&p);
+}
+
+static void test_copilot_needs_base(void **state)
+{
+  struct fx *f = *state;
+  strv_push(&f->user_env, "COPILOT_PROVIDER_API_KEY=cp-real");
+  struct adr_creds_plan p;
+  plan(f, "copilot", &p);
+  assert_int_equal(p.n_routes, 0);
+  assert_true(strv_contains(&p.drop_env, "COPILOT_PROVIDER_API_KEY")); /* never passed */
+  assert_int_equal(p.notes.n, 1);
+  adr_creds_plan_free(&p);
+  strv_push(&f->host_env, "COPILOT_PROVIDER_BASE_URL=https://byok.test/v1");
+  strv_push(&f->host_env, "GH_TOKEN=gh-x");
+  plan(f, "copilot", &p);
+  assert_int_equal(p.n_routes, 1);
+  assert_string_equal(p.routes[0].name, "provider");
+  assert_string_equal(env_of(&p.env, "COPILOT_PROVIDER_BASE_URL"), ADR_RELAY_PLACEHOLDER "/provider");
+  assert_int_equal(p.notes.n, 0);
+  adr_creds_plan_free(&p);
+}
+
+static void test_unreadable_config_is_hidden(void **state)
+{
+  struct fx *f = *state;
+  put(f, ".claude/settings.json", "{ not json, \"ANTHROPIC_API_KEY\": \"sk-x\" ");
+  struct adr_creds_plan p;
+  plan(f, "claude", &p);
+  assert_true(strv_contains(&p.hide, ".claude/settings.json"));
+  assert_null(overlay(&p, ".claude/settings.json"));
+  assert_int_equal(p.notes.n, 1);
+  adr_creds_plan_free(&p);
+}
+
+static void test_definition_errors(void **state)
+{
+  (void)state;
+  const char *bad[] = {
+    "[]",
+    "{\"x\": 1}",
+    "{\"hide\": [\"/abs\"]}",
+    "{\"hide\": [\"../up\"]}",
+    "{\"routes\": [{\"name\": \"Bad_Name\", \"api\": \"openai\", \"upstream\": \"https://a\", \"key_env\": [\"K\"]}]}",
+    "{\"routes\": [{\"name\": \"a\", \"api\": \"smtp\", \"upstream\": \"https://a\", \"key_env\": [\"K\"]}]}",
+    "{\"routes\": [{\"name\": \"a\", \"api\": \"openai\", \"key_env\": [\"K\"]}]}",
+    "{\"routes\": [{\"name\": \"a\", \"api\": \"openai\", \"upstream\": \"https://a\", \"key_env\": []}]}",
+    "{\"env_files\": [{\"path\": \"a\"}]}",
+    "{\"providers\": [{\"at\": \"p\", \"base\": \"b\", \"key\": \"k\", \"api\": \"a\", \"apis\": {}}]}",
+    "{\"providers\": [{\"path\": \"a\", \"at\": \"p\", \"base\": \"b\", \"key\": \"k\", \"api\": \"a\", \"apis\": {\"x\": \"ftp\"}}]}",
+    "{\"json_set\": [{\"path\": \"a\", \"at\": \"b\", \"value\": \"c\"}]}",
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    json_t *j = json_loads(bad[i], 0, NULL);
+    assert_non_null(j);
+    adr_err err = NULL;
+    assert_int_equal(adr_creds_check(j, "t.json", &err), -1);
+    assert_non_null(strstr(err->msg, "t.json: \"credentials\""));
+    adr_err_free(&err);
+    json_decref(j);
+  }
+}
+
+static void test_secret_store(void **state)
+{
+  struct fx *f = *state;
+  adr_err err = NULL;
+  assert_int_equal(adr_secret_set(f->secrets, "B_KEY", "v2", 2, &err), 0);
+  assert_int_equal(adr_secret_set(f->secrets, "A_KEY", "v1", 2, &err), 0);
+  struct stat st;
+  cleanup_free char *p = xasprintf("%s/A_KEY", f->secrets);
+  assert_int_equal(stat(p, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+  assert_int_equal(stat(f->secrets, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0700);
+  char *v = NULL;
+  assert_int_equal(adr_secret_get(f->secrets, "A_KEY", &v, &err), 0);
+  assert_string_equal(v, "v1");
+  free(v);
+  assert_int_equal(adr_secret_get(f->secrets, "NOPE", &v, &err), 1);
+  struct strv names = { 0 };
+  assert_int_equal(adr_secret_list(f->secrets, &names, &err), 0);
+  assert_int_equal(names.n, 2);
+  assert_string_equal(names.v[0], "A_KEY");
+  strv_free(&names);
+  /* bad names and values */
+  assert_int_equal(adr_secret_set(f->secrets, "../x", "v", 1, &err), -1);
+  adr_err_free(&err);
+  assert_int_equal(adr_secret_set(f->secrets, "K", "has space", 9, &err), -1);
+  adr_err_free(&err);
+  assert_int_equal(adr_secret_set(f->secrets, "K", "", 0, &err), -1);
+  adr_err_free(&err);
+  /* a file others can read is refused, not used */
+  chmod(p, 0644);
+  assert_int_equal(adr_secret_get(f->secrets, "A_KEY", &v, &err), -1);
+  assert_non_null(strstr(err->msg, "0600"));
+  adr_err_free(&err);
+  assert_int_equal(adr_secret_remove(f->secrets, "A_KEY", &err), 0);
+  assert_int_equal(adr_secret_remove(f->secrets, "A_KEY", &err), 1);
+}
+
+/* runspec: hidden files are not staged, rewritten copies are, the rest of
+ * the directory is bound entry by entry */
+static void test_staging(void **state)
+{
+  struct fx *f = *state;
+  put(f, ".claude/settings.json", "{}");
+  put(f, ".claude/.credentials.json", "{}");
+  put(f, ".claude/agents/a.md", "x");
+  put(f, ".claude/CLAUDE.md", "x");
+  const struct adr_agent *a = adr_agents_find(&f->agents, "claude");
+  struct strv hide = { 0 }, ovl = { 0 };
+  strv_push(&hide, ".claude/.credentials.json");
+  strv_push(&ovl, ".claude/settings.json");
+  struct adr_run_opts o = {
+    .name = "n", .image = "i", .workspace = "/w", .host_home = f->home, .uid = 1000, .gid = 1000,
+    .stage_hide = &hide, .stage_overlays = &ovl, .overlay_dir = "/state/run/n/stage",
+  };
+  struct adr_spec s;
+  adr_err err = NULL;
+  assert_int_equal(adr_run_spec(&o, a, &s, &err), 0);
+  bool agents = false, md = false, settings = false;
+  for (size_t i = 0; i < s.n_mounts; i++) {
+    const struct adr_spec_mount *m = &s.mounts[i];
+    if (!m->source)
+      continue;
+    assert_null(strstr(m->source, ".credentials.json"));
+    assert_false(streq(m->target, ADR_SANDBOX_STAGE "/.claude")); /* not whole */
+    if (streq(m->target, ADR_SANDBOX_STAGE "/.claude/agents"))
+      agents = true;
+    if (streq(m->target, ADR_SANDBOX_STAGE "/.claude/CLAUDE.md"))
+      md = true;
+    if (streq(m->target, ADR_SANDBOX_STAGE "/.claude/settings.json")) {
+      assert_string_equal(m->source, "/state/run/n/stage/.claude/settings.json");
+      settings = true;
+    }
+  }
+  assert_true(agents && md && settings);
+  adr_spec_free(&s);
+  strv_free(&hide);
+  strv_free(&ovl);
+}
+
+static void test_subst_and_paths(void **state)
+{
+  (void)state;
+  cleanup_free char *s = adr_creds_subst("x=" ADR_RELAY_PLACEHOLDER "/a," ADR_RELAY_PLACEHOLDER, "http://g:1");
+  assert_string_equal(s, "x=http://g:1/a,http://g:1");
+  assert_non_null(adr_relay_api_paths("gemini"));
+  assert_null(adr_relay_api_paths("ftp"));
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_claude_env_and_settings, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_sources_in_order, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_no_key_notes_login, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_pi_models, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_opencode_env_config, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_codex_args_and_auth, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_gemini_dotenv_and_settings, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_copilot_needs_base, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_unreadable_config_is_hidden, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_definition_errors, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_secret_store, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_staging, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_subst_and_paths, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
