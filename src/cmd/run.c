@@ -790,6 +790,11 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
   }
   if (adr_run_spec(&o, agent, &spec, &err) < 0)
     goto fail;
+  /* the staged copies exist before their mounts are made (idmapped ones
+   * too); the relay's address goes in once the network is up */
+  for (size_t i = 0; i < plan.n_overlays; i++)
+    if (adr_stage_overlay_write(identity_dir, plan.overlays[i].rel, plan.overlays[i].content, &err) < 0)
+      goto fail;
   adr_spec_set_label(&spec, ADR_LABEL_IDENTITY, identity_dir);
   if (persistent) {
     spec.detachable = true;

@@ -821,7 +821,8 @@ int adr_creds_plan(const struct adr_creds_in *in, struct adr_creds_plan *p, adr_
     }
   }
   for (size_t f = 0; f < pl.n_jf; f++) {
-    if (!pl.jf[f].j) { /* could not be read: hidden */
+    if (!pl.jf[f].j || strv_contains(&p->hide, pl.jf[f].rel)) { /* hidden: read, never staged */
+      json_decref(pl.jf[f].j);
       free(pl.jf[f].rel);
       continue;
     }

@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <string.h>
@@ -216,8 +217,19 @@ int adr_stage_overlay_write(const char *dir, const char *rel, const char *conten
   if (adr_mkdir_p(p, 0755, err) < 0)
     return -1;
   *slash = '/';
-  if (write_file_atomic(p, content, strlen(content), 0644) < 0)
+  /* in place: an idmapped mount of the file (adr as root) keeps its inode */
+  cleanup_close int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0)
     return adr_err_sys(err, errno, "write '%s'", p);
+  size_t len = strlen(content);
+  for (size_t off = 0; off < len;) {
+    ssize_t w = write(fd, content + off, len - off);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      return adr_err_sys(err, errno, "write '%s'", p);
+    off += (size_t)w;
+  }
   return 0;
 }
 

@@ -68,7 +68,7 @@ int adr_run_spec(const struct adr_run_opts *o, const struct adr_agent *a, struct
  * mount at /run/adr where the image's /etc/passwd and /etc/group point. */
 int adr_identity_write(const char *dir, uid_t uid, gid_t gid, adr_err *err);
 /* Writes a staged overlay file at DIR/stage/REL (under the identity dir,
- * removed with it). */
+ * removed with it), in place when it exists. */
 int adr_stage_overlay_write(const char *dir, const char *rel, const char *content, adr_err *err);
 /* Removes what adr_identity_write and adr_stage_overlay_write made; a
  * missing DIR is not an error. */

@@ -4,6 +4,13 @@
 # server on the host and must write the requested file in the workspace.
 # Second proof: the mock's request log shows the agent's own User-Agent.
 # Negative control: with the model unreachable, no file and a failure.
+#
+# Every agent goes through adr's credential relay: the mock serves TLS with
+# a CA of the test's own (given to adr as ADR_EXTRA_CA) and answers 401 to
+# any key but MOCK_KEY, the real key, which each agent's wiring keeps where
+# users keep it (the host environment, adr secret, the agent's own config
+# files, -e).  The sandbox holds a sentinel; the canary sweeps check that
+# the real key is nowhere inside (SEC-01/02/03 of the security probes).
 
 bats_require_minimum_version 1.5.0
 load ../lib/mock
@@ -26,50 +33,55 @@ setup() {
   export HOME="$BATS_TEST_TMPDIR/home"
   export XDG_CONFIG_HOME="$HOME/.config" XDG_STATE_HOME="$HOME/.local/state"
   mkdir -p "$HOME" "$XDG_CONFIG_HOME/adr"
-  # the default network mode, allowlist: the mock is listed, nothing else
-  printf 'ADR_ALLOW=%s\n' "$MOCK_ALLOW" >"$XDG_CONFIG_HOME/adr/config"
+  # the default network mode, allowlist, with nothing listed: the mock is
+  # reached through the relay only; the relay trusts the mock's CA
+  printf 'ADR_EXTRA_CA=%s\n' "$MOCK_CA" >"$XDG_CONFIG_HOME/adr/config"
   WS="$BATS_TEST_TMPDIR/ws"
   mkdir -p "$WS"
   cd "$WS"
   : >"$MOCK_LOG"
 }
 
-# Per-agent wiring to a model server URL (how each agent is pointed at it).
-# Prints nothing; sets ARGS (adr run options).
-wire() { # agent url
-  local agent=$1 url=$2 cfg="$BATS_TEST_TMPDIR/cfg-$1"
+teardown() {
+  [ -n "${SWEEP_NAME:-}" ] && "$ADR_BIN" rm --force --no-push "$SWEEP_NAME" >/dev/null 2>&1 || true
+  SWEEP_NAME=
+}
+
+# Per-agent wiring to a model server URL, with the real key (MOCK_KEY, or
+# $2's key) kept in a different place for each agent.  Sets ARGS (adr run
+# options) and HOSTENV (host environment entries for adr itself).
+wire() { # agent url [key]
+  local agent=$1 url=$2 key=${3:-$MOCK_KEY} cfg="$BATS_TEST_TMPDIR/cfg-$1"
   mkdir -p "$cfg"
-  ARGS=()
+  ARGS=() HOSTENV=()
   case "$agent" in
-    pi)
+    pi) # pi's own models.json, key written in it
       mkdir -p "$cfg/agent"
       cat >"$cfg/agent/models.json" <<JSON
-{ "providers": { "mock": { "baseUrl": "$url/v1", "api": "openai-completions", "apiKey": "mock-key",
+{ "providers": { "mock": { "baseUrl": "$url/v1", "api": "openai-completions", "apiKey": "$key",
   "models": [ { "id": "mock-model", "contextWindow": 128000, "maxTokens": 4096 } ] } } }
 JSON
+      echo "{\"anthropic\": {\"type\": \"api_key\", \"key\": \"$key\"}}" >"$cfg/agent/auth.json"
       ARGS=(-c "$cfg" --model mock/mock-model) ;;
-    claude)
-      ARGS=(-e "ANTHROPIC_BASE_URL=$url" -e ANTHROPIC_API_KEY=mock-key -e CLAUDE_CODE_MAX_RETRIES=0
-            --model mock-model) ;;
-    codex)
-      cat >"$cfg/config.toml" <<TOML
-model_provider = "mock"
-[model_providers.mock]
-name = "mock"
-base_url = "$url/v1"
-wire_api = "responses"
-env_key = "MOCK_API_KEY"
-TOML
-      ARGS=(-c "$cfg" -e MOCK_API_KEY=mock-key --model mock-model) ;;
-    opencode)
-      ARGS=(-e "OPENCODE_CONFIG_CONTENT={\"provider\":{\"mock\":{\"npm\":\"@ai-sdk/openai-compatible\",\"name\":\"mock\",\"options\":{\"baseURL\":\"$url/v1\",\"apiKey\":\"mock-key\"},\"models\":{\"mock-model\":{\"name\":\"mock-model\"}}}},\"model\":\"mock/mock-model\",\"small_model\":\"mock/mock-model\",\"autoupdate\":false,\"share\":\"disabled\",\"permission\":{\"edit\":\"allow\",\"bash\":\"allow\",\"webfetch\":\"allow\"}}"
-            --model mock/mock-model) ;;
-    gemini)
-      echo '{ "security": { "auth": { "selectedType": "gemini-api-key" } } }' >"$cfg/settings.json"
-      ARGS=(-c "$cfg" -e "GOOGLE_GEMINI_BASE_URL=$url" -e GEMINI_API_KEY=mock-key --model mock-model) ;;
-    copilot)
+    claude) # the host environment; a subscription login file beside it
+      echo "{\"claudeAiOauth\": {\"accessToken\": \"$key\"}}" >"$cfg/.credentials.json"
+      HOSTENV=("ANTHROPIC_BASE_URL=$url" "ANTHROPIC_API_KEY=$key")
+      ARGS=(-c "$cfg" -e CLAUDE_CODE_MAX_RETRIES=0 --model mock-model) ;;
+    codex) # adr's secret store; the base URL from the host environment
+      printf '%s' "$key" | "$ADR_BIN" secret set OPENAI_API_KEY >/dev/null
+      echo "{\"OPENAI_API_KEY\": null, \"tokens\": {\"access_token\": \"$key\"}}" >"$cfg/auth.json"
+      HOSTENV=("OPENAI_BASE_URL=$url/v1")
+      ARGS=(-c "$cfg" --model mock-model) ;;
+    opencode) # -e: a config naming the key by reference, and the key
+      ARGS=(-e "OPENCODE_CONFIG_CONTENT={\"provider\":{\"mock\":{\"npm\":\"@ai-sdk/openai-compatible\",\"name\":\"mock\",\"options\":{\"baseURL\":\"$url/v1\",\"apiKey\":\"{env:MOCK_API_KEY}\"},\"models\":{\"mock-model\":{\"name\":\"mock-model\"}}}},\"model\":\"mock/mock-model\",\"small_model\":\"mock/mock-model\",\"autoupdate\":false,\"share\":\"disabled\",\"permission\":{\"edit\":\"allow\",\"bash\":\"allow\",\"webfetch\":\"allow\"}}"
+            -e "MOCK_API_KEY=$key" --model mock/mock-model) ;;
+    gemini) # gemini's own .env file (adr sets the key's auth type)
+      printf 'GEMINI_API_KEY=%s\n' "$key" >"$cfg/.env"
+      echo "{\"token\": \"$key\"}" >"$cfg/oauth_creds.json"
+      ARGS=(-c "$cfg" -e "GOOGLE_GEMINI_BASE_URL=$url" --model mock-model) ;;
+    copilot) # -e, as a user would pass them
       ARGS=(-e "COPILOT_PROVIDER_BASE_URL=$url/v1" -e COPILOT_PROVIDER_TYPE=openai
-            -e COPILOT_PROVIDER_API_KEY=mock-key -e COPILOT_MODEL=mock-model -e COPILOT_OFFLINE=true) ;;
+            -e "COPILOT_PROVIDER_API_KEY=$key" -e COPILOT_MODEL=mock-model -e COPILOT_OFFLINE=true) ;;
   esac
 }
 
@@ -90,7 +102,7 @@ ua_pattern() {
 agent_writes_file() {
   local agent=$1
   wire "$agent" "$MOCK_URL"
-  run --separate-stderr "$ADR_BIN" run "$agent" "${ARGS[@]}" --timeout 3m \
+  run --separate-stderr env "${HOSTENV[@]}" "$ADR_BIN" run "$agent" "${ARGS[@]}" --timeout 3m \
     --prompt "Create a file named $agent.txt containing exactly: adr-e2e-$agent"
   echo "status=$status stdout=$output stderr=$stderr" >&3
   [ -f "$WS/$agent.txt" ] || { echo "no file; mock log:"; cat "$MOCK_LOG"; false; }
@@ -100,12 +112,21 @@ agent_writes_file() {
   grep -q '"reply": "tool:' "$MOCK_LOG"
   grep -qE "$(ua_pattern "$agent")" "$MOCK_LOG" || {
     echo "no request from $agent in the mock log:"; cut -c1-400 "$MOCK_LOG"; false; }
-  # ... through adr's egress gateway (the default allowlist mode): the
-  # decision log of the run shows the mock allowed by the listed entry
+  # ... with the real key, which only the relay had: every request the mock
+  # got carried it (the mock answers 401 to anything else)
+  ! grep -q '"reply": "401"' "$MOCK_LOG"
+  [ "$(jq -r .key "$MOCK_LOG" | sort -u)" = "$MOCK_KEY" ] || {
+    echo "keys the mock saw:"; jq -r .key "$MOCK_LOG" | sort -u; false; }
+  # ... through adr's egress gateway (the default allowlist mode, nothing
+  # listed): the decision log shows the relay's allowed requests
   local elog
   elog=$(ls "$XDG_STATE_HOME"/adr/egress/*/egress.jsonl)
-  grep -qE "\"host\":\"host.docker.internal\",\"port\":$MOCK_PORT,.*\"verdict\":\"allow\",\"rule\":\"ADR_ALLOW host.docker.internal:$MOCK_PORT\"" "$elog" || {
-    echo "no allowed request to the mock in the egress log:"; cat "$elog"; false; }
+  grep -qE "\"via\":\"relay\",.*\"verdict\":\"allow\"" "$elog" || {
+    echo "no relayed request in the egress log:"; cat "$elog"; false; }
+  # neither the key nor the sentinel in the log; the relay's files are gone
+  ! grep -qF "$MOCK_KEY" "$elog"
+  ! grep -q "adr-sentinel-" "$elog"
+  [ -z "$(find "$XDG_STATE_HOME/adr" -name relay -o -name ca.pem)" ]
   # codex reports its own (inner) sandbox failure but the container is the sandbox
   [ "$status" -eq 0 ] || [ "$agent" = codex ]
 }
@@ -113,11 +134,81 @@ agent_writes_file() {
 agent_fails_without_model() {
   local agent=$1
   wire "$agent" "$(dead_url)"
-  run "$ADR_BIN" run "$agent" "${ARGS[@]}" --timeout 45s \
+  run env "${HOSTENV[@]}" "$ADR_BIN" run "$agent" "${ARGS[@]}" --timeout 45s \
     --prompt "Create a file named $agent.txt containing exactly: adr-e2e-$agent"
   [ ! -e "$WS/$agent.txt" ]
   [ "$status" -ne 0 ] || [ "$agent" = codex ]
   [ ! -s "$MOCK_LOG" ]
+}
+
+# The sweep an agent runs with its own shell tool, inside its sandbox: the
+# real key (written here in two halves, joined only in a file the sweep
+# skips) must be in no file, no environment, no /proc/*/environ or cmdline;
+# the sentinel, looked for the same way, must be found (the control); the
+# host's secret paths and the agents' login files must be absent (the
+# staged copies; an agent may make its own empty ones in HOME, which the
+# canary scan covers).
+write_sweep() { # key
+  local key=$1 half=$(( ${#1} / 2 ))
+  cat >"$WS/sweep.sh" <<EOF
+a='${key:0:$half}'; b='${key:$half}'
+printf '%s%s' "\$a" "\$b" >/tmp/.sweep-pat
+printf 'adr-sentinel-' >/tmp/.sweep-sen
+scan() {
+  grep -rlsF -f "\$1" /home /tmp /run /etc /workspace /var /opt /srv /mnt /root 2>/dev/null | grep -v -e '^/tmp/.sweep-' -e '^/workspace/sweep'
+  for f in /proc/[0-9]*/environ /proc/[0-9]*/cmdline; do grep -qsF -f "\$1" "\$f" && echo "\$f"; done
+  env | grep -qF -f "\$1" && echo env
+}
+{ echo '== canary'; scan /tmp/.sweep-pat; echo '== sentinel'; scan /tmp/.sweep-sen; echo '== present'
+  for p in ~/.ssh ~/.aws ~/.docker/config.json ~/.git-credentials ~/.netrc \\
+    /run/adr-stage/.claude/.credentials.json /run/adr-stage/.codex/auth.json /run/adr-stage/.pi/agent/auth.json \\
+    /run/adr-stage/.gemini/oauth_creds.json /run/adr-stage/.local/share/opencode/auth.json; do [ -e "\$p" ] && echo "\$p"; done
+  echo '== end'; } >/workspace/sweep.out 2>&1
+EOF
+}
+
+# section NAME: the lines of sweep.out's section NAME
+section() {
+  awk -v s="== $1" '$0 == s { on = 1; next } /^== / { on = 0 } on' "$WS/sweep.out"
+}
+
+canary_sweep() {
+  local agent=$1
+  # the host has the usual secrets, each holding the real key
+  mkdir -p "$HOME/.ssh" "$HOME/.aws" "$HOME/.docker" "$HOME/.local/share/opencode"
+  for f in .ssh/id_ed25519 .aws/credentials .docker/config.json .git-credentials .netrc \
+    .local/share/opencode/auth.json; do
+    printf '{"auths": {"x": {"auth": "%s"}}}\n' "$MOCK_KEY" >"$HOME/$f"
+  done
+  write_sweep "$MOCK_KEY"
+  wire "$agent" "$MOCK_URL"
+  SWEEP_NAME=sweep-$agent
+  run --separate-stderr env "${HOSTENV[@]}" "$ADR_BIN" start "$agent" --name "$SWEEP_NAME" "${ARGS[@]}" \
+    --prompt "Run this shell command exactly: [[sh /workspace/sweep.sh]]"
+  echo "start: status=$status $output $stderr" >&3
+  [ "$status" -eq 0 ]
+  local cid i
+  cid=$(docker ps -aq --filter "label=dev.adr.name=$SWEEP_NAME" --filter "label=dev.adr.scope=$WS")
+  [ -n "$cid" ]
+  for i in $(seq 300); do
+    [ "$(docker inspect -f '{{.State.Status}}' "$cid")" = exited ] && break
+    sleep 0.5
+  done
+  [ -f "$WS/sweep.out" ] || { echo "the agent did not run the sweep"; "$ADR_BIN" logs "$SWEEP_NAME"; cut -c1-300 "$MOCK_LOG"; false; }
+  cat "$WS/sweep.out"
+  grep -q '^== end$' "$WS/sweep.out"
+  [ -z "$(section canary)" ]
+  [ -n "$(section sentinel)" ] # the control: the same scan finds what is there
+  [ -z "$(section present)" ]
+  # SEC-03: neither the sandbox's nor the gateway's engine record has the key
+  local name
+  name=$(docker inspect -f '{{.Name}}' "$cid")
+  ! docker inspect "$cid" "${name#/}-gw" | grep -qF "$MOCK_KEY"
+  # control: the record shows what the sandbox was given instead (the
+  # sentinel in its environment, or the rewritten config file it mounts)
+  docker inspect "$cid" | grep -qE 'adr-sentinel-|/stage/\.' 
+  # the mock got the real key only
+  [ "$(jq -r .key "$MOCK_LOG" | sort -u)" = "$MOCK_KEY" ]
 }
 
 @test "pi writes the requested file through adr" { agent_writes_file pi; }
@@ -133,3 +224,19 @@ agent_fails_without_model() {
 @test "control: opencode with the model unreachable writes nothing and fails" { agent_fails_without_model opencode; }
 @test "control: gemini with the model unreachable writes nothing and fails" { agent_fails_without_model gemini; }
 @test "control: copilot with the model unreachable writes nothing and fails" { agent_fails_without_model copilot; }
+
+@test "canary sweep (SEC-01/02/03): pi's sandbox holds the sentinel, never the key" { canary_sweep pi; }
+@test "canary sweep (SEC-01/02/03): claude's sandbox holds the sentinel, never the key" { canary_sweep claude; }
+@test "canary sweep (SEC-01/02/03): codex's sandbox holds the sentinel, never the key" { canary_sweep codex; }
+@test "canary sweep (SEC-01/02/03): opencode's sandbox holds the sentinel, never the key" { canary_sweep opencode; }
+@test "canary sweep (SEC-01/02/03): gemini's sandbox holds the sentinel, never the key" { canary_sweep gemini; }
+@test "canary sweep (SEC-01/02/03): copilot's sandbox holds the sentinel, never the key" { canary_sweep copilot; }
+
+@test "control: a wrong key reaches the mock as given and is refused (the mock's check can fail)" {
+  wire pi "$MOCK_URL" "sk-not-the-real-one"
+  run "$ADR_BIN" run pi "${ARGS[@]}" --timeout 45s \
+    --prompt "Create a file named pi.txt containing exactly: adr-e2e-pi"
+  [ ! -e "$WS/pi.txt" ]
+  grep -q '"reply": "401"' "$MOCK_LOG"
+  [ "$(jq -r .key "$MOCK_LOG" | sort -u)" = sk-not-the-real-one ]
+}

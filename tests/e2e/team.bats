@@ -225,7 +225,7 @@ wait_for() { # file [seconds]
 @test "a real agent TUI (pi) in a pane receives a prompt through send and does its work" {
   mkdir -p "$HOME/.pi/agent"
   cat >"$HOME/.pi/agent/models.json" <<JSON
-{ "providers": { "mock": { "baseUrl": "$MOCK_URL/v1", "api": "openai-completions", "apiKey": "mock-key",
+{ "providers": { "mock": { "baseUrl": "$MOCK_URL/v1", "api": "openai-completions", "apiKey": "$MOCK_KEY",
   "models": [ { "id": "mock-model", "contextWindow": 128000, "maxTokens": 4096 } ] } } }
 JSON
   printf 'ADR_MODEL_PI=mock/mock-model\n' >>"$XDG_CONFIG_HOME/adr/config"

@@ -36,7 +36,8 @@ agents_setup() {
   export XDG_CONFIG_HOME="$HOME/.config" XDG_STATE_HOME="$HOME/.local/state"
   unset DOCKER_CONTEXT ADR_DEBUG
   mkdir -p "$XDG_CONFIG_HOME/adr/agents"
-  printf 'ADR_IMAGE_PREFIX=%s\nADR_AGENT=sh\nADR_ALLOW=%s\n' "$AGENTS_PREFIX" "$MOCK_ALLOW" >"$XDG_CONFIG_HOME/adr/config"
+  # the mock is reached through the credential relay (it trusts the mock's CA)
+  printf 'ADR_IMAGE_PREFIX=%s\nADR_AGENT=sh\nADR_EXTRA_CA=%s\n' "$AGENTS_PREFIX" "$MOCK_CA" >"$XDG_CONFIG_HOME/adr/config"
   cat >"$XDG_CONFIG_HOME/adr/agents/sh.json" <<'JSON'
 { "name": "sh", "description": "test agent: bash on a real agent image",
   "npm": { "package": "none", "version": "0" }, "binary": "bash",

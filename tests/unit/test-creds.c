@@ -307,19 +307,21 @@ static void test_opencode_env_config(void **state)
 static void test_codex_args_and_auth(void **state)
 {
   struct fx *f = *state;
-  put(f, ".codex/auth.json", "{\"OPENAI_API_KEY\": \"sk-auth-json\", \"tokens\": null}");
+  put(f, ".codex/auth.json", "{\"OPENAI_API_KEY\": \"sk-auth-json\", \"tokens\": {\"t\": \"tok-x\"}}");
   struct adr_creds_plan p;
   plan(f, "codex", &p);
   assert_int_equal(p.n_routes, 1);
   assert_string_equal(p.routes[0].key, "sk-auth-json");
   assert_string_equal(p.routes[0].upstream, "https://api.openai.com/v1");
   assert_true(strv_contains(&p.hide, ".codex/auth.json"));
+  assert_null(overlay(&p, ".codex/auth.json")); /* a source, never staged */
   assert_int_equal(p.args.n, 4);
   assert_string_equal(p.args.v[1], "model_provider=\"adr-relay\"");
   assert_non_null(strstr(p.args.v[3], "base_url=\"" ADR_RELAY_PLACEHOLDER "/openai\""));
   assert_non_null(strstr(p.args.v[3], "env_key=\"OPENAI_API_KEY\""));
   assert_string_equal(env_of(&p.env, "OPENAI_API_KEY"), p.routes[0].sentinel);
   assert_clean(&p, "sk-auth-json");
+  assert_clean(&p, "tok-x");
   adr_creds_plan_free(&p);
 }
 
