@@ -204,9 +204,9 @@ canary_sweep() {
   local name
   name=$(docker inspect -f '{{.Name}}' "$cid")
   ! docker inspect "$cid" "${name#/}-gw" | grep -qF "$MOCK_KEY"
-  # control: the record shows what the sandbox was given instead (the
-  # sentinel in its environment, or the rewritten config file it mounts)
-  docker inspect "$cid" | grep -qE 'adr-sentinel-|/stage/\.' 
+  # control: the record shows the sandbox's environment (where a key
+  # passed the usual way would be)
+  docker inspect "$cid" | grep -qF "\"ADR_AGENT=$agent\""
   # the mock got the real key only
   [ "$(jq -r .key "$MOCK_LOG" | sort -u)" = "$MOCK_KEY" ]
 }
