@@ -426,7 +426,7 @@ static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, st
 
 static int up_open(struct adr_engine *e, const struct adr_egress_req *r, struct adr_spec *spec, adr_err *err)
 {
-  if (adr_mkdir_p(r->dir, 0700, err) < 0)
+  if (r->relay ? prepare_dir(r, 0, 0, err) < 0 : adr_mkdir_p(r->dir, 0700, err) < 0)
     return -1;
   struct adr_spec g;
   gateway_spec(r, &g);
@@ -450,6 +450,12 @@ static int up_open(struct adr_engine *e, const struct adr_egress_req *r, struct 
     adr_spec_free(&g);
     return adr_err_sys(err, errno, "chown '%s'", r->dir);
   }
+  if (r->relay) { /* the relay's decisions: logged as in allowlist mode */
+    strv_push(&g.cmd, "--log");
+    strv_push(&g.cmd, ADR_GATEWAY_DIR_IN "/egress.jsonl");
+    strv_push(&g.cmd, "--sandbox");
+    strv_push(&g.cmd, r->sandbox);
+  }
   int rc = relay_setup(r, 0, 0, &g.cmd, err);
   if (rc == 0)
     rc = start_gateway(e, r, &g, NULL, NULL, err);
@@ -468,6 +474,10 @@ static int up_open(struct adr_engine *e, const struct adr_egress_req *r, struct 
   strv_free(&spec->extra_hosts);
   strv_free(&spec->dns);
   adr_spec_set_label(spec, ADR_LABEL_NETMODE, "open");
+  if (r->relay) {
+    cleanup_free char *logp = adr_egress_log_path(r->dir);
+    adr_spec_set_label(spec, ADR_LABEL_EGRESS_LOG, logp);
+  }
   return 0;
 }
 

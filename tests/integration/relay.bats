@@ -269,3 +269,21 @@ JSON
   [ "$output" = "[]" ]
   [[ "$stderr" == *"RL_API_KEY from the environment is not relayed and not passed"*"not an https URL"* ]]
 }
+
+@test "open network mode: the relay serves on the sandbox's loopback, with the same checks" {
+  run --separate-stderr adr run rl --network open --timeout 60s --prompt "$LIB
+    echo \"\$RL_BASE_URL\"; req POST /chat/completions; req POST /files; req POST /chat/completions wrong"
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(printf 'http://127.0.0.1:3129/api\n200\n403\n401')" ]
+  [ "$(wc -l <"$API_LOG")" -eq 1 ]
+  [ "$(auths "$API_LOG")" = "Bearer $REAL_KEY" ]
+}
+
+@test "no network: the relay is off and the sandbox holds only the sentinel" {
+  run --separate-stderr adr run rl --network none --timeout 60s --prompt "$LIB echo \"\$RL_API_KEY\"; req POST /chat/completions"
+  [ "$status" -eq 0 ]
+  [[ "${lines[0]}" == adr-sentinel-* ]]
+  [ "${lines[1]}" = CONNFAIL ]
+  [[ "$stderr" == *"no network: the credential relay is off"* ]]
+  [ ! -s "$API_LOG" ]
+}
