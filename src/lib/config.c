@@ -17,7 +17,7 @@ static const struct adr_config_key keys[] = {
   { "ADR_MODEL_*", ADR_KEY_STRING, NULL, "default model for one agent, e.g. ADR_MODEL_PI=openai/gpt-5" },
   { "ADR_IMAGE_PREFIX", ADR_KEY_STRING, "coding-agent", "repository prefix of agent images (PREFIX/AGENT:TAG)" },
   { "ADR_MOUNTS", ADR_KEY_MOUNTS, NULL, "extra mounts, space separated HOST:CONTAINER[:ro|rw]" },
-  { "ADR_EXTRA_CA", ADR_KEY_STRING, "auto", "CA certificates trusted in images: auto (host's local CAs), none, or files/dirs separated by ':'" },
+  { "ADR_EXTRA_CA", ADR_KEY_STRING, "auto", "CA certificates trusted in images and by the credential relay: auto (host's local CAs), none, or files/dirs separated by ':'" },
   { "ADR_MEMORY", ADR_KEY_SIZE, "4g", "memory limit of a sandbox" },
   { "ADR_CPUS", ADR_KEY_CPUS, "2", "CPU limit of a sandbox" },
   { "ADR_PIDS", ADR_KEY_UINT, "1024", "process limit of a sandbox" },
