@@ -143,6 +143,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         self.handle_one()
+        # one request per connection, whatever the Connection header said
+        # (send_header("Connection", "keep-alive") turned this off)
+        self.close_connection = True
 
     do_POST = do_PUT = do_HEAD = do_DELETE = do_GET
 
