@@ -935,8 +935,9 @@ static void *worker(void *arg)
 
 /* ---------------------------------------------------------------- accept */
 
-/* Beyond RELAY_MAX_CONNS: 503 at once, from the acceptor (never waits). */
-static void overload(int fd, const char *client)
+/* Beyond RELAY_MAX_CONNS (or no thread to be had: a pids limit): 503 at
+ * once, from the acceptor (never waits). */
+static void overload(int fd, const char *client, const char *why)
 {
   static const char body[] = "{\"error\":\"adr relay: too many connections\"}\n";
   char b[256];
@@ -951,7 +952,7 @@ static void overload(int fd, const char *client)
     ;
   close(fd);
   struct gw_logrec l = { .sandbox = R.sandbox, .client = client, .via = "relay", .port = -1, .rule = "overload",
-                         .error = "too many connections", .bytes_down = w > 0 ? (uint64_t)w : 0, .relay = true,
+                         .error = why, .bytes_down = w > 0 ? (uint64_t)w : 0, .relay = true,
                          .status = 503 };
   clock_gettime(CLOCK_REALTIME, &l.time);
   R.log(&l);
@@ -987,7 +988,7 @@ static void *acceptor(void *arg)
       R.live++;
     pthread_mutex_unlock(&R.mu);
     if (full) {
-      overload(fd, client);
+      overload(fd, client, "too many connections");
       continue;
     }
     nodelay(fd);
@@ -998,12 +999,15 @@ static void *acceptor(void *arg)
     c->status = -1;
     memcpy(c->client, client, sizeof(c->client));
     pthread_t t;
-    if (pthread_create(&t, &at, worker, c) != 0) {
+    int e = pthread_create(&t, &at, worker, c);
+    if (e != 0) {
       free(c);
       pthread_mutex_lock(&R.mu);
       R.live--;
       pthread_mutex_unlock(&R.mu);
-      overload(fd, client);
+      char why[128];
+      snprintf(why, sizeof(why), "cannot start a thread: %s", strerror(e));
+      overload(fd, client, why);
     }
   }
   pthread_attr_destroy(&at);
