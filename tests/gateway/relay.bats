@@ -551,6 +551,38 @@ EOF
   [ "$(jq -r '[.sandbox, .via, .status] | join(" ")' "$T/hold.log")" = $'h relay 200\nh relay 403' ]
 }
 
+@test "--hold with --blackhole and --relay (own user+net namespace): routes made, no thread keeps a capability" {
+  unshare -rn true 2>/dev/null || skip "no user+network namespaces here"
+  # everything inside the namespace: its loopback, a mock server, the holder
+  run unshare -rn sh -c '
+    ip link set lo up
+    python3 "$1" --bind 127.0.0.2 --log "$2/ns-up.log" --tls "$2/srv.pem" "$2/srv.key" >"$2/ns-up.out" 2>&1 &
+    up=$!
+    for i in $(seq 100); do grep -q listening "$2/ns-up.out" && break; sleep 0.05; done
+    port=$(awk "{print \$2}" "$2/ns-up.out")
+    printf "route oai https://127.0.0.2:%s/v1\nsentinel %s\nkey %s\npath /chat/completions\n" "$port" "$3" "$4" >"$2/ns.routes"
+    "$0" --hold --blackhole 169.254.169.254/32 --relay "$2/ns.routes" --ca "$2/ca.pem" --log "$2/ns.log" \
+      --sandbox ns --relay-port 3129 --ready-file "$2/ns.ready" 2>"$2/ns.err" &
+    pid=$!
+    for i in $(seq 100); do [ -s "$2/ns.ready" ] && break; sleep 0.05; done
+    ip route show type unreachable
+    curl -sS -o /dev/null -w "status %{http_code}\n" http://127.0.0.1:3129/oai/chat/completions -H "Authorization: Bearer $3"
+    grep -h CapEff /proc/$pid/task/*/status | sort | uniq -c
+    ls /proc/$pid/task | wc -l | sed "s/^/threads /"
+    kill -TERM $pid; wait $pid; echo "exit $?"
+    kill $up' "$GW" "$UPSTREAM" "$T" "$S_OAI" "$K_OAI"
+  echo "$output"
+  [[ "$output" == *"unreachable 169.254.169.254"* ]]
+  [[ "$output" == *"status 200"* ]]
+  [[ "$output" == *"exit 0"* ]]
+  # the main thread and the acceptor: both without any capability
+  [[ "$output" == *"threads 2"* ]]
+  [[ "$output" == *"2 CapEff:"$'\t'"0000000000000000"* ]]
+  [ "$(grep -c CapEff <<<"$output")" -eq 1 ]
+  grep -qF -- "Bearer $K_OAI" "$T/ns-up.log"
+  [ -z "$(cat "$T/ns.err")" ]
+}
+
 @test "--log-max holds for the relay's lines too" {
   local port; port=$(free_port)
   relay cap "$port" --relay "$T/routes" --ca "$T/ca.pem" --log-max 4096
