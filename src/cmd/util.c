@@ -350,6 +350,13 @@ void ctx_reap(struct adr_ctx *ctx)
       adr_debug("reaped %s left by a dead adr", v[i].name);
       free(v[i].id);
       v[i].id = NULL;
+      if (for_ && adr_agent_name_valid(for_)) { /* the relay's keys go with their gateway */
+        const char *gone[] = { "relay", "ca.pem" };
+        for (size_t k = 0; k < ARRAY_SIZE(gone); k++) {
+          cleanup_free char *p = xasprintf("%s/egress/%s/%s", state, for_, gone[k]);
+          unlink(p);
+        }
+      }
       /* undo its idmapped mounts, but only ever below our own state dir */
       const char *idm = adr_labels_get(&v[i].labels, ADR_LABEL_IDMAP);
       cleanup_free char *mine = xasprintf("%s/mnt/", state);

@@ -156,7 +156,7 @@ static void gateway_spec(const struct adr_egress_req *r, struct adr_spec *g)
   strv_push(&g->extra_hosts, "host.docker.internal:host-gateway");
   g->init = false; /* the gateway handles its signals itself */
   g->memory = 512ll << 20;
-  g->pids = 64;
+  g->pids = r->relay ? 128 : 64; /* the relay: a thread per request, at most 64 */
   g->restart = xstrdup("unless-stopped");
   struct strv labels = { 0 };
   base_labels(r, &labels, "gateway");
@@ -436,8 +436,9 @@ static int up_open(struct adr_engine *e, const struct adr_egress_req *r, struct 
   strv_push(&g.cap_add, "NET_ADMIN");
   strv_push(&g.cap_add, "SETPCAP"); /* to empty its bounding set before it waits */
   g.hostname = spec->hostname ? xstrdup(spec->hostname) : NULL;
-  g.memory = 16ll << 20;
-  g.pids = 4;
+  /* with the relay: a thread per request, at most 64 at once */
+  g.memory = r->relay ? 48ll << 20 : 16ll << 20;
+  g.pids = r->relay ? 80 : 4;
   /* cloud metadata services: the common address, ECS task metadata,
    * Alibaba's, AWS's IPv6 one (not all of 169.254/16: some clouds put the
    * host's DNS resolver there) */

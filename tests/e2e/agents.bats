@@ -232,6 +232,14 @@ canary_sweep() {
 @test "canary sweep (SEC-01/02/03): gemini's sandbox holds the sentinel, never the key" { canary_sweep gemini; }
 @test "canary sweep (SEC-01/02/03): copilot's sandbox holds the sentinel, never the key" { canary_sweep copilot; }
 
+@test "claude with a bearer token (ANTHROPIC_AUTH_TOKEN, as OAuth tokens are given) through the relay" {
+  HOSTENV=("ANTHROPIC_BASE_URL=$MOCK_URL" "ANTHROPIC_AUTH_TOKEN=$MOCK_KEY")
+  run --separate-stderr env "${HOSTENV[@]}" "$ADR_BIN" run claude -e CLAUDE_CODE_MAX_RETRIES=0 --model mock-model \
+    --timeout 3m --prompt "Create a file named bearer.txt containing exactly: adr-e2e-bearer"
+  [ "$(cat "$WS/bearer.txt")" = adr-e2e-bearer ]
+  [ "$(jq -r .key "$MOCK_LOG" | sort -u)" = "$MOCK_KEY" ]
+}
+
 @test "control: a wrong key reaches the mock as given and is refused (the mock's check can fail)" {
   wire pi "$MOCK_URL" "sk-not-the-real-one"
   run "$ADR_BIN" run pi "${ARGS[@]}" --timeout 45s \

@@ -78,15 +78,16 @@ adr() { "$ADR_BIN" "$@"; }
 # The sandbox's client, in bash: req METHOD PATH [KEY] sends a request to
 # the relay (RL_BASE_URL) with "Authorization: Bearer KEY" (default: the
 # sandbox's RL_API_KEY); prints the status code (CONNFAIL when nothing
-# answers) and keeps the response in /tmp/resp.
+# answers) and keeps the response in $RESP (default /tmp/resp).
 LIB='
 req() {
   local u=${RL_BASE_URL#http://}; local hp=${u%%/*}; local pre=/${u#*/}
   exec 3<>/dev/tcp/${hp%:*}/${hp#*:} 2>/dev/null || { echo CONNFAIL; return; }
   printf "%s %s%s HTTP/1.1\r\nHost: relay\r\nAuthorization: Bearer %s\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}" \
     "$1" "$pre" "$2" "${3:-$RL_API_KEY}" >&3
-  timeout 10 cat <&3 >/tmp/resp; exec 3>&-
-  local l; IFS= read -r l </tmp/resp; echo "${l:9:3}"
+  local r=${RESP:-/tmp/resp}
+  timeout 10 cat <&3 >"$r"; exec 3>&-
+  local l; IFS= read -r l <"$r"; echo "${l:9:3}"
 }
 # through the egress proxy to another host, with the same header
 elsewhere() { # url
@@ -277,6 +278,13 @@ JSON
   [ "$output" = "$(printf 'http://127.0.0.1:3129/api\n200\n403\n401')" ]
   [ "$(wc -l <"$API_LOG")" -eq 1 ]
   [ "$(auths "$API_LOG")" = "Bearer $REAL_KEY" ]
+  # requests at once (the holder's process limit leaves the relay room)
+  : >"$API_LOG"
+  run --separate-stderr adr run rl --network open --timeout 60s --prompt "$LIB
+    for i in 1 2 3 4 5 6 7 8 9 10 11 12; do (RESP=/tmp/r\$i req GET '/models/sse?n=3&ms=300' >/tmp/o\$i) & done; wait
+    cat /tmp/o* | sort | uniq -c | tr -s ' '"
+  [ "$status" -eq 0 ]
+  [ "$output" = " 12 200" ]
 }
 
 @test "no network: the relay is off and the sandbox holds only the sentinel" {
@@ -286,4 +294,22 @@ JSON
   [ "${lines[1]}" = CONNFAIL ]
   [[ "$stderr" == *"no network: the credential relay is off"* ]]
   [ ! -s "$API_LOG" ]
+}
+
+@test "a killed adr run: its relay's key file goes with its gateway at the next run" {
+  "$ADR_BIN" run rl --timeout 60s --prompt 'sleep 30' >/dev/null 2>&1 & # the process itself, not a function
+  pid=$!
+  for _ in $(seq 100); do
+    rf=$(ls "$XDG_STATE_HOME"/adr/egress/*/relay 2>/dev/null | head -1)
+    [ -n "$rf" ] && docker ps -q --filter "label=dev.adr.pid=$pid" | grep -q . && break
+    sleep 0.1
+  done
+  [ -n "$rf" ]
+  kill -9 "$pid"
+  wait "$pid" 2>/dev/null || true
+  [ -e "$rf" ] # nothing removed it yet
+  sbx 'req POST /chat/completions'
+  [ "$output" = 200 ]
+  [ ! -e "$rf" ]
+  [ -z "$(ls "$XDG_STATE_HOME"/adr/egress/*/relay 2>/dev/null)" ]
 }
