@@ -150,6 +150,9 @@ int cmd_config(struct adr_ctx *ctx, int argc, char **argv)
         return errorf("config set '%s': Expected KEY=VALUE format (invalid key '%s')", args[i], key);
       if (adr_config_key_find(key) == NULL)
         return errorf("config set: unknown key '%s' (see 'adr config --help')", key);
+      if (project && adr_config_key_find(key)->host_only)
+        return errorf("config set --project %s: not in a project file (an agent can write one); set it globally "
+                      "or with a flag", key);
       if (adr_config_validate(key, eq + 1, &err) < 0) {
         adr_err_prefix(&err, "config set %s", key);
         return report(&err);

@@ -565,6 +565,9 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
    * sentinels, and the relay in its egress gateway swaps them */
   cleanup_creds_plan struct adr_creds_plan plan = { 0 };
   bool relay = !no_relay && !streq(adr_config_get(&ctx->config, "ADR_RELAY"), "off");
+  if (!relay)
+    warnf("credential relay off (%s): the agent's config is staged whole and -e keys enter the sandbox",
+          no_relay ? "--no-relay" : adr_config_entry(&ctx->config, "ADR_RELAY")->origin);
   if (relay) {
     cleanup_free char *sdir = adr_secret_dir();
     struct adr_creds_in ci = {
@@ -588,6 +591,20 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
         taken = strlen(plan.drop_env.v[k]) == n && strncmp(plan.drop_env.v[k], o.env.v[i], n) == 0;
       if (!taken)
         strv_push(&kept, o.env.v[i]);
+    }
+    for (size_t i = 0; i < kept.n; i++) {
+      size_t n = strcspn(kept.v[i], "=");
+      cleanup_free char *k = xstrndup(kept.v[i], n);
+      if (adr_creds_secret_name(k)) {
+        for (size_t j = 0; j < kept.n; j++)
+          explicit_bzero(kept.v[j], strlen(kept.v[j]));
+        strv_free(&kept);
+        mounts_free(&mounts);
+        strv_free(&o.env);
+        return errorf("-e %s: looks like a credential, and %s's relay does not carry it: keys do not enter the "
+                      "sandbox (name it in the agent's config, see 'man adr-run' CREDENTIALS, or use --no-relay)",
+                      k, agent->name);
+      }
     }
     for (size_t i = 0; i < plan.env.n; i++)
       strv_push(&kept, plan.env.v[i]);

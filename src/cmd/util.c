@@ -290,7 +290,8 @@ static bool egress_leftover(const char *state, const struct adr_container *v, si
     if (de->d_name[0] == '.')
       continue;
     cleanup_free char *pol = xasprintf("%s/%s/policy", dir, de->d_name);
-    found = access(pol, F_OK) == 0 && !sandbox_listed(v, n, de->d_name);
+    cleanup_free char *rel = xasprintf("%s/%s/relay", dir, de->d_name); /* open mode has no policy */
+    found = (access(pol, F_OK) == 0 || access(rel, F_OK) == 0) && !sandbox_listed(v, n, de->d_name);
   }
   closedir(d);
   return found;
@@ -317,8 +318,9 @@ static void egress_forget(const char *state, const struct adr_container *v, size
     /* a minute old: a younger one may belong to a start making its network */
     cleanup_free char *sub = xasprintf("%s/%s", dir, de->d_name);
     cleanup_free char *pol = xasprintf("%s/policy", sub);
+    cleanup_free char *rel = xasprintf("%s/relay", sub);
     struct stat st;
-    if (stat(pol, &st) == 0 && time(NULL) - st.st_mtime > REAP_GRACE_S)
+    if ((stat(pol, &st) == 0 || stat(rel, &st) == 0) && time(NULL) - st.st_mtime > REAP_GRACE_S)
       adr_egress_down_files(sub);
   }
   closedir(d);

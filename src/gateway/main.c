@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -1670,6 +1671,9 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+  /* it may hold API keys (the relay): no core dumps, no ptrace by its own
+   * uid's other processes */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   enum { O_POLICY = 256, O_LOG, O_SANDBOX, O_BIND, O_ANSWER, O_DNS_PORT, O_PROXY_PORT, O_PORT, O_RESOLVER,
          O_READY, O_MAX_CONNS, O_HOLD, O_BLACKHOLE, O_HELP, O_LOG_MAX, O_RELAY, O_RELAY_PORT, O_CA };
   static const struct option lo[] = {

@@ -74,25 +74,6 @@ static bool put(char *out, size_t cap, size_t *o, const char *s, size_t n)
   return true;
 }
 
-/* s[0..n) with every occurrence of from replaced by to. */
-static bool put_replaced(char *out, size_t cap, size_t *o, const char *s, size_t n, const char *from, size_t fl,
-                         const char *to, size_t tl)
-{
-  while (n > 0) {
-    const char *hit = memmem(s, n, from, fl);
-    size_t k = hit ? (size_t)(hit - s) : n;
-    if (!put(out, cap, o, s, k))
-      return false;
-    if (hit == NULL)
-      break;
-    if (!put(out, cap, o, to, tl))
-      return false;
-    s += k + fl;
-    n -= k + fl;
-  }
-  return true;
-}
-
 /* ---------------------------------------------------------------- paths */
 
 bool gw_relay_path_ok(const char *p, size_t len)
@@ -105,13 +86,13 @@ bool gw_relay_path_ok(const char *p, size_t len)
       size_t sl = i - seg;
       if (i < len && p[i - 1] == '/')
         return false; /* "//" */
-      if ((sl == 1 && p[seg] == '.') || (sl == 2 && p[seg] == '.' && p[seg + 1] == '.'))
-        return false;
+      if (sl > 0 && p[seg] == '.')
+        return false; /* ".", "..", "..;" and the like: nothing an API names */
       seg = i + 1;
       continue;
     }
     unsigned char c = (unsigned char)p[i];
-    if (c <= 0x20 || c >= 0x7f || c == '%' || c == '\\' || c == '#' || c == '?')
+    if (c <= 0x20 || c >= 0x7f || c == '%' || c == '\\' || c == '#' || c == '?' || c == ';')
       return false;
   }
   return true;
@@ -122,8 +103,8 @@ const char *gw_route_match(const struct gw_route *r, const char *p, size_t len)
   for (size_t i = 0; i < r->npaths; i++) {
     const char *pat = r->paths[i];
     size_t pl = strlen(pat);
-    if (pl > 0 && pat[pl - 1] == '*') {
-      if (len > pl - 1 && memcmp(p, pat, pl - 1) == 0)
+    if (pl > 0 && pat[pl - 1] == '*') { /* one segment, not empty */
+      if (len > pl - 1 && memcmp(p, pat, pl - 1) == 0 && !memchr(p + pl - 1, '/', len - (pl - 1)))
         return pat;
     } else if (len == pl && memcmp(p, pat, pl) == 0) {
       return pat;
@@ -590,22 +571,31 @@ static int refuse(struct gw_relay_req *q, int status, const char *rule, const ch
   return -1;
 }
 
-/* A query parameter value equal to the sentinel. */
-static bool query_has(const char *qs, size_t ql, const char *tok, size_t tl)
+/* The query parameter "key" (Gemini's) whose value is exactly the
+ * sentinel: its value's offset, or -1. */
+static long query_key(const char *qs, size_t ql, const char *tok, size_t tl)
 {
   size_t i = 0;
   while (i <= ql) {
     const char *amp = memchr(qs + i, '&', ql - i);
     size_t e = amp ? (size_t)(amp - qs) : ql;
-    const char *eq = memchr(qs + i, '=', e - i);
-    if (eq) {
-      size_t vo = (size_t)(eq - qs) + 1;
-      if (e - vo == tl && memcmp(qs + vo, tok, tl) == 0)
-        return true;
-    }
+    if (e - i == 4 + tl && memcmp(qs + i, "key=", 4) == 0 && memcmp(qs + i + 4, tok, tl) == 0)
+      return (long)(i + 4);
     i = e + 1;
   }
-  return false;
+  return -1;
+}
+
+/* Where a credential goes: the value of x-api-key, x-goog-api-key or
+ * api-key, or "Bearer VALUE" in Authorization.  The offset of the token in
+ * v when the header is one of those and carries exactly tok; else -1. */
+static long auth_carrier(const char *name, size_t nl, const char *v, size_t vl, const char *tok, size_t tl)
+{
+  if (hdr_is(name, nl, "x-api-key") || hdr_is(name, nl, "x-goog-api-key") || hdr_is(name, nl, "api-key"))
+    return vl == tl && memcmp(v, tok, tl) == 0 ? 0 : -1;
+  if (hdr_is(name, nl, "authorization"))
+    return vl == 7 + tl && strncasecmp(v, "Bearer ", 7) == 0 && memcmp(v + 7, tok, tl) == 0 ? 7 : -1;
+  return -1;
 }
 
 static bool dropped(const char *name, size_t nl)
@@ -745,9 +735,24 @@ int gw_relay_request(const struct gw_routes *rs, const char *b, size_t len, stru
   if (pat == NULL)
     return refuse(q, 403, "path-not-allowed", "path not allowed");
 
-  /* the sentinel: in a kept header's value, or a query parameter's value */
-  bool found = qs && query_has(qs, ql, r->sentinel, r->sentinel_len);
-  for (p = eol + 1; p < hend && !found;) {
+  /* only the methods the APIs use */
+  if (strcmp(q->method, "GET") != 0 && strcmp(q->method, "POST") != 0)
+    return refuse(q, 405, "method-not-allowed", "method not allowed");
+
+  /* the sentinel: exactly the value of an auth header, or the query's
+   * "key"; anywhere else (another header, the path, another parameter) the
+   * key would go where an API may echo it back: refused */
+  long qk = qs ? query_key(qs, ql, r->sentinel, r->sentinel_len) : -1;
+  bool found = qk >= 0;
+  if (memmem(tgt, qpos, r->sentinel, r->sentinel_len))
+    return refuse(q, 400, "sentinel-misplaced", "the credential may only be in an auth header or ?key=");
+  if (qs) {
+    const char *hit = memmem(qs, ql, r->sentinel, r->sentinel_len);
+    if (hit && (qk < 0 || (size_t)(hit - qs) != (size_t)qk ||
+                memmem(hit + 1, ql - (size_t)(hit - qs) - 1, r->sentinel, r->sentinel_len)))
+      return refuse(q, 400, "sentinel-misplaced", "the credential may only be in an auth header or ?key=");
+  }
+  for (p = eol + 1; p < hend;) {
     const char *e = memchr(p, '\n', (size_t)(hend - p));
     size_t l = (size_t)(e - p);
     if (l > 0 && p[l - 1] == '\r')
@@ -755,21 +760,32 @@ int gw_relay_request(const struct gw_routes *rs, const char *b, size_t len, stru
     if (l == 0)
       break;
     const char *colon = memchr(p, ':', l);
-    if (!dropped(p, (size_t)(colon - p)) &&
-        memmem(colon + 1, (size_t)(p + l - colon - 1), r->sentinel, r->sentinel_len))
-      found = true;
+    size_t nl = (size_t)(colon - p);
+    const char *v;
+    size_t vl;
+    value_of(colon, p + l, &v, &vl);
+    bool has = memmem(colon + 1, (size_t)(p + l - colon - 1), r->sentinel, r->sentinel_len) != NULL;
+    if (has && (dropped(p, nl) || auth_carrier(p, nl, v, vl, r->sentinel, r->sentinel_len) < 0))
+      return refuse(q, 400, "sentinel-misplaced", "the credential may only be in an auth header or ?key=");
+    found = found || has;
     p = e + 1;
   }
   if (!found)
     return refuse(q, 401, "no-sentinel", "missing or wrong credentials");
 
-  /* the head for upstream */
+  /* the head for upstream: the key where the sentinel was, nothing else
+   * changed but Host and the hop-by-hop headers */
   size_t o = 0;
   bool ok = put(out, cap, &o, b, m) && put(out, cap, &o, " ", 1) && put(out, cap, &o, r->base, strlen(r->base)) &&
             put(out, cap, &o, rest, qpos - ne);
-  if (ok && qs)
-    ok = put(out, cap, &o, "?", 1) && put_replaced(out, cap, &o, qs, ql, r->sentinel, r->sentinel_len, r->key,
-                                                   r->key_len);
+  if (ok && qs) {
+    ok = put(out, cap, &o, "?", 1);
+    if (qk >= 0)
+      ok = ok && put(out, cap, &o, qs, (size_t)qk) && put(out, cap, &o, r->key, r->key_len) &&
+           put(out, cap, &o, qs + qk + (long)r->sentinel_len, ql - (size_t)qk - r->sentinel_len);
+    else
+      ok = ok && put(out, cap, &o, qs, ql);
+  }
   ok = ok && put(out, cap, &o, " ", 1) && put(out, cap, &o, ver, 8) && put(out, cap, &o, "\r\nHost: ", 8) &&
        put(out, cap, &o, r->authority, strlen(r->authority)) && put(out, cap, &o, "\r\n", 2);
   for (p = eol + 1; ok && p < hend;) {
@@ -780,11 +796,19 @@ int gw_relay_request(const struct gw_routes *rs, const char *b, size_t len, stru
     if (l == 0)
       break;
     const char *colon = memchr(p, ':', l);
-    if (!dropped(p, (size_t)(colon - p)))
-      ok = put(out, cap, &o, p, (size_t)(colon - p) + 1) &&
-           put_replaced(out, cap, &o, colon + 1, (size_t)(p + l - colon - 1), r->sentinel, r->sentinel_len, r->key,
-                        r->key_len) &&
-           put(out, cap, &o, "\r\n", 2);
+    size_t nl = (size_t)(colon - p);
+    const char *v;
+    size_t vl;
+    value_of(colon, p + l, &v, &vl);
+    long at = auth_carrier(p, nl, v, vl, r->sentinel, r->sentinel_len);
+    if (dropped(p, nl)) {
+      /* not passed on */
+    } else if (at >= 0) {
+      ok = put(out, cap, &o, p, nl) && put(out, cap, &o, ": ", 2) && put(out, cap, &o, v, (size_t)at) &&
+           put(out, cap, &o, r->key, r->key_len) && put(out, cap, &o, "\r\n", 2);
+    } else {
+      ok = put(out, cap, &o, p, l) && put(out, cap, &o, "\r\n", 2);
+    }
     p = e + 1;
   }
   ok = ok && put(out, cap, &o, "Connection: close\r\n\r\n", 21);

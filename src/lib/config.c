@@ -15,22 +15,22 @@ static const struct adr_config_key keys[] = {
   { "ADR_AGENT", ADR_KEY_NAME, "claude", "agent used when none is named" },
   { "ADR_TAG", ADR_KEY_TAG, "latest", "image tag for agent images" },
   { "ADR_MODEL_*", ADR_KEY_STRING, NULL, "default model for one agent, e.g. ADR_MODEL_PI=openai/gpt-5" },
-  { "ADR_IMAGE_PREFIX", ADR_KEY_STRING, "coding-agent", "repository prefix of agent images (PREFIX/AGENT:TAG)" },
-  { "ADR_MOUNTS", ADR_KEY_MOUNTS, NULL, "extra mounts, space separated HOST:CONTAINER[:ro|rw]" },
-  { "ADR_EXTRA_CA", ADR_KEY_STRING, "auto", "CA certificates trusted in images and by the credential relay: auto (host's local CAs), none, or files/dirs separated by ':'" },
+  { "ADR_IMAGE_PREFIX", ADR_KEY_STRING, "coding-agent", "repository prefix of agent images (PREFIX/AGENT:TAG)", true },
+  { "ADR_MOUNTS", ADR_KEY_MOUNTS, NULL, "extra mounts, space separated HOST:CONTAINER[:ro|rw]", true },
+  { "ADR_EXTRA_CA", ADR_KEY_STRING, "auto", "CA certificates trusted in images and by the credential relay: auto (host's local CAs), none, or files/dirs separated by ':'", true },
   { "ADR_MEMORY", ADR_KEY_SIZE, "4g", "memory limit of a sandbox" },
   { "ADR_CPUS", ADR_KEY_CPUS, "2", "CPU limit of a sandbox" },
   { "ADR_PIDS", ADR_KEY_UINT, "1024", "process limit of a sandbox" },
   { "ADR_HOME_SIZE", ADR_KEY_SIZE, "1g", "size of the sandbox's HOME tmpfs" },
   { "ADR_TMP_SIZE", ADR_KEY_SIZE, "1g", "size of the sandbox's /tmp tmpfs" },
   { "ADR_TIMEOUT", ADR_KEY_DURATION, NULL, "stop a run after this long (30s, 15m, 2h, 1d)" },
-  { "ADR_SANDBOX_UID", ADR_KEY_UINT, "1000", "uid:gid the agent runs as when adr runs as root" },
-  { "ADR_NETWORK", ADR_KEY_NETMODE, NULL, "network mode: none, allowlist or open (default: the agent's, else allowlist)" },
-  { "ADR_ALLOW", ADR_KEY_ALLOW, NULL, "hosts an allowlist sandbox may reach, space separated HOST[:PORT] (*.example.com)" },
-  { "ADR_ALLOW_PRESETS", ADR_KEY_PRESETS, NULL, "allow presets, space separated: packages (this host's package sources)" },
-  { "ADR_DNS", ADR_KEY_STRING, NULL, "resolvers the egress gateway asks, space separated IP[:PORT] (default: the host's)" },
-  { "ADR_RELAY", ADR_KEY_ONOFF, "on", "credential relay: on (API keys stay on the host, the sandbox gets sentinels) or off" },
-  { "ADR_NETWORK_POOL", ADR_KEY_STRING, "10.213.0.0/16", "IPv4 prefix adr carves allowlist sandbox networks from" },
+  { "ADR_SANDBOX_UID", ADR_KEY_UINT, "1000", "uid:gid the agent runs as when adr runs as root", true },
+  { "ADR_NETWORK", ADR_KEY_NETMODE, NULL, "network mode: none, allowlist or open (default: the agent's, else allowlist)", true },
+  { "ADR_ALLOW", ADR_KEY_ALLOW, NULL, "hosts an allowlist sandbox may reach, space separated HOST[:PORT] (*.example.com)", true },
+  { "ADR_ALLOW_PRESETS", ADR_KEY_PRESETS, NULL, "allow presets, space separated: packages (this host's package sources)", true },
+  { "ADR_DNS", ADR_KEY_STRING, NULL, "resolvers the egress gateway asks, space separated IP[:PORT] (default: the host's)", true },
+  { "ADR_RELAY", ADR_KEY_ONOFF, "on", "credential relay: on (API keys stay on the host, the sandbox gets sentinels) or off", true },
+  { "ADR_NETWORK_POOL", ADR_KEY_STRING, "10.213.0.0/16", "IPv4 prefix adr carves allowlist sandbox networks from", true },
 };
 
 const struct adr_config_key *adr_config_keys(size_t *n)
@@ -207,6 +207,12 @@ static int load_cb(const char *key, const char *value, unsigned line, void *ud, 
     strv_pushf(&c->warnings, "%s:%u: unknown key '%s' (ignored)", l->fname, line, key);
     return 0;
   }
+  if (l->c->loading_project && adr_config_key_find(key)->host_only) {
+    strv_pushf(&l->c->warnings,
+               "%s:%u: %s is ignored in a project file (an agent can write one); set it with 'adr config set' or a flag",
+               l->fname, line, key);
+    return 0;
+  }
   if (adr_config_validate(key, value, err) < 0)
     return adr_err_prefix(err, "%s:%u: %s", l->fname, line, key);
   cleanup_free char *origin = xasprintf("%s:%u", l->fname, line);
@@ -268,9 +274,10 @@ int adr_config_load(struct adr_config *c, const char *cwd, adr_err *err)
   if (adr_config_load_file(c, c->global_path, false, err) < 0)
     return -1;
   c->project_path = cwd ? adr_config_find_project(cwd) : NULL;
-  if (c->project_path && adr_config_load_file(c, c->project_path, true, err) < 0)
-    return -1;
-  return 0;
+  c->loading_project = true;
+  int r = c->project_path ? adr_config_load_file(c, c->project_path, true, err) : 0;
+  c->loading_project = false;
+  return r;
 }
 
 /* ------------------------------------------------------------ file edits */

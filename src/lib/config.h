@@ -32,6 +32,7 @@ struct adr_config_key {
   enum adr_key_type type;
   const char *def;         /* default, NULL = unset */
   const char *help;
+  bool host_only;          /* ignored in a project .adr: an agent can write one in its workspace */
 };
 
 struct adr_config_entry {
@@ -47,6 +48,7 @@ struct adr_config {
   size_t n, cap;
   char *global_path;  /* may not exist */
   char *project_path; /* NULL when no .adr was found */
+  bool loading_project;
   struct strv warnings; /* "FILE:LINE: unknown key 'X'" (once per key) */
   struct strv unknown;  /* keys warned about (at most ADR_CONFIG_MAX_WARNINGS) */
 };

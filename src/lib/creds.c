@@ -108,20 +108,22 @@ int adr_creds_check(json_t *d, const char *ctx0, adr_err *err)
   cleanup_free char *ctx = xasprintf("%s: \"credentials\"", ctx0);
   if (!json_is_object(d))
     return adr_err_set(err, EINVAL, "%s must be an object", ctx);
-  static const char *const top[] = { "hide", "env_files", "routes", "providers", "json_set", "not_relayed",
-                                     "comment", NULL };
+  static const char *const top[] = { "hide", "hide_if", "env_files", "routes", "providers", "json_set",
+                                     "not_relayed", "comment", NULL };
   if (want_only(d, top, ctx, err) < 0 || want_strs(d, "hide", ctx, err) < 0)
     return -1;
   size_t i;
   json_t *x;
   json_array_foreach(json_object_get(d, "hide"), i, x) if (!rel_ok(json_string_value(x))) return adr_err_set(err, EINVAL, "%s: \"hide\"[%zu] must be a path relative to HOME", ctx, i);
   static const char *const ef[] = { "path", "json", "dotenv", NULL };
-  static const char *const rt[] = { "name", "api", "upstream", "base_env", "key_env", "args", NULL };
-  static const char *const pv[] = { "path", "env", "at", "base", "key", "api", "apis", "builtin", "prefix", NULL };
+  static const char *const rt[] = { "name", "api", "upstream", "base_env", "key_env", "args", "drop_env", NULL };
+  static const char *const pv[] = { "path", "env", "at", "base", "key", "api", "apis", "builtin", "prefix",
+                                    "secret_fields", NULL };
+  static const char *const hi[] = { "path", "contains", NULL };
   static const char *const js[] = { "path", "at", "value", "when", NULL };
   static const char *const nr[] = { "path", "env", "why", NULL };
-  const char *lists[] = { "env_files", "routes", "providers", "json_set", "not_relayed" };
-  const char *const *fields[] = { ef, rt, pv, js, nr };
+  const char *lists[] = { "env_files", "routes", "providers", "json_set", "not_relayed", "hide_if" };
+  const char *const *fields[] = { ef, rt, pv, js, nr, hi };
   for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
     json_t *a = json_object_get(d, lists[l]);
     if (!a)
@@ -145,7 +147,8 @@ int adr_creds_check(json_t *d, const char *ctx0, adr_err *err)
       case 1:
         if (want_str(x, "name", true, c, err) < 0 || want_str(x, "api", true, c, err) < 0 ||
             want_str(x, "upstream", false, c, err) < 0 || want_str(x, "base_env", false, c, err) < 0 ||
-            want_strs(x, "key_env", c, err) < 0 || want_strs(x, "args", c, err) < 0)
+            want_strs(x, "key_env", c, err) < 0 || want_strs(x, "args", c, err) < 0 ||
+            want_strs(x, "drop_env", c, err) < 0)
           return -1;
         if (!route_name_ok(json_string_value(json_object_get(x, "name"))))
           return adr_err_set(err, EINVAL, "%s: \"name\" must be 1-32 of a-z, 0-9, '-'", c);
@@ -160,7 +163,7 @@ int adr_creds_check(json_t *d, const char *ctx0, adr_err *err)
         if (want_rel(x, "path", false, c, err) < 0 || want_str(x, "env", false, c, err) < 0 ||
             want_str(x, "at", true, c, err) < 0 || want_str(x, "base", true, c, err) < 0 ||
             want_str(x, "key", true, c, err) < 0 || want_str(x, "api", true, c, err) < 0 ||
-            want_str(x, "prefix", false, c, err) < 0)
+            want_str(x, "prefix", false, c, err) < 0 || want_strs(x, "secret_fields", c, err) < 0)
           return -1;
         if (!json_object_get(x, "path") && !json_object_get(x, "env"))
           return adr_err_set(err, EINVAL, "%s: needs \"path\" or \"env\"", c);
@@ -182,9 +185,15 @@ int adr_creds_check(json_t *d, const char *ctx0, adr_err *err)
           }
         }
         break;
-      case 3:
+      case 3: /* "value": a string, or null to remove */
         if (want_rel(x, "path", true, c, err) < 0 || want_str(x, "at", true, c, err) < 0 ||
-            want_str(x, "value", true, c, err) < 0 || want_str(x, "when", true, c, err) < 0)
+            want_str(x, "when", false, c, err) < 0)
+          return -1;
+        if (!json_is_string(json_object_get(x, "value")) && !json_is_null(json_object_get(x, "value")))
+          return adr_err_set(err, EINVAL, "%s: \"value\" must be a string or null", c);
+        break;
+      case 5:
+        if (want_rel(x, "path", true, c, err) < 0 || want_strs(x, "contains", c, err) < 0)
           return -1;
         break;
       case 4:
@@ -451,6 +460,54 @@ static bool key_ok(const char *k)
   return adr_secret_value_valid(k, strlen(k));
 }
 
+/* One dotenv line, as the dotenv packages read it: optional "export" and
+ * blanks, NAME ([A-Za-z0-9_.-]), then "=" (blanks around it) or ": ", then
+ * the value (quotes and an unquoted trailing comment removed).  Returns
+ * the name's length (0: not an assignment); *val points into line, which
+ * is modified. */
+static size_t dotenv_line(char *line, char **name, char **val)
+{
+  char *l = line;
+  while (*l == ' ' || *l == '\t')
+    l++;
+  if (str_has_prefix(l, "export") && (l[6] == ' ' || l[6] == '\t')) {
+    l += 6;
+    while (*l == ' ' || *l == '\t')
+      l++;
+  }
+  size_t n = 0;
+  while ((l[n] >= 'A' && l[n] <= 'Z') || (l[n] >= 'a' && l[n] <= 'z') || (l[n] >= '0' && l[n] <= '9') ||
+         l[n] == '_' || l[n] == '.' || l[n] == '-')
+    n++;
+  if (n == 0)
+    return 0;
+  char *v = l + n;
+  while (*v == ' ' || *v == '\t')
+    v++;
+  if (*v != '=' && !(*v == ':' && (v[1] == ' ' || v[1] == '\t')))
+    return 0;
+  v++;
+  while (*v == ' ' || *v == '\t')
+    v++;
+  size_t vl = strcspn(v, "\r");
+  v[vl] = '\0';
+  if (vl >= 2 && (v[0] == '"' || v[0] == '\'' || v[0] == '`') && strchr(v + 1, v[0])) {
+    char *q = strchr(v + 1, v[0]);
+    *q = '\0';
+    v++;
+  } else {
+    char *hash = strstr(v, " #");
+    if (hash)
+      *hash = '\0';
+    for (size_t e = strlen(v); e > 0 && (v[e - 1] == ' ' || v[e - 1] == '\t'); e--)
+      v[e - 1] = '\0';
+  }
+  l[n] = '\0';
+  *name = l;
+  *val = v;
+  return n;
+}
+
 /* env files: read their variables (for lookup) */
 static void read_env_files(struct planner *pl)
 {
@@ -481,23 +538,16 @@ static void read_env_files(struct planner *pl)
     if (buf_read_file(&b, hp) == 0) {
       char *save = NULL;
       for (char *line = strtok_r(b.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        while (*line == ' ' || *line == '\t')
-          line++;
-        if (str_has_prefix(line, "export "))
-          line += 7;
-        char *eq = strchr(line, '=');
-        if (!eq || *line == '#' || !adr_valid_env_name(line, (size_t)(eq - line)))
+        char *name, *v;
+        if (dotenv_line(line, &name, &v) == 0)
           continue;
-        char *v = eq + 1;
-        size_t n = strcspn(v, "\r");
-        v[n] = '\0';
-        if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
-          v[n - 1] = '\0';
-          v++;
-        }
-        strv_pushf(&pl->file_env, "%.*s=%s", (int)(eq - line), line, v);
+        strv_pushf(&pl->file_env, "%s=%s", name, v);
         strv_push(&pl->file_src, shown);
       }
+    } else if (errno != ENOENT && errno != ENOTDIR) { /* it may hold keys: not staged */
+      strv_pushf(&pl->p->notes, "not staged (it may hold credentials and could not be read): '%s': %s", shown,
+                 strerror(errno));
+      strv_push(&pl->p->hide, rel);
     }
     buf_free(&b);
   }
@@ -538,15 +588,10 @@ static void rewrite_env_files(struct planner *pl, const struct strv *set, const 
     buf_init(&out, 0);
     char *save = NULL;
     for (char *line = strtok_r(b.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-      const char *l = line;
-      while (*l == ' ' || *l == '\t')
-        l++;
-      if (str_has_prefix(l, "export "))
-        l += 7;
-      const char *eq = strchr(l, '=');
+      cleanup_free char *copy = xstrdup(line);
+      char *name, *v;
       bool handled = false;
-      if (eq && *l != '#') {
-        cleanup_free char *name = xstrndup(l, (size_t)(eq - l));
+      if (dotenv_line(copy, &name, &v)) {
         for (size_t k = 0; k < drop->n && !handled; k++)
           handled = streq(drop->v[k], name);
         const char *nv = strv_get(set, name);
@@ -597,6 +642,15 @@ static void do_routes(struct planner *pl)
           kname = n;
       }
     }
+    json_array_foreach(json_object_get(rd, "drop_env"), k, kv)
+    {
+      const char *n = json_string_value(kv);
+      strv_push(&drop, n);
+      cleanup_free char *o2 = NULL;
+      const char *src2 = NULL;
+      if (lookup(pl, n, &o2, &src2))
+        strv_pushf(&p->notes, "%s from %s is not relayed and not passed", n, src2);
+    }
     cleanup_free char *bown = NULL;
     const char *bsrc = NULL;
     const char *up = base_env ? lookup(pl, base_env, &bown, &bsrc) : NULL;
@@ -646,6 +700,16 @@ static void do_routes(struct planner *pl)
   rewrite_env_files(pl, &set, &gone);
 }
 
+static bool upper_name(const char *v)
+{
+  if (!((*v >= 'A' && *v <= 'Z') || *v == '_'))
+    return false;
+  for (; *v; v++)
+    if (!((*v >= 'A' && *v <= 'Z') || (*v >= '0' && *v <= '9') || *v == '_'))
+      return false;
+  return true;
+}
+
 /* "$NAME", "${NAME}", "{env:NAME}": the variable's name; else NULL */
 static char *key_ref(const char *v)
 {
@@ -678,11 +742,27 @@ static void providers_in(struct planner *pl, json_t *pd, json_t *doc, const char
   {
     if (!json_is_object(pv))
       continue;
+    size_t f;
+    json_t *sf;
+    json_array_foreach(json_object_get(pd, "secret_fields"), f, sf)
+    {
+      const char *fp = json_string_value(sf);
+      if (jpath_get(pv, fp)) { /* e.g. headers: may carry tokens the relay does not know */
+        strv_pushf(&p->notes, "provider '%s' in %s: \"%s\" is not relayed and not staged", id, where, fp);
+        jpath_set(pv, fp, NULL);
+      }
+    }
     json_t *kj = jpath_get(pv, keyp);
     if (!json_is_string(kj))
       continue;
     const char *kval = json_string_value(kj);
     cleanup_free char *ref = key_ref(kval);
+    if (!ref && upper_name(kval)) { /* a bare variable name, as some versions read it */
+      cleanup_free char *o2 = NULL;
+      const char *src2 = NULL;
+      if (lookup(pl, kval, &o2, &src2))
+        ref = xstrdup(kval);
+    }
     cleanup_free char *kown = NULL;
     const char *key = kval, *ksrc = where;
     if (ref) {
@@ -792,16 +872,40 @@ int adr_creds_plan(const struct adr_creds_in *in, struct adr_creds_plan *p, adr_
   size_t i;
   json_t *x;
   json_array_foreach(json_object_get(def, "hide"), i, x) strv_push(&p->hide, json_string_value(x));
+  json_array_foreach(json_object_get(def, "hide_if"), i, x)
+  {
+    const char *rel = json_string_value(json_object_get(x, "path"));
+    cleanup_free char *hp = host_path(&pl, rel);
+    struct buf b;
+    buf_init(&b, 4 << 20);
+    if (hp && buf_read_file(&b, hp) == 0) {
+      size_t k;
+      json_t *c;
+      bool hit = false;
+      json_array_foreach(json_object_get(x, "contains"), k, c) hit = hit || memmem(b.data, b.len, json_string_value(c), strlen(json_string_value(c)));
+      if (hit) {
+        cleanup_free char *shown = shown_path(&pl, hp);
+        strv_pushf(&p->notes, "not staged (it may hold credentials the relay does not carry): '%s'", shown);
+        strv_push(&p->hide, rel);
+      }
+    }
+    buf_free(&b);
+  }
   read_env_files(&pl);
   do_routes(&pl);
   do_providers(&pl);
   json_array_foreach(json_object_get(def, "json_set"), i, x)
   {
-    if (!route_active(p, json_string_value(json_object_get(x, "when"))))
+    const char *when = json_string_value(json_object_get(x, "when"));
+    if (when && !route_active(p, when))
       continue;
-    json_t *j = jfile(&pl, json_string_value(json_object_get(x, "path")), true);
-    if (j)
-      jpath_set(j, json_string_value(json_object_get(x, "at")), json_string(json_string_value(json_object_get(x, "value"))));
+    json_t *val = json_object_get(x, "value");
+    const char *at = json_string_value(json_object_get(x, "at"));
+    json_t *j = jfile(&pl, json_string_value(json_object_get(x, "path")), !json_is_null(val));
+    if (j && json_is_null(val) && jpath_get(j, at))
+      jpath_set(j, at, NULL);
+    else if (j && json_is_string(val))
+      jpath_set(j, at, json_string(json_string_value(val)));
   }
   if (p->n_routes == 0) {
     json_array_foreach(json_object_get(def, "not_relayed"), i, x)
@@ -834,6 +938,35 @@ int adr_creds_plan(const struct adr_creds_in *in, struct adr_creds_plan *p, adr_
     json_decref(pl.jf[f].j);
   }
   free(pl.jf);
+  /* fail closed: no real key on the sandbox's side, whatever a config
+   * held it in; a copy that has one is not staged, a variable or an
+   * argument that has one is an error */
+  for (size_t r = 0; r < p->n_routes; r++) {
+    const char *key = p->routes[r].key;
+    for (size_t k = 0; k < p->n_overlays; k++) {
+      if (!strstr(p->overlays[k].content, key))
+        continue;
+      strv_pushf(&p->notes, "not staged (a key is left in it that the relay carries): ~/%s", p->overlays[k].rel);
+      strv_push(&p->hide, p->overlays[k].rel);
+      explicit_bzero(p->overlays[k].content, strlen(p->overlays[k].content));
+      free(p->overlays[k].rel);
+      free(p->overlays[k].content);
+      p->overlays[k--] = p->overlays[--p->n_overlays];
+    }
+    bool leak = false;
+    for (size_t k = 0; k < p->env.n; k++)
+      leak = leak || strstr(p->env.v[k], key);
+    for (size_t k = 0; k < p->args.n; k++)
+      leak = leak || strstr(p->args.v[k], key);
+    if (leak) {
+      json_decref(def);
+      strv_free(&pl.file_env);
+      strv_free(&pl.file_src);
+      strv_free(&pl.active_keys);
+      return adr_err_set(err, EINVAL, "agent '%s': the %s key (from %s) would enter the sandbox in a variable; not run",
+                         in->agent->name, p->routes[r].name, p->routes[r].source);
+    }
+  }
   for (size_t k = 0; k < pl.file_env.n; k++)
     explicit_bzero(pl.file_env.v[k], strlen(pl.file_env.v[k]));
   strv_free(&pl.file_env);
@@ -882,6 +1015,20 @@ char *adr_creds_route_file(const struct adr_creds_plan *p)
       buf_printf(&b, "path %s\n", *pp);
   }
   return buf_steal(&b);
+}
+
+bool adr_creds_secret_name(const char *name)
+{
+  static const char *const words[] = { "API_KEY", "APIKEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD",
+                                       "CREDENTIAL", "PRIVATE_KEY", "ACCESS_KEY" };
+  cleanup_free char *up = xstrdup(name);
+  for (char *c = up; *c; c++)
+    if (*c >= 'a' && *c <= 'z')
+      *c = (char)(*c - 'a' + 'A');
+  for (size_t i = 0; i < ARRAY_SIZE(words); i++)
+    if (strstr(up, words[i]))
+      return true;
+  return false;
 }
 
 char *adr_creds_subst(const char *s, const char *url)

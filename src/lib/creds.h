@@ -69,6 +69,10 @@ static inline void adr_creds_plan_cleanup(struct adr_creds_plan *p) { adr_creds_
 
 /* The route file adr-gateway --relay reads (holds the real keys). */
 char *adr_creds_route_file(const struct adr_creds_plan *p);
+/* A variable name that looks like it holds a credential (API_KEY, TOKEN,
+ * SECRET, PASSWORD, ...): with the relay on, such a -e entry that no route
+ * takes is refused rather than passed in. */
+bool adr_creds_secret_name(const char *name);
 /* s with every ADR_RELAY_PLACEHOLDER replaced by url */
 char *adr_creds_subst(const char *s, const char *url);
 /* The upstream paths (relative to the upstream's base URL) the relay

@@ -4,6 +4,7 @@
 #include "paths.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -506,6 +507,18 @@ void adr_egress_down_files(const char *dir)
   for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
     cleanup_free char *p = xasprintf("%s/%s", dir, files[i]);
     unlink(p);
+  }
+  /* and what an interrupted atomic write of them left (NAME.tmp.PID) */
+  DIR *d = opendir(dir);
+  if (d) {
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+      for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+        if (str_has_prefix(de->d_name, files[i]) && str_has_prefix(de->d_name + strlen(files[i]), ".tmp.")) {
+          cleanup_free char *p = xasprintf("%s/%s", dir, de->d_name);
+          unlink(p);
+        }
+    closedir(d);
   }
   rmdir(dir); /* only when no log is kept */
 }

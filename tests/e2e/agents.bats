@@ -180,8 +180,16 @@ canary_sweep() {
     .local/share/opencode/auth.json; do
     printf '{"auths": {"x": {"auth": "%s"}}}\n' "$MOCK_KEY" >"$HOME/$f"
   done
+  # ... and every agent's other places for logins and tokens
+  mkdir -p "$HOME/.copilot/mcp-oauth-config" "$HOME/.config/opencode"
+  printf '{"primaryApiKey": "%s", "theme": "dark"}\n' "$MOCK_KEY" >"$HOME/.claude.json"
+  printf '{"copilot_tokens": {"x": "%s"}}\n' "$MOCK_KEY" >"$HOME/.copilot/config.json"
+  printf '{"t": "%s"}\n' "$MOCK_KEY" >"$HOME/.copilot/mcp-oauth-config/s.json"
+  printf '// mine\n{"provider": {"x": {"options": {"apiKey": "%s"}}}}\n' "$MOCK_KEY" \
+    >"$HOME/.config/opencode/opencode.jsonc"
   write_sweep "$MOCK_KEY"
   wire "$agent" "$MOCK_URL"
+  [ "$agent" != gemini ] || printf '{"t": "%s"}\n' "$MOCK_KEY" >"$BATS_TEST_TMPDIR/cfg-gemini/mcp-oauth-tokens.json"
   SWEEP_NAME=sweep-$agent
   run --separate-stderr env "${HOSTENV[@]}" "$ADR_BIN" start "$agent" --name "$SWEEP_NAME" "${ARGS[@]}" \
     --prompt "Run this shell command exactly: [[sh /workspace/sweep.sh]]"

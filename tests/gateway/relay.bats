@@ -98,17 +98,18 @@ path /chat/completions
 route goog https://api.test:$UP
 sentinel $S_GOOG
 key $K_GOOG
-path /v1beta/*
+path /v1beta/models
+path /v1beta/models/*
 
 route untrusted https://api.test:$UP2
 sentinel $S_UNTR
 key $K_UNTR
-path /*
+path /v1/*
 
 route wrongname https://wrong.test:$UP
 sentinel $S_WRONG
 key $K_WRONG
-path /*
+path /v1/*
 EOF
   chmod 0400 "$T/routes"
   echo "allow nothing.test 443 the egress policy plays no part here" >"$T/policy"
@@ -216,11 +217,23 @@ get() { curl -sS -o "$T/body" -D "$T/head" -w '%{http_code}' "$@"; }
   [ "$output" = 401 ]
   run get "http://127.0.0.1:$RP/goog/v1beta/models?key=$S_ANTH"
   [ "$output" = 401 ]
-  run get "http://127.0.0.1:$RP/anth/v1/json" -H "Proxy-Authorization: $S_ANTH" # dropped: does not count
-  [ "$output" = 401 ]
   [ -z "$(requests)" ]
-  run new_lines 5
+  run new_lines 4
   [ "$(jq -r '[.verdict, .rule, .status] | join(" ")' <<<"$output" | sort -u)" = "deny no-sentinel 401" ]
+  # the sentinel anywhere but exactly in an auth header (or ?key=): refused,
+  # since the key there could come back in an API's error message
+  mark
+  run get "http://127.0.0.1:$RP/anth/v1/json" -H "Proxy-Authorization: $S_ANTH"
+  [ "$output" = 400 ]
+  run get "http://127.0.0.1:$RP/anth/v1/json" -H "x-api-key: $S_ANTH" -H "anthropic-beta: $S_ANTH"
+  [ "$output" = 400 ]
+  run get "http://127.0.0.1:$RP/anth/v1/json?x=$S_ANTH" -H "x-api-key: $S_ANTH"
+  [ "$output" = 400 ]
+  run get "http://127.0.0.1:$RP/anth/v1/json" -H "Authorization: Basic $S_ANTH"
+  [ "$output" = 400 ]
+  [ -z "$(requests)" ]
+  run new_lines 4
+  [ "$(jq -r '[.verdict, .rule, .status] | join(" ")' <<<"$output" | sort -u)" = "deny sentinel-misplaced 400" ]
   # control
   run get "http://127.0.0.1:$RP/anth/v1/json" -H "x-api-key: $S_ANTH"
   [ "$output" = 200 ]
@@ -598,9 +611,9 @@ EOF
 
 @test "the decision log: one line per request, right verdicts, never a key or a sentinel" {
   mark
-  # a sentinel where it is not looked for (path, query) is still not logged
+  # a sentinel where it is not taken (path, query): refused, and not logged
   run get "http://127.0.0.1:$RP/anth/v1/models/$S_ANTH?x=$S_ANTH" -H "x-api-key: $S_ANTH"
-  [ "$output" = 200 ]
+  [ "$output" = 400 ]
   run get "http://127.0.0.1:$RP/anth/v1/json" -H "x-api-key: $S_GOOG"
   [ "$output" = 401 ]
   run get "http://127.0.0.1:$RP/anth/v1/$S_ANTH" -H "x-api-key: $S_ANTH"
@@ -609,7 +622,7 @@ EOF
   [ "$output" = 404 ]
   run new_lines 4
   [ "$(jq -r '[.verdict, .status, .route, .path] | join(" ")' <<<"$output")" = \
-    "allow 200 anth /v1/models/[redacted]
+    "deny 400 anth /v1/models/[redacted]
 deny 401 anth /v1/json
 deny 403 anth /v1/[redacted]
 deny 404 [redacted] /v1/json" ]

@@ -313,3 +313,24 @@ JSON
   [ ! -e "$rf" ]
   [ -z "$(ls "$XDG_STATE_HOME"/adr/egress/*/relay 2>/dev/null)" ]
 }
+
+@test "a project .adr (which an agent can write) cannot turn the relay off or change its trust; a flag can" {
+  printf 'ADR_RELAY=off\nADR_EXTRA_CA=/workspace/evil.pem\nADR_DNS=10.9.9.9\nADR_MOUNTS=%s:/host:rw\nADR_TIMEOUT=50s\n' \
+    "$HOME" >"$WS/.adr"
+  sbx 'req POST /chat/completions; echo "$RL_API_KEY"; [ -e /host ] && echo MOUNTED || echo none'
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = 200 ]
+  [[ "${lines[1]}" == adr-sentinel-* ]]
+  [ "${lines[2]}" = none ]
+  for k in ADR_RELAY ADR_EXTRA_CA ADR_DNS ADR_MOUNTS; do
+    [[ "$stderr" == *"$WS/.adr:"*": $k is ignored in a project file (an agent can write one)"* ]]
+  done
+  run --separate-stderr adr config get ADR_TIMEOUT # control: other keys still apply
+  [ "$output" = 50s ]
+  run adr config set --project ADR_RELAY=off
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"config set --project ADR_RELAY: not in a project file"* ]]
+  # --no-relay says so, every time
+  run --separate-stderr adr run rl --no-relay --prompt true
+  [[ "$stderr" == *"credential relay off (--no-relay)"* ]]
+}

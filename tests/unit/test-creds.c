@@ -276,6 +276,71 @@ static void test_pi_models(void **state)
   adr_creds_plan_free(&p);
 }
 
+static void test_pi_headers_bare_names_fail_closed(void **state)
+{
+  struct fx *f = *state;
+  strv_push(&f->host_env, "PI_BARE=bare-real");
+  put(f, ".pi/agent/models.json",
+      "{\"providers\": {"
+      " \"h\": {\"baseUrl\": \"https://h.test/v1\", \"api\": \"openai-completions\", \"apiKey\": \"PI_BARE\","
+      "   \"headers\": {\"X-Token\": \"hdr-secret\"}},"
+      " \"dup\": {\"baseUrl\": \"https://d.test/v1\", \"api\": \"openai-completions\", \"apiKey\": \"dup-real\","
+      "   \"notes\": \"the key again: dup-real\"}"
+      "}}");
+  struct adr_creds_plan p;
+  plan(f, "pi", &p);
+  assert_int_equal(p.n_routes, 2);
+  assert_string_equal(p.routes[0].key, "bare-real");
+  assert_true(strv_contains(&p.drop_env, "PI_BARE"));
+  /* the header's token is dropped; the key left in another field makes the
+   * whole copy unstaged (fail closed) */
+  assert_null(overlay(&p, ".pi/agent/models.json"));
+  assert_true(strv_contains(&p.hide, ".pi/agent/models.json"));
+  bool said = false;
+  for (size_t i = 0; i < p.notes.n; i++)
+    said = said || strstr(p.notes.v[i], "a key is left in it");
+  assert_true(said);
+  assert_clean(&p, "hdr-secret");
+  assert_clean(&p, "dup-real");
+  assert_clean(&p, "bare-real");
+  adr_creds_plan_free(&p);
+  /* without the duplicate the copy is staged, headers gone */
+  put(f, ".pi/agent/models.json",
+      "{\"providers\": {\"h\": {\"baseUrl\": \"https://h.test/v1\", \"api\": \"openai-completions\","
+      " \"apiKey\": \"PI_BARE\", \"headers\": {\"X-Token\": \"hdr-secret\"}}}}");
+  plan(f, "pi", &p);
+  const char *c = overlay(&p, ".pi/agent/models.json");
+  assert_non_null(c);
+  assert_null(strstr(c, "headers"));
+  assert_clean(&p, "hdr-secret");
+  adr_creds_plan_free(&p);
+}
+
+static void test_claude_json_and_dropped_vars(void **state)
+{
+  struct fx *f = *state;
+  put(f, ".claude.json", "{\"primaryApiKey\": \"sk-console\", \"theme\": \"dark\"}");
+  put(f, ".claude/settings.json", "{\"env\": {\"ANTHROPIC_CUSTOM_HEADERS\": \"X-Auth: h-secret\", \"A\": \"b\"}}");
+  strv_push(&f->user_env, "AWS_BEARER_TOKEN_BEDROCK=bedrock-secret");
+  struct adr_creds_plan p;
+  plan(f, "claude", &p);
+  const char *cj = overlay(&p, ".claude.json");
+  assert_non_null(cj);
+  assert_null(strstr(cj, "primaryApiKey"));
+  assert_non_null(strstr(cj, "dark"));
+  assert_true(strv_contains(&p.drop_env, "AWS_BEARER_TOKEN_BEDROCK"));
+  assert_null(strstr(overlay(&p, ".claude/settings.json"), "h-secret"));
+  assert_clean(&p, "sk-console");
+  assert_clean(&p, "bedrock-secret");
+  assert_int_equal(p.notes.n, 2);
+  adr_creds_plan_free(&p);
+  assert_true(adr_creds_secret_name("ANTHROPIC_API_KEY"));
+  assert_true(adr_creds_secret_name("gh_token"));
+  assert_true(adr_creds_secret_name("DB_PASSWORD"));
+  assert_false(adr_creds_secret_name("DEBUG"));
+  assert_false(adr_creds_secret_name("CLAUDE_CODE_MAX_RETRIES"));
+}
+
 static void test_opencode_env_config(void **state)
 {
   struct fx *f = *state;
@@ -328,19 +393,27 @@ static void test_codex_args_and_auth(void **state)
 static void test_gemini_dotenv_and_settings(void **state)
 {
   struct fx *f = *state;
-  put(f, ".gemini/.env", "# mine\nexport GEMINI_API_KEY=\"g-real\"\nGOOGLE_CLOUD_PROJECT=p1\n");
+  put(f, ".gemini/.env", "# mine\nexport GEMINI_API_KEY=\"g-real\"\nGOOGLE_CLOUD_PROJECT=p1\n"
+                        "export  GEMINI_API_KEY=g-two\nexport\tGEMINI_API_KEY=g-three\nGEMINI_API_KEY = g-four\n"
+                        "GEMINI_API_KEY: g-five\n");
   struct adr_creds_plan p;
   plan(f, "gemini", &p);
   assert_int_equal(p.n_routes, 1);
-  assert_string_equal(p.routes[0].key, "g-real");
+  assert_string_equal(p.routes[0].key, "g-five"); /* the last assignment wins, as in dotenv */
   const char *e = overlay(&p, ".gemini/.env");
   assert_non_null(e);
-  cleanup_free char *want = xasprintf("# mine\nGEMINI_API_KEY=%s\nGOOGLE_CLOUD_PROJECT=p1\n", p.routes[0].sentinel);
+  const char *sn = p.routes[0].sentinel;
+  cleanup_free char *want = xasprintf("# mine\nGEMINI_API_KEY=%s\nGOOGLE_CLOUD_PROJECT=p1\nGEMINI_API_KEY=%s\n"
+                                      "GEMINI_API_KEY=%s\nGEMINI_API_KEY=%s\nGEMINI_API_KEY=%s\n", sn, sn, sn, sn, sn);
   assert_string_equal(e, want);
   const char *s = overlay(&p, ".gemini/settings.json"); /* made: the key's auth type */
   assert_non_null(s);
   assert_non_null(strstr(s, "\"selectedType\": \"gemini-api-key\""));
   assert_clean(&p, "g-real");
+  assert_clean(&p, "g-two");
+  assert_clean(&p, "g-three");
+  assert_clean(&p, "g-four");
+  assert_true(strv_contains(&p.hide, ".gemini/mcp-oauth-tokens.json"));
   adr_creds_plan_free(&p);
 }
 
@@ -391,7 +464,9 @@ static void test_definition_errors(void **state)
     "{\"env_files\": [{\"path\": \"a\"}]}",
     "{\"providers\": [{\"at\": \"p\", \"base\": \"b\", \"key\": \"k\", \"api\": \"a\", \"apis\": {}}]}",
     "{\"providers\": [{\"path\": \"a\", \"at\": \"p\", \"base\": \"b\", \"key\": \"k\", \"api\": \"a\", \"apis\": {\"x\": \"ftp\"}}]}",
-    "{\"json_set\": [{\"path\": \"a\", \"at\": \"b\", \"value\": \"c\"}]}",
+    "{\"json_set\": [{\"path\": \"a\", \"at\": \"b\", \"value\": 1}]}",
+    "{\"hide_if\": [{\"path\": \"a\", \"contains\": [1]}]}",
+    "{\"routes\": [{\"name\": \"a\", \"api\": \"openai\", \"upstream\": \"https://a\", \"key_env\": [\"K\"], \"drop_env\": \"X\"}]}",
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     json_t *j = json_loads(bad[i], 0, NULL);
@@ -500,6 +575,8 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_sources_in_order, setup, teardown),
     cmocka_unit_test_setup_teardown(test_no_key_notes_login, setup, teardown),
     cmocka_unit_test_setup_teardown(test_pi_models, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_pi_headers_bare_names_fail_closed, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_claude_json_and_dropped_vars, setup, teardown),
     cmocka_unit_test_setup_teardown(test_opencode_env_config, setup, teardown),
     cmocka_unit_test_setup_teardown(test_codex_args_and_auth, setup, teardown),
     cmocka_unit_test_setup_teardown(test_gemini_dotenv_and_settings, setup, teardown),
