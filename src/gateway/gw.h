@@ -137,6 +137,22 @@ struct gw_http_head {
 /* Classify and parse the head in buf[0..len).  GW_HTTP_MORE when the head is
  * not complete yet (the caller treats MORE at GW_HEAD_MAX bytes as too big). */
 int gw_http_parse(const char *buf, size_t len, struct gw_http_head *h);
+
+/* The line-by-line files (policy, routes): fn gets each line (at most
+ * max_line bytes, no NUL) and may point *at (preset to lineno) at the line
+ * an error belongs to; the first error becomes "FILE:AT: why". */
+typedef int gw_line_fn(void *ud, const char *s, size_t n, unsigned lineno, unsigned *at, char *why, size_t wcap);
+int gw_lines(const char *buf, size_t len, const char *file, size_t max_line, gw_line_fn *fn, void *ud,
+             unsigned *nlines, adr_err *err);
+
+/* HTTP helpers the proxy and the relay share. */
+bool gw_tchar(unsigned char c); /* a token character (RFC 9110) */
+/* The end of a head: offset just past "\r\n\r\n" (or a bare-LF empty
+ * line), 0 if absent. */
+size_t gw_head_end(const char *b, size_t len);
+bool gw_hdr_is(const char *name, size_t nl, const char *want); /* case-insensitive name */
+/* Appends n bytes at out[*o] if they fit in cap; false (nothing written) if not. */
+bool gw_put(char *out, size_t cap, size_t *o, const char *s, size_t n);
 /* The head of an absolute-form request rewritten for the origin server:
  * origin-form target, Host from the URL, hop-by-hop headers dropped,
  * "Connection: close".  Returns the length written, -1 if cap is too small. */

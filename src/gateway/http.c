@@ -9,13 +9,12 @@
 #include <string.h>
 #include <strings.h>
 
-static bool tchar(unsigned char c)
+bool gw_tchar(unsigned char c)
 {
   return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
-/* The end of the head: offset just past "\r\n\r\n" (or "\n\n"), 0 if absent. */
-static size_t head_end(const char *b, size_t len)
+size_t gw_head_end(const char *b, size_t len)
 {
   for (size_t i = 0; i + 1 < len; i++) {
     if (b[i] != '\n')
@@ -78,7 +77,7 @@ static int parse_authority(const char *s, size_t len, bool need_port, struct gw_
   return 0;
 }
 
-static bool hdr_is(const char *name, size_t nl, const char *want)
+bool gw_hdr_is(const char *name, size_t nl, const char *want)
 {
   return nl == strlen(want) && strncasecmp(name, want, nl) == 0;
 }
@@ -93,7 +92,7 @@ int gw_http_parse(const char *b, size_t len, struct gw_http_head *h)
     m++;
   if (m == sizeof(h->method) || (m < len && (m == 0 || b[m] != ' ')))
     return GW_HTTP_BAD;
-  size_t end = head_end(b, len);
+  size_t end = gw_head_end(b, len);
   if (end == 0)
     return GW_HTTP_MORE;
   memcpy(h->method, b, m);
@@ -143,9 +142,9 @@ int gw_http_parse(const char *b, size_t len, struct gw_http_head *h)
     if (colon == NULL || colon == p)
       return GW_HTTP_BAD;
     for (const char *q = p; q < colon; q++)
-      if (!tchar((unsigned char)*q))
+      if (!gw_tchar((unsigned char)*q))
         return GW_HTTP_BAD;
-    if (hdr_is(p, (size_t)(colon - p), "host")) {
+    if (gw_hdr_is(p, (size_t)(colon - p), "host")) {
       if (hosthdr)
         return GW_HTTP_BAD;
       hosthdr = colon + 1;
@@ -195,7 +194,7 @@ int gw_http_parse(const char *b, size_t len, struct gw_http_head *h)
   return GW_HTTP_BAD;
 }
 
-static bool put(char *out, size_t cap, size_t *o, const char *s, size_t n)
+bool gw_put(char *out, size_t cap, size_t *o, const char *s, size_t n)
 {
   if (cap - *o < n)
     return false;
@@ -210,12 +209,12 @@ long gw_http_rewrite(const char *b, const struct gw_http_head *h, char *out, siz
   size_t ml = strlen(h->method);
   if (h->form != GW_HTTP_ABSOLUTE)
     return -1;
-  if (!put(out, cap, &o, b, ml) || !put(out, cap, &o, " ", 1))
+  if (!gw_put(out, cap, &o, b, ml) || !gw_put(out, cap, &o, " ", 1))
     return -1;
-  if (h->path_empty && !put(out, cap, &o, "/", 1))
+  if (h->path_empty && !gw_put(out, cap, &o, "/", 1))
     return -1;
-  if (!put(out, cap, &o, b + h->path_off, h->path_len) || !put(out, cap, &o, " ", 1) ||
-      !put(out, cap, &o, h->version, 8) || !put(out, cap, &o, "\r\n", 2))
+  if (!gw_put(out, cap, &o, b + h->path_off, h->path_len) || !gw_put(out, cap, &o, " ", 1) ||
+      !gw_put(out, cap, &o, h->version, 8) || !gw_put(out, cap, &o, "\r\n", 2))
     return -1;
   const char *p = (const char *)memchr(b, '\n', h->head_len) + 1;
   const char *hend = b + h->head_len;
@@ -228,14 +227,14 @@ long gw_http_rewrite(const char *b, const struct gw_http_head *h, char *out, siz
       break;
     const char *colon = memchr(p, ':', l);
     size_t nl = (size_t)(colon - p);
-    bool drop = hdr_is(p, nl, "proxy-connection") || hdr_is(p, nl, "proxy-authorization") ||
-                hdr_is(p, nl, "keep-alive") || hdr_is(p, nl, "connection") || hdr_is(p, nl, "host");
-    if (!drop && (!put(out, cap, &o, p, l) || !put(out, cap, &o, "\r\n", 2)))
+    bool drop = gw_hdr_is(p, nl, "proxy-connection") || gw_hdr_is(p, nl, "proxy-authorization") ||
+                gw_hdr_is(p, nl, "keep-alive") || gw_hdr_is(p, nl, "connection") || gw_hdr_is(p, nl, "host");
+    if (!drop && (!gw_put(out, cap, &o, p, l) || !gw_put(out, cap, &o, "\r\n", 2)))
       return -1;
     p = e + 1;
   }
-  if (!put(out, cap, &o, "Host: ", 6) || !put(out, cap, &o, b + h->auth_off, h->auth_len) ||
-      !put(out, cap, &o, "\r\nConnection: close\r\n\r\n", 23))
+  if (!gw_put(out, cap, &o, "Host: ", 6) || !gw_put(out, cap, &o, b + h->auth_off, h->auth_len) ||
+      !gw_put(out, cap, &o, "\r\nConnection: close\r\n\r\n", 23))
     return -1;
   return (long)o;
 }

@@ -180,27 +180,6 @@ static uint64_t mono_ms(void)
   return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void fmt_sockaddr(const struct sockaddr_storage *ss, char *out, size_t cap)
-{
-  struct gw_addr a = { 0 };
-  int port = 0;
-  if (ss->ss_family == AF_INET) {
-    const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
-    a.family = AF_INET;
-    memcpy(a.a, &s->sin_addr, 4);
-    port = ntohs(s->sin_port);
-  } else if (ss->ss_family == AF_INET6) {
-    const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
-    a.family = AF_INET6;
-    memcpy(a.a, &s->sin6_addr, 16);
-    port = ntohs(s->sin6_port);
-  } else {
-    snprintf(out, cap, "?");
-    return;
-  }
-  gw_addr_format(&a, port, out, cap);
-}
-
 static void keepalive(int fd)
 {
   int one = 1, idle = 60, intvl = 20, cnt = 6;
@@ -992,7 +971,7 @@ static void on_dns_udp(struct listener *l)
     if (n < 0)
       return;
     char client[64];
-    fmt_sockaddr(&ss, client, sizeof(client));
+    gw_sockaddr_format(&ss, client, sizeof(client));
     size_t an = dns_answer(m, (size_t)n, client, out, sizeof(out));
     if (an > 0)
       sendto(l->w.fd, out, an, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&ss, sl);
@@ -1091,7 +1070,7 @@ static void on_listen(struct listener *l)
         fd = accept4(l->w.fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
         if (fd >= 0) {
           char client[64];
-          fmt_sockaddr(&ss, client, sizeof(client));
+          gw_sockaddr_format(&ss, client, sizeof(client));
           log_overload(client, l->port, l->dns);
           close(fd);
         }
@@ -1101,7 +1080,7 @@ static void on_listen(struct listener *l)
       return;
     }
     char client[64];
-    fmt_sockaddr(&ss, client, sizeof(client));
+    gw_sockaddr_format(&ss, client, sizeof(client));
     struct sockaddr_storage ls;
     socklen_t lsl = sizeof(ls);
     uint16_t lport = l->port;

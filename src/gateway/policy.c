@@ -309,12 +309,9 @@ static int parse_line(struct gw_policy *p, const char *s, size_t len, unsigned l
   return 0;
 }
 
-int gw_policy_parse(struct gw_policy *p, const char *buf, size_t len, const char *file, adr_err *err)
+int gw_lines(const char *buf, size_t len, const char *file, size_t max_line, gw_line_fn *fn, void *ud,
+             unsigned *nlines, adr_err *err)
 {
-  p->r = NULL;
-  p->n = 0;
-  if (len > GW_POLICY_MAX_BYTES)
-    return adr_err_set(err, EFBIG, "%s: larger than %d bytes", file, GW_POLICY_MAX_BYTES);
   size_t i = 0;
   unsigned lineno = 0;
   char why[512];
@@ -322,19 +319,35 @@ int gw_policy_parse(struct gw_policy *p, const char *buf, size_t len, const char
     const char *nl = memchr(buf + i, '\n', len - i);
     size_t end = nl ? (size_t)(nl - buf) : len;
     lineno++;
-    if (end - i > GW_POLICY_MAX_LINE) {
-      gw_policy_free(p);
-      return adr_err_set(err, EINVAL, "%s:%u: line longer than %d bytes", file, lineno, GW_POLICY_MAX_LINE);
-    }
-    if (memchr(buf + i, '\0', end - i)) {
-      gw_policy_free(p);
+    if (end - i > max_line)
+      return adr_err_set(err, EINVAL, "%s:%u: line longer than %zu bytes", file, lineno, max_line);
+    if (memchr(buf + i, '\0', end - i))
       return adr_err_set(err, EINVAL, "%s:%u: NUL byte in line", file, lineno);
-    }
-    if (parse_line(p, buf + i, end - i, lineno, why, sizeof(why)) < 0) {
-      gw_policy_free(p);
-      return adr_err_set(err, EINVAL, "%s:%u: %s", file, lineno, why);
-    }
+    unsigned at = lineno;
+    if (fn(ud, buf + i, end - i, lineno, &at, why, sizeof(why)) < 0)
+      return adr_err_set(err, EINVAL, "%s:%u: %s", file, at, why);
     i = end + 1;
+  }
+  if (nlines)
+    *nlines = lineno;
+  return 0;
+}
+
+static int policy_line(void *ud, const char *s, size_t n, unsigned lineno, unsigned *at, char *why, size_t wcap)
+{
+  (void)at;
+  return parse_line(ud, s, n, lineno, why, wcap);
+}
+
+int gw_policy_parse(struct gw_policy *p, const char *buf, size_t len, const char *file, adr_err *err)
+{
+  p->r = NULL;
+  p->n = 0;
+  if (len > GW_POLICY_MAX_BYTES)
+    return adr_err_set(err, EFBIG, "%s: larger than %d bytes", file, GW_POLICY_MAX_BYTES);
+  if (gw_lines(buf, len, file, GW_POLICY_MAX_LINE, policy_line, p, NULL, err) < 0) {
+    gw_policy_free(p);
+    return -1;
   }
   return 0;
 }

@@ -20,11 +20,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static bool tchar(unsigned char c)
-{
-  return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 static bool token_ok(const char *s, size_t n)
 {
   if (n == 0 || n > GW_TOKEN_MAX)
@@ -42,35 +37,6 @@ static bool name_ok(const char *s, size_t n)
   for (size_t i = 0; i < n; i++)
     if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
       return false;
-  return true;
-}
-
-static bool hdr_is(const char *name, size_t nl, const char *want)
-{
-  return nl == strlen(want) && strncasecmp(name, want, nl) == 0;
-}
-
-/* The end of a head: offset just past "\r\n\r\n" (or a bare-LF empty
- * line), 0 if absent. */
-static size_t head_end(const char *b, size_t len)
-{
-  for (size_t i = 0; i + 1 < len; i++) {
-    if (b[i] != '\n')
-      continue;
-    if (b[i + 1] == '\n')
-      return i + 2;
-    if (i + 2 < len && b[i + 1] == '\r' && b[i + 2] == '\n')
-      return i + 3;
-  }
-  return 0;
-}
-
-static bool put(char *out, size_t cap, size_t *o, const char *s, size_t n)
-{
-  if (cap - *o < n)
-    return false;
-  memcpy(out + *o, s, n);
-  *o += n;
   return true;
 }
 
@@ -354,36 +320,25 @@ static int parse_line(struct gw_routes *rs, const char *s, size_t len, unsigned 
 
 #define ROUTES_MAX_LINE (GW_TOKEN_MAX + 1024)
 
+static int routes_line(void *ud, const char *s, size_t n, unsigned lineno, unsigned *at, char *why, size_t wcap)
+{
+  return parse_line(ud, s, n, lineno, at, why, wcap);
+}
+
 int gw_routes_parse(struct gw_routes *rs, const char *buf, size_t len, const char *file, adr_err *err)
 {
   rs->r = NULL;
   rs->n = 0;
   if (len > GW_ROUTES_MAX_BYTES)
     return adr_err_set(err, EFBIG, "%s: larger than %d bytes", file, GW_ROUTES_MAX_BYTES);
-  size_t i = 0;
-  unsigned lineno = 0;
-  char why[512];
-  while (i < len) {
-    const char *nl = memchr(buf + i, '\n', len - i);
-    size_t end = nl ? (size_t)(nl - buf) : len;
-    lineno++;
-    if (end - i > ROUTES_MAX_LINE) {
-      gw_routes_free(rs);
-      return adr_err_set(err, EINVAL, "%s:%u: line longer than %d bytes", file, lineno, ROUTES_MAX_LINE);
-    }
-    if (memchr(buf + i, '\0', end - i)) {
-      gw_routes_free(rs);
-      return adr_err_set(err, EINVAL, "%s:%u: NUL byte in line", file, lineno);
-    }
-    unsigned at;
-    if (parse_line(rs, buf + i, end - i, lineno, &at, why, sizeof(why)) < 0) {
-      gw_routes_free(rs);
-      return adr_err_set(err, EINVAL, "%s:%u: %s", file, at, why);
-    }
-    i = end + 1;
+  unsigned lines = 0;
+  if (gw_lines(buf, len, file, ROUTES_MAX_LINE, routes_line, rs, &lines, err) < 0) {
+    gw_routes_free(rs);
+    return -1;
   }
   if (rs->n == 0)
-    return adr_err_set(err, EINVAL, "%s:%u: no route in the file", file, lineno ? lineno : 1);
+    return adr_err_set(err, EINVAL, "%s:%u: no route in the file", file, lines ? lines : 1);
+  char why[512];
   if (route_done(&rs->r[rs->n - 1], why, sizeof(why)) < 0) {
     unsigned at = rs->r[rs->n - 1].line;
     gw_routes_free(rs);
@@ -591,18 +546,18 @@ static long query_key(const char *qs, size_t ql, const char *tok, size_t tl)
  * v when the header is one of those and carries exactly tok; else -1. */
 static long auth_carrier(const char *name, size_t nl, const char *v, size_t vl, const char *tok, size_t tl)
 {
-  if (hdr_is(name, nl, "x-api-key") || hdr_is(name, nl, "x-goog-api-key") || hdr_is(name, nl, "api-key"))
+  if (gw_hdr_is(name, nl, "x-api-key") || gw_hdr_is(name, nl, "x-goog-api-key") || gw_hdr_is(name, nl, "api-key"))
     return vl == tl && memcmp(v, tok, tl) == 0 ? 0 : -1;
-  if (hdr_is(name, nl, "authorization"))
+  if (gw_hdr_is(name, nl, "authorization"))
     return vl == 7 + tl && strncasecmp(v, "Bearer ", 7) == 0 && memcmp(v + 7, tok, tl) == 0 ? 7 : -1;
   return -1;
 }
 
 static bool dropped(const char *name, size_t nl)
 {
-  return hdr_is(name, nl, "connection") || hdr_is(name, nl, "keep-alive") || hdr_is(name, nl, "proxy-connection") ||
-         hdr_is(name, nl, "proxy-authorization") || hdr_is(name, nl, "te") || hdr_is(name, nl, "upgrade") ||
-         hdr_is(name, nl, "host");
+  return gw_hdr_is(name, nl, "connection") || gw_hdr_is(name, nl, "keep-alive") || gw_hdr_is(name, nl, "proxy-connection") ||
+         gw_hdr_is(name, nl, "proxy-authorization") || gw_hdr_is(name, nl, "te") || gw_hdr_is(name, nl, "upgrade") ||
+         gw_hdr_is(name, nl, "host");
 }
 
 /* a header line: the value between the colon and the end, OWS trimmed */
@@ -617,6 +572,35 @@ static void value_of(const char *colon, const char *lend, const char **v, size_t
   *vl = (size_t)(e - s);
 }
 
+/* One header line of a request head already checked (every line has a
+ * colon): the line without its end, the name, the value (OWS trimmed). */
+struct hline {
+  const char *line, *name, *v;
+  size_t len, nl, vl;
+};
+
+/* Fills h with the header line at *p and moves *p past it; false at the
+ * empty line or hend. */
+static bool next_header(const char **p, const char *hend, struct hline *h)
+{
+  if (*p >= hend)
+    return false;
+  const char *e = memchr(*p, '\n', (size_t)(hend - *p));
+  size_t l = (size_t)(e - *p);
+  if (l > 0 && (*p)[l - 1] == '\r')
+    l--;
+  if (l == 0)
+    return false;
+  const char *colon = memchr(*p, ':', l);
+  h->line = *p;
+  h->len = l;
+  h->name = *p;
+  h->nl = (size_t)(colon - *p);
+  value_of(colon, *p + l, &h->v, &h->vl);
+  *p = e + 1;
+  return true;
+}
+
 int gw_relay_request(const struct gw_routes *rs, const char *b, size_t len, struct gw_relay_req *q, char *out,
                      size_t cap, size_t *outlen)
 {
@@ -629,7 +613,7 @@ int gw_relay_request(const struct gw_routes *rs, const char *b, size_t len, stru
     m++;
   if (m == sizeof(q->method) || (m < len && (m == 0 || b[m] != ' ')))
     return refuse(q, 400, "bad-request", "malformed request");
-  size_t end = head_end(b, len);
+  size_t end = gw_head_end(b, len);
   if (end == 0)
     return GW_HTTP_MORE;
   memcpy(q->method, b, m);
@@ -692,15 +676,15 @@ int gw_relay_request(const struct gw_routes *rs, const char *b, size_t len, stru
     if (colon == NULL || colon == p)
       return refuse(q, 400, "bad-request", "malformed header");
     for (const char *c = p; c < colon; c++)
-      if (!tchar((unsigned char)*c))
+      if (!gw_tchar((unsigned char)*c))
         return refuse(q, 400, "bad-request", "malformed header");
     size_t nl = (size_t)(colon - p);
     const char *v;
     size_t vl;
     value_of(colon, p + l, &v, &vl);
-    if (hdr_is(p, nl, "host"))
+    if (gw_hdr_is(p, nl, "host"))
       nhost++;
-    if (hdr_is(p, nl, "content-length")) {
+    if (gw_hdr_is(p, nl, "content-length")) {
       if (has_cl || vl == 0 || vl > 18)
         return refuse(q, 400, "bad-request", "bad Content-Length");
       clen = 0;
@@ -711,7 +695,7 @@ int gw_relay_request(const struct gw_routes *rs, const char *b, size_t len, stru
       }
       has_cl = true;
     }
-    if (hdr_is(p, nl, "transfer-encoding")) {
+    if (gw_hdr_is(p, nl, "transfer-encoding")) {
       if (has_te || !(vl == 7 && strncasecmp(v, "chunked", 7) == 0))
         return refuse(q, 400, "bad-request", "unsupported Transfer-Encoding (only chunked)");
       has_te = true;
@@ -752,23 +736,12 @@ int gw_relay_request(const struct gw_routes *rs, const char *b, size_t len, stru
                 memmem(hit + 1, ql - (size_t)(hit - qs) - 1, r->sentinel, r->sentinel_len)))
       return refuse(q, 400, "sentinel-misplaced", "the credential may only be in an auth header or ?key=");
   }
-  for (p = eol + 1; p < hend;) {
-    const char *e = memchr(p, '\n', (size_t)(hend - p));
-    size_t l = (size_t)(e - p);
-    if (l > 0 && p[l - 1] == '\r')
-      l--;
-    if (l == 0)
-      break;
-    const char *colon = memchr(p, ':', l);
-    size_t nl = (size_t)(colon - p);
-    const char *v;
-    size_t vl;
-    value_of(colon, p + l, &v, &vl);
-    bool has = memmem(colon + 1, (size_t)(p + l - colon - 1), r->sentinel, r->sentinel_len) != NULL;
-    if (has && (dropped(p, nl) || auth_carrier(p, nl, v, vl, r->sentinel, r->sentinel_len) < 0))
+  struct hline h;
+  for (p = eol + 1; next_header(&p, hend, &h);) {
+    bool has = memmem(h.v, h.vl, r->sentinel, r->sentinel_len) != NULL;
+    if (has && (dropped(h.name, h.nl) || auth_carrier(h.name, h.nl, h.v, h.vl, r->sentinel, r->sentinel_len) < 0))
       return refuse(q, 400, "sentinel-misplaced", "the credential may only be in an auth header or ?key=");
     found = found || has;
-    p = e + 1;
   }
   if (!found)
     return refuse(q, 401, "no-sentinel", "missing or wrong credentials");
@@ -776,42 +749,30 @@ int gw_relay_request(const struct gw_routes *rs, const char *b, size_t len, stru
   /* the head for upstream: the key where the sentinel was, nothing else
    * changed but Host and the hop-by-hop headers */
   size_t o = 0;
-  bool ok = put(out, cap, &o, b, m) && put(out, cap, &o, " ", 1) && put(out, cap, &o, r->base, strlen(r->base)) &&
-            put(out, cap, &o, rest, qpos - ne);
+  bool ok = gw_put(out, cap, &o, b, m) && gw_put(out, cap, &o, " ", 1) && gw_put(out, cap, &o, r->base, strlen(r->base)) &&
+            gw_put(out, cap, &o, rest, qpos - ne);
   if (ok && qs) {
-    ok = put(out, cap, &o, "?", 1);
+    ok = gw_put(out, cap, &o, "?", 1);
     if (qk >= 0)
-      ok = ok && put(out, cap, &o, qs, (size_t)qk) && put(out, cap, &o, r->key, r->key_len) &&
-           put(out, cap, &o, qs + qk + (long)r->sentinel_len, ql - (size_t)qk - r->sentinel_len);
+      ok = ok && gw_put(out, cap, &o, qs, (size_t)qk) && gw_put(out, cap, &o, r->key, r->key_len) &&
+           gw_put(out, cap, &o, qs + qk + (long)r->sentinel_len, ql - (size_t)qk - r->sentinel_len);
     else
-      ok = ok && put(out, cap, &o, qs, ql);
+      ok = ok && gw_put(out, cap, &o, qs, ql);
   }
-  ok = ok && put(out, cap, &o, " ", 1) && put(out, cap, &o, ver, 8) && put(out, cap, &o, "\r\nHost: ", 8) &&
-       put(out, cap, &o, r->authority, strlen(r->authority)) && put(out, cap, &o, "\r\n", 2);
-  for (p = eol + 1; ok && p < hend;) {
-    const char *e = memchr(p, '\n', (size_t)(hend - p));
-    size_t l = (size_t)(e - p);
-    if (l > 0 && p[l - 1] == '\r')
-      l--;
-    if (l == 0)
-      break;
-    const char *colon = memchr(p, ':', l);
-    size_t nl = (size_t)(colon - p);
-    const char *v;
-    size_t vl;
-    value_of(colon, p + l, &v, &vl);
-    long at = auth_carrier(p, nl, v, vl, r->sentinel, r->sentinel_len);
-    if (dropped(p, nl)) {
+  ok = ok && gw_put(out, cap, &o, " ", 1) && gw_put(out, cap, &o, ver, 8) && gw_put(out, cap, &o, "\r\nHost: ", 8) &&
+       gw_put(out, cap, &o, r->authority, strlen(r->authority)) && gw_put(out, cap, &o, "\r\n", 2);
+  for (p = eol + 1; ok && next_header(&p, hend, &h);) {
+    long at = auth_carrier(h.name, h.nl, h.v, h.vl, r->sentinel, r->sentinel_len);
+    if (dropped(h.name, h.nl)) {
       /* not passed on */
     } else if (at >= 0) {
-      ok = put(out, cap, &o, p, nl) && put(out, cap, &o, ": ", 2) && put(out, cap, &o, v, (size_t)at) &&
-           put(out, cap, &o, r->key, r->key_len) && put(out, cap, &o, "\r\n", 2);
+      ok = gw_put(out, cap, &o, h.name, h.nl) && gw_put(out, cap, &o, ": ", 2) && gw_put(out, cap, &o, h.v, (size_t)at) &&
+           gw_put(out, cap, &o, r->key, r->key_len) && gw_put(out, cap, &o, "\r\n", 2);
     } else {
-      ok = put(out, cap, &o, p, l) && put(out, cap, &o, "\r\n", 2);
+      ok = gw_put(out, cap, &o, h.line, h.len) && gw_put(out, cap, &o, "\r\n", 2);
     }
-    p = e + 1;
   }
-  ok = ok && put(out, cap, &o, "Connection: close\r\n\r\n", 21);
+  ok = ok && gw_put(out, cap, &o, "Connection: close\r\n\r\n", 21);
   if (!ok) {
     explicit_bzero(out, o);
     return refuse(q, 431, "head-too-large", "request head too large");
@@ -833,7 +794,7 @@ int gw_relay_response(const char *b, size_t len, bool head_request, int *status,
   for (size_t i = 0; i < len && i < 7; i++)
     if (b[i] != pre[i])
       return -1;
-  size_t end = head_end(b, len);
+  size_t end = gw_head_end(b, len);
   if (end == 0)
     return GW_HTTP_MORE;
   const char *eol = memchr(b, '\n', end);
@@ -851,7 +812,7 @@ int gw_relay_response(const char *b, size_t len, bool head_request, int *status,
   if (st < 100)
     return -1;
   size_t o = 0;
-  if (!put(out, cap, &o, b, ll) || !put(out, cap, &o, "\r\n", 2))
+  if (!gw_put(out, cap, &o, b, ll) || !gw_put(out, cap, &o, "\r\n", 2))
     return -1;
   const char *p = eol + 1, *hend = b + end;
   bool skipping = false;
@@ -867,7 +828,7 @@ int gw_relay_response(const char *b, size_t len, bool head_request, int *status,
     if (l == 0)
       break;
     if (p[0] == ' ' || p[0] == '\t') { /* obsolete folding: goes with its header */
-      if (!skipping && (!put(out, cap, &o, p, l) || !put(out, cap, &o, "\r\n", 2)))
+      if (!skipping && (!gw_put(out, cap, &o, p, l) || !gw_put(out, cap, &o, "\r\n", 2)))
         return -1;
       p = e + 1;
       continue;
@@ -876,17 +837,17 @@ int gw_relay_response(const char *b, size_t len, bool head_request, int *status,
     if (colon == NULL)
       return -1;
     size_t nl = (size_t)(colon - p);
-    skipping = hdr_is(p, nl, "connection") || hdr_is(p, nl, "keep-alive");
+    skipping = gw_hdr_is(p, nl, "connection") || gw_hdr_is(p, nl, "keep-alive");
     const char *v;
     size_t vl;
     value_of(colon, p + l, &v, &vl);
-    if (hdr_is(p, nl, "transfer-encoding")) {
+    if (gw_hdr_is(p, nl, "transfer-encoding")) {
       has_te = true;
       /* chunked only when it is the last coding of the last header */
       chunked = vl >= 7 && strncasecmp(v + vl - 7, "chunked", 7) == 0 && (vl == 7 || v[vl - 8] == ',' ||
                                                                         v[vl - 8] == ' ' || v[vl - 8] == '\t');
     }
-    if (hdr_is(p, nl, "content-length")) {
+    if (gw_hdr_is(p, nl, "content-length")) {
       uint64_t x = 0;
       bool ok = vl > 0 && vl <= 18;
       for (size_t i = 0; ok && i < vl; i++) {
@@ -898,14 +859,14 @@ int gw_relay_response(const char *b, size_t len, bool head_request, int *status,
       clen = x;
       cl_ok = true;
     }
-    if (!skipping && (!put(out, cap, &o, p, l) || !put(out, cap, &o, "\r\n", 2)))
+    if (!skipping && (!gw_put(out, cap, &o, p, l) || !gw_put(out, cap, &o, "\r\n", 2)))
       return -1;
     p = e + 1;
   }
   bool interim = st >= 100 && st < 200 && st != 101;
-  if (!interim && !put(out, cap, &o, "Connection: close\r\n", 19))
+  if (!interim && !gw_put(out, cap, &o, "Connection: close\r\n", 19))
     return -1;
-  if (!put(out, cap, &o, "\r\n", 2))
+  if (!gw_put(out, cap, &o, "\r\n", 2))
     return -1;
   if (interim || st == 204 || st == 304 || head_request)
     gw_body_init(body, GW_BODY_NONE, 0);

@@ -15,6 +15,7 @@
  * Relay threads have every signal blocked: the gateway's main loop takes
  * SIGTERM through its signalfd. */
 #include "relay.h"
+#include "sys.h"
 #include "util.h"
 
 #include <ares.h>
@@ -139,27 +140,6 @@ static bool stopping(void)
 {
   struct pollfd p = { .fd = R.stopfd, .events = POLLIN };
   return poll(&p, 1, 0) > 0;
-}
-
-static void fmt_addr(const struct sockaddr_storage *ss, char *out, size_t cap)
-{
-  struct gw_addr a = { 0 };
-  int port = 0;
-  if (ss->ss_family == AF_INET) {
-    const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
-    a.family = AF_INET;
-    memcpy(a.a, &s->sin_addr, 4);
-    port = ntohs(s->sin_port);
-  } else if (ss->ss_family == AF_INET6) {
-    const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
-    a.family = AF_INET6;
-    memcpy(a.a, &s->sin6_addr, 16);
-    port = ntohs(s->sin6_port);
-  } else {
-    snprintf(out, cap, "?");
-    return;
-  }
-  gw_addr_format(&a, port, out, cap);
 }
 
 static void nodelay(int fd)
@@ -981,7 +961,7 @@ static void *acceptor(void *arg)
       continue;
     }
     char client[64];
-    fmt_addr(&ss, client, sizeof(client));
+    gw_sockaddr_format(&ss, client, sizeof(client));
     pthread_mutex_lock(&R.mu);
     bool full = R.live >= RELAY_MAX_CONNS;
     if (!full)

@@ -9,6 +9,7 @@
 #include <linux/capability.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -132,4 +133,25 @@ int gw_write_ready(const char *path, adr_err *err)
   if (write(fd, b, (size_t)n) != n)
     return adr_err_sys(err, errno ? errno : EIO, "ready file %s", path);
   return 0;
+}
+
+void gw_sockaddr_format(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+  struct gw_addr a = { 0 };
+  int port = 0;
+  if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
+    a.family = AF_INET;
+    memcpy(a.a, &s->sin_addr, 4);
+    port = ntohs(s->sin_port);
+  } else if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
+    a.family = AF_INET6;
+    memcpy(a.a, &s->sin6_addr, 16);
+    port = ntohs(s->sin6_port);
+  } else {
+    snprintf(out, cap, "?");
+    return;
+  }
+  gw_addr_format(&a, port, out, cap);
 }

@@ -5,6 +5,8 @@
 #include "err.h"
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
 
 /* Clear the bounding set (when we may), the ambient set, and permitted,
  * effective and inheritable; then PR_SET_NO_NEW_PRIVS. */
@@ -14,6 +16,9 @@ int gw_drop_privileges(adr_err *err);
  * namespace's main table (rtnetlink).  *skipped is set, and 0 returned, for
  * an IPv6 CIDR when the namespace has no IPv6. */
 int gw_blackhole(const char *cidr, bool *skipped, adr_err *err);
+
+/* "ADDR:PORT" (IPv6 in brackets) of a socket address, "?" for another family. */
+void gw_sockaddr_format(const struct sockaddr_storage *ss, char *out, size_t cap);
 
 /* "<pid>\n" into path (O_CREAT|O_TRUNC, 0644). */
 int gw_write_ready(const char *path, adr_err *err);
