@@ -118,7 +118,7 @@ int adr_creds_check(json_t *d, const char *ctx0, adr_err *err)
   static const char *const ef[] = { "path", "json", "dotenv", NULL };
   static const char *const rt[] = { "name", "api", "upstream", "base_env", "key_env", "args", "drop_env", NULL };
   static const char *const pv[] = { "path", "env", "at", "base", "key", "api", "apis", "builtin", "prefix",
-                                    "secret_fields", NULL };
+                                    "secret_fields", "auth_path", NULL };
   static const char *const hi[] = { "path", "contains", NULL };
   static const char *const js[] = { "path", "at", "value", "when", NULL };
   static const char *const nr[] = { "path", "env", "why", NULL };
@@ -163,7 +163,8 @@ int adr_creds_check(json_t *d, const char *ctx0, adr_err *err)
         if (want_rel(x, "path", false, c, err) < 0 || want_str(x, "env", false, c, err) < 0 ||
             want_str(x, "at", true, c, err) < 0 || want_str(x, "base", true, c, err) < 0 ||
             want_str(x, "key", true, c, err) < 0 || want_str(x, "api", true, c, err) < 0 ||
-            want_str(x, "prefix", false, c, err) < 0 || want_strs(x, "secret_fields", c, err) < 0)
+            want_str(x, "prefix", false, c, err) < 0 || want_strs(x, "secret_fields", c, err) < 0 ||
+            want_rel(x, "auth_path", false, c, err) < 0)
           return -1;
         if (!json_object_get(x, "path") && !json_object_get(x, "env"))
           return adr_err_set(err, EINVAL, "%s: needs \"path\" or \"env\"", c);
@@ -225,6 +226,9 @@ struct planner {
   struct jfile *jf;
   size_t n_jf;
   struct strv active_keys; /* variable names that now hold a sentinel */
+  json_t *auth;            /* the agent's own login file of API keys, by provider (opencode's auth.json) */
+  json_t *auth_seen;       /* providers that took their key from it */
+  char *auth_shown;
 };
 
 /* The host path of a HOME-relative path, through the agent's config
@@ -753,18 +757,25 @@ static void providers_in(struct planner *pl, json_t *pd, json_t *doc, const char
       }
     }
     json_t *kj = jpath_get(pv, keyp);
-    if (!json_is_string(kj))
-      continue;
     const char *kval = json_string_value(kj);
-    cleanup_free char *ref = key_ref(kval);
-    if (!ref && upper_name(kval)) { /* a bare variable name, as some versions read it */
+    const char *authsrc = NULL;
+    if (!kval) { /* no key here: the agent's own login file may have one */
+      json_t *a = json_object_get(pl->auth, id);
+      if (!streq(json_string_value(json_object_get(a, "type")), "api") || !json_is_string(json_object_get(a, "key")))
+        continue;
+      kval = json_string_value(json_object_get(a, "key"));
+      authsrc = pl->auth_shown;
+      json_object_set_new(pl->auth_seen, id, json_true());
+    }
+    cleanup_free char *ref = authsrc ? NULL : key_ref(kval);
+    if (!ref && !authsrc && upper_name(kval)) { /* a bare variable name, as some versions read it */
       cleanup_free char *o2 = NULL;
       const char *src2 = NULL;
       if (lookup(pl, kval, &o2, &src2))
         ref = xstrdup(kval);
     }
     cleanup_free char *kown = NULL;
-    const char *key = kval, *ksrc = where;
+    const char *key = kval, *ksrc = authsrc ? authsrc : where;
     if (ref) {
       key = adr_valid_env_name(ref, strlen(ref)) ? lookup(pl, ref, &kown, &ksrc) : NULL;
       if (!key)
@@ -818,7 +829,18 @@ static void do_providers(struct planner *pl)
 {
   struct adr_creds_plan *p = pl->p;
   size_t i;
-  json_t *pd;
+  json_t *pd, *env_pd = NULL;
+  json_array_foreach(json_object_get(pl->def, "providers"), i, pd)
+  {
+    const char *ap = json_string_value(json_object_get(pd, "auth_path"));
+    cleanup_free char *hp = ap && !pl->auth ? host_path(pl, ap) : NULL;
+    bool missing;
+    cleanup_err adr_err e = NULL;
+    if (hp && (pl->auth = load_json_file(hp, &missing, &e)) != NULL) {
+      pl->auth_seen = json_object();
+      pl->auth_shown = shown_path(pl, hp);
+    }
+  }
   json_array_foreach(json_object_get(pl->def, "providers"), i, pd)
   {
     const char *rel = json_string_value(json_object_get(pd, "path"));
@@ -830,24 +852,57 @@ static void do_providers(struct planner *pl)
         providers_in(pl, pd, doc, shown);
       }
     }
-    const char *env = json_string_value(json_object_get(pd, "env"));
-    const char *v = env ? strv_get(pl->in->user_env, env) : NULL;
-    if (v) {
-      json_error_t je;
-      json_t *doc = json_loads(v, 0, &je);
-      strv_push(&p->drop_env, env);
-      if (!json_is_object(doc)) {
-        strv_pushf(&p->notes, "%s is not a JSON object: not passed (it may hold credentials)", env);
-        json_decref(doc);
-        continue;
-      }
-      providers_in(pl, pd, doc, env);
-      char *s = json_dumps(doc, JSON_COMPACT);
-      strv_pushf(&p->env, "%s=%s", env, s);
-      free(s);
+    if (json_object_get(pd, "env"))
+      env_pd = pd;
+  }
+  if (!env_pd)
+    return;
+  /* the variable holding a config: the user's (-e), rewritten; plus the
+   * providers whose only key is in the login file, added */
+  const char *env = json_string_value(json_object_get(env_pd, "env"));
+  const char *v = strv_get(pl->in->user_env, env);
+  json_t *doc = NULL;
+  if (v) {
+    json_error_t je;
+    doc = json_loads(v, 0, &je);
+    strv_push(&p->drop_env, env);
+    if (!json_is_object(doc)) {
+      strv_pushf(&p->notes, "%s is not a JSON object: not passed (it may hold credentials)", env);
       json_decref(doc);
+      return;
     }
   }
+  const char *at = json_string_value(json_object_get(env_pd, "at"));
+  json_t *builtin = json_object_get(env_pd, "builtin");
+  const char *id;
+  json_t *a;
+  json_object_foreach(pl->auth, id, a)
+  {
+    if (json_object_get(pl->auth_seen, id) || !streq(json_string_value(json_object_get(a, "type")), "api") ||
+        (doc && json_object_get(jpath_get(doc, at), id))) /* the config below names it */
+      continue;
+    if (!json_object_get(builtin, id)) {
+      strv_pushf(&p->notes, "the key for provider '%s' in %s is not relayed: the provider has no base URL", id,
+                 pl->auth_shown);
+      continue;
+    }
+    if (!doc)
+      doc = json_object();
+    json_t *provs = jpath_get(doc, at);
+    if (!json_is_object(provs)) {
+      jpath_set(doc, at, json_object());
+      provs = jpath_get(doc, at);
+    }
+    if (!json_object_get(provs, id))
+      json_object_set_new(provs, id, json_object());
+  }
+  if (!doc)
+    return;
+  providers_in(pl, env_pd, doc, env);
+  char *s2 = json_dumps(doc, JSON_COMPACT);
+  strv_pushf(&p->env, "%s=%s", env, s2);
+  free(s2);
+  json_decref(doc);
 }
 
 static bool route_active(const struct adr_creds_plan *p, const char *name)
@@ -963,6 +1018,9 @@ int adr_creds_plan(const struct adr_creds_in *in, struct adr_creds_plan *p, adr_
       strv_free(&pl.file_env);
       strv_free(&pl.file_src);
       strv_free(&pl.active_keys);
+      json_decref(pl.auth);
+      json_decref(pl.auth_seen);
+      free(pl.auth_shown);
       return adr_err_set(err, EINVAL, "agent '%s': the %s key (from %s) would enter the sandbox in a variable; not run",
                          in->agent->name, p->routes[r].name, p->routes[r].source);
     }
@@ -972,6 +1030,9 @@ int adr_creds_plan(const struct adr_creds_in *in, struct adr_creds_plan *p, adr_
   strv_free(&pl.file_env);
   strv_free(&pl.file_src);
   strv_free(&pl.active_keys);
+  json_decref(pl.auth);
+  json_decref(pl.auth_seen);
+  free(pl.auth_shown);
   json_decref(def);
   return 0;
 }

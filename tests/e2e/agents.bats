@@ -9,7 +9,7 @@
 # a CA of the test's own (given to adr as ADR_EXTRA_CA) and answers 401 to
 # any key but MOCK_KEY, the real key, which each agent's wiring keeps where
 # users keep it (the host environment, adr secret, the agent's own config
-# files, -e).  The sandbox holds a sentinel; the canary sweeps check that
+# and login files, -e).  The sandbox holds a sentinel; the canary sweeps check that
 # the real key is nowhere inside (SEC-01/02/03 of the security probes).
 
 bats_require_minimum_version 1.5.0
@@ -72,9 +72,12 @@ JSON
       echo "{\"OPENAI_API_KEY\": null, \"tokens\": {\"access_token\": \"$key\"}}" >"$cfg/auth.json"
       HOSTENV=("OPENAI_BASE_URL=$url/v1")
       ARGS=(-c "$cfg" --model mock-model) ;;
-    opencode) # -e: a config naming the key by reference, and the key
-      ARGS=(-e "OPENCODE_CONFIG_CONTENT={\"provider\":{\"mock\":{\"npm\":\"@ai-sdk/openai-compatible\",\"name\":\"mock\",\"options\":{\"baseURL\":\"$url/v1\",\"apiKey\":\"{env:MOCK_API_KEY}\"},\"models\":{\"mock-model\":{\"name\":\"mock-model\"}}}},\"model\":\"mock/mock-model\",\"small_model\":\"mock/mock-model\",\"autoupdate\":false,\"share\":\"disabled\",\"permission\":{\"edit\":\"allow\",\"bash\":\"allow\",\"webfetch\":\"allow\"}}"
-            -e "MOCK_API_KEY=$key" --model mock/mock-model) ;;
+    opencode) # opencode's own login file (auth.json, as 'opencode auth login' writes it); the
+              # provider from the config the user passes with -e
+      mkdir -p "$HOME/.local/share/opencode"
+      printf '{"mock": {"type": "api", "key": "%s"}}\n' "$key" >"$HOME/.local/share/opencode/auth.json"
+      ARGS=(-e "OPENCODE_CONFIG_CONTENT={\"provider\":{\"mock\":{\"npm\":\"@ai-sdk/openai-compatible\",\"name\":\"mock\",\"options\":{\"baseURL\":\"$url/v1\"},\"models\":{\"mock-model\":{\"name\":\"mock-model\"}}}},\"model\":\"mock/mock-model\",\"small_model\":\"mock/mock-model\",\"autoupdate\":false,\"share\":\"disabled\",\"permission\":{\"edit\":\"allow\",\"bash\":\"allow\",\"webfetch\":\"allow\"}}"
+            --model mock/mock-model) ;;
     gemini) # gemini's own .env file (adr sets the key's auth type)
       printf 'GEMINI_API_KEY=%s\n' "$key" >"$cfg/.env"
       echo "{\"token\": \"$key\"}" >"$cfg/oauth_creds.json"

@@ -110,6 +110,12 @@ static const char *env_of(const struct strv *env, const char *name)
   return NULL;
 }
 
+/* provider ID's options.NAME */
+static json_t *jp(json_t *provs, const char *id, const char *name)
+{
+  return json_object_get(json_object_get(json_object_get(provs, id), "options"), name);
+}
+
 static const char *overlay(const struct adr_creds_plan *p, const char *rel)
 {
   for (size_t i = 0; i < p->n_overlays; i++)
@@ -369,6 +375,49 @@ static void test_opencode_env_config(void **state)
   adr_creds_plan_free(&p);
 }
 
+/* opencode's own login file (auth.json, hidden): an API key there serves
+ * a provider of the config that has none, and a built-in provider that
+ * the config does not name (added to the sandbox's OPENCODE_CONFIG_CONTENT) */
+static void test_opencode_auth_json(void **state)
+{
+  struct fx *f = *state;
+  put(f, ".local/share/opencode/auth.json",
+      "{\"mock\": {\"type\": \"api\", \"key\": \"auth-mock\"}, \"anthropic\": {\"type\": \"api\", \"key\": \"auth-anth\"},"
+      " \"github-copilot\": {\"type\": \"oauth\", \"refresh\": \"r-secret\"}, \"nobase\": {\"type\": \"api\", \"key\": \"nb\"}}");
+  strv_push(&f->user_env, "OPENCODE_CONFIG_CONTENT={\"provider\":{\"mock\":{\"npm\":\"@ai-sdk/openai-compatible\","
+                          "\"options\":{\"baseURL\":\"https://m.test/v1\"}}}}");
+  struct adr_creds_plan p;
+  plan(f, "opencode", &p);
+  assert_int_equal(p.n_routes, 2);
+  assert_string_equal(p.routes[0].name, "mock");
+  assert_string_equal(p.routes[0].key, "auth-mock");
+  assert_string_equal(p.routes[0].upstream, "https://m.test/v1");
+  assert_string_equal(p.routes[1].name, "anthropic");
+  assert_string_equal(p.routes[1].key, "auth-anth");
+  assert_string_equal(p.routes[1].upstream, "https://api.anthropic.com/v1");
+  const char *c = env_of(&p.env, "OPENCODE_CONFIG_CONTENT");
+  json_t *j = json_loads(c, 0, NULL);
+  json_t *pv = json_object_get(j, "provider");
+  assert_string_equal(json_string_value(jp(pv, "mock", "apiKey")), p.routes[0].sentinel);
+  assert_string_equal(json_string_value(jp(pv, "anthropic", "apiKey")), p.routes[1].sentinel);
+  assert_string_equal(json_string_value(jp(pv, "anthropic", "baseURL")), ADR_RELAY_PLACEHOLDER "/anthropic");
+  assert_null(json_object_get(pv, "github-copilot"));
+  json_decref(j);
+  assert_true(strv_contains(&p.hide, ".local/share/opencode/auth.json"));
+  assert_int_equal(p.notes.n, 1); /* nobase */
+  assert_clean(&p, "auth-mock");
+  assert_clean(&p, "auth-anth");
+  assert_clean(&p, "r-secret");
+  adr_creds_plan_free(&p);
+  /* without a config variable of the user's: one is made for them */
+  strv_free(&f->user_env);
+  plan(f, "opencode", &p);
+  assert_int_equal(p.n_routes, 1);
+  assert_string_equal(p.routes[0].name, "anthropic");
+  assert_non_null(strstr(env_of(&p.env, "OPENCODE_CONFIG_CONTENT"), p.routes[0].sentinel));
+  adr_creds_plan_free(&p);
+}
+
 static void test_codex_args_and_auth(void **state)
 {
   struct fx *f = *state;
@@ -578,6 +627,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_pi_headers_bare_names_fail_closed, setup, teardown),
     cmocka_unit_test_setup_teardown(test_claude_json_and_dropped_vars, setup, teardown),
     cmocka_unit_test_setup_teardown(test_opencode_env_config, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_opencode_auth_json, setup, teardown),
     cmocka_unit_test_setup_teardown(test_codex_args_and_auth, setup, teardown),
     cmocka_unit_test_setup_teardown(test_gemini_dotenv_and_settings, setup, teardown),
     cmocka_unit_test_setup_teardown(test_copilot_needs_base, setup, teardown),
