@@ -150,6 +150,9 @@ bool gw_tchar(unsigned char c); /* a token character (RFC 9110) */
 /* The end of a head: offset just past "\r\n\r\n" (or a bare-LF empty
  * line), 0 if absent. */
 size_t gw_head_end(const char *b, size_t len);
+/* The header line at *next (without its line end) in *line, *len; moves
+ * *next past it; false at the empty line or hend.  Heads end in '\n'. */
+bool gw_head_line(const char **next, const char *hend, const char **line, size_t *len);
 bool gw_hdr_is(const char *name, size_t nl, const char *want); /* case-insensitive name */
 /* Appends n bytes at out[*o] if they fit in cap; false (nothing written) if not. */
 bool gw_put(char *out, size_t cap, size_t *o, const char *s, size_t n);

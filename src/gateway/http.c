@@ -77,6 +77,22 @@ static int parse_authority(const char *s, size_t len, bool need_port, struct gw_
   return 0;
 }
 
+bool gw_head_line(const char **next, const char *hend, const char **line, size_t *len)
+{
+  if (*next >= hend)
+    return false;
+  const char *e = memchr(*next, '\n', (size_t)(hend - *next));
+  size_t l = (size_t)(e - *next);
+  if (l > 0 && (*next)[l - 1] == '\r')
+    l--;
+  if (l == 0)
+    return false; /* the empty line */
+  *line = *next;
+  *len = l;
+  *next = e + 1;
+  return true;
+}
+
 bool gw_hdr_is(const char *name, size_t nl, const char *want)
 {
   return nl == strlen(want) && strncasecmp(name, want, nl) == 0;
@@ -127,13 +143,8 @@ int gw_http_parse(const char *b, size_t len, struct gw_http_head *h)
   size_t hostlen = 0;
   const char *p = eol + 1;
   const char *hend = b + end;
-  while (p < hend) {
-    const char *e = memchr(p, '\n', (size_t)(hend - p));
-    size_t l = (size_t)(e - p);
-    if (l > 0 && p[l - 1] == '\r')
-      l--;
-    if (l == 0)
-      break; /* the empty line */
+  size_t l;
+  for (const char *next = p; gw_head_line(&next, hend, &p, &l);) {
     if (memchr(p, '\r', l) || memchr(p, '\0', l))
       return GW_HTTP_BAD;
     if (p[0] == ' ' || p[0] == '\t')
@@ -154,7 +165,6 @@ int gw_http_parse(const char *b, size_t len, struct gw_http_head *h)
       while (hostlen && (hosthdr[hostlen - 1] == ' ' || hosthdr[hostlen - 1] == '\t'))
         hostlen--;
     }
-    p = e + 1;
   }
 
   if (strcmp(h->method, "CONNECT") == 0) {
@@ -218,20 +228,14 @@ long gw_http_rewrite(const char *b, const struct gw_http_head *h, char *out, siz
     return -1;
   const char *p = (const char *)memchr(b, '\n', h->head_len) + 1;
   const char *hend = b + h->head_len;
-  while (p < hend) {
-    const char *e = memchr(p, '\n', (size_t)(hend - p));
-    size_t l = (size_t)(e - p);
-    if (l > 0 && p[l - 1] == '\r')
-      l--;
-    if (l == 0)
-      break;
+  size_t l;
+  for (const char *next = p; gw_head_line(&next, hend, &p, &l);) {
     const char *colon = memchr(p, ':', l);
     size_t nl = (size_t)(colon - p);
     bool drop = gw_hdr_is(p, nl, "proxy-connection") || gw_hdr_is(p, nl, "proxy-authorization") ||
                 gw_hdr_is(p, nl, "keep-alive") || gw_hdr_is(p, nl, "connection") || gw_hdr_is(p, nl, "host");
     if (!drop && (!gw_put(out, cap, &o, p, l) || !gw_put(out, cap, &o, "\r\n", 2)))
       return -1;
-    p = e + 1;
   }
   if (!gw_put(out, cap, &o, "Host: ", 6) || !gw_put(out, cap, &o, b + h->auth_off, h->auth_len) ||
       !gw_put(out, cap, &o, "\r\nConnection: close\r\n\r\n", 23))

@@ -583,21 +583,12 @@ struct hline {
  * empty line or hend. */
 static bool next_header(const char **p, const char *hend, struct hline *h)
 {
-  if (*p >= hend)
+  if (!gw_head_line(p, hend, &h->line, &h->len))
     return false;
-  const char *e = memchr(*p, '\n', (size_t)(hend - *p));
-  size_t l = (size_t)(e - *p);
-  if (l > 0 && (*p)[l - 1] == '\r')
-    l--;
-  if (l == 0)
-    return false;
-  const char *colon = memchr(*p, ':', l);
-  h->line = *p;
-  h->len = l;
-  h->name = *p;
-  h->nl = (size_t)(colon - *p);
-  value_of(colon, *p + l, &h->v, &h->vl);
-  *p = e + 1;
+  const char *colon = memchr(h->line, ':', h->len);
+  h->name = h->line;
+  h->nl = (size_t)(colon - h->line);
+  value_of(colon, h->line + h->len, &h->v, &h->vl);
   return true;
 }
 
@@ -663,13 +654,8 @@ int gw_relay_request(const struct gw_routes *rs, const char *b, size_t len, stru
   uint64_t clen = 0;
   const char *p = eol + 1, *hend = b + end;
   size_t nhost = 0;
-  while (p < hend) {
-    const char *e = memchr(p, '\n', (size_t)(hend - p));
-    size_t l = (size_t)(e - p);
-    if (l > 0 && p[l - 1] == '\r')
-      l--;
-    if (l == 0)
-      break;
+  size_t l;
+  for (const char *next = p; gw_head_line(&next, hend, &p, &l);) {
     if (memchr(p, '\r', l) || memchr(p, '\0', l) || p[0] == ' ' || p[0] == '\t')
       return refuse(q, 400, "bad-request", "malformed header");
     const char *colon = memchr(p, ':', l);
@@ -700,7 +686,6 @@ int gw_relay_request(const struct gw_routes *rs, const char *b, size_t len, stru
         return refuse(q, 400, "bad-request", "unsupported Transfer-Encoding (only chunked)");
       has_te = true;
     }
-    p = e + 1;
   }
   if (nhost > 1)
     return refuse(q, 400, "bad-request", "more than one Host header");
@@ -820,17 +805,11 @@ int gw_relay_response(const char *b, size_t len, bool head_request, int *status,
    * unclear is read until the connection closes */
   bool chunked = false, has_te = false, cl_ok = false, cl_bad = false;
   uint64_t clen = 0;
-  while (p < hend) {
-    const char *e = memchr(p, '\n', (size_t)(hend - p));
-    size_t l = (size_t)(e - p);
-    if (l > 0 && p[l - 1] == '\r')
-      l--;
-    if (l == 0)
-      break;
+  size_t l;
+  for (const char *next = p; gw_head_line(&next, hend, &p, &l);) {
     if (p[0] == ' ' || p[0] == '\t') { /* obsolete folding: goes with its header */
       if (!skipping && (!gw_put(out, cap, &o, p, l) || !gw_put(out, cap, &o, "\r\n", 2)))
         return -1;
-      p = e + 1;
       continue;
     }
     const char *colon = memchr(p, ':', l);
@@ -861,7 +840,6 @@ int gw_relay_response(const char *b, size_t len, bool head_request, int *status,
     }
     if (!skipping && (!gw_put(out, cap, &o, p, l) || !gw_put(out, cap, &o, "\r\n", 2)))
       return -1;
-    p = e + 1;
   }
   bool interim = st >= 100 && st < 200 && st != 101;
   if (!interim && !gw_put(out, cap, &o, "Connection: close\r\n", 19))
