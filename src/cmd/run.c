@@ -568,10 +568,33 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
   if (!relay)
     warnf("credential relay off (%s): the agent's config is staged whole and -e keys enter the sandbox",
           no_relay ? "--no-relay" : adr_config_entry(&ctx->config, "ADR_RELAY")->origin);
+  {
+    /* no mount (nor the workspace) reaches credentials past the planner */
+    cleanup_free char *sdir0 = adr_state_dir(), *cdir0 = adr_config_dir();
+    struct adr_creds_guard g = {
+      .agents = &ctx->agents, .agent = agent, .home = home, .state_dir = sdir0, .config_dir = cdir0, .relay = relay,
+    };
+    cleanup_strv struct strv mnotes = { 0 };
+    struct adr_mount wsm = { .host = ws, .container = (char *)ADR_SANDBOX_WORKSPACE };
+    if (adr_creds_mount_check(&wsm, &g, &mnotes, &err) < 0) {
+      mounts_free(&mounts);
+      strv_free(&o.env);
+      adr_err_prefix(&err, "workspace");
+      return report(&err);
+    }
+    for (size_t i = 0; i < mounts.n; i++)
+      if (adr_creds_mount_check(&mounts.v[i], &g, &mnotes, &err) < 0) {
+        mounts_free(&mounts);
+        strv_free(&o.env);
+        return report(&err);
+      }
+    for (size_t i = 0; i < mnotes.n; i++)
+      warnf("%s", mnotes.v[i]);
+  }
   if (relay) {
     cleanup_free char *sdir = adr_secret_dir();
     struct adr_creds_in ci = {
-      .agent = agent, .host_home = home, .config_dir = cfgdir, .user_env = &o.env,
+      .agent = agent, .host_home = home, .config_dir = cfgdir, .config_file = cfgfile, .user_env = &o.env,
       .secrets_dir = sdir, .getenv = env_lookup,
     };
     if (adr_creds_plan(&ci, &plan, &err) < 0) {

@@ -3,6 +3,7 @@
 #include "buf.h"
 #include "parse.h"
 #include "paths.h"
+#include "runspec.h"
 #include "secret.h"
 
 #include <errno.h>
@@ -103,6 +104,28 @@ static bool route_name_ok(const char *s)
   return true;
 }
 
+/* a route's "key_json": [{"path", "at"}]: JSON files and the member in
+ * each that may hold the route's key */
+static int check_key_json(json_t *a, const char *ctx, adr_err *err)
+{
+  size_t i;
+  json_t *x;
+  if (!a)
+    return 0;
+  if (!json_is_array(a))
+    return adr_err_set(err, EINVAL, "%s: \"key_json\" must be an array", ctx);
+  json_array_foreach(a, i, x)
+  {
+    cleanup_free char *c = xasprintf("%s.key_json[%zu]", ctx, i);
+    static const char *const kj[] = { "path", "at", NULL };
+    if (!json_is_object(x))
+      return adr_err_set(err, EINVAL, "%s must be an object", c);
+    if (want_only(x, kj, c, err) < 0 || want_rel(x, "path", true, c, err) < 0 || want_str(x, "at", true, c, err) < 0)
+      return -1;
+  }
+  return 0;
+}
+
 int adr_creds_check(json_t *d, const char *ctx0, adr_err *err)
 {
   cleanup_free char *ctx = xasprintf("%s: \"credentials\"", ctx0);
@@ -116,11 +139,12 @@ int adr_creds_check(json_t *d, const char *ctx0, adr_err *err)
   json_t *x;
   json_array_foreach(json_object_get(d, "hide"), i, x) if (!rel_ok(json_string_value(x))) return adr_err_set(err, EINVAL, "%s: \"hide\"[%zu] must be a path relative to HOME", ctx, i);
   static const char *const ef[] = { "path", "json", "dotenv", NULL };
-  static const char *const rt[] = { "name", "api", "upstream", "base_env", "key_env", "args", "drop_env", NULL };
+  static const char *const rt[] = { "name", "api", "upstream", "base_env", "key_env", "key_json", "args", "drop_env",
+                                    NULL };
   static const char *const pv[] = { "path", "env", "at", "base", "key", "api", "apis", "builtin", "prefix",
                                     "secret_fields", "auth_path", NULL };
   static const char *const hi[] = { "path", "contains", NULL };
-  static const char *const js[] = { "path", "at", "value", "when", NULL };
+  static const char *const js[] = { "path", "at", "value", "when", "tail", "append", NULL };
   static const char *const nr[] = { "path", "env", "why", NULL };
   const char *lists[] = { "env_files", "routes", "providers", "json_set", "not_relayed", "hide_if" };
   const char *const *fields[] = { ef, rt, pv, js, nr, hi };
@@ -158,6 +182,8 @@ int adr_creds_check(json_t *d, const char *ctx0, adr_err *err)
           return adr_err_set(err, EINVAL, "%s: \"key_env\" must name at least one variable", c);
         if (!json_object_get(x, "upstream") && !json_object_get(x, "base_env"))
           return adr_err_set(err, EINVAL, "%s: needs \"upstream\" or \"base_env\"", c);
+        if (check_key_json(json_object_get(x, "key_json"), c, err) < 0)
+          return -1;
         break;
       case 2:
         if (want_rel(x, "path", false, c, err) < 0 || want_str(x, "env", false, c, err) < 0 ||
@@ -192,6 +218,15 @@ int adr_creds_check(json_t *d, const char *ctx0, adr_err *err)
           return -1;
         if (!json_is_string(json_object_get(x, "value")) && !json_is_null(json_object_get(x, "value")))
           return adr_err_set(err, EINVAL, "%s: \"value\" must be a string or null", c);
+        if (json_object_get(x, "tail") &&
+            (!json_is_integer(json_object_get(x, "tail")) || json_integer_value(json_object_get(x, "tail")) < 1 ||
+             json_integer_value(json_object_get(x, "tail")) > 64))
+          return adr_err_set(err, EINVAL, "%s: \"tail\" must be an integer from 1 to 64", c);
+        if (json_object_get(x, "append") && !json_is_boolean(json_object_get(x, "append")))
+          return adr_err_set(err, EINVAL, "%s: \"append\" must be true or false", c);
+        if (json_is_string(json_object_get(x, "value")) &&
+            strstr(json_string_value(json_object_get(x, "value")), "{sentinel}") && !json_object_get(x, "when"))
+          return adr_err_set(err, EINVAL, "%s: a \"value\" with {sentinel} needs \"when\" (the route)", c);
         break;
       case 5:
         if (want_rel(x, "path", true, c, err) < 0 || want_strs(x, "contains", c, err) < 0)
@@ -236,6 +271,8 @@ struct planner {
 static char *host_path(const struct planner *pl, const char *rel)
 {
   const struct adr_agent *a = pl->in->agent;
+  if (pl->in->config_file && a->config_file_home && streq(rel, a->config_file_home))
+    return xstrdup(pl->in->config_file); /* --config-file replaces the agent's own */
   for (size_t i = 0; i < a->n_configs; i++) {
     const char *h = a->configs[i].home;
     size_t n = strlen(h);
@@ -619,6 +656,41 @@ static void rewrite_env_files(struct planner *pl, const struct strv *set, const 
   }
 }
 
+/* The first key found in a route's "key_json" places; *src says where. */
+static const char *key_from_json(struct planner *pl, json_t *places, char **src)
+{
+  size_t i;
+  json_t *x;
+  json_array_foreach(places, i, x)
+  {
+    const char *rel = json_string_value(json_object_get(x, "path"));
+    json_t *j = jfile(pl, rel, false);
+    const char *v = json_string_value(jpath_get(j, json_string_value(json_object_get(x, "at"))));
+    if (v && *v) {
+      cleanup_free char *hp = host_path(pl, rel);
+      *src = shown_path(pl, hp);
+      return v;
+    }
+  }
+  return NULL;
+}
+
+/* The staged copies' "key_json" places: the sentinel where a key was, or
+ * (sentinel NULL: the key is not relayed) nothing. */
+static void key_json_set(struct planner *pl, json_t *places, const char *sentinel)
+{
+  size_t i;
+  json_t *x;
+  json_array_foreach(places, i, x)
+  {
+    json_t *j = jfile(pl, json_string_value(json_object_get(x, "path")), false);
+    const char *at = json_string_value(json_object_get(x, "at"));
+    if (!json_is_string(jpath_get(j, at)))
+      continue;
+    jpath_set(j, at, sentinel ? json_string(sentinel) : NULL);
+  }
+}
+
 static void do_routes(struct planner *pl)
 {
   struct adr_creds_plan *p = pl->p;
@@ -646,6 +718,13 @@ static void do_routes(struct planner *pl)
           kname = n;
       }
     }
+    cleanup_free char *kjsrc = NULL;
+    if (!key) /* then the config files that hold it (claude's primaryApiKey) */
+      key = key_from_json(pl, json_object_get(rd, "key_json"), &kjsrc);
+    if (key && !kname) {
+      ksrc = kjsrc;
+      kname = json_string_value(json_array_get(keys, 0));
+    }
     json_array_foreach(json_object_get(rd, "drop_env"), k, kv)
     {
       const char *n = json_string_value(kv);
@@ -662,22 +741,18 @@ static void do_routes(struct planner *pl)
       up = up_def;
     if (!key)
       continue;
-    if (!up) {
-      strv_pushf(&p->notes, "%s from %s is not relayed and not passed: no %s", kname, ksrc, base_env);
-      continue;
-    }
-    if (!https_url(up)) {
-      strv_pushf(&p->notes, "%s from %s is not relayed and not passed: %s '%s' is not an https URL", kname, ksrc,
-                 base_env ? base_env : "upstream", up);
-      continue;
-    }
-    if (!key_ok(key)) {
-      strv_pushf(&p->notes, "%s from %s is not relayed and not passed: not a valid key (printable, no spaces)",
-                 kname, ksrc);
+    cleanup_free char *why = !up              ? xasprintf("no %s", base_env)
+                             : !https_url(up) ? xasprintf("%s '%s' is not an https URL", base_env ? base_env : "upstream", up)
+                             : !key_ok(key)   ? xstrdup("not a valid key (printable, no spaces)")
+                                              : NULL;
+    if (why) {
+      strv_pushf(&p->notes, "%s from %s is not relayed and not passed: %s", kjsrc ? "the key" : kname, ksrc, why);
+      key_json_set(pl, json_object_get(rd, "key_json"), NULL);
       continue;
     }
     const char *rn = route_add(pl, name, up, api, key, ksrc);
     const char *sent = p->routes[p->n_routes - 1].sentinel;
+    key_json_set(pl, json_object_get(rd, "key_json"), sent);
     strv_pushf(&set, "%s=%s", kname, sent);
     strv_pushf(&p->env, "%s=%s", kname, sent);
     strv_push(&pl->active_keys, kname);
@@ -913,6 +988,155 @@ static bool route_active(const struct adr_creds_plan *p, const char *name)
   return false;
 }
 
+static const char *route_sentinel(const struct adr_creds_plan *p, const char *name)
+{
+  for (size_t i = 0; i < p->n_routes; i++)
+    if (streq(p->routes[i].name, name))
+      return p->routes[i].sentinel;
+  return NULL;
+}
+
+/* A json_set entry with a string value: "{sentinel}" is the route's
+ * sentinel, "tail" keeps its last N characters (claude remembers an
+ * approved key by its last 20), "append" adds it to an array once. */
+static void json_set_value(json_t *j, json_t *x, const char *sentinel)
+{
+  const char *at = json_string_value(json_object_get(x, "at"));
+  cleanup_free char *v = adr_str_replace(json_string_value(json_object_get(x, "value")), "{sentinel}",
+                                         sentinel ? sentinel : "");
+  json_int_t tail = json_integer_value(json_object_get(x, "tail"));
+  const char *val = v;
+  if (tail > 0 && strlen(v) > (size_t)tail)
+    val = v + strlen(v) - (size_t)tail;
+  if (!json_is_true(json_object_get(x, "append"))) {
+    jpath_set(j, at, json_string(val));
+    return;
+  }
+  json_t *arr = jpath_get(j, at);
+  if (!json_is_array(arr)) {
+    arr = json_array();
+    jpath_set(j, at, arr);
+  }
+  size_t i;
+  json_t *e;
+  json_array_foreach(arr, i, e) if (streq(json_string_value(e), val)) return;
+  json_array_append_new(arr, json_string(val));
+}
+
+/* The last characters of a key by which an agent may remember it (claude
+ * keeps the last 20 of an approved key): as secret as the key. */
+#define KEY_TAIL 20
+static const char *key_tail(const char *key)
+{
+  size_t n = strlen(key);
+  return n > KEY_TAIL ? key + n - KEY_TAIL : key;
+}
+
+/* Every string in a staged JSON copy: a relayed key becomes its sentinel,
+ * and so does a string that is the key's tail (12 characters or more) */
+static void scrub_json(json_t *j, const struct adr_creds_plan *p, unsigned depth)
+{
+  if (depth > 64)
+    return;
+  if (json_is_object(j)) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(j, k, v) scrub_json(v, p, depth + 1);
+    return;
+  }
+  if (json_is_array(j)) {
+    size_t i;
+    json_t *v;
+    json_array_foreach(j, i, v) scrub_json(v, p, depth + 1);
+    return;
+  }
+  const char *s = json_string_value(j);
+  if (!s)
+    return;
+  for (size_t r = 0; r < p->n_routes; r++) {
+    const char *key = p->routes[r].key, *sen = p->routes[r].sentinel;
+    size_t kl = strlen(key), sl = strlen(s), nl = strlen(sen);
+    if (strstr(s, key)) {
+      char *t = adr_str_replace(s, key, sen);
+      json_string_set(j, t);
+      free(t);
+      s = json_string_value(j);
+    } else if (sl >= 12 && sl < kl && streq(key + kl - sl, s)) {
+      json_string_set(j, sl < nl ? sen + nl - sl : sen);
+      s = json_string_value(j);
+    }
+  }
+}
+
+/* What the planner read (keys among it) is wiped on every way out. */
+static void planner_release(struct planner *pl)
+{
+  for (size_t k = 0; k < pl->file_env.n; k++)
+    explicit_bzero(pl->file_env.v[k], strlen(pl->file_env.v[k]));
+  strv_free(&pl->file_env);
+  strv_free(&pl->file_src);
+  strv_free(&pl->active_keys);
+  json_decref(pl->auth);
+  json_decref(pl->auth_seen);
+  free(pl->auth_shown);
+  json_decref(pl->def);
+  pl->auth = pl->auth_seen = pl->def = NULL;
+  pl->auth_shown = NULL;
+}
+
+static bool holds_key(const struct adr_creds_plan *p, const char *data, size_t len, const char **route)
+{
+  for (size_t r = 0; r < p->n_routes; r++) {
+    const char *key = p->routes[r].key, *t = key_tail(key);
+    if (memmem(data, len, key, strlen(key)) || memmem(data, len, t, strlen(t))) {
+      *route = p->routes[r].name;
+      return true;
+    }
+  }
+  return false;
+}
+
+/* --config-file names the file the user wants staged: it is staged as a
+ * rewritten copy (the planner read it in place of the agent's own), or as
+ * it is when no part of the definition reads it and it holds no relayed
+ * key; anything else refuses the run rather than stage less than asked. */
+static int config_file_check(struct planner *pl, adr_err *err)
+{
+  const struct adr_creds_in *in = pl->in;
+  const char *rel = in->agent->config_file_home;
+  struct adr_creds_plan *p = pl->p;
+  if (!in->config_file || !rel)
+    return 0;
+  cleanup_free char *shown = shown_path(pl, in->config_file);
+  if (strv_contains(&p->hide, rel)) {
+    for (size_t i = p->notes.n; i-- > 0;)
+      if (strstr(p->notes.v[i], shown))
+        return adr_err_set(err, EINVAL, "--config-file '%s': %s; not run", shown, p->notes.v[i]);
+    return adr_err_set(err, EINVAL, "--config-file '%s': it may hold credentials and is not staged; not run", shown);
+  }
+  for (size_t i = 0; i < p->n_overlays; i++)
+    if (streq(p->overlays[i].rel, rel))
+      return 0; /* the rewritten copy goes in */
+  struct buf b;
+  buf_init(&b, 4 << 20);
+  if (buf_read_file(&b, in->config_file) < 0) {
+    int e = errno;
+    buf_free(&b);
+    return adr_err_sys(err, e, "--config-file '%s'", shown);
+  }
+  const char *route = NULL;
+  bool hit = b.len && holds_key(p, b.data, b.len, &route);
+  if (b.len)
+    explicit_bzero(b.data, b.len);
+  buf_free(&b);
+  if (hit)
+    return adr_err_set(err, EINVAL,
+                       "--config-file '%s': holds the %s key that the relay carries, and %s does not rewrite this "
+                       "file; not run (remove the key from it)",
+                       shown, route, in->agent->name);
+  return 0;
+}
+
 int adr_creds_plan(const struct adr_creds_in *in, struct adr_creds_plan *p, adr_err *err)
 {
   memset(p, 0, sizeof(*p));
@@ -949,6 +1173,8 @@ int adr_creds_plan(const struct adr_creds_in *in, struct adr_creds_plan *p, adr_
   read_env_files(&pl);
   do_routes(&pl);
   do_providers(&pl);
+  for (size_t f = 0; f < pl.n_jf; f++) /* keys left anywhere else in a copy: sentinels too */
+    scrub_json(pl.jf[f].j, p, 0);
   json_array_foreach(json_object_get(def, "json_set"), i, x)
   {
     const char *when = json_string_value(json_object_get(x, "when"));
@@ -960,7 +1186,7 @@ int adr_creds_plan(const struct adr_creds_in *in, struct adr_creds_plan *p, adr_
     if (j && json_is_null(val) && jpath_get(j, at))
       jpath_set(j, at, NULL);
     else if (j && json_is_string(val))
-      jpath_set(j, at, json_string(json_string_value(val)));
+      json_set_value(j, x, when ? route_sentinel(p, when) : NULL);
   }
   if (p->n_routes == 0) {
     json_array_foreach(json_object_get(def, "not_relayed"), i, x)
@@ -999,9 +1225,17 @@ int adr_creds_plan(const struct adr_creds_in *in, struct adr_creds_plan *p, adr_
   for (size_t r = 0; r < p->n_routes; r++) {
     const char *key = p->routes[r].key;
     for (size_t k = 0; k < p->n_overlays; k++) {
-      if (!strstr(p->overlays[k].content, key))
+      if (strstr(p->overlays[k].content, key)) { /* anywhere else in the text: the sentinel too */
+        char *t = adr_str_replace(p->overlays[k].content, key, p->routes[r].sentinel);
+        explicit_bzero(p->overlays[k].content, strlen(p->overlays[k].content));
+        free(p->overlays[k].content);
+        p->overlays[k].content = t;
+      }
+      if (!strstr(p->overlays[k].content, key) && !strstr(p->overlays[k].content, key_tail(key)))
         continue;
-      strv_pushf(&p->notes, "not staged (a key is left in it that the relay carries): ~/%s", p->overlays[k].rel);
+      cleanup_free char *hp = host_path(&pl, p->overlays[k].rel);
+      cleanup_free char *shown = hp ? shown_path(&pl, hp) : xasprintf("~/%s", p->overlays[k].rel);
+      strv_pushf(&p->notes, "not staged (a key the relay carries is left in it): '%s'", shown);
       strv_push(&p->hide, p->overlays[k].rel);
       explicit_bzero(p->overlays[k].content, strlen(p->overlays[k].content));
       free(p->overlays[k].rel);
@@ -1014,27 +1248,14 @@ int adr_creds_plan(const struct adr_creds_in *in, struct adr_creds_plan *p, adr_
     for (size_t k = 0; k < p->args.n; k++)
       leak = leak || strstr(p->args.v[k], key);
     if (leak) {
-      json_decref(def);
-      strv_free(&pl.file_env);
-      strv_free(&pl.file_src);
-      strv_free(&pl.active_keys);
-      json_decref(pl.auth);
-      json_decref(pl.auth_seen);
-      free(pl.auth_shown);
+      planner_release(&pl);
       return adr_err_set(err, EINVAL, "agent '%s': the %s key (from %s) would enter the sandbox in a variable; not run",
                          in->agent->name, p->routes[r].name, p->routes[r].source);
     }
   }
-  for (size_t k = 0; k < pl.file_env.n; k++)
-    explicit_bzero(pl.file_env.v[k], strlen(pl.file_env.v[k]));
-  strv_free(&pl.file_env);
-  strv_free(&pl.file_src);
-  strv_free(&pl.active_keys);
-  json_decref(pl.auth);
-  json_decref(pl.auth_seen);
-  free(pl.auth_shown);
-  json_decref(def);
-  return 0;
+  int ret = config_file_check(&pl, err);
+  planner_release(&pl);
+  return ret;
 }
 
 void adr_creds_plan_free(struct adr_creds_plan *p)
@@ -1095,4 +1316,87 @@ bool adr_creds_secret_name(const char *name)
 char *adr_creds_subst(const char *s, const char *url)
 {
   return adr_str_replace(s, ADR_RELAY_PLACEHOLDER, url);
+}
+
+/* ---- mounts ------------------------------------------------------------ */
+
+/* a and b (absolute, normalised) are the same path or one holds the other */
+static bool paths_overlap(const char *a, const char *b)
+{
+  size_t na = strlen(a), nb = strlen(b);
+  size_t n = na < nb ? na : nb;
+  if (strncmp(a, b, n) != 0)
+    return false;
+  if (na == nb)
+    return true;
+  const char *longer = na > nb ? a : b;
+  return n == 1 || longer[n] == '/'; /* n == 1: "/" holds everything */
+}
+
+/* The host's own secrets that no agent definition names. */
+static const char *const host_secrets[] = {
+  "~/.ssh", "~/.aws", "~/.docker", "~/.gnupg", "~/.git-credentials", "~/.netrc", "~/.npmrc", "~/.pypirc",
+  "~/.kube", "~/.config/gh", "~/.config/gcloud", "~/.azure",
+};
+
+/* path (~ allowed) resolved, or NULL when it does not exist */
+static char *resolved(const char *path, const char *home)
+{
+  cleanup_free char *p = adr_path_expand_home(path, home);
+  return p[0] == '/' ? realpath(p, NULL) : NULL;
+}
+
+int adr_creds_mount_check(const struct adr_mount *m, const struct adr_creds_guard *g, struct strv *notes,
+                          adr_err *err)
+{
+  cleanup_free char *mt = xasprintf("%s:%s", m->host, m->container);
+  /* adr's own state (relay route files with keys, the secret store, other
+   * sandboxes' staged copies) and config (what the next run obeys) */
+  const char *own[] = { g->state_dir, g->config_dir };
+  for (size_t i = 0; i < ARRAY_SIZE(own); i++) {
+    cleanup_free char *r = own[i] ? realpath(own[i], NULL) : NULL;
+    if (r && paths_overlap(m->host, r))
+      return adr_err_set(err, EPERM, "mount '%s': it %s adr's own %s '%s' (keys, and what the next run obeys)",
+                         mt, streq(m->host, r) ? "is" : "overlaps", i == 0 ? "state" : "config", r);
+  }
+  /* the sandbox's staged config: reached through the planner only */
+  for (size_t c = 0; c < g->agent->n_configs + 2; c++) {
+    cleanup_free char *t = c == 0   ? xstrdup(ADR_SANDBOX_STAGE)
+                           : c == 1 ? xstrdup("/run/adr")
+                                    : xasprintf("%s/%s", ADR_SANDBOX_HOME, g->agent->configs[c - 2].home);
+    if (paths_overlap(m->container, t) && !streq(m->container, "/"))
+      return adr_err_set(err, EPERM,
+                         "mount '%s': '%s' %s %s's staged configuration; use -c DIR or --config-file FILE", mt,
+                         m->container, streq(m->container, t) ? "is" : "overlaps", g->agent->name);
+  }
+  /* every agent's config home, and the host's own secret paths */
+  for (size_t a = 0; a < g->agents->n; a++) {
+    const struct adr_agent *ag = &g->agents->v[a];
+    for (size_t c = 0; c < ag->n_configs; c++) {
+      cleanup_free char *r = resolved(ag->configs[c].host, g->home);
+      if (!r || !paths_overlap(m->host, r))
+        continue;
+      if (!g->relay) {
+        strv_pushf(notes, "mount '%s' puts %s's configuration '%s' (and any login in it) in the sandbox", mt,
+                   ag->name, r);
+        continue;
+      }
+      return adr_err_set(err, EPERM,
+                         "mount '%s': it %s %s's configuration '%s', which may hold logins and keys; use -c DIR "
+                         "or --config-file FILE (staged through the credential relay), or --no-relay",
+                         mt, streq(m->host, r) ? "is" : "overlaps", ag->name, r);
+    }
+  }
+  for (size_t i = 0; i < ARRAY_SIZE(host_secrets); i++) {
+    cleanup_free char *r = resolved(host_secrets[i], g->home);
+    if (!r || !paths_overlap(m->host, r))
+      continue;
+    if (!g->relay) {
+      strv_pushf(notes, "mount '%s' puts '%s' in the sandbox", mt, r);
+      continue;
+    }
+    return adr_err_set(err, EPERM, "mount '%s': it %s '%s', which holds credentials; mount a directory without them",
+                       mt, streq(m->host, r) ? "is" : "overlaps", r);
+  }
+  return 0;
 }

@@ -141,6 +141,8 @@ int adr_run_spec(const struct adr_run_opts *o, const struct adr_agent *a, struct
     }
     if (explicit_dir && !S_ISDIR(st.st_mode))
       return adr_err_set(err, ENOTDIR, "config directory '%s': not a directory", o->config_dir);
+    if (o->config_file && a->config_file_home && streq(c->home, a->config_file_home))
+      continue; /* --config-file takes its place */
     stage_except(s, o, host, c->home, 0);
   }
   for (size_t i = 0; o->stage_overlays && i < o->stage_overlays->n; i++) {
@@ -155,7 +157,10 @@ int adr_run_spec(const struct adr_run_opts *o, const struct adr_agent *a, struct
       return adr_err_sys(err, errno, "config file '%s'", o->config_file);
     if (!S_ISREG(st.st_mode))
       return adr_err_set(err, EINVAL, "config file '%s': not a regular file", o->config_file);
-    stage(s, o->config_file, a->config_file_home);
+    /* the credential planner read it: its rewritten copy is staged above,
+     * and a file it refused is never staged */
+    if (!listed(o->stage_hide, a->config_file_home) && !listed(o->stage_overlays, a->config_file_home))
+      stage(s, o->config_file, a->config_file_home);
   }
   for (size_t i = 0; i < o->n_mounts; i++)
     adr_spec_add_bind(s, o->mounts[i].host, o->mounts[i].container, o->mounts[i].readonly);

@@ -11,6 +11,7 @@
 #include "agent.h"
 #include "buf.h"
 #include "creds.h"
+#include "parse.h"
 #include "paths.h"
 #include "runspec.h"
 #include "secret.h"
@@ -298,17 +299,30 @@ static void test_pi_headers_bare_names_fail_closed(void **state)
   assert_int_equal(p.n_routes, 2);
   assert_string_equal(p.routes[0].key, "bare-real");
   assert_true(strv_contains(&p.drop_env, "PI_BARE"));
-  /* the header's token is dropped; the key left in another field makes the
-   * whole copy unstaged (fail closed) */
+  /* the header's token is dropped; the key left in another field becomes
+   * the sentinel there too, and the copy is staged */
+  const char *c0 = overlay(&p, ".pi/agent/models.json");
+  assert_non_null(c0);
+  cleanup_free char *again = xasprintf("the key again: %s", p.routes[1].sentinel);
+  assert_non_null(strstr(c0, again));
+  assert_clean(&p, "hdr-secret");
+  assert_clean(&p, "dup-real");
+  assert_clean(&p, "bare-real");
+  adr_creds_plan_free(&p);
+  /* the key's last 20 characters inside some other text: the copy is not
+   * staged (fail closed), and the note names the host file */
+  put(f, ".pi/agent/models.json",
+      "{\"providers\": {\"h\": {\"baseUrl\": \"https://h.test/v1\", \"api\": \"openai-completions\","
+      " \"apiKey\": \"sk-0123456789-abcdefghijklmnopqrst\", \"n\": \"ends abcdefghijklmnopqrst.\"}}}");
+  plan(f, "pi", &p);
   assert_null(overlay(&p, ".pi/agent/models.json"));
   assert_true(strv_contains(&p.hide, ".pi/agent/models.json"));
   bool said = false;
   for (size_t i = 0; i < p.notes.n; i++)
-    said = said || strstr(p.notes.v[i], "a key is left in it");
+    said = said || (strstr(p.notes.v[i], "a key the relay carries is left in it") &&
+                    strstr(p.notes.v[i], "/.pi/agent/models.json"));
   assert_true(said);
-  assert_clean(&p, "hdr-secret");
-  assert_clean(&p, "dup-real");
-  assert_clean(&p, "bare-real");
+  assert_clean(&p, "abcdefghijklmnopqrst");
   adr_creds_plan_free(&p);
   /* without the duplicate the copy is staged, headers gone */
   put(f, ".pi/agent/models.json",
@@ -330,9 +344,13 @@ static void test_claude_json_and_dropped_vars(void **state)
   strv_push(&f->user_env, "AWS_BEARER_TOKEN_BEDROCK=bedrock-secret");
   struct adr_creds_plan p;
   plan(f, "claude", &p);
+  /* primaryApiKey (a Console login) is relayed: the copy holds the sentinel */
+  assert_int_equal(p.n_routes, 1);
+  assert_string_equal(p.routes[0].key, "sk-console");
   const char *cj = overlay(&p, ".claude.json");
   assert_non_null(cj);
-  assert_null(strstr(cj, "primaryApiKey"));
+  cleanup_free char *pk = xasprintf("\"primaryApiKey\": \"%s\"", p.routes[0].sentinel);
+  assert_non_null(strstr(cj, pk));
   assert_non_null(strstr(cj, "dark"));
   assert_true(strv_contains(&p.drop_env, "AWS_BEARER_TOKEN_BEDROCK"));
   assert_null(strstr(overlay(&p, ".claude/settings.json"), "h-secret"));
@@ -608,6 +626,196 @@ static void test_staging(void **state)
   strv_free(&ovl);
 }
 
+/* --config-file FILE: the planner reads FILE in place of ~/.claude.json;
+ * its copy keeps onboarding, trust and MCP state, holds the sentinel where
+ * the key was and approves the sentinel; FILE itself is never staged. */
+static void test_claude_config_file(void **state)
+{
+  struct fx *f = *state;
+  const char *key = "sk-ant-api03-0123456789abcdefghijKLMNOPQRST";
+  put(f, ".claude.json", "{\"theme\": \"default-file\"}");
+  cleanup_free char *cfg = xasprintf("%s/copy/claude.json", f->home);
+  cleanup_free char *text = xasprintf(
+      "{\"hasCompletedOnboarding\": true, \"theme\": \"from-copy\", \"primaryApiKey\": \"%s\","
+      " \"customApiKeyResponses\": {\"approved\": [\"%s\"], \"rejected\": []},"
+      " \"projects\": {\"/workspace\": {\"hasTrustDialogAccepted\": true, \"note\": \"k=%s\"}},"
+      " \"mcpServers\": {\"m\": {\"command\": \"x\"}}}",
+      key, key + strlen(key) - 20, key);
+  put(f, "copy/claude.json", text);
+  struct adr_creds_in in = {
+    .agent = adr_agents_find(&f->agents, "claude"), .host_home = f->home, .config_file = cfg,
+    .user_env = &f->user_env, .secrets_dir = f->secrets, .getenv = fake_getenv,
+  };
+  struct adr_creds_plan p;
+  adr_err err = NULL;
+  assert_int_equal(adr_creds_plan(&in, &p, &err), 0);
+  assert_int_equal(p.n_routes, 1);
+  assert_string_equal(p.routes[0].key, key);
+  const char *sen = p.routes[0].sentinel;
+  const char *c = overlay(&p, ".claude.json");
+  assert_non_null(c);
+  json_error_t je;
+  json_t *j = json_loads(c, 0, &je);
+  assert_non_null(j);
+  assert_string_equal(json_string_value(json_object_get(j, "theme")), "from-copy");
+  assert_true(json_is_true(json_object_get(j, "hasCompletedOnboarding")));
+  assert_non_null(json_object_get(json_object_get(j, "mcpServers"), "m"));
+  assert_string_equal(json_string_value(json_object_get(j, "primaryApiKey")), sen);
+  json_t *appr = json_object_get(json_object_get(j, "customApiKeyResponses"), "approved");
+  assert_int_equal(json_array_size(appr), 1); /* the key's tail became the sentinel's, once */
+  assert_string_equal(json_string_value(json_array_get(appr, 0)), sen + strlen(sen) - 20);
+  json_decref(j);
+  assert_string_equal(env_of(&p.env, "ANTHROPIC_API_KEY"), sen);
+  assert_clean(&p, key);
+  assert_clean(&p, key + strlen(key) - 20);
+  for (size_t i = 0; i < p.notes.n; i++)
+    assert_null(strstr(p.notes.v[i], "not staged"));
+  /* staging: the copy, never FILE, never ~/.claude.json */
+  struct strv ovl = { 0 };
+  for (size_t i = 0; i < p.n_overlays; i++)
+    strv_push(&ovl, p.overlays[i].rel);
+  struct adr_run_opts o = {
+    .name = "n", .image = "i", .workspace = "/w", .host_home = f->home, .config_file = cfg, .uid = 1000,
+    .gid = 1000, .stage_hide = &p.hide, .stage_overlays = &ovl, .overlay_dir = "/state/run/n/stage",
+  };
+  struct adr_spec s;
+  assert_int_equal(adr_run_spec(&o, in.agent, &s, &err), 0);
+  int copies = 0;
+  for (size_t i = 0; i < s.n_mounts; i++) {
+    const struct adr_spec_mount *m = &s.mounts[i];
+    if (!m->source)
+      continue;
+    assert_false(streq(m->source, cfg));
+    assert_false(str_has_prefix(m->source, f->home) && strstr(m->source, "/.claude.json"));
+    if (streq(m->target, ADR_SANDBOX_STAGE "/.claude.json")) {
+      assert_string_equal(m->source, "/state/run/n/stage/.claude.json");
+      copies++;
+    }
+  }
+  assert_int_equal(copies, 1);
+  adr_spec_free(&s);
+  strv_free(&ovl);
+  adr_creds_plan_free(&p);
+
+  /* control: the same run without --config-file stages the default file's copy */
+  in.config_file = NULL;
+  assert_int_equal(adr_creds_plan(&in, &p, &err), 0);
+  assert_non_null(strstr(overlay(&p, ".claude.json"), "default-file"));
+  adr_creds_plan_free(&p);
+
+  /* a --config-file adr cannot read as claude's JSON is refused, not staged */
+  put(f, "copy/claude.json", "not json, key: sk-in-a-broken-file");
+  in.config_file = cfg;
+  assert_int_equal(adr_creds_plan(&in, &p, &err), -1);
+  assert_non_null(strstr(err->msg, "--config-file"));
+  assert_null(strstr(err->msg, "sk-in-a-broken-file"));
+  adr_err_free(&err);
+  adr_creds_plan_free(&p);
+}
+
+/* An agent whose definition does not read its --config-file: the file is
+ * staged as it is unless it holds a relayed key (then the run is refused). */
+static void test_config_file_unread(void **state)
+{
+  struct fx *f = *state;
+  const char *def =
+      "{\"name\": \"mine\", \"npm\": {\"package\": \"mine\", \"version\": \"1.0.0\"}, \"binary\": \"mine\", \"args\": {\"headless\": [\"{prompt}\"]},"
+      " \"config\": [{\"host\": \"~/.mine\", \"home\": \".mine\"}], \"config_file\": \".mine.toml\","
+      " \"credentials\": {\"routes\": [{\"name\": \"o\", \"api\": \"openai\","
+      " \"upstream\": \"https://o.test/v1\", \"key_env\": [\"MINE_API_KEY\"]}]}}";
+  struct adr_agent a = { 0 };
+  adr_err err = NULL;
+  if (adr_agent_parse(def, strlen(def), "test", &a, &err) < 0)
+    fail_msg("%s", err->msg);
+  strv_push(&f->host_env, "MINE_API_KEY=mine-real-key-0123456789");
+  put(f, "m.toml", "model = \"x\"\n");
+  cleanup_free char *cfg = xasprintf("%s/m.toml", f->home);
+  struct adr_creds_in in = {
+    .agent = &a, .host_home = f->home, .config_file = cfg, .user_env = &f->user_env, .getenv = fake_getenv,
+  };
+  struct adr_creds_plan p;
+  if (adr_creds_plan(&in, &p, &err) < 0) /* control: no key in it */
+    fail_msg("%s", err->msg);
+  assert_int_equal(p.n_routes, 1);
+  assert_null(overlay(&p, ".mine.toml"));
+  adr_creds_plan_free(&p);
+  put(f, "m.toml", "key = \"mine-real-key-0123456789\"\n");
+  assert_int_equal(adr_creds_plan(&in, &p, &err), -1);
+  assert_non_null(strstr(err->msg, "holds the o key"));
+  assert_null(strstr(err->msg, "mine-real-key"));
+  adr_err_free(&err);
+  adr_creds_plan_free(&p);
+  adr_agent_free(&a);
+}
+
+static int check_mount(struct fx *f, const char *host, const char *target, bool relay, struct strv *notes,
+                       char **msg)
+{
+  cleanup_free char *st = xasprintf("%s/.local/state/adr", f->home);
+  cleanup_free char *cf = xasprintf("%s/.config/adr", f->home);
+  struct adr_creds_guard g = {
+    .agents = &f->agents, .agent = adr_agents_find(&f->agents, "claude"), .home = f->home,
+    .state_dir = st, .config_dir = cf, .relay = relay,
+  };
+  cleanup_free char *h = host[0] == '/' ? xstrdup(host) : xasprintf("%s/%s", f->home, host);
+  cleanup_free char *rh = realpath(h, NULL);
+  assert_non_null(rh);
+  struct adr_mount m = { .host = rh, .container = (char *)target };
+  adr_err err = NULL;
+  int r = adr_creds_mount_check(&m, &g, notes, &err);
+  *msg = err ? xstrdup(err->msg) : NULL;
+  adr_err_free(&err);
+  return r;
+}
+
+/* -m and ADR_MOUNTS cannot reach credentials past the planner */
+static void test_mount_guard(void **state)
+{
+  struct fx *f = *state;
+  put(f, ".claude/settings.json", "{}");
+  put(f, ".codex/auth.json", "{}");
+  put(f, ".ssh/id_ed25519", "k");
+  put(f, ".local/state/adr/secrets/X", "k");
+  put(f, ".config/adr/config", "");
+  put(f, "proj/src/a.c", "");
+  put(f, "tools/x", "");
+  struct strv notes = { 0 };
+  char *msg = NULL;
+  /* controls: ordinary directories, HOME paths other than the staged ones */
+  assert_int_equal(check_mount(f, "proj", "/data", true, &notes, &msg), 0);
+  assert_int_equal(check_mount(f, "tools", ADR_SANDBOX_HOME "/tools", true, &notes, &msg), 0);
+  assert_int_equal(notes.n, 0);
+  static const char *const refused[][3] = {
+    { ".claude", "/c", "claude's configuration" },        /* the agent's own config home */
+    { ".codex", "/c", "codex's configuration" },          /* another agent's */
+    { ".", "/h", "adr's own state" },                      /* HOME holds them all */
+    { ".local", "/l", "adr's own state" },                 /* holds the secret store */
+    { ".local/state/adr/secrets", "/s", "adr's own state" },
+    { ".config/adr", "/a", "adr's own config" },
+    { ".ssh", "/s", "holds credentials" },
+    { "proj", ADR_SANDBOX_HOME "/.claude", "staged configuration" },
+    { "proj", ADR_SANDBOX_HOME, "staged configuration" },  /* above it */
+    { "proj", ADR_SANDBOX_STAGE "/x", "staged configuration" },
+    { "proj", "/run/adr", "staged configuration" },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+    assert_int_equal(check_mount(f, refused[i][0], refused[i][1], true, &notes, &msg), -1);
+    if (!strstr(msg, refused[i][2]))
+      fail_msg("%s -> %s: '%s' lacks '%s'", refused[i][0], refused[i][1], msg, refused[i][2]);
+    free(msg);
+  }
+  /* --no-relay: config homes and host secrets are said, adr's own and the
+   * staged paths stay refused */
+  assert_int_equal(check_mount(f, ".claude", "/c", false, &notes, &msg), 0);
+  assert_int_equal(check_mount(f, ".ssh", "/s", false, &notes, &msg), 0);
+  assert_int_equal(notes.n, 2);
+  assert_int_equal(check_mount(f, ".local/state/adr", "/s", false, &notes, &msg), -1);
+  free(msg);
+  assert_int_equal(check_mount(f, "proj", ADR_SANDBOX_HOME "/.claude.json", false, &notes, &msg), -1);
+  free(msg);
+  strv_free(&notes);
+}
+
 static void test_subst_and_paths(void **state)
 {
   (void)state;
@@ -626,6 +834,9 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_pi_models, setup, teardown),
     cmocka_unit_test_setup_teardown(test_pi_headers_bare_names_fail_closed, setup, teardown),
     cmocka_unit_test_setup_teardown(test_claude_json_and_dropped_vars, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_claude_config_file, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_config_file_unread, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_mount_guard, setup, teardown),
     cmocka_unit_test_setup_teardown(test_opencode_env_config, setup, teardown),
     cmocka_unit_test_setup_teardown(test_opencode_auth_json, setup, teardown),
     cmocka_unit_test_setup_teardown(test_codex_args_and_auth, setup, teardown),
