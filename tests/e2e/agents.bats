@@ -152,10 +152,12 @@ agent_fails_without_model() {
 # staged copies; an agent may make its own empty ones in HOME, which the
 # canary scan covers).
 write_sweep() { # key
-  local key=$1 half=$(( ${#1} / 2 ))
+  local key=$1 half=$(( ${#1} / 2 )) tail=${1: -20}
+  # the pattern file: the key, and its last 20 characters (how claude
+  # remembers an approved key), each written in two halves
   cat >"$WS/sweep.sh" <<EOF
-a='${key:0:$half}'; b='${key:$half}'
-printf '%s%s' "\$a" "\$b" >/tmp/.sweep-pat
+a='${key:0:$half}'; b='${key:$half}'; c='${tail:0:10}'; d='${tail:10}'
+printf '%s%s\n%s%s\n' "\$a" "\$b" "\$c" "\$d" >/tmp/.sweep-pat
 printf 'adr-sentinel-' >/tmp/.sweep-sen
 scan() {
   grep -rlsF -f "\$1" /home /tmp /run /etc /workspace /var /opt /srv /mnt /root 2>/dev/null | grep -v -e '^/tmp/.sweep-' -e '^/workspace/sweep'
@@ -166,6 +168,7 @@ scan() {
   for p in ~/.ssh ~/.aws ~/.docker/config.json ~/.git-credentials ~/.netrc \\
     /run/adr-stage/.claude/.credentials.json /run/adr-stage/.codex/auth.json /run/adr-stage/.pi/agent/auth.json \\
     /run/adr-stage/.gemini/oauth_creds.json /run/adr-stage/.local/share/opencode/auth.json; do [ -e "\$p" ] && echo "\$p"; done
+  echo '== claude.json'; grep -o '"theme": *"[a-z-]*"' ~/.claude.json 2>/dev/null
   echo '== end'; } >/workspace/sweep.out 2>&1
 EOF
 }
@@ -175,8 +178,8 @@ section() {
   awk -v s="== $1" '$0 == s { on = 1; next } /^== / { on = 0 } on' "$WS/sweep.out"
 }
 
-canary_sweep() {
-  local agent=$1
+canary_sweep() { # agent [adr start options...]
+  local agent=$1; shift
   # the host has the usual secrets, each holding the real key
   mkdir -p "$HOME/.ssh" "$HOME/.aws" "$HOME/.docker" "$HOME/.local/share/opencode"
   for f in .ssh/id_ed25519 .aws/credentials .docker/config.json .git-credentials .netrc \
@@ -194,9 +197,10 @@ canary_sweep() {
   wire "$agent" "$MOCK_URL"
   [ "$agent" != gemini ] || printf '{"t": "%s"}\n' "$MOCK_KEY" >"$BATS_TEST_TMPDIR/cfg-gemini/mcp-oauth-tokens.json"
   SWEEP_NAME=sweep-$agent
-  run --separate-stderr env "${HOSTENV[@]}" "$ADR_BIN" start "$agent" --name "$SWEEP_NAME" "${ARGS[@]}" \
+  run --separate-stderr env "${HOSTENV[@]}" "$ADR_BIN" start "$agent" --name "$SWEEP_NAME" "${ARGS[@]}" "$@" \
     --prompt "Run this shell command exactly: [[sh /workspace/sweep.sh]]"
   echo "start: status=$status $output $stderr" >&3
+  START_STDERR=$stderr
   [ "$status" -eq 0 ]
   local cid i
   cid=$(docker ps -aq --filter "label=dev.adr.name=$SWEEP_NAME" --filter "label=dev.adr.scope=$WS")
@@ -242,6 +246,34 @@ canary_sweep() {
 @test "canary sweep (SEC-01/02/03): opencode's sandbox holds the sentinel, never the key" { canary_sweep opencode; }
 @test "canary sweep (SEC-01/02/03): gemini's sandbox holds the sentinel, never the key" { canary_sweep gemini; }
 @test "canary sweep (SEC-01/02/03): copilot's sandbox holds the sentinel, never the key" { canary_sweep copilot; }
+
+@test "canary sweep: claude --config-file FILE holding the key stages a rewritten copy, never the key" {
+  # the user's copy of ~/.claude.json: the key as claude keeps it (a Console
+  # login, the approved key's tail), and state the agent must keep
+  # (onboarding, the workspace's trust, an MCP server)
+  local cf="$BATS_TEST_TMPDIR/claude-copy.json"
+  printf '{"hasCompletedOnboarding": true, "theme": "from-copy", "primaryApiKey": "%s",
+    "customApiKeyResponses": {"approved": ["%s"], "rejected": []},
+    "projects": {"/workspace": {"hasTrustDialogAccepted": true}},
+    "mcpServers": {"m": {"command": "true", "env": {"K": "%s"}}}}\n' "$MOCK_KEY" "${MOCK_KEY: -20}" "$MOCK_KEY" >"$cf"
+  canary_sweep claude --config-file "$cf"
+  # the copy went in (its own settings, not ~/.claude.json's), rewritten
+  [ "$(section claude.json)" = '"theme": "from-copy"' ]
+  # and adr said nothing about leaving it out
+  [[ "$START_STDERR" != *"not staged"*"claude-copy.json"* ]]
+}
+
+@test "control: claude --config-file with a file adr cannot rewrite is refused, nothing starts" {
+  local cf="$BATS_TEST_TMPDIR/broken.json"
+  printf 'primaryApiKey=%s\n' "$MOCK_KEY" >"$cf"
+  run --separate-stderr env ANTHROPIC_BASE_URL="$MOCK_URL" ANTHROPIC_API_KEY="$MOCK_KEY" \
+    "$ADR_BIN" run claude --config-file "$cf" --prompt hi
+  [ "$status" -ne 0 ]
+  [[ "$stderr" == *"adr: --config-file '$cf'"*"not run"* ]]
+  [[ "$stderr" != *"$MOCK_KEY"* ]]
+  [ ! -s "$MOCK_LOG" ]
+  [ -z "$(docker ps -aq --filter label=dev.adr.agent=claude --filter "label=dev.adr.workspace=$WS")" ]
+}
 
 @test "claude with a bearer token (ANTHROPIC_AUTH_TOKEN, as OAuth tokens are given) through the relay" {
   HOSTENV=("ANTHROPIC_BASE_URL=$MOCK_URL" "ANTHROPIC_AUTH_TOKEN=$MOCK_KEY")
