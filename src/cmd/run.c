@@ -24,6 +24,8 @@
 #include <sys/stat.h>
 #include <termios.h>
 
+#define ADR_TIMEOUT_MIN 5u /* seconds: less cannot even start an agent */
+
 enum {
   OPT_CONFIG_FILE = 256, OPT_PROMPT, OPT_HEADLESS, OPT_SHELL, OPT_TAG, OPT_MODEL, OPT_ENV_FILE,
   OPT_TIMEOUT, OPT_MEMORY, OPT_CPUS, OPT_PIDS, OPT_UNSAFE, OPT_NAME, OPT_YES, OPT_BRANCH, OPT_NO_WORKTREE,
@@ -90,8 +92,11 @@ const char run_help[] =
   "  -m, --mount HOST:CONTAINER[:ro|rw]\n"
   "                           extra mount, read-only unless ':rw' (repeatable;\n"
   "                           after ADR_MOUNTS from config)\n"
-  "      --timeout DURATION   stop after 30s, 15m, 2h, 1d: SIGTERM, 10 s grace,\n"
-  "                           SIGKILL; exit status 124\n"
+  "      --timeout DURATION   stop a headless run after 30s, 15m, 2h, 1d (a bare\n"
+  "                           number is seconds; at least 5s): SIGTERM, 10 s\n"
+  "                           grace, SIGKILL; exit status 124.  ADR_TIMEOUT\n"
+  "                           applies to headless runs only; an interactive\n"
+  "                           session is stopped only with --timeout (warned)\n"
   "      --memory SIZE        memory limit (default: ADR_MEMORY, 4g)\n"
   "      --cpus N             CPU limit (default: ADR_CPUS, 2)\n"
   "      --pids N             process limit (default: ADR_PIDS, 1024)\n"
@@ -451,10 +456,24 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
   /* limits: flag > config */
   uint64_t timeout = 0, home_size = 0, tmp_size = 0, u = 0;
   int64_t nanocpus = 0;
+  /* a timeout is for headless runs; an interactive session gets one only
+   * when --timeout asks for it on the command line */
   const char *ts = timeout_s ? timeout_s : adr_config_get(&ctx->config, "ADR_TIMEOUT");
-  if (ts && *ts && adr_parse_duration(ts, &timeout, &err) < 0) {
-    adr_err_prefix(&err, "--timeout");
-    return report(&err);
+  cleanup_free char *tsrc = timeout_s ? xstrdup("--timeout")
+                            : xasprintf("ADR_TIMEOUT (%s)", ts ? adr_config_entry(&ctx->config, "ADR_TIMEOUT")->origin : "");
+  if (ts && *ts) {
+    if (adr_parse_duration(ts, &timeout, &err) < 0) {
+      adr_err_prefix(&err, "%s", tsrc);
+      return report(&err);
+    }
+    if (timeout < ADR_TIMEOUT_MIN)
+      return errorf("%s '%s': must be at least %us", tsrc, ts, ADR_TIMEOUT_MIN);
+  }
+  if (!headless && !persistent && timeout) {
+    if (timeout_s)
+      warnf("this interactive session will be stopped after %s (--timeout)", ts);
+    else
+      timeout = 0;
   }
   uint64_t memory = 0;
   if (adr_parse_size(memory_s ? memory_s : adr_config_get(&ctx->config, "ADR_MEMORY"), &memory, &err) < 0 ||
@@ -1025,8 +1044,7 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
   if (ctx->engine->ops->container_wait(ctx->engine, id, &code, &err) < 0)
     goto fail;
   if (rs.timed_out) {
-    cleanup_free char *d = adr_format_duration(timeout);
-    fprintf(stderr, "Error: Task terminated due to timeout (max %s exceeded)\n", d);
+    fprintf(stderr, "Error: Task terminated due to timeout (max %s exceeded)\n", ts);
     ret = 124;
   } else if (rs.interrupted) {
     ret = 128 + rs.interrupted;

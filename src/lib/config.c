@@ -23,7 +23,7 @@ static const struct adr_config_key keys[] = {
   { "ADR_PIDS", ADR_KEY_UINT, "1024", "process limit of a sandbox" },
   { "ADR_HOME_SIZE", ADR_KEY_SIZE, "1g", "size of the sandbox's HOME tmpfs" },
   { "ADR_TMP_SIZE", ADR_KEY_SIZE, "1g", "size of the sandbox's /tmp tmpfs" },
-  { "ADR_TIMEOUT", ADR_KEY_DURATION, NULL, "stop a run after this long (30s, 15m, 2h, 1d)" },
+  { "ADR_TIMEOUT", ADR_KEY_DURATION, NULL, "stop a headless run after this long (60 = seconds, 30s, 15m, 2h, 1d; at least 5s)" },
   { "ADR_SANDBOX_UID", ADR_KEY_UINT, "1000", "uid:gid the agent runs as when adr runs as root", true },
   { "ADR_NETWORK", ADR_KEY_NETMODE, NULL, "network mode: none, allowlist or open (default: the agent's, else allowlist)", true },
   { "ADR_ALLOW", ADR_KEY_ALLOW, NULL, "hosts an allowlist sandbox may reach, space separated HOST[:PORT] (*.example.com)", true },

@@ -213,9 +213,8 @@ int adr_parse_duration(const char *s, uint64_t *seconds, adr_err *err)
   if (*p == '.' || *p == ',')
     return adr_err_set(err, EINVAL, "invalid duration '%s': decimals are not supported, use a smaller unit", s);
   uint64_t mult;
-  if (*p == '\0')
-    return adr_err_set(err, EINVAL, "invalid duration '%s': missing unit (s, m, h or d)", s);
-  switch (*p) {
+  switch (tolower((unsigned char)*p)) { /* a bare number is seconds; units in either case */
+  case '\0': mult = 1; break;
   case 's': mult = 1; break;
   case 'm': mult = 60; break;
   case 'h': mult = 3600; break;
@@ -223,15 +222,16 @@ int adr_parse_duration(const char *s, uint64_t *seconds, adr_err *err)
   default:
     return adr_err_set(err, EINVAL, "invalid duration '%s': unknown unit '%s' (use s, m, h or d)", s, p);
   }
-  if (p[1] != '\0')
+  if (*p && p[1] != '\0')
     return adr_err_set(err, EINVAL, "invalid duration '%s': unknown unit '%s' (use s, m, h or d)", s, p);
   cleanup_free char *num = xstrndup(s, (size_t)(p - s));
+  char unit = *p ? (char)tolower((unsigned char)*p) : 's';
   uint64_t v;
   if (adr_parse_uint(num, UINT64_MAX / 86400, &v) < 0 || v == 0)
-    return adr_err_set(err, EINVAL, "invalid duration '%s': must be between 1%c and 100 years", s, *p);
+    return adr_err_set(err, EINVAL, "invalid duration '%s': must be between 1%c and 100 years", s, unit);
   v *= mult;
   if (v > 100ULL * 365 * 86400)
-    return adr_err_set(err, EINVAL, "invalid duration '%s': must be between 1%c and 100 years", s, *p);
+    return adr_err_set(err, EINVAL, "invalid duration '%s': must be between 1%c and 100 years", s, unit);
   *seconds = v;
   return 0;
 }

@@ -149,19 +149,20 @@ leftovers() {
 
 @test "--timeout stops the agent: message, exit 124, nothing left" {
   start=$SECONDS
-  run --separate-stderr adr run sh --timeout 2s --prompt 'sleep 60'
+  run --separate-stderr adr run sh --timeout 5s --prompt 'sleep 60'
   [ "$status" -eq 124 ]
-  [[ "$stderr" == *"Error: Task terminated due to timeout (max 2s exceeded)"* ]]
-  [ $((SECONDS - start)) -lt 20 ]
+  [[ "$stderr" == *"Error: Task terminated due to timeout (max 5s exceeded)"* ]]
+  [ $((SECONDS - start)) -lt 25 ]
   [ "$(leftovers)" -eq 0 ]
 }
 
 @test "--timeout: an agent ignoring SIGTERM is killed after the grace period" {
   start=$SECONDS
-  run adr run sh --timeout 1s --prompt 'trap "" TERM; sleep 60 & wait; sleep 60'
+  run adr run sh --timeout 5 --prompt 'trap "" TERM; sleep 60 & wait; sleep 60'
   [ "$status" -eq 124 ]
-  [ $((SECONDS - start)) -ge 10 ]
-  [ $((SECONDS - start)) -lt 30 ]
+  [[ "$output" == *"(max 5 exceeded)"* ]] # the value as written
+  [ $((SECONDS - start)) -ge 15 ]
+  [ $((SECONDS - start)) -lt 35 ]
   [ "$(leftovers)" -eq 0 ]
 }
 
@@ -226,8 +227,56 @@ leftovers() {
   [[ "$output" == *"decimals are not supported"* ]]
   run adr run sh --timeout 10x --prompt x
   [[ "$output" == *"unknown unit 'x'"* ]]
-  run adr run sh --timeout 10 --prompt x
-  [[ "$output" == *"missing unit"* ]]
+  run adr run sh --timeout 3s --prompt x
+  [ "$status" -eq 1 ]
+  [ "$output" = "adr: --timeout '3s': must be at least 5s" ]
+  echo "ADR_TIMEOUT=4" >>"$XDG_CONFIG_HOME/adr/config"
+  run adr run sh --prompt x
+  [ "$status" -eq 1 ]
+  [[ "$output" == "adr: ADR_TIMEOUT ("*"config:"*") '4': must be at least 5s" ]]
+  [ "$(leftovers)" -eq 0 ]
+}
+
+@test "--timeout: a bare number is seconds, units in either case" {
+  run --separate-stderr adr run sh --timeout 60 --prompt 'echo ok'
+  [ "$status" -eq 0 ]
+  [ "$output" = ok ]
+  run --separate-stderr adr run sh --timeout 1H --prompt 'echo ok'
+  [ "$status" -eq 0 ]
+  run --separate-stderr adr run sh --timeout 2m --prompt 'echo ok'
+  [ "$status" -eq 0 ]
+}
+
+# adr run sh in a real terminal (tmux); the pane's screen after WAIT seconds
+interactive_screen() { # wait adr-args...
+  local wait=$1; shift
+  sock="adrt$$$RANDOM"
+  tmux -L "$sock" -f /dev/null new-session -d -x 120 -y 40 \
+    "cd '$WS' && HOME='$HOME' XDG_CONFIG_HOME='$XDG_CONFIG_HOME' XDG_STATE_HOME='$XDG_STATE_HOME' '$ADR_BIN' run sh $*; echo EXIT=\$? > '$BATS_TEST_TMPDIR/exit'; sleep 60"
+  sleep "$wait"
+  screen=$(tmux -L "$sock" capture-pane -p)
+}
+
+@test "ADR_TIMEOUT does not stop an interactive session; --timeout does, and says so at start" {
+  echo "ADR_TIMEOUT=5s" >>"$XDG_CONFIG_HOME/adr/config"
+  interactive_screen 10
+  # still running after twice the timeout: it answers
+  tmux -L "$sock" send-keys 'echo alive-$((6*7)); exit 3' Enter
+  for _ in $(seq 50); do [ -f "$BATS_TEST_TMPDIR/exit" ] && break; sleep 0.2; done
+  screen=$(tmux -L "$sock" capture-pane -p)
+  tmux -L "$sock" kill-server || true
+  [[ "$screen" == *alive-42* ]]
+  [ "$(cat "$BATS_TEST_TMPDIR/exit")" = "EXIT=3" ]
+  [[ "$screen" != *"stopped after"* ]]
+  rm -f "$BATS_TEST_TMPDIR/exit"
+  # control: asked for on the command line, it stops the session (124)
+  interactive_screen 1 --timeout 5s
+  for _ in $(seq 150); do [ -f "$BATS_TEST_TMPDIR/exit" ] && break; sleep 0.2; done
+  screen=$(tmux -L "$sock" capture-pane -p)
+  tmux -L "$sock" kill-server || true
+  [[ "$screen" == *"adr: warning: this interactive session will be stopped after 5s (--timeout)"* ]]
+  [[ "$screen" == *"Task terminated due to timeout (max 5s exceeded)"* ]]
+  [ "$(cat "$BATS_TEST_TMPDIR/exit")" = "EXIT=124" ]
   [ "$(leftovers)" -eq 0 ]
 }
 

@@ -441,6 +441,12 @@ static void test_duration_ok(void **state)
   expect_duration("90m", 5400);
   expect_duration("007m", 7 * 60);
   expect_duration("36500d", 36500ULL * 86400); /* 100 years */
+  /* a bare number is seconds; units in either case */
+  expect_duration("60", 60);
+  expect_duration("1H", 3600);
+  expect_duration("1M", 60);
+  expect_duration("2D", 2 * 86400);
+  expect_duration("45S", 45);
 }
 
 static void test_duration_errors(void **state)
@@ -448,7 +454,6 @@ static void test_duration_errors(void **state)
   (void)state;
   expect_duration_error("1.5h", "decimals");
   expect_duration_error("1,5h", "decimals");
-  expect_duration_error("10", "unit");
   expect_duration_error("10x", "unit");
   expect_duration_error("10x", "'x'");
   expect_duration_error("5ms", "unit 'ms'");
@@ -460,7 +465,8 @@ static void test_duration_errors(void **state)
   expect_duration_error("+1m", "unit");
   expect_duration_error(" 1m", "unit");
   expect_duration_error("m", "unit");
-  expect_duration_error("1M", "unit");
+  expect_duration_error("0", "between 1s");
+  expect_duration_error("1Ms", "unit 'Ms'");
   expect_duration_error("36501d", "100 years");
   expect_duration_error("99999999999999999999s", "invalid duration");
   expect_duration_error("1h30m", "unit");
