@@ -322,6 +322,49 @@ static void idmap_cleanup(const char *dir)
     warnf("%s", e->msg);
 }
 
+/* No agent named and no ADR_AGENT: the one agent whose image is built,
+ * said in one line; none or several is an error that lists them. */
+static int pick_built_agent(struct adr_ctx *ctx, const char *tag, char **out, adr_err *err)
+{
+  if (ctx_engine(ctx, err) < 0)
+    return -1;
+  cleanup_strv struct strv built = { 0 };
+  for (size_t i = 0; i < ctx->agents.n; i++) {
+    cleanup_free char *img = agent_image(ctx, ctx->agents.v[i].name, tag);
+    int r = ctx->engine->ops->image_inspect(ctx->engine, img, NULL, err);
+    if (r < 0)
+      return -1;
+    if (r == 0)
+      strv_push(&built, ctx->agents.v[i].name);
+  }
+  if (built.n == 1) {
+    fprintf(stderr, "adr: no agent named; using '%s', the only one built (name one, or set ADR_AGENT)\n",
+            built.v[0]);
+    *out = xstrdup(built.v[0]);
+    return 0;
+  }
+  struct buf list;
+  buf_init(&list, 0);
+  const struct strv *names = &built;
+  struct strv all = { 0 };
+  if (built.n == 0) {
+    for (size_t i = 0; i < ctx->agents.n; i++)
+      strv_push(&all, ctx->agents.v[i].name);
+    names = &all;
+  }
+  for (size_t i = 0; i < names->n; i++)
+    buf_printf(&list, "%s%s", i ? ", " : "", names->v[i]);
+  if (built.n == 0)
+    adr_err_set(err, EINVAL, "no agent named, ADR_AGENT is not set and no agent is built; build one with 'adr build "
+                             "AGENT' (%s)", list.data ? list.data : "none defined");
+  else
+    adr_err_set(err, EINVAL, "no agent named and ADR_AGENT is not set; built: %s (name one, or 'adr config set "
+                             "ADR_AGENT NAME')", list.data);
+  buf_free(&list);
+  strv_free(&all);
+  return -1;
+}
+
 /* ------------------------------------------------------------------ run */
 
 int cmd_run(struct adr_ctx *ctx, int argc, char **argv) { return run_main(ctx, argc, argv, false, NULL); }
@@ -443,6 +486,12 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
   if (ctx_config(ctx, &err) < 0 || ctx_agents(ctx, &err) < 0)
     return report(&err);
   const char *agent_name = optind < pargc ? argv[optind] : adr_config_get(&ctx->config, "ADR_AGENT");
+  cleanup_free char *picked = NULL;
+  if (!agent_name) { /* none named, none configured: the only one built, said */
+    if (pick_built_agent(ctx, tag, &picked, &err) < 0)
+      return report(&err);
+    agent_name = picked;
+  }
   const struct adr_agent *agent = adr_agents_find(&ctx->agents, agent_name);
   if (agent == NULL) {
     adr_agents_unknown(&ctx->agents, agent_name, &err);

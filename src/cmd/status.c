@@ -89,7 +89,7 @@ int cmd_status(struct adr_ctx *ctx, int argc, char **argv)
     adr_table_print(&t, stdout);
     if (built == 0)
       hintf("no agent images yet; build one with 'adr build %s'",
-            adr_config_get(&ctx->config, "ADR_AGENT"));
+            adr_config_get(&ctx->config, "ADR_AGENT") ? adr_config_get(&ctx->config, "ADR_AGENT") : "AGENT");
   }
   json_decref(arr);
   adr_table_free(&t);

@@ -12,7 +12,7 @@
 #define CONFIG_FILE_LIMIT (1u << 20)
 
 static const struct adr_config_key keys[] = {
-  { "ADR_AGENT", ADR_KEY_NAME, "claude", "agent used when none is named" },
+  { "ADR_AGENT", ADR_KEY_NAME, NULL, "agent used when none is named (unset: the only agent built, if just one is)" },
   { "ADR_TAG", ADR_KEY_TAG, "latest", "image tag for agent images" },
   { "ADR_MODEL_*", ADR_KEY_STRING, NULL, "default model for one agent, e.g. ADR_MODEL_PI=openai/gpt-5" },
   { "ADR_IMAGE_PREFIX", ADR_KEY_STRING, "coding-agent", "repository prefix of agent images (PREFIX/AGENT:TAG)", true },

@@ -20,7 +20,7 @@ origin_of() { # key
   assert_success
   assert_stderr_empty
   [[ "${lines[0]}" =~ ^KEY\ +VALUE\ +ORIGIN$ ]] || fail "bad header: ${lines[0]}"
-  assert_line_matches '^ADR_AGENT +claude +default$'
+  assert_line_matches '^ADR_AGENT +unset$'
   assert_line_matches '^ADR_TAG +latest +default$'
   assert_line_matches '^ADR_IMAGE_PREFIX +coding-agent +default$'
   assert_line_matches '^ADR_MEMORY +4g +default$'
@@ -32,7 +32,7 @@ origin_of() { # key
 @test "config --json lists keys, values and origins" {
   run --separate-stderr adr config --json
   assert_success
-  [ "$(jq -r '.[] | select(.key == "ADR_AGENT") | "\(.value) \(.origin)"' <<<"$output")" = "claude default" ]
+  [ "$(jq -r '.[] | select(.key == "ADR_AGENT") | "\(.value) \(.origin)"' <<<"$output")" = "null unset" ]
   [ "$(jq -r '.[] | select(.key == "ADR_TIMEOUT") | "\(.value) \(.origin)"' <<<"$output")" = "null unset" ]
 }
 

@@ -353,3 +353,29 @@ interactive_screen() { # wait adr-args...
   [ "$status" -eq 2 ]
   [[ "${lines[0]}" == *"unknown --unsafe value 'everything'"* ]]
 }
+
+@test "no agent named, no ADR_AGENT: the only built agent, said; none or several is an error" {
+  printf 'ADR_IMAGE_PREFIX=%s\n' "$BATS_RUN_PREFIX" >"$XDG_CONFIG_HOME/adr/config"
+  run --separate-stderr adr run --prompt 'echo ran'
+  [ "$status" -eq 0 ]
+  [ "$output" = ran ]
+  [ "$stderr" = "adr: no agent named; using 'sh', the only one built (name one, or set ADR_AGENT)" ]
+  # several built: refused, listing them
+  docker tag "$BATS_RUN_PREFIX/sh:latest" "$BATS_RUN_PREFIX/pi:latest"
+  run --separate-stderr adr run --prompt 'echo ran'
+  docker rmi "$BATS_RUN_PREFIX/pi:latest" >/dev/null
+  [ "$status" -eq 1 ]
+  [ "$stderr" = "adr: no agent named and ADR_AGENT is not set; built: pi, sh (name one, or 'adr config set ADR_AGENT NAME')" ]
+  [ -z "$output" ]
+  # none built
+  printf 'ADR_IMAGE_PREFIX=%s-none\n' "$BATS_RUN_PREFIX" >"$XDG_CONFIG_HOME/adr/config"
+  run --separate-stderr adr run --prompt 'echo ran'
+  [ "$status" -eq 1 ]
+  [[ "$stderr" == "adr: no agent named, ADR_AGENT is not set and no agent is built; build one with 'adr build AGENT' (claude, "*", sh)" ]]
+  # control: ADR_AGENT picks without a word
+  printf 'ADR_IMAGE_PREFIX=%s\nADR_AGENT=sh\n' "$BATS_RUN_PREFIX" >"$XDG_CONFIG_HOME/adr/config"
+  run --separate-stderr adr run --prompt 'echo ran'
+  [ "$status" -eq 0 ]
+  [ -z "$stderr" ]
+  [ "$(leftovers)" -eq 0 ]
+}
