@@ -606,18 +606,23 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
     }
 
   struct adr_run_opts o = { 0 };
+  cleanup_strv struct strv unset = { 0 };
   for (size_t i = 0; i < env_files.n; i++)
-    if (adr_parse_env_file(env_files.v[i], env_lookup, &o.env, &err) < 0) {
+    if (adr_parse_env_file(env_files.v[i], env_lookup, &o.env, &unset, &err) < 0) {
       mounts_free(&mounts);
       strv_free(&o.env);
       return report(&err);
     }
+  for (size_t i = 0; i < unset.n; i++)
+    warnf("--env-file %s is not set on the host; not passed", unset.v[i]);
   for (size_t i = 0; i < env_flags.n; i++) {
     const char *kv = env_flags.v[i];
     if (strchr(kv, '=') == NULL && adr_valid_env_name(kv, strlen(kv))) {
       const char *v = getenv(kv);
       if (v)
         strv_pushf(&o.env, "%s=%s", kv, v);
+      else
+        warnf("-e %s: %s is not set on the host; not passed", kv, kv);
       continue;
     }
     cleanup_free char *k = NULL, *v = NULL;

@@ -336,23 +336,27 @@ int adr_parse_env(const char *s, char **key, char **value, adr_err *err)
 struct envfile_ctx {
   adr_env_lookup lookup;
   struct strv *out;
+  struct strv *unset;
+  const char *path;
 };
 
 static int envfile_cb(const char *key, const char *value, unsigned line, void *ud, adr_err *err)
 {
-  (void)line;
   (void)err;
   struct envfile_ctx *c = ud;
   if (value == NULL) {
     value = c->lookup ? c->lookup(key) : NULL;
-    if (value == NULL)
+    if (value == NULL) {
+      if (c->unset)
+        strv_pushf(c->unset, "%s:%u: %s", c->path, line, key);
       return 0;
+    }
   }
   strv_pushf(c->out, "%s=%s", key, value);
   return 0;
 }
 
-int adr_parse_env_file(const char *path, adr_env_lookup lookup, struct strv *out, adr_err *err)
+int adr_parse_env_file(const char *path, adr_env_lookup lookup, struct strv *out, struct strv *unset, adr_err *err)
 {
   cleanup_buf struct buf b;
   buf_init(&b, 4 << 20);
@@ -361,7 +365,7 @@ int adr_parse_env_file(const char *path, adr_env_lookup lookup, struct strv *out
     return adr_err_set(err, EISDIR, "env file '%s': is a directory", path);
   if (buf_read_file(&b, path) < 0)
     return adr_err_sys(err, errno, "env file '%s'", path);
-  struct envfile_ctx c = { lookup, out };
+  struct envfile_ctx c = { lookup, out, unset, path };
   return adr_kv_parse(b.data, b.len, path, ADR_KV_ALLOW_BARE, envfile_cb, &c, err);
 }
 

@@ -42,10 +42,11 @@ int adr_parse_uint(const char *s, uint64_t max, uint64_t *out);
 /* "KEY=VALUE" -> key, value (owned).  KEY must be a valid name. */
 int adr_parse_env(const char *s, char **key, char **value, adr_err *err);
 /* An env file: KEY=VALUE lines (same grammar as config); a lone KEY takes
- * the value from lookup(KEY) and is skipped when that is NULL.  Appends
- * "KEY=VALUE" strings to out. */
+ * the value from lookup(KEY) and is skipped when that is NULL (then
+ * "PATH:LINE: KEY" goes to unset, when given).  Appends "KEY=VALUE"
+ * strings to out. */
 typedef const char *(*adr_env_lookup)(const char *key);
-int adr_parse_env_file(const char *path, adr_env_lookup lookup, struct strv *out, adr_err *err);
+int adr_parse_env_file(const char *path, adr_env_lookup lookup, struct strv *out, struct strv *unset, adr_err *err);
 
 /* --- Mounts --------------------------------------------------------------- */
 struct adr_mount {

@@ -379,3 +379,14 @@ interactive_screen() { # wait adr-args...
   [ -z "$stderr" ]
   [ "$(leftovers)" -eq 0 ]
 }
+
+@test "-e KEY and a bare --env-file KEY unset on the host: warned, not passed; set: passed" {
+  unset ADR_T_UNSET
+  printf 'ADR_T_UNSET\nADR_T_SET\n' >envf
+  run --separate-stderr env ADR_T_SET=yes "$ADR_BIN" run sh -e ADR_T_UNSET --env-file envf --prompt 'echo "u=${ADR_T_UNSET-none} s=$ADR_T_SET"'
+  [ "$status" -eq 0 ]
+  [ "$output" = "u=none s=yes" ]
+  [[ "$stderr" == *"adr: warning: -e ADR_T_UNSET: ADR_T_UNSET is not set on the host; not passed"* ]]
+  [[ "$stderr" == *"adr: warning: --env-file envf:1: ADR_T_UNSET is not set on the host; not passed"* ]]
+  [[ "$stderr" != *"ADR_T_SET is not set"* ]]
+}

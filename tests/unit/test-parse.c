@@ -684,10 +684,13 @@ static void test_parse_env_file(void **state)
                    "export B='two words'\r\n"
                    "C=\"line\\nbreak\" # c\n"
                    "D=\n");
-  struct strv out = { 0 };
+  struct strv out = { 0 }, unset = { 0 };
   adr_err err = NULL;
-  assert_int_equal(adr_parse_env_file(path, fake_lookup, &out, &err), 0);
+  assert_int_equal(adr_parse_env_file(path, fake_lookup, &out, &unset, &err), 0);
   assert_int_equal(out.n, 6);
+  assert_int_equal(unset.n, 1); /* MISSING, named with its line */
+  assert_non_null(strstr(unset.v[0], ":4: MISSING"));
+  strv_free(&unset);
   assert_string_equal(out.v[0], "A=1");
   assert_string_equal(out.v[1], "PRESENT=from host");
   assert_string_equal(out.v[2], "EMPTY=");
@@ -698,7 +701,7 @@ static void test_parse_env_file(void **state)
 
   /* no lookup: bare keys are skipped; appends to what is there */
   strv_push(&out, "PRE=1");
-  assert_int_equal(adr_parse_env_file(path, NULL, &out, &err), 0);
+  assert_int_equal(adr_parse_env_file(path, NULL, &out, NULL, &err), 0);
   assert_int_equal(out.n, 5);
   assert_string_equal(out.v[0], "PRE=1");
   assert_string_equal(out.v[1], "A=1");
@@ -708,13 +711,13 @@ static void test_parse_env_file(void **state)
   /* empty file */
   cleanup_free char *empty = xasprintf("%s/empty.env", dir);
   write_text(empty, "");
-  assert_int_equal(adr_parse_env_file(empty, fake_lookup, &out, &err), 0);
+  assert_int_equal(adr_parse_env_file(empty, fake_lookup, &out, NULL, &err), 0);
   assert_int_equal(out.n, 0);
 
   /* malformed: the error names the file and line */
   cleanup_free char *bad = xasprintf("%s/bad.env", dir);
   write_text(bad, "A=1\nB=\"open\n");
-  assert_true(adr_parse_env_file(bad, fake_lookup, &out, &err) < 0);
+  assert_true(adr_parse_env_file(bad, fake_lookup, &out, NULL, &err) < 0);
   cleanup_free char *want = xasprintf("%s:2: unterminated double quote", bad);
   assert_string_equal(err->msg, want);
   adr_err_free(&err);
@@ -722,14 +725,14 @@ static void test_parse_env_file(void **state)
 
   /* missing file */
   cleanup_free char *missing = xasprintf("%s/nope.env", dir);
-  assert_true(adr_parse_env_file(missing, fake_lookup, &out, &err) < 0);
+  assert_true(adr_parse_env_file(missing, fake_lookup, &out, NULL, &err) < 0);
   cleanup_free char *want2 = xasprintf("env file '%s': %s", missing, strerror(ENOENT));
   assert_string_equal(err->msg, want2);
   assert_int_equal(err->errnum, ENOENT);
   adr_err_free(&err);
 
   /* a directory */
-  assert_true(adr_parse_env_file(dir, fake_lookup, &out, &err) < 0);
+  assert_true(adr_parse_env_file(dir, fake_lookup, &out, NULL, &err) < 0);
   cleanup_free char *want3 = xasprintf("env file '%s': is a directory", dir);
   assert_string_equal(err->msg, want3);
   adr_err_free(&err);
