@@ -1125,9 +1125,11 @@ static int config_file_check(struct planner *pl, adr_err *err)
     return adr_err_sys(err, e, "--config-file '%s'", shown);
   }
   const char *route = NULL;
-  bool hit = b.len && holds_key(p, b.data, b.len, &route);
-  if (b.len)
+  bool hit = false;
+  if (b.data && b.len) {
+    hit = holds_key(p, b.data, b.len, &route);
     explicit_bzero(b.data, b.len);
+  }
   buf_free(&b);
   if (hit)
     return adr_err_set(err, EINVAL,

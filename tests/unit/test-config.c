@@ -138,7 +138,7 @@ static void test_keys_and_defaults(void **state)
   }
   cleanup_config struct adr_config c;
   adr_config_init(&c);
-  expect_entry(&c, "ADR_AGENT", "claude", "default");
+  assert_null(adr_config_get(&c, "ADR_AGENT")); /* no default: the only built agent */
   expect_entry(&c, "ADR_TAG", "latest", "default");
   expect_entry(&c, "ADR_MEMORY", "4g", "default");
   expect_entry(&c, "ADR_CPUS", "2", "default");
@@ -227,7 +227,7 @@ static void test_put_origins(void **state)
   }
   assert_int_equal(c.n, n0 + 100);
   expect_entry(&c, "ADR_MODEL_A99", "ADR_MODEL_A99", "command line");
-  expect_entry(&c, "ADR_AGENT", "claude", "default");
+  expect_entry(&c, "ADR_PIDS", "1024", "default");
 }
 
 /* ----------------------------------------------------------- load_buf */
@@ -392,7 +392,7 @@ static void test_load_precedence(void **state)
   cleanup_free char *g2 = xasprintf("%s:2", f->global);
   cleanup_free char *p1 = xasprintf("%s:1", f->project_file);
   cleanup_free char *p3 = xasprintf("%s:3", f->project_file);
-  expect_entry(&c, "ADR_AGENT", "claude", "default");
+  assert_null(adr_config_get(&c, "ADR_AGENT"));
   expect_entry(&c, "ADR_MEMORY", "8g", g2);
   expect_entry(&c, "ADR_TAG", "p", p1);
   expect_entry(&c, "ADR_CPUS", "1.5", p3);
