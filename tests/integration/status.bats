@@ -42,7 +42,7 @@ AGE='(just now|less than a minute ago|(an?|[0-9]+) (minute|hour|day|week|month|y
   for a in "${AGENTS[@]}"; do
     assert_line_matches "^$a +$STATUS_PREFIX/$a +- +- +\(not built\)$"
   done
-  assert_stderr_contains "hint: no agent images yet; build one with 'adr build claude'"
+  assert_stderr_contains "hint: no agent images yet; build one with 'adr build AGENT'"
   assert_one_line "$stderr"
 }
 
