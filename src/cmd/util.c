@@ -83,19 +83,36 @@ int next_opt(const struct adr_cmd *cmd, int argc, char **argv, const char *short
   opterr = 0;
   int c = getopt_long(argc, argv, shortopts, cmd->options, longidx);
   if (c == '?' || c == ':') {
-    const char *bad = argv[optind - 1];
-    if (optopt && optopt < 256 && strchr(shortopts, optopt) && strchr(shortopts, optopt)[1] == ':')
+    /* name the option as the user wrote it: getopt_long sets optopt to a
+     * long option's short equivalent, which the user may never have typed */
+    const char *bad = optind > 0 && optind <= argc ? argv[optind - 1] : NULL;
+    if (bad && str_has_prefix(bad, "--") && bad[2]) {
+      size_t n = strcspn(bad + 2, "=");
+      const struct option *hit = NULL;
+      size_t prefixes = 0; /* getopt_long takes an unambiguous prefix too */
+      for (const struct option *o = cmd->options; o && o->name; o++)
+        if (strncmp(o->name, bad + 2, n) == 0) {
+          if (strlen(o->name) == n) {
+            hit = o;
+            prefixes = 1;
+            break;
+          }
+          hit = o;
+          prefixes++;
+        }
+      if (prefixes > 1)
+        usage_error(cmd, "option '%.*s' is ambiguous", (int)(n + 2), bad);
+      else if (hit && bad[2 + n] == '=' && hit->has_arg == no_argument)
+        usage_error(cmd, "option '--%s' takes no value", hit->name);
+      else if (hit)
+        usage_error(cmd, "option '--%s' needs a value", hit->name);
+      else
+        usage_error(cmd, "unknown option '%.*s'", (int)(n + 2), bad);
+    } else if (optopt && optopt < 256 && strchr(shortopts, optopt) && strchr(shortopts, optopt)[1] == ':')
       usage_error(cmd, "option '-%c' needs a value", optopt);
     else if (optopt && optopt < 256 && optopt != '?')
       usage_error(cmd, "unknown option '-%c'", optopt);
-    else if (bad && str_has_prefix(bad, "--") && strchr(bad, '=') == NULL) {
-      /* either unknown or missing its argument */
-      bool known = false;
-      for (const struct option *o = cmd->options; o && o->name; o++)
-        if (streq(o->name, bad + 2))
-          known = true;
-      usage_error(cmd, known ? "option '%s' needs a value" : "unknown option '%s'", bad);
-    } else
+    else
       usage_error(cmd, "unknown option '%s'", bad ? bad : "?");
     return '?';
   }

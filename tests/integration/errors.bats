@@ -69,6 +69,26 @@ setup() {
   assert_stderr_contains "option '--memory' needs a value"
 }
 
+@test "a missing value names the option as it was written, long or short" {
+  run --separate-stderr adr run --env
+  assert_status 2
+  assert_stderr_contains "adr run: option '--env' needs a value"
+  [[ "$stderr" != *"'-e'"* ]] || fail "named the short option: $stderr"
+  run --separate-stderr adr run -e
+  assert_status 2
+  assert_stderr_contains "adr run: option '-e' needs a value"
+  run --separate-stderr adr build --tag
+  assert_status 2
+  assert_stderr_contains "adr build: option '--tag' needs a value"
+  # an abbreviation is named in full; a flag given a value is refused
+  run --separate-stderr adr run --mem
+  assert_status 2
+  assert_stderr_contains "adr run: option '--memory' needs a value"
+  run --separate-stderr adr status --json=yes
+  assert_status 2
+  assert_stderr_contains "adr status: option '--json' takes no value"
+}
+
 @test "adr status extra-arg: unexpected argument, exit 2, engine not contacted" {
   DOCKER_HOST=unix:///nonexistent.sock run --separate-stderr adr status extra-arg
   assert_status 2
