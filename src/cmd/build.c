@@ -11,26 +11,47 @@
 const struct option build_options[] = {
   { "tag", required_argument, NULL, 't' },
   { "no-cache", no_argument, NULL, 'n' },
+  { "all", no_argument, NULL, 'a' },
   { "yes", no_argument, NULL, 'y' },
+  { "help", no_argument, NULL, 'h' },
+  { 0 },
+};
+
+const struct option update_options[] = {
+  { "tag", required_argument, NULL, 't' },
+  { "no-cache", no_argument, NULL, 'n' }, /* the default; accepted */
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
 
 const char build_help[] =
   "Builds the adr base image (adr/base: Debian bookworm-slim, git, ripgrep,\n"
-  "fd, procps, CA certificates, node 22 from npm) and, on top of it, one\n"
-  "image per agent: PREFIX/AGENT:TAG (PREFIX is ADR_IMAGE_PREFIX, default\n"
-  "coding-agent).  Without AGENT, builds every known agent after asking\n"
-  "(--yes skips the question); a failure does not stop the others and a\n"
-  "summary ends the run.  'adr update' rebuilds the images present without\n"
-  "cache, picking up new package versions.\n\n"
+  "fd, procps, python3 with pip and venv, jq, wget, make, unzip, shellcheck,\n"
+  "CA certificates, node 22 from npm) and, on top of it, one image per agent:\n"
+  "PREFIX/AGENT:TAG (PREFIX is ADR_IMAGE_PREFIX, default coding-agent).\n\n"
+  "Without AGENT: the agent ADR_AGENT names, when set; else, on a terminal,\n"
+  "adr lists the agents and asks before building them all (answering no\n"
+  "builds nothing and is not an error); without a terminal it asks for\n"
+  "names.  --all builds every agent.  A failure does not stop the others\n"
+  "and a summary ends the run.  Options may come before or after names.\n\n"
   "Extra CA certificates (ADR_EXTRA_CA, default 'auto' = the host's\n"
   "/usr/local/share/ca-certificates) are trusted inside the images, for\n"
   "TLS-intercepting proxies.  The host's npm registry setting is used.\n\n"
   "Options:\n"
   "  -t, --tag TAG   image tag (default: ADR_TAG, 'latest')\n"
   "      --no-cache  build every step anew\n"
-  "  -y, --yes       do not ask before building all agents\n";
+  "  -a, --all       build every known agent, without asking\n"
+  "  -y, --yes       the same as --all when no agent is named\n";
+
+const char update_help[] =
+  "Rebuilds agent images that are already present, without the build cache,\n"
+  "so that new package versions (Debian's, node's, the agent's own npm\n"
+  "package at the version its definition pins) are picked up.  Without\n"
+  "AGENT, every agent whose image exists with the tag is rebuilt; an agent\n"
+  "named that has no image yet is built.  Options may come before or after\n"
+  "names.\n\n"
+  "Options:\n"
+  "  -t, --tag TAG   image tag (default: ADR_TAG, 'latest')\n";
 
 struct progress {
   const char *who;
@@ -185,17 +206,56 @@ int build_images(struct adr_ctx *ctx, const struct adr_agent *const *agents, siz
   return failed;
 }
 
+/* adr build without names: ADR_AGENT's agent, else all after asking on a
+ * terminal.  Fills list/n and returns -1 to go on building, or returns
+ * the exit status when nothing is to be built. */
+static int pick_default(struct adr_ctx *ctx, const struct adr_cmd *self, const struct adr_agent **list, size_t *n)
+{
+  const char *def = adr_config_get(&ctx->config, "ADR_AGENT");
+  if (def && *def) {
+    const struct adr_agent *a = adr_agents_find(&ctx->agents, def);
+    if (a == NULL) {
+      cleanup_err adr_err err = NULL;
+      adr_agents_unknown(&ctx->agents, def, &err);
+      adr_err_prefix(&err, "ADR_AGENT");
+      return report(&err);
+    }
+    fprintf(stderr, "no agent named: building '%s' (ADR_AGENT); 'adr build --all' builds every agent\n", a->name);
+    list[(*n)++] = a;
+    return -1;
+  }
+  cleanup_free char *names = NULL;
+  for (size_t i = 0; i < ctx->agents.n; i++) {
+    char *t = xasprintf("%s%s%s", names ? names : "", names ? ", " : "", ctx->agents.v[i].name);
+    free(names);
+    names = t;
+  }
+  if (!isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
+    return usage_error(self, "name the agents to build (%s), or --all", names ? names : "none known");
+  fprintf(stderr, "No agent named and ADR_AGENT is not set. Known agents: %s.\n", names ? names : "none");
+  cleanup_free char *q = xasprintf("Build images for all %zu?", ctx->agents.n);
+  if (!ask_yes(q, false)) {
+    fprintf(stderr, "nothing built; name the agents to build: adr build AGENT...\n");
+    return EXIT_OK;
+  }
+  for (size_t i = 0; i < ctx->agents.n; i++)
+    list[(*n)++] = &ctx->agents.v[i];
+  return -1;
+}
+
 static int build_or_update(struct adr_ctx *ctx, int argc, char **argv, bool update)
 {
   const struct adr_cmd *self = adr_cmd_find(update ? "update" : "build");
   const char *tag = NULL;
-  bool no_cache = update, yes = false;
+  bool no_cache = update, all = false;
   int c;
-  while ((c = next_opt(self, argc, argv, "+ht:y", NULL)) != -1) {
+  /* options anywhere: 'adr build pi --tag X' as much as 'adr build --tag X pi' */
+  while ((c = next_opt(self, argc, argv, update ? "ht:" : "ht:ay", NULL)) != -1) {
     switch (c) {
     case 't': tag = optarg; break;
     case 'n': no_cache = true; break;
-    case 'y': yes = true; break;
+    case 'a':
+    case 'y': all = true; break;
     case 'h': print_cmd_help(self, stdout); return EXIT_OK;
     default: return EXIT_USAGE;
     }
@@ -243,19 +303,13 @@ static int build_or_update(struct adr_ctx *ctx, int argc, char **argv, bool upda
         printf("no agent images with tag '%s' to update; build one with 'adr build AGENT'\n", tag);
         return EXIT_OK;
       }
-    } else {
-      if (!yes) {
-        cleanup_free char *q = xasprintf("Build images for all %zu agents?", ctx->agents.n);
-        if (!isatty(STDIN_FILENO)) {
-          free(list);
-          return errorf("build: name the agents to build, or pass --yes to build all %zu", ctx->agents.n);
-        }
-        if (!ask_yes(q, true)) {
-          free(list);
-          fprintf(stderr, "nothing built\n");
-          return EXIT_FAIL;
-        }
+    } else if (!all) {
+      int r = pick_default(ctx, self, list, &n);
+      if (r >= 0) {
+        free(list);
+        return r;
       }
+    } else {
       for (size_t i = 0; i < ctx->agents.n; i++)
         list[n++] = &ctx->agents.v[i];
     }

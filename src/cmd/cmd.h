@@ -129,11 +129,11 @@ int cmd_update(struct adr_ctx *, int, char **);
 int cmd_version(struct adr_ctx *, int, char **);
 int cmd_secret(struct adr_ctx *, int, char **);
 
-extern const struct option build_options[], completions_options[], config_options[], fix_owner_options[],
+extern const struct option build_options[], update_options[], completions_options[], config_options[], fix_owner_options[],
   help_options[], run_options[], status_options[], version_options[], start_options[], ls_options[],
   attach_options[], logs_options[], exec_options[], stop_options[], rm_options[], diff_options[], merge_options[],
   team_options[], secret_options[];
-extern const char build_help[], config_help[], run_help[], status_help[], completions_help[], fix_owner_help[],
+extern const char build_help[], update_help[], config_help[], run_help[], status_help[], completions_help[], fix_owner_help[],
   start_help[], ls_help[], attach_help[], logs_help[], exec_help[], stop_help[], rm_help[], diff_help[], merge_help[],
   team_help[], secret_help[];
 
