@@ -1017,6 +1017,12 @@ int cmd_team(struct adr_ctx *ctx, int argc, char **argv)
     print_cmd_help(self, stdout);
     return EXIT_OK;
   }
+  static const char *const subs[] = { "start", "attach", "inject", "send", "status", "watch", "merge", "stop" };
+  bool known = false;
+  for (size_t i = 0; i < ARRAY_SIZE(subs); i++)
+    known |= streq(sub, subs[i]);
+  if (!known)
+    return usage_error(self, "unknown subcommand '%s' (start, attach, send, status, watch, merge, stop)", sub);
   if (!streq(sub, "status") && !session)
     return usage_error(self, "%s: which session?", sub);
   if (session && !session_name_valid(session))

@@ -211,6 +211,11 @@ wait_for() { # file [seconds]
   run adr team frobnicate x
   [ "$status" -eq 2 ]
   [[ "$output" == *"unknown subcommand 'frobnicate'"* ]]
+  # without a session too: the subcommand is the culprit, not the session
+  run adr team bogus
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"adr team: unknown subcommand 'bogus'"* ]]
+  [[ "$output" != *"which session"* ]]
   run adr team start 'Bad Name' --agent sh
   [ "$status" -eq 2 ]
   # a tmux that reports an old version

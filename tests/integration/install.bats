@@ -299,12 +299,14 @@ manifest_files() {
   run "$REPO_ROOT/install.sh" --help
   assert_success
   assert_output_contains "--deps" "--prefix" "--yes"
+  [[ "$output" != *"set -euo"* ]] || fail "install.sh --help prints code: $output"
   run --separate-stderr "$REPO_ROOT/install.sh" --bogus
   assert_status 2
   assert_stderr_contains "unknown option '--bogus'"
   run "$REPO_ROOT/uninstall.sh" --help
   assert_success
   assert_output_contains "--prefix" "--yes"
+  [[ "$output" != *"set -euo"* ]] || fail "uninstall.sh --help prints code: $output"
   run --separate-stderr "$REPO_ROOT/uninstall.sh" --bogus
   assert_status 2
 }
