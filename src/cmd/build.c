@@ -224,15 +224,13 @@ static int pick_default(struct adr_ctx *ctx, const struct adr_cmd *self, const s
     list[(*n)++] = a;
     return -1;
   }
-  cleanup_free char *names = NULL;
-  for (size_t i = 0; i < ctx->agents.n; i++) {
-    char *t = xasprintf("%s%s%s", names ? names : "", names ? ", " : "", ctx->agents.v[i].name);
-    free(names);
-    names = t;
-  }
+  cleanup_strv struct strv all = { 0 };
+  for (size_t i = 0; i < ctx->agents.n; i++)
+    strv_push(&all, ctx->agents.v[i].name);
+  cleanup_free char *names = strv_join(&all, ", ");
   if (!isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
-    return usage_error(self, "name the agents to build (%s), or --all", names ? names : "none known");
-  fprintf(stderr, "No agent named and ADR_AGENT is not set. Known agents: %s.\n", names ? names : "none");
+    return usage_error(self, "name the agents to build (%s), or --all", names);
+  fprintf(stderr, "No agent named and ADR_AGENT is not set. Known agents: %s.\n", names);
   cleanup_free char *q = xasprintf("Build images for all %zu?", ctx->agents.n);
   if (!ask_yes(q, false)) {
     fprintf(stderr, "nothing built; name the agents to build: adr build AGENT...\n");

@@ -422,6 +422,30 @@ static char *free_name(struct adr_ctx *ctx, const char *scope, const char *agent
   return name;
 }
 
+/* The relay found no key for the agent: say so before anything starts,
+ * with the three ways to give one, and whether the agent can log in by
+ * itself (its login hosts are allowlisted then; not with no network). */
+static void warn_no_key(const struct adr_agent *agent, const struct adr_creds_plan *plan,
+                        const struct adr_netpolicy *pol, bool headless)
+{
+  cleanup_free char *names = strv_join(&plan->key_names, ", ");
+  cleanup_free char *hosts = strv_join(&agent->login_hosts, ", ");
+  const char *what;
+  cleanup_free char *own = NULL;
+  if (headless)
+    what = ": the run will fail at its first request";
+  else if (pol->mode == ADR_NET_NONE)
+    what = "; with no network it cannot log in by itself either";
+  else if (agent->login_hosts.n)
+    what = own = xasprintf("; it can only log in by itself (its login hosts are allowed: %s)", hosts);
+  else
+    what = "; it can only log in by itself";
+  warnf("no API key found for %s (%s)%s", agent->name, names, what);
+  hintf("give it one with 'adr secret set %s', in the host environment (%s=...), or use --no-relay to stage "
+        "%s's own login",
+        plan->key_names.v[0], plan->key_names.v[0], agent->name);
+}
+
 int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const char *team)
 {
   const struct adr_cmd *self = adr_cmd_find(persistent ? "start" : "run");
@@ -718,16 +742,21 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
     strv_push(&overlay_rels, plan.overlays[i].rel);
   o.stage_overlays = &overlay_rels;
   /* the agent's API hosts: reached through the relay when it carries the
-   * agent's keys, else directly (the agent logs in by itself) */
+   * agent's keys, else directly, with its login hosts (the agent logs in
+   * by itself) */
   if (!plan.n_routes) {
     cleanup_free char *asrc = xasprintf("agent %s:", agent->name);
-    for (size_t i = 0; i < agent->api_hosts.n; i++)
-      if (adr_netpolicy_add(&pol, agent->api_hosts.v[i], asrc, &err) < 0) {
-        mounts_free(&mounts);
-        strv_free(&o.env);
-        return report(&err);
-      }
+    const struct strv *hl[] = { &agent->api_hosts, &agent->login_hosts };
+    for (size_t k = 0; k < ARRAY_SIZE(hl); k++)
+      for (size_t i = 0; i < hl[k]->n; i++)
+        if (adr_netpolicy_add(&pol, hl[k]->v[i], asrc, &err) < 0) {
+          mounts_free(&mounts);
+          strv_free(&o.env);
+          return report(&err);
+        }
   }
+  if (relay && !plan.n_routes && plan.key_names.n && !shell)
+    warn_no_key(agent, &plan, &pol, headless);
 
   cleanup_free char *mkey = model_key(agent->name);
   if (model == NULL)

@@ -29,6 +29,7 @@ void adr_agent_free(struct adr_agent *a)
   strv_free(&a->headless_args);
   strv_free(&a->model_args);
   strv_free(&a->api_hosts);
+  strv_free(&a->login_hosts);
   free(a->network);
   free(a->credentials);
   free(a->source);
@@ -46,7 +47,7 @@ bool adr_agent_name_valid(const char *s)
 }
 
 static const char *const known_top[] = { "name", "description", "npm", "binary", "config", "config_file",
-                                         "env", "args", "api_hosts", "network", "credentials", "comment" };
+                                         "env", "args", "api_hosts", "login_hosts", "network", "credentials", "comment" };
 
 static int get_str(json_t *o, const char *key, bool required, char **out, const char *ctx, adr_err *err)
 {
@@ -176,7 +177,8 @@ int adr_agent_parse(const char *json, size_t len, const char *source, struct adr
   if (get_strv(args, "interactive", &a->interactive_args, ctx, err) < 0 ||
       get_strv(args, "headless", &a->headless_args, ctx, err) < 0 ||
       get_strv(args, "model", &a->model_args, ctx, err) < 0 ||
-      get_strv(j, "api_hosts", &a->api_hosts, ctx, err) < 0)
+      get_strv(j, "api_hosts", &a->api_hosts, ctx, err) < 0 ||
+      get_strv(j, "login_hosts", &a->login_hosts, ctx, err) < 0)
     goto out;
   if (get_str(j, "network", false, &a->network, ctx, err) < 0)
     goto out;
@@ -187,15 +189,18 @@ int adr_agent_parse(const char *json, size_t len, const char *source, struct adr
       goto out;
     }
   }
-  for (size_t h = 0; h < a->api_hosts.n; h++) {
-    struct adr_netpolicy p = { 0 };
-    int r = adr_netpolicy_add(&p, a->api_hosts.v[h], "api_hosts", err);
-    adr_netpolicy_free(&p);
-    if (r < 0) {
-      adr_err_prefix(err, "%s: \"api_hosts\"", ctx);
-      goto out;
+  const struct strv *hl[] = { &a->api_hosts, &a->login_hosts };
+  const char *hn[] = { "api_hosts", "login_hosts" };
+  for (size_t hk = 0; hk < ARRAY_SIZE(hl); hk++)
+    for (size_t h = 0; h < hl[hk]->n; h++) {
+      struct adr_netpolicy p = { 0 };
+      int r = adr_netpolicy_add(&p, hl[hk]->v[h], hn[hk], err);
+      adr_netpolicy_free(&p);
+      if (r < 0) {
+        adr_err_prefix(err, "%s: \"%s\"", ctx, hn[hk]);
+        goto out;
+      }
     }
-  }
   json_t *cr = json_object_get(j, "credentials");
   if (cr) {
     if (adr_creds_check(cr, ctx, err) < 0)

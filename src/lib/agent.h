@@ -29,6 +29,7 @@ struct adr_agent {
   struct strv headless_args;  /* may hold {prompt} and {model_args} */
   struct strv model_args;     /* may hold {model}, {model_provider}, {model_name} */
   struct strv api_hosts;
+  struct strv login_hosts; /* what its own login needs; allowed when the relay carries no key */
   char *network;           /* default network mode, NULL = adr's default */
   char *credentials;       /* the "credentials" object as JSON text (creds.h), or NULL */
   char *source;            /* "built-in" or the file it came from */

@@ -741,6 +741,7 @@ static void do_routes(struct planner *pl)
       up = up_def;
     if (!key)
       continue;
+    p->key_seen = true;
     cleanup_free char *why = !up              ? xasprintf("no %s", base_env)
                              : !https_url(up) ? xasprintf("%s '%s' is not an https URL", base_env ? base_env : "upstream", up)
                              : !key_ok(key)   ? xstrdup("not a valid key (printable, no spaces)")
@@ -856,7 +857,9 @@ static void providers_in(struct planner *pl, json_t *pd, json_t *doc, const char
       if (!key)
         continue; /* a reference to nothing: no credential in it */
       strv_push(&p->drop_env, ref);
-    } else if (kval[0] == '!' || str_has_prefix(kval, "{file:")) {
+    }
+    p->key_seen = true;
+    if (!ref && (kval[0] == '!' || str_has_prefix(kval, "{file:"))) {
       strv_pushf(&p->notes, "provider '%s' in %s: a key from a command or file is not relayed and not staged", id,
                  where);
       jpath_set(pv, keyp, NULL);
@@ -956,6 +959,7 @@ static void do_providers(struct planner *pl)
     if (json_object_get(pl->auth_seen, id) || !streq(json_string_value(json_object_get(a, "type")), "api") ||
         (doc && json_object_get(jpath_get(doc, at), id))) /* the config below names it */
       continue;
+    p->key_seen = true;
     if (!json_object_get(builtin, id)) {
       strv_pushf(&p->notes, "the key for provider '%s' in %s is not relayed: the provider has no base URL", id,
                  pl->auth_shown);
@@ -1191,6 +1195,15 @@ int adr_creds_plan(const struct adr_creds_in *in, struct adr_creds_plan *p, adr_
       json_set_value(j, x, when ? route_sentinel(p, when) : NULL);
   }
   if (p->n_routes == 0) {
+    json_array_foreach(json_object_get(def, "routes"), i, x)
+    {
+      if (p->key_seen)
+        break; /* found, not relayed: the notes say why */
+      size_t k;
+      json_t *kn;
+      json_array_foreach(json_object_get(x, "key_env"), k, kn) if (!strv_contains(&p->key_names, json_string_value(kn)))
+          strv_push(&p->key_names, json_string_value(kn));
+    }
     json_array_foreach(json_object_get(def, "not_relayed"), i, x)
     {
       const char *rel = json_string_value(json_object_get(x, "path"));
@@ -1284,6 +1297,7 @@ void adr_creds_plan_free(struct adr_creds_plan *p)
   strv_free(&p->args);
   strv_free(&p->hide);
   strv_free(&p->notes);
+  strv_free(&p->key_names);
   memset(p, 0, sizeof(*p));
 }
 

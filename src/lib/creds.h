@@ -51,6 +51,8 @@ struct adr_creds_plan {
   struct adr_creds_overlay *overlays;
   size_t n_overlays;
   struct strv notes;    /* what the user should know, one line each */
+  bool key_seen;         /* a key was found, relayed or not (notes say why not) */
+  struct strv key_names; /* no key found at all: the variables that would have given one */
 };
 
 struct adr_creds_in {

@@ -96,6 +96,25 @@ void strv_push_take(struct strv *s, char *str)
 
 void strv_push(struct strv *s, const char *str) { strv_push_take(s, xstrdup(str)); }
 
+char *strv_join(const struct strv *s, const char *sep)
+{
+  size_t len = 1, sl = strlen(sep);
+  for (size_t i = 0; i < s->n; i++)
+    len += strlen(s->v[i]) + (i ? sl : 0);
+  char *out = xmalloc(len), *p = out;
+  for (size_t i = 0; i < s->n; i++) {
+    if (i) {
+      memcpy(p, sep, sl);
+      p += sl;
+    }
+    size_t n = strlen(s->v[i]);
+    memcpy(p, s->v[i], n);
+    p += n;
+  }
+  *p = '\0';
+  return out;
+}
+
 void strv_pushf(struct strv *s, const char *fmt, ...)
 {
   va_list ap;

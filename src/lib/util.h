@@ -50,6 +50,8 @@ void strv_push_take(struct strv *s, char *str);
 void strv_pushf(struct strv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void strv_free(struct strv *s);
 bool strv_contains(const struct strv *s, const char *str);
+/* The strings joined with sep; "" for none.  Caller frees. */
+char *strv_join(const struct strv *s, const char *sep);
 static inline void strv_cleanup(struct strv *s) { strv_free(s); }
 #define cleanup_strv __attribute__((cleanup(strv_cleanup)))
 

@@ -143,7 +143,8 @@ static void test_parse_full(void **state)
     "    \"headless\": [\"run\", \"{model_args}\", \"{prompt}\"],\n"
     "    \"model\": [\"-m\", \"{model}\"]\n"
     "  },\n"
-    "  \"api_hosts\": [\"api.example.com\", \"auth.example.com\"]\n"
+    "  \"api_hosts\": [\"api.example.com\", \"auth.example.com\"],\n"
+    "  \"login_hosts\": [\"login.example.com\", \"*.sso.example.com\"]\n"
     "}\n";
   struct adr_agent a;
   adr_err err = NULL;
@@ -167,6 +168,7 @@ static void test_parse_full(void **state)
   assert_strv(&a.headless_args, "run", "{model_args}", "{prompt}", NULL);
   assert_strv(&a.model_args, "-m", "{model}", NULL);
   assert_strv(&a.api_hosts, "api.example.com", "auth.example.com", NULL);
+  assert_strv(&a.login_hosts, "login.example.com", "*.sso.example.com", NULL);
   adr_agent_free(&a);
 }
 
@@ -217,6 +219,20 @@ static void test_parse_errors(void **state)
                      "src.json: \"headless\"[1] must be a string");
   expect_parse_error("{\"name\":\"x\",\"binary\":\"x\"," MINIMAL_NPM "," MINIMAL_ARGS ",\"api_hosts\":[1]}",
                      "src.json: \"api_hosts\"[0] must be a string");
+  expect_parse_error("{\"name\":\"x\",\"binary\":\"x\"," MINIMAL_NPM "," MINIMAL_ARGS ",\"login_hosts\":\"a.com\"}",
+                     "src.json: \"login_hosts\" must be an array of strings");
+  {
+    /* a login host is an allowlist entry: checked as one */
+    struct adr_agent a;
+    adr_err err = NULL;
+    assert_int_equal(parse("{\"name\":\"x\",\"binary\":\"x\"," MINIMAL_NPM "," MINIMAL_ARGS
+                           ",\"login_hosts\":[\"bad host!\"]}",
+                           &a, &err),
+                     -1);
+    assert_non_null(strstr(err->msg, "src.json: \"login_hosts\""));
+    assert_non_null(strstr(err->msg, "bad host!"));
+    adr_err_free(&err);
+  }
 
   /* config paths must stay inside HOME */
   static const char *const bad_homes[] = { "/etc", "..", "../x", "a/../../x", "a/..", "" };

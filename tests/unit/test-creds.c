@@ -235,6 +235,18 @@ static void test_no_key_notes_login(void **state)
   assert_int_equal(p.notes.n, 1);
   assert_non_null(strstr(p.notes.v[0], "setup-token"));
   assert_true(strv_contains(&p.hide, ".claude/.credentials.json"));
+  /* no key anywhere: the variables that would give one, for the warning */
+  assert_false(p.key_seen);
+  assert_int_equal(p.key_names.n, 3);
+  assert_string_equal(p.key_names.v[0], "ANTHROPIC_API_KEY");
+  assert_true(strv_contains(&p.key_names, "CLAUDE_CODE_OAUTH_TOKEN"));
+  adr_creds_plan_free(&p);
+  /* control: a key found makes a route, and nothing is "missing" */
+  strv_push(&f->host_env, "ANTHROPIC_API_KEY=sk-ant-real");
+  plan(f, "claude", &p);
+  assert_int_equal(p.n_routes, 1);
+  assert_true(p.key_seen);
+  assert_int_equal(p.key_names.n, 0);
   adr_creds_plan_free(&p);
 }
 
@@ -493,6 +505,9 @@ static void test_copilot_needs_base(void **state)
   assert_int_equal(p.n_routes, 0);
   assert_true(strv_contains(&p.drop_env, "COPILOT_PROVIDER_API_KEY")); /* never passed */
   assert_int_equal(p.notes.n, 1);
+  /* a key found but not relayed is not "no key found": the note says why */
+  assert_true(p.key_seen);
+  assert_int_equal(p.key_names.n, 0);
   adr_creds_plan_free(&p);
   strv_push(&f->host_env, "COPILOT_PROVIDER_BASE_URL=https://byok.test/v1");
   strv_push(&f->host_env, "GH_TOKEN=gh-x");
