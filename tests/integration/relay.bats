@@ -56,6 +56,7 @@ setup() {
   "npm": { "package": "none", "version": "0" }, "binary": "bash",
   "config": [ { "host": "~/.rl", "home": ".rl" } ],
   "args": { "interactive": [], "headless": ["-c", "{prompt}"] },
+  "login_hosts": ["login.rl.test"],
   "credentials": {
     "hide": [".rl/login.json"],
     "routes": [ { "name": "api", "api": "openai", "base_env": "RL_BASE_URL", "key_env": ["RL_API_KEY"] } ] } }
@@ -172,8 +173,10 @@ auths() { jq -r '.headers[] | select(.[0] | ascii_downcase == "authorization") |
   run --separate-stderr probe
   [ "$output" = 200 ]
   docker stop -t 1 "$cname-gw" >/dev/null
-  run --separate-stderr probe
-  [ "$output" = CONNFAIL ]
+  # fail closed: refused, or (the sandbox's ARP entry for the stopped
+  # gateway still fresh) SYNs that nobody answers until the timeout
+  run --separate-stderr adr exec longrun timeout 8 bash -c "$LIB req POST /chat/completions"
+  [ "$output" = CONNFAIL ] || { [ "$status" -eq 124 ] && [ -z "$output" ]; }
   docker start "$cname-gw" >/dev/null
   for _ in $(seq 50); do [ -e "$XDG_STATE_HOME/adr/egress/$cname/ready" ] && break; sleep 0.1; done
   run --separate-stderr probe
@@ -220,6 +223,38 @@ auths() { jq -r '.headers[] | select(.[0] | ascii_downcase == "authorization") |
   [[ "${lines[1]}" == *settings* ]]
   [[ "${lines[1]}" != *login.json* ]]
   [ "$(auths "$API_LOG" | tail -1)" = "Bearer $REAL_KEY" ]
+}
+
+@test "no key anywhere: said before the start with the three ways to give one; login hosts open only then" {
+  unset RL_API_KEY
+  sbx 'elsewhere http://login.rl.test/; elsewhere http://other.rl.test/'
+  [ "$status" -eq 0 ]
+  [[ "$stderr" == *"adr: warning: no API key found for rl (RL_API_KEY): the run will fail at its first request"* ]] ||
+    { echo "$stderr"; false; }
+  [[ "$stderr" == *"hint: give it one with 'adr secret set RL_API_KEY', in the host environment (RL_API_KEY=...), or use --no-relay to stage rl's own login"* ]]
+  # before anything started: the warning precedes the sandbox
+  [ "$(docker ps -aq --filter "label=dev.adr.workspace=$WS" | wc -l)" -eq 0 ]
+  # the login host is allowed (it resolves nowhere here: 502), others are not (403)
+  [ "$output" = "$(printf '502\n403')" ]
+  # control: with a key, the relay carries it, nothing is said, and the login host is closed
+  export RL_API_KEY=$REAL_KEY
+  sbx 'elsewhere http://login.rl.test/'
+  [ "$status" -eq 0 ]
+  [[ "$stderr" != *"no API key"* ]]
+  [ "$output" = 403 ]
+  # --no-relay stages the agent's own login: nothing to warn about
+  unset RL_API_KEY
+  run --separate-stderr adr run rl --no-relay --prompt true
+  [ "$status" -eq 0 ]
+  [[ "$stderr" != *"no API key"* ]]
+  # interactive, on a terminal: it can log in by itself, through its login
+  # hosts; with no network it cannot, and is told so
+  run bash -c "printf 'exit\n' | timeout 120 script -qec '$ADR_BIN run rl' /dev/null"
+  [[ "$output" == *"no API key found for rl (RL_API_KEY); it can only log in by itself (its login hosts are allowed: login.rl.test)"* ]] ||
+    { echo "$output"; false; }
+  run bash -c "printf 'exit\n' | timeout 120 script -qec '$ADR_BIN run rl --network none' /dev/null"
+  [[ "$output" == *"no API key found for rl (RL_API_KEY); with no network it cannot log in by itself either"* ]] ||
+    { echo "$output"; false; }
 }
 
 @test "--no-relay: the key goes in as the user passed it (the documented fallback)" {
