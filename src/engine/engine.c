@@ -1,6 +1,6 @@
 #include "engine.h"
 #include "buf.h"
-#include "paths.h"
+#include "fs.h"
 
 #include <dirent.h>
 #include <errno.h>

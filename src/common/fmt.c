@@ -1,17 +1,8 @@
 #include "fmt.h"
-#include "builtin.h"
 #include "util.h"
 
 #include <inttypes.h>
 #include <string.h>
-
-const struct adr_builtin_file *adr_builtin_find(const char *name)
-{
-  for (unsigned i = 0; i < adr_builtin_count; i++)
-    if (strcmp(adr_builtin_files[i].name, name) == 0)
-      return &adr_builtin_files[i];
-  return NULL;
-}
 
 char *adr_fmt_size(int64_t b)
 {

@@ -1,4 +1,5 @@
-#include "paths.h"
+/* File-system and host helpers shared by adr and its libraries. */
+#include "fs.h"
 #include "util.h"
 
 #include <errno.h>
@@ -16,18 +17,6 @@ char *adr_home_dir(void)
     return xstrdup(pw->pw_dir);
   return xstrdup("/");
 }
-
-static char *xdg(const char *var, const char *fallback)
-{
-  const char *v = getenv(var);
-  if (v && v[0] == '/')
-    return xasprintf("%s/adr", v);
-  cleanup_free char *home = adr_home_dir();
-  return xasprintf("%s/%s/adr", home, fallback);
-}
-
-char *adr_config_dir(void) { return xdg("XDG_CONFIG_HOME", ".config"); }
-char *adr_state_dir(void) { return xdg("XDG_STATE_HOME", ".local/state"); }
 
 int adr_mkdir_p(const char *path, unsigned mode, adr_err *err)
 {
