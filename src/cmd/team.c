@@ -855,7 +855,8 @@ static int team_watch(struct adr_ctx *ctx, const char *session, const char *only
     }
     char tbuf[16];
     time_t now = time(NULL);
-    strftime(tbuf, sizeof(tbuf), "%H:%M:%S", localtime(&now));
+    struct tm tmv;
+    strftime(tbuf, sizeof(tbuf), "%H:%M:%S", localtime_r(&now, &tmv));
     for (size_t i = 0; i < si[0].n; i++) {
       const struct agent_status *a = &si[0].agents[i];
       if (only && !streq(only, a->name))

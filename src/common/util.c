@@ -74,7 +74,7 @@ char *adr_str_replace(const char *s, const char *from, const char *to)
     memcpy(o, to, tl);
     o += tl;
   }
-  strcpy(o, s);
+  memcpy(o, s, strlen(s) + 1);
   return out;
 }
 
@@ -178,11 +178,16 @@ char *adr_str_escape(const char *s, size_t max)
       o += 3;
       break;
     }
+    static const char hex[] = "0123456789abcdef";
     unsigned char c = (unsigned char)s[i];
-    if (c < 0x20 || c >= 0x7f)
-      o += sprintf(o, "\\x%02x", c);
-    else
+    if (c < 0x20 || c >= 0x7f) {
+      *o++ = '\\';
+      *o++ = 'x';
+      *o++ = hex[c >> 4];
+      *o++ = hex[c & 15];
+    } else {
       *o++ = (char)c;
+    }
   }
   *o = '\0';
   return out;

@@ -55,4 +55,6 @@ char *strv_join(const struct strv *s, const char *sep);
 static inline void strv_cleanup(struct strv *s) { strv_free(s); }
 #define cleanup_strv __attribute__((cleanup(strv_cleanup)))
 
+#include "banned.h"
+
 #endif

@@ -55,7 +55,7 @@ static bool host_routes(const char *subnet)
   struct in_addr a;
   cleanup_free char *s = xstrdup(subnet);
   char *sl = strchr(s, '/');
-  int bits = sl ? atoi(sl + 1) : 32;
+  int bits = sl ? (int)strtol(sl + 1, NULL, 10) : 32;
   if (sl)
     *sl = '\0';
   if (inet_pton(AF_INET, s, &a) != 1)
@@ -379,7 +379,7 @@ static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, st
   cleanup_strv struct strv ports = { 0 };
   adr_netpolicy_ports(r->policy, &ports);
   for (size_t i = 0; i < ports.n; i++) {
-    if (atoi(ports.v[i]) == ADR_GATEWAY_PROXY_PORT)
+    if (strtol(ports.v[i], NULL, 10) == ADR_GATEWAY_PROXY_PORT)
       continue; /* the proxy port intercepts as well */
     strv_push(&g.cmd, "--port");
     strv_push(&g.cmd, ports.v[i]);

@@ -40,7 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(a.configs[i].home[0] != '/' && strstr(a.configs[i].home, "..") == NULL, "config home inside HOME");
 
   static const char *const models[] = { NULL, "", "m", "prov/name", "/x", "a/b/c", "{model}" };
-  char *extra[] = { "--extra", "{prompt}" };
+  char e0[] = "--extra", e1[] = "{prompt}";
+  char *extra[] = { e0, e1 };
   for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
     for (int headless = 0; headless < 2; headless++) {
       struct strv out = { 0 };

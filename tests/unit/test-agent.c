@@ -419,7 +419,8 @@ static void test_argv_builtins(void **state)
   assert_strv(&out, "claude", "--dangerously-skip-permissions", NULL);
   strv_free(&out);
 
-  char *extra[] = { "--verbose", "{prompt}" };
+  char e0[] = "--verbose", e1[] = "{prompt}";
+  char *extra[] = { e0, e1 };
   argv_of(claude, false, NULL, "", extra, 2, &out);
   assert_strv(&out, "claude", "--dangerously-skip-permissions", "--verbose", "{prompt}", NULL);
   strv_free(&out);
@@ -468,7 +469,8 @@ static void test_argv_custom(void **state)
   adr_err err = NULL;
   assert_int_equal(parse(j, &a, &err), 0);
   struct strv out = { 0 };
-  char *extra[] = { "x", "" };
+  char e0[] = "x", e1[] = "";
+  char *extra[] = { e0, e1 };
   argv_of(&a, true, "the prompt", "prov/name", extra, 2, &out);
   assert_strv(&out, "cbin", "run", "the prompt", "--quiet", "--model=name@prov", "prov/nameprov/name", "{modelx}",
               "x", "", NULL);

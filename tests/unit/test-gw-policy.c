@@ -174,10 +174,10 @@ static void test_names(void **state)
   /* label and name length limits */
   char n[300];
   memset(n, 'a', 63);
-  strcpy(n + 63, ".com");
+  memcpy(n + 63, ".com", 5);
   assert_int_equal(gw_name_normalize(n, strlen(n), out), 0);
   memset(n, 'a', 64);
-  strcpy(n + 64, ".com");
+  memcpy(n + 64, ".com", 5);
   assert_int_equal(gw_name_normalize(n, strlen(n), out), -1);
   size_t o = 0;
   while (o < 250) {

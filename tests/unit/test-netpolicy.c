@@ -109,7 +109,7 @@ static void test_entries_bad(void **state)
   /* a 64-byte label */
   char longlabel[80];
   memset(longlabel, 'a', 64);
-  strcpy(longlabel + 64, ".com");
+  memcpy(longlabel + 64, ".com", 5);
   struct adr_netpolicy p = { 0 };
   adr_err err = NULL;
   assert_int_equal(adr_netpolicy_add(&p, longlabel, "t", &err), -1);

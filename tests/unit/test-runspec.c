@@ -139,9 +139,11 @@ static bool env_has(json_t *j, const char *kv)
 static void test_interactive_model_env_mounts(void **state)
 {
   struct fixture *f = *state;
-  char *args[] = { "--verbose", "x y" };
-  struct adr_mount m[] = { { .host = "/data", .container = "/data", .readonly = true },
-                           { .host = "/out", .container = "/mnt/out", .readonly = false } };
+  char a0[] = "--verbose", a1[] = "x y";
+  char *args[] = { a0, a1 };
+  char h0[] = "/data", c0[] = "/data", h1[] = "/out", c1[] = "/mnt/out";
+  struct adr_mount m[] = { { .host = h0, .container = c0, .readonly = true },
+                           { .host = h1, .container = c1, .readonly = false } };
   f->o.headless = false;
   f->o.prompt = NULL;
   f->o.tty = f->o.interactive = true;

@@ -676,7 +676,7 @@ static void container_from_json(json_t *j, struct adr_container *c, bool inspect
     /* the list has no exit code field, only "Exited (N) 2 minutes ago" */
     s = json_string_value(json_object_get(j, "Status"));
     if (s && str_has_prefix(s, "Exited ("))
-      c->exit_code = atoi(s + 8);
+      c->exit_code = (int)strtol(s + 8, NULL, 10);
   }
 }
 
@@ -804,7 +804,7 @@ static int raw_connect(struct adr_engine *e, adr_err *err)
       close(fd);
       return adr_err_set(err, ENAMETOOLONG, "engine socket path too long: %s", d->http.unix_path);
     }
-    strcpy(sa.sun_path, d->http.unix_path);
+    memcpy(sa.sun_path, d->http.unix_path, strlen(d->http.unix_path) + 1);
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
       int saved = errno;
       close(fd);
