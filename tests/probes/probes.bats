@@ -207,6 +207,20 @@ control_run() { # ID
   [ "$status" -ne 0 ]; verdict RES-01 FAIL
 }
 
+@test "image: the tools coding agents reach for are there and work in the hardened sandbox" {
+  # nosuch-adr-tool is the control: the check does report a missing tool
+  run "$ADR_BIN" run probe --network none --prompt '
+    for t in git rg fd curl wget jq make unzip shellcheck python3 pip3 nosuch-adr-tool; do
+      command -v "$t" >/dev/null || echo "missing $t"
+    done
+    python3 -m venv /tmp/venv && /tmp/venv/bin/python -m pip --version >/dev/null && echo venv-ok
+    printf "all:\n\t@echo make-ok\n" >/tmp/Makefile && make -s -f /tmp/Makefile
+    printf "#!/bin/sh\necho \$1\n" >/tmp/s.sh && shellcheck -f gcc /tmp/s.sh | grep -c SC2086
+    echo "{\"a\":[1,2]}" | jq ".a | length"'
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$output" = "$(printf 'missing nosuch-adr-tool\nvenv-ok\nmake-ok\n1\n2')" ] || { echo "$output"; false; }
+}
+
 @test "no sandbox is left behind by the probes" {
   [ "$(docker ps -aq --filter "label=dev.adr.agent=probe" | wc -l)" -eq 0 ]
   [ "$(docker ps -aq --filter "label=dev.adr.test=probes" | wc -l)" -eq 0 ]
