@@ -77,7 +77,7 @@ int pagent_list(struct adr_ctx *ctx, const char *scope, struct pagent **out, siz
     strv_pushf(&f, ADR_LABEL_SCOPE "=%s", scope);
   struct adr_container *v = NULL;
   size_t m = 0;
-  int r = ctx->engine->ops->container_list(ctx->engine, &f, true, &v, &m, err);
+  int r = adr_engine_container_list(ctx->engine, &f, true, &v, &m, err);
   strv_free(&f);
   if (r < 0)
     return -1;
@@ -176,7 +176,7 @@ void pagent_reap_starts(struct adr_ctx *ctx, const struct adr_repo *repo)
     struct adr_container *v = NULL;
     size_t n = 0;
     cleanup_err adr_err err = NULL;
-    int r = ctx->engine->ops->container_list(ctx->engine, &f, true, &v, &n, &err);
+    int r = adr_engine_container_list(ctx->engine, &f, true, &v, &n, &err);
     strv_free(&f);
     adr_containers_free(v, n);
     if (r < 0 || n > 0) {
@@ -250,7 +250,7 @@ void pagent_egress(struct adr_ctx *ctx, const struct pagent *a, bool stop)
   cleanup_err adr_err e = NULL;
   cleanup_free char *gw = xasprintf("%s-gw", name);
   if (stop) {
-    ctx->engine->ops->container_stop(ctx->engine, gw, 2, &e);
+    adr_engine_container_stop(ctx->engine, gw, 2, &e);
     return;
   }
   cleanup_free char *state = adr_state_dir();

@@ -45,7 +45,7 @@ static void resize(struct attach_state *st)
   struct winsize ws;
   if (st->tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col) {
     cleanup_err adr_err e = NULL;
-    st->ctx->engine->ops->container_resize(st->ctx->engine, st->id, ws.ws_row, ws.ws_col, &e);
+    adr_engine_container_resize(st->ctx->engine, st->id, ws.ws_row, ws.ws_col, &e);
   }
 }
 
@@ -107,7 +107,7 @@ int cmd_attach(struct adr_ctx *ctx, int argc, char **argv)
   };
   if (st.tty)
     fprintf(stderr, "attached to '%s' (detach with Ctrl-P Ctrl-Q)\r\n", name);
-  int r = ctx->engine->ops->container_attach(ctx->engine, a.c.id, &at, &err);
+  int r = adr_engine_container_attach(ctx->engine, a.c.id, &at, &err);
   if (st.raw)
     tcsetattr(STDIN_FILENO, TCSADRAIN, &st.saved);
   signal(SIGWINCH, SIG_DFL);
@@ -119,7 +119,7 @@ int cmd_attach(struct adr_ctx *ctx, int argc, char **argv)
     return report(&err);
   }
   struct adr_container now;
-  int ir = ctx->engine->ops->container_inspect(ctx->engine, a.c.id, &now, &err);
+  int ir = adr_engine_container_inspect(ctx->engine, a.c.id, &now, &err);
   int ret = EXIT_OK;
   if (ir == 0 && streq(now.state, "running")) {
     fprintf(stderr, "\ndetached from '%s' (still running)\n", name);

@@ -121,7 +121,7 @@ static int build_one(struct adr_ctx *ctx, const char *who, const char *dockerfil
   struct progress p = { .who = who, .tty = isatty(STDERR_FILENO) != 0, .cols = 80 };
   if (p.tty && ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
     p.cols = ws.ws_col;
-  int r = ctx->engine->ops->image_build(ctx->engine, &req, on_event, &p, NULL, err);
+  int r = adr_engine_image_build(ctx->engine, &req, on_event, &p, NULL, err);
   if (p.line_open)
     fputs("\r\033[K", stderr);
   if (r < 0) {
@@ -288,7 +288,7 @@ static int build_or_update(struct adr_ctx *ctx, int argc, char **argv, bool upda
       }
       for (size_t i = 0; i < ctx->agents.n; i++) {
         cleanup_free char *image = agent_image(ctx, ctx->agents.v[i].name, tag);
-        int r = ctx->engine->ops->image_inspect(ctx->engine, image, NULL, &err);
+        int r = adr_engine_image_inspect(ctx->engine, image, NULL, &err);
         if (r < 0) {
           free(list);
           return report(&err);

@@ -71,7 +71,7 @@ int cmd_exec(struct adr_ctx *ctx, int argc, char **argv)
     .on_ready = on_ready, .wake_fd = -1, .ud = &st,
   };
   int code = 0;
-  int r = ctx->engine->ops->container_exec(ctx->engine, a.c.id, &cmd, &at, &code, &err);
+  int r = adr_engine_container_exec(ctx->engine, a.c.id, &cmd, &at, &code, &err);
   if (st.raw)
     tcsetattr(STDIN_FILENO, TCSADRAIN, &st.saved);
   strv_free(&cmd);

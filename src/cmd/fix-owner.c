@@ -37,7 +37,7 @@ static int count_foreign(const char *path, const struct stat *st, int type, stru
 static int pick_image(struct adr_ctx *ctx, const char *wanted, char **out, adr_err *err)
 {
   if (wanted) {
-    int r = ctx->engine->ops->image_inspect(ctx->engine, wanted, NULL, err);
+    int r = adr_engine_image_inspect(ctx->engine, wanted, NULL, err);
     if (r < 0)
       return -1;
     if (r == 1)
@@ -47,7 +47,7 @@ static int pick_image(struct adr_ctx *ctx, const char *wanted, char **out, adr_e
   }
   const char *cands[] = { "adr/base:latest", "debian:bookworm-slim" };
   for (size_t i = 0; i < ARRAY_SIZE(cands); i++) {
-    int r = ctx->engine->ops->image_inspect(ctx->engine, cands[i], NULL, err);
+    int r = adr_engine_image_inspect(ctx->engine, cands[i], NULL, err);
     if (r < 0)
       return -1;
     if (r == 0) {
@@ -58,7 +58,7 @@ static int pick_image(struct adr_ctx *ctx, const char *wanted, char **out, adr_e
   struct adr_image *v = NULL;
   size_t n = 0;
   cleanup_free char *ref = xasprintf("%s/*", adr_config_get(&ctx->config, "ADR_IMAGE_PREFIX"));
-  if (ctx->engine->ops->image_list(ctx->engine, ref, &v, &n, err) < 0)
+  if (adr_engine_image_list(ctx->engine, ref, &v, &n, err) < 0)
     return -1;
   if (n > 0)
     *out = xasprintf("%s:%s", v[0].repository, v[0].tag);
@@ -124,20 +124,19 @@ int cmd_fix_owner(struct adr_ctx *ctx, int argc, char **argv)
   adr_spec_add_bind(&s, dir, "/workspace", false);
   ctx_owner_labels(&s.labels);
   adr_spec_set_label(&s, ADR_LABEL_KIND, "fix-owner");
-  const struct adr_engine_ops *ops = ctx->engine->ops;
   cleanup_free char *id = NULL;
-  if (ops->container_create(ctx->engine, &s, &id, &err) < 0) {
+  if (adr_engine_container_create(ctx->engine, &s, &id, &err) < 0) {
     adr_err_prefix(&err, "fix-owner: create sandbox");
     return report(&err);
   }
   int code = -1;
-  int r = ops->container_start(ctx->engine, id, &err);
+  int r = adr_engine_container_start(ctx->engine, id, &err);
   if (r == 0)
-    r = ops->container_wait(ctx->engine, id, &code, &err);
+    r = adr_engine_container_wait(ctx->engine, id, &code, &err);
   if (r == 0 && code != 0)
-    ops->container_logs(ctx->engine, id, false, STDERR_FILENO, STDERR_FILENO, NULL);
+    adr_engine_container_logs(ctx->engine, id, false, STDERR_FILENO, STDERR_FILENO, NULL);
   cleanup_err adr_err rmerr = NULL;
-  ops->container_remove(ctx->engine, id, true, &rmerr);
+  adr_engine_container_remove(ctx->engine, id, true, &rmerr);
   if (r < 0) {
     adr_err_prefix(&err, "fix-owner");
     return report(&err);

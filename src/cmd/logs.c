@@ -90,7 +90,7 @@ static int egress_logs(struct adr_ctx *ctx, const char *name, bool follow)
       if (ctx_engine(ctx, &err) < 0)
         return report(&err);
       struct adr_container c = { 0 };
-      int ir = ctx->engine->ops->container_inspect(ctx->engine, sandbox, &c, &err);
+      int ir = adr_engine_container_inspect(ctx->engine, sandbox, &c, &err);
       bool gone = ir != 0 || !streq(c.state, "running");
       adr_container_free(&c);
       if (gone) {
@@ -123,7 +123,7 @@ int cmd_logs(struct adr_ctx *ctx, int argc, char **argv)
   if ((bad = one_agent(ctx, self, argc, argv, &a)) != 0)
     return bad;
   cleanup_err adr_err err = NULL;
-  int r = ctx->engine->ops->container_logs(ctx->engine, a.c.id, follow, STDOUT_FILENO, STDERR_FILENO, &err);
+  int r = adr_engine_container_logs(ctx->engine, a.c.id, follow, STDOUT_FILENO, STDERR_FILENO, &err);
   pagent_free(&a);
   if (r < 0) {
     adr_err_prefix(&err, "logs of '%s'", argv[optind]);

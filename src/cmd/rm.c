@@ -109,7 +109,7 @@ static int rm_one(struct adr_ctx *ctx, const char *name, bool push, bool force)
   }
   /* 2. stopped, so that nothing changes between the last look and removal */
   if (pagent_running(&a)) {
-    if (ctx->engine->ops->container_stop(ctx->engine, a.c.id, 10, &err) < 0) {
+    if (adr_engine_container_stop(ctx->engine, a.c.id, 10, &err) < 0) {
       adr_err_prefix(&err, "rm '%s': stop sandbox", name);
       report(&err);
       goto out;
@@ -165,7 +165,7 @@ static int rm_one(struct adr_ctx *ctx, const char *name, bool push, bool force)
     }
   }
   pagent_remove_host_state(&a);
-  if (ctx->engine->ops->container_remove(ctx->engine, a.c.id, true, &err) < 0) {
+  if (adr_engine_container_remove(ctx->engine, a.c.id, true, &err) < 0) {
     adr_err_prefix(&err, "rm '%s': remove sandbox", name);
     report(&err);
     goto out;

@@ -160,7 +160,7 @@ static void resize(struct run_state *st)
   struct winsize ws;
   if (st->tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col) {
     cleanup_err adr_err e = NULL;
-    st->ctx->engine->ops->container_resize(st->ctx->engine, st->id, ws.ws_row, ws.ws_col, &e);
+    adr_engine_container_resize(st->ctx->engine, st->id, ws.ws_row, ws.ws_col, &e);
   }
 }
 
@@ -169,11 +169,11 @@ static void escalate(struct run_state *st)
   cleanup_err adr_err e = NULL;
   if (st->stop_phase == 0) {
     st->stop_phase = 1;
-    st->ctx->engine->ops->container_kill(st->ctx->engine, st->id, SIGTERM, &e);
+    adr_engine_container_kill(st->ctx->engine, st->id, SIGTERM, &e);
     alarm(10);
   } else if (st->stop_phase == 1) {
     st->stop_phase = 2;
-    st->ctx->engine->ops->container_kill(st->ctx->engine, st->id, SIGKILL, &e);
+    adr_engine_container_kill(st->ctx->engine, st->id, SIGKILL, &e);
   }
 }
 
@@ -205,7 +205,7 @@ static int on_wake(void *ud)
 static int on_ready(void *ud, adr_err *err)
 {
   struct run_state *st = ud;
-  if (st->ctx->engine->ops->container_start(st->ctx->engine, st->id, err) < 0)
+  if (adr_engine_container_start(st->ctx->engine, st->id, err) < 0)
     return adr_err_prefix(err, "start sandbox");
   if (st->tty) {
     if (tcgetattr(STDIN_FILENO, &st->saved_tio) == 0) {
@@ -331,7 +331,7 @@ static int pick_built_agent(struct adr_ctx *ctx, const char *tag, char **out, ad
   cleanup_strv struct strv built = { 0 };
   for (size_t i = 0; i < ctx->agents.n; i++) {
     cleanup_free char *img = agent_image(ctx, ctx->agents.v[i].name, tag);
-    int r = ctx->engine->ops->image_inspect(ctx->engine, img, NULL, err);
+    int r = adr_engine_image_inspect(ctx->engine, img, NULL, err);
     if (r < 0)
       return -1;
     if (r == 0)
@@ -785,7 +785,7 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
   if (ctx_engine(ctx, &err) < 0)
     goto fail;
   ctx_reap(ctx);
-  int have = ctx->engine->ops->image_inspect(ctx->engine, image, NULL, &err);
+  int have = adr_engine_image_inspect(ctx->engine, image, NULL, &err);
   if (have < 0)
     goto fail;
   if (have == 1) {
@@ -874,7 +874,7 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
    * not ours to replace */
   {
     struct adr_container live = { 0 };
-    int lr = ctx->engine->ops->container_inspect(ctx->engine, cname, &live, &err);
+    int lr = adr_engine_container_inspect(ctx->engine, cname, &live, &err);
     adr_container_free(&live);
     if (lr < 0)
       goto fail;
@@ -1066,7 +1066,7 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
     }
   }
 
-  if (ctx->engine->ops->container_create(ctx->engine, &spec, &id, &err) < 0) {
+  if (adr_engine_container_create(ctx->engine, &spec, &id, &err) < 0) {
     if (persistent && err->errnum == EEXIST)
       adr_err_set(&err, EEXIST, "an agent named '%s' already exists in %s (see 'adr ls')", pname, scope);
     else
@@ -1075,7 +1075,7 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
   }
 
   if (persistent) {
-    if (ctx->engine->ops->container_start(ctx->engine, id, &err) < 0) {
+    if (adr_engine_container_start(ctx->engine, id, &err) < 0) {
       adr_err_prefix(&err, "start sandbox '%s'", cname);
       goto fail;
     }
@@ -1117,14 +1117,14 @@ int run_main(struct adr_ctx *ctx, int argc, char **argv, bool persistent, const 
     .on_wake = on_wake,
     .ud = &rs,
   };
-  int ar = ctx->engine->ops->container_attach(ctx->engine, id, &at, &err);
+  int ar = adr_engine_container_attach(ctx->engine, id, &at, &err);
   alarm(0);
   if (rs.raw)
     tcsetattr(STDIN_FILENO, TCSADRAIN, &rs.saved_tio);
   if (ar < 0)
     goto fail;
   int code = 0;
-  if (ctx->engine->ops->container_wait(ctx->engine, id, &code, &err) < 0)
+  if (adr_engine_container_wait(ctx->engine, id, &code, &err) < 0)
     goto fail;
   if (rs.timed_out) {
     fprintf(stderr, "Error: Task terminated due to timeout (max %s exceeded)\n", ts);
@@ -1149,7 +1149,7 @@ out:
   }
   if (id) {
     cleanup_err adr_err e2 = NULL;
-    if (ctx->engine->ops->container_remove(ctx->engine, id, true, &e2) < 0)
+    if (adr_engine_container_remove(ctx->engine, id, true, &e2) < 0)
       warnf("remove sandbox '%s': %s", cname, e2->msg);
   }
   if (egress_made) {

@@ -46,7 +46,7 @@ int cmd_status(struct adr_ctx *ctx, int argc, char **argv)
   cleanup_free char *ref = xasprintf("%s/*", prefix);
   struct adr_image *imgs = NULL;
   size_t n = 0;
-  if (ctx->engine->ops->image_list(ctx->engine, ref, &imgs, &n, &err) < 0) {
+  if (adr_engine_image_list(ctx->engine, ref, &imgs, &n, &err) < 0) {
     adr_err_prefix(&err, "list images");
     return report(&err);
   }

@@ -32,7 +32,7 @@ int cmd_stop(struct adr_ctx *ctx, int argc, char **argv)
     }
     if (!pagent_running(&a)) {
       printf("'%s' is not running (%s)\n", argv[i], a.c.state);
-    } else if (ctx->engine->ops->container_stop(ctx->engine, a.c.id, 10, &err) < 0) {
+    } else if (adr_engine_container_stop(ctx->engine, a.c.id, 10, &err) < 0) {
       adr_err_prefix(&err, "stop '%s'", argv[i]);
       ret = report(&err);
     } else {

@@ -325,7 +325,7 @@ static int team_start(struct adr_ctx *ctx, const char *session, const struct str
   }
   for (size_t i = 0; i < n; i++) {
     cleanup_free char *img = agent_image(ctx, m[i].type, NULL);
-    int have = ctx->engine->ops->image_inspect(ctx->engine, img, NULL, &err);
+    int have = adr_engine_image_inspect(ctx->engine, img, NULL, &err);
     if (have != 0) {
       members_free(m, n);
       if (have < 0)
@@ -478,7 +478,7 @@ static int remove_members(struct adr_ctx *ctx, const char *session, const char *
   for (size_t i = 0; i < n; i++) {
     struct pagent *a = &v[i];
     /* stopped first: nothing may change between the check and removal */
-    if (pagent_running(a) && ctx->engine->ops->container_stop(ctx->engine, a->c.id, 10, &err) < 0) {
+    if (pagent_running(a) && adr_engine_container_stop(ctx->engine, a->c.id, 10, &err) < 0) {
       warnf("stop '%s': %s; kept", a->name, err->msg);
       adr_err_free(&err);
       kept++;
@@ -508,7 +508,7 @@ static int remove_members(struct adr_ctx *ctx, const char *session, const char *
       }
     }
     pagent_remove_host_state(a);
-    if (ctx->engine->ops->container_remove(ctx->engine, a->c.id, true, &err) < 0) {
+    if (adr_engine_container_remove(ctx->engine, a->c.id, true, &err) < 0) {
       warnf("remove sandbox of '%s': %s", a->name, err->msg);
       adr_err_free(&err);
     } else {

@@ -253,7 +253,7 @@ static void reap_host_state(struct adr_ctx *ctx, const char *state)
     struct adr_container *v = NULL;
     size_t n = 0;
     cleanup_err adr_err err = NULL;
-    if (ctx->engine->ops->container_list(ctx->engine, &f, true, &v, &n, &err) == 0) {
+    if (adr_engine_container_list(ctx->engine, &f, true, &v, &n, &err) == 0) {
       for (size_t k = 0; k < 2; k++)
         for (size_t c = 0; c < cand[k].n; c++) {
           const char *p = cand[k].v[c];
@@ -353,7 +353,7 @@ void ctx_reap(struct adr_ctx *ctx)
   size_t n = 0;
   cleanup_err adr_err err = NULL;
   time_t now = time(NULL);
-  if (ctx->engine->ops->container_list(ctx->engine, &f, true, &v, &n, &err) == 0) {
+  if (adr_engine_container_list(ctx->engine, &f, true, &v, &n, &err) == 0) {
     cleanup_free char *boot = boot_id();
     cleanup_free char *state = adr_state_dir();
     for (size_t i = 0; i < n; i++) {
@@ -363,8 +363,8 @@ void ctx_reap(struct adr_ctx *ctx)
         continue;
       cleanup_err adr_err e2 = NULL;
       if (for_) /* a gateway: SIGTERM first, it logs its open connections */
-        ctx->engine->ops->container_stop(ctx->engine, v[i].id, 2, &e2);
-      if (ctx->engine->ops->container_remove(ctx->engine, v[i].id, true, &e2) < 0)
+        adr_engine_container_stop(ctx->engine, v[i].id, 2, &e2);
+      if (adr_engine_container_remove(ctx->engine, v[i].id, true, &e2) < 0)
         continue;
       adr_debug("reaped %s left by a dead adr", v[i].name);
       free(v[i].id);
@@ -393,7 +393,7 @@ void ctx_reap(struct adr_ctx *ctx)
     struct adr_network *nv = NULL;
     size_t nn = 0;
     cleanup_err adr_err e3 = NULL;
-    if (egress_leftover(state, v, n) && ctx->engine->ops->network_list(ctx->engine, &f, &nv, &nn, &e3) == 0) {
+    if (egress_leftover(state, v, n) && adr_engine_network_list(ctx->engine, &f, &nv, &nn, &e3) == 0) {
       for (size_t i = 0; i < nn; i++) {
         const char *for_ = adr_labels_get(&nv[i].labels, ADR_LABEL_FOR);
         if (!for_ || (owner_alive(&nv[i].labels, boot) && now - nv[i].created <= REAP_GRACE_S))
@@ -406,9 +406,9 @@ void ctx_reap(struct adr_ctx *ctx)
         for (size_t j = 0; j < n; j++) {
           const char *gf = v[j].id ? adr_labels_get(&v[j].labels, ADR_LABEL_FOR) : NULL;
           if (gf && streq(gf, for_))
-            ctx->engine->ops->container_remove(ctx->engine, v[j].id, true, &e4);
+            adr_engine_container_remove(ctx->engine, v[j].id, true, &e4);
         }
-        if (ctx->engine->ops->network_remove(ctx->engine, nv[i].id, &e4) == 0) {
+        if (adr_engine_network_remove(ctx->engine, nv[i].id, &e4) == 0) {
           adr_debug("reaped network %s left by a dead adr", nv[i].name);
           free(nv[i].id);
           nv[i].id = NULL;

@@ -22,7 +22,7 @@ int cmd_version(struct adr_ctx *ctx, int argc, char **argv)
     return EXIT_OK;
   }
   cleanup_free char *ver = NULL, *api = NULL;
-  if (ctx->engine->ops->version(ctx->engine, &ver, &api, &err) < 0) {
+  if (adr_engine_version(ctx->engine, &ver, &api, &err) < 0) {
     printf("engine: %s (version unknown: %s)\n", ctx->engine->endpoint, err->msg);
     return EXIT_OK;
   }

@@ -100,7 +100,7 @@ static int wait_ready(struct adr_engine *e, const char *id, const char *ready, i
     long ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
     if (i % 20 == 19 || ms > timeout_ms) {
       struct adr_container c = { 0 };
-      int r = e->ops->container_inspect(e, id, &c, err);
+      int r = adr_engine_container_inspect(e, id, &c, err);
       if (r < 0)
         return -1;
       bool dead = r == 1 || !streq(c.state, "running");
@@ -112,7 +112,7 @@ static int wait_ready(struct adr_engine *e, const char *id, const char *ready, i
         FILE *tf = tmpfile();
         if (tf) {
           cleanup_err adr_err le = NULL;
-          if (e->ops->container_logs(e, id, false, fileno(tf), fileno(tf), &le) == 0) {
+          if (adr_engine_container_logs(e, id, false, fileno(tf), fileno(tf), &le) == 0) {
             rewind(tf);
             char line[512];
             while (fgets(line, sizeof(line), tf))
@@ -173,9 +173,9 @@ static void remove_quiet(struct adr_engine *e, const char *gw, const char *net)
 {
   cleanup_err adr_err e1 = NULL, e2 = NULL;
   if (gw)
-    e->ops->container_remove(e, gw, true, &e1);
+    adr_engine_container_remove(e, gw, true, &e1);
   if (net)
-    e->ops->network_remove(e, net, &e2);
+    adr_engine_network_remove(e, net, &e2);
 }
 
 static int start_gateway(struct adr_engine *e, const struct adr_egress_req *r, struct adr_spec *g,
@@ -184,22 +184,22 @@ static int start_gateway(struct adr_engine *e, const struct adr_egress_req *r, s
   cleanup_free char *ready = xasprintf("%s/ready", r->dir);
   unlink(ready);
   cleanup_free char *id = NULL;
-  if (e->ops->container_create(e, g, &id, err) < 0) {
+  if (adr_engine_container_create(e, g, &id, err) < 0) {
     if ((*err)->errnum == EEXIST) { /* left by a killed adr: it served a sandbox of this name, now gone */
       remove_quiet(e, g->name, NULL);
       adr_err_free(err);
-      if (e->ops->container_create(e, g, &id, err) < 0)
+      if (adr_engine_container_create(e, g, &id, err) < 0)
         return adr_err_prefix(err, "create egress gateway '%s'", g->name);
     } else {
       return adr_err_prefix(err, "create egress gateway '%s'", g->name);
     }
   }
-  if (net && e->ops->network_connect(e, net, id, ip, err) < 0) {
+  if (net && adr_engine_network_connect(e, net, id, ip, err) < 0) {
     adr_err_prefix(err, "connect egress gateway to '%s'", net);
     remove_quiet(e, id, NULL);
     return -1;
   }
-  if (e->ops->container_start(e, id, err) < 0 ||
+  if (adr_engine_container_start(e, id, err) < 0 ||
       wait_ready(e, id, ready, r->ready_timeout_ms ? r->ready_timeout_ms : 10000, err) < 0) {
     adr_err_prefix(err, "start egress gateway '%s'", g->name);
     remove_quiet(e, id, NULL);
@@ -330,7 +330,7 @@ static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, st
       continue;
     nr.subnet = subnet;
     cleanup_err adr_err e2 = NULL;
-    if (e->ops->network_create(e, &nr, NULL, &e2) == 0) {
+    if (adr_engine_network_create(e, &nr, NULL, &e2) == 0) {
       made = 0;
       break;
     }
@@ -530,14 +530,14 @@ int adr_egress_down(struct adr_engine *e, const char *sandbox, const char *dir, 
   cleanup_err adr_err e0 = NULL, e1 = NULL;
   int ret = 0;
   /* a stop first: the gateway logs its open connections on SIGTERM */
-  e->ops->container_stop(e, gw, 2, &e0);
-  if (e->ops->container_remove(e, gw, true, &e1) < 0 && e1->errnum != 404 && e1->errnum != ENOENT) {
+  adr_engine_container_stop(e, gw, 2, &e0);
+  if (adr_engine_container_remove(e, gw, true, &e1) < 0 && e1->errnum != 404 && e1->errnum != ENOENT) {
     adr_err_move(err, &e1);
     adr_err_prefix(err, "remove egress gateway '%s'", gw);
     ret = -1;
   }
   cleanup_err adr_err e2 = NULL;
-  if (e->ops->network_remove(e, net, &e2) < 0) {
+  if (adr_engine_network_remove(e, net, &e2) < 0) {
     if (ret == 0) {
       adr_err_move(err, &e2);
       adr_err_prefix(err, "remove network '%s'", net);

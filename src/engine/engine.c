@@ -168,3 +168,8 @@ int adr_api_version_cmp(const char *a, const char *b)
     return a2 < b2 ? -1 : 1;
   return 0;
 }
+
+int adr_engine_unsupported(struct adr_engine *e, const char *what, adr_err *err)
+{
+  return adr_err_set(err, ENOTSUP, "%s: not supported by the %s engine", what, e->ops->name);
+}
