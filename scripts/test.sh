@@ -5,6 +5,8 @@
 # engine answers, builds adr (build/, and build-asan/ with ASan+UBSan), runs
 # the layers and ends with one line "N passed, N failed[, N skipped]".
 # Layers: unit         cmocka + fuzz-corpus replay (meson), plain and sanitized
+#         engine       tests/engine: the engine conformance suite (cmocka)
+#                      against the real engine, plain and sanitized
 #         integration  tests/integration/*.bats against the real engine
 #         e2e          tests/e2e/*.bats: real agents (builds their images)
 #         probes       tests/probes/*.bats: security probes in sandboxes
@@ -29,7 +31,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 for l in "${ONLY[@]}"; do
-  case "$l" in unit|integration|e2e|probes) ;; *) echo "test.sh: unknown layer '$l' (unit, integration, e2e, probes)" >&2; exit 2 ;; esac
+  case "$l" in unit|engine|integration|e2e|probes) ;; *) echo "test.sh: unknown layer '$l' (unit, engine, integration, e2e, probes)" >&2; exit 2 ;; esac
 done
 want() {
   local l=$1 o
@@ -37,10 +39,10 @@ want() {
     for o in "${ONLY[@]}"; do [ "$o" = "$l" ] && return 0; done
     return 1
   fi
-  [ "$QUICK" = 1 ] && [ "$l" != unit ] && [ "$l" != integration ] && return 1
+  [ "$QUICK" = 1 ] && [ "$l" != unit ] && [ "$l" != engine ] && [ "$l" != integration ] && return 1
   return 0
 }
-need_engine() { want integration || want e2e || want probes; }
+need_engine() { want engine || want integration || want e2e || want probes; }
 
 PASS=0 FAIL=0 SKIP=0
 say() { printf '\n=== %s\n' "$*"; }
@@ -129,7 +131,7 @@ setup() { # dir, meson options...
 }
 setup build || die "meson setup build failed"
 ninja -C build >build/ninja.log 2>&1 || { tail -40 build/ninja.log >&2; die "build failed (build/ninja.log)"; }
-if want unit; then
+if want unit || want engine; then
   setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dman=disabled || die "meson setup build-asan failed"
   ninja -C build-asan >build-asan/ninja.log 2>&1 || { tail -40 build-asan/ninja.log >&2; die "ASan build failed (build-asan/ninja.log)"; }
 fi
@@ -153,10 +155,13 @@ count() { # layer pass fail skip
 
 # meson test: each test is one count.  Its summary block reads
 #   Ok: N / Expected Fail: N / Fail: N / Unexpected Pass: N / Skipped: N / Timeout: N
-run_meson() { # layer dir
-  local layer=$1 dir=$2 log rc
+run_meson() { # layer dir [suite...] (default: unit fuzz)
+  local layer=$1 dir=$2 log rc s suites=()
+  shift 2
+  [ $# -gt 0 ] || set -- unit fuzz
+  for s in "$@"; do suites+=(--suite "$s"); done
   log=$(mktemp)
-  meson test -C "$dir" --suite unit --suite fuzz --print-errorlogs >"$log" 2>&1
+  meson test -C "$dir" "${suites[@]}" --print-errorlogs >"$log" 2>&1
   rc=$?
   # one line per test (the summary at the end repeats the failures)
   awk '/^Summary of Failures/ { exit } /^ *[0-9]+\/[0-9]+ / { sub(/^ */, "  "); print }' "$log"
@@ -214,6 +219,12 @@ if want unit; then
   run_meson unit build
   say "unit: the same under ASan/UBSan (build-asan/)"
   run_meson unit-asan build-asan
+fi
+if want engine; then
+  say "engine: the conformance suite against the real engine (tests/engine)"
+  run_meson engine build engine
+  say "engine: the same under ASan/UBSan (build-asan/)"
+  run_meson engine-asan build-asan engine
 fi
 if want integration; then
   say "integration: bats against the real engine (tests/integration)"

@@ -1,0 +1,505 @@
+/* The engine conformance suite: what any adr engine must do, driven through
+ * the engine interface (src/engine/engine.h) against a real engine: the
+ * one ADR_ENGINE / DOCKER_HOST select, as adr itself would pick it.
+ *
+ *   build/tests/engine-conformance          (scripts/test.sh: layer "engine")
+ *
+ * ADR_CONFORMANCE_IMAGE names the image (default debian:bookworm-slim: it
+ * needs only sh, cat, grep).  Every sandbox carries the label
+ * dev.adr.conformance=PID and is removed by the test that made it, and once
+ * more at the end.  Each hardening item is observed from inside the sandbox
+ * and has a control: the same probe in a sandbox with the item turned off
+ * must see the difference, so a probe that cannot see anything fails. */
+#include "builtin.h"
+#include "engine.h"
+#include "spec.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static struct adr_engine *E;
+static const char *IMAGE;
+static char LABEL[64]; /* dev.adr.conformance=PID */
+static unsigned SEQ;
+
+#define CONF_LABEL_KEY "dev.adr.conformance"
+
+static void fail_err(const char *what, adr_err *err)
+{
+  fail_msg("%s: %s", what, *err ? (*err)->msg : "(no message)");
+}
+
+/* A sandbox spec with the hardening adr applies to agents (what
+ * adr_spec_init gives, plus the tmpfs and limits adr run sets), running
+ * `sh -c SCRIPT`. */
+static void base_spec(struct adr_spec *s, const char *script)
+{
+  adr_spec_init(s);
+  s->name = xasprintf("adr-conformance-%d-%u", (int)getpid(), ++SEQ);
+  s->image = xstrdup(IMAGE);
+  strv_push(&s->cmd, "sh");
+  strv_push(&s->cmd, "-c");
+  strv_push(&s->cmd, script);
+  s->user = xstrdup("1000:1000");
+  s->workdir = xstrdup("/");
+  s->network = xstrdup("none");
+  s->memory = 256ll << 20;
+  s->nano_cpus = 1000000000ll;
+  s->pids = 128;
+  adr_spec_add_tmpfs(s, "/tmp", 16u << 20, 01777, -1, -1);
+  strv_push(&s->labels, LABEL);
+  const struct adr_builtin_file *sc = adr_builtin_find("seccomp.json");
+  assert_non_null(sc);
+  s->seccomp_profile = xstrdup((const char *)sc->data);
+}
+
+/* Creates the sandbox, attaches (before start, so nothing is lost), starts
+ * it, waits: *out holds stdout, *errout stderr (both NUL-terminated). */
+struct collect {
+  const char *id;
+};
+
+static int start_cb(void *ud, adr_err *err)
+{
+  struct collect *c = ud;
+  return adr_engine_container_start(E, c->id, err);
+}
+
+static char *slurp_fd(int fd)
+{
+  struct strv parts = { 0 };
+  size_t total = 0;
+  char buf[4096];
+  ssize_t n;
+  lseek(fd, 0, SEEK_SET);
+  while ((n = read(fd, buf, sizeof(buf))) > 0) {
+    strv_push_take(&parts, xstrndup(buf, (size_t)n));
+    total += (size_t)n;
+  }
+  char *out = xmalloc(total + 1), *o = out;
+  for (size_t i = 0; i < parts.n; i++) {
+    size_t l = strlen(parts.v[i]);
+    memcpy(o, parts.v[i], l);
+    o += l;
+  }
+  *o = '\0';
+  strv_free(&parts);
+  return out;
+}
+
+static int tmpfile_fd(void)
+{
+  char path[] = "/tmp/adr-conformance-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  unlink(path);
+  return fd;
+}
+
+/* Runs a spec to its end; returns the exit code. */
+static int run_spec(struct adr_spec *s, char **out, char **errout)
+{
+  adr_err err = NULL;
+  cleanup_free char *id = NULL;
+  if (adr_engine_container_create(E, s, &id, &err) < 0)
+    fail_err("create", &err);
+  int ofd = tmpfile_fd(), efd = tmpfile_fd();
+  struct collect c = { .id = id };
+  struct adr_attach at = { .in_fd = -1, .out_fd = ofd, .err_fd = efd, .tty = false, .on_ready = start_cb,
+                           .wake_fd = -1, .ud = &c };
+  if (adr_engine_container_attach(E, id, &at, &err) < 0)
+    fail_err("attach", &err);
+  int code = -1;
+  if (adr_engine_container_wait(E, id, &code, &err) < 0)
+    fail_err("wait", &err);
+  if (out)
+    *out = slurp_fd(ofd);
+  if (errout)
+    *errout = slurp_fd(efd);
+  close(ofd);
+  close(efd);
+  if (adr_engine_container_remove(E, id, true, &err) < 0)
+    fail_err("remove", &err);
+  return code;
+}
+
+/* The value of "KEY: value" / "KEY value" lines in probe output. */
+static char *field(const char *text, const char *key)
+{
+  size_t kl = strlen(key);
+  for (const char *p = text; p && *p;) {
+    const char *nl = strchr(p, '\n');
+    size_t len = nl ? (size_t)(nl - p) : strlen(p);
+    if (len > kl && strncmp(p, key, kl) == 0 && (p[kl] == ':' || p[kl] == ' ' || p[kl] == '=')) {
+      const char *v = p + kl + 1;
+      while (*v == ' ' || *v == '\t')
+        v++;
+      return xstrndup(v, len - (size_t)(v - p));
+    }
+    p = nl ? nl + 1 : NULL;
+  }
+  return NULL;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static void test_ping_version(void **state)
+{
+  (void)state;
+  adr_err err = NULL;
+  if (adr_engine_ping(E, &err) < 0)
+    fail_err("ping", &err);
+  cleanup_free char *v = NULL, *api = NULL;
+  if (adr_engine_version(E, &v, &api, &err) < 0)
+    fail_err("version", &err);
+  assert_non_null(v);
+  assert_true(*v);
+}
+
+static void test_run_streams_exit(void **state)
+{
+  (void)state;
+  struct adr_spec s;
+  base_spec(&s, "echo to-stdout; echo to-stderr >&2; exit 7");
+  cleanup_free char *out = NULL, *errout = NULL;
+  int code = run_spec(&s, &out, &errout);
+  adr_spec_free(&s);
+  assert_int_equal(code, 7);
+  assert_string_equal(out, "to-stdout\n");
+  assert_string_equal(errout, "to-stderr\n");
+}
+
+static void test_env_user_workdir(void **state)
+{
+  (void)state;
+  struct adr_spec s;
+  base_spec(&s, "echo \"$GREETING\"; id -u; id -g; pwd");
+  strv_push(&s.env, "GREETING=hello world");
+  free(s.workdir);
+  s.workdir = xstrdup("/tmp");
+  cleanup_free char *out = NULL;
+  assert_int_equal(run_spec(&s, &out, NULL), 0);
+  adr_spec_free(&s);
+  assert_string_equal(out, "hello world\n1000\n1000\n/tmp\n");
+}
+
+static void test_exec_logs_kill_labels(void **state)
+{
+  (void)state;
+  adr_err err = NULL;
+  struct adr_spec s;
+  base_spec(&s, "echo started; exec sleep 60");
+  cleanup_free char *id = NULL;
+  if (adr_engine_container_create(E, &s, &id, &err) < 0)
+    fail_err("create", &err);
+  if (adr_engine_container_start(E, id, &err) < 0)
+    fail_err("start", &err);
+
+  /* state and labels, by inspect and by a label filter */
+  struct adr_container c;
+  assert_int_equal(adr_engine_container_inspect(E, s.name, &c, &err), 0);
+  assert_string_equal(c.state, "running");
+  cleanup_free char *want = xstrdup(strchr(LABEL, '=') + 1);
+  assert_non_null(adr_labels_get(&c.labels, CONF_LABEL_KEY));
+  assert_string_equal(adr_labels_get(&c.labels, CONF_LABEL_KEY), want);
+  adr_container_free(&c);
+  struct strv f = { 0 };
+  strv_push(&f, LABEL);
+  struct adr_container *v = NULL;
+  size_t n = 0;
+  if (adr_engine_container_list(E, &f, false, &v, &n, &err) < 0)
+    fail_err("list", &err);
+  bool found = false;
+  for (size_t i = 0; i < n; i++)
+    found |= streq(v[i].name, s.name);
+  adr_containers_free(v, n);
+  assert_true(found);
+  /* control: a filter on another value finds nothing of ours */
+  strv_free(&f);
+  strv_push(&f, CONF_LABEL_KEY "=nobody");
+  if (adr_engine_container_list(E, &f, true, &v, &n, &err) < 0)
+    fail_err("list", &err);
+  adr_containers_free(v, n);
+  assert_int_equal(n, 0);
+  strv_free(&f);
+
+  /* exec: output and exit status of a command in the running sandbox */
+  struct strv cmd = { 0 };
+  strv_push(&cmd, "sh");
+  strv_push(&cmd, "-c");
+  strv_push(&cmd, "echo from-exec; exit 3");
+  int ofd = tmpfile_fd();
+  struct adr_attach at = { .in_fd = -1, .out_fd = ofd, .err_fd = ofd, .wake_fd = -1 };
+  int code = -1;
+  if (adr_engine_container_exec(E, id, &cmd, &at, &code, &err) < 0)
+    fail_err("exec", &err);
+  strv_free(&cmd);
+  cleanup_free char *eo = slurp_fd(ofd);
+  close(ofd);
+  assert_int_equal(code, 3);
+  assert_string_equal(eo, "from-exec\n");
+
+  /* logs of what the sandbox printed */
+  int lfd = tmpfile_fd();
+  if (adr_engine_container_logs(E, id, false, lfd, lfd, &err) < 0)
+    fail_err("logs", &err);
+  cleanup_free char *lo = slurp_fd(lfd);
+  close(lfd);
+  assert_string_equal(lo, "started\n");
+
+  /* kill: SIGKILL ends it with 128 + 9 */
+  if (adr_engine_container_kill(E, id, SIGKILL, &err) < 0)
+    fail_err("kill", &err);
+  if (adr_engine_container_wait(E, id, &code, &err) < 0)
+    fail_err("wait", &err);
+  assert_int_equal(code, 137);
+  assert_int_equal(adr_engine_container_inspect(E, id, &c, &err), 0);
+  assert_string_equal(c.state, "exited");
+  adr_container_free(&c);
+
+  /* removed: gone for inspect, and a second removal says so */
+  if (adr_engine_container_remove(E, id, true, &err) < 0)
+    fail_err("remove", &err);
+  assert_int_equal(adr_engine_container_inspect(E, id, &c, &err), 1);
+  adr_err_free(&err);
+  adr_spec_free(&s);
+}
+
+static void test_stop_and_name_in_use(void **state)
+{
+  (void)state;
+  adr_err err = NULL;
+  struct adr_spec s;
+  base_spec(&s, "trap 'exit 0' TERM; while :; do sleep 0.1; done");
+  cleanup_free char *id = NULL, *id2 = NULL;
+  if (adr_engine_container_create(E, &s, &id, &err) < 0)
+    fail_err("create", &err);
+  /* a second sandbox of the same name is refused, and says so */
+  assert_int_equal(adr_engine_container_create(E, &s, &id2, &err), -1);
+  assert_non_null(err);
+  assert_int_equal(err->errnum == EEXIST || err->errnum == 409, true);
+  adr_err_free(&err);
+  if (adr_engine_container_start(E, id, &err) < 0)
+    fail_err("start", &err);
+  if (adr_engine_container_stop(E, id, 10, &err) < 0)
+    fail_err("stop", &err);
+  int code = -1;
+  if (adr_engine_container_wait(E, id, &code, &err) < 0)
+    fail_err("wait", &err);
+  assert_int_equal(code, 0); /* SIGTERM reached the process (through init) */
+  if (adr_engine_container_remove(E, id, true, &err) < 0)
+    fail_err("remove", &err);
+  adr_spec_free(&s);
+}
+
+/* ------------------------------------------------------------ hardening */
+
+static const char PROBE[] = "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status;"
+                            "if ( : >/probe-root ) 2>/dev/null; then echo 'root: writable'; else echo 'root: read-only'; fi;"
+                            "echo \"tmpfs: $(awk '$2 == \"/tmp\" { print $4 }' /proc/mounts)\";"
+                            /* a private cgroup namespace shows every hierarchy at its root */
+                            "echo \"cgroup-outside: $(grep -cv ':/$' /proc/self/cgroup)\";"
+                            /* the limits, cgroup v2 or v1 */
+                            "c=/sys/fs/cgroup;"
+                            "cat $c/pids.max $c/pids/pids.max 2>/dev/null | sed 's/^/pids: /';"
+                            "cat $c/memory.max $c/memory/memory.limit_in_bytes 2>/dev/null | sed 's/^/memory: /';"
+                            "cat $c/memory.swap.max 2>/dev/null | sed 's/^/swap-v2: /';"
+                            "cat $c/memory/memory.memsw.limit_in_bytes 2>/dev/null | sed 's/^/memsw-v1: /';"
+                            "echo \"ipc: $(readlink /proc/self/ns/ipc)\";"
+                            "echo \"devices: $(ls /dev | tr '\\n' ' ')\";"
+                            /* AF_VSOCK: reaches the kernel under an engine's default profile
+                             * (ENODEV here), refused by adr's policy (EPERM) */
+                            "perl -e 'use Socket; socket(my $s, 40, 2, 0) and print \"vsock: allowed\\n\""
+                            " or print \"vsock: $!\\n\"'";
+
+static char *probe(struct adr_spec *s)
+{
+  char *out = NULL;
+  cleanup_free char *errout = NULL;
+  int code = run_spec(s, &out, &errout);
+  if (code != 0)
+    fail_msg("probe exited %d: %s%s", code, out, errout);
+  return out;
+}
+
+static void test_hardening_observed(void **state)
+{
+  (void)state;
+  struct adr_spec s;
+  base_spec(&s, PROBE);
+  cleanup_free char *out = probe(&s);
+  adr_spec_free(&s);
+  cleanup_free char *capeff = field(out, "CapEff"), *capbnd = field(out, "CapBnd"), *nnp = field(out, "NoNewPrivs"),
+                    *sec = field(out, "Seccomp"), *root = field(out, "root"), *tmpfs = field(out, "tmpfs"),
+                    *cg = field(out, "cgroup-outside"), *pids = field(out, "pids"), *mem = field(out, "memory"),
+                    *swap2 = field(out, "swap-v2"), *memsw = field(out, "memsw-v1"), *ipc = field(out, "ipc"),
+                    *dev = field(out, "devices");
+  /* no capabilities, not even in the bounding set */
+  assert_string_equal(capeff, "0000000000000000");
+  assert_string_equal(capbnd, "0000000000000000");
+  assert_string_equal(nnp, "1");
+  assert_string_equal(root, "read-only");
+  assert_non_null(strstr(tmpfs, "nosuid"));
+  assert_non_null(strstr(tmpfs, "nodev"));
+  assert_string_equal(cg, "0");
+  assert_non_null(pids);
+  assert_string_equal(pids, "128");
+  assert_non_null(mem);
+  assert_string_equal(mem, "268435456");
+  /* swap = memory: no swap beyond the memory limit */
+  if (swap2)
+    assert_string_equal(swap2, "0");
+  if (memsw)
+    assert_string_equal(memsw, "268435456");
+  /* a private IPC namespace: not the host's */
+  char host_ipc[128] = "";
+  ssize_t l = readlink("/proc/self/ns/ipc", host_ipc, sizeof(host_ipc) - 1);
+  assert_true(l > 0);
+  host_ipc[l] = '\0';
+  assert_string_not_equal(ipc, host_ipc);
+  /* a minimal /dev: no disks, no memory devices */
+  assert_null(strstr(dev, "mem "));
+  assert_null(strstr(dev, "sda"));
+  assert_string_equal(sec, "2");
+}
+
+static void test_seccomp_policy(void **state)
+{
+  (void)state;
+  /* adr's policy: a filter (mode 2) that refuses what an engine's default
+   * lets through (an AF_VSOCK socket) */
+  struct adr_spec s;
+  base_spec(&s, PROBE);
+  cleanup_free char *out = probe(&s);
+  adr_spec_free(&s);
+  cleanup_free char *sec = field(out, "Seccomp"), *vsock = field(out, "vsock");
+  assert_string_equal(sec, "2");
+  assert_string_equal(vsock, "Operation not permitted");
+  /* control: the engine's own default profile lets the call reach the
+   * kernel, so the probe can see the difference */
+  base_spec(&s, PROBE);
+  free(s.seccomp_profile);
+  s.seccomp_profile = NULL;
+  cleanup_free char *out2 = probe(&s);
+  adr_spec_free(&s);
+  cleanup_free char *vsock2 = field(out2, "vsock");
+  assert_string_not_equal(vsock2, "Operation not permitted");
+}
+
+/* Controls: each item turned off must be seen from inside, so the probe
+ * above can tell a hardened sandbox from one that is not. */
+static void test_hardening_controls(void **state)
+{
+  (void)state;
+  struct adr_spec s;
+  base_spec(&s, PROBE);
+  s.read_only_root = false;
+  s.no_new_privileges = false;
+  s.drop_all_caps = false;
+  free(s.user);
+  s.user = xstrdup("0:0");
+  cleanup_free char *out = probe(&s);
+  adr_spec_free(&s);
+  cleanup_free char *capbnd = field(out, "CapBnd"), *nnp = field(out, "NoNewPrivs"), *root = field(out, "root");
+  assert_string_not_equal(capbnd, "0000000000000000");
+  assert_string_equal(nnp, "0");
+  assert_string_equal(root, "writable");
+}
+
+/* ------------------------------------------------------------ unsupported */
+
+static void test_unsupported_op(void **state)
+{
+  (void)state;
+  /* an engine without an operation answers ENOTSUP, never a NULL call */
+  static const struct adr_engine_ops none = { .name = "none" };
+  struct adr_engine e = { .ops = &none };
+  adr_err err = NULL;
+  assert_int_equal(adr_engine_ping(&e, &err), -1);
+  assert_int_equal(err->errnum, ENOTSUP);
+  assert_non_null(strstr(err->msg, "not supported by the none engine"));
+  adr_err_free(&err);
+  cleanup_free char *id = NULL;
+  struct adr_spec s;
+  adr_spec_init(&s);
+  assert_int_equal(adr_engine_container_create(&e, &s, &id, &err), -1);
+  assert_int_equal(err->errnum, ENOTSUP);
+  adr_err_free(&err);
+  adr_spec_free(&s);
+}
+
+/* ------------------------------------------------------------ set-up */
+
+static void sweep(void)
+{
+  adr_err err = NULL;
+  struct strv f = { 0 };
+  strv_push(&f, LABEL);
+  struct adr_container *v = NULL;
+  size_t n = 0;
+  if (adr_engine_container_list(E, &f, true, &v, &n, &err) == 0)
+    for (size_t i = 0; i < n; i++)
+      adr_engine_container_remove(E, v[i].id, true, NULL);
+  adr_containers_free(v, n);
+  adr_err_free(&err);
+  strv_free(&f);
+}
+
+static int group_setup(void **state)
+{
+  (void)state;
+  adr_err err = NULL;
+  cleanup_free char *ep = adr_engine_endpoint(&err);
+  if (ep == NULL || adr_engine_open(&E, ep, &err) < 0) {
+    fprintf(stderr, "conformance: no engine: %s\n", err ? err->msg : "?");
+    adr_err_free(&err);
+    return -1;
+  }
+  IMAGE = getenv("ADR_CONFORMANCE_IMAGE");
+  if (IMAGE == NULL || *IMAGE == '\0')
+    IMAGE = "debian:bookworm-slim";
+  if (adr_engine_image_inspect(E, IMAGE, NULL, &err) != 0) {
+    fprintf(stderr, "conformance: image %s is not in the engine%s%s\n", IMAGE, err ? ": " : "",
+            err ? err->msg : "");
+    adr_err_free(&err);
+    return -1;
+  }
+  snprintf(LABEL, sizeof(LABEL), CONF_LABEL_KEY "=%d", (int)getpid());
+  return 0;
+}
+
+static int group_teardown(void **state)
+{
+  (void)state;
+  if (E) {
+    sweep();
+    adr_engine_close(E);
+  }
+  return 0;
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_ping_version),
+    cmocka_unit_test(test_run_streams_exit),
+    cmocka_unit_test(test_env_user_workdir),
+    cmocka_unit_test(test_exec_logs_kill_labels),
+    cmocka_unit_test(test_stop_and_name_in_use),
+    cmocka_unit_test(test_hardening_observed),
+    cmocka_unit_test(test_seccomp_policy),
+    cmocka_unit_test(test_hardening_controls),
+    cmocka_unit_test(test_unsupported_op),
+  };
+  return cmocka_run_group_tests_name("engine conformance", tests, group_setup, group_teardown);
+}
