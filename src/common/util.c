@@ -126,6 +126,13 @@ void strv_pushf(struct strv *s, const char *fmt, ...)
   strv_push_take(s, str);
 }
 
+void strv_wipe(struct strv *s)
+{
+  for (size_t i = 0; i < s->n; i++)
+    explicit_bzero(s->v[i], strlen(s->v[i]));
+  strv_free(s);
+}
+
 void strv_free(struct strv *s)
 {
   for (size_t i = 0; i < s->n; i++)

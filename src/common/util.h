@@ -49,6 +49,8 @@ void strv_push(struct strv *s, const char *str);
 void strv_push_take(struct strv *s, char *str);
 void strv_pushf(struct strv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void strv_free(struct strv *s);
+/* strv_free after zeroing every string (they may hold secrets). */
+void strv_wipe(struct strv *s);
 bool strv_contains(const struct strv *s, const char *str);
 /* The strings joined with sep; "" for none.  Caller frees. */
 char *strv_join(const struct strv *s, const char *sep);

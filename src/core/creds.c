@@ -1287,14 +1287,18 @@ void adr_creds_plan_free(struct adr_creds_plan *p)
     free(r->source);
   }
   free(p->routes);
+  /* on the error paths these may still hold a key (a variable or an
+   * argument that would have carried it): wiped like the keys */
   for (size_t i = 0; i < p->n_overlays; i++) {
     free(p->overlays[i].rel);
+    if (p->overlays[i].content)
+      explicit_bzero(p->overlays[i].content, strlen(p->overlays[i].content));
     free(p->overlays[i].content);
   }
   free(p->overlays);
-  strv_free(&p->env);
+  strv_wipe(&p->env);
   strv_free(&p->drop_env);
-  strv_free(&p->args);
+  strv_wipe(&p->args);
   strv_free(&p->hide);
   strv_free(&p->notes);
   strv_free(&p->key_names);
