@@ -1,5 +1,5 @@
-/* Policy file, names, address classes and the egress decision. */
-#include "gw.h"
+/* Policy file, names, address classes and the egress decision (policy.h). */
+#include "policy.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -289,12 +289,13 @@ static int parse_line(struct gw_policy *p, const char *s, size_t len, unsigned l
   }
   while (i < len && is_space(s[i]))
     i++;
-  if (!(fl[0] == 5 && memcmp(f[0], "allow", 5) == 0)) {
-    snprintf(why, whycap, "unknown directive '%.*s' (want 'allow PATTERN PORTS LABEL')", (int)(fl[0] > 64 ? 64 : fl[0]), f[0]);
+  if (!(fl[0] == sizeof(GW_POLICY_ALLOW) - 1 && memcmp(f[0], GW_POLICY_ALLOW, fl[0]) == 0)) {
+    snprintf(why, whycap, "unknown directive '%.*s' (want '" GW_POLICY_ALLOW " PATTERN PORTS LABEL')",
+             (int)(fl[0] > 64 ? 64 : fl[0]), f[0]);
     return -1;
   }
   if (fl[1] == 0 || fl[2] == 0 || i == len) {
-    snprintf(why, whycap, "incomplete rule (want 'allow PATTERN PORTS LABEL')");
+    snprintf(why, whycap, "incomplete rule (want '" GW_POLICY_ALLOW " PATTERN PORTS LABEL')");
     return -1;
   }
   struct gw_rule r = { .line = lineno };
