@@ -16,6 +16,7 @@
  * SIGTERM through its signalfd. */
 #include "relay.h"
 #include "sys.h"
+#include "timeouts.h"
 #include "util.h"
 
 #include <ares.h>
@@ -39,12 +40,6 @@
 #include <unistd.h>
 
 #define RELAY_MAX_CONNS 64
-#define HEAD_TIMEOUT_MS 30000
-#define CONNECT_TIMEOUT_MS 10000
-#define IDLE_TIMEOUT_MS (10 * 60 * 1000)
-#define REPLY_TIMEOUT_MS 5000
-#define LINGER_MS 2000
-#define STOP_WAIT_MS 5000
 #define IO_CHUNK 16384
 #define MAX_ADDRS 4
 #define DISCARD_MAX 65536 /* bytes a client may send after its request */
@@ -92,16 +87,9 @@ struct rc {
 
 /* ---------------------------------------------------------------- helpers */
 
-static uint64_t mono_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int ms_left(uint64_t deadline)
 {
-  uint64_t now = mono_ms();
+  uint64_t now = gw_mono_ms();
   if (now >= deadline)
     return 0;
   uint64_t d = deadline - now;
@@ -194,7 +182,8 @@ static void reply(struct rc *c, int status, const char *reason)
                    "Connection: close\r\n\r\n%s",
                    status, status_text(status), bl, body);
   c->status = status;
-  if (n > 0 && (size_t)n < sizeof(b) && send_all(c->cfd, b, (size_t)n, mono_ms() + REPLY_TIMEOUT_MS) == 0)
+  if (n > 0 && (size_t)n < sizeof(b) &&
+      send_all(c->cfd, b, (size_t)n, gw_mono_ms() + GW_RELAY_REPLY_TIMEOUT_MS) == 0)
     c->bytes_down += (uint64_t)n;
 }
 
@@ -204,7 +193,7 @@ static void reply(struct rc *c, int status, const char *reason)
 static void linger(int fd)
 {
   shutdown(fd, SHUT_WR);
-  uint64_t deadline = mono_ms() + LINGER_MS;
+  uint64_t deadline = gw_mono_ms() + GW_LINGER_MS;
   size_t total = 0;
   char sink[4096];
   while (total < (1u << 20)) {
@@ -236,7 +225,7 @@ static void log_line(struct rc *c)
     .rule = c->rule,
     .bytes_up = c->bytes_up,
     .bytes_down = c->bytes_down,
-    .duration_ms = mono_ms() - c->t0,
+    .duration_ms = gw_mono_ms() - c->t0,
     .upstream = c->has_upstream ? c->upstream : NULL,
     .error = c->error[0] ? c->error : NULL,
     .relay = true,
@@ -329,8 +318,8 @@ static int resolve(struct rc *c, struct gw_addr *out, size_t *n)
   ao.sock_state_cb_data = &st;
   ao.flags = ARES_FLAG_NOSEARCH; /* exactly the configured name */
   ao.lookups = (char *)"fb";
-  ao.timeout = 3000;
-  ao.tries = 2;
+  ao.timeout = GW_DNS_TIMEOUT_MS;
+  ao.tries = GW_DNS_TRIES;
   ares_channel ch;
   int e = ares_init_options(&ch, &ao, ARES_OPT_SOCK_STATE_CB | ARES_OPT_LOOKUPS | ARES_OPT_TIMEOUTMS |
                                         ARES_OPT_TRIES | ARES_OPT_FLAGS);
@@ -345,7 +334,7 @@ static int resolve(struct rc *c, struct gw_addr *out, size_t *n)
   }
   struct ares_addrinfo_hints hints = { .ai_family = AF_UNSPEC, .ai_flags = ARES_AI_NOSORT };
   ares_getaddrinfo(ch, r->host, NULL, &hints, res_done, &st);
-  uint64_t deadline = mono_ms() + CONNECT_TIMEOUT_MS;
+  uint64_t deadline = gw_mono_ms() + GW_CONNECT_TIMEOUT_MS;
   bool stop = false;
   while (!st.done) {
     struct pollfd p[ARRAY_SIZE(st.fds) + 1];
@@ -427,7 +416,7 @@ static int connect_one(struct rc *c, const struct gw_addr *a)
     if (errno != EINPROGRESS) {
       e = errno;
     } else {
-      int w = wait_fd(fd, POLLOUT, mono_ms() + CONNECT_TIMEOUT_MS);
+      int w = wait_fd(fd, POLLOUT, gw_mono_ms() + GW_CONNECT_TIMEOUT_MS);
       socklen_t el = sizeof(e);
       if (w == W_STOP)
         e = ECANCELED;
@@ -482,7 +471,7 @@ static int handshake(struct rc *c, const char **why)
     return -1;
   }
   SSL_set_connect_state(c->ssl);
-  uint64_t deadline = mono_ms() + CONNECT_TIMEOUT_MS;
+  uint64_t deadline = gw_mono_ms() + GW_CONNECT_TIMEOUT_MS;
   for (;;) {
     ERR_clear_error();
     errno = 0;
@@ -503,7 +492,7 @@ static int handshake(struct rc *c, const char **why)
       return -1;
     }
     if (w == W_TIMEOUT) {
-      set_error(c, "TLS handshake: timed out after %d s", CONNECT_TIMEOUT_MS / 1000);
+      set_error(c, "TLS handshake: timed out after %d s", GW_CONNECT_TIMEOUT_MS / 1000);
       *why = "upstream TLS handshake timed out";
       return -1;
     }
@@ -547,7 +536,7 @@ static void relay(struct rc *c)
   struct gw_body rbody; /* the response's body: once it is complete, so is the exchange */
   bool head_request = strcmp(c->q.method, "HEAD") == 0;
   bool pending_extra = extra_body > 0;
-  uint64_t idle = mono_ms() + IDLE_TIMEOUT_MS;
+  uint64_t idle = gw_mono_ms() + GW_RELAY_IDLE_MS;
 
   if (body->bad) {
     set_error(c, "malformed chunked request body");
@@ -733,7 +722,7 @@ static void relay(struct rc *c)
       break; /* done */
     }
     if (prog) {
-      idle = mono_ms() + IDLE_TIMEOUT_MS;
+      idle = gw_mono_ms() + GW_RELAY_IDLE_MS;
       continue;
     }
     struct pollfd p[3] = {
@@ -751,7 +740,7 @@ static void relay(struct rc *c)
       goto out;
     }
     if (k == 0 && ms_left(idle) == 0) {
-      set_error(c, "idle for %d s", IDLE_TIMEOUT_MS / 1000);
+      set_error(c, "idle for %d s", GW_RELAY_IDLE_MS / 1000);
       if (c->bytes_down == 0)
         reply(c, 504, "upstream timed out");
       goto out;
@@ -799,7 +788,7 @@ static void serve(struct rc *c)
 {
   c->head = xmalloc(GW_RELAY_HEAD_MAX);
   c->out = xmalloc(GW_RELAY_OUT_MAX);
-  uint64_t deadline = c->t0 + HEAD_TIMEOUT_MS;
+  uint64_t deadline = c->t0 + GW_HEAD_TIMEOUT_MS;
   int r = GW_HTTP_MORE;
   for (;;) {
     ssize_t n = recv(c->cfd, c->head + c->hlen, GW_RELAY_HEAD_MAX - c->hlen, 0);
@@ -842,7 +831,7 @@ static void serve(struct rc *c)
     }
     if (w == W_TIMEOUT) {
       c->rule = "bad-request";
-      set_error(c, "no complete request within %d s", HEAD_TIMEOUT_MS / 1000);
+      set_error(c, "no complete request within %d s", GW_HEAD_TIMEOUT_MS / 1000);
       reply(c, 408, "no complete request in time");
       linger(c->cfd);
       return;
@@ -975,7 +964,7 @@ static void *acceptor(void *arg)
     struct rc *c = xcalloc(1, sizeof(*c));
     c->cfd = fd;
     c->ufd = -1;
-    c->t0 = mono_ms();
+    c->t0 = gw_mono_ms();
     c->status = -1;
     memcpy(c->client, client, sizeof(c->client));
     pthread_t t;
@@ -1121,7 +1110,7 @@ void gw_relay_stop(void)
     R.started = false;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += STOP_WAIT_MS / 1000;
+    ts.tv_sec += GW_RELAY_STOP_WAIT_MS / 1000;
     pthread_mutex_lock(&R.mu);
     int e = 0;
     while (R.live > 0 && e != ETIMEDOUT)

@@ -1,5 +1,5 @@
 /* Capabilities by raw syscalls (no libcap), routes by hand-written
- * rtnetlink, the ready file. */
+ * rtnetlink, the ready file, the clock. */
 #include "sys.h"
 #include "gw.h"
 #include "util.h"
@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 int gw_drop_privileges(adr_err *err)
@@ -154,4 +155,11 @@ void gw_sockaddr_format(const struct sockaddr_storage *ss, char *out, size_t cap
     return;
   }
   gw_addr_format(&a, port, out, cap);
+}
+
+uint64_t gw_mono_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
