@@ -1,5 +1,6 @@
 #include "netpolicy.h"
 #include "buf.h"
+#include "gwproto.h"
 #include "policy.h"
 #include "paths.h"
 #include "proc.h"
@@ -234,7 +235,7 @@ void adr_netpolicy_ports(const struct adr_netpolicy *p, struct strv *ports)
     cleanup_free char *c = xstrdup(p->v[i].ports);
     char *save = NULL;
     for (char *t = strtok_r(c, ",", &save); t; t = strtok_r(NULL, ",", &save))
-      if (!streq(t, "53") && !strv_contains(ports, t))
+      if (!streq(t, GW_STR(GW_DNS_PORT)) && !strv_contains(ports, t))
         strv_push(ports, t);
   }
 }

@@ -10,6 +10,7 @@
 #define ADR_GW_H
 
 #include "err.h"
+#include "gwproto.h"
 #include "policy.h"
 
 #include <stdbool.h>
@@ -131,21 +132,11 @@ size_t gw_log_format(const struct gw_logrec *r, char *out, size_t cap);
 
 /* ---------------------------------------------------------------- credential relay */
 
-/* The route file (one per sandbox, written by adr):
- *
- *   route NAME https://HOST[:PORT][/BASEPATH]
- *   sentinel TOKEN
- *   key TOKEN
- *   path PATTERN          (one or more)
- *
- * The sandbox holds only the sentinel; the relay swaps in the key.  See
- * relay-parse.c. */
+/* The route file (one per sandbox, written by adr): see gwproto.h, which
+ * holds its format and limits; read by relay-parse.c. */
 
 #define GW_RELAY_HEAD_MAX 65536          /* request and response heads */
 #define GW_RELAY_OUT_MAX (2 * GW_RELAY_HEAD_MAX + 8192) /* a rewritten head */
-#define GW_ROUTE_NAME_MAX 32
-#define GW_TOKEN_MAX 4096
-#define GW_ROUTES_MAX_BYTES (1024 * 1024)
 
 struct gw_route {
   char name[GW_ROUTE_NAME_MAX + 1];

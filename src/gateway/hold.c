@@ -21,7 +21,8 @@ int gwd_run_hold(struct opts *o, adr_err *err)
   if (o->relay) {
     if (gwd_log_open(o->log, o->log_max, err) < 0)
       return -1;
-    struct in_addr lo = { .s_addr = htonl(INADDR_LOOPBACK) };
+    struct in_addr lo;
+    inet_pton(AF_INET, GW_HOLD_RELAY_ADDR, &lo);
     gwd.sandbox = o->sandbox;
     if (gwd_relay_init(o, lo, err) < 0)
       return -1;

@@ -51,7 +51,7 @@ void gwd_write_log(const struct gw_logrec *r)
   if (L.size + n > L.max) {
     struct gw_logrec full = *r;
     full.rule = "log-full";
-    full.error = "decision log reached --log-max; later decisions are not logged";
+    full.error = "decision log reached " GW_OPT_LOG_MAX "; later decisions are not logged";
     n = gw_log_format(&full, line, sizeof(line));
     L.full = true;
   }

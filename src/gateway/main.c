@@ -58,10 +58,10 @@ static struct watch sigw = { .t = W_SIGNAL, .fd = -1 };
 static int setup(const struct opts *o, adr_err *err)
 {
   if (inet_pton(AF_INET, o->bind, &gwd.bind) != 1)
-    return adr_err_set(err, EINVAL, "--bind: not an IPv4 address: '%s'", o->bind);
+    return adr_err_set(err, EINVAL, GW_OPT_BIND ": not an IPv4 address: '%s'", o->bind);
   gwd.answer = gwd.bind;
   if (o->answer && inet_pton(AF_INET, o->answer, &gwd.answer) != 1)
-    return adr_err_set(err, EINVAL, "--answer: not an IPv4 address: '%s'", o->answer);
+    return adr_err_set(err, EINVAL, GW_OPT_ANSWER ": not an IPv4 address: '%s'", o->answer);
   gwd.sandbox = o->sandbox;
   gwd.dns_port = o->dns_port;
   gwd.proxy_port = o->proxy_port;

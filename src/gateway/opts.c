@@ -1,6 +1,7 @@
 /* adr-gateway's command line: two modes, the gateway proper and --hold
  * (open mode's namespace holder), each with its own options and the
- * credential relay's (--relay ...) in both. */
+ * credential relay's (--relay ...) in both.  The flags' names are the
+ * contract with adr (gwproto.h): adr's egress.c passes them. */
 #include "gwd.h"
 
 #include <arpa/inet.h>
@@ -11,13 +12,16 @@
 
 static void usage(FILE *f)
 {
-  fputs("usage: adr-gateway --policy FILE --log FILE --sandbox NAME --bind IPV4 [--answer IPV4]\n"
-        "                   [--dns-port N] [--proxy-port N] [--port N]... [--resolver IP[:PORT]]...\n"
-        "                   [--ready-file PATH] [--max-conns N] [--log-max BYTES]\n"
-        "                   [--relay FILE --ca FILE [--relay-port N]]\n"
-        "       adr-gateway --hold [--blackhole CIDR]... [--ready-file PATH]\n"
-        "                   [--relay FILE --ca FILE --log FILE --sandbox NAME [--relay-port N]\n"
-        "                    [--resolver IP[:PORT]]... [--log-max BYTES]]\n",
+  fputs("usage: adr-gateway " GW_OPT_POLICY " FILE " GW_OPT_LOG " FILE " GW_OPT_SANDBOX " NAME " GW_OPT_BIND
+        " IPV4 [" GW_OPT_ANSWER " IPV4]\n"
+        "                   [" GW_OPT_DNS_PORT " N] [" GW_OPT_PROXY_PORT " N] [" GW_OPT_PORT " N]... ["
+        GW_OPT_RESOLVER " IP[:PORT]]...\n"
+        "                   [" GW_OPT_READY " PATH] [" GW_OPT_MAX_CONNS " N] [" GW_OPT_LOG_MAX " BYTES]\n"
+        "                   [" GW_OPT_RELAY " FILE " GW_OPT_CA " FILE [" GW_OPT_RELAY_PORT " N]]\n"
+        "       adr-gateway " GW_OPT_HOLD " [" GW_OPT_BLACKHOLE " CIDR]... [" GW_OPT_READY " PATH]\n"
+        "                   [" GW_OPT_RELAY " FILE " GW_OPT_CA " FILE " GW_OPT_LOG " FILE " GW_OPT_SANDBOX
+        " NAME [" GW_OPT_RELAY_PORT " N]\n"
+        "                    [" GW_OPT_RESOLVER " IP[:PORT]]... [" GW_OPT_LOG_MAX " BYTES]]\n",
         f);
 }
 
@@ -45,14 +49,14 @@ static int parse_resolver(const char *s, char *out, size_t cap, adr_err *err)
       goto bad;
     alen = (size_t)(rb - s) + 1;
     if (rb[1] == ':') {
-      if (parse_port("--resolver", rb + 2, &port, err) < 0)
+      if (parse_port(GW_OPT_RESOLVER, rb + 2, &port, err) < 0)
         return -1;
     } else if (rb[1]) {
       goto bad;
     }
   } else if (colon && strchr(s, ':') == colon) { /* one colon: IPv4:PORT */
     alen = (size_t)(colon - s);
-    if (parse_port("--resolver", colon + 1, &port, err) < 0)
+    if (parse_port(GW_OPT_RESOLVER, colon + 1, &port, err) < 0)
       return -1;
   }
   if (gw_addr_parse(s, alen, &a) < 0)
@@ -62,7 +66,7 @@ static int parse_resolver(const char *s, char *out, size_t cap, adr_err *err)
   snprintf(out, cap, a.family == AF_INET6 ? "[%s]:%u" : "%s:%u", t, port);
   return 0;
 bad:
-  return adr_err_set(err, EINVAL, "--resolver: bad address '%s' (want IP or IP:PORT)", s);
+  return adr_err_set(err, EINVAL, GW_OPT_RESOLVER ": bad address '%s' (want IP or IP:PORT)", s);
 }
 
 int gwd_resolvers_csv(const struct strv *rv, char **out, adr_err *err)
@@ -87,16 +91,28 @@ int gwd_resolvers_csv(const struct strv *rv, char **out, adr_err *err)
 enum { O_POLICY = 256, O_LOG, O_SANDBOX, O_BIND, O_ANSWER, O_DNS_PORT, O_PROXY_PORT, O_PORT, O_RESOLVER,
        O_READY, O_MAX_CONNS, O_HOLD, O_BLACKHOLE, O_HELP, O_LOG_MAX, O_RELAY, O_RELAY_PORT, O_CA };
 
+/* getopt_long wants the names without their dashes */
+#define LONGOPT(flag, has_arg, val) { &(flag)[2], has_arg, NULL, val }
+
 static const struct option longopts[] = {
-  { "policy", required_argument, NULL, O_POLICY },         { "log", required_argument, NULL, O_LOG },
-  { "sandbox", required_argument, NULL, O_SANDBOX },       { "bind", required_argument, NULL, O_BIND },
-  { "answer", required_argument, NULL, O_ANSWER },         { "dns-port", required_argument, NULL, O_DNS_PORT },
-  { "proxy-port", required_argument, NULL, O_PROXY_PORT }, { "port", required_argument, NULL, O_PORT },
-  { "resolver", required_argument, NULL, O_RESOLVER },     { "ready-file", required_argument, NULL, O_READY },
-  { "max-conns", required_argument, NULL, O_MAX_CONNS },   { "hold", no_argument, NULL, O_HOLD },
-  { "blackhole", required_argument, NULL, O_BLACKHOLE },   { "help", no_argument, NULL, O_HELP },
-  { "log-max", required_argument, NULL, O_LOG_MAX },       { "relay", required_argument, NULL, O_RELAY },
-  { "relay-port", required_argument, NULL, O_RELAY_PORT }, { "ca", required_argument, NULL, O_CA },
+  LONGOPT(GW_OPT_POLICY, required_argument, O_POLICY),
+  LONGOPT(GW_OPT_LOG, required_argument, O_LOG),
+  LONGOPT(GW_OPT_SANDBOX, required_argument, O_SANDBOX),
+  LONGOPT(GW_OPT_BIND, required_argument, O_BIND),
+  LONGOPT(GW_OPT_ANSWER, required_argument, O_ANSWER),
+  LONGOPT(GW_OPT_DNS_PORT, required_argument, O_DNS_PORT),
+  LONGOPT(GW_OPT_PROXY_PORT, required_argument, O_PROXY_PORT),
+  LONGOPT(GW_OPT_PORT, required_argument, O_PORT),
+  LONGOPT(GW_OPT_RESOLVER, required_argument, O_RESOLVER),
+  LONGOPT(GW_OPT_READY, required_argument, O_READY),
+  LONGOPT(GW_OPT_MAX_CONNS, required_argument, O_MAX_CONNS),
+  LONGOPT(GW_OPT_HOLD, no_argument, O_HOLD),
+  LONGOPT(GW_OPT_BLACKHOLE, required_argument, O_BLACKHOLE),
+  LONGOPT(GW_OPT_HELP, no_argument, O_HELP),
+  LONGOPT(GW_OPT_LOG_MAX, required_argument, O_LOG_MAX),
+  LONGOPT(GW_OPT_RELAY, required_argument, O_RELAY),
+  LONGOPT(GW_OPT_RELAY_PORT, required_argument, O_RELAY_PORT),
+  LONGOPT(GW_OPT_CA, required_argument, O_CA),
   { NULL, 0, NULL, 0 },
 };
 
@@ -113,13 +129,13 @@ static int take_number(int ch, const char *arg, struct opts *o, adr_err *err)
   if (ch == O_MAX_CONNS) {
     unsigned long v = strtoul(arg, &end, 10);
     if (arg[0] < '0' || arg[0] > '9' || *end || errno || v < 1 || v > 1000000)
-      return adr_err_set(err, EINVAL, "--max-conns: bad number '%s'", arg);
+      return adr_err_set(err, EINVAL, GW_OPT_MAX_CONNS ": bad number '%s'", arg);
     o->max_conns = (unsigned)v;
     return 0;
   }
   unsigned long long v = strtoull(arg, &end, 10);
   if (arg[0] < '0' || arg[0] > '9' || *end || errno || v < 4096)
-    return adr_err_set(err, EINVAL, "--log-max: bad size '%s' (bytes, at least 4096)", arg);
+    return adr_err_set(err, EINVAL, GW_OPT_LOG_MAX ": bad size '%s' (bytes, at least 4096)", arg);
   o->log_max = v;
   return 0;
 }
@@ -141,12 +157,12 @@ static int take(int ch, const char *arg, struct opts *o, struct seen *s, adr_err
   case O_CA: o->ca = arg; return 0;
   case O_RELAY_PORT:
     s->relay_port_set = true;
-    return parse_port("--relay-port", arg, &o->relay_port, err);
-  case O_DNS_PORT: return parse_port("--dns-port", arg, &o->dns_port, err);
-  case O_PROXY_PORT: return parse_port("--proxy-port", arg, &o->proxy_port, err);
+    return parse_port(GW_OPT_RELAY_PORT, arg, &o->relay_port, err);
+  case O_DNS_PORT: return parse_port(GW_OPT_DNS_PORT, arg, &o->dns_port, err);
+  case O_PROXY_PORT: return parse_port(GW_OPT_PROXY_PORT, arg, &o->proxy_port, err);
   case O_PORT: {
     uint16_t p;
-    if (parse_port("--port", arg, &p, err) < 0)
+    if (parse_port(GW_OPT_PORT, arg, &p, err) < 0)
       return -1;
     o->ports = xrealloc(o->ports, (o->nports + 1) * sizeof(*o->ports));
     o->ports[o->nports++] = p;
@@ -164,25 +180,28 @@ static int take(int ch, const char *arg, struct opts *o, struct seen *s, adr_err
 static int check(const struct opts *o, const struct seen *s, adr_err *err)
 {
   if (!o->relay && (o->ca || s->relay_port_set))
-    return adr_err_set(err, EINVAL, "%s: only with --relay", o->ca ? "--ca" : "--relay-port");
+    return adr_err_set(err, EINVAL, "%s: only with " GW_OPT_RELAY, o->ca ? GW_OPT_CA : GW_OPT_RELAY_PORT);
   if (o->relay && !o->ca)
     return adr_err_set(err, EINVAL,
-                       "--relay: needs --ca FILE (the certificates upstream servers are verified against)");
+                       GW_OPT_RELAY ": needs " GW_OPT_CA
+                                    " FILE (the certificates upstream servers are verified against)");
   if (o->hold) {
     if (s->gw_only || (s->relay_opt && !o->relay))
-      return adr_err_set(err, EINVAL, "--hold: only --blackhole, --ready-file and --relay (with --ca, --relay-port, "
-                                      "--log, --sandbox, --resolver, --log-max) go with it");
-    const char *missing = !o->relay ? NULL : !o->log ? "--log" : !o->sandbox ? "--sandbox" : NULL;
+      return adr_err_set(err, EINVAL,
+                         GW_OPT_HOLD ": only " GW_OPT_BLACKHOLE ", " GW_OPT_READY " and " GW_OPT_RELAY
+                                     " (with " GW_OPT_CA ", " GW_OPT_RELAY_PORT ", " GW_OPT_LOG ", " GW_OPT_SANDBOX
+                                     ", " GW_OPT_RESOLVER ", " GW_OPT_LOG_MAX ") go with it");
+    const char *missing = !o->relay ? NULL : !o->log ? GW_OPT_LOG : !o->sandbox ? GW_OPT_SANDBOX : NULL;
     if (missing)
-      return adr_err_set(err, EINVAL, "%s: required with --relay", missing);
+      return adr_err_set(err, EINVAL, "%s: required with " GW_OPT_RELAY, missing);
     return 0;
   }
   if (o->blackholes.n)
-    return adr_err_set(err, EINVAL, "--blackhole: only with --hold");
-  const char *missing = !o->policy    ? "--policy"
-                        : !o->log     ? "--log"
-                        : !o->sandbox ? "--sandbox"
-                        : !o->bind    ? "--bind"
+    return adr_err_set(err, EINVAL, GW_OPT_BLACKHOLE ": only with " GW_OPT_HOLD);
+  const char *missing = !o->policy    ? GW_OPT_POLICY
+                        : !o->log     ? GW_OPT_LOG
+                        : !o->sandbox ? GW_OPT_SANDBOX
+                        : !o->bind    ? GW_OPT_BIND
                                       : NULL;
   if (missing)
     return adr_err_set(err, EINVAL, "%s: required", missing);
@@ -191,8 +210,8 @@ static int check(const struct opts *o, const struct seen *s, adr_err *err)
 
 int gwd_opts_parse(int argc, char **argv, struct opts *o, adr_err *err)
 {
-  *o = (struct opts){ .dns_port = 53, .proxy_port = 3128, .relay_port = 3129, .max_conns = 4096,
-                      .log_max = 256ull << 20 };
+  *o = (struct opts){ .dns_port = GW_DNS_PORT, .proxy_port = GW_PROXY_PORT, .relay_port = GW_RELAY_PORT,
+                      .max_conns = 4096, .log_max = 256ull << 20 };
   struct seen s = { 0 };
   opterr = 0;
   int ch;

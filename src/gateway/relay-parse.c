@@ -221,13 +221,18 @@ static size_t split(const char *s, size_t len, const char **f, size_t *fl)
 /* The route being read is complete. */
 static int route_done(const struct gw_route *r, char *why, size_t wcap)
 {
-  const char *miss = !r->sentinel ? "sentinel" : !r->key ? "key" : r->npaths == 0 ? "path" : NULL;
+  const char *miss = !r->sentinel     ? GW_ROUTE_KW_SENTINEL
+                     : !r->key        ? GW_ROUTE_KW_KEY
+                     : r->npaths == 0 ? GW_ROUTE_KW_PATH
+                                      : NULL;
   if (miss) {
     snprintf(why, wcap, "route %s: no %s line", r->name, miss);
     return -1;
   }
   return 0;
 }
+
+static bool is_kw(const char *f, size_t fl, const char *kw) { return fl == strlen(kw) && memcmp(f, kw, fl) == 0; }
 
 /* One line; on error *at is the line to name (an incomplete route is named
  * by its own "route" line). */
@@ -243,9 +248,9 @@ static int parse_line(struct gw_routes *rs, const char *s, size_t len, unsigned 
   if (n == 0 || f[0][0] == '#')
     return 0;
   struct gw_route *cur = rs->n ? &rs->r[rs->n - 1] : NULL;
-  if (fl[0] == 5 && memcmp(f[0], "route", 5) == 0) {
+  if (is_kw(f[0], fl[0], GW_ROUTE_KW_ROUTE)) {
     if (n != 3) {
-      snprintf(why, wcap, "want 'route NAME https://HOST[:PORT][/BASEPATH]'");
+      snprintf(why, wcap, "want '" GW_ROUTE_KW_ROUTE " NAME https://HOST[:PORT][/BASEPATH]'");
       return -1;
     }
     if (!name_ok(f[1], fl[1])) {
@@ -267,21 +272,23 @@ static int parse_line(struct gw_routes *rs, const char *s, size_t len, unsigned 
     cur->line = lineno;
     return parse_url(cur, f[2], fl[2], why, wcap);
   }
-  bool is_sent = fl[0] == 8 && memcmp(f[0], "sentinel", 8) == 0;
-  bool is_key = fl[0] == 3 && memcmp(f[0], "key", 3) == 0;
-  bool is_path = fl[0] == 4 && memcmp(f[0], "path", 4) == 0;
+  bool is_sent = is_kw(f[0], fl[0], GW_ROUTE_KW_SENTINEL);
+  bool is_key = is_kw(f[0], fl[0], GW_ROUTE_KW_KEY);
+  bool is_path = is_kw(f[0], fl[0], GW_ROUTE_KW_PATH);
   if (!is_sent && !is_key && !is_path) {
-    snprintf(why, wcap, "unknown keyword '%.*s' (want route, sentinel, key or path)", (int)(fl[0] > 32 ? 32 : fl[0]),
-             f[0]);
+    snprintf(why, wcap,
+             "unknown keyword '%.*s' (want " GW_ROUTE_KW_ROUTE ", " GW_ROUTE_KW_SENTINEL ", " GW_ROUTE_KW_KEY
+             " or " GW_ROUTE_KW_PATH ")",
+             (int)(fl[0] > 32 ? 32 : fl[0]), f[0]);
     /* never echo a token: a keyword is short and printable, or it is cut */
     for (char *c = why; *c; c++)
       if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
         *c = '?';
     return -1;
   }
-  const char *kw = is_sent ? "sentinel" : is_key ? "key" : "path";
+  const char *kw = is_sent ? GW_ROUTE_KW_SENTINEL : is_key ? GW_ROUTE_KW_KEY : GW_ROUTE_KW_PATH;
   if (cur == NULL) {
-    snprintf(why, wcap, "'%s' before any 'route' line", kw);
+    snprintf(why, wcap, "'%s' before any '" GW_ROUTE_KW_ROUTE "' line", kw);
     return -1;
   }
   if (n != 2) {
@@ -353,14 +360,14 @@ int gw_routes_load(struct gw_routes *rs, const char *path, adr_err *err)
   rs->n = 0;
   cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0)
-    return adr_err_sys(err, errno, "--relay %s", path);
+    return adr_err_sys(err, errno, GW_OPT_RELAY " %s", path);
   struct stat st;
   if (fstat(fd, &st) < 0)
-    return adr_err_sys(err, errno, "--relay %s", path);
+    return adr_err_sys(err, errno, GW_OPT_RELAY " %s", path);
   if (!S_ISREG(st.st_mode))
-    return adr_err_set(err, EINVAL, "--relay %s: not a regular file", path);
+    return adr_err_set(err, EINVAL, GW_OPT_RELAY " %s: not a regular file", path);
   if (st.st_size > GW_ROUTES_MAX_BYTES)
-    return adr_err_set(err, EFBIG, "--relay %s: larger than %d bytes", path, GW_ROUTES_MAX_BYTES);
+    return adr_err_set(err, EFBIG, GW_OPT_RELAY " %s: larger than %d bytes", path, GW_ROUTES_MAX_BYTES);
   size_t cap = (size_t)st.st_size + 1, len = 0;
   char *buf = xmalloc(cap);
   int r = 0;
@@ -369,14 +376,14 @@ int gw_routes_load(struct gw_routes *rs, const char *path, adr_err *err)
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0) {
-      r = adr_err_sys(err, errno, "--relay %s", path);
+      r = adr_err_sys(err, errno, GW_OPT_RELAY " %s", path);
       break;
     }
     if (n == 0)
       break;
     len += (size_t)n;
     if (len == cap) { /* grew while we read */
-      r = adr_err_set(err, EFBIG, "--relay %s: changed while read", path);
+      r = adr_err_set(err, EFBIG, GW_OPT_RELAY " %s: changed while read", path);
       break;
     }
   }

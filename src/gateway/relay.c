@@ -1,7 +1,7 @@
 /* adr-gateway's credential relay: sockets, threads, name resolution and TLS.
  * The decisions and rewrites are in relay-parse.c.
  *
- * One acceptor thread; one thread per request (at most RELAY_MAX_CONNS;
+ * One acceptor thread; one thread per request (at most GW_RELAY_MAX_CONNS;
  * beyond, 503).  Every socket is non-blocking and every wait is a poll(2)
  * that also watches stopfd, so gw_relay_stop() ends everything at once.
  * A request's path through here:
@@ -39,7 +39,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RELAY_MAX_CONNS 64
 #define IO_CHUNK 16384
 #define MAX_ADDRS 4
 #define DISCARD_MAX 65536 /* bytes a client may send after its request */
@@ -904,7 +903,7 @@ static void *worker(void *arg)
 
 /* ---------------------------------------------------------------- accept */
 
-/* Beyond RELAY_MAX_CONNS (or no thread to be had: a pids limit): 503 at
+/* Beyond GW_RELAY_MAX_CONNS (or no thread to be had: a pids limit): 503 at
  * once, from the acceptor (never waits). */
 static void overload(int fd, const char *client, const char *why)
 {
@@ -952,7 +951,7 @@ static void *acceptor(void *arg)
     char client[64];
     gw_sockaddr_format(&ss, client, sizeof(client));
     pthread_mutex_lock(&R.mu);
-    bool full = R.live >= RELAY_MAX_CONNS;
+    bool full = R.live >= GW_RELAY_MAX_CONNS;
     if (!full)
       R.live++;
     pthread_mutex_unlock(&R.mu);
@@ -990,16 +989,16 @@ static int load_ca(const char *path, adr_err *err)
 {
   cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0)
-    return adr_err_sys(err, errno, "--ca %s", path);
+    return adr_err_sys(err, errno, GW_OPT_CA " %s", path);
   ERR_clear_error();
   if (SSL_CTX_load_verify_file(R.ctx, path) != 1) {
     char s[200];
     ssl_why(s, sizeof(s));
-    return adr_err_set(err, EINVAL, "--ca %s: not a PEM certificate bundle (%s)", path, s);
+    return adr_err_set(err, EINVAL, GW_OPT_CA " %s: not a PEM certificate bundle (%s)", path, s);
   }
   STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(R.ctx));
   if (objs == NULL || sk_X509_OBJECT_num(objs) == 0)
-    return adr_err_set(err, EINVAL, "--ca %s: no certificate in it", path);
+    return adr_err_set(err, EINVAL, GW_OPT_CA " %s: no certificate in it", path);
   return 0;
 }
 
@@ -1070,11 +1069,11 @@ int gw_relay_init(const struct gw_relay_conf *conf, adr_err *err)
   char addr[INET_ADDRSTRLEN];
   inet_ntop(AF_INET, &conf->bind, addr, sizeof(addr));
   if (bind(R.lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-    adr_err_sys(err, errno, "--relay-port: bind %s:%u/tcp", addr, conf->port);
+    adr_err_sys(err, errno, GW_OPT_RELAY_PORT ": bind %s:%u/tcp", addr, conf->port);
     goto fail;
   }
   if (listen(R.lfd, 256) < 0) {
-    adr_err_sys(err, errno, "--relay-port: listen %s:%u/tcp", addr, conf->port);
+    adr_err_sys(err, errno, GW_OPT_RELAY_PORT ": listen %s:%u/tcp", addr, conf->port);
     goto fail;
   }
   return 0;

@@ -2,6 +2,7 @@
  * rtnetlink, the ready file, the clock. */
 #include "sys.h"
 #include "gw.h"
+#include "gwproto.h"
 #include "util.h"
 
 #include <errno.h>
@@ -52,14 +53,14 @@ int gw_blackhole(const char *cidr, bool *skipped, adr_err *err)
   size_t alen = slash ? (size_t)(slash - cidr) : strlen(cidr);
   bool v6 = memchr(cidr, ':', alen) != NULL;
   if (gw_addr_parse(cidr, alen, &a) < 0 || (v6 && a.family != AF_INET6))
-    return adr_err_set(err, EINVAL, "--blackhole %s: not an IPv4 or IPv6 CIDR", cidr);
+    return adr_err_set(err, EINVAL, GW_OPT_BLACKHOLE " %s: not an IPv4 or IPv6 CIDR", cidr);
   unsigned maxp = a.family == AF_INET ? 32 : 128, prefix = maxp;
   if (slash) {
     char *end;
     errno = 0;
     unsigned long v = strtoul(slash + 1, &end, 10);
     if (slash[1] < '0' || slash[1] > '9' || *end || errno || v > maxp)
-      return adr_err_set(err, EINVAL, "--blackhole %s: bad prefix length", cidr);
+      return adr_err_set(err, EINVAL, GW_OPT_BLACKHOLE " %s: bad prefix length", cidr);
     prefix = (unsigned)v;
   }
   for (unsigned b = prefix; b < maxp; b++)

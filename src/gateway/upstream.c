@@ -276,7 +276,7 @@ int gwd_resolver_init(const struct strv *resolvers, adr_err *err)
       return -1;
     r = ares_set_servers_ports_csv(gwd.ch, csv);
     if (r != ARES_SUCCESS)
-      return adr_err_set(err, 0, "--resolver %s: %s", csv, ares_strerror(r));
+      return adr_err_set(err, 0, GW_OPT_RESOLVER " %s: %s", csv, ares_strerror(r));
   }
   return 0;
 }
