@@ -81,7 +81,7 @@
 /* ---------------------------------------------------------------- route file */
 
 /* The credential relay's route file (GW_FILE_ROUTES, written by adr's
- * creds.c, read by the gateway's relay-parse.c), one line each, '#'
+ * creds.c, read by the gateway's relay-routes.c), one line each, '#'
  * starting a comment line:
  *
  *   route NAME https://HOST[:PORT][/BASEPATH]

@@ -70,6 +70,8 @@ size_t gw_head_end(const char *b, size_t len);
  * *next past it; false at the empty line or hend.  Heads end in '\n'. */
 bool gw_head_line(const char **next, const char *hend, const char **line, size_t *len);
 bool gw_hdr_is(const char *name, size_t nl, const char *want); /* case-insensitive name */
+/* A header line's value: between its colon and lend, OWS trimmed. */
+void gw_hdr_value(const char *colon, const char *lend, const char **v, size_t *vl);
 /* Appends n bytes at out[*o] if they fit in cap; false (nothing written) if not. */
 bool gw_put(char *out, size_t cap, size_t *o, const char *s, size_t n);
 /* The head of an absolute-form request rewritten for the origin server:
@@ -133,7 +135,7 @@ size_t gw_log_format(const struct gw_logrec *r, char *out, size_t cap);
 /* ---------------------------------------------------------------- credential relay */
 
 /* The route file (one per sandbox, written by adr): see gwproto.h, which
- * holds its format and limits; read by relay-parse.c. */
+ * holds its format and limits; read by relay-routes.c. */
 
 #define GW_RELAY_HEAD_MAX 65536          /* request and response heads */
 #define GW_RELAY_OUT_MAX (2 * GW_RELAY_HEAD_MAX + 8192) /* a rewritten head */

@@ -1,5 +1,6 @@
 /* adr-gateway's credential relay: sockets, threads, name resolution and TLS.
- * The decisions and rewrites are in relay-parse.c.
+ * The decisions and rewrites are in relay-parse.c, relay-routes.c and
+ * relay-frame.c.
  *
  * One acceptor thread; one thread per request (at most GW_RELAY_MAX_CONNS;
  * beyond, 503).  Every socket is non-blocking and every wait is a poll(2)
