@@ -47,6 +47,8 @@ void gw_addr_format(const struct gw_addr *a, int port, char *out, size_t cap);
 bool gw_addr_special(const struct gw_addr *a);
 /* 169.254.169.254 or fd00:ec2::254 */
 bool gw_addr_metadata(const struct gw_addr *a);
+/* The first prefix bits of a and net (addresses as bytes) are the same. */
+bool gw_addr_in_net(const uint8_t *a, const uint8_t *net, unsigned prefix);
 
 /* ---------------------------------------------------------------- names */
 
