@@ -1,6 +1,7 @@
 #include "creds.h"
 
 #include "buf.h"
+#include "gwproto.h"
 #include "parse.h"
 #include "paths.h"
 #include "runspec.h"
@@ -96,7 +97,7 @@ static int want_only(json_t *o, const char *const *known, const char *ctx, adr_e
 static bool route_name_ok(const char *s)
 {
   size_t n = strlen(s);
-  if (n == 0 || n > 32)
+  if (n == 0 || n > GW_ROUTE_NAME_MAX)
     return false;
   for (; *s; s++)
     if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
@@ -175,7 +176,7 @@ int adr_creds_check(json_t *d, const char *ctx0, adr_err *err)
             want_strs(x, "drop_env", c, err) < 0)
           return -1;
         if (!route_name_ok(json_string_value(json_object_get(x, "name"))))
-          return adr_err_set(err, EINVAL, "%s: \"name\" must be 1-32 of a-z, 0-9, '-'", c);
+          return adr_err_set(err, EINVAL, "%s: \"name\" must be 1-" GW_STR(GW_ROUTE_NAME_MAX) " of a-z, 0-9, '-'", c);
         if (!adr_relay_api_paths(json_string_value(json_object_get(x, "api"))))
           return adr_err_set(err, EINVAL, "%s: \"api\" must be anthropic, openai or gemini", c);
         if (json_array_size(json_object_get(x, "key_env")) == 0)
@@ -472,7 +473,7 @@ static char *trim_url(const char *u)
 static const char *route_add(struct planner *pl, const char *want, const char *upstream, const char *api,
                              const char *key, const char *src)
 {
-  char name[33];
+  char name[GW_ROUTE_NAME_MAX + 1];
   snprintf(name, sizeof(name), "%s", want);
   for (unsigned k = 2;; k++) {
     bool taken = false;
@@ -482,7 +483,7 @@ static const char *route_add(struct planner *pl, const char *want, const char *u
       break;
     char suf[12];
     int sl = snprintf(suf, sizeof(suf), "-%u", k);
-    snprintf(name, sizeof(name), "%.*s%s", 32 - sl, want, suf);
+    snprintf(name, sizeof(name), "%.*s%s", GW_ROUTE_NAME_MAX - sl, want, suf);
   }
   struct adr_creds_plan *p = pl->p;
   p->routes = xrealloc(p->routes, (p->n_routes + 1) * sizeof(*p->routes));
@@ -885,11 +886,11 @@ static void providers_in(struct planner *pl, json_t *pd, json_t *doc, const char
       jpath_set(pv, keyp, NULL);
       continue;
     }
-    char want[33];
+    char want[GW_ROUTE_NAME_MAX + 1];
     size_t w = 0;
     for (const char *c = prefix ? prefix : ""; *c && w < 16; c++)
       want[w++] = *c;
-    for (const char *c = id; *c && w < 32; c++) {
+    for (const char *c = id; *c && w < GW_ROUTE_NAME_MAX; c++) {
       char ch = (*c >= 'A' && *c <= 'Z') ? (char)(*c - 'A' + 'a') : *c;
       want[w++] = ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')) ? ch : '-';
     }
@@ -1312,9 +1313,10 @@ char *adr_creds_route_file(const struct adr_creds_plan *p)
   buf_puts(&b, "# adr credential relay routes (written by adr; holds keys)\n");
   for (size_t i = 0; i < p->n_routes; i++) {
     const struct adr_relay_route *r = &p->routes[i];
-    buf_printf(&b, "route %s %s\nsentinel %s\nkey %s\n", r->name, r->upstream, r->sentinel, r->key);
+    buf_printf(&b, GW_ROUTE_KW_ROUTE " %s %s\n" GW_ROUTE_KW_SENTINEL " %s\n" GW_ROUTE_KW_KEY " %s\n", r->name,
+               r->upstream, r->sentinel, r->key);
     for (const char *const *pp = adr_relay_api_paths(r->api); pp && *pp; pp++)
-      buf_printf(&b, "path %s\n", *pp);
+      buf_printf(&b, GW_ROUTE_KW_PATH " %s\n", *pp);
   }
   return buf_steal(&b);
 }

@@ -1,6 +1,7 @@
 #include "egress.h"
 #include "buf.h"
 #include "creds.h"
+#include "gwproto.h"
 #include "paths.h"
 
 #include <arpa/inet.h>
@@ -18,7 +19,7 @@
 #define ADR_LIBEXEC_REL "../libexec/adr/adr-gateway"
 #endif
 
-char *adr_egress_log_path(const char *dir) { return xasprintf("%s/egress.jsonl", dir); }
+char *adr_egress_log_path(const char *dir) { return xasprintf("%s/" GW_FILE_LOG, dir); }
 
 char *adr_gateway_bin(adr_err *err)
 {
@@ -150,9 +151,9 @@ static void gateway_spec(const struct adr_egress_req *r, struct adr_spec *g)
   adr_spec_init(g);
   g->name = xasprintf("%s-gw", r->sandbox);
   g->image = xstrdup(r->image);
-  strv_push(&g->entrypoint, ADR_GATEWAY_BIN_IN);
-  adr_spec_add_bind(g, r->gateway_bin, ADR_GATEWAY_BIN_IN, true);
-  adr_spec_add_bind(g, r->dir, ADR_GATEWAY_DIR_IN, false);
+  strv_push(&g->entrypoint, GW_BIN_IN);
+  adr_spec_add_bind(g, r->gateway_bin, GW_BIN_IN, true);
+  adr_spec_add_bind(g, r->dir, GW_DIR_IN, false);
   g->network = xstrdup("bridge");
   strv_push(&g->extra_hosts, "host.docker.internal:host-gateway");
   g->init = false; /* the gateway handles its signals itself */
@@ -181,7 +182,7 @@ static void remove_quiet(struct adr_engine *e, const char *gw, const char *net)
 static int start_gateway(struct adr_engine *e, const struct adr_egress_req *r, struct adr_spec *g,
                          const char *net, const char *ip, adr_err *err)
 {
-  cleanup_free char *ready = xasprintf("%s/ready", r->dir);
+  cleanup_free char *ready = xasprintf("%s/" GW_FILE_READY, r->dir);
   unlink(ready);
   cleanup_free char *id = NULL;
   if (adr_engine_container_create(e, g, &id, err) < 0) {
@@ -240,28 +241,28 @@ static int relay_setup(const struct adr_egress_req *r, uid_t uid, gid_t gid, str
 {
   if (!r->relay)
     return 0;
-  cleanup_free char *rp = xasprintf("%s/relay", r->dir);
-  cleanup_free char *cp = xasprintf("%s/ca.pem", r->dir);
+  cleanup_free char *rp = xasprintf("%s/" GW_FILE_ROUTES, r->dir);
+  cleanup_free char *cp = xasprintf("%s/" GW_FILE_CA, r->dir);
   unlink(rp);
   if (write_text(rp, r->relay, 0400, err) < 0 || write_text(cp, r->ca_pem ? r->ca_pem : "", 0644, err) < 0)
     return -1;
   if (geteuid() == 0 && chown(rp, uid, gid) < 0)
     return adr_err_sys(err, errno, "chown '%s'", rp);
-  strv_push(cmd, "--relay");
-  strv_push(cmd, ADR_GATEWAY_DIR_IN "/relay");
-  strv_push(cmd, "--relay-port");
-  strv_pushf(cmd, "%d", ADR_RELAY_PORT);
-  strv_push(cmd, "--ca");
-  strv_push(cmd, ADR_GATEWAY_DIR_IN "/ca.pem");
+  strv_push(cmd, GW_OPT_RELAY);
+  strv_push(cmd, GW_PATH_ROUTES);
+  strv_push(cmd, GW_OPT_RELAY_PORT);
+  strv_pushf(cmd, "%d", GW_RELAY_PORT);
+  strv_push(cmd, GW_OPT_CA);
+  strv_push(cmd, GW_PATH_CA);
   return 0;
 }
 
 char *adr_egress_relay_url(const struct adr_spec *spec)
 {
   if (spec->network && str_has_prefix(spec->network, "container:"))
-    return xasprintf("http://127.0.0.1:%d", ADR_RELAY_PORT);
+    return xasprintf("http://" GW_HOLD_RELAY_ADDR ":%d", GW_RELAY_PORT);
   if (spec->network && !streq(spec->network, "none") && spec->dns.n)
-    return xasprintf("http://%s:%d", spec->dns.v[0], ADR_RELAY_PORT);
+    return xasprintf("http://%s:%d", spec->dns.v[0], GW_RELAY_PORT);
   return NULL;
 }
 
@@ -305,7 +306,7 @@ static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, st
   if (prepare_dir(r, uid, gid, err) < 0)
     return -1;
   cleanup_free char *policy = adr_netpolicy_format(r->policy);
-  cleanup_free char *ppath = xasprintf("%s/policy", r->dir);
+  cleanup_free char *ppath = xasprintf("%s/" GW_FILE_POLICY, r->dir);
   if (write_text(ppath, policy, 0644, err) < 0)
     return -1;
 
@@ -364,28 +365,28 @@ static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, st
   /* it relays at the socket level; nothing is routed through it */
   strv_push(&g.sysctls, "net.ipv4.ip_forward=0");
   strv_push(&g.sysctls, "net.ipv4.conf.all.forwarding=0");
-  strv_push(&g.cmd, "--policy");
-  strv_push(&g.cmd, ADR_GATEWAY_DIR_IN "/policy");
-  strv_push(&g.cmd, "--log");
-  strv_push(&g.cmd, ADR_GATEWAY_DIR_IN "/egress.jsonl");
-  strv_push(&g.cmd, "--ready-file");
-  strv_push(&g.cmd, ADR_GATEWAY_DIR_IN "/ready");
-  strv_push(&g.cmd, "--sandbox");
+  strv_push(&g.cmd, GW_OPT_POLICY);
+  strv_push(&g.cmd, GW_PATH_POLICY);
+  strv_push(&g.cmd, GW_OPT_LOG);
+  strv_push(&g.cmd, GW_PATH_LOG);
+  strv_push(&g.cmd, GW_OPT_READY);
+  strv_push(&g.cmd, GW_PATH_READY);
+  strv_push(&g.cmd, GW_OPT_SANDBOX);
   strv_push(&g.cmd, r->sandbox);
-  strv_push(&g.cmd, "--bind");
+  strv_push(&g.cmd, GW_OPT_BIND);
   strv_push(&g.cmd, gwip);
-  strv_push(&g.cmd, "--proxy-port");
-  strv_pushf(&g.cmd, "%d", ADR_GATEWAY_PROXY_PORT);
+  strv_push(&g.cmd, GW_OPT_PROXY_PORT);
+  strv_pushf(&g.cmd, "%d", GW_PROXY_PORT);
   cleanup_strv struct strv ports = { 0 };
   adr_netpolicy_ports(r->policy, &ports);
   for (size_t i = 0; i < ports.n; i++) {
-    if (strtol(ports.v[i], NULL, 10) == ADR_GATEWAY_PROXY_PORT)
+    if (strtol(ports.v[i], NULL, 10) == GW_PROXY_PORT)
       continue; /* the proxy port intercepts as well */
-    strv_push(&g.cmd, "--port");
+    strv_push(&g.cmd, GW_OPT_PORT);
     strv_push(&g.cmd, ports.v[i]);
   }
   for (size_t i = 0; r->resolvers && i < r->resolvers->n; i++) {
-    strv_push(&g.cmd, "--resolver");
+    strv_push(&g.cmd, GW_OPT_RESOLVER);
     strv_push(&g.cmd, r->resolvers->v[i]);
   }
   int rc = relay_setup(r, uid, gid, &g.cmd, err);
@@ -406,7 +407,7 @@ static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, st
   strv_free(&spec->dns);
   strv_push(&spec->dns, gwip);
   strv_free(&spec->extra_hosts);
-  cleanup_free char *proxy = xasprintf("http://%s:%d", gwip, ADR_GATEWAY_PROXY_PORT);
+  cleanup_free char *proxy = xasprintf("http://%s:%d", gwip, GW_PROXY_PORT);
   const char *vars[] = { "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "npm_config_proxy",
                          "npm_config_https_proxy" };
   for (size_t i = 0; i < ARRAY_SIZE(vars); i++)
@@ -417,7 +418,7 @@ static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, st
   strv_pushf(&spec->env,
              "JAVA_TOOL_OPTIONS=-Dhttp.proxyHost=%s -Dhttp.proxyPort=%d -Dhttps.proxyHost=%s -Dhttps.proxyPort=%d "
              "-Dhttp.nonProxyHosts=localhost|127.0.0.1",
-             gwip, ADR_GATEWAY_PROXY_PORT, gwip, ADR_GATEWAY_PROXY_PORT);
+             gwip, GW_PROXY_PORT, gwip, GW_PROXY_PORT);
   adr_spec_set_label(spec, ADR_LABEL_NETMODE, "allowlist");
   cleanup_free char *logp = adr_egress_log_path(r->dir);
   adr_spec_set_label(spec, ADR_LABEL_EGRESS_LOG, logp);
@@ -443,9 +444,9 @@ static int up_open(struct adr_engine *e, const struct adr_egress_req *r, struct 
   /* cloud metadata services: the common address, ECS task metadata,
    * Alibaba's, AWS's IPv6 one (not all of 169.254/16: some clouds put the
    * host's DNS resolver there) */
-  const char *cmd[] = { "--hold", "--blackhole", "169.254.169.254/32", "--blackhole", "169.254.170.2/32",
-                        "--blackhole", "100.100.100.200/32", "--blackhole", "fd00:ec2::254/128",
-                        "--ready-file", ADR_GATEWAY_DIR_IN "/ready" };
+  const char *cmd[] = { GW_OPT_HOLD, GW_OPT_BLACKHOLE, GW_METADATA_V4 "/32", GW_OPT_BLACKHOLE, GW_METADATA_ECS_V4 "/32",
+                        GW_OPT_BLACKHOLE, GW_METADATA_ALIBABA_V4 "/32", GW_OPT_BLACKHOLE, GW_METADATA_V6 "/128",
+                        GW_OPT_READY, GW_PATH_READY };
   for (size_t i = 0; i < ARRAY_SIZE(cmd); i++)
     strv_push(&g.cmd, cmd[i]);
   if (geteuid() == 0 && chown(r->dir, 0, 0) < 0) {
@@ -453,9 +454,9 @@ static int up_open(struct adr_engine *e, const struct adr_egress_req *r, struct 
     return adr_err_sys(err, errno, "chown '%s'", r->dir);
   }
   if (r->relay) { /* the relay's decisions: logged as in allowlist mode */
-    strv_push(&g.cmd, "--log");
-    strv_push(&g.cmd, ADR_GATEWAY_DIR_IN "/egress.jsonl");
-    strv_push(&g.cmd, "--sandbox");
+    strv_push(&g.cmd, GW_OPT_LOG);
+    strv_push(&g.cmd, GW_PATH_LOG);
+    strv_push(&g.cmd, GW_OPT_SANDBOX);
     strv_push(&g.cmd, r->sandbox);
   }
   int rc = relay_setup(r, 0, 0, &g.cmd, err);
@@ -503,7 +504,7 @@ int adr_egress_up(struct adr_engine *e, const struct adr_egress_req *r, struct a
 
 void adr_egress_down_files(const char *dir)
 {
-  const char *files[] = { "policy", "ready", "relay", "ca.pem" };
+  const char *files[] = { GW_FILE_POLICY, GW_FILE_READY, GW_FILE_ROUTES, GW_FILE_CA };
   for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
     cleanup_free char *p = xasprintf("%s/%s", dir, files[i]);
     unlink(p);

@@ -1,6 +1,7 @@
 #include "netpolicy.h"
 #include "buf.h"
-#include "gw.h"
+#include "gwproto.h"
+#include "policy.h"
 #include "paths.h"
 #include "proc.h"
 
@@ -168,7 +169,7 @@ int adr_netpolicy_add(struct adr_netpolicy *p, const char *entry, const char *so
   a.ports = xstrdup(port ? port : "80,443");
   a.label = xasprintf("%s %s", source, entry);
   { /* what the gateway will read: its own parser must take it */
-    cleanup_free char *line = xasprintf("allow %s %s %s\n", a.pattern, a.ports, a.label);
+    cleanup_free char *line = xasprintf(GW_POLICY_ALLOW " %s %s %s\n", a.pattern, a.ports, a.label);
     struct gw_policy gp = { 0 };
     cleanup_err adr_err ge = NULL;
     int gr = gw_policy_parse(&gp, line, strlen(line), "entry", &ge);
@@ -211,7 +212,7 @@ char *adr_netpolicy_format(const struct adr_netpolicy *p)
   buf_init(&b, 0);
   buf_puts(&b, "# adr egress policy (generated; one rule per line)\n");
   for (size_t i = 0; i < p->n; i++) {
-    buf_puts(&b, "allow ");
+    buf_puts(&b, GW_POLICY_ALLOW " ");
     buf_puts(&b, p->v[i].pattern);
     buf_puts(&b, " ");
     buf_puts(&b, p->v[i].ports);
@@ -234,7 +235,7 @@ void adr_netpolicy_ports(const struct adr_netpolicy *p, struct strv *ports)
     cleanup_free char *c = xstrdup(p->v[i].ports);
     char *save = NULL;
     for (char *t = strtok_r(c, ",", &save); t; t = strtok_r(NULL, ",", &save))
-      if (!streq(t, "53") && !strv_contains(ports, t))
+      if (!streq(t, GW_STR(GW_DNS_PORT)) && !strv_contains(ports, t))
         strv_push(ports, t);
   }
 }

@@ -1,6 +1,8 @@
-/* adr-gateway: the pure parts (policy, decisions, address classes, TLS
- * ClientHello, HTTP heads, DNS messages, log lines).  Nothing here does I/O
- * except gw_policy_load(); nothing prints.  The event loop is in main.c.
+/* adr-gateway: the pure parts (TLS ClientHello, HTTP heads, DNS messages,
+ * log lines, the credential relay's route file and rewrites; the policy,
+ * decisions and address classes are in src/common/policy.h, which adr
+ * compiles too).  Nothing here does I/O except gw_routes_load(); nothing
+ * prints.  The event loop is in loop.c.
  *
  * Every parser takes (pointer, length) of bytes a peer sent and never reads
  * outside them; every output goes into a caller's bounded buffer. */
@@ -8,95 +10,16 @@
 #define ADR_GW_H
 
 #include "err.h"
+#include "gwproto.h"
+#include "policy.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
-#define GW_NAME_MAX 253   /* a DNS name in text form, without the trailing dot */
 #define GW_HOST_MAX 255   /* any host string we keep (names, literals, SNI) */
-#define GW_LABEL_MAX 255  /* rule labels are cut to this in the log */
 #define GW_HEAD_MAX 16384 /* bytes we read before a request must be classified */
-
-/* ---------------------------------------------------------------- addresses */
-
-struct gw_addr {
-  int family; /* AF_INET or AF_INET6 */
-  uint8_t a[16];
-};
-
-/* Parse an IPv4 or IPv6 literal (IPv6 optionally in brackets).  IPv4-mapped
- * IPv6 (::ffff:a.b.c.d) comes back as AF_INET.  0 on success. */
-int gw_addr_parse(const char *s, size_t len, struct gw_addr *out);
-/* "1.2.3.4:80" or "[::1]:80" */
-void gw_addr_format(const struct gw_addr *a, int port, char *out, size_t cap);
-/* In one of the special ranges (loopback, private, link-local, multicast,
- * NAT64, ...): usable only when an IP rule lists it. */
-bool gw_addr_special(const struct gw_addr *a);
-/* 169.254.169.254 or fd00:ec2::254 */
-bool gw_addr_metadata(const struct gw_addr *a);
-
-/* ---------------------------------------------------------------- policy */
-
-enum gw_rule_kind { GW_RULE_NAME, GW_RULE_WILDCARD, GW_RULE_NET };
-
-struct gw_rule {
-  enum gw_rule_kind kind;
-  char *name;          /* NAME: the name; WILDCARD: the suffix with its dot (".example.com") */
-  struct gw_addr net;  /* NET: network address (host bits cleared) */
-  unsigned prefix;     /* NET: prefix length */
-  bool any_port;
-  uint16_t *ports;
-  size_t nports;
-  char *label;
-  unsigned line;
-};
-
-struct gw_policy {
-  struct gw_rule *r;
-  size_t n;
-};
-
-#define GW_POLICY_MAX_BYTES (1024 * 1024)
-#define GW_POLICY_MAX_LINE 4096
-
-/* Parse policy text; errors read "FILE:LINE: why". The policy is left empty
- * on error. */
-int gw_policy_parse(struct gw_policy *p, const char *buf, size_t len, const char *file, adr_err *err);
-int gw_policy_load(struct gw_policy *p, const char *path, adr_err *err);
-void gw_policy_free(struct gw_policy *p);
-
-/* Normalise a DNS name: lowercase, one trailing dot dropped, LDH or '_'
- * labels of 1..63 bytes not starting or ending with '-', at most 253 bytes,
- * the last label not all digits.
- * out has room for GW_NAME_MAX + 1.  0 on success, -1 when it is not a
- * valid name. */
-int gw_name_normalize(const char *in, size_t len, char *out);
-
-/* The first name rule (file order) matching the normalised name, ignoring
- * ports; NULL if none.  (DNS answers use this.) */
-const struct gw_rule *gw_policy_match_name(const struct gw_policy *p, const char *name);
-/* The first IP rule covering (addr, port); NULL if none. */
-const struct gw_rule *gw_policy_match_addr(const struct gw_policy *p, const struct gw_addr *a, uint16_t port);
-bool gw_rule_port(const struct gw_rule *r, uint16_t port);
-
-struct gw_decision {
-  bool allow;
-  const char *rule;          /* the rule's label, or the deny reason */
-  bool is_ip;                /* host was an IP literal: connect to addr */
-  struct gw_addr addr;
-  char name[GW_NAME_MAX + 1]; /* normalised name when !is_ip */
-};
-
-/* Steps 1 and 2 of the decision: on (host, port) alone, before any lookup. */
-void gw_decide(const struct gw_policy *p, const char *host, uint16_t port, struct gw_decision *d);
-
-/* Step 3: keep the addresses that may be used for port (special ranges only
- * when an IP rule covers them), in order, IPv4 first, at most max.  Returns
- * how many were kept; when none, *reason is "metadata" or "private-address". */
-size_t gw_filter_addrs(const struct gw_policy *p, uint16_t port, struct gw_addr *v, size_t n, size_t max,
-                       const char **reason);
 
 /* ---------------------------------------------------------------- TLS */
 
@@ -138,13 +61,6 @@ struct gw_http_head {
  * not complete yet (the caller treats MORE at GW_HEAD_MAX bytes as too big). */
 int gw_http_parse(const char *buf, size_t len, struct gw_http_head *h);
 
-/* The line-by-line files (policy, routes): fn gets each line (at most
- * max_line bytes, no NUL) and may point *at (preset to lineno) at the line
- * an error belongs to; the first error becomes "FILE:AT: why". */
-typedef int gw_line_fn(void *ud, const char *s, size_t n, unsigned lineno, unsigned *at, char *why, size_t wcap);
-int gw_lines(const char *buf, size_t len, const char *file, size_t max_line, gw_line_fn *fn, void *ud,
-             unsigned *nlines, adr_err *err);
-
 /* HTTP helpers the proxy and the relay share. */
 bool gw_tchar(unsigned char c); /* a token character (RFC 9110) */
 /* The end of a head: offset just past "\r\n\r\n" (or a bare-LF empty
@@ -154,6 +70,8 @@ size_t gw_head_end(const char *b, size_t len);
  * *next past it; false at the empty line or hend.  Heads end in '\n'. */
 bool gw_head_line(const char **next, const char *hend, const char **line, size_t *len);
 bool gw_hdr_is(const char *name, size_t nl, const char *want); /* case-insensitive name */
+/* A header line's value: between its colon and lend, OWS trimmed. */
+void gw_hdr_value(const char *colon, const char *lend, const char **v, size_t *vl);
 /* Appends n bytes at out[*o] if they fit in cap; false (nothing written) if not. */
 bool gw_put(char *out, size_t cap, size_t *o, const char *s, size_t n);
 /* The head of an absolute-form request rewritten for the origin server:
@@ -216,21 +134,11 @@ size_t gw_log_format(const struct gw_logrec *r, char *out, size_t cap);
 
 /* ---------------------------------------------------------------- credential relay */
 
-/* The route file (one per sandbox, written by adr):
- *
- *   route NAME https://HOST[:PORT][/BASEPATH]
- *   sentinel TOKEN
- *   key TOKEN
- *   path PATTERN          (one or more)
- *
- * The sandbox holds only the sentinel; the relay swaps in the key.  See
- * relay-parse.c. */
+/* The route file (one per sandbox, written by adr): see gwproto.h, which
+ * holds its format and limits; read by relay-routes.c. */
 
 #define GW_RELAY_HEAD_MAX 65536          /* request and response heads */
 #define GW_RELAY_OUT_MAX (2 * GW_RELAY_HEAD_MAX + 8192) /* a rewritten head */
-#define GW_ROUTE_NAME_MAX 32
-#define GW_TOKEN_MAX 4096
-#define GW_ROUTES_MAX_BYTES (1024 * 1024)
 
 struct gw_route {
   char name[GW_ROUTE_NAME_MAX + 1];

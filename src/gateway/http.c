@@ -204,6 +204,17 @@ int gw_http_parse(const char *b, size_t len, struct gw_http_head *h)
   return GW_HTTP_BAD;
 }
 
+void gw_hdr_value(const char *colon, const char *lend, const char **v, size_t *vl)
+{
+  const char *s = colon + 1, *e = lend;
+  while (s < e && (*s == ' ' || *s == '\t'))
+    s++;
+  while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+    e--;
+  *v = s;
+  *vl = (size_t)(e - s);
+}
+
 bool gw_put(char *out, size_t cap, size_t *o, const char *s, size_t n)
 {
   if (cap - *o < n)

@@ -4,7 +4,7 @@
  * requests in plain HTTP to the relay (/ROUTE/PATH); the relay checks the
  * sentinel, puts the real key in its place and forwards the request over
  * verified TLS to the route's upstream.  One thread per request (at most
- * RELAY_MAX_CONNS), blocking nothing on the gateway's epoll loop. */
+ * GW_RELAY_MAX_CONNS), blocking nothing on the gateway's epoll loop. */
 #ifndef ADR_GW_RELAY_H
 #define ADR_GW_RELAY_H
 

@@ -1,7 +1,8 @@
 /* Capabilities by raw syscalls (no libcap), routes by hand-written
- * rtnetlink, the ready file. */
+ * rtnetlink, the ready file, the clock. */
 #include "sys.h"
 #include "gw.h"
+#include "gwproto.h"
 #include "util.h"
 
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 int gw_drop_privileges(adr_err *err)
@@ -51,14 +53,14 @@ int gw_blackhole(const char *cidr, bool *skipped, adr_err *err)
   size_t alen = slash ? (size_t)(slash - cidr) : strlen(cidr);
   bool v6 = memchr(cidr, ':', alen) != NULL;
   if (gw_addr_parse(cidr, alen, &a) < 0 || (v6 && a.family != AF_INET6))
-    return adr_err_set(err, EINVAL, "--blackhole %s: not an IPv4 or IPv6 CIDR", cidr);
+    return adr_err_set(err, EINVAL, GW_OPT_BLACKHOLE " %s: not an IPv4 or IPv6 CIDR", cidr);
   unsigned maxp = a.family == AF_INET ? 32 : 128, prefix = maxp;
   if (slash) {
     char *end;
     errno = 0;
     unsigned long v = strtoul(slash + 1, &end, 10);
     if (slash[1] < '0' || slash[1] > '9' || *end || errno || v > maxp)
-      return adr_err_set(err, EINVAL, "--blackhole %s: bad prefix length", cidr);
+      return adr_err_set(err, EINVAL, GW_OPT_BLACKHOLE " %s: bad prefix length", cidr);
     prefix = (unsigned)v;
   }
   for (unsigned b = prefix; b < maxp; b++)
@@ -154,4 +156,11 @@ void gw_sockaddr_format(const struct sockaddr_storage *ss, char *out, size_t cap
     return;
   }
   gw_addr_format(&a, port, out, cap);
+}
+
+uint64_t gw_mono_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }

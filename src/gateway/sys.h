@@ -1,4 +1,4 @@
-/* adr-gateway: process set-up (capabilities, routes, ready file). */
+/* adr-gateway: process set-up (capabilities, routes, ready file), clocks. */
 #ifndef ADR_GW_SYS_H
 #define ADR_GW_SYS_H
 
@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 /* Clear the bounding set (when we may), the ambient set, and permitted,
@@ -19,6 +20,9 @@ int gw_blackhole(const char *cidr, bool *skipped, adr_err *err);
 
 /* "ADDR:PORT" (IPv6 in brackets) of a socket address, "?" for another family. */
 void gw_sockaddr_format(const struct sockaddr_storage *ss, char *out, size_t cap);
+
+/* CLOCK_MONOTONIC in milliseconds: every timeout's clock. */
+uint64_t gw_mono_ms(void);
 
 /* "<pid>\n" into path (O_CREAT|O_TRUNC, 0644). */
 int gw_write_ready(const char *path, adr_err *err);

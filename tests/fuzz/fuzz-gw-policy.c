@@ -7,6 +7,7 @@
  * address on one of its ports is allowed; the log line of any label is one
  * line of JSON. */
 #include "gw.h"
+#include "policy.h"
 #include "util.h"
 
 #include <arpa/inet.h>

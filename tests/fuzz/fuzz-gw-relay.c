@@ -1,4 +1,4 @@
-/* Fuzz target for the credential relay's pure parts (relay-parse.c).
+/* Fuzz target for the credential relay's pure parts (relay-parse.c, relay-routes.c, relay-frame.c).
  * Built as a libFuzzer target with -Dfuzz=true (clang), else as a corpus
  * replay test with replay.c; see fuzz-config.c.
  *

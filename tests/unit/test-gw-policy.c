@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gw.h"
+#include "policy.h"
 #include "util.h"
 
 #include <arpa/inet.h>

@@ -1,4 +1,4 @@
-/* Unit tests for the credential relay's pure parts (relay-parse.c): the
+/* Unit tests for the credential relay's pure parts (relay-parse.c, relay-routes.c, relay-frame.c): the
  * route file, the path checks and patterns, the request decision and
  * rewrite (sentinel -> key), body framing, the response head, redaction and
  * the relay's log line. */
