@@ -109,6 +109,7 @@ static bool parse(const struct adr_cmd_entry *cmd, int argc, char **argv, struct
     if (c == '?' || c == ':') {
       bad_option(cmd, end, argv, cmd->shortopts);
       *status = EXIT_USAGE;
+      args_free(a);
       return false;
     }
     if (c == 'h') {
@@ -116,6 +117,7 @@ static bool parse(const struct adr_cmd_entry *cmd, int argc, char **argv, struct
       if (cmd->more_help)
         cmd->more_help(stdout);
       *status = EXIT_OK;
+      args_free(a);
       return false;
     }
     a->opts = xrealloc(a->opts, (a->n_opts + 1) * sizeof(*a->opts));
