@@ -1,5 +1,6 @@
 /* adr: run AI coding agents in hardened sandboxes.  This file is the
- * command table and the dispatcher; each command lives in cmd/<verb>.c. */
+ * command table and main(); each command declares its entry in
+ * cmd/<verb>.c, cmd/args.c dispatches to it. */
 #include "adr-config.h"
 #include "cmd/cmd.h"
 #include "log.h"
@@ -10,62 +11,20 @@
 #include <signal.h>
 #include <string.h>
 
-const struct adr_cmd adr_commands[] = {
-  { "run", cmd_run, "run an agent in a sandbox on the current directory",
-    "adr run [AGENT] [options] [-- AGENT-ARGS...]", run_help, run_options, "agents", false },
-  { "start", cmd_start, "start a persistent agent on its own branch",
-    "adr start [AGENT] [--name NAME] [--branch BRANCH] [run options] [-- AGENT-ARGS...]", start_help,
-    start_options, "agents", false },
-  { "ls", cmd_ls, "list persistent agents", "adr ls [--all] [--json]", ls_help, ls_options, "", false },
-  { "attach", cmd_attach, "connect to a persistent agent (detach: Ctrl-P Ctrl-Q)", "adr attach NAME",
-    attach_help, attach_options, "names", false },
-  { "logs", cmd_logs, "show a persistent agent's output", "adr logs [-f] NAME", logs_help, logs_options,
-    "names", false },
-  { "exec", cmd_exec, "run a command in a persistent agent's sandbox", "adr exec NAME -- COMMAND...",
-    exec_help, exec_options, "names", false },
-  { "diff", cmd_diff, "show what a persistent agent changed", "adr diff [--stat] NAME", diff_help,
-    diff_options, "names", false },
-  { "merge", cmd_merge, "merge a persistent agent's branch into yours", "adr merge NAME", merge_help,
-    merge_options, "names", false },
-  { "stop", cmd_stop, "stop a persistent agent (its work stays)", "adr stop NAME...", stop_help, stop_options,
-    "names", false },
-  { "rm", cmd_rm, "remove a persistent agent, never losing its work", "adr rm [--no-push] [--force] NAME...",
-    rm_help, rm_options, "names", false },
-  { "team", cmd_team, "several agents side by side in tmux (also: adr-tmux)",
-    "adr team start SESSION --agent TYPE[:NAME]... [-w DIR] [--shared-workspace]\n"
-    "       adr team attach|inject SESSION\n       adr team send SESSION --agent NAME|--all PROMPT\n"
-    "       adr team status [SESSION] [--json]\n       adr team watch SESSION [--agent NAME]\n"
-    "       adr team merge|stop SESSION",
-    team_help, team_options, "team", false },
-  { "secret", cmd_secret, "keep API keys for the credential relay (never in a sandbox)",
-    "adr secret set NAME\n       adr secret ls\n       adr secret rm NAME...", secret_help, secret_options, "",
-    false },
-  { "build", cmd_build, "build agent images",
-    "adr build [AGENT...] [--all] [--tag TAG] [--no-cache]", build_help, build_options, "agents", false },
-  { "update", cmd_update, "rebuild the agent images that are present, without cache",
-    "adr update [AGENT...] [--tag TAG]", update_help, update_options, "agents", false },
-  { "status", cmd_status, "show agents and their images",
-    "adr status [--json]", status_help, status_options, "", false },
-  { "config", cmd_config, "show or change configuration",
-    "adr config [show] [--json]\n       adr config get KEY\n       adr config set [--project] KEY=VALUE\n"
-    "       adr config unset [--project] KEY\n       adr config path",
-    config_help, config_options, "config", false },
-  { "completions", cmd_completions, "shell completions",
-    "adr completions bash|zsh|fish|install", completions_help, completions_options, "shells", false },
-  { "fix-owner", cmd_fix_owner, "give files in a directory back to you (compatibility)",
-    "adr fix-owner [DIR]", fix_owner_help, fix_owner_options, "dirs", false },
-  { "version", cmd_version, "print adr's version and the engine's",
-    "adr version", "", version_options, "", false },
-  { "help", cmd_help, "show help for adr or a command",
-    "adr help [COMMAND]", "", help_options, "commands", false },
+/* In the order `adr help` lists them. */
+const struct adr_cmd_entry *const adr_commands[] = {
+  &cmd_run_entry, &cmd_start_entry, &cmd_ls_entry, &cmd_attach_entry, &cmd_logs_entry, &cmd_exec_entry,
+  &cmd_diff_entry, &cmd_merge_entry, &cmd_stop_entry, &cmd_rm_entry, &cmd_team_entry, &cmd_secret_entry,
+  &cmd_build_entry, &cmd_update_entry, &cmd_status_entry, &cmd_config_entry, &cmd_completions_entry,
+  &cmd_fix_owner_entry, &cmd_version_entry, &cmd_help_entry,
 };
 const size_t adr_n_commands = ARRAY_SIZE(adr_commands);
 
-const struct adr_cmd *adr_cmd_find(const char *name)
+const struct adr_cmd_entry *adr_cmd_find(const char *name)
 {
   for (size_t i = 0; i < adr_n_commands; i++)
-    if (streq(adr_commands[i].name, name))
-      return &adr_commands[i];
+    if (streq(adr_commands[i]->name, name))
+      return adr_commands[i];
   return NULL;
 }
 
@@ -77,8 +36,8 @@ void adr_print_main_help(FILE *out)
   fprintf(out, "usage: adr [--version] [--help] COMMAND [ARGS]\n\n"
                "Run AI coding agents in hardened, isolated sandboxes.\n\nCommands:\n");
   for (size_t i = 0; i < adr_n_commands; i++)
-    if (!adr_commands[i].hidden)
-      fprintf(out, "   %-12s %s\n", adr_commands[i].name, adr_commands[i].summary);
+    if (!(adr_commands[i]->flags & CMD_HIDDEN))
+      fprintf(out, "   %-12s %s\n", adr_commands[i]->name, adr_commands[i]->summary);
   fprintf(out, "\n'adr help COMMAND' or 'adr COMMAND --help' shows a command's options.\n"
                "Set ADR_DEBUG=1 to see every engine request.\n");
 }
@@ -160,21 +119,16 @@ int main(int argc, char **argv)
     ret = EXIT_USAGE;
     goto out;
   }
-  const struct adr_cmd *cmd = adr_cmd_find(verb);
+  const struct adr_cmd_entry *cmd = adr_cmd_find(verb);
   if (cmd == NULL) {
     fprintf(stderr, "adr: '%s' is not an adr command. See 'adr --help'.\n", verb);
     ret = EXIT_USAGE;
     goto out;
   }
-  ctx.cwd = adr_getcwd();
-  ret = cmd->fn(&ctx, argc - 1, argv + 1);
+  ctx.s.cwd = adr_getcwd();
+  ret = cmd_dispatch(&ctx, cmd, argc - 1, argv + 1);
 out:
-  if (ctx.config_loaded)
-    adr_config_free(&ctx.config);
-  if (ctx.agents_loaded)
-    adr_agents_free(&ctx.agents);
-  adr_engine_close(ctx.engine);
-  free(ctx.cwd);
+  adr_session_free(&ctx.s);
   curl_global_cleanup();
   if (fflush(stdout) != 0 && ret == 0) {
     fprintf(stderr, "adr: write to stdout failed\n");

@@ -1,60 +1,40 @@
 /* adr attach: the terminal of a persistent agent; Ctrl-P Ctrl-Q detaches
  * and leaves it running. */
 #include "cmd.h"
+#include "term.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/ioctl.h>
-#include <termios.h>
 #include <unistd.h>
 
-const struct option attach_options[] = {
+static const struct option attach_options[] = {
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
 
-const char attach_help[] =
+static const char attach_help[] =
   "Connects your terminal to the agent NAME.  Ctrl-P Ctrl-Q detaches and\n"
   "leaves the agent running; attach again any time, from any terminal.\n"
   "If the agent exits while attached, its exit status becomes adr's.\n";
 
-#define DETACH_KEYS "ctrl-p,ctrl-q"
-
-static int wake_pipe[2] = { -1, -1 };
-
-static void on_winch(int sig)
-{
-  int saved = errno;
-  unsigned char c = (unsigned char)sig;
-  ssize_t r = write(wake_pipe[1], &c, 1);
-  (void)r;
-  errno = saved;
-}
-
 struct attach_state {
   struct adr_ctx *ctx;
-  const char *id;
-  bool tty;
-  bool raw;
-  struct termios saved;
+  const struct adr_pagent *a;
+  struct term t;
 };
 
 static void resize(struct attach_state *st)
 {
-  struct winsize ws;
-  if (st->tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col) {
-    cleanup_err adr_err e = NULL;
-    adr_engine_container_resize(st->ctx->engine, st->id, ws.ws_row, ws.ws_col, &e);
-  }
+  unsigned rows, cols;
+  if (term_size(&st->t, &rows, &cols))
+    adr_pagent_resize(st->ctx->s.engine, st->a, rows, cols);
 }
 
 static int on_wake(void *ud)
 {
-  unsigned char b[64];
-  ssize_t n = read(wake_pipe[0], b, sizeof(b));
-  if (n > 0)
-    resize(ud);
+  struct attach_state *st = ud;
+  unsigned char sigs[64];
+  if (term_signals(&st->t, sigs, sizeof(sigs)) > 0)
+    resize(st);
   return 0;
 }
 
@@ -62,73 +42,58 @@ static int on_ready(void *ud, adr_err *err)
 {
   (void)err;
   struct attach_state *st = ud;
-  if (st->tty && tcgetattr(STDIN_FILENO, &st->saved) == 0) {
-    struct termios raw = st->saved;
-    cfmakeraw(&raw);
-    if (tcsetattr(STDIN_FILENO, TCSADRAIN, &raw) == 0)
-      st->raw = true;
-  }
+  term_raw(&st->t);
   resize(st);
   return 0;
 }
 
-int cmd_attach(struct adr_ctx *ctx, int argc, char **argv)
+static int attach_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struct cmd_args *args)
 {
-  const struct adr_cmd *self = adr_cmd_find("attach");
-  int c;
-  while ((c = next_opt(self, argc, argv, "h", NULL)) != -1) {
-    switch (c) {
-    case 'h': print_cmd_help(self, stdout); return EXIT_OK;
-    default: return EXIT_USAGE;
-    }
-  }
-  struct pagent a;
-  int bad = one_agent(ctx, self, argc, argv, &a);
+  (void)self;
+  const char *name = args->argv[0];
+  cleanup_pagent struct adr_pagent a = { 0 };
+  int bad = find_agent(ctx, name, &a);
   if (bad)
     return bad;
-  const char *name = argv[optind];
+  if (!adr_pagent_running(&a))
+    return errorf("'%s' is not running (%s); see 'adr logs %s'", name, a.c.state, name);
   cleanup_err adr_err err = NULL;
-  if (!pagent_running(&a)) {
-    int r = errorf("'%s' is not running (%s); see 'adr logs %s'", name, a.c.state, name);
-    pagent_free(&a);
-    return r;
-  }
-  if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
-    pagent_free(&a);
-    return errorf("pipe: %s", strerror(errno));
-  }
-  struct sigaction sa = { .sa_handler = on_winch };
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGWINCH, &sa, NULL);
-  struct attach_state st = { .ctx = ctx, .id = a.c.id, .tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) };
+  struct attach_state st = { .ctx = ctx, .a = &a };
+  term_init(&st.t);
+  static const int sigs[] = { SIGWINCH };
+  if (term_catch(&st.t, sigs, ARRAY_SIZE(sigs), &err) < 0)
+    return report(&err);
   struct adr_attach at = {
     .in_fd = STDIN_FILENO, .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO, .tty = true,
-    .on_ready = on_ready, .wake_fd = wake_pipe[0], .on_wake = on_wake, .ud = &st, .detach_keys = DETACH_KEYS,
+    .on_ready = on_ready, .wake_fd = term_wake_fd(&st.t), .on_wake = on_wake, .ud = &st,
+    .detach_keys = TERM_DETACH_KEYS,
   };
-  if (st.tty)
-    fprintf(stderr, "attached to '%s' (detach with Ctrl-P Ctrl-Q)\r\n", name);
-  int r = adr_engine_container_attach(ctx->engine, a.c.id, &at, &err);
-  if (st.raw)
-    tcsetattr(STDIN_FILENO, TCSADRAIN, &st.saved);
-  signal(SIGWINCH, SIG_DFL);
-  close(wake_pipe[0]);
-  close(wake_pipe[1]);
+  if (st.t.tty)
+    fprintf(stderr, "attached to '%s' (detach with " TERM_DETACH_HELP ")\r\n", name);
+  int r = adr_pagent_attach(ctx->s.engine, &a, &at, &err);
+  term_close(&st.t);
   if (r < 0) {
-    pagent_free(&a);
     adr_err_prefix(&err, "attach to '%s'", name);
     return report(&err);
   }
-  struct adr_container now;
-  int ir = adr_engine_container_inspect(ctx->engine, a.c.id, &now, &err);
-  int ret = EXIT_OK;
-  if (ir == 0 && streq(now.state, "running")) {
+  if (adr_pagent_refresh(ctx->s.engine, &a, &err) != 0)
+    return EXIT_OK;
+  if (adr_pagent_running(&a)) {
     fprintf(stderr, "\ndetached from '%s' (still running)\n", name);
-  } else if (ir == 0) {
-    fprintf(stderr, "\n'%s' exited with status %d\n", name, now.exit_code);
-    ret = now.exit_code;
+    return EXIT_OK;
   }
-  if (ir == 0)
-    adr_container_free(&now);
-  pagent_free(&a);
-  return ret;
+  fprintf(stderr, "\n'%s' exited with status %d\n", name, a.c.exit_code);
+  return a.c.exit_code;
 }
+
+const struct adr_cmd_entry cmd_attach_entry = {
+  .name = "attach",
+  .summary = "connect to a persistent agent (detach: Ctrl-P Ctrl-Q)",
+  .usage = "adr attach NAME",
+  .help = attach_help,
+  .options = attach_options,
+  .shortopts = "h",
+  .complete = "names",
+  .flags = CMD_ONE_AGENT | CMD_ENGINE,
+  .exec = attach_exec,
+};

@@ -3,12 +3,14 @@
 #include "cmd.h"
 #include "fmt.h"
 #include "image.h"
+#include "images.h"
+#include "layout.h"
 
 #include <errno.h>
 #include <sys/ioctl.h>
 #include <time.h>
 
-const struct option build_options[] = {
+static const struct option build_options[] = {
   { "tag", required_argument, NULL, 't' },
   { "no-cache", no_argument, NULL, 'n' },
   { "all", no_argument, NULL, 'a' },
@@ -17,14 +19,14 @@ const struct option build_options[] = {
   { 0 },
 };
 
-const struct option update_options[] = {
+static const struct option update_options[] = {
   { "tag", required_argument, NULL, 't' },
   { "no-cache", no_argument, NULL, 'n' }, /* the default; accepted */
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
 
-const char build_help[] =
+static const char build_help[] =
   "Builds the adr base image (adr/base: Debian bookworm-slim, git, ripgrep,\n"
   "fd, procps, python3 with pip and venv, jq, wget, make, unzip, shellcheck,\n"
   "CA certificates, node 22 from npm) and, on top of it, one image per agent:\n"
@@ -43,7 +45,7 @@ const char build_help[] =
   "  -a, --all       build every known agent, without asking\n"
   "  -y, --yes       the same as --all when no agent is named\n";
 
-const char update_help[] =
+static const char update_help[] =
   "Rebuilds agent images that are already present, without the build cache,\n"
   "so that new package versions (Debian's, node's, the agent's own npm\n"
   "package at the version its definition pins) are picked up.  Without\n"
@@ -105,23 +107,14 @@ static void on_event(const struct adr_build_event *ev, void *ud)
   fflush(stderr);
 }
 
-static int build_one(struct adr_ctx *ctx, const char *who, const char *dockerfile, const char *tag,
-                     const struct strv *args, const struct strv *labels, const struct strv *cas,
+static int build_one(struct adr_ctx *ctx, const char *who, const struct adr_images_job *job, const struct strv *cas,
                      bool no_cache, adr_err *err)
 {
-  struct buf tar;
-  buf_init(&tar, 0);
-  if (adr_build_context(dockerfile, cas, &tar, err) < 0)
-    return -1;
-  struct adr_build_req req = { .tag = tag, .context_tar = tar.data, .context_len = tar.len,
-                               .dockerfile = "Dockerfile", .no_cache = no_cache };
-  req.build_args = *args;
-  req.labels = *labels;
   struct winsize ws;
   struct progress p = { .who = who, .tty = isatty(STDERR_FILENO) != 0, .cols = 80 };
   if (p.tty && ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
     p.cols = ws.ws_col;
-  int r = adr_engine_image_build(ctx->engine, &req, on_event, &p, NULL, err);
+  int r = adr_images_build(ctx->s.engine, job, cas, no_cache, on_event, &p, err);
   if (p.line_open)
     fputs("\r\033[K", stderr);
   if (r < 0) {
@@ -135,7 +128,6 @@ static int build_one(struct adr_ctx *ctx, const char *who, const char *dockerfil
   }
   free(p.last_step);
   strv_free(&p.tail);
-  buf_free(&tar);
   return r;
 }
 
@@ -148,22 +140,18 @@ int build_images(struct adr_ctx *ctx, const struct adr_agent *const *agents, siz
     return (int)(n ? n : 1);
   }
   cleanup_strv struct strv cas = { 0 };
-  if (adr_extra_ca_files(adr_config_get(&ctx->config, "ADR_EXTRA_CA"), "/usr/local/share/ca-certificates",
+  if (adr_extra_ca_files(adr_config_get(&ctx->s.config, "ADR_EXTRA_CA"), "/usr/local/share/ca-certificates",
                          &cas, &err) < 0) {
     report(&err);
     return (int)(n ? n : 1);
   }
   cleanup_free char *registry = adr_host_npm_registry();
-  cleanup_free char *base = xasprintf("%s:%s", ADR_BASE_IMAGE_REPO, tag);
-
-  cleanup_strv struct strv args = { 0 }, labels = { 0 };
-  strv_pushf(&args, "NPM_REGISTRY=%s", registry ? registry : "");
-  strv_push(&labels, ADR_LABEL_MANAGED "=1");
-  strv_push(&labels, ADR_LABEL_KIND "=base");
+  cleanup_images_job struct adr_images_job base;
+  adr_images_job_base(&base, tag, registry);
   time_t t0 = time(NULL);
-  fprintf(stderr, "building %s%s\n", base, cas.n ? "" : "");
-  if (build_one(ctx, "base", "images/base.Dockerfile", base, &args, &labels, &cas, no_cache, &err) < 0) {
-    adr_err_prefix(&err, "build %s", base);
+  fprintf(stderr, "building %s%s\n", base.image, cas.n ? "" : "");
+  if (build_one(ctx, "base", &base, &cas, no_cache, &err) < 0) {
+    adr_err_prefix(&err, "build %s", base.image);
     report(&err);
     return (int)n;
   }
@@ -171,30 +159,22 @@ int build_images(struct adr_ctx *ctx, const struct adr_agent *const *agents, siz
   struct adr_table t;
   static const char *const hdr[] = { "AGENT", "IMAGE", "RESULT", "TIME" };
   adr_table_init(&t, 4, hdr);
+  const char *prefix = adr_config_get(&ctx->s.config, "ADR_IMAGE_PREFIX");
   for (size_t i = 0; i < n; i++) {
     const struct adr_agent *a = agents[i];
-    cleanup_free char *image = agent_image(ctx, a->name, tag);
-    cleanup_strv struct strv aa = { 0 }, al = { 0 };
-    strv_pushf(&aa, "BASE_IMAGE=%s", base);
-    strv_pushf(&aa, "NPM_PACKAGE=%s", a->npm_package);
-    strv_pushf(&aa, "NPM_VERSION=%s", a->npm_version);
-    strv_pushf(&aa, "AGENT_BINARY=%s", a->binary);
-    strv_pushf(&aa, "AGENT_NAME=%s", a->name);
-    strv_pushf(&aa, "NPM_REGISTRY=%s", registry ? registry : "");
-    strv_push(&al, ADR_LABEL_MANAGED "=1");
-    strv_pushf(&al, ADR_LABEL_AGENT "=%s", a->name);
-    strv_pushf(&al, "dev.adr.npm=%s@%s", a->npm_package, a->npm_version);
-    fprintf(stderr, "building %s (%s@%s)\n", image, a->npm_package, a->npm_version);
+    cleanup_images_job struct adr_images_job job;
+    adr_images_job_agent(&job, a, prefix, tag, registry);
+    fprintf(stderr, "building %s (%s@%s)\n", job.image, a->npm_package, a->npm_version);
     time_t s = time(NULL);
     cleanup_err adr_err e2 = NULL;
-    int r = build_one(ctx, a->name, "images/agent.Dockerfile", image, &aa, &al, &cas, no_cache, &e2);
+    int r = build_one(ctx, a->name, &job, &cas, no_cache, &e2);
     cleanup_free char *dur = xasprintf("%lds", (long)(time(NULL) - s));
     if (r < 0) {
       failed++;
-      adr_err_prefix(&e2, "build %s", image);
+      adr_err_prefix(&e2, "build %s", job.image);
       report(&e2);
     }
-    const char *row[] = { a->name, image, r < 0 ? "FAILED" : "ok", dur };
+    const char *row[] = { a->name, job.image, r < 0 ? "FAILED" : "ok", dur };
     adr_table_add(&t, row);
   }
   if (n > 1 || failed) {
@@ -209,14 +189,14 @@ int build_images(struct adr_ctx *ctx, const struct adr_agent *const *agents, siz
 /* adr build without names: ADR_AGENT's agent, else all after asking on a
  * terminal.  Fills list/n and returns -1 to go on building, or returns
  * the exit status when nothing is to be built. */
-static int pick_default(struct adr_ctx *ctx, const struct adr_cmd *self, const struct adr_agent **list, size_t *n)
+static int pick_default(struct adr_ctx *ctx, const struct adr_cmd_entry *self, const struct adr_agent **list, size_t *n)
 {
-  const char *def = adr_config_get(&ctx->config, "ADR_AGENT");
+  const char *def = adr_config_get(&ctx->s.config, "ADR_AGENT");
   if (def && *def) {
-    const struct adr_agent *a = adr_agents_find(&ctx->agents, def);
+    const struct adr_agent *a = adr_agents_find(&ctx->s.agents, def);
     if (a == NULL) {
       cleanup_err adr_err err = NULL;
-      adr_agents_unknown(&ctx->agents, def, &err);
+      adr_agents_unknown(&ctx->s.agents, def, &err);
       adr_err_prefix(&err, "ADR_AGENT");
       return report(&err);
     }
@@ -225,53 +205,40 @@ static int pick_default(struct adr_ctx *ctx, const struct adr_cmd *self, const s
     return -1;
   }
   cleanup_strv struct strv all = { 0 };
-  for (size_t i = 0; i < ctx->agents.n; i++)
-    strv_push(&all, ctx->agents.v[i].name);
+  for (size_t i = 0; i < ctx->s.agents.n; i++)
+    strv_push(&all, ctx->s.agents.v[i].name);
   cleanup_free char *names = strv_join(&all, ", ");
   if (!isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
     return usage_error(self, "name the agents to build (%s), or --all", names);
   fprintf(stderr, "No agent named and ADR_AGENT is not set. Known agents: %s.\n", names);
-  cleanup_free char *q = xasprintf("Build images for all %zu?", ctx->agents.n);
+  cleanup_free char *q = xasprintf("Build images for all %zu?", ctx->s.agents.n);
   if (!ask_yes(q, false)) {
     fprintf(stderr, "nothing built; name the agents to build: adr build AGENT...\n");
     return EXIT_OK;
   }
-  for (size_t i = 0; i < ctx->agents.n; i++)
-    list[(*n)++] = &ctx->agents.v[i];
+  for (size_t i = 0; i < ctx->s.agents.n; i++)
+    list[(*n)++] = &ctx->s.agents.v[i];
   return -1;
 }
 
-static int build_or_update(struct adr_ctx *ctx, int argc, char **argv, bool update)
+static int build_or_update(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struct cmd_args *args, bool update)
 {
-  const struct adr_cmd *self = adr_cmd_find(update ? "update" : "build");
-  const char *tag = NULL;
-  bool no_cache = update, all = false;
-  int c;
-  /* options anywhere: 'adr build pi --tag X' as much as 'adr build --tag X pi' */
-  while ((c = next_opt(self, argc, argv, update ? "ht:" : "ht:ay", NULL)) != -1) {
-    switch (c) {
-    case 't': tag = optarg; break;
-    case 'n': no_cache = true; break;
-    case 'a':
-    case 'y': all = true; break;
-    case 'h': print_cmd_help(self, stdout); return EXIT_OK;
-    default: return EXIT_USAGE;
-    }
-  }
+  const char *tag = args_get(args, 't');
+  bool no_cache = update || args_has(args, 'n'), all = args_has(args, 'a') || args_has(args, 'y');
+  int argc = args->argc;
+  char **argv = args->argv;
   cleanup_err adr_err err = NULL;
-  if (ctx_config(ctx, &err) < 0 || ctx_agents(ctx, &err) < 0)
-    return report(&err);
   if (tag == NULL)
-    tag = adr_config_get(&ctx->config, "ADR_TAG");
+    tag = adr_config_get(&ctx->s.config, "ADR_TAG");
   else if (adr_config_validate("ADR_TAG", tag, &err) < 0)
     return usage_error(self, "%s", err->msg);
   size_t n = 0;
-  const struct adr_agent **list = xcalloc(ctx->agents.n + (size_t)argc, sizeof(*list));
-  for (int i = optind; i < argc; i++) {
-    const struct adr_agent *a = adr_agents_find(&ctx->agents, argv[i]);
+  const struct adr_agent **list = xcalloc(ctx->s.agents.n + (size_t)argc, sizeof(*list));
+  for (int i = 0; i < argc; i++) {
+    const struct adr_agent *a = adr_agents_find(&ctx->s.agents, argv[i]);
     if (a == NULL) {
       free(list);
-      adr_agents_unknown(&ctx->agents, argv[i], &err);
+      adr_agents_unknown(&ctx->s.agents, argv[i], &err);
       return report(&err);
     }
     bool dup = false;
@@ -286,15 +253,16 @@ static int build_or_update(struct adr_ctx *ctx, int argc, char **argv, bool upda
         free(list);
         return report(&err);
       }
-      for (size_t i = 0; i < ctx->agents.n; i++) {
-        cleanup_free char *image = agent_image(ctx, ctx->agents.v[i].name, tag);
-        int r = adr_engine_image_inspect(ctx->engine, image, NULL, &err);
+      for (size_t i = 0; i < ctx->s.agents.n; i++) {
+        cleanup_free char *image = adr_layout_image(adr_config_get(&ctx->s.config, "ADR_IMAGE_PREFIX"),
+                                                    ctx->s.agents.v[i].name, tag);
+        int r = adr_images_present(ctx->s.engine, image, &err);
         if (r < 0) {
           free(list);
           return report(&err);
         }
         if (r == 0)
-          list[n++] = &ctx->agents.v[i];
+          list[n++] = &ctx->s.agents.v[i];
       }
       if (n == 0) {
         free(list);
@@ -308,8 +276,8 @@ static int build_or_update(struct adr_ctx *ctx, int argc, char **argv, bool upda
         return r;
       }
     } else {
-      for (size_t i = 0; i < ctx->agents.n; i++)
-        list[n++] = &ctx->agents.v[i];
+      for (size_t i = 0; i < ctx->s.agents.n; i++)
+        list[n++] = &ctx->s.agents.v[i];
     }
   }
   int failed = build_images(ctx, list, n, tag, no_cache);
@@ -317,5 +285,37 @@ static int build_or_update(struct adr_ctx *ctx, int argc, char **argv, bool upda
   return failed ? EXIT_FAIL : EXIT_OK;
 }
 
-int cmd_build(struct adr_ctx *ctx, int argc, char **argv) { return build_or_update(ctx, argc, argv, false); }
-int cmd_update(struct adr_ctx *ctx, int argc, char **argv) { return build_or_update(ctx, argc, argv, true); }
+static int build_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struct cmd_args *args)
+{
+  return build_or_update(ctx, self, args, false);
+}
+
+static int update_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struct cmd_args *args)
+{
+  return build_or_update(ctx, self, args, true);
+}
+
+const struct adr_cmd_entry cmd_build_entry = {
+  .name = "build",
+  .summary = "build agent images",
+  .usage = "adr build [AGENT...] [--all] [--tag TAG] [--no-cache]",
+  .help = build_help,
+  .options = build_options,
+  /* options anywhere: 'adr build pi --tag X' as much as 'adr build --tag X pi' */
+  .shortopts = "ht:ay",
+  .complete = "agents",
+  .flags = CMD_CONFIG | CMD_AGENTS,
+  .exec = build_exec,
+};
+
+const struct adr_cmd_entry cmd_update_entry = {
+  .name = "update",
+  .summary = "rebuild the agent images that are present, without cache",
+  .usage = "adr update [AGENT...] [--tag TAG]",
+  .help = update_help,
+  .options = update_options,
+  .shortopts = "ht:",
+  .complete = "agents",
+  .flags = CMD_CONFIG | CMD_AGENTS,
+  .exec = update_exec,
+};

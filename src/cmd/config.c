@@ -5,14 +5,14 @@
 
 #include <jansson.h>
 
-const struct option config_options[] = {
+static const struct option config_options[] = {
   { "project", no_argument, NULL, 'p' },
   { "json", no_argument, NULL, 'j' },
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
 
-const char config_help[] =
+static const char config_help[] =
   "Configuration is read from, in increasing precedence: built-in defaults,\n"
   "${XDG_CONFIG_HOME:-~/.config}/adr/config, the nearest .adr file walking\n"
   "up from the current directory, then command-line flags.  Files hold\n"
@@ -51,8 +51,8 @@ static int show(struct adr_ctx *ctx, bool json)
   for (size_t i = 0; i < n; i++) {
     size_t l = strlen(keys[i].name);
     if (keys[i].name[l - 1] == '*') {
-      for (size_t e = 0; e < ctx->config.n; e++) {
-        const struct adr_config_entry *en = &ctx->config.e[e];
+      for (size_t e = 0; e < ctx->s.config.n; e++) {
+        const struct adr_config_entry *en = &ctx->s.config.e[e];
         if (strncmp(en->key, keys[i].name, l - 1) == 0) {
           const char *row[] = { en->key, en->value, en->origin };
           adr_table_add(&t, row);
@@ -61,7 +61,7 @@ static int show(struct adr_ctx *ctx, bool json)
       }
       continue;
     }
-    const struct adr_config_entry *en = adr_config_entry(&ctx->config, keys[i].name);
+    const struct adr_config_entry *en = adr_config_entry(&ctx->s.config, keys[i].name);
     const char *row[] = { keys[i].name, en ? en->value : "", en ? en->origin : "unset" };
     adr_table_add(&t, row);
     json_array_append_new(arr, json_pack("{s:s, s:o, s:s}", "key", keys[i].name, "value",
@@ -82,31 +82,18 @@ static int show(struct adr_ctx *ctx, bool json)
 
 static char *project_file(struct adr_ctx *ctx)
 {
-  char *p = ctx->cwd ? adr_config_find_project(ctx->cwd) : NULL;
+  char *p = ctx->s.cwd ? adr_config_find_project(ctx->s.cwd) : NULL;
   if (p)
     return p;
-  return xasprintf("%s/.adr", ctx->cwd ? ctx->cwd : ".");
+  return xasprintf("%s/.adr", ctx->s.cwd ? ctx->s.cwd : ".");
 }
 
-int cmd_config(struct adr_ctx *ctx, int argc, char **argv)
+static int config_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struct cmd_args *a)
 {
-  const struct adr_cmd *self = adr_cmd_find("config");
-  bool project = false, json = false;
-  int c;
   /* options may come before or after the subcommand */
-  while ((c = next_opt(self, argc, argv, "hpj", NULL)) != -1) {
-    switch (c) {
-    case 'p': project = true; break;
-    case 'j': json = true; break;
-    case 'h':
-      print_cmd_help(self, stdout);
-      print_keys_help(stdout);
-      return EXIT_OK;
-    default: return EXIT_USAGE;
-    }
-  }
-  char **args = argv + optind;
-  int nargs = argc - optind;
+  bool project = args_has(a, 'p'), json = args_has(a, 'j');
+  char **args = a->argv;
+  int nargs = a->argc;
   const char *sub = nargs > 0 ? args[0] : "show";
   cleanup_err adr_err err = NULL;
 
@@ -120,8 +107,8 @@ int cmd_config(struct adr_ctx *ctx, int argc, char **argv)
   if (streq(sub, "path")) {
     if (ctx_config(ctx, &err) < 0)
       return report(&err);
-    printf("global:  %s\nproject: %s\n", ctx->config.global_path,
-           ctx->config.project_path ? ctx->config.project_path : "(none)");
+    printf("global:  %s\nproject: %s\n", ctx->s.config.global_path,
+           ctx->s.config.project_path ? ctx->s.config.project_path : "(none)");
     return EXIT_OK;
   }
   if (streq(sub, "get")) {
@@ -131,7 +118,7 @@ int cmd_config(struct adr_ctx *ctx, int argc, char **argv)
       return report(&err);
     if (adr_config_key_find(args[1]) == NULL)
       return errorf("unknown config key '%s' (see 'adr config --help')", args[1]);
-    const char *v = adr_config_get(&ctx->config, args[1]);
+    const char *v = adr_config_get(&ctx->s.config, args[1]);
     if (v == NULL)
       return EXIT_FAIL;
     puts(v);
@@ -170,10 +157,10 @@ int cmd_config(struct adr_ctx *ctx, int argc, char **argv)
   if (streq(sub, "unset")) {
     if (nargs < 2)
       return usage_error(self, "unset needs KEY");
-    cleanup_free char *path = project ? (ctx->cwd ? adr_config_find_project(ctx->cwd) : NULL)
+    cleanup_free char *path = project ? (ctx->s.cwd ? adr_config_find_project(ctx->s.cwd) : NULL)
                                       : adr_config_global_path();
     if (path == NULL)
-      return errorf("config unset: no .adr file found from '%s' upwards", ctx->cwd ? ctx->cwd : ".");
+      return errorf("config unset: no .adr file found from '%s' upwards", ctx->s.cwd ? ctx->s.cwd : ".");
     for (int i = 1; i < nargs; i++) {
       if (access(path, F_OK) != 0)
         break;
@@ -184,3 +171,16 @@ int cmd_config(struct adr_ctx *ctx, int argc, char **argv)
   }
   return usage_error(self, "unknown subcommand '%s'", sub);
 }
+
+const struct adr_cmd_entry cmd_config_entry = {
+  .name = "config",
+  .summary = "show or change configuration",
+  .usage = "adr config [show] [--json]\n       adr config get KEY\n       adr config set [--project] KEY=VALUE\n"
+           "       adr config unset [--project] KEY\n       adr config path",
+  .help = config_help,
+  .options = config_options,
+  .shortopts = "hpj",
+  .complete = "config",
+  .exec = config_exec,
+  .more_help = print_keys_help,
+};

@@ -6,13 +6,13 @@
 #include <string.h>
 #include <unistd.h>
 
-const struct option diff_options[] = {
+static const struct option diff_options[] = {
   { "stat", no_argument, NULL, 's' },
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
 
-const char diff_help[] =
+static const char diff_help[] =
   "Shows what the agent NAME changed in its worktree against the commit its\n"
   "branch started from: its commits and its uncommitted changes, and new\n"
   "files it has not added.  git runs with hooks, external diff and textconv\n"
@@ -33,23 +33,15 @@ static int write_out(const struct buf *b)
   return 0;
 }
 
-int cmd_diff(struct adr_ctx *ctx, int argc, char **argv)
+static int diff_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struct cmd_args *args)
 {
-  const struct adr_cmd *self = adr_cmd_find("diff");
-  bool stat = false;
-  int c;
-  while ((c = next_opt(self, argc, argv, "h", NULL)) != -1) {
-    switch (c) {
-    case 's': stat = true; break;
-    case 'h': print_cmd_help(self, stdout); return EXIT_OK;
-    default: return EXIT_USAGE;
-    }
-  }
-  struct pagent a;
-  int bad = one_agent(ctx, self, argc, argv, &a);
+  (void)self;
+  bool stat = args_has(args, 's');
+  const char *name = args->argv[0];
+  struct adr_pagent a;
+  int bad = find_agent(ctx, name, &a);
   if (bad)
     return bad;
-  const char *name = argv[optind];
   cleanup_err adr_err err = NULL;
   int ret = EXIT_FAIL;
   const char *color = isatty(STDOUT_FILENO) ? "--color=always" : "--color=never";
@@ -120,6 +112,18 @@ fail:
   adr_err_prefix(&err, "diff '%s'", name);
   ret = report(&err);
 done:
-  pagent_free(&a);
+  adr_pagent_free(&a);
   return ret;
 }
+
+const struct adr_cmd_entry cmd_diff_entry = {
+  .name = "diff",
+  .summary = "show what a persistent agent changed",
+  .usage = "adr diff [--stat] NAME",
+  .help = diff_help,
+  .options = diff_options,
+  .shortopts = "h",
+  .complete = "names",
+  .flags = CMD_ONE_AGENT | CMD_ENGINE,
+  .exec = diff_exec,
+};

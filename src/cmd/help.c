@@ -1,31 +1,33 @@
+/* adr help [COMMAND] */
 #include "cmd.h"
 
 void adr_print_main_help(FILE *out);
 
-const struct option help_options[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
-const struct option version_options[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
+static const struct option help_options[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
 
-int cmd_help(struct adr_ctx *ctx, int argc, char **argv)
+static int help_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struct cmd_args *args)
 {
   (void)ctx;
-  const struct adr_cmd *self = adr_cmd_find("help");
-  int c;
-  while ((c = next_opt(self, argc, argv, "+h", NULL)) != -1) {
-    if (c == 'h') {
-      print_cmd_help(self, stdout);
-      return EXIT_OK;
-    }
-    return EXIT_USAGE;
-  }
-  if (optind >= argc) {
+  if (args->argc == 0) {
     adr_print_main_help(stdout);
     return EXIT_OK;
   }
-  if (argc - optind > 1)
+  if (args->argc > 1)
     return usage_error(self, "too many arguments");
-  const struct adr_cmd *cmd = adr_cmd_find(argv[optind]);
+  const struct adr_cmd_entry *cmd = adr_cmd_find(args->argv[0]);
   if (cmd == NULL)
-    return errorf("'%s' is not an adr command. See 'adr --help'.", argv[optind]);
+    return errorf("'%s' is not an adr command. See 'adr --help'.", args->argv[0]);
   print_cmd_help(cmd, stdout);
   return EXIT_OK;
 }
+
+const struct adr_cmd_entry cmd_help_entry = {
+  .name = "help",
+  .summary = "show help for adr or a command",
+  .usage = "adr help [COMMAND]",
+  .help = "",
+  .options = help_options,
+  .shortopts = "+h",
+  .complete = "commands",
+  .exec = help_exec,
+};

@@ -3,21 +3,21 @@
 #include "cmd.h"
 #include "agent.h"
 #include "egress.h"
-#include "paths.h"
+#include "layout.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
-const struct option logs_options[] = {
+static const struct option logs_options[] = {
   { "follow", no_argument, NULL, 'f' },
   { "egress", no_argument, NULL, 'E' },
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
 
-const char logs_help[] =
+static const char logs_help[] =
   "Prints the output of the agent NAME (its terminal, for interactive\n"
   "agents).\n\n"
   "Options:\n"
@@ -54,19 +54,17 @@ static int egress_logs(struct adr_ctx *ctx, const char *name, bool follow)
 {
   cleanup_err adr_err err = NULL;
   cleanup_free char *sandbox = NULL;
-  struct pagent a;
-  int r = pagent_find(ctx, name, &a, &err);
+  cleanup_pagent struct adr_pagent a = { 0 };
+  int r = adr_pagent_find(&ctx->s, name, &a, &err);
   if (r == 0) {
-    sandbox = xstrdup(a.c.name[0] == '/' ? a.c.name + 1 : a.c.name);
-    pagent_free(&a);
+    sandbox = xstrdup(adr_pagent_sandbox(&a));
   } else if (adr_agent_name_valid(name) && name[0] != '.') { /* an 'adr run' sandbox */
     adr_err_free(&err);
     sandbox = xstrdup(name);
   } else {
     return report(&err);
   }
-  cleanup_free char *state = adr_state_dir();
-  cleanup_free char *dir = xasprintf("%s/egress/%s", state, sandbox);
+  cleanup_free char *dir = adr_layout_state_path(ADR_STATE_EGRESS, sandbox);
   cleanup_free char *path = adr_egress_log_path(dir);
   cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
@@ -89,11 +87,7 @@ static int egress_logs(struct adr_ctx *ctx, const char *name, bool follow)
     if (i % 5 == 0) {
       if (ctx_engine(ctx, &err) < 0)
         return report(&err);
-      struct adr_container c = { 0 };
-      int ir = adr_engine_container_inspect(ctx->engine, sandbox, &c, &err);
-      bool gone = ir != 0 || !streq(c.state, "running");
-      adr_container_free(&c);
-      if (gone) {
+      if (adr_sandbox_running(ctx->s.engine, sandbox, &err) != 1) {
         adr_err_free(&err);
         return copy_from(fd, &off, &err) < 0 ? report(&err) : EXIT_OK;
       }
@@ -101,33 +95,33 @@ static int egress_logs(struct adr_ctx *ctx, const char *name, bool follow)
   }
 }
 
-int cmd_logs(struct adr_ctx *ctx, int argc, char **argv)
+static int logs_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struct cmd_args *args)
 {
-  const struct adr_cmd *self = adr_cmd_find("logs");
-  bool follow = false, egress = false;
-  int c;
-  while ((c = next_opt(self, argc, argv, "hf", NULL)) != -1) {
-    switch (c) {
-    case 'f': follow = true; break;
-    case 'E': egress = true; break;
-    case 'h': print_cmd_help(self, stdout); return EXIT_OK;
-    default: return EXIT_USAGE;
-    }
-  }
-  int bad = one_agent_arg(self, argc, argv);
+  (void)self;
+  const char *name = args->argv[0];
+  bool follow = args_has(args, 'f');
+  if (args_has(args, 'E'))
+    return egress_logs(ctx, name, follow);
+  cleanup_pagent struct adr_pagent a = { 0 };
+  int bad = find_agent(ctx, name, &a);
   if (bad)
     return bad;
-  if (egress)
-    return egress_logs(ctx, argv[optind], follow);
-  struct pagent a;
-  if ((bad = one_agent(ctx, self, argc, argv, &a)) != 0)
-    return bad;
   cleanup_err adr_err err = NULL;
-  int r = adr_engine_container_logs(ctx->engine, a.c.id, follow, STDOUT_FILENO, STDERR_FILENO, &err);
-  pagent_free(&a);
-  if (r < 0) {
-    adr_err_prefix(&err, "logs of '%s'", argv[optind]);
+  if (adr_pagent_logs(ctx->s.engine, &a, follow, STDOUT_FILENO, STDERR_FILENO, &err) < 0) {
+    adr_err_prefix(&err, "logs of '%s'", name);
     return report(&err);
   }
   return EXIT_OK;
 }
+
+const struct adr_cmd_entry cmd_logs_entry = {
+  .name = "logs",
+  .summary = "show a persistent agent's output",
+  .usage = "adr logs [-f] NAME",
+  .help = logs_help,
+  .options = logs_options,
+  .shortopts = "hf",
+  .complete = "names",
+  .flags = CMD_ONE_AGENT,
+  .exec = logs_exec,
+};

@@ -1,18 +1,19 @@
 /* adr ls: the persistent agents of this repository (or of all, --all). */
 #include "cmd.h"
 #include "fmt.h"
+#include "reap.h"
 
 #include <jansson.h>
 #include <sys/stat.h>
 
-const struct option ls_options[] = {
+static const struct option ls_options[] = {
   { "all", no_argument, NULL, 'a' },
   { "json", no_argument, NULL, 'j' },
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
 
-const char ls_help[] =
+static const char ls_help[] =
   "Lists the persistent agents started in this repository (or directory):\n"
   "name, agent, branch, state, uptime and workspace.  An agent whose\n"
   "worktree has vanished shows as 'broken' ('adr rm' cleans it up).\n\n"
@@ -21,7 +22,7 @@ const char ls_help[] =
   "      --json    a JSON array of {name, agent, branch, state, exit_code,\n"
   "                created, workspace, repository, broken}\n";
 
-static bool broken(const struct pagent *a)
+static bool broken(const struct adr_pagent *a)
 {
   struct stat st;
   if (a->has_worktree)
@@ -31,54 +32,39 @@ static bool broken(const struct pagent *a)
 
 static int cmp_agent(const void *x, const void *y)
 {
-  const struct pagent *a = x, *b = y;
+  const struct adr_pagent *a = x, *b = y;
   int c = strcmp(a->scope ? a->scope : "", b->scope ? b->scope : "");
   return c ? c : strcmp(a->name ? a->name : "", b->name ? b->name : "");
 }
 
-int cmd_ls(struct adr_ctx *ctx, int argc, char **argv)
+static int ls_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struct cmd_args *args)
 {
-  const struct adr_cmd *self = adr_cmd_find("ls");
-  bool all = false, json = false;
-  int c;
-  while ((c = next_opt(self, argc, argv, "haj", NULL)) != -1) {
-    switch (c) {
-    case 'a': all = true; break;
-    case 'j': json = true; break;
-    case 'h': print_cmd_help(self, stdout); return EXIT_OK;
-    default: return EXIT_USAGE;
-    }
-  }
-  if (optind < argc)
-    return usage_error(self, "unexpected argument '%s'", argv[optind]);
+  (void)self;
+  bool all = args_has(args, 'a'), json = args_has(args, 'j');
   cleanup_err adr_err err = NULL;
   struct adr_repo repo;
   cleanup_free char *scope = NULL;
-  int in_repo = pagent_scope(ctx, &repo, &scope, &err);
+  int in_repo = adr_pagent_scope(ctx->s.cwd, &repo, &scope, &err);
   if (in_repo < 0)
     return report(&err);
-  if (ctx_engine(ctx, &err) < 0) {
-    adr_repo_free(&repo);
-    return report(&err);
-  }
-  ctx_reap(ctx);
+  adr_reap(ctx->s.engine);
   if (in_repo == 0)
-    pagent_reap_starts(ctx, &repo);
+    adr_reap_starts(ctx->s.engine, &repo, &cmd_events);
   adr_repo_free(&repo);
-  struct pagent *v;
+  struct adr_pagent *v;
   size_t n;
-  if (pagent_list(ctx, all ? NULL : scope, &v, &n, &err) < 0)
+  if (adr_pagent_list(ctx->s.engine, all ? NULL : scope, &v, &n, &err) < 0)
     return report(&err);
   qsort(v, n, sizeof(*v), cmp_agent);
   time_t now = time(NULL);
   if (json) {
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
-      const struct pagent *a = &v[i];
+      const struct adr_pagent *a = &v[i];
       json_t *o = json_pack("{s:s?, s:s?, s:s?, s:s?, s:I, s:s?, s:s?, s:b}", "name", a->name, "agent", a->agent,
                             "branch", a->wt.branch, "state", a->c.state, "created", (json_int_t)a->c.created,
                             "workspace", a->workspace, "repository", a->scope, "broken", broken(a));
-      if (!streq(a->c.state, "running") && !streq(a->c.state, "created"))
+      if (a->state != ADR_PAGENT_RUNNING && a->state != ADR_PAGENT_CREATED)
         json_object_set_new(o, "exit_code", json_integer(a->c.exit_code));
       json_array_append_new(arr, o);
     }
@@ -86,34 +72,46 @@ int cmd_ls(struct adr_ctx *ctx, int argc, char **argv)
     puts(s);
     free(s);
     json_decref(arr);
-    pagents_free(v, n);
+    adr_pagents_free(v, n);
     return EXIT_OK;
   }
   if (n == 0) {
     printf("no agents in %s\n", all ? "any repository" : scope);
     hintf("start one with 'adr start AGENT'");
-    pagents_free(v, n);
+    adr_pagents_free(v, n);
     return EXIT_OK;
   }
   struct adr_table t;
   static const char *const hdr[] = { "NAME", "AGENT", "BRANCH", "STATE", "UPTIME", "WORKSPACE" };
   adr_table_init(&t, 6, hdr);
   for (size_t i = 0; i < n; i++) {
-    const struct pagent *a = &v[i];
+    const struct adr_pagent *a = &v[i];
     cleanup_free char *state = NULL, *up = NULL;
     if (broken(a))
       state = xstrdup("broken");
-    else if (streq(a->c.state, "exited"))
+    else if (a->state == ADR_PAGENT_EXITED)
       state = xasprintf("exited (%d)", a->c.exit_code);
     else
       state = xstrdup(a->c.state ? a->c.state : "?");
-    up = streq(a->c.state, "running") ? adr_fmt_uptime(a->c.created, now) : xstrdup("-");
+    up = adr_pagent_running(a) ? adr_fmt_uptime(a->c.created, now) : xstrdup("-");
     const char *row[] = { a->name ? a->name : "?", a->agent ? a->agent : "?", a->wt.branch ? a->wt.branch : "-",
                           state, up, all ? (a->scope ? a->scope : "-") : (a->workspace ? a->workspace : "-") };
     adr_table_add(&t, row);
   }
   adr_table_print(&t, stdout);
   adr_table_free(&t);
-  pagents_free(v, n);
+  adr_pagents_free(v, n);
   return EXIT_OK;
 }
+
+const struct adr_cmd_entry cmd_ls_entry = {
+  .name = "ls",
+  .summary = "list persistent agents",
+  .usage = "adr ls [--all] [--json]",
+  .help = ls_help,
+  .options = ls_options,
+  .shortopts = "haj",
+  .complete = "",
+  .flags = CMD_NO_ARGS | CMD_ENGINE,
+  .exec = ls_exec,
+};

@@ -2,23 +2,18 @@
  * Never loses work: commits no other branch or remote has, and uncommitted
  * changes, keep everything in place unless --force. */
 #include "cmd.h"
-#include "idmap.h"
-#include "paths.h"
-#include "runspec.h"
-
-#include <errno.h>
-#include <unistd.h>
+#include "reap.h"
 
 enum { OPT_NO_PUSH = 256 };
 
-const struct option rm_options[] = {
+static const struct option rm_options[] = {
   { "no-push", no_argument, NULL, OPT_NO_PUSH },
   { "force", no_argument, NULL, 'f' },
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
 
-const char rm_help[] =
+static const char rm_help[] =
   "Removes the agent NAME: stops its sandbox, removes it, its worktree and\n"
   "its branch.  First the branch is pushed to the repository's upstream\n"
   "remote (the current branch's remote, else the only remote, else\n"
@@ -57,7 +52,7 @@ static char *upstream_remote(const struct adr_repo *r)
 }
 
 /* Lists what removing would lose; true when that is nothing. */
-static bool nothing_to_lose(const char *name, const struct pagent *a, const struct adr_worktree_state *st,
+static bool nothing_to_lose(const char *name, const struct adr_pagent *a, const struct adr_worktree_state *st,
                             bool stopped)
 {
   if (st->unmerged == 0 && st->changes.n == 0)
@@ -82,122 +77,116 @@ static bool nothing_to_lose(const char *name, const struct pagent *a, const stru
   return false;
 }
 
-static int rm_one(struct adr_ctx *ctx, const char *name, bool push, bool force)
+/* The checks before anything goes: what removing would lose, a push that
+ * may save it.  0 to go on (*delete_branch: the branch may go too), else
+ * the exit status. */
+static int check_work(const char *name, struct adr_pagent *a, bool push, bool force, bool stopped,
+                      bool *delete_branch)
 {
   cleanup_err adr_err err = NULL;
-  struct pagent a;
-  if (pagent_find(ctx, name, &a, &err) != 0)
-    return report(&err);
-  int ret = EXIT_FAIL;
   struct adr_worktree_state st = { 0 };
-  bool delete_branch = false, stopped = false;
-  if (a.has_worktree && !a.in_repo) {
-    errorf("rm '%s': run it inside the repository %s", name, a.scope);
-    goto out;
-  }
-  /* 1. a first look, while it runs: refuse before touching anything */
-  if (a.has_worktree && !force) {
-    if (adr_worktree_state(&a.repo, &a.wt, &st, &err) < 0) {
+  if (adr_worktree_state(&a->repo, &a->wt, &st, &err) < 0) {
+    if (!force) {
       adr_err_prefix(&err, "rm '%s'", name);
-      report(&err);
-      hintf("'adr rm --force %s' removes it without looking", name);
-      goto out;
+      adr_worktree_state_free(&st);
+      return report(&err);
     }
-    if (!(push && st.unmerged > 0) && !nothing_to_lose(name, &a, &st, false))
-      goto out;
-    adr_worktree_state_free(&st);
+    warnf("rm '%s': cannot tell what its worktree holds (%s); removing it anyway (--force)", name, err->msg);
+    adr_err_free(&err);
   }
-  /* 2. stopped, so that nothing changes between the last look and removal */
-  if (pagent_running(&a)) {
-    if (adr_engine_container_stop(ctx->engine, a.c.id, 10, &err) < 0) {
-      adr_err_prefix(&err, "rm '%s': stop sandbox", name);
-      report(&err);
-      goto out;
-    }
-    stopped = true;
-  }
-  if (a.has_worktree) {
-    if (adr_worktree_state(&a.repo, &a.wt, &st, &err) < 0) {
-      if (!force) {
-        adr_err_prefix(&err, "rm '%s'", name);
+  int ret = EXIT_FAIL;
+  if (push && st.unmerged > 0) {
+    cleanup_free char *remote = upstream_remote(&a->repo);
+    if (remote) {
+      cleanup_free char *spec = xasprintf("refs/heads/%s:refs/heads/%s", a->wt.branch, a->wt.branch);
+      if (adr_git_repo(&a->repo, true, NULL, &err, "push", "--quiet", remote, spec, NULL) < 0) {
+        adr_err_prefix(&err, "rm '%s': push %s to %s", name, a->wt.branch, remote);
+        report(&err);
+        hintf("'adr rm --no-push %s' skips the push", name);
+        goto out;
+      }
+      printf("pushed %s to %s\n", a->wt.branch, remote);
+      adr_worktree_state_free(&st);
+      if (adr_worktree_state(&a->repo, &a->wt, &st, &err) < 0) {
         report(&err);
         goto out;
       }
-      warnf("rm '%s': cannot tell what its worktree holds (%s); removing it anyway (--force)", name, err->msg);
-      adr_err_free(&err);
-    }
-    if (push && st.unmerged > 0) {
-      cleanup_free char *remote = upstream_remote(&a.repo);
-      if (remote) {
-        cleanup_free char *spec = xasprintf("refs/heads/%s:refs/heads/%s", a.wt.branch, a.wt.branch);
-        if (adr_git_repo(&a.repo, true, NULL, &err, "push", "--quiet", remote, spec, NULL) < 0) {
-          adr_err_prefix(&err, "rm '%s': push %s to %s", name, a.wt.branch, remote);
-          report(&err);
-          hintf("'adr rm --no-push %s' skips the push", name);
-          goto out;
-        }
-        printf("pushed %s to %s\n", a.wt.branch, remote);
-        adr_worktree_state_free(&st);
-        if (adr_worktree_state(&a.repo, &a.wt, &st, &err) < 0) {
-          report(&err);
-          goto out;
-        }
-      }
-    }
-    if (!force && !nothing_to_lose(name, &a, &st, stopped))
-      goto out;
-    delete_branch = force || st.unmerged == 0;
-  }
-  /* Order matters for a kill -9 half way: the sandbox, whose labels say
-   * what to clean up, goes last; an agent whose worktree is gone shows as
-   * broken in adr ls and the next adr rm finishes the job. */
-  if (a.has_worktree) {
-    if (adr_worktree_remove(&a.repo, &a.wt, delete_branch, &err) < 0) {
-      adr_err_prefix(&err, "rm '%s': remove worktree", name);
-      report(&err);
-      goto out;
-    }
-    cleanup_free char *parent = xstrdup(a.wt.path);
-    char *slash = strrchr(parent, '/');
-    if (slash) {
-      *slash = '\0';
-      rmdir(parent); /* the repository's worktree dir, once empty */
     }
   }
-  pagent_remove_host_state(&a);
-  if (adr_engine_container_remove(ctx->engine, a.c.id, true, &err) < 0) {
-    adr_err_prefix(&err, "rm '%s': remove sandbox", name);
-    report(&err);
+  if (!force && !nothing_to_lose(name, a, &st, stopped))
     goto out;
-  }
-  pagent_egress(ctx, &a, false);
-  printf("removed '%s'%s%s%s\n", name, a.has_worktree ? " and its worktree" : "",
-         a.has_worktree && delete_branch ? " and branch " : "", a.has_worktree && delete_branch ? a.wt.branch : "");
+  *delete_branch = force || st.unmerged == 0;
   ret = EXIT_OK;
 out:
   adr_worktree_state_free(&st);
-  pagent_free(&a);
   return ret;
 }
 
-int cmd_rm(struct adr_ctx *ctx, int argc, char **argv)
+static int rm_one(struct adr_ctx *ctx, const char *name, bool push, bool force)
 {
-  const struct adr_cmd *self = adr_cmd_find("rm");
-  bool push = true, force = false;
-  int c;
-  while ((c = next_opt(self, argc, argv, "hf", NULL)) != -1) {
-    switch (c) {
-    case OPT_NO_PUSH: push = false; break;
-    case 'f': force = true; break;
-    case 'h': print_cmd_help(self, stdout); return EXIT_OK;
-    default: return EXIT_USAGE;
+  cleanup_err adr_err err = NULL;
+  cleanup_pagent struct adr_pagent a = { 0 };
+  int bad = find_agent(ctx, name, &a);
+  if (bad)
+    return bad;
+  if (a.has_worktree && !a.in_repo)
+    return errorf("rm '%s': run it inside the repository %s", name, a.scope);
+  /* 1. a first look, while it runs: refuse before touching anything */
+  if (a.has_worktree && !force) {
+    struct adr_worktree_state st = { 0 };
+    int r = adr_worktree_state(&a.repo, &a.wt, &st, &err);
+    bool go = r == 0 && ((push && st.unmerged > 0) || nothing_to_lose(name, &a, &st, false));
+    adr_worktree_state_free(&st);
+    if (r < 0) {
+      adr_err_prefix(&err, "rm '%s'", name);
+      report(&err);
+      hintf("'adr rm --force %s' removes it without looking", name);
     }
+    if (!go)
+      return EXIT_FAIL;
   }
-  if (optind >= argc)
-    return usage_error(self, "which agent? (see 'adr ls')");
+  /* 2. stopped, so that nothing changes between the last look and removal */
+  struct adr_teardown t;
+  adr_teardown_of_pagent(&a, &t);
+  bool stopped = adr_pagent_running(&a);
+  if (stopped && adr_teardown_stop(ctx->s.engine, &t, true, &err) < 0) {
+    adr_err_prefix(&err, "rm '%s': stop sandbox", name);
+    return report(&err);
+  }
+  if (a.has_worktree && check_work(name, &a, push, force, stopped, &t.delete_branch) != EXIT_OK)
+    return EXIT_FAIL;
+  /* the worktree first, the sandbox (whose labels say what to clean up)
+   * after it: a kill half way leaves an agent that shows as broken in adr
+   * ls, and the next adr rm finishes the job */
+  t.strict = true;
+  if (adr_teardown(ctx->s.engine, &t, &cmd_events, &err) < 0) {
+    adr_err_prefix(&err, "rm '%s'", name);
+    return report(&err);
+  }
+  printf("removed '%s'%s%s%s\n", name, a.has_worktree ? " and its worktree" : "",
+         a.has_worktree && t.delete_branch ? " and branch " : "", a.has_worktree && t.delete_branch ? a.wt.branch : "");
+  return EXIT_OK;
+}
+
+static int rm_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struct cmd_args *args)
+{
+  (void)self;
+  bool push = !args_has(args, OPT_NO_PUSH), force = args_has(args, 'f');
   int ret = EXIT_OK;
-  for (int i = optind; i < argc; i++)
-    if (rm_one(ctx, argv[i], push, force) != EXIT_OK)
+  for (int i = 0; i < args->argc; i++)
+    if (rm_one(ctx, args->argv[i], push, force) != EXIT_OK)
       ret = EXIT_FAIL;
   return ret;
 }
+
+const struct adr_cmd_entry cmd_rm_entry = {
+  .name = "rm",
+  .summary = "remove a persistent agent, never losing its work",
+  .usage = "adr rm [--no-push] [--force] NAME...",
+  .help = rm_help,
+  .options = rm_options,
+  .shortopts = "hf",
+  .complete = "names",
+  .flags = CMD_SOME_AGENTS,
+  .exec = rm_exec,
+};

@@ -7,12 +7,12 @@
 #include <termios.h>
 #include <unistd.h>
 
-const struct option secret_options[] = {
+static const struct option secret_options[] = {
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
 
-const char secret_help[] =
+static const char secret_help[] =
   "Keeps API keys and tokens for adr's credential relay, one per NAME (the\n"
   "environment variable the agent reads, e.g. ANTHROPIC_API_KEY), in\n"
   "~/.local/state/adr/secrets/NAME with mode 0600.  A stored secret wins\n"
@@ -78,26 +78,20 @@ static int read_value(const char *name, char **out, size_t *len, adr_err *err)
   return 0;
 }
 
-int cmd_secret(struct adr_ctx *ctx, int argc, char **argv)
+static int secret_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struct cmd_args *args)
 {
   (void)ctx;
-  const struct adr_cmd *self = adr_cmd_find("secret");
-  int c;
-  while ((c = next_opt(self, argc, argv, "+h", NULL)) != -1) {
-    switch (c) {
-    case 'h': print_cmd_help(self, stdout); return EXIT_OK;
-    default: return EXIT_USAGE;
-    }
-  }
-  if (optind >= argc)
+  int argc = args->argc, next = 0;
+  char **argv = args->argv;
+  if (next >= argc)
     return usage_error(self, "which subcommand? (set, ls, rm)");
-  const char *sub = argv[optind++];
+  const char *sub = argv[next++];
   cleanup_free char *dir = adr_secret_dir();
   cleanup_err adr_err err = NULL;
   if (streq(sub, "set")) {
-    if (argc - optind != 1)
+    if (argc - next != 1)
       return usage_error(self, "set takes one NAME");
-    const char *name = argv[optind];
+    const char *name = argv[next];
     if (!adr_secret_name_valid(name)) {
       adr_secret_set(dir, name, "x", 1, &err);
       return report(&err);
@@ -115,7 +109,7 @@ int cmd_secret(struct adr_ctx *ctx, int argc, char **argv)
     return EXIT_OK;
   }
   if (streq(sub, "ls") || streq(sub, "list")) {
-    if (optind != argc)
+    if (next != argc)
       return usage_error(self, "ls takes no arguments");
     cleanup_strv struct strv names = { 0 };
     if (adr_secret_list(dir, &names, &err) < 0)
@@ -125,10 +119,10 @@ int cmd_secret(struct adr_ctx *ctx, int argc, char **argv)
     return EXIT_OK;
   }
   if (streq(sub, "rm") || streq(sub, "remove")) {
-    if (optind >= argc)
+    if (next >= argc)
       return usage_error(self, "rm takes one or more NAMEs");
     int ret = EXIT_OK;
-    for (int i = optind; i < argc; i++) {
+    for (int i = next; i < argc; i++) {
       int r = adr_secret_remove(dir, argv[i], &err);
       if (r < 0) {
         ret = report(&err);
@@ -143,3 +137,14 @@ int cmd_secret(struct adr_ctx *ctx, int argc, char **argv)
   }
   return usage_error(self, "unknown subcommand '%s' (set, ls, rm)", sub);
 }
+
+const struct adr_cmd_entry cmd_secret_entry = {
+  .name = "secret",
+  .summary = "keep API keys for the credential relay (never in a sandbox)",
+  .usage = "adr secret set NAME\n       adr secret ls\n       adr secret rm NAME...",
+  .help = secret_help,
+  .options = secret_options,
+  .shortopts = "+h",
+  .complete = "",
+  .exec = secret_exec,
+};

@@ -4,8 +4,9 @@
  * outlives adr, keeps a terminal for adr attach, and is found again by
  * name through its labels. */
 #include "cmd.h"
+#include "launch.h"
 
-const char start_help[] =
+static const char start_help[] =
   "Starts AGENT (default: ADR_AGENT) in a persistent sandbox and returns.\n"
   "In a git repository the agent works in its own worktree on its own\n"
   "branch (default adr/NAME, from the current HEAD), so several agents can\n"
@@ -25,4 +26,27 @@ const char start_help[] =
   "  adr start claude --name refactor\n"
   "  adr start pi --name tests --prompt 'add tests for parse.c and commit them'\n";
 
-int cmd_start(struct adr_ctx *ctx, int argc, char **argv) { return run_main(ctx, argc, argv, true, NULL); }
+static int start_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struct cmd_args *a)
+{
+  struct adr_launch_opts o;
+  struct run_args lists = { 0 };
+  int ret = run_parse(self, a, true, &o, &lists);
+  if (ret == 0) {
+    o.cwd = ctx->s.cwd;
+    ret = cmd_launch(ctx, self, &o, run_yes(a));
+  }
+  run_args_free(&lists);
+  return ret;
+}
+
+const struct adr_cmd_entry cmd_start_entry = {
+  .name = "start",
+  .summary = "start a persistent agent on its own branch",
+  .usage = "adr start [AGENT] [--name NAME] [--branch BRANCH] [run options] [-- AGENT-ARGS...]",
+  .help = start_help,
+  .options = start_options,
+  .shortopts = "hw:c:e:m:",
+  .complete = "agents",
+  .flags = CMD_DASHDASH,
+  .exec = start_exec,
+};

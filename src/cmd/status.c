@@ -1,16 +1,18 @@
 /* adr status: every known agent and its image(s), from one engine request. */
 #include "cmd.h"
 #include "fmt.h"
+#include "images.h"
+#include "layout.h"
 
 #include <jansson.h>
 
-const struct option status_options[] = {
+static const struct option status_options[] = {
   { "json", no_argument, NULL, 'j' },
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
 
-const char status_help[] =
+static const char status_help[] =
   "Lists every known agent (built-in and ~/.config/adr/agents/) with its\n"
   "image PREFIX/AGENT:TAG, size and age, or '(not built)'.\n\n"
   "Options:\n"
@@ -24,29 +26,15 @@ static int cmp_img(const void *a, const void *b)
   return c ? c : strcmp(x->tag, y->tag);
 }
 
-int cmd_status(struct adr_ctx *ctx, int argc, char **argv)
+static int status_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struct cmd_args *args)
 {
-  const struct adr_cmd *self = adr_cmd_find("status");
-  bool json = false;
-  int c;
-  while ((c = next_opt(self, argc, argv, "+hj", NULL)) != -1) {
-    switch (c) {
-    case 'j': json = true; break;
-    case 'h': print_cmd_help(self, stdout); return EXIT_OK;
-    default: return EXIT_USAGE;
-    }
-  }
-  if (optind < argc)
-    return usage_error(self, "unexpected argument '%s'", argv[optind]);
-
+  (void)self;
+  bool json = args_has(args, 'j');
   cleanup_err adr_err err = NULL;
-  if (ctx_config(ctx, &err) < 0 || ctx_agents(ctx, &err) < 0 || ctx_engine(ctx, &err) < 0)
-    return report(&err);
-  const char *prefix = adr_config_get(&ctx->config, "ADR_IMAGE_PREFIX");
-  cleanup_free char *ref = xasprintf("%s/*", prefix);
+  const char *prefix = adr_config_get(&ctx->s.config, "ADR_IMAGE_PREFIX");
   struct adr_image *imgs = NULL;
   size_t n = 0;
-  if (adr_engine_image_list(ctx->engine, ref, &imgs, &n, &err) < 0) {
+  if (adr_images_list(ctx->s.engine, prefix, &imgs, &n, &err) < 0) {
     adr_err_prefix(&err, "list images");
     return report(&err);
   }
@@ -57,9 +45,9 @@ int cmd_status(struct adr_ctx *ctx, int argc, char **argv)
   struct adr_table t;
   static const char *const hdr[] = { "AGENT", "IMAGE", "TAG", "SIZE", "CREATED" };
   adr_table_init(&t, 5, hdr);
-  for (size_t i = 0; i < ctx->agents.n; i++) {
-    const struct adr_agent *a = &ctx->agents.v[i];
-    cleanup_free char *repo = xasprintf("%s/%s", prefix, a->name);
+  for (size_t i = 0; i < ctx->s.agents.n; i++) {
+    const struct adr_agent *a = &ctx->s.agents.v[i];
+    cleanup_free char *repo = adr_layout_image_repo(prefix, a->name);
     bool any = false;
     for (size_t k = 0; k < n; k++) {
       if (!streq(imgs[k].repository, repo))
@@ -89,10 +77,22 @@ int cmd_status(struct adr_ctx *ctx, int argc, char **argv)
     adr_table_print(&t, stdout);
     if (built == 0)
       hintf("no agent images yet; build one with 'adr build %s'",
-            adr_config_get(&ctx->config, "ADR_AGENT") ? adr_config_get(&ctx->config, "ADR_AGENT") : "AGENT");
+            adr_config_get(&ctx->s.config, "ADR_AGENT") ? adr_config_get(&ctx->s.config, "ADR_AGENT") : "AGENT");
   }
   json_decref(arr);
   adr_table_free(&t);
   adr_images_free(imgs, n);
   return EXIT_OK;
 }
+
+const struct adr_cmd_entry cmd_status_entry = {
+  .name = "status",
+  .summary = "show agents and their images",
+  .usage = "adr status [--json]",
+  .help = status_help,
+  .options = status_options,
+  .shortopts = "+hj",
+  .complete = "",
+  .flags = CMD_NO_ARGS | CMD_CONFIG | CMD_AGENTS | CMD_ENGINE,
+  .exec = status_exec,
+};

@@ -1,45 +1,57 @@
 /* adr stop: stops a persistent agent; its worktree, branch and logs stay. */
 #include "cmd.h"
+#include "reap.h"
 
-const struct option stop_options[] = {
+static const struct option stop_options[] = {
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
 
-const char stop_help[] =
+static const char stop_help[] =
   "Stops the agent NAME (SIGTERM, then SIGKILL after 10 s).  Its worktree,\n"
   "branch and logs stay until 'adr rm NAME'.\n";
 
-int cmd_stop(struct adr_ctx *ctx, int argc, char **argv)
+static int stop_one(struct adr_ctx *ctx, const char *name)
 {
-  const struct adr_cmd *self = adr_cmd_find("stop");
-  int c;
-  while ((c = next_opt(self, argc, argv, "h", NULL)) != -1) {
-    switch (c) {
-    case 'h': print_cmd_help(self, stdout); return EXIT_OK;
-    default: return EXIT_USAGE;
-    }
+  cleanup_pagent struct adr_pagent a = { 0 };
+  int bad = find_agent(ctx, name, &a);
+  if (bad)
+    return bad;
+  cleanup_err adr_err err = NULL;
+  struct adr_teardown t;
+  adr_teardown_of_pagent(&a, &t);
+  bool running = adr_pagent_running(&a);
+  if (!running)
+    printf("'%s' is not running (%s)\n", name, a.c.state);
+  if (adr_teardown_stop(ctx->s.engine, &t, running, &err) < 0) {
+    adr_err_prefix(&err, "stop '%s'", name);
+    return report(&err);
   }
-  if (optind >= argc)
-    return usage_error(self, "which agent? (see 'adr ls')");
+  if (running)
+    printf("stopped '%s'\n", name);
+  return EXIT_OK;
+}
+
+static int stop_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struct cmd_args *args)
+{
+  (void)self;
   int ret = EXIT_OK;
-  for (int i = optind; i < argc; i++) {
-    cleanup_err adr_err err = NULL;
-    struct pagent a;
-    if (pagent_find(ctx, argv[i], &a, &err) != 0) {
-      ret = report(&err);
-      continue;
-    }
-    if (!pagent_running(&a)) {
-      printf("'%s' is not running (%s)\n", argv[i], a.c.state);
-    } else if (adr_engine_container_stop(ctx->engine, a.c.id, 10, &err) < 0) {
-      adr_err_prefix(&err, "stop '%s'", argv[i]);
-      ret = report(&err);
-    } else {
-      printf("stopped '%s'\n", argv[i]);
-    }
-    pagent_egress(ctx, &a, true);
-    pagent_free(&a);
+  for (int i = 0; i < args->argc; i++) {
+    int r = stop_one(ctx, args->argv[i]);
+    if (r != EXIT_OK)
+      ret = r;
   }
   return ret;
 }
+
+const struct adr_cmd_entry cmd_stop_entry = {
+  .name = "stop",
+  .summary = "stop a persistent agent (its work stays)",
+  .usage = "adr stop NAME...",
+  .help = stop_help,
+  .options = stop_options,
+  .shortopts = "h",
+  .complete = "names",
+  .flags = CMD_SOME_AGENTS,
+  .exec = stop_exec,
+};

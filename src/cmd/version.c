@@ -1,19 +1,12 @@
+/* adr version: adr's version, and the engine's when one answers. */
 #include "adr-config.h"
 #include "cmd.h"
 
-int cmd_version(struct adr_ctx *ctx, int argc, char **argv)
+static const struct option version_options[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
+
+static int version_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struct cmd_args *args)
 {
-  const struct adr_cmd *self = adr_cmd_find("version");
-  int c;
-  while ((c = next_opt(self, argc, argv, "+h", NULL)) != -1) {
-    if (c == 'h') {
-      print_cmd_help(self, stdout);
-      return EXIT_OK;
-    }
-    return EXIT_USAGE;
-  }
-  if (optind < argc)
-    return usage_error(self, "unexpected argument '%s'", argv[optind]);
+  (void)self, (void)args;
   printf("adr %s\n", ADR_VERSION);
   /* The engine is optional for this command: say what we can. */
   cleanup_err adr_err err = NULL;
@@ -21,11 +14,23 @@ int cmd_version(struct adr_ctx *ctx, int argc, char **argv)
     printf("engine: unavailable (%s)\n", err->msg);
     return EXIT_OK;
   }
-  cleanup_free char *ver = NULL, *api = NULL;
-  if (adr_engine_version(ctx->engine, &ver, &api, &err) < 0) {
-    printf("engine: %s (version unknown: %s)\n", ctx->engine->endpoint, err->msg);
-    return EXIT_OK;
-  }
-  printf("engine: %s %s (API %s) at %s\n", ctx->engine->ops->name, ver, api, ctx->engine->endpoint);
+  struct adr_about about;
+  if (adr_session_about(&ctx->s, &about, &err) < 0)
+    printf("engine: %s (version unknown: %s)\n", about.endpoint, err->msg);
+  else
+    printf("engine: %s %s (API %s) at %s\n", about.kind, about.version, about.api, about.endpoint);
+  adr_session_about_free(&about);
   return EXIT_OK;
 }
+
+const struct adr_cmd_entry cmd_version_entry = {
+  .name = "version",
+  .summary = "print adr's version and the engine's",
+  .usage = "adr version",
+  .help = "",
+  .options = version_options,
+  .shortopts = "+h",
+  .complete = "",
+  .flags = CMD_NO_ARGS,
+  .exec = version_exec,
+};

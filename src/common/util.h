@@ -20,6 +20,10 @@ static inline void fclosep(FILE **f) { if (*f) fclose(*f); *f = NULL; }
 #define cleanup_close __attribute__((cleanup(closep)))
 #define cleanup_file __attribute__((cleanup(fclosep)))
 
+/* Moves ownership out of p: yields its value and leaves NULL behind, so
+ * that p's cleanup attribute no longer frees what now belongs elsewhere. */
+#define TAKE_PTR(p) ({ typeof(p) _take_ptr_p = (p); (p) = NULL; _take_ptr_p; })
+
 /* Allocation failure is not recoverable in a CLI; these abort with a
  * message rather than returning NULL into every call site. */
 void *xmalloc(size_t n);

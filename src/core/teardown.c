@@ -1,0 +1,119 @@
+/* Stopping and tearing down one sandbox (reap.h). */
+#include "reap.h"
+#include "egress.h"
+#include "idmap.h"
+#include "layout.h"
+#include "pagent.h"
+#include "runspec.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#define STOP_GRACE_S 10    /* a sandbox: SIGTERM, then SIGKILL */
+#define GATEWAY_GRACE_S 2  /* a gateway logs its open connections on SIGTERM */
+
+void adr_teardown_of_pagent(const struct adr_pagent *a, struct adr_teardown *t)
+{
+  memset(t, 0, sizeof(*t));
+  t->who = a->name;
+  t->sandbox = adr_pagent_sandbox(a);
+  t->id = a->c.id;
+  t->labels = &a->c.labels;
+  if (a->has_worktree) {
+    t->repo = &a->repo;
+    t->wt = &a->wt;
+  }
+  t->egress = t->sandbox && adr_labels_get(&a->c.labels, ADR_LABEL_NETMODE) != NULL;
+  t->forget_log = true;
+}
+
+int adr_teardown_stop(struct adr_engine *e, const struct adr_teardown *t, bool running, adr_err *err)
+{
+  int r = 0;
+  if (running && t->id)
+    r = adr_engine_container_stop(e, t->id, STOP_GRACE_S, err);
+  if (t->egress) {
+    cleanup_err adr_err ignored = NULL;
+    cleanup_free char *gw = adr_layout_gateway(t->sandbox);
+    adr_engine_container_stop(e, gw, GATEWAY_GRACE_S, &ignored);
+  }
+  return r < 0 ? -1 : 0;
+}
+
+static void warn(const struct adr_events *ev, adr_err *e, const char *what, const char *whom)
+{
+  if (whom)
+    adr_emit(ev, ADR_EVENT_WARNING, "%s '%s': %s", what, whom, (*e)->msg);
+  else
+    adr_emit(ev, ADR_EVENT_WARNING, "%s", (*e)->msg);
+  adr_err_free(e);
+}
+
+/* The host state of a sandbox: what its labels name (only below adr's own
+ * state dir), or what the run that made it knows. */
+static void host_state(const struct adr_teardown *t, const struct adr_events *ev)
+{
+  cleanup_err adr_err e = NULL;
+  const char *idm = t->idmap_dir, *ident = t->identity_dir;
+  if (!idm && t->labels) {
+    idm = adr_labels_get(t->labels, ADR_LABEL_IDMAP);
+    idm = adr_layout_in_area(ADR_STATE_IDMAP, idm) ? idm : NULL;
+  }
+  if (!ident && t->labels) {
+    ident = adr_labels_get(t->labels, ADR_LABEL_IDENTITY);
+    ident = adr_layout_in_area(ADR_STATE_IDENTITY, ident) ? ident : NULL;
+  }
+  if (idm && adr_idmap_umount_dir(idm, &e) < 0)
+    warn(ev, &e, NULL, NULL);
+  if (ident && adr_identity_remove(ident, &e) < 0)
+    warn(ev, &e, NULL, NULL);
+}
+
+static void egress(struct adr_engine *e, const struct adr_teardown *t, const struct adr_events *ev)
+{
+  cleanup_free char *own = t->egress_dir ? NULL : adr_layout_state_path(ADR_STATE_EGRESS, t->sandbox);
+  const char *dir = t->egress_dir ? t->egress_dir : own;
+  cleanup_err adr_err err = NULL;
+  if (adr_egress_down(e, t->sandbox, dir, &err) < 0)
+    warn(ev, &err, NULL, NULL);
+  if (t->forget_log) {
+    cleanup_free char *log = adr_egress_log_path(dir);
+    unlink(log);
+    rmdir(dir);
+  }
+}
+
+int adr_teardown(struct adr_engine *e, const struct adr_teardown *t, const struct adr_events *ev, adr_err *err)
+{
+  cleanup_err adr_err e1 = NULL;
+  if (t->wt) {
+    if (adr_worktree_remove(t->repo, t->wt, t->delete_branch, &e1) < 0) {
+      if (t->strict) {
+        adr_err_move(err, &e1);
+        return adr_err_prefix(err, "remove worktree");
+      }
+      warn(ev, &e1, "remove worktree", t->wt->path);
+    } else {
+      /* the scope's worktree dir, once empty */
+      cleanup_free char *parent = xstrdup(t->wt->path);
+      char *slash = strrchr(parent, '/');
+      if (slash) {
+        *slash = '\0';
+        rmdir(parent);
+      }
+    }
+  }
+  if (t->id && adr_engine_container_remove(e, t->id, true, &e1) < 0) {
+    if (t->strict) {
+      adr_err_move(err, &e1);
+      return adr_err_prefix(err, "remove sandbox");
+    }
+    warn(ev, &e1, "remove sandbox", t->who);
+    return 0; /* what it uses stays: the reaper or the next attempt finishes */
+  }
+  host_state(t, ev);
+  if (t->egress)
+    egress(e, t, ev);
+  return 0;
+}
