@@ -531,7 +531,7 @@ int adr_egress_down(struct adr_engine *e, const char *sandbox, const char *dir, 
   int ret = 0;
   /* a stop first: the gateway logs its open connections on SIGTERM */
   adr_engine_container_stop(e, gw, 2, &e0);
-  if (adr_engine_container_remove(e, gw, true, &e1) < 0 && e1->errnum != 404 && e1->errnum != ENOENT) {
+  if (adr_engine_container_remove(e, gw, true, &e1) < 0 && e1->errnum != ENOENT) {
     adr_err_move(err, &e1);
     adr_err_prefix(err, "remove egress gateway '%s'", gw);
     ret = -1;

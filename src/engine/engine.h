@@ -293,6 +293,8 @@ int adr_docker_parse_images(const char *json, size_t len, struct adr_image **out
 /* Parses one line of the /build stream; fills ev (text points into *owned). */
 int adr_docker_parse_build_line(const char *line, size_t len, struct adr_build_event *ev,
                                 char **owned, adr_err *err);
+/* The errno value of an Engine API status (0 below 400: 304 is "already"). */
+int adr_docker_errno(long status);
 /* "1.41" style version comparison. */
 int adr_api_version_cmp(const char *a, const char *b);
 

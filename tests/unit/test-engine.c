@@ -424,6 +424,26 @@ static void test_labels_get(void **state)
   assert_null(adr_labels_get(&none, "a"));
 }
 
+/* Errors carry errno values only, never an HTTP status. */
+static void test_docker_errno(void **state)
+{
+  (void)state;
+  static const struct { long status; int errnum; } t[] = {
+    { 200, 0 }, { 201, 0 }, { 204, 0 }, { 304, 0 }, /* 304: already started/stopped */
+    { 400, EINVAL }, { 401, EACCES }, { 403, EPERM }, { 404, ENOENT }, { 406, EINVAL },
+    { 409, EEXIST }, { 413, EFBIG }, { 418, EINVAL }, { 500, EIO }, { 501, ENOTSUP },
+    { 502, EIO }, { 503, EAGAIN },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE(t); i++)
+    if (adr_docker_errno(t[i].status) != t[i].errnum)
+      fail_msg("HTTP %ld: errno %d, want %d", t[i].status, adr_docker_errno(t[i].status), t[i].errnum);
+  /* no status ever leaks through as an errno value */
+  for (long st = 100; st < 600; st++) {
+    int e = adr_docker_errno(st);
+    assert_true(e == 0 || (e != st && e < 200));
+  }
+}
+
 /* The fields the egress gateway and allowlist sandboxes need. */
 static void test_create_body_network(void **state)
 {
@@ -488,6 +508,7 @@ int main(void)
     cmocka_unit_test(test_build_error_honours_len),
     cmocka_unit_test(test_api_version_cmp),
     cmocka_unit_test(test_labels_get),
+    cmocka_unit_test(test_docker_errno),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,7 +29,30 @@ static struct docker *D(struct adr_engine *e) { return e->priv; }
 
 /* ------------------------------------------------------------ requests */
 
-/* Turns an error response into "MESSAGE (HTTP STATUS)". */
+/* What an HTTP status of the Engine API means, as an errno value: callers
+ * never see HTTP (other engines have none).  0 for the statuses the API
+ * uses to say "already so" (304: already started, already stopped). */
+int adr_docker_errno(long status)
+{
+  if (status < 400)
+    return 0;
+  switch (status) {
+  case 400: return EINVAL;    /* bad parameter */
+  case 401: return EACCES;
+  case 403: return EPERM;
+  case 404: return ENOENT;    /* no such container, image, network */
+  case 406: return EINVAL;    /* not acceptable (e.g. attach to a stopped container) */
+  case 409: return EEXIST;    /* conflict: a name in use, a network with endpoints */
+  case 413: return EFBIG;
+  case 500: return EIO;       /* the engine failed */
+  case 501: return ENOTSUP;
+  case 503: return EAGAIN;    /* the engine is busy or shutting down */
+  default: return status < 500 ? EINVAL : EIO;
+  }
+}
+
+/* Turns an error response into "MESSAGE (HTTP STATUS)" with the status's
+ * errno (adr_docker_errno). */
 static int api_error(struct adr_http_resp *r, adr_err *err)
 {
   const char *msg = NULL;
@@ -44,16 +67,14 @@ static int api_error(struct adr_http_resp *r, adr_err *err)
         *p = ' ';
     msg = body;
   }
-  adr_err_set(err, r->status == 404 ? ENOENT : r->status == 409 ? EEXIST : EIO, "%s (HTTP %ld)",
-              msg && *msg ? msg : "engine error", r->status);
-  if (*err)
-    (*err)->errnum = (int)r->status; /* callers can test for 404/409 */
+  int errnum = adr_docker_errno(r->status);
+  adr_err_set(err, errnum ? errnum : EIO, "%s (HTTP %ld)", msg && *msg ? msg : "engine error", r->status);
   json_decref(j);
   return -1;
 }
 
 /* Performs METHOD prefix+path; on HTTP >= 400 returns -1 with the engine's
- * message. *out (optional) receives the parsed JSON body. */
+ * message (304, "already started/stopped", is success). *out (optional) receives the parsed JSON body. */
 static int call(struct adr_engine *e, const char *method, const char *path, json_t *body,
                 json_t **out, long *status, adr_err *err)
 {
@@ -247,7 +268,7 @@ static int docker_image_inspect(struct adr_engine *e, const char *ref, struct ad
   json_t *j = NULL;
   cleanup_err adr_err e2 = NULL;
   if (call(e, "GET", path, NULL, &j, NULL, &e2) < 0) {
-    if (e2->errnum == 404)
+    if (e2->errnum == ENOENT)
       return 1;
     adr_err_move(err, &e2);
     return -1;
@@ -635,7 +656,7 @@ static int docker_container_remove(struct adr_engine *e, const char *id, bool fo
 {
   cleanup_err adr_err e2 = NULL;
   if (container_path_call(e, "DELETE", id, force ? "?force=1&v=1" : "?v=1", NULL, NULL, &e2) < 0) {
-    if (e2->errnum == 404)
+    if (e2->errnum == ENOENT)
       return 0; /* already gone */
     adr_err_move(err, &e2);
     return -1;
@@ -685,7 +706,7 @@ static int docker_container_inspect(struct adr_engine *e, const char *id, struct
   json_t *j = NULL;
   cleanup_err adr_err e2 = NULL;
   if (container_path_call(e, "GET", id, "/json", &j, NULL, &e2) < 0) {
-    if (e2->errnum == 404)
+    if (e2->errnum == ENOENT)
       return 1;
     adr_err_move(err, &e2);
     return -1;
@@ -808,7 +829,10 @@ static int raw_connect(struct adr_engine *e, adr_err *err)
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
       int saved = errno;
       close(fd);
-      return adr_err_sys(err, saved, "cannot connect to the engine at %s", e->endpoint);
+      adr_err_sys(err, saved, "cannot connect to the engine at %s", e->endpoint);
+      if (err && *err && saved == ENOENT)
+        (*err)->errnum = ECONNREFUSED; /* not "no such container" */
+      return -1;
     }
     return fd;
   }
@@ -1079,8 +1103,6 @@ static int docker_network_create(struct adr_engine *e, const struct adr_network_
     if (req->subnet && e2->msg && (strstr(e2->msg, "overlap") || strstr(e2->msg, "in use") ||
                                    strstr(e2->msg, "already used")))
       e2->errnum = EADDRINUSE;
-    else if (e2->errnum == 409)
-      e2->errnum = EEXIST;
     adr_err_move(err, &e2);
     return -1;
   }
@@ -1164,7 +1186,7 @@ static int docker_network_remove(struct adr_engine *e, const char *id, adr_err *
   cleanup_free char *path = xasprintf("/networks/%s", q);
   cleanup_err adr_err e2 = NULL;
   if (call(e, "DELETE", path, NULL, NULL, NULL, &e2) < 0) {
-    if (e2->errnum == 404)
+    if (e2->errnum == ENOENT)
       return 0;
     adr_err_move(err, &e2);
     return -1;
