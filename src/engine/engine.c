@@ -23,6 +23,16 @@ void adr_images_free(struct adr_image *v, size_t n)
   free(v);
 }
 
+void adr_networks_free(struct adr_network *v, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    free(v[i].id);
+    free(v[i].name);
+    strv_free(&v[i].labels);
+  }
+  free(v);
+}
+
 void adr_container_free(struct adr_container *c)
 {
   free(c->id);

@@ -1,5 +1,5 @@
 /* The engine interface.  Commands talk to sandboxes only through this; the
- * Docker Engine API implementation lives in engine-docker.c (it also serves
+ * Docker Engine API implementation lives in docker/ (it also serves
  * Podman's compatible socket).  Other engines add an ops table. */
 #ifndef ADR_ENGINE_H
 #define ADR_ENGINE_H
