@@ -109,7 +109,7 @@ int cmd_fix_owner(struct adr_ctx *ctx, int argc, char **argv)
   adr_spec_init(&s);
   s.image = xstrdup(img);
   s.user = xstrdup("0:0");
-  s.network = xstrdup("none");
+  s.net.kind = ADR_SPEC_NET_NONE;
   s.init = false;
   s.pids = 64;
   s.memory = 256 << 20;

@@ -153,12 +153,11 @@ static void gateway_spec(const struct adr_egress_req *r, struct adr_spec *g)
   strv_push(&g->entrypoint, ADR_GATEWAY_BIN_IN);
   adr_spec_add_bind(g, r->gateway_bin, ADR_GATEWAY_BIN_IN, true);
   adr_spec_add_bind(g, r->dir, ADR_GATEWAY_DIR_IN, false);
-  g->network = xstrdup("bridge");
-  strv_push(&g->extra_hosts, "host.docker.internal:host-gateway");
+  g->host_alias = true;
   g->init = false; /* the gateway handles its signals itself */
   g->memory = 512ll << 20;
   g->pids = r->relay ? 128 : 64; /* the relay: a thread per request, at most 64 */
-  g->restart = xstrdup("unless-stopped");
+  g->restart = ADR_RESTART_UNLESS_STOPPED;
   struct strv labels = { 0 };
   base_labels(r, &labels, "gateway");
   for (size_t i = 0; i < labels.n; i++) {
@@ -258,9 +257,9 @@ static int relay_setup(const struct adr_egress_req *r, uid_t uid, gid_t gid, str
 
 char *adr_egress_relay_url(const struct adr_spec *spec)
 {
-  if (spec->network && str_has_prefix(spec->network, "container:"))
+  if (spec->net.kind == ADR_SPEC_NET_JOIN)
     return xasprintf("http://127.0.0.1:%d", ADR_RELAY_PORT);
-  if (spec->network && !streq(spec->network, "none") && spec->dns.n)
+  if (spec->net.kind != ADR_SPEC_NET_NONE && spec->dns.n)
     return xasprintf("http://%s:%d", spec->dns.v[0], ADR_RELAY_PORT);
   return NULL;
 }
@@ -401,11 +400,10 @@ static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, st
 
   /* the sandbox: that network only, the gateway as its resolver (also
    * behind the engine's embedded DNS), no /etc/hosts shortcuts, proxies */
-  free(spec->network);
-  spec->network = xstrdup(netname);
+  adr_spec_set_net(spec, ADR_SPEC_NET_ATTACH, netname, NULL);
   strv_free(&spec->dns);
   strv_push(&spec->dns, gwip);
-  strv_free(&spec->extra_hosts);
+  spec->host_alias = false;
   cleanup_free char *proxy = xasprintf("http://%s:%d", gwip, ADR_GATEWAY_PROXY_PORT);
   const char *vars[] = { "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "npm_config_proxy",
                          "npm_config_https_proxy" };
@@ -469,12 +467,7 @@ static int up_open(struct adr_engine *e, const struct adr_egress_req *r, struct 
   }
   /* the sandbox joins the holder's network namespace: hostname and hosts
    * come from there */
-  free(spec->network);
-  spec->network = xasprintf("container:%s", holder);
-  free(spec->hostname);
-  spec->hostname = NULL;
-  strv_free(&spec->extra_hosts);
-  strv_free(&spec->dns);
+  adr_spec_set_net(spec, ADR_SPEC_NET_JOIN, holder, NULL);
   adr_spec_set_label(spec, ADR_LABEL_NETMODE, "open");
   if (r->relay) {
     cleanup_free char *logp = adr_egress_log_path(r->dir);
@@ -487,9 +480,8 @@ int adr_egress_up(struct adr_engine *e, const struct adr_egress_req *r, struct a
 {
   switch (r->policy->mode) {
   case ADR_NET_NONE:
-    free(spec->network);
-    spec->network = xstrdup("none");
-    strv_free(&spec->extra_hosts);
+    adr_spec_set_net(spec, ADR_SPEC_NET_NONE, NULL, NULL);
+    spec->host_alias = false;
     strv_free(&spec->dns);
     adr_spec_set_label(spec, ADR_LABEL_NETMODE, "none");
     return 0;

@@ -51,9 +51,9 @@ static void full_spec(struct adr_spec *s)
   s->memory = 4LL << 30;
   s->nano_cpus = 1500000000LL;
   s->pids = 1024;
-  s->network = xstrdup("none");
-  strv_push(&s->extra_hosts, "host.docker.internal:host-gateway");
-  s->seccomp_profile = xstrdup("{}");
+  s->net.kind = ADR_SPEC_NET_NONE;
+  s->host_alias = true;
+  adr_spec_set_seccomp(s, ADR_SECCOMP_ADR, "{}");
   adr_spec_add_bind(s, "/home/u/proj", "/workspace", false);
   adr_spec_add_tmpfs(s, "/tmp", 1ULL << 30, 0, -1, -1);
   adr_spec_add_bind(s, "/home/u/.pi", "/home/agent/.pi", true);
@@ -451,12 +451,11 @@ static void test_create_body_network(void **state)
   cleanup_spec struct adr_spec s;
   adr_spec_init(&s);
   s.image = xstrdup("img");
-  s.network = xstrdup("adr-x-net");
-  s.ipv4 = xstrdup("10.213.0.2");
+  adr_spec_set_net(&s, ADR_SPEC_NET_ATTACH, "adr-x-net", "10.213.0.2");
   strv_push(&s.dns, "10.213.0.2");
   strv_push(&s.entrypoint, "/usr/local/libexec/adr-gateway");
   strv_push(&s.sysctls, "net.ipv4.ip_unprivileged_port_start=0");
-  s.restart = xstrdup("unless-stopped");
+  s.restart = ADR_RESTART_UNLESS_STOPPED;
   char *body = adr_docker_create_body(&s);
   json_t *j = json_loads(body, 0, NULL);
   free(body);

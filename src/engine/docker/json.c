@@ -34,6 +34,103 @@ json_t *docker_labels_json(const struct strv *s)
   return o;
 }
 
+/* Mounts: binds in Mounts, tmpfs in Tmpfs with their options as text. */
+static void mounts_json(const struct adr_spec *s, json_t *h)
+{
+  json_t *mounts = json_array();
+  json_t *tmpfs = json_object();
+  for (size_t i = 0; i < s->n_mounts; i++) {
+    const struct adr_spec_mount *m = &s->mounts[i];
+    if (m->type == ADR_MOUNT_BIND) {
+      json_t *b = json_pack("{s:s, s:s, s:s, s:b}", "Type", "bind", "Source", m->source, "Target", m->target,
+                            "ReadOnly", m->readonly);
+      if (m->rprivate)
+        json_object_set_new(b, "BindOptions", json_pack("{s:s}", "Propagation", "rprivate"));
+      json_array_append_new(mounts, b);
+    } else {
+      cleanup_free char *own = m->uid >= 0 ? xasprintf(",uid=%ld,gid=%ld", m->uid, m->gid >= 0 ? m->gid : m->uid)
+                                            : xstrdup("");
+      cleanup_free char *opts = xasprintf("%s,%s,%s,%s,size=%llu,mode=%o%s", m->readonly ? "ro" : "rw",
+                                          m->nosuid ? "nosuid" : "suid", m->nodev ? "nodev" : "dev",
+                                          m->noexec ? "noexec" : "exec", (unsigned long long)m->size, m->mode, own);
+      json_object_set_new(tmpfs, m->target, json_string(opts));
+    }
+  }
+  json_object_set_new(h, "Mounts", mounts);
+  json_object_set_new(h, "Tmpfs", tmpfs);
+}
+
+/* The hardening of spec.h's MUST list and the limits, as HostConfig. */
+static void security_json(const struct adr_spec *s, json_t *h)
+{
+  json_object_set_new(h, "ReadonlyRootfs", json_boolean(s->read_only_root));
+  if (s->drop_all_caps)
+    json_object_set_new(h, "CapDrop", json_pack("[s]", "ALL"));
+  if (s->cap_add.n)
+    json_object_set_new(h, "CapAdd", docker_strv_json(&s->cap_add));
+  json_t *secopt = json_array();
+  if (s->no_new_privileges)
+    json_array_append_new(secopt, json_string("no-new-privileges:true"));
+  if (s->seccomp == ADR_SECCOMP_ADR && s->seccomp_profile) {
+    cleanup_free char *o = xasprintf("seccomp=%s", s->seccomp_profile);
+    json_array_append_new(secopt, json_string(o));
+  } else if (s->seccomp == ADR_SECCOMP_NONE) {
+    json_array_append_new(secopt, json_string("seccomp=unconfined"));
+  }
+  json_object_set_new(h, "SecurityOpt", secopt);
+  if (s->memory) {
+    json_object_set_new(h, "Memory", json_integer(s->memory));
+    if (s->swap_limited)
+      json_object_set_new(h, "MemorySwap", json_integer(s->memory));
+  }
+  if (s->nano_cpus)
+    json_object_set_new(h, "NanoCpus", json_integer(s->nano_cpus));
+  if (s->pids)
+    json_object_set_new(h, "PidsLimit", json_integer(s->pids));
+  json_object_set_new(h, "Init", json_boolean(s->init));
+  if (s->ipc_private)
+    json_object_set_new(h, "IpcMode", json_string("private"));
+  if (s->cgroupns_private)
+    json_object_set_new(h, "CgroupnsMode", json_string("private"));
+  json_object_set_new(h, "Privileged", json_boolean(s->privileged));
+}
+
+/* NetworkMode, ExtraHosts (the host alias), Dns; and on c the fixed
+ * address on an attached network. */
+static void network_json(const struct adr_spec *s, json_t *c, json_t *h)
+{
+  cleanup_free char *mode = NULL;
+  switch (s->net.kind) {
+  case ADR_SPEC_NET_NONE: mode = xstrdup("none"); break;
+  case ADR_SPEC_NET_JOIN: mode = xasprintf("container:%s", s->net.name); break;
+  case ADR_SPEC_NET_ATTACH: mode = xstrdup(s->net.name); break;
+  case ADR_SPEC_NET_OUTBOUND:
+  default: mode = xstrdup("bridge"); break;
+  }
+  json_object_set_new(h, "NetworkMode", json_string(mode));
+  json_t *hosts = json_array();
+  if (s->host_alias)
+    json_array_append_new(hosts, json_string("host.docker.internal:host-gateway"));
+  json_object_set_new(h, "ExtraHosts", hosts);
+  if (s->dns.n)
+    json_object_set_new(h, "Dns", docker_strv_json(&s->dns));
+  if (s->net.kind == ADR_SPEC_NET_ATTACH && s->net.ipv4)
+    json_object_set_new(c, "NetworkingConfig",
+                        json_pack("{s:{s:{s:{s:s}}}}", "EndpointsConfig", s->net.name, "IPAMConfig",
+                                  "IPv4Address", s->net.ipv4));
+}
+
+static const char *restart_name(enum adr_restart r)
+{
+  switch (r) {
+  case ADR_RESTART_UNLESS_STOPPED: return "unless-stopped";
+  case ADR_RESTART_ON_FAILURE: return "on-failure";
+  case ADR_RESTART_ALWAYS: return "always";
+  case ADR_RESTART_NO:
+  default: return NULL;
+  }
+}
+
 char *adr_docker_create_body(const struct adr_spec *s)
 {
   if (adr_spec_non_utf8(s))
@@ -60,51 +157,9 @@ char *adr_docker_create_body(const struct adr_spec *s)
   json_object_set_new(c, "Labels", docker_labels_json(&s->labels));
 
   json_t *h = json_object();
-  json_t *mounts = json_array();
-  json_t *tmpfs = json_object();
-  for (size_t i = 0; i < s->n_mounts; i++) {
-    const struct adr_spec_mount *m = &s->mounts[i];
-    if (m->type == ADR_MOUNT_BIND) {
-      json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:b, s:{s:s}}", "Type", "bind",
-                                              "Source", m->source, "Target", m->target, "ReadOnly",
-                                              m->readonly, "BindOptions", "Propagation", "rprivate"));
-    } else {
-      cleanup_free char *own = m->uid >= 0 ? xasprintf(",uid=%ld,gid=%ld", m->uid, m->gid >= 0 ? m->gid : m->uid)
-                                            : xstrdup("");
-      cleanup_free char *opts = xasprintf("rw,nosuid,nodev,exec,size=%llu,mode=%o%s",
-                                          (unsigned long long)(m->size ? m->size : 64u << 20),
-                                          m->mode ? m->mode : 01777, own);
-      json_object_set_new(tmpfs, m->target, json_string(opts));
-    }
-  }
-  json_object_set_new(h, "Mounts", mounts);
-  json_object_set_new(h, "Tmpfs", tmpfs);
-  json_object_set_new(h, "ReadonlyRootfs", json_boolean(s->read_only_root));
-  if (s->drop_all_caps)
-    json_object_set_new(h, "CapDrop", json_pack("[s]", "ALL"));
-  if (s->cap_add.n)
-    json_object_set_new(h, "CapAdd", docker_strv_json(&s->cap_add));
-  json_t *secopt = json_array();
-  if (s->no_new_privileges)
-    json_array_append_new(secopt, json_string("no-new-privileges:true"));
-  if (s->seccomp_profile) {
-    cleanup_free char *o = xasprintf("seccomp=%s", s->seccomp_profile);
-    json_array_append_new(secopt, json_string(o));
-  }
-  json_object_set_new(h, "SecurityOpt", secopt);
-  if (s->memory) {
-    json_object_set_new(h, "Memory", json_integer(s->memory));
-    json_object_set_new(h, "MemorySwap", json_integer(s->memory));
-  }
-  if (s->nano_cpus)
-    json_object_set_new(h, "NanoCpus", json_integer(s->nano_cpus));
-  if (s->pids)
-    json_object_set_new(h, "PidsLimit", json_integer(s->pids));
-  json_object_set_new(h, "Init", json_boolean(s->init));
-  json_object_set_new(h, "NetworkMode", json_string(s->network ? s->network : "bridge"));
-  json_object_set_new(h, "ExtraHosts", docker_strv_json(&s->extra_hosts));
-  if (s->dns.n)
-    json_object_set_new(h, "Dns", docker_strv_json(&s->dns));
+  mounts_json(s, h);
+  security_json(s, h);
+  network_json(s, c, h);
   if (s->sysctls.n) {
     json_t *sc = json_object();
     for (size_t i = 0; i < s->sysctls.n; i++) {
@@ -116,17 +171,11 @@ char *adr_docker_create_body(const struct adr_spec *s)
     }
     json_object_set_new(h, "Sysctls", sc);
   }
-  if (s->restart)
-    json_object_set_new(h, "RestartPolicy", json_pack("{s:s, s:i}", "Name", s->restart, "MaximumRetryCount", 0));
-  json_object_set_new(h, "IpcMode", json_string("private"));
-  json_object_set_new(h, "CgroupnsMode", json_string("private"));
+  const char *restart = restart_name(s->restart);
+  if (restart)
+    json_object_set_new(h, "RestartPolicy", json_pack("{s:s, s:i}", "Name", restart, "MaximumRetryCount", 0));
   json_object_set_new(h, "AutoRemove", json_false());
-  json_object_set_new(h, "Privileged", json_false());
   json_object_set_new(c, "HostConfig", h);
-  if (s->ipv4 && s->network)
-    json_object_set_new(c, "NetworkingConfig",
-                        json_pack("{s:{s:{s:{s:s}}}}", "EndpointsConfig", s->network, "IPAMConfig",
-                                  "IPv4Address", s->ipv4));
 
   char *out = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS);
   json_decref(c);

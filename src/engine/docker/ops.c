@@ -163,11 +163,8 @@ int docker_version(struct adr_engine *e, char **version, char **api, adr_err *er
 int docker_container_create(struct adr_engine *e, const struct adr_spec *spec, char **id, adr_err *err)
 {
   struct docker *d = D(e);
-  const char *bad = adr_spec_non_utf8(spec);
-  if (bad) {
-    cleanup_free char *shown = adr_str_escape(bad, 120);
-    return adr_err_set(err, EILSEQ, "'%s' is not valid UTF-8 (the engine API cannot carry it)", shown);
-  }
+  if (adr_spec_check(spec, err) < 0)
+    return -1;
   cleanup_free char *body = adr_docker_create_body(spec);
   if (!body)
     return adr_err_set(err, ENOMEM, "cannot encode the container definition");
