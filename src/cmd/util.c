@@ -148,10 +148,8 @@ int ctx_engine(struct adr_ctx *ctx, adr_err *err)
 {
   if (ctx->engine)
     return 0;
-  cleanup_free char *ep = adr_engine_endpoint(err);
-  if (ep == NULL)
-    return -1;
-  return adr_engine_open(&ctx->engine, ep, err);
+  cleanup_free char *name = adr_config_engine(ctx->config_loaded ? &ctx->config : NULL);
+  return adr_engine_open_default(&ctx->engine, name, err);
 }
 
 static char *boot_id(void)

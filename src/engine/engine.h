@@ -84,9 +84,29 @@ struct adr_attach {
   const char *detach_keys; /* attach only: e.g. "ctrl-p,ctrl-q"; NULL = engine default */
 };
 
+/* What an engine can do, for callers that adapt (an engine without
+ * ADR_ENG_CAP_BUILD cannot make adr's images; one without _EGRESS cannot
+ * run allowlist or open sandboxes).  An op an engine lacks fails with
+ * ENOTSUP whether or not its bit is tested first. */
+enum {
+  ADR_ENG_CAP_BUILD = 1u << 0,    /* image_build from a Dockerfile context */
+  ADR_ENG_CAP_NETWORKS = 1u << 1, /* network_create/remove/connect/list */
+  ADR_ENG_CAP_LABELS = 1u << 2,   /* labels kept on sandboxes and networks, and list filters on them */
+  ADR_ENG_CAP_RESTART = 1u << 3,  /* restart policies: sandboxes outlive adr and come back with the engine */
+  ADR_ENG_CAP_EGRESS = 1u << 4,   /* egress_up/egress_down */
+  ADR_ENG_CAP_EXEC = 1u << 5,     /* container_exec */
+  ADR_ENG_CAP_ATTACH = 1u << 6,   /* container_attach to a running sandbox, with detach keys */
+  ADR_ENG_CAP_LOGS = 1u << 7,     /* container_logs after the fact */
+  ADR_ENG_CAP_STATE = 1u << 8,    /* the state store: state_get/state_set/state_list */
+};
+
 struct adr_engine;
 struct adr_engine_ops {
-  const char *name;
+  const char *name;               /* "docker", "podman" */
+  unsigned caps;                  /* ADR_ENG_CAP_* */
+  /* Connects to e->endpoint (set by the caller) and fills e->priv,
+   * e->api_version; on failure adr_engine_close undoes what it did. */
+  int (*open)(struct adr_engine *e, adr_err *err);
   void (*close)(struct adr_engine *e);
   int (*ping)(struct adr_engine *e, adr_err *err);
   int (*version)(struct adr_engine *e, char **version, char **api, adr_err *err);
@@ -137,8 +157,16 @@ struct adr_engine {
 };
 
 
+/* Has the engine every capability in caps (ADR_ENG_CAP_*)? */
+static inline bool adr_engine_can(const struct adr_engine *e, unsigned caps)
+{
+  return (e->ops->caps & caps) == caps;
+}
+
 /* The calls: every caller goes through these, never through ops directly.
- * An operation an engine does not implement fails with ENOTSUP. */
+ * An operation an engine does not implement fails with ENOTSUP.  Errors
+ * carry errno values only (ENOENT: no such object, EEXIST: the name is
+ * taken, ...) and the engine's own message. */
 int adr_engine_unsupported(struct adr_engine *e, const char *what, adr_err *err);
 static inline int adr_engine_ping(struct adr_engine *e, adr_err *err)
 {
@@ -273,19 +301,42 @@ static inline int adr_engine_network_list(struct adr_engine *e, const struct str
   return e->ops->network_list(e, label_filters, out, n, err);
 }
 
-/* Where the engine is: DOCKER_HOST, else the current docker context's
- * endpoint (DOCKER_CONTEXT or ~/.docker/config.json's currentContext),
- * else the default socket (or Podman's, when only that exists). */
+/* The engines adr knows, NULL-terminated: "docker", "podman". */
+const char *const *adr_engine_names(void);
+/* Which engine and where it listens.  name is ADR_ENGINE's value:
+ *   NULL, "" or "auto"  Docker's discovery: DOCKER_HOST, else the current
+ *                       docker context's endpoint (DOCKER_CONTEXT or
+ *                       ~/.docker/config.json's currentContext), else the
+ *                       default socket, else Podman's (then it is podman)
+ *   "docker"            the same without the Podman fallback
+ *   "podman"            CONTAINER_HOST, else $XDG_RUNTIME_DIR/podman/podman.sock,
+ *                       else /run/podman/podman.sock
+ * *engine is a static name; *endpoint is the caller's.  An unknown name
+ * fails with EINVAL naming it and the known ones. */
+int adr_engine_locate(const char *name, const char **engine, char **endpoint, adr_err *err);
+/* Opens engine (a name of adr_engine_names) at endpoint and negotiates
+ * the API version. */
+int adr_engine_open_as(struct adr_engine **e, const char *engine, const char *endpoint, adr_err *err);
+/* Both, for the engine $ADR_ENGINE names, else configured (the ADR_ENGINE
+ * config key; NULL: auto). */
+int adr_engine_open_default(struct adr_engine **e, const char *configured, adr_err *err);
+/* The same by halves, with $ADR_ENGINE only: its endpoint, and that
+ * engine (docker when auto) opened at endpoint. */
 char *adr_engine_endpoint(adr_err *err);
-/* Opens the engine at endpoint and negotiates the API version. */
 int adr_engine_open(struct adr_engine **e, const char *endpoint, adr_err *err);
 void adr_engine_close(struct adr_engine *e);
 static inline void adr_engine_cleanup(struct adr_engine **e) { if (*e) adr_engine_close(*e); *e = NULL; }
 #define cleanup_engine __attribute__((cleanup(adr_engine_cleanup)))
 
-/* The Docker implementation, exposed for unit tests of request building. */
+/* The Docker implementation (also Podman's), exposed for the registry and
+ * for unit tests of request building. */
 extern const struct adr_engine_ops adr_docker_ops;
+extern const struct adr_engine_ops adr_podman_ops;
 int adr_docker_open(struct adr_engine *e, adr_err *err);
+/* Docker's discovery (see adr_engine_locate); podman_fallback: try
+ * Podman's sockets when the default socket is absent (*is_podman then). */
+char *adr_docker_endpoint(bool podman_fallback, bool *is_podman, adr_err *err);
+char *adr_podman_endpoint(adr_err *err);
 /* Engine API JSON for POST /containers/create (caller frees with free()). */
 char *adr_docker_create_body(const struct adr_spec *spec);
 /* Parses the body of GET /images/json. */
