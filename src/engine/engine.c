@@ -2,6 +2,7 @@
  * closing, and the object helpers of engine.h. */
 #include "engine.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 
@@ -46,6 +47,14 @@ void adr_containers_free(struct adr_container *v, size_t n)
   for (size_t i = 0; i < n; i++)
     adr_container_free(&v[i]);
   free(v);
+}
+
+void adr_egress_result_free(struct adr_egress_result *r)
+{
+  free(r->net.name);
+  free(r->net.ipv4);
+  free(r->addr);
+  memset(r, 0, sizeof(*r));
 }
 
 const char *adr_labels_get(const struct strv *labels, const char *key)
@@ -156,6 +165,36 @@ void adr_engine_close(struct adr_engine *e)
   free(e->endpoint);
   free(e->api_version);
   free(e);
+}
+
+bool adr_host_routes(const char *subnet)
+{
+  struct in_addr a;
+  cleanup_free char *s = xstrdup(subnet);
+  char *sl = strchr(s, '/');
+  int bits = sl ? (int)strtol(sl + 1, NULL, 10) : 32;
+  if (sl)
+    *sl = '\0';
+  if (inet_pton(AF_INET, s, &a) != 1)
+    return false;
+  uint32_t net = ntohl(a.s_addr), mask = bits ? ~((1u << (32 - bits)) - 1) : 0;
+  cleanup_file FILE *f = fopen("/proc/net/route", "re");
+  if (!f)
+    return false;
+  char line[256];
+  while (fgets(line, sizeof(line), f)) {
+    char ifc[64];
+    unsigned dst, gw, flags, refc, use, metric, msk;
+    if (sscanf(line, "%63s %x %x %x %u %u %u %x", ifc, &dst, &gw, &flags, &refc, &use, &metric, &msk) != 8)
+      continue;
+    if (msk == 0)
+      continue; /* the default route overlaps everything */
+    uint32_t rd = ntohl(dst), rm = ntohl(msk);
+    uint32_t m = mask & rm; /* the shorter of the two prefixes */
+    if ((rd & m) == (net & m))
+      return true;
+  }
+  return false;
 }
 
 int adr_api_version_cmp(const char *a, const char *b)

@@ -84,6 +84,56 @@ struct adr_attach {
   const char *detach_keys; /* attach only: e.g. "ctrl-p,ctrl-q"; NULL = engine default */
 };
 
+/* A sandbox's egress, engine-neutral.  src/core/egress.c decides it (the
+ * mode, the gateway's program, files, arguments, identity and limits as a
+ * spec, the subnets an allowlist network may take) and writes the files
+ * the gateway reads; the engine realises it:
+ *
+ *   ADR_EGRESS_ALLOWLIST  a network with no route out (and none to the
+ *                         host) whose only other member is the gateway, at
+ *                         the address of the subnet the engine could make;
+ *                         the gateway has the engine's outbound network too
+ *   ADR_EGRESS_OPEN       the gateway holds a network namespace with a route
+ *                         out (it blackholes the metadata addresses); the
+ *                         sandbox joins it
+ *
+ * What the engine makes is named after the sandbox (SANDBOX-gw, the
+ * gateway; SANDBOX-net, the network) so that egress_down needs only the
+ * name, and labelled (plan->gateway.labels, plan->net_labels) so that a
+ * killed adr's leftovers are found. */
+enum adr_egress_mode { ADR_EGRESS_ALLOWLIST, ADR_EGRESS_OPEN };
+#define ADR_EGRESS_GW_SUFFIX "-gw"
+#define ADR_EGRESS_NET_SUFFIX "-net"
+/* An argument of plan->gateway.cmd that the engine replaces with the
+ * gateway's address on the sandbox's network (allowlist). */
+#define ADR_EGRESS_ADDR "{egress-address}"
+
+struct adr_egress_plan {
+  enum adr_egress_mode mode;
+  const char *sandbox;          /* the sandbox's name */
+  /* the gateway (open mode: the holder) as a sandbox: name SANDBOX-gw,
+   * program, mounts, user, capabilities, sysctls, limits, restart policy,
+   * labels.  Its network is the engine's to give (the engine may complete
+   * this spec: network, address). */
+  struct adr_spec gateway;
+  const char *ready_file;       /* host path the gateway creates once it serves */
+  int ready_timeout_ms;         /* 0: 10 s */
+  /* allowlist */
+  const struct strv *subnets;   /* IPv4 /28s to try, in order ("10.213.4.16/28") */
+  const struct strv *addrs;     /* the gateway's address in each */
+  const char *pool;             /* where they were carved from, for messages */
+  const struct strv *net_labels; /* key=value, for the network */
+};
+
+struct adr_egress_result {
+  struct adr_spec_net net;      /* the sandbox's network: attached to the allowlist
+                                   network (the engine picks its address), or joined
+                                   to the holder */
+  char *addr;                   /* allowlist: the gateway's address, the sandbox's
+                                   resolver and proxy */
+};
+void adr_egress_result_free(struct adr_egress_result *r);
+
 /* What an engine can do, for callers that adapt (an engine without
  * ADR_ENG_CAP_BUILD cannot make adr's images; one without _EGRESS cannot
  * run allowlist or open sandboxes).  An op an engine lacks fails with
@@ -147,6 +197,13 @@ struct adr_engine_ops {
                          adr_err *err);
   int (*network_list)(struct adr_engine *e, const struct strv *label_filters, struct adr_network **out,
                       size_t *n, adr_err *err);
+
+  /* Makes the plan's network objects and starts its gateway, waiting
+   * until it serves; on failure nothing it made is left. */
+  int (*egress_up)(struct adr_engine *e, struct adr_egress_plan *plan, struct adr_egress_result *res,
+                   adr_err *err);
+  /* Removes what egress_up made for sandbox (absent objects are fine). */
+  int (*egress_down)(struct adr_engine *e, const char *sandbox, adr_err *err);
 };
 
 struct adr_engine {
@@ -301,6 +358,19 @@ static inline int adr_engine_network_list(struct adr_engine *e, const struct str
   return e->ops->network_list(e, label_filters, out, n, err);
 }
 
+static inline int adr_engine_egress_up(struct adr_engine *e, struct adr_egress_plan *plan, struct adr_egress_result *res, adr_err *err)
+{
+  if (e->ops->egress_up == NULL)
+    return adr_engine_unsupported(e, "egress", err);
+  return e->ops->egress_up(e, plan, res, err);
+}
+static inline int adr_engine_egress_down(struct adr_engine *e, const char *sandbox, adr_err *err)
+{
+  if (e->ops->egress_down == NULL)
+    return adr_engine_unsupported(e, "egress", err);
+  return e->ops->egress_down(e, sandbox, err);
+}
+
 /* The engines adr knows, NULL-terminated: "docker", "podman". */
 const char *const *adr_engine_names(void);
 /* Which engine and where it listens.  name is ADR_ENGINE's value:
@@ -327,6 +397,11 @@ int adr_engine_open(struct adr_engine **e, const char *endpoint, adr_err *err);
 void adr_engine_close(struct adr_engine *e);
 static inline void adr_engine_cleanup(struct adr_engine **e) { if (*e) adr_engine_close(*e); *e = NULL; }
 #define cleanup_engine __attribute__((cleanup(adr_engine_cleanup)))
+
+/* For engines that make networks: does the host route any of subnet's
+ * addresses already (a LAN, a VPN)?  A network made there would be
+ * unreachable from the sandbox and shadow the host's. */
+bool adr_host_routes(const char *subnet);
 
 /* The Docker implementation (also Podman's), exposed for the registry and
  * for unit tests of request building. */

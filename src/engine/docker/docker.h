@@ -8,6 +8,8 @@
  *   json.c      spec -> Engine API JSON, and the parsers of list/inspect bodies
  *   stream.c    hijacked attach/exec streams, demultiplexing, logs
  *   network.c   networks
+ *   egress.c    a sandbox's egress network and gateway (the plan of engine.h)
+ *   endpoint.c  where the engine listens (DOCKER_HOST, contexts, sockets)
  *   http.c      the HTTP client */
 #ifndef ADR_DOCKER_H
 #define ADR_DOCKER_H
@@ -79,5 +81,8 @@ int docker_network_connect(struct adr_engine *e, const char *net, const char *co
                            adr_err *err);
 int docker_network_list(struct adr_engine *e, const struct strv *label_filters, struct adr_network **out,
                         size_t *n, adr_err *err);
+
+int docker_egress_up(struct adr_engine *e, struct adr_egress_plan *p, struct adr_egress_result *res, adr_err *err);
+int docker_egress_down(struct adr_engine *e, const char *sandbox, adr_err *err);
 
 #endif
