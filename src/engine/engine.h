@@ -198,6 +198,22 @@ struct adr_engine_ops {
   int (*network_list)(struct adr_engine *e, const struct strv *label_filters, struct adr_network **out,
                       size_t *n, adr_err *err);
 
+  /* The state store: what adr records about a sandbox (the ADR_LABEL_*
+   * keys of spec.h: owner, workspace, branch, egress mode ...), kept by
+   * the engine with the sandbox so that it goes when the sandbox goes.
+   * Engines with labels keep it in them (Docker: the container's labels,
+   * set at create from spec.labels); an engine without labels keeps a
+   * store of its own and fills spec.labels into it at create.
+   * state_get: 0 found (*value: the key's value, NULL when unset), 1 no
+   * such sandbox.  state_set: changes one key of an existing sandbox;
+   * EROFS where the engine fixes them at create (Docker) and the value
+   * differs.  state_list: the sandboxes, running or not, whose state
+   * matches every filter ("key" or "key=value"), with their labels. */
+  int (*state_get)(struct adr_engine *e, const char *sandbox, const char *key, char **value, adr_err *err);
+  int (*state_set)(struct adr_engine *e, const char *sandbox, const char *key, const char *value, adr_err *err);
+  int (*state_list)(struct adr_engine *e, const struct strv *filters, struct adr_container **out, size_t *n,
+                    adr_err *err);
+
   /* Makes the plan's network objects and starts its gateway, waiting
    * until it serves; on failure nothing it made is left. */
   int (*egress_up)(struct adr_engine *e, struct adr_egress_plan *plan, struct adr_egress_result *res,
@@ -358,6 +374,24 @@ static inline int adr_engine_network_list(struct adr_engine *e, const struct str
   return e->ops->network_list(e, label_filters, out, n, err);
 }
 
+static inline int adr_engine_state_get(struct adr_engine *e, const char *sandbox, const char *key, char **value, adr_err *err)
+{
+  if (e->ops->state_get == NULL)
+    return adr_engine_unsupported(e, "state get", err);
+  return e->ops->state_get(e, sandbox, key, value, err);
+}
+static inline int adr_engine_state_set(struct adr_engine *e, const char *sandbox, const char *key, const char *value, adr_err *err)
+{
+  if (e->ops->state_set == NULL)
+    return adr_engine_unsupported(e, "state set", err);
+  return e->ops->state_set(e, sandbox, key, value, err);
+}
+static inline int adr_engine_state_list(struct adr_engine *e, const struct strv *filters, struct adr_container **out, size_t *n, adr_err *err)
+{
+  if (e->ops->state_list == NULL)
+    return adr_engine_unsupported(e, "state list", err);
+  return e->ops->state_list(e, filters, out, n, err);
+}
 static inline int adr_engine_egress_up(struct adr_engine *e, struct adr_egress_plan *plan, struct adr_egress_result *res, adr_err *err)
 {
   if (e->ops->egress_up == NULL)

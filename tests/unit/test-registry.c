@@ -231,6 +231,7 @@ static void test_caps_and_unsupported(void **state)
   struct adr_engine d = { .ops = &adr_docker_ops };
   assert_true(adr_engine_can(&d, ADR_ENG_CAP_BUILD | ADR_ENG_CAP_NETWORKS | ADR_ENG_CAP_LABELS));
   assert_true(adr_engine_can(&d, ADR_ENG_CAP_EXEC | ADR_ENG_CAP_ATTACH | ADR_ENG_CAP_LOGS | ADR_ENG_CAP_RESTART));
+  assert_true(adr_engine_can(&d, ADR_ENG_CAP_EGRESS | ADR_ENG_CAP_STATE));
   assert_int_equal(adr_docker_ops.caps, adr_podman_ops.caps);
   assert_string_equal(adr_podman_ops.name, "podman");
 
@@ -244,6 +245,13 @@ static void test_caps_and_unsupported(void **state)
   assert_string_equal(err->msg, "ping: not supported by the bare engine");
   adr_err_free(&err);
   assert_int_equal(adr_engine_network_create(&b, NULL, NULL, &err), -1);
+  assert_int_equal(err->errnum, ENOTSUP);
+  adr_err_free(&err);
+  char *v = NULL;
+  assert_int_equal(adr_engine_state_get(&b, "x", ADR_LABEL_AGENT, &v, &err), -1);
+  assert_string_equal(err->msg, "state get: not supported by the bare engine");
+  adr_err_free(&err);
+  assert_int_equal(adr_engine_egress_down(&b, "x", &err), -1);
   assert_int_equal(err->errnum, ENOTSUP);
   adr_err_free(&err);
 }

@@ -9,6 +9,7 @@
  *   stream.c    hijacked attach/exec streams, demultiplexing, logs
  *   network.c   networks
  *   egress.c    a sandbox's egress network and gateway (the plan of engine.h)
+ *   state.c     the state store, in the containers' labels
  *   endpoint.c  where the engine listens (DOCKER_HOST, contexts, sockets)
  *   http.c      the HTTP client */
 #ifndef ADR_DOCKER_H
@@ -81,6 +82,11 @@ int docker_network_connect(struct adr_engine *e, const char *net, const char *co
                            adr_err *err);
 int docker_network_list(struct adr_engine *e, const struct strv *label_filters, struct adr_network **out,
                         size_t *n, adr_err *err);
+
+int docker_state_get(struct adr_engine *e, const char *sandbox, const char *key, char **value, adr_err *err);
+int docker_state_set(struct adr_engine *e, const char *sandbox, const char *key, const char *value, adr_err *err);
+int docker_state_list(struct adr_engine *e, const struct strv *filters, struct adr_container **out, size_t *n,
+                      adr_err *err);
 
 int docker_egress_up(struct adr_engine *e, struct adr_egress_plan *p, struct adr_egress_result *res, adr_err *err);
 int docker_egress_down(struct adr_engine *e, const char *sandbox, adr_err *err);

@@ -310,7 +310,7 @@ int docker_container_resize(struct adr_engine *e, const char *id, unsigned rows,
 /* Docker and Podman (its compatible API) share every operation. */
 #define DOCKER_CAPS                                                                                                \
   (ADR_ENG_CAP_BUILD | ADR_ENG_CAP_NETWORKS | ADR_ENG_CAP_LABELS | ADR_ENG_CAP_RESTART | ADR_ENG_CAP_EXEC |     \
-   ADR_ENG_CAP_ATTACH | ADR_ENG_CAP_LOGS | ADR_ENG_CAP_EGRESS)
+   ADR_ENG_CAP_ATTACH | ADR_ENG_CAP_LOGS | ADR_ENG_CAP_EGRESS | ADR_ENG_CAP_STATE)
 #define DOCKER_OPS(NAME)                                                                                           \
   {                                                                                                                \
     .name = NAME, .caps = DOCKER_CAPS, .open = adr_docker_open,                                                    \
@@ -326,7 +326,8 @@ int docker_container_resize(struct adr_engine *e, const char *id, unsigned rows,
     .container_exec = docker_container_exec, .network_create = docker_network_create,                              \
     .network_remove = docker_network_remove, .network_connect = docker_network_connect,                            \
     .network_list = docker_network_list, .egress_up = docker_egress_up,                                            \
-    .egress_down = docker_egress_down,                                                                             \
+    .egress_down = docker_egress_down, .state_get = docker_state_get,                                              \
+    .state_set = docker_state_set, .state_list = docker_state_list,                                                \
   }
 
 const struct adr_engine_ops adr_docker_ops = DOCKER_OPS("docker");
