@@ -119,7 +119,8 @@ struct adr_egress_plan {
   const char *ready_file;       /* host path the gateway creates once it serves */
   int ready_timeout_ms;         /* 0: 10 s */
   /* allowlist */
-  const struct strv *subnets;   /* IPv4 /28s to try, in order ("10.213.4.16/28") */
+  const struct strv *subnets;   /* IPv4 /28s to try, in order ("10.213.4.16/28"); the engine
+                                   skips those the host routes (adr_host_routes) */
   const struct strv *addrs;     /* the gateway's address in each */
   const char *pool;             /* where they were carved from, for messages */
   const struct strv *net_labels; /* key=value, for the network */
