@@ -159,8 +159,9 @@ static int subnet_candidates(const struct adr_egress_req *r, struct strv *subnet
     strv_push(addrs, gwip);
   }
   if (subnets->n == 0)
-    return adr_err_set(err, EADDRINUSE, "create network '%s" ADR_EGRESS_NET_SUFFIX "': no free /28 in ADR_NETWORK_POOL %s",
-                       r->sandbox, r->pool);
+    return adr_err_set(err, EADDRINUSE,
+                       "create network '%s" ADR_EGRESS_NET_SUFFIX "': no free /28 in ADR_NETWORK_POOL %s", r->sandbox,
+                       r->pool);
   return 0;
 }
 

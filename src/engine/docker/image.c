@@ -6,7 +6,7 @@
 #define BUILD_LINE_LIMIT (1u << 20)
 
 int docker_image_list(struct adr_engine *e, const char *reference, struct adr_image **out,
-                             size_t *n, adr_err *err)
+                      size_t *n, adr_err *err)
 {
   struct docker *d = D(e);
   cleanup_free char *path = NULL;
@@ -115,7 +115,7 @@ static int build_chunk(const char *p, size_t n, void *ud)
 }
 
 int docker_image_build(struct adr_engine *e, const struct adr_build_req *req, adr_build_cb cb,
-                              void *ud, char **image_id, adr_err *err)
+                       void *ud, char **image_id, adr_err *err)
 {
   struct docker *d = D(e);
   json_t *args = json_object();

@@ -4,7 +4,7 @@
 #include <errno.h>
 
 int docker_network_create(struct adr_engine *e, const struct adr_network_req *req, char **id,
-                                 adr_err *err)
+                          adr_err *err)
 {
   json_t *opts = json_object();
   for (size_t i = 0; i < req->options.n; i++) {
@@ -40,7 +40,7 @@ int docker_network_create(struct adr_engine *e, const struct adr_network_req *re
 }
 
 int docker_network_connect(struct adr_engine *e, const char *net, const char *container,
-                                  const char *ipv4, adr_err *err)
+                           const char *ipv4, adr_err *err)
 {
   cleanup_free char *q = docker_esc(net);
   cleanup_free char *path = xasprintf("/networks/%s/connect", q);
@@ -53,7 +53,7 @@ int docker_network_connect(struct adr_engine *e, const char *net, const char *co
 }
 
 int docker_network_list(struct adr_engine *e, const struct strv *label_filters, struct adr_network **out,
-                               size_t *n, adr_err *err)
+                        size_t *n, adr_err *err)
 {
   json_t *lab = json_array();
   for (size_t i = 0; label_filters && i < label_filters->n; i++)

@@ -279,7 +279,7 @@ int docker_container_inspect(struct adr_engine *e, const char *id, struct adr_co
 }
 
 int docker_container_list(struct adr_engine *e, const struct strv *label_filters, bool all,
-                                 struct adr_container **out, size_t *n, adr_err *err)
+                          struct adr_container **out, size_t *n, adr_err *err)
 {
   json_t *f = json_object();
   if (label_filters && label_filters->n)

@@ -267,7 +267,7 @@ int docker_container_attach(struct adr_engine *e, const char *id, const struct a
 }
 
 int docker_container_exec(struct adr_engine *e, const char *id, const struct strv *cmd,
-                                 const struct adr_attach *a, int *exit_code, adr_err *err)
+                          const struct adr_attach *a, int *exit_code, adr_err *err)
 {
   for (size_t i = 0; i < cmd->n; i++)
     if (!utf8_valid(cmd->v[i]))
