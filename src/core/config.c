@@ -1,6 +1,7 @@
 #include "config.h"
 #include "agent.h"
 #include "buf.h"
+#include "engine.h"
 #include "netpolicy.h"
 #include "parse.h"
 #include "paths.h"
@@ -31,6 +32,7 @@ static const struct adr_config_key keys[] = {
   { "ADR_DNS", ADR_KEY_STRING, NULL, "resolvers the egress gateway asks, space separated IP[:PORT] (default: the host's)", true },
   { "ADR_RELAY", ADR_KEY_ONOFF, "on", "credential relay: on (API keys stay on the host, the sandbox gets sentinels) or off", true },
   { "ADR_NETWORK_POOL", ADR_KEY_STRING, "10.213.0.0/16", "IPv4 prefix adr carves allowlist sandbox networks from", true },
+  { "ADR_ENGINE", ADR_KEY_ENGINE, NULL, "container engine: docker, podman or auto (unset: DOCKER_HOST, the docker context, the default socket, else Podman's); the ADR_ENGINE environment variable wins", true },
 };
 
 const struct adr_config_key *adr_config_keys(size_t *n)
@@ -100,6 +102,13 @@ int adr_config_validate(const char *key, const char *value, adr_err *err)
     if (streq(value, "on") || streq(value, "off"))
       return 0;
     return adr_err_set(err, EINVAL, "'%s': expected on or off", value);
+  case ADR_KEY_ENGINE:
+    if (streq(value, "auto"))
+      return 0;
+    for (const char *const *n = adr_engine_names(); *n; n++)
+      if (streq(*n, value))
+        return 0;
+    return adr_err_set(err, EINVAL, "unknown engine '%s' (docker, podman, auto)", value);
   case ADR_KEY_NETMODE: {
     enum adr_netmode m;
     return adr_netmode_parse(value, &m, err);
@@ -248,6 +257,22 @@ char *adr_config_global_path(void)
 {
   cleanup_free char *d = adr_config_dir();
   return xasprintf("%s/config", d);
+}
+
+char *adr_config_engine(const struct adr_config *c)
+{
+  if (c) {
+    const char *v = adr_config_get(c, "ADR_ENGINE");
+    return v ? xstrdup(v) : NULL;
+  }
+  cleanup_config struct adr_config g;
+  adr_config_init(&g);
+  cleanup_free char *path = adr_config_global_path();
+  cleanup_err adr_err err = NULL;
+  if (adr_config_load_file(&g, path, false, &err) < 0)
+    return NULL; /* the commands that load the config report it */
+  const char *v = adr_config_get(&g, "ADR_ENGINE");
+  return v ? xstrdup(v) : NULL;
 }
 
 char *adr_config_find_project(const char *cwd)

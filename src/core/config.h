@@ -25,6 +25,7 @@ enum adr_key_type {
   ADR_KEY_ALLOW,   /* allow entries */
   ADR_KEY_PRESETS, /* allow presets */
   ADR_KEY_ONOFF,   /* on, off */
+  ADR_KEY_ENGINE,  /* an engine name (engine.h), or auto */
 };
 
 struct adr_config_key {
@@ -76,6 +77,10 @@ const char *adr_config_get(const struct adr_config *c, const char *key);
 const struct adr_config_entry *adr_config_entry(const struct adr_config *c, const char *key);
 
 char *adr_config_global_path(void);
+/* ADR_ENGINE for a command that may not have loaded the config (c NULL):
+ * c's value, else the global file's (the key is host-only, so no project
+ * file sets it); NULL when unset or unreadable. */
+char *adr_config_engine(const struct adr_config *c);
 char *adr_config_find_project(const char *cwd); /* NULL when none */
 
 /* Replace KEY's line in place (keeping comments and order) or append it.

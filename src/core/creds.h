@@ -25,7 +25,6 @@
 #include <jansson.h>
 
 #define ADR_RELAY_PLACEHOLDER "@@adr-relay@@"
-#define ADR_RELAY_PORT 3129
 
 struct adr_relay_route {
   char *name;     /* [a-z0-9-]{1,32}, the first path segment at the relay */

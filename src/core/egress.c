@@ -4,7 +4,6 @@
 #include "gwproto.h"
 #include "paths.h"
 
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -49,90 +48,11 @@ char *adr_gateway_bin(adr_err *err)
   return NULL;
 }
 
-/* Does the host route any of subnet's addresses already (a LAN, a VPN)?
- * Then the engine would happily make an unreachable network of it. */
-static bool host_routes(const char *subnet)
-{
-  struct in_addr a;
-  cleanup_free char *s = xstrdup(subnet);
-  char *sl = strchr(s, '/');
-  int bits = sl ? (int)strtol(sl + 1, NULL, 10) : 32;
-  if (sl)
-    *sl = '\0';
-  if (inet_pton(AF_INET, s, &a) != 1)
-    return false;
-  uint32_t net = ntohl(a.s_addr), mask = bits ? ~((1u << (32 - bits)) - 1) : 0;
-  cleanup_file FILE *f = fopen("/proc/net/route", "re");
-  if (!f)
-    return false;
-  char line[256];
-  while (fgets(line, sizeof(line), f)) {
-    char ifc[64];
-    unsigned dst, gw, flags, refc, use, metric, msk;
-    if (sscanf(line, "%63s %x %x %x %u %u %u %x", ifc, &dst, &gw, &flags, &refc, &use, &metric, &msk) != 8)
-      continue;
-    if (msk == 0)
-      continue; /* the default route overlaps everything */
-    uint32_t rd = ntohl(dst), rm = ntohl(msk);
-    uint32_t m = mask & rm; /* the shorter of the two prefixes */
-    if ((rd & m) == (net & m))
-      return true;
-  }
-  return false;
-}
-
 static int write_text(const char *path, const char *text, unsigned mode, adr_err *err)
 {
   if (write_file_atomic(path, text, strlen(text), mode) < 0)
     return adr_err_sys(err, errno, "write '%s'", path);
   return 0;
-}
-
-/* Waits until the gateway wrote its ready file, or its container stopped. */
-static int wait_ready(struct adr_engine *e, const char *id, const char *ready, int timeout_ms, adr_err *err)
-{
-  struct timespec t0;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  for (unsigned i = 0;; i++) {
-    if (access(ready, F_OK) == 0)
-      return 0;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
-    if (i % 20 == 19 || ms > timeout_ms) {
-      struct adr_container c = { 0 };
-      int r = adr_engine_container_inspect(e, id, &c, err);
-      if (r < 0)
-        return -1;
-      bool dead = r == 1 || !streq(c.state, "running");
-      int code = c.exit_code;
-      adr_container_free(&c);
-      if (dead) {
-        /* its own one-line reason, before the container goes */
-        char why[512] = "";
-        FILE *tf = tmpfile();
-        if (tf) {
-          cleanup_err adr_err le = NULL;
-          if (adr_engine_container_logs(e, id, false, fileno(tf), fileno(tf), &le) == 0) {
-            rewind(tf);
-            char line[512];
-            while (fgets(line, sizeof(line), tf))
-              if (line[0] != '\n')
-                snprintf(why, sizeof(why), "%s", line);
-          }
-          fclose(tf);
-        }
-        why[strcspn(why, "\r\n")] = '\0';
-        cleanup_free char *shown = adr_str_escape(why, 300);
-        return adr_err_set(err, EIO, "egress gateway exited (status %d) before it served%s%s", code,
-                           *why ? ": " : "", shown);
-      }
-      if (ms > timeout_ms)
-        return adr_err_set(err, ETIMEDOUT, "egress gateway not ready after %d ms", timeout_ms);
-    }
-    struct timespec d = { 0, 2 * 1000 * 1000 };
-    nanosleep(&d, NULL);
-  }
 }
 
 static void base_labels(const struct adr_egress_req *r, struct strv *labels, const char *kind)
@@ -149,17 +69,16 @@ static void base_labels(const struct adr_egress_req *r, struct strv *labels, con
 static void gateway_spec(const struct adr_egress_req *r, struct adr_spec *g)
 {
   adr_spec_init(g);
-  g->name = xasprintf("%s-gw", r->sandbox);
+  g->name = xasprintf("%s" ADR_EGRESS_GW_SUFFIX, r->sandbox);
   g->image = xstrdup(r->image);
   strv_push(&g->entrypoint, GW_BIN_IN);
   adr_spec_add_bind(g, r->gateway_bin, GW_BIN_IN, true);
   adr_spec_add_bind(g, r->dir, GW_DIR_IN, false);
-  g->network = xstrdup("bridge");
-  strv_push(&g->extra_hosts, "host.docker.internal:host-gateway");
+  g->host_alias = true;
   g->init = false; /* the gateway handles its signals itself */
   g->memory = 512ll << 20;
   g->pids = r->relay ? 128 : 64; /* the relay: a thread per request, at most 64 */
-  g->restart = xstrdup("unless-stopped");
+  g->restart = ADR_RESTART_UNLESS_STOPPED;
   struct strv labels = { 0 };
   base_labels(r, &labels, "gateway");
   for (size_t i = 0; i < labels.n; i++) {
@@ -168,45 +87,6 @@ static void gateway_spec(const struct adr_egress_req *r, struct adr_spec *g)
     adr_spec_set_label(g, labels.v[i], eq + 1);
   }
   strv_free(&labels);
-}
-
-static void remove_quiet(struct adr_engine *e, const char *gw, const char *net)
-{
-  cleanup_err adr_err e1 = NULL, e2 = NULL;
-  if (gw)
-    adr_engine_container_remove(e, gw, true, &e1);
-  if (net)
-    adr_engine_network_remove(e, net, &e2);
-}
-
-static int start_gateway(struct adr_engine *e, const struct adr_egress_req *r, struct adr_spec *g,
-                         const char *net, const char *ip, adr_err *err)
-{
-  cleanup_free char *ready = xasprintf("%s/" GW_FILE_READY, r->dir);
-  unlink(ready);
-  cleanup_free char *id = NULL;
-  if (adr_engine_container_create(e, g, &id, err) < 0) {
-    if ((*err)->errnum == EEXIST) { /* left by a killed adr: it served a sandbox of this name, now gone */
-      remove_quiet(e, g->name, NULL);
-      adr_err_free(err);
-      if (adr_engine_container_create(e, g, &id, err) < 0)
-        return adr_err_prefix(err, "create egress gateway '%s'", g->name);
-    } else {
-      return adr_err_prefix(err, "create egress gateway '%s'", g->name);
-    }
-  }
-  if (net && adr_engine_network_connect(e, net, id, ip, err) < 0) {
-    adr_err_prefix(err, "connect egress gateway to '%s'", net);
-    remove_quiet(e, id, NULL);
-    return -1;
-  }
-  if (adr_engine_container_start(e, id, err) < 0 ||
-      wait_ready(e, id, ready, r->ready_timeout_ms ? r->ready_timeout_ms : 10000, err) < 0) {
-    adr_err_prefix(err, "start egress gateway '%s'", g->name);
-    remove_quiet(e, id, NULL);
-    return -1;
-  }
-  return 0;
 }
 
 static int prepare_dir(const struct adr_egress_req *r, uid_t uid, gid_t gid, adr_err *err)
@@ -259,44 +139,46 @@ static int relay_setup(const struct adr_egress_req *r, uid_t uid, gid_t gid, str
 
 char *adr_egress_relay_url(const struct adr_spec *spec)
 {
-  if (spec->network && str_has_prefix(spec->network, "container:"))
+  if (spec->net.kind == ADR_SPEC_NET_JOIN)
     return xasprintf("http://" GW_HOLD_RELAY_ADDR ":%d", GW_RELAY_PORT);
-  if (spec->network && !streq(spec->network, "none") && spec->dns.n)
+  if (spec->net.kind != ADR_SPEC_NET_NONE && spec->dns.n)
     return xasprintf("http://%s:%d", spec->dns.v[0], GW_RELAY_PORT);
   return NULL;
 }
 
-int adr_ca_bundle(const struct strv *extra, struct buf *out, adr_err *err)
+/* Subnets an allowlist network may take: the pool's /28s in the order
+ * adr_subnet_pick gives them (the engine skips those the host routes). */
+static int subnet_candidates(const struct adr_egress_req *r, struct strv *subnets, struct strv *addrs, adr_err *err)
 {
-  const char *env = getenv("SSL_CERT_FILE");
-  const char *sys[] = { env && *env ? env : "/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/certs/ca-certificates.crt",
-                        "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem" };
-  bool found = false;
-  for (size_t i = 0; i < ARRAY_SIZE(sys) && !found; i++) {
-    struct buf b;
-    buf_init(&b, 16 << 20);
-    if (buf_read_file(&b, sys[i]) == 0) {
-      buf_append(out, b.data, b.len);
-      buf_puts(out, "\n");
-      found = true;
-    }
-    buf_free(&b);
+  for (unsigned attempt = 0; attempt < 64; attempt++) {
+    cleanup_free char *subnet = NULL, *gwip = NULL;
+    if (adr_subnet_pick(r->pool, r->sandbox, attempt, &subnet, &gwip, err) < 0)
+      return -1;
+    if (strv_contains(subnets, subnet))
+      continue; /* a small pool: the attempts wrap around */
+    strv_push(subnets, subnet);
+    strv_push(addrs, gwip);
   }
-  for (size_t i = 0; extra && i < extra->n; i++) {
-    struct buf b;
-    buf_init(&b, 1 << 20);
-    if (buf_read_file(&b, extra->v[i]) < 0) {
-      int e = errno;
-      buf_free(&b);
-      return adr_err_sys(err, e, "CA file '%s'", extra->v[i]);
-    }
-    buf_append(out, b.data, b.len);
-    buf_puts(out, "\n");
-    buf_free(&b);
-  }
-  if (!out->len)
-    return adr_err_set(err, ENOENT, "no CA certificates for the credential relay (set SSL_CERT_FILE or ADR_EXTRA_CA)");
+  if (subnets->n == 0)
+    return adr_err_set(err, EADDRINUSE,
+                       "create network '%s" ADR_EGRESS_NET_SUFFIX "': no free /28 in ADR_NETWORK_POOL %s", r->sandbox,
+                       r->pool);
   return 0;
+}
+
+/* The engine makes the plan real (the files the gateway reads are
+ * written); the plan's gateway spec is spent either way. */
+static int realise(struct adr_engine *e, const struct adr_egress_req *r, struct adr_egress_plan *p,
+                   struct adr_egress_result *res, adr_err *err)
+{
+  cleanup_free char *ready = xasprintf("%s/" GW_FILE_READY, r->dir);
+  unlink(ready);
+  p->ready_file = ready;
+  p->ready_timeout_ms = r->ready_timeout_ms;
+  int rc = adr_engine_egress_up(e, p, res, err);
+  p->ready_file = NULL;
+  adr_spec_free(&p->gateway);
+  return rc;
 }
 
 static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, struct adr_spec *spec, adr_err *err)
@@ -310,53 +192,18 @@ static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, st
   if (write_text(ppath, policy, 0644, err) < 0)
     return -1;
 
-  /* the network: internal (no route out), no address on the host's side of
-   * the bridge (host services stay out of reach), a subnet we chose so that
-   * the gateway keeps its address across restarts */
-  cleanup_free char *netname = xasprintf("%s-net", r->sandbox);
-  cleanup_free char *subnet = NULL, *gwip = NULL;
-  struct adr_network_req nr = { .name = netname, .internal = true };
-  strv_push(&nr.options, "com.docker.network.bridge.inhibit_ipv4=true");
-  strv_push(&nr.options, "com.docker.network.bridge.enable_ip_masquerade=false");
-  base_labels(r, &nr.labels, "network");
-  int made = -1;
-  bool retried_name = false;
-  for (unsigned attempt = 0; attempt < 64 && made < 0; attempt++) {
-    free(subnet);
-    free(gwip);
-    subnet = gwip = NULL;
-    if (adr_subnet_pick(r->pool, r->sandbox, attempt, &subnet, &gwip, err) < 0)
-      break;
-    if (host_routes(subnet))
-      continue;
-    nr.subnet = subnet;
-    cleanup_err adr_err e2 = NULL;
-    if (adr_engine_network_create(e, &nr, NULL, &e2) == 0) {
-      made = 0;
-      break;
-    }
-    if (e2->errnum == EADDRINUSE)
-      continue;
-    if (e2->errnum == EEXIST && !retried_name) { /* a killed adr's, for a sandbox of this name */
-      retried_name = true;
-      remove_quiet(e, NULL, netname);
-      attempt--;
-      continue;
-    }
-    adr_err_move(err, &e2);
-    adr_err_prefix(err, "create network '%s'", netname);
-    break;
-  }
-  if (made < 0) {
+  /* the network (the engine makes it): a subnet adr chose, so that the
+   * gateway keeps its address across restarts */
+  struct adr_egress_plan plan = { .mode = ADR_EGRESS_ALLOWLIST, .sandbox = r->sandbox, .pool = r->pool };
+  cleanup_strv struct strv subnets = { 0 }, addrs = { 0 }, net_labels = { 0 };
+  if (subnet_candidates(r, &subnets, &addrs, err) < 0) {
     remove_files(r->dir);
-    if (!*err)
-      adr_err_set(err, EADDRINUSE, "create network '%s': no free /28 in ADR_NETWORK_POOL %s", netname, r->pool);
-    strv_free(&nr.options);
-    strv_free(&nr.labels);
     return -1;
   }
-  strv_free(&nr.options);
-  strv_free(&nr.labels);
+  base_labels(r, &net_labels, "network");
+  plan.subnets = &subnets;
+  plan.addrs = &addrs;
+  plan.net_labels = &net_labels;
 
   struct adr_spec g;
   gateway_spec(r, &g);
@@ -374,7 +221,7 @@ static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, st
   strv_push(&g.cmd, GW_OPT_SANDBOX);
   strv_push(&g.cmd, r->sandbox);
   strv_push(&g.cmd, GW_OPT_BIND);
-  strv_push(&g.cmd, gwip);
+  strv_push(&g.cmd, ADR_EGRESS_ADDR);
   strv_push(&g.cmd, GW_OPT_PROXY_PORT);
   strv_pushf(&g.cmd, "%d", GW_PROXY_PORT);
   cleanup_strv struct strv ports = { 0 };
@@ -389,24 +236,21 @@ static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, st
     strv_push(&g.cmd, GW_OPT_RESOLVER);
     strv_push(&g.cmd, r->resolvers->v[i]);
   }
-  int rc = relay_setup(r, uid, gid, &g.cmd, err);
-  if (rc == 0)
-    rc = start_gateway(e, r, &g, netname, gwip, err);
-  cleanup_free char *gname = xstrdup(g.name);
-  adr_spec_free(&g);
-  if (rc < 0) {
-    remove_quiet(e, NULL, netname);
+  plan.gateway = g; /* the plan owns it now */
+  struct adr_egress_result res = { 0 };
+  if (relay_setup(r, uid, gid, &plan.gateway.cmd, err) < 0 || realise(e, r, &plan, &res, err) < 0) {
+    adr_spec_free(&plan.gateway);
     remove_files(r->dir);
     return -1;
   }
+  const char *gwip = res.addr;
 
   /* the sandbox: that network only, the gateway as its resolver (also
    * behind the engine's embedded DNS), no /etc/hosts shortcuts, proxies */
-  free(spec->network);
-  spec->network = xstrdup(netname);
+  adr_spec_set_net(spec, res.net.kind, res.net.name, res.net.ipv4);
   strv_free(&spec->dns);
   strv_push(&spec->dns, gwip);
-  strv_free(&spec->extra_hosts);
+  spec->host_alias = false;
   cleanup_free char *proxy = xasprintf("http://%s:%d", gwip, GW_PROXY_PORT);
   const char *vars[] = { "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "npm_config_proxy",
                          "npm_config_https_proxy" };
@@ -422,7 +266,7 @@ static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, st
   adr_spec_set_label(spec, ADR_LABEL_NETMODE, "allowlist");
   cleanup_free char *logp = adr_egress_log_path(r->dir);
   adr_spec_set_label(spec, ADR_LABEL_EGRESS_LOG, logp);
-  (void)gname;
+  adr_egress_result_free(&res);
   return 0;
 }
 
@@ -459,23 +303,17 @@ static int up_open(struct adr_engine *e, const struct adr_egress_req *r, struct 
     strv_push(&g.cmd, GW_OPT_SANDBOX);
     strv_push(&g.cmd, r->sandbox);
   }
-  int rc = relay_setup(r, 0, 0, &g.cmd, err);
-  if (rc == 0)
-    rc = start_gateway(e, r, &g, NULL, NULL, err);
-  cleanup_free char *holder = xstrdup(g.name);
-  adr_spec_free(&g);
-  if (rc < 0) {
+  struct adr_egress_plan plan = { .mode = ADR_EGRESS_OPEN, .sandbox = r->sandbox, .gateway = g };
+  struct adr_egress_result res = { 0 };
+  if (relay_setup(r, 0, 0, &plan.gateway.cmd, err) < 0 || realise(e, r, &plan, &res, err) < 0) {
+    adr_spec_free(&plan.gateway);
     remove_files(r->dir);
     return -1;
   }
   /* the sandbox joins the holder's network namespace: hostname and hosts
    * come from there */
-  free(spec->network);
-  spec->network = xasprintf("container:%s", holder);
-  free(spec->hostname);
-  spec->hostname = NULL;
-  strv_free(&spec->extra_hosts);
-  strv_free(&spec->dns);
+  adr_spec_set_net(spec, res.net.kind, res.net.name, res.net.ipv4);
+  adr_egress_result_free(&res);
   adr_spec_set_label(spec, ADR_LABEL_NETMODE, "open");
   if (r->relay) {
     cleanup_free char *logp = adr_egress_log_path(r->dir);
@@ -488,9 +326,8 @@ int adr_egress_up(struct adr_engine *e, const struct adr_egress_req *r, struct a
 {
   switch (r->policy->mode) {
   case ADR_NET_NONE:
-    free(spec->network);
-    spec->network = xstrdup("none");
-    strv_free(&spec->extra_hosts);
+    adr_spec_set_net(spec, ADR_SPEC_NET_NONE, NULL, NULL);
+    spec->host_alias = false;
     strv_free(&spec->dns);
     adr_spec_set_label(spec, ADR_LABEL_NETMODE, "none");
     return 0;
@@ -526,25 +363,7 @@ void adr_egress_down_files(const char *dir)
 
 int adr_egress_down(struct adr_engine *e, const char *sandbox, const char *dir, adr_err *err)
 {
-  cleanup_free char *gw = xasprintf("%s-gw", sandbox);
-  cleanup_free char *net = xasprintf("%s-net", sandbox);
-  cleanup_err adr_err e0 = NULL, e1 = NULL;
-  int ret = 0;
-  /* a stop first: the gateway logs its open connections on SIGTERM */
-  adr_engine_container_stop(e, gw, 2, &e0);
-  if (adr_engine_container_remove(e, gw, true, &e1) < 0 && e1->errnum != 404 && e1->errnum != ENOENT) {
-    adr_err_move(err, &e1);
-    adr_err_prefix(err, "remove egress gateway '%s'", gw);
-    ret = -1;
-  }
-  cleanup_err adr_err e2 = NULL;
-  if (adr_engine_network_remove(e, net, &e2) < 0) {
-    if (ret == 0) {
-      adr_err_move(err, &e2);
-      adr_err_prefix(err, "remove network '%s'", net);
-    }
-    ret = -1;
-  }
+  int ret = adr_engine_egress_down(e, sandbox, err);
   if (dir)
     adr_egress_down_files(dir);
   return ret;

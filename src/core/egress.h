@@ -1,14 +1,21 @@
-/* A sandbox's network, realised: in allowlist mode an internal network
- * with no route out and adr's egress gateway (src/gateway, in its own
- * container on that network and the engine's bridge) as the only peer; in
- * open mode a small holder container that owns the network namespace, with
- * the metadata address routed nowhere; in none mode no network at all.
+/* A sandbox's network: in allowlist mode an internal network with no
+ * route out and adr's egress gateway (src/gateway, with the engine's
+ * outbound network too) as the only peer; in open mode a small holder that
+ * owns the network namespace, with the metadata address routed nowhere; in
+ * none mode no network at all.
  *
- *   adr_egress_up()    before the sandbox is created: makes the network and
- *                      the gateway, waits until it serves, and points the
- *                      sandbox spec at it (network, DNS, proxy variables)
- *   adr_egress_down()  after the sandbox is gone: removes both; the
- *                      decision log stays (adr logs --egress)
+ * Here adr decides it: the gateway's files (policy, log, relay routes, CA
+ * bundle) and its sandbox (program, arguments, identity, limits, labels),
+ * the subnets the network may take, as an adr_egress_plan (engine.h); the
+ * engine realises the plan (adr_engine_egress_up/down).
+ *
+ *   adr_egress_up()    before the sandbox is created: writes the files, has
+ *                      the engine make the network and the gateway and wait
+ *                      until it serves, and points the sandbox spec at it
+ *                      (network, DNS, proxy variables)
+ *   adr_egress_down()  after the sandbox is gone: has the engine remove both
+ *                      and removes the files; the decision log stays (adr
+ *                      logs --egress)
  *
  * Every object is named after the sandbox (NAME-gw, NAME-net) and labelled
  * dev.adr.for=NAME, so that a killed adr's leftovers are found and reaped. */
@@ -22,9 +29,6 @@
 
 #include <sys/types.h>
 
-#define ADR_GATEWAY_PROXY_PORT 3128
-#define ADR_GATEWAY_BIN_IN "/usr/local/libexec/adr-gateway" /* where it is mounted */
-#define ADR_GATEWAY_DIR_IN "/run/adr-egress"                /* state dir inside */
 
 struct adr_egress_req {
   const char *sandbox;          /* sandbox container name */

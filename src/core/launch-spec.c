@@ -104,7 +104,7 @@ void adr_launch_chown_spec(struct adr_spec *s, const char *image, const char *di
 {
   s->image = xstrdup(image);
   s->user = xstrdup("0:0");
-  s->network = xstrdup("none");
+  s->net.kind = ADR_SPEC_NET_NONE;
   s->init = false;
   s->pids = 64;
   s->memory = 256 << 20;

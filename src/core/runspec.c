@@ -89,8 +89,8 @@ int adr_run_spec(const struct adr_run_opts *o, const struct adr_agent *a, struct
   s->hostname = xasprintf("adr-%s", a->name);
   s->tty = o->tty;
   s->interactive = o->interactive;
-  s->network = xstrdup("bridge");
-  strv_push(&s->extra_hosts, "host.docker.internal:host-gateway");
+  s->net.kind = ADR_SPEC_NET_OUTBOUND; /* egress (egress.h) narrows it */
+  s->host_alias = true;
 
   /* process */
   strv_push(&s->cmd, "/usr/local/bin/adr-entry");
@@ -182,7 +182,9 @@ int adr_run_spec(const struct adr_run_opts *o, const struct adr_agent *a, struct
   s->no_new_privileges = !(o->unsafe & ADR_UNSAFE_NEW_PRIVILEGES);
   s->drop_all_caps = true;
   if (!(o->unsafe & ADR_UNSAFE_NO_SECCOMP) && o->seccomp_profile)
-    s->seccomp_profile = xstrdup(o->seccomp_profile);
+    adr_spec_set_seccomp(s, ADR_SECCOMP_ADR, o->seccomp_profile);
+  else
+    adr_spec_set_seccomp(s, ADR_SECCOMP_ENGINE, NULL); /* --unsafe no-seccomp: the engine's default */
 
   /* labels */
   adr_spec_set_label(s, ADR_LABEL_MANAGED, "1");

@@ -26,10 +26,9 @@ int adr_session_engine(struct adr_session *s, adr_err *err)
 {
   if (s->engine)
     return 0;
-  cleanup_free char *ep = adr_engine_endpoint(err);
-  if (ep == NULL)
-    return -1;
-  return adr_engine_open(&s->engine, ep, err);
+  /* ADR_ENGINE from the environment, else the config's (loaded or not) */
+  cleanup_free char *name = adr_config_engine(s->config_loaded ? &s->config : NULL);
+  return adr_engine_open_default(&s->engine, name, err);
 }
 
 void adr_session_free(struct adr_session *s)

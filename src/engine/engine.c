@@ -1,11 +1,10 @@
+/* What every engine shares: the registry (ADR_ENGINE), opening and
+ * closing, and the object helpers of engine.h. */
 #include "engine.h"
-#include "buf.h"
-#include "fs.h"
 
-#include <dirent.h>
+#include <arpa/inet.h>
 #include <errno.h>
-#include <jansson.h>
-#include <sys/stat.h>
+#include <stdio.h>
 
 void adr_image_free(struct adr_image *im)
 {
@@ -20,6 +19,16 @@ void adr_images_free(struct adr_image *v, size_t n)
 {
   for (size_t i = 0; i < n; i++)
     adr_image_free(&v[i]);
+  free(v);
+}
+
+void adr_networks_free(struct adr_network *v, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    free(v[i].id);
+    free(v[i].name);
+    strv_free(&v[i].labels);
+  }
   free(v);
 }
 
@@ -40,6 +49,14 @@ void adr_containers_free(struct adr_container *v, size_t n)
   free(v);
 }
 
+void adr_egress_result_free(struct adr_egress_result *r)
+{
+  free(r->net.name);
+  free(r->net.ipv4);
+  free(r->addr);
+  memset(r, 0, sizeof(*r));
+}
+
 const char *adr_labels_get(const struct strv *labels, const char *key)
 {
   size_t kl = strlen(key);
@@ -49,101 +66,94 @@ const char *adr_labels_get(const struct strv *labels, const char *key)
   return NULL;
 }
 
-static json_t *load_json_file(const char *path)
-{
-  struct buf b;
-  buf_init(&b, 4 << 20);
-  json_t *j = NULL;
-  if (buf_read_file(&b, path) == 0)
-    j = json_loadb(b.data, b.len, 0, NULL);
-  buf_free(&b);
-  return j;
-}
+/* ------------------------------------------------------------ registry */
 
-static char *docker_config_dir(void)
-{
-  const char *d = getenv("DOCKER_CONFIG");
-  if (d && *d)
-    return xstrdup(d);
-  cleanup_free char *home = adr_home_dir();
-  return xasprintf("%s/.docker", home);
-}
+/* The engines adr knows.  Podman serves the Docker Engine API: the same
+ * adapter, found at Podman's sockets and reporting its own name. */
+static const struct adr_engine_ops *const engines[] = { &adr_docker_ops, &adr_podman_ops };
+static const char *const engine_names[] = { "docker", "podman", NULL };
 
-static char *context_endpoint(const char *ctx, adr_err *err)
+const char *const *adr_engine_names(void) { return engine_names; }
+
+static const struct adr_engine_ops *engine_ops(const char *name)
 {
-  cleanup_free char *cfg = docker_config_dir();
-  cleanup_free char *metadir = xasprintf("%s/contexts/meta", cfg);
-  DIR *d = opendir(metadir);
-  if (d == NULL)
-    goto notfound;
-  struct dirent *de;
-  char *found = NULL;
-  while ((de = readdir(d)) != NULL && found == NULL) {
-    if (de->d_name[0] == '.')
-      continue;
-    cleanup_free char *p = xasprintf("%s/%s/meta.json", metadir, de->d_name);
-    json_t *j = load_json_file(p);
-    if (!j)
-      continue;
-    const char *name = json_string_value(json_object_get(j, "Name"));
-    const char *host = json_string_value(
-      json_object_get(json_object_get(json_object_get(j, "Endpoints"), "docker"), "Host"));
-    if (name && streq(name, ctx) && host)
-      found = xstrdup(host);
-    json_decref(j);
-  }
-  closedir(d);
-  if (found)
-    return found;
-notfound:
-  adr_err_set(err, ENOENT, "docker context '%s' not found (set DOCKER_HOST or run 'docker context use default')", ctx);
+  for (size_t i = 0; i < ARRAY_SIZE(engines); i++)
+    if (streq(engines[i]->name, name))
+      return engines[i];
   return NULL;
 }
 
-char *adr_engine_endpoint(adr_err *err)
+static bool is_auto(const char *name) { return name == NULL || *name == '\0' || streq(name, "auto"); }
+
+static int unknown_engine(const char *name, adr_err *err)
 {
-  const char *h = getenv("DOCKER_HOST");
-  if (h && *h)
-    return xstrdup(h);
-  const char *ctx = getenv("DOCKER_CONTEXT");
-  json_t *cfg = NULL;
-  if (!(ctx && *ctx)) {
-    cleanup_free char *dir = docker_config_dir();
-    cleanup_free char *p = xasprintf("%s/config.json", dir);
-    cfg = load_json_file(p);
-    ctx = cfg ? json_string_value(json_object_get(cfg, "currentContext")) : NULL;
-  }
-  if (ctx && *ctx && !streq(ctx, "default")) {
-    char *ep = context_endpoint(ctx, err);
-    json_decref(cfg);
-    return ep;
-  }
-  json_decref(cfg);
-  struct stat st;
-  if (stat("/var/run/docker.sock", &st) == 0)
-    return xstrdup("unix:///var/run/docker.sock");
-  const char *rt = getenv("XDG_RUNTIME_DIR");
-  if (rt && *rt) {
-    cleanup_free char *p = xasprintf("%s/podman/podman.sock", rt);
-    if (stat(p, &st) == 0)
-      return xasprintf("unix://%s", p);
-  }
-  if (stat("/run/podman/podman.sock", &st) == 0)
-    return xstrdup("unix:///run/podman/podman.sock");
-  return xstrdup("unix:///var/run/docker.sock");
+  cleanup_free char *shown = adr_str_escape(name, 60);
+  return adr_err_set(err, EINVAL, "unknown engine '%s' in ADR_ENGINE (known: docker, podman, auto)", shown);
 }
 
-int adr_engine_open(struct adr_engine **out, const char *endpoint, adr_err *err)
+int adr_engine_locate(const char *name, const char **engine, char **endpoint, adr_err *err)
 {
+  *endpoint = NULL;
+  bool podman = false;
+  if (is_auto(name)) {
+    *endpoint = adr_docker_endpoint(true, &podman, err);
+    *engine = podman ? "podman" : "docker";
+  } else if (streq(name, "docker")) {
+    *endpoint = adr_docker_endpoint(false, &podman, err);
+    *engine = "docker";
+  } else if (streq(name, "podman")) {
+    *endpoint = adr_podman_endpoint(err);
+    *engine = "podman";
+  } else {
+    return unknown_engine(name, err);
+  }
+  return *endpoint ? 0 : -1;
+}
+
+int adr_engine_open_as(struct adr_engine **out, const char *engine, const char *endpoint, adr_err *err)
+{
+  const struct adr_engine_ops *ops = engine_ops(engine);
+  if (ops == NULL)
+    return unknown_engine(engine, err);
   struct adr_engine *e = xcalloc(1, sizeof(*e));
   e->endpoint = xstrdup(endpoint);
-  e->ops = &adr_docker_ops;
-  if (adr_docker_open(e, err) < 0) {
+  e->ops = ops;
+  if (ops->open(e, err) < 0) {
     adr_engine_close(e);
     return -1;
   }
   *out = e;
   return 0;
+}
+
+/* $ADR_ENGINE, else the configured name. */
+static const char *engine_wanted(const char *configured)
+{
+  const char *env = getenv("ADR_ENGINE");
+  return env && *env ? env : configured;
+}
+
+int adr_engine_open_default(struct adr_engine **out, const char *configured, adr_err *err)
+{
+  const char *engine = NULL;
+  cleanup_free char *endpoint = NULL;
+  if (adr_engine_locate(engine_wanted(configured), &engine, &endpoint, err) < 0)
+    return -1;
+  return adr_engine_open_as(out, engine, endpoint, err);
+}
+
+char *adr_engine_endpoint(adr_err *err)
+{
+  const char *engine = NULL;
+  char *endpoint = NULL;
+  adr_engine_locate(engine_wanted(NULL), &engine, &endpoint, err);
+  return endpoint;
+}
+
+int adr_engine_open(struct adr_engine **out, const char *endpoint, adr_err *err)
+{
+  const char *name = engine_wanted(NULL);
+  return adr_engine_open_as(out, is_auto(name) ? "docker" : name, endpoint, err);
 }
 
 void adr_engine_close(struct adr_engine *e)
@@ -155,6 +165,36 @@ void adr_engine_close(struct adr_engine *e)
   free(e->endpoint);
   free(e->api_version);
   free(e);
+}
+
+bool adr_host_routes(const char *subnet)
+{
+  struct in_addr a;
+  cleanup_free char *s = xstrdup(subnet);
+  char *sl = strchr(s, '/');
+  int bits = sl ? (int)strtol(sl + 1, NULL, 10) : 32;
+  if (sl)
+    *sl = '\0';
+  if (inet_pton(AF_INET, s, &a) != 1)
+    return false;
+  uint32_t net = ntohl(a.s_addr), mask = bits ? ~((1u << (32 - bits)) - 1) : 0;
+  cleanup_file FILE *f = fopen("/proc/net/route", "re");
+  if (!f)
+    return false;
+  char line[256];
+  while (fgets(line, sizeof(line), f)) {
+    char ifc[64];
+    unsigned dst, gw, flags, refc, use, metric, msk;
+    if (sscanf(line, "%63s %x %x %x %u %u %u %x", ifc, &dst, &gw, &flags, &refc, &use, &metric, &msk) != 8)
+      continue;
+    if (msk == 0)
+      continue; /* the default route overlaps everything */
+    uint32_t rd = ntohl(dst), rm = ntohl(msk);
+    uint32_t m = mask & rm; /* the shorter of the two prefixes */
+    if ((rd & m) == (net & m))
+      return true;
+  }
+  return false;
 }
 
 int adr_api_version_cmp(const char *a, const char *b)

@@ -1,5 +1,5 @@
 /* The engine interface.  Commands talk to sandboxes only through this; the
- * Docker Engine API implementation lives in engine-docker.c (it also serves
+ * Docker Engine API implementation lives in docker/ (it also serves
  * Podman's compatible socket).  Other engines add an ops table. */
 #ifndef ADR_ENGINE_H
 #define ADR_ENGINE_H
@@ -84,9 +84,80 @@ struct adr_attach {
   const char *detach_keys; /* attach only: e.g. "ctrl-p,ctrl-q"; NULL = engine default */
 };
 
+/* A sandbox's egress, engine-neutral.  src/core/egress.c decides it (the
+ * mode, the gateway's program, files, arguments, identity and limits as a
+ * spec, the subnets an allowlist network may take) and writes the files
+ * the gateway reads; the engine realises it:
+ *
+ *   ADR_EGRESS_ALLOWLIST  a network with no route out (and none to the
+ *                         host) whose only other member is the gateway, at
+ *                         the address of the subnet the engine could make;
+ *                         the gateway has the engine's outbound network too
+ *   ADR_EGRESS_OPEN       the gateway holds a network namespace with a route
+ *                         out (it blackholes the metadata addresses); the
+ *                         sandbox joins it
+ *
+ * What the engine makes is named after the sandbox (SANDBOX-gw, the
+ * gateway; SANDBOX-net, the network) so that egress_down needs only the
+ * name, and labelled (plan->gateway.labels, plan->net_labels) so that a
+ * killed adr's leftovers are found. */
+enum adr_egress_mode { ADR_EGRESS_ALLOWLIST, ADR_EGRESS_OPEN };
+#define ADR_EGRESS_GW_SUFFIX "-gw"
+#define ADR_EGRESS_NET_SUFFIX "-net"
+/* An argument of plan->gateway.cmd that the engine replaces with the
+ * gateway's address on the sandbox's network (allowlist). */
+#define ADR_EGRESS_ADDR "{egress-address}"
+
+struct adr_egress_plan {
+  enum adr_egress_mode mode;
+  const char *sandbox;          /* the sandbox's name */
+  /* the gateway (open mode: the holder) as a sandbox: name SANDBOX-gw,
+   * program, mounts, user, capabilities, sysctls, limits, restart policy,
+   * labels.  Its network is the engine's to give (the engine may complete
+   * this spec: network, address). */
+  struct adr_spec gateway;
+  const char *ready_file;       /* host path the gateway creates once it serves */
+  int ready_timeout_ms;         /* 0: 10 s */
+  /* allowlist */
+  const struct strv *subnets;   /* IPv4 /28s to try, in order ("10.213.4.16/28"); the engine
+                                   skips those the host routes (adr_host_routes) */
+  const struct strv *addrs;     /* the gateway's address in each */
+  const char *pool;             /* where they were carved from, for messages */
+  const struct strv *net_labels; /* key=value, for the network */
+};
+
+struct adr_egress_result {
+  struct adr_spec_net net;      /* the sandbox's network: attached to the allowlist
+                                   network (the engine picks its address), or joined
+                                   to the holder */
+  char *addr;                   /* allowlist: the gateway's address, the sandbox's
+                                   resolver and proxy */
+};
+void adr_egress_result_free(struct adr_egress_result *r);
+
+/* What an engine can do, for callers that adapt (an engine without
+ * ADR_ENG_CAP_BUILD cannot make adr's images; one without _EGRESS cannot
+ * run allowlist or open sandboxes).  An op an engine lacks fails with
+ * ENOTSUP whether or not its bit is tested first. */
+enum {
+  ADR_ENG_CAP_BUILD = 1u << 0,    /* image_build from a Dockerfile context */
+  ADR_ENG_CAP_NETWORKS = 1u << 1, /* network_create/remove/connect/list */
+  ADR_ENG_CAP_LABELS = 1u << 2,   /* labels kept on sandboxes and networks, and list filters on them */
+  ADR_ENG_CAP_RESTART = 1u << 3,  /* restart policies: sandboxes outlive adr and come back with the engine */
+  ADR_ENG_CAP_EGRESS = 1u << 4,   /* egress_up/egress_down */
+  ADR_ENG_CAP_EXEC = 1u << 5,     /* container_exec */
+  ADR_ENG_CAP_ATTACH = 1u << 6,   /* container_attach to a running sandbox, with detach keys */
+  ADR_ENG_CAP_LOGS = 1u << 7,     /* container_logs after the fact */
+  ADR_ENG_CAP_STATE = 1u << 8,    /* the state store: state_get/state_set/state_list */
+};
+
 struct adr_engine;
 struct adr_engine_ops {
-  const char *name;
+  const char *name;               /* "docker", "podman" */
+  unsigned caps;                  /* ADR_ENG_CAP_* */
+  /* Connects to e->endpoint (set by the caller) and fills e->priv,
+   * e->api_version; on failure adr_engine_close undoes what it did. */
+  int (*open)(struct adr_engine *e, adr_err *err);
   void (*close)(struct adr_engine *e);
   int (*ping)(struct adr_engine *e, adr_err *err);
   int (*version)(struct adr_engine *e, char **version, char **api, adr_err *err);
@@ -127,6 +198,29 @@ struct adr_engine_ops {
                          adr_err *err);
   int (*network_list)(struct adr_engine *e, const struct strv *label_filters, struct adr_network **out,
                       size_t *n, adr_err *err);
+
+  /* The state store: what adr records about a sandbox (the ADR_LABEL_*
+   * keys of spec.h: owner, workspace, branch, egress mode ...), kept by
+   * the engine with the sandbox so that it goes when the sandbox goes.
+   * Engines with labels keep it in them (Docker: the container's labels,
+   * set at create from spec.labels); an engine without labels keeps a
+   * store of its own and fills spec.labels into it at create.
+   * state_get: 0 found (*value: the key's value, NULL when unset), 1 no
+   * such sandbox.  state_set: changes one key of an existing sandbox;
+   * EROFS where the engine fixes them at create (Docker) and the value
+   * differs.  state_list: the sandboxes, running or not, whose state
+   * matches every filter ("key" or "key=value"), with their labels. */
+  int (*state_get)(struct adr_engine *e, const char *sandbox, const char *key, char **value, adr_err *err);
+  int (*state_set)(struct adr_engine *e, const char *sandbox, const char *key, const char *value, adr_err *err);
+  int (*state_list)(struct adr_engine *e, const struct strv *filters, struct adr_container **out, size_t *n,
+                    adr_err *err);
+
+  /* Makes the plan's network objects and starts its gateway, waiting
+   * until it serves; on failure nothing it made is left. */
+  int (*egress_up)(struct adr_engine *e, struct adr_egress_plan *plan, struct adr_egress_result *res,
+                   adr_err *err);
+  /* Removes what egress_up made for sandbox (absent objects are fine). */
+  int (*egress_down)(struct adr_engine *e, const char *sandbox, adr_err *err);
 };
 
 struct adr_engine {
@@ -137,8 +231,16 @@ struct adr_engine {
 };
 
 
+/* Has the engine every capability in caps (ADR_ENG_CAP_*)? */
+static inline bool adr_engine_can(const struct adr_engine *e, unsigned caps)
+{
+  return (e->ops->caps & caps) == caps;
+}
+
 /* The calls: every caller goes through these, never through ops directly.
- * An operation an engine does not implement fails with ENOTSUP. */
+ * An operation an engine does not implement fails with ENOTSUP.  Errors
+ * carry errno values only (ENOENT: no such object, EEXIST: the name is
+ * taken, ...) and the engine's own message. */
 int adr_engine_unsupported(struct adr_engine *e, const char *what, adr_err *err);
 static inline int adr_engine_ping(struct adr_engine *e, adr_err *err)
 {
@@ -273,19 +375,78 @@ static inline int adr_engine_network_list(struct adr_engine *e, const struct str
   return e->ops->network_list(e, label_filters, out, n, err);
 }
 
-/* Where the engine is: DOCKER_HOST, else the current docker context's
- * endpoint (DOCKER_CONTEXT or ~/.docker/config.json's currentContext),
- * else the default socket (or Podman's, when only that exists). */
+static inline int adr_engine_state_get(struct adr_engine *e, const char *sandbox, const char *key, char **value, adr_err *err)
+{
+  if (e->ops->state_get == NULL)
+    return adr_engine_unsupported(e, "state get", err);
+  return e->ops->state_get(e, sandbox, key, value, err);
+}
+static inline int adr_engine_state_set(struct adr_engine *e, const char *sandbox, const char *key, const char *value, adr_err *err)
+{
+  if (e->ops->state_set == NULL)
+    return adr_engine_unsupported(e, "state set", err);
+  return e->ops->state_set(e, sandbox, key, value, err);
+}
+static inline int adr_engine_state_list(struct adr_engine *e, const struct strv *filters, struct adr_container **out, size_t *n, adr_err *err)
+{
+  if (e->ops->state_list == NULL)
+    return adr_engine_unsupported(e, "state list", err);
+  return e->ops->state_list(e, filters, out, n, err);
+}
+static inline int adr_engine_egress_up(struct adr_engine *e, struct adr_egress_plan *plan, struct adr_egress_result *res, adr_err *err)
+{
+  if (e->ops->egress_up == NULL)
+    return adr_engine_unsupported(e, "egress", err);
+  return e->ops->egress_up(e, plan, res, err);
+}
+static inline int adr_engine_egress_down(struct adr_engine *e, const char *sandbox, adr_err *err)
+{
+  if (e->ops->egress_down == NULL)
+    return adr_engine_unsupported(e, "egress", err);
+  return e->ops->egress_down(e, sandbox, err);
+}
+
+/* The engines adr knows, NULL-terminated: "docker", "podman". */
+const char *const *adr_engine_names(void);
+/* Which engine and where it listens.  name is ADR_ENGINE's value:
+ *   NULL, "" or "auto"  Docker's discovery: DOCKER_HOST, else the current
+ *                       docker context's endpoint (DOCKER_CONTEXT or
+ *                       ~/.docker/config.json's currentContext), else the
+ *                       default socket, else Podman's (then it is podman)
+ *   "docker"            the same without the Podman fallback
+ *   "podman"            CONTAINER_HOST, else $XDG_RUNTIME_DIR/podman/podman.sock,
+ *                       else /run/podman/podman.sock
+ * *engine is a static name; *endpoint is the caller's.  An unknown name
+ * fails with EINVAL naming it and the known ones. */
+int adr_engine_locate(const char *name, const char **engine, char **endpoint, adr_err *err);
+/* Opens engine (a name of adr_engine_names) at endpoint and negotiates
+ * the API version. */
+int adr_engine_open_as(struct adr_engine **e, const char *engine, const char *endpoint, adr_err *err);
+/* Both, for the engine $ADR_ENGINE names, else configured (the ADR_ENGINE
+ * config key; NULL: auto). */
+int adr_engine_open_default(struct adr_engine **e, const char *configured, adr_err *err);
+/* The same by halves, with $ADR_ENGINE only: its endpoint, and that
+ * engine (docker when auto) opened at endpoint. */
 char *adr_engine_endpoint(adr_err *err);
-/* Opens the engine at endpoint and negotiates the API version. */
 int adr_engine_open(struct adr_engine **e, const char *endpoint, adr_err *err);
 void adr_engine_close(struct adr_engine *e);
 static inline void adr_engine_cleanup(struct adr_engine **e) { if (*e) adr_engine_close(*e); *e = NULL; }
 #define cleanup_engine __attribute__((cleanup(adr_engine_cleanup)))
 
-/* The Docker implementation, exposed for unit tests of request building. */
+/* For engines that make networks: does the host route any of subnet's
+ * addresses already (a LAN, a VPN)?  A network made there would be
+ * unreachable from the sandbox and shadow the host's. */
+bool adr_host_routes(const char *subnet);
+
+/* The Docker implementation (also Podman's), exposed for the registry and
+ * for unit tests of request building. */
 extern const struct adr_engine_ops adr_docker_ops;
+extern const struct adr_engine_ops adr_podman_ops;
 int adr_docker_open(struct adr_engine *e, adr_err *err);
+/* Docker's discovery (see adr_engine_locate); podman_fallback: try
+ * Podman's sockets when the default socket is absent (*is_podman then). */
+char *adr_docker_endpoint(bool podman_fallback, bool *is_podman, adr_err *err);
+char *adr_podman_endpoint(adr_err *err);
 /* Engine API JSON for POST /containers/create (caller frees with free()). */
 char *adr_docker_create_body(const struct adr_spec *spec);
 /* Parses the body of GET /images/json. */
@@ -293,6 +454,8 @@ int adr_docker_parse_images(const char *json, size_t len, struct adr_image **out
 /* Parses one line of the /build stream; fills ev (text points into *owned). */
 int adr_docker_parse_build_line(const char *line, size_t len, struct adr_build_event *ev,
                                 char **owned, adr_err *err);
+/* The errno value of an Engine API status (0 below 400: 304 is "already"). */
+int adr_docker_errno(long status);
 /* "1.41" style version comparison. */
 int adr_api_version_cmp(const char *a, const char *b);
 

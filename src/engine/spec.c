@@ -1,12 +1,22 @@
 #include "spec.h"
 
+#include <errno.h>
+
 void adr_spec_init(struct adr_spec *s)
 {
   memset(s, 0, sizeof(*s));
+  s->net.kind = ADR_SPEC_NET_OUTBOUND;
+  s->restart = ADR_RESTART_NO;
+  /* the MUST list of spec.h */
   s->read_only_root = true;
   s->no_new_privileges = true;
   s->drop_all_caps = true;
+  s->ipc_private = true;
+  s->cgroupns_private = true;
+  s->privileged = false;
+  s->swap_limited = true;
   s->init = true;
+  s->seccomp = ADR_SECCOMP_ENGINE; /* adr's policy is data the builder passes (adr_spec_set_seccomp) */
 }
 
 void adr_spec_free(struct adr_spec *s)
@@ -24,14 +34,12 @@ void adr_spec_free(struct adr_spec *s)
   }
   free(s->mounts);
   strv_free(&s->labels);
-  strv_free(&s->extra_hosts);
   strv_free(&s->cap_add);
-  free(s->network);
-  free(s->ipv4);
+  free(s->net.name);
+  free(s->net.ipv4);
   strv_free(&s->dns);
   strv_free(&s->entrypoint);
   strv_free(&s->sysctls);
-  free(s->restart);
   free(s->seccomp_profile);
   memset(s, 0, sizeof(*s));
 }
@@ -52,6 +60,7 @@ void adr_spec_add_bind(struct adr_spec *s, const char *source, const char *targe
   m->source = xstrdup(source);
   m->target = xstrdup(target);
   m->readonly = readonly;
+  m->rprivate = true;
 }
 
 void adr_spec_add_tmpfs(struct adr_spec *s, const char *target, uint64_t size, unsigned mode, long uid, long gid)
@@ -59,10 +68,13 @@ void adr_spec_add_tmpfs(struct adr_spec *s, const char *target, uint64_t size, u
   struct adr_spec_mount *m = add_mount(s);
   m->type = ADR_MOUNT_TMPFS;
   m->target = xstrdup(target);
-  m->size = size;
-  m->mode = mode;
+  m->nosuid = true;
+  m->nodev = true;
+  m->noexec = false;
+  m->size = size ? size : ADR_TMPFS_DEFAULT_SIZE;
+  m->mode = mode ? mode : ADR_TMPFS_DEFAULT_MODE;
   m->uid = uid;
-  m->gid = gid;
+  m->gid = uid >= 0 && gid < 0 ? uid : gid;
 }
 
 void adr_spec_set_label(struct adr_spec *s, const char *key, const char *value)
@@ -78,6 +90,28 @@ void adr_spec_set_label(struct adr_spec *s, const char *key, const char *value)
   strv_pushf(&s->labels, "%s=%s", key, value);
 }
 
+void adr_spec_set_net(struct adr_spec *s, enum adr_spec_net_kind kind, const char *name, const char *ipv4)
+{
+  free(s->net.name);
+  free(s->net.ipv4);
+  s->net.kind = kind;
+  s->net.name = name ? xstrdup(name) : NULL;
+  s->net.ipv4 = ipv4 ? xstrdup(ipv4) : NULL;
+  if (kind == ADR_SPEC_NET_JOIN) {
+    free(s->hostname);
+    s->hostname = NULL;
+    s->host_alias = false;
+    strv_free(&s->dns);
+  }
+}
+
+void adr_spec_set_seccomp(struct adr_spec *s, enum adr_seccomp mode, const char *profile)
+{
+  free(s->seccomp_profile);
+  s->seccomp = mode;
+  s->seccomp_profile = mode == ADR_SECCOMP_ADR && profile ? xstrdup(profile) : NULL;
+}
+
 static const char *strv_non_utf8(const struct strv *v)
 {
   for (size_t i = 0; i < v->n; i++)
@@ -88,11 +122,12 @@ static const char *strv_non_utf8(const struct strv *v)
 
 const char *adr_spec_non_utf8(const struct adr_spec *s)
 {
-  const char *single[] = { s->name, s->image, s->user, s->workdir, s->hostname, s->network, s->seccomp_profile };
+  const char *single[] = { s->name, s->image, s->user, s->workdir, s->hostname, s->net.name, s->net.ipv4,
+                           s->seccomp_profile };
   for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++)
     if (single[i] && !utf8_valid(single[i]))
       return single[i];
-  const struct strv *lists[] = { &s->cmd, &s->env, &s->labels, &s->extra_hosts, &s->cap_add };
+  const struct strv *lists[] = { &s->cmd, &s->env, &s->labels, &s->cap_add, &s->dns, &s->entrypoint, &s->sysctls };
   for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
     const char *bad = strv_non_utf8(lists[i]);
     if (bad)
@@ -105,4 +140,40 @@ const char *adr_spec_non_utf8(const struct adr_spec *s)
       return s->mounts[i].target;
   }
   return NULL;
+}
+
+int adr_spec_check(const struct adr_spec *s, adr_err *err)
+{
+  const char *bad = adr_spec_non_utf8(s);
+  if (bad) {
+    cleanup_free char *shown = adr_str_escape(bad, 120);
+    return adr_err_set(err, EILSEQ, "'%s' is not valid UTF-8 (the engine API cannot carry it)", shown);
+  }
+  if (s->privileged)
+    return adr_err_set(err, EPERM, "a privileged sandbox is never made");
+  if (s->image == NULL || *s->image == '\0')
+    return adr_err_set(err, EINVAL, "sandbox without an image");
+  switch (s->net.kind) {
+  case ADR_SPEC_NET_OUTBOUND:
+  case ADR_SPEC_NET_NONE:
+    if (s->net.ipv4)
+      return adr_err_set(err, EINVAL, "a fixed address needs a network adr made");
+    break;
+  case ADR_SPEC_NET_JOIN:
+    if (!s->net.name || !*s->net.name)
+      return adr_err_set(err, EINVAL, "joining a network namespace needs the sandbox that holds it");
+    if (s->net.ipv4 || s->hostname || s->host_alias || s->dns.n)
+      return adr_err_set(err, EINVAL, "a sandbox that joins '%s' takes its address, hostname, hosts and resolvers",
+                         s->net.name);
+    break;
+  case ADR_SPEC_NET_ATTACH:
+    if (!s->net.name || !*s->net.name)
+      return adr_err_set(err, EINVAL, "attaching to a network needs its name");
+    break;
+  default:
+    return adr_err_set(err, EINVAL, "unknown network kind %d", (int)s->net.kind);
+  }
+  if (s->seccomp == ADR_SECCOMP_ADR && (!s->seccomp_profile || !*s->seccomp_profile))
+    return adr_err_set(err, EINVAL, "adr's seccomp policy is missing its text");
+  return 0;
 }

@@ -52,7 +52,7 @@ static void base_spec(struct adr_spec *s, const char *script)
   strv_push(&s->cmd, script);
   s->user = xstrdup("1000:1000");
   s->workdir = xstrdup("/");
-  s->network = xstrdup("none");
+  adr_spec_set_net(s, ADR_SPEC_NET_NONE, NULL, NULL);
   s->memory = 256ll << 20;
   s->nano_cpus = 1000000000ll;
   s->pids = 128;
@@ -60,7 +60,7 @@ static void base_spec(struct adr_spec *s, const char *script)
   strv_push(&s->labels, LABEL);
   const struct adr_builtin_file *sc = adr_builtin_find("seccomp.json");
   assert_non_null(sc);
-  s->seccomp_profile = xstrdup((const char *)sc->data);
+  adr_spec_set_seccomp(s, ADR_SECCOMP_ADR, (const char *)sc->data);
 }
 
 /* Creates the sandbox, attaches (before start, so nothing is lost), starts
@@ -388,8 +388,7 @@ static void test_seccomp_policy(void **state)
   /* control: the engine's own default profile lets the call reach the
    * kernel, so the probe can see the difference */
   base_spec(&s, PROBE);
-  free(s.seccomp_profile);
-  s.seccomp_profile = NULL;
+  adr_spec_set_seccomp(&s, ADR_SECCOMP_ENGINE, NULL);
   cleanup_free char *out2 = probe(&s);
   adr_spec_free(&s);
   cleanup_free char *vsock2 = field(out2, "vsock");
@@ -406,14 +405,26 @@ static void test_hardening_controls(void **state)
   s.read_only_root = false;
   s.no_new_privileges = false;
   s.drop_all_caps = false;
+  s.ipc_private = false;
+  s.cgroupns_private = false;
+  s.pids = 0;
+  adr_spec_set_seccomp(&s, ADR_SECCOMP_NONE, NULL);
   free(s.user);
   s.user = xstrdup("0:0");
   cleanup_free char *out = probe(&s);
   adr_spec_free(&s);
-  cleanup_free char *capbnd = field(out, "CapBnd"), *nnp = field(out, "NoNewPrivs"), *root = field(out, "root");
+  cleanup_free char *capbnd = field(out, "CapBnd"), *nnp = field(out, "NoNewPrivs"), *root = field(out, "root"),
+                    *sec = field(out, "Seccomp"), *cg = field(out, "cgroup-outside"), *pids = field(out, "pids"),
+                    *vsock = field(out, "vsock");
   assert_string_not_equal(capbnd, "0000000000000000");
   assert_string_equal(nnp, "0");
   assert_string_equal(root, "writable");
+  assert_string_equal(sec, "0");
+  assert_string_not_equal(vsock, "Operation not permitted");
+  /* the host's cgroup namespace shows the sandbox's real cgroup path */
+  assert_string_not_equal(cg, "0");
+  assert_non_null(pids);
+  assert_string_not_equal(pids, "128");
 }
 
 /* ------------------------------------------------------------ unsupported */

@@ -51,9 +51,9 @@ static void full_spec(struct adr_spec *s)
   s->memory = 4LL << 30;
   s->nano_cpus = 1500000000LL;
   s->pids = 1024;
-  s->network = xstrdup("none");
-  strv_push(&s->extra_hosts, "host.docker.internal:host-gateway");
-  s->seccomp_profile = xstrdup("{}");
+  s->net.kind = ADR_SPEC_NET_NONE;
+  s->host_alias = true;
+  adr_spec_set_seccomp(s, ADR_SECCOMP_ADR, "{}");
   adr_spec_add_bind(s, "/home/u/proj", "/workspace", false);
   adr_spec_add_tmpfs(s, "/tmp", 1ULL << 30, 0, -1, -1);
   adr_spec_add_bind(s, "/home/u/.pi", "/home/agent/.pi", true);
@@ -424,6 +424,26 @@ static void test_labels_get(void **state)
   assert_null(adr_labels_get(&none, "a"));
 }
 
+/* Errors carry errno values only, never an HTTP status. */
+static void test_docker_errno(void **state)
+{
+  (void)state;
+  static const struct { long status; int errnum; } t[] = {
+    { 200, 0 }, { 201, 0 }, { 204, 0 }, { 304, 0 }, /* 304: already started/stopped */
+    { 400, EINVAL }, { 401, EACCES }, { 403, EPERM }, { 404, ENOENT }, { 406, EINVAL },
+    { 409, EEXIST }, { 413, EFBIG }, { 418, EINVAL }, { 500, EIO }, { 501, ENOTSUP },
+    { 502, EIO }, { 503, EAGAIN },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE(t); i++)
+    if (adr_docker_errno(t[i].status) != t[i].errnum)
+      fail_msg("HTTP %ld: errno %d, want %d", t[i].status, adr_docker_errno(t[i].status), t[i].errnum);
+  /* no status ever leaks through as an errno value */
+  for (long st = 100; st < 600; st++) {
+    int e = adr_docker_errno(st);
+    assert_true(e == 0 || (e != st && e < 200));
+  }
+}
+
 /* The fields the egress gateway and allowlist sandboxes need. */
 static void test_create_body_network(void **state)
 {
@@ -431,12 +451,11 @@ static void test_create_body_network(void **state)
   cleanup_spec struct adr_spec s;
   adr_spec_init(&s);
   s.image = xstrdup("img");
-  s.network = xstrdup("adr-x-net");
-  s.ipv4 = xstrdup("10.213.0.2");
+  adr_spec_set_net(&s, ADR_SPEC_NET_ATTACH, "adr-x-net", "10.213.0.2");
   strv_push(&s.dns, "10.213.0.2");
   strv_push(&s.entrypoint, "/usr/local/libexec/adr-gateway");
   strv_push(&s.sysctls, "net.ipv4.ip_unprivileged_port_start=0");
-  s.restart = xstrdup("unless-stopped");
+  s.restart = ADR_RESTART_UNLESS_STOPPED;
   char *body = adr_docker_create_body(&s);
   json_t *j = json_loads(body, 0, NULL);
   free(body);
@@ -488,6 +507,7 @@ int main(void)
     cmocka_unit_test(test_build_error_honours_len),
     cmocka_unit_test(test_api_version_cmp),
     cmocka_unit_test(test_labels_get),
+    cmocka_unit_test(test_docker_errno),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -293,6 +293,40 @@ static void test_prompt_is_one_argument(void **state)
   json_decref(j);
 }
 
+/* The spec adr run builds, in the typed fields an engine reads: the
+ * engine's outbound network with the host alias (egress narrows it),
+ * adr's seccomp policy unless --unsafe no-seccomp, the MUST hardening. */
+static void test_typed_fields(void **state)
+{
+  struct fixture *f = *state;
+  cleanup_spec struct adr_spec s;
+  adr_err err = NULL;
+  assert_int_equal(adr_run_spec(&f->o, &f->agent, &s, &err), 0);
+  assert_int_equal(s.net.kind, ADR_SPEC_NET_OUTBOUND);
+  assert_null(s.net.name);
+  assert_true(s.host_alias);
+  assert_int_equal(s.restart, ADR_RESTART_NO);
+  assert_int_equal(s.seccomp, ADR_SECCOMP_ADR);
+  assert_string_equal(s.seccomp_profile, f->o.seccomp_profile);
+  assert_true(s.read_only_root && s.no_new_privileges && s.drop_all_caps && s.ipc_private && s.cgroupns_private &&
+              s.swap_limited && s.init);
+  assert_false(s.privileged);
+  assert_int_equal(s.cap_add.n, 0);
+  for (size_t i = 0; i < s.n_mounts; i++) {
+    if (s.mounts[i].type == ADR_MOUNT_BIND)
+      assert_true(s.mounts[i].rprivate);
+    else
+      assert_true(s.mounts[i].nosuid && s.mounts[i].nodev);
+  }
+  assert_int_equal(adr_spec_check(&s, &err), 0);
+  adr_spec_free(&s);
+
+  assert_int_equal(adr_unsafe_parse("no-seccomp", &f->o.unsafe, &err), 0);
+  assert_int_equal(adr_run_spec(&f->o, &f->agent, &s, &err), 0);
+  assert_int_equal(s.seccomp, ADR_SECCOMP_ENGINE); /* the engine's default, not none */
+  assert_null(s.seccomp_profile);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -302,6 +336,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_shell_and_config, setup, teardown),
     cmocka_unit_test_setup_teardown(test_prompt_is_one_argument, setup, teardown),
     cmocka_unit_test_setup_teardown(test_identity, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_typed_fields, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -174,7 +174,8 @@ static int perform(struct adr_http *h, const char *method, const char *path,
     if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
         rc == CURLE_OPERATION_TIMEDOUT) {
       const char *why = oserr ? strerror((int)oserr) : (errbuf[0] ? errbuf : curl_easy_strerror(rc));
-      return adr_err_set(err, oserr ? (int)oserr : ECONNREFUSED,
+      /* never ENOENT: callers read that as "no such container" */
+      return adr_err_set(err, oserr && oserr != ENOENT ? (int)oserr : ECONNREFUSED,
                          "cannot connect to the engine at %s: %s (is the Docker daemon running?)",
                          h->endpoint, why);
     }
