@@ -491,3 +491,51 @@ void adr_split_model(const char *model, char **provider, char **name)
   *provider = xstrndup(model, (size_t)(slash - model));
   *name = xstrdup(slash + 1);
 }
+
+/* One dotenv line, as the dotenv packages read it: optional "export" and
+ * blanks, NAME ([A-Za-z0-9_.-]), then "=" (blanks around it) or ": ", then
+ * the value (quotes and an unquoted trailing comment removed).  Returns
+ * the name's length (0: not an assignment); *val points into line, which
+ * is modified. */
+size_t adr_parse_dotenv_line(char *line, char **name, char **val)
+{
+  char *l = line;
+  while (*l == ' ' || *l == '\t')
+    l++;
+  if (str_has_prefix(l, "export") && (l[6] == ' ' || l[6] == '\t')) {
+    l += 6;
+    while (*l == ' ' || *l == '\t')
+      l++;
+  }
+  size_t n = 0;
+  while ((l[n] >= 'A' && l[n] <= 'Z') || (l[n] >= 'a' && l[n] <= 'z') || (l[n] >= '0' && l[n] <= '9') ||
+         l[n] == '_' || l[n] == '.' || l[n] == '-')
+    n++;
+  if (n == 0)
+    return 0;
+  char *v = l + n;
+  while (*v == ' ' || *v == '\t')
+    v++;
+  if (*v != '=' && !(*v == ':' && (v[1] == ' ' || v[1] == '\t')))
+    return 0;
+  v++;
+  while (*v == ' ' || *v == '\t')
+    v++;
+  size_t vl = strcspn(v, "\r");
+  v[vl] = '\0';
+  if (vl >= 2 && (v[0] == '"' || v[0] == '\'' || v[0] == '`') && strchr(v + 1, v[0])) {
+    char *q = strchr(v + 1, v[0]);
+    *q = '\0';
+    v++;
+  } else {
+    char *hash = strstr(v, " #");
+    if (hash)
+      *hash = '\0';
+    for (size_t e = strlen(v); e > 0 && (v[e - 1] == ' ' || v[e - 1] == '\t'); e--)
+      v[e - 1] = '\0';
+  }
+  l[n] = '\0';
+  *name = l;
+  *val = v;
+  return n;
+}

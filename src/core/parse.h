@@ -70,4 +70,10 @@ char *adr_path_expand_home(const char *path, const char *home);
 /* Splits "provider/model" on the first '/'. No '/' -> provider NULL. */
 void adr_split_model(const char *model, char **provider, char **name);
 
+/* One dotenv line, as the dotenv packages read it (optional "export",
+ * NAME, "=" or ": ", a value without quotes or trailing comment).  Returns
+ * the name's length, 0 when the line is no assignment; *name and *val
+ * point into line, which is modified. */
+size_t adr_parse_dotenv_line(char *line, char **name, char **val);
+
 #endif
