@@ -13,10 +13,10 @@
 
 /* In the order `adr help` lists them. */
 const struct adr_cmd_entry *const adr_commands[] = {
-  &cmd_run_entry, &cmd_start_entry, &cmd_ls_entry, &cmd_attach_entry, &cmd_logs_entry, &cmd_exec_entry,
-  &cmd_diff_entry, &cmd_merge_entry, &cmd_stop_entry, &cmd_rm_entry, &cmd_team_entry, &cmd_secret_entry,
-  &cmd_build_entry, &cmd_update_entry, &cmd_status_entry, &cmd_config_entry, &cmd_completions_entry,
-  &cmd_fix_owner_entry, &cmd_version_entry, &cmd_help_entry,
+  &cmd_run_entry,    &cmd_start_entry,       &cmd_ls_entry,        &cmd_attach_entry,  &cmd_logs_entry,
+  &cmd_exec_entry,   &cmd_diff_entry,        &cmd_merge_entry,     &cmd_stop_entry,    &cmd_rm_entry,
+  &cmd_team_entry,   &cmd_secret_entry,      &cmd_build_entry,     &cmd_update_entry,  &cmd_status_entry,
+  &cmd_config_entry, &cmd_completions_entry, &cmd_fix_owner_entry, &cmd_version_entry, &cmd_help_entry,
 };
 const size_t adr_n_commands = ARRAY_SIZE(adr_commands);
 
@@ -33,24 +33,25 @@ static void debug_sink(const char *msg) { fprintf(stderr, "adr: debug: %s\n", ms
 void adr_print_main_help(FILE *out);
 void adr_print_main_help(FILE *out)
 {
-  fprintf(out, "usage: adr [--version] [--help] COMMAND [ARGS]\n\n"
-               "Run AI coding agents in hardened, isolated sandboxes.\n\nCommands:\n");
+  fprintf(out,
+          "usage: adr [--version] [--help] COMMAND [ARGS]\n\n"
+          "Run AI coding agents in hardened, isolated sandboxes.\n\nCommands:\n");
   for (size_t i = 0; i < adr_n_commands; i++)
     if (!(adr_commands[i]->flags & CMD_HIDDEN))
       fprintf(out, "   %-12s %s\n", adr_commands[i]->name, adr_commands[i]->summary);
-  fprintf(out, "\n'adr help COMMAND' or 'adr COMMAND --help' shows a command's options.\n"
-               "Set ADR_DEBUG=1 to see every engine request.\n");
+  fprintf(out,
+          "\n'adr help COMMAND' or 'adr COMMAND --help' shows a command's options.\n"
+          "Set ADR_DEBUG=1 to see every engine request.\n");
 }
 
 /* Names of the container launcher adr replaces, installed as links to
  * adr and dispatched here on argv[0]: run-AGENT -> adr run AGENT, and the
  * persistent-agent commands. */
-static const struct { const char *name, *verb; } compat[] = {
-  { "launch-agent", "start" },
-  { "list-agents", "ls" },
-  { "remove-agent", "rm" },
-  { "connect-agent", "attach" },
-  { "adr-tmux", "team" },
+static const struct {
+  const char *name, *verb;
+} compat[] = {
+  { "launch-agent", "start" },   { "list-agents", "ls" }, { "remove-agent", "rm" },
+  { "connect-agent", "attach" }, { "adr-tmux", "team" },
 };
 
 /* Returns a new argv (adr VERB [AGENT] ARGS...) for a compatibility name,

@@ -6,10 +6,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+/* clang-format off */
 static const struct option attach_options[] = {
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
+/* clang-format on */
 
 static const char attach_help[] =
   "Connects your terminal to the agent NAME.  Ctrl-P Ctrl-Q detaches and\n"
@@ -64,8 +66,14 @@ static int attach_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, st
   if (term_catch(&st.t, sigs, ARRAY_SIZE(sigs), &err) < 0)
     return report(&err);
   struct adr_attach at = {
-    .in_fd = STDIN_FILENO, .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO, .tty = true,
-    .on_ready = on_ready, .wake_fd = term_wake_fd(&st.t), .on_wake = on_wake, .ud = &st,
+    .in_fd = STDIN_FILENO,
+    .out_fd = STDOUT_FILENO,
+    .err_fd = STDERR_FILENO,
+    .tty = true,
+    .on_ready = on_ready,
+    .wake_fd = term_wake_fd(&st.t),
+    .on_wake = on_wake,
+    .ud = &st,
     .detach_keys = TERM_DETACH_KEYS,
   };
   if (st.t.tty)

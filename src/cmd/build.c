@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <time.h>
 
+/* clang-format off */
 static const struct option build_options[] = {
   { "tag", required_argument, NULL, 't' },
   { "no-cache", no_argument, NULL, 'n' },
@@ -18,13 +19,16 @@ static const struct option build_options[] = {
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct option update_options[] = {
   { "tag", required_argument, NULL, 't' },
   { "no-cache", no_argument, NULL, 'n' }, /* the default; accepted */
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
+/* clang-format on */
 
 static const char build_help[] =
   "Builds the adr base image (adr/base: Debian bookworm-slim, git, ripgrep,\n"
@@ -131,8 +135,7 @@ static int build_one(struct adr_ctx *ctx, const char *who, const struct adr_imag
   return r;
 }
 
-int build_images(struct adr_ctx *ctx, const struct adr_agent *const *agents, size_t n, const char *tag,
-                 bool no_cache)
+int build_images(struct adr_ctx *ctx, const struct adr_agent *const *agents, size_t n, const char *tag, bool no_cache)
 {
   cleanup_err adr_err err = NULL;
   if (ctx_config(ctx, &err) < 0 || ctx_engine(ctx, &err) < 0) {
@@ -140,8 +143,8 @@ int build_images(struct adr_ctx *ctx, const struct adr_agent *const *agents, siz
     return (int)(n ? n : 1);
   }
   cleanup_strv struct strv cas = { 0 };
-  if (adr_extra_ca_files(adr_config_get(&ctx->s.config, "ADR_EXTRA_CA"), "/usr/local/share/ca-certificates",
-                         &cas, &err) < 0) {
+  if (adr_extra_ca_files(adr_config_get(&ctx->s.config, "ADR_EXTRA_CA"), "/usr/local/share/ca-certificates", &cas,
+                         &err) < 0) {
     report(&err);
     return (int)(n ? n : 1);
   }
@@ -254,8 +257,8 @@ static int build_or_update(struct adr_ctx *ctx, const struct adr_cmd_entry *self
         return report(&err);
       }
       for (size_t i = 0; i < ctx->s.agents.n; i++) {
-        cleanup_free char *image = adr_layout_image(adr_config_get(&ctx->s.config, "ADR_IMAGE_PREFIX"),
-                                                    ctx->s.agents.v[i].name, tag);
+        cleanup_free char *image =
+          adr_layout_image(adr_config_get(&ctx->s.config, "ADR_IMAGE_PREFIX"), ctx->s.agents.v[i].name, tag);
         int r = adr_images_present(ctx->s.engine, image, &err);
         if (r < 0) {
           free(list);

@@ -29,11 +29,11 @@ struct cmd_args {
   struct cmd_opt {
     int id;            /* getopt's value: the short option, or the long one's */
     const char *value; /* its argument, NULL for a flag */
-  } *opts;
+  } * opts;
   size_t n_opts;
-  char **argv;         /* the positional arguments */
+  char **argv; /* the positional arguments */
   int argc;
-  char **rest;         /* CMD_DASHDASH: what follows "--" */
+  char **rest; /* CMD_DASHDASH: what follows "--" */
   int n_rest;
 };
 bool args_has(const struct cmd_args *a, int id);
@@ -58,15 +58,15 @@ enum {
 struct adr_cmd_entry {
   const char *name;
   const char *summary;
-  const char *usage;              /* lines after "usage: " */
-  const char *help;               /* longer description and options */
+  const char *usage; /* lines after "usage: " */
+  const char *help;  /* longer description and options */
   const struct option *options;
-  const char *shortopts;          /* getopt's; a leading '+': options end at the first argument */
-  const char *complete;           /* what positional args complete to: "agents", "commands", "dirs", "keys",
+  const char *shortopts; /* getopt's; a leading '+': options end at the first argument */
+  const char *complete;  /* what positional args complete to: "agents", "commands", "dirs", "keys",
                                      "names", "shells", "team", "config", "" */
-  unsigned flags;                 /* CMD_* */
+  unsigned flags;        /* CMD_* */
   int (*exec)(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struct cmd_args *args);
-  void (*more_help)(FILE *out);   /* after the help, for --help only */
+  void (*more_help)(FILE *out); /* after the help, for --help only */
 };
 
 extern const struct adr_cmd_entry *const adr_commands[];
@@ -78,14 +78,14 @@ int cmd_dispatch(struct adr_ctx *ctx, const struct adr_cmd_entry *e, int argc, c
 /* The entries (one file each) */
 extern const struct adr_cmd_entry cmd_run_entry, cmd_start_entry, cmd_ls_entry, cmd_attach_entry, cmd_logs_entry,
   cmd_exec_entry, cmd_diff_entry, cmd_merge_entry, cmd_stop_entry, cmd_rm_entry, cmd_team_entry, cmd_secret_entry,
-  cmd_build_entry, cmd_update_entry, cmd_status_entry, cmd_config_entry, cmd_completions_entry,
-  cmd_fix_owner_entry, cmd_version_entry, cmd_help_entry;
+  cmd_build_entry, cmd_update_entry, cmd_status_entry, cmd_config_entry, cmd_completions_entry, cmd_fix_owner_entry,
+  cmd_version_entry, cmd_help_entry;
 
 /* Exit codes */
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 /* Reporting, git style: "adr: message" / "adr: warning: ..." / "hint: ...". */
-int report(adr_err *err);                       /* prints, frees, returns exit status */
+int report(adr_err *err); /* prints, frees, returns exit status */
 void warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void hintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* returns 1 */
@@ -134,7 +134,6 @@ int team_watch(struct adr_ctx *ctx, const char *team, const char *only);
 
 /* Builds the base image and the named agents' images (cmd/build.c).
  * Reports progress and failures itself; returns the number that failed. */
-int build_images(struct adr_ctx *ctx, const struct adr_agent *const *agents, size_t n, const char *tag,
-                 bool no_cache);
+int build_images(struct adr_ctx *ctx, const struct adr_agent *const *agents, size_t n, const char *tag, bool no_cache);
 
 #endif

@@ -5,12 +5,14 @@
 
 #include <jansson.h>
 
+/* clang-format off */
 static const struct option config_options[] = {
   { "project", no_argument, NULL, 'p' },
   { "json", no_argument, NULL, 'j' },
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
+/* clang-format on */
 
 static const char config_help[] =
   "Configuration is read from, in increasing precedence: built-in defaults,\n"
@@ -35,8 +37,8 @@ static void print_keys_help(FILE *out)
   const struct adr_config_key *k = adr_config_keys(&n);
   fprintf(out, "Keys:\n");
   for (size_t i = 0; i < n; i++)
-    fprintf(out, "  %-18s %s%s%s%s\n", k[i].name, k[i].help, k[i].def ? " (default: " : "",
-            k[i].def ? k[i].def : "", k[i].def ? ")" : "");
+    fprintf(out, "  %-18s %s%s%s%s\n", k[i].name, k[i].help, k[i].def ? " (default: " : "", k[i].def ? k[i].def : "",
+            k[i].def ? ")" : "");
 }
 
 static int show(struct adr_ctx *ctx, bool json)
@@ -56,7 +58,8 @@ static int show(struct adr_ctx *ctx, bool json)
         if (strncmp(en->key, keys[i].name, l - 1) == 0) {
           const char *row[] = { en->key, en->value, en->origin };
           adr_table_add(&t, row);
-          json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "key", en->key, "value", en->value, "origin", en->origin));
+          json_array_append_new(arr,
+                                json_pack("{s:s, s:s, s:s}", "key", en->key, "value", en->value, "origin", en->origin));
         }
       }
       continue;
@@ -64,9 +67,9 @@ static int show(struct adr_ctx *ctx, bool json)
     const struct adr_config_entry *en = adr_config_entry(&ctx->s.config, keys[i].name);
     const char *row[] = { keys[i].name, en ? en->value : "", en ? en->origin : "unset" };
     adr_table_add(&t, row);
-    json_array_append_new(arr, json_pack("{s:s, s:o, s:s}", "key", keys[i].name, "value",
-                                         en ? json_string(en->value) : json_null(), "origin",
-                                         en ? en->origin : "unset"));
+    json_array_append_new(arr,
+                          json_pack("{s:s, s:o, s:s}", "key", keys[i].name, "value",
+                                    en ? json_string(en->value) : json_null(), "origin", en ? en->origin : "unset"));
   }
   if (json) {
     char *s = json_dumps(arr, JSON_INDENT(2));
@@ -138,8 +141,10 @@ static int config_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, st
       if (adr_config_key_find(key) == NULL)
         return errorf("config set: unknown key '%s' (see 'adr config --help')", key);
       if (project && adr_config_key_find(key)->host_only)
-        return errorf("config set --project %s: not in a project file (an agent can write one); set it globally "
-                      "or with a flag", key);
+        return errorf(
+          "config set --project %s: not in a project file (an agent can write one); set it globally "
+          "or with a flag",
+          key);
       if (adr_config_validate(key, eq + 1, &err) < 0) {
         adr_err_prefix(&err, "config set %s", key);
         return report(&err);
@@ -157,8 +162,8 @@ static int config_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, st
   if (streq(sub, "unset")) {
     if (nargs < 2)
       return usage_error(self, "unset needs KEY");
-    cleanup_free char *path = project ? (ctx->s.cwd ? adr_config_find_project(ctx->s.cwd) : NULL)
-                                      : adr_config_global_path();
+    cleanup_free char *path =
+      project ? (ctx->s.cwd ? adr_config_find_project(ctx->s.cwd) : NULL) : adr_config_global_path();
     if (path == NULL)
       return errorf("config unset: no .adr file found from '%s' upwards", ctx->s.cwd ? ctx->s.cwd : ".");
     for (int i = 1; i < nargs; i++) {
@@ -175,8 +180,9 @@ static int config_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, st
 const struct adr_cmd_entry cmd_config_entry = {
   .name = "config",
   .summary = "show or change configuration",
-  .usage = "adr config [show] [--json]\n       adr config get KEY\n       adr config set [--project] KEY=VALUE\n"
-           "       adr config unset [--project] KEY\n       adr config path",
+  .usage =
+    "adr config [show] [--json]\n       adr config get KEY\n       adr config set [--project] KEY=VALUE\n"
+    "       adr config unset [--project] KEY\n       adr config path",
   .help = config_help,
   .options = config_options,
   .shortopts = "hpj",

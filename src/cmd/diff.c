@@ -6,11 +6,13 @@
 #include <string.h>
 #include <unistd.h>
 
+/* clang-format off */
 static const struct option diff_options[] = {
   { "stat", no_argument, NULL, 's' },
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
+/* clang-format on */
 
 static const char diff_help[] =
   "Shows what the agent NAME changed in its worktree against the commit its\n"
@@ -63,8 +65,8 @@ static int diff_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, stru
     adr_err_set(&err, ENOENT, "its branch %s no longer exists", a.wt.branch);
     goto fail;
   }
-  if (adr_git_wt(&a.repo, a.wt.gitdir, a.wt.path, true, &part, &err, "diff", "--no-ext-diff", "--no-textconv",
-                 color, stat ? "--stat" : "--patch", a.wt.base, tip.data, "--", NULL) < 0)
+  if (adr_git_wt(&a.repo, a.wt.gitdir, a.wt.path, true, &part, &err, "diff", "--no-ext-diff", "--no-textconv", color,
+                 stat ? "--stat" : "--patch", a.wt.base, tip.data, "--", NULL) < 0)
     goto fail;
   if (part.len) {
     buf_printf(&out, "### committed on %s (what 'adr merge %s' brings in)\n", a.wt.branch, name);
@@ -82,8 +84,8 @@ static int diff_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, stru
     buf_append(&out, part.data, part.len);
   }
   /* new files the agent did not add: shown as additions */
-  if (adr_git_wt(&a.repo, a.wt.gitdir, a.wt.path, true, &files, &err, "ls-files", "--others",
-                 "--exclude-standard", "-z", NULL) < 0)
+  if (adr_git_wt(&a.repo, a.wt.gitdir, a.wt.path, true, &files, &err, "ls-files", "--others", "--exclude-standard",
+                 "-z", NULL) < 0)
     goto fail;
   buf_reset(&part);
   for (size_t off = 0; files.data && off < files.len;) {

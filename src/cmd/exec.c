@@ -4,10 +4,12 @@
 
 #include <unistd.h>
 
+/* clang-format off */
 static const struct option exec_options[] = {
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
+/* clang-format on */
 
 static const char exec_help[] =
   "Runs COMMAND in the sandbox of the running agent NAME, as the agent's\n"
@@ -45,8 +47,13 @@ static int exec_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, stru
   struct term t;
   term_init(&t);
   struct adr_attach at = {
-    .in_fd = STDIN_FILENO, .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO, .tty = t.tty,
-    .on_ready = on_ready, .wake_fd = -1, .ud = &t,
+    .in_fd = STDIN_FILENO,
+    .out_fd = STDOUT_FILENO,
+    .err_fd = STDERR_FILENO,
+    .tty = t.tty,
+    .on_ready = on_ready,
+    .wake_fd = -1,
+    .ud = &t,
   };
   cleanup_err adr_err err = NULL;
   int code = 0;

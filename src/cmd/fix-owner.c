@@ -11,11 +11,13 @@
 #include <ftw.h>
 #include <sys/stat.h>
 
+/* clang-format off */
 static const struct option fix_owner_options[] = {
   { "image", required_argument, NULL, 'i' },
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
+/* clang-format on */
 
 static const char fix_owner_help[] =
   "Changes the owner of DIR (default: the current directory) and everything\n"
@@ -73,8 +75,8 @@ static int fix_owner_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self,
   }
   if (code != 0)
     return errorf("fix-owner: chown in the helper sandbox failed (exit %d)", code);
-  printf("fixed %zu entr%s in %s: now owned by %u:%u\n", foreign, foreign == 1 ? "y" : "ies", dir,
-         (unsigned)getuid(), (unsigned)getgid());
+  printf("fixed %zu entr%s in %s: now owned by %u:%u\n", foreign, foreign == 1 ? "y" : "ies", dir, (unsigned)getuid(),
+         (unsigned)getgid());
   return EXIT_OK;
 }
 

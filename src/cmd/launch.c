@@ -82,8 +82,14 @@ static int run(struct adr_launch *l, struct term *t, adr_err *err)
     return report(err);
   t->tty = l->ro.tty;
   struct adr_launch_io io = {
-    .in_fd = l->headless ? -1 : STDIN_FILENO, .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO,
-    .wake_fd = term_wake_fd(t), .on_wake = on_wake, .on_started = on_started, .on_ended = on_ended, .ud = t,
+    .in_fd = l->headless ? -1 : STDIN_FILENO,
+    .out_fd = STDOUT_FILENO,
+    .err_fd = STDERR_FILENO,
+    .wake_fd = term_wake_fd(t),
+    .on_wake = on_wake,
+    .on_started = on_started,
+    .on_ended = on_ended,
+    .ud = t,
   };
   if (adr_launch_run(l, &io, err) < 0)
     return report(err);

@@ -10,12 +10,14 @@
 #include <time.h>
 #include <unistd.h>
 
+/* clang-format off */
 static const struct option logs_options[] = {
   { "follow", no_argument, NULL, 'f' },
   { "egress", no_argument, NULL, 'E' },
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
+/* clang-format on */
 
 static const char logs_help[] =
   "Prints the output of the agent NAME (its terminal, for interactive\n"

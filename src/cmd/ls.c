@@ -6,12 +6,14 @@
 #include <jansson.h>
 #include <sys/stat.h>
 
+/* clang-format off */
 static const struct option ls_options[] = {
   { "all", no_argument, NULL, 'a' },
   { "json", no_argument, NULL, 'j' },
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
+/* clang-format on */
 
 static const char ls_help[] =
   "Lists the persistent agents started in this repository (or directory):\n"
@@ -94,8 +96,12 @@ static int ls_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struct
     else
       state = xstrdup(a->c.state ? a->c.state : "?");
     up = adr_pagent_running(a) ? adr_fmt_uptime(a->c.created, now) : xstrdup("-");
-    const char *row[] = { a->name ? a->name : "?", a->agent ? a->agent : "?", a->wt.branch ? a->wt.branch : "-",
-                          state, up, all ? (a->scope ? a->scope : "-") : (a->workspace ? a->workspace : "-") };
+    const char *row[] = { a->name ? a->name : "?",
+                          a->agent ? a->agent : "?",
+                          a->wt.branch ? a->wt.branch : "-",
+                          state,
+                          up,
+                          all ? (a->scope ? a->scope : "-") : (a->workspace ? a->workspace : "-") };
     adr_table_add(&t, row);
   }
   adr_table_print(&t, stdout);

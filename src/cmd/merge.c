@@ -3,10 +3,12 @@
  * (core/pagent-merge.c); this file says what the checks found. */
 #include "cmd.h"
 
+/* clang-format off */
 static const struct option merge_options[] = {
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
+/* clang-format on */
 
 static const char merge_help[] =
   "Merges the branch of the agent NAME into the branch checked out in the\n"
@@ -26,8 +28,7 @@ static int refused(const struct adr_pagent *a, const struct adr_merge *m)
                   a->workspace ? a->workspace : "its workspace");
   case ADR_MERGE_DETACHED:
     return errorf("merge '%s': your checkout %s is not on a branch (detached HEAD)", name, a->repo.top);
-  case ADR_MERGE_GONE:
-    return errorf("merge '%s': its branch %s no longer exists", name, a->wt.branch);
+  case ADR_MERGE_GONE: return errorf("merge '%s': its branch %s no longer exists", name, a->wt.branch);
   case ADR_MERGE_DIRTY:
     fprintf(stderr, "adr: merge '%s': your checkout %s has uncommitted changes; commit or stash them first:\n%s\n",
             name, a->repo.top, m->status);
@@ -42,8 +43,7 @@ static int refused(const struct adr_pagent *a, const struct adr_merge *m)
   case ADR_MERGE_NO_IDENT:
     return errorf("merge '%s': git does not know who you are (set user.name and user.email); nothing was changed",
                   name);
-  default:
-    return EXIT_FAIL;
+  default: return EXIT_FAIL;
   }
 }
 

@@ -6,12 +6,14 @@
 
 enum { OPT_NO_PUSH = 256 };
 
+/* clang-format off */
 static const struct option rm_options[] = {
   { "no-push", no_argument, NULL, OPT_NO_PUSH },
   { "force", no_argument, NULL, 'f' },
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
+/* clang-format on */
 
 static const char rm_help[] =
   "Removes the agent NAME: stops its sandbox, removes it, its worktree and\n"
@@ -33,8 +35,7 @@ static char *upstream_remote(const struct adr_repo *r)
   if (adr_git_repo(r, false, &b, &e, "symbolic-ref", "--quiet", "--short", "HEAD", NULL) == 0) {
     cleanup_free char *key = xasprintf("branch.%s.remote", adr_git_trim(&b));
     buf_reset(&b);
-    if (adr_git_repo(r, false, &b, &e, "config", "--get", key, NULL) == 0 && *adr_git_trim(&b) &&
-        !streq(b.data, "."))
+    if (adr_git_repo(r, false, &b, &e, "config", "--get", key, NULL) == 0 && *adr_git_trim(&b) && !streq(b.data, "."))
       return xstrdup(b.data);
   }
   buf_reset(&b);
@@ -59,8 +60,8 @@ static bool nothing_to_lose(const char *name, const struct adr_pagent *a, const 
     return true;
   fprintf(stderr, "adr: rm '%s': would lose", name);
   if (st->unmerged)
-    fprintf(stderr, " %u commit%s on %s that no other branch or remote has", st->unmerged,
-            st->unmerged == 1 ? "" : "s", a->wt.branch);
+    fprintf(stderr, " %u commit%s on %s that no other branch or remote has", st->unmerged, st->unmerged == 1 ? "" : "s",
+            a->wt.branch);
   if (st->unmerged && st->changes.n)
     fprintf(stderr, " and");
   if (st->changes.n)
@@ -72,16 +73,15 @@ static bool nothing_to_lose(const char *name, const struct adr_pagent *a, const 
     fprintf(stderr, "  ... and %zu more\n", st->changes.n - 20);
   if (stopped)
     fprintf(stderr, "(the agent was stopped while adr checked; nothing else changed)\n");
-  hintf("review with 'adr diff %s', bring it home with 'adr merge %s', or remove anyway with 'adr rm --force %s'",
-        name, name, name);
+  hintf("review with 'adr diff %s', bring it home with 'adr merge %s', or remove anyway with 'adr rm --force %s'", name,
+        name, name);
   return false;
 }
 
 /* The checks before anything goes: what removing would lose, a push that
  * may save it.  0 to go on (*delete_branch: the branch may go too), else
  * the exit status. */
-static int check_work(const char *name, struct adr_pagent *a, bool push, bool force, bool stopped,
-                      bool *delete_branch)
+static int check_work(const char *name, struct adr_pagent *a, bool push, bool force, bool stopped, bool *delete_branch)
 {
   cleanup_err adr_err err = NULL;
   struct adr_worktree_state st = { 0 };

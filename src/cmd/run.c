@@ -7,12 +7,30 @@
 #include <unistd.h>
 
 enum {
-  OPT_CONFIG_FILE = 256, OPT_PROMPT, OPT_HEADLESS, OPT_SHELL, OPT_TAG, OPT_MODEL, OPT_ENV_FILE,
-  OPT_TIMEOUT, OPT_MEMORY, OPT_CPUS, OPT_PIDS, OPT_UNSAFE, OPT_NAME, OPT_YES, OPT_BRANCH, OPT_NO_WORKTREE,
-  OPT_NETWORK, OPT_ALLOW, OPT_ALLOW_PRESET, OPT_NO_RELAY,
+  OPT_CONFIG_FILE = 256,
+  OPT_PROMPT,
+  OPT_HEADLESS,
+  OPT_SHELL,
+  OPT_TAG,
+  OPT_MODEL,
+  OPT_ENV_FILE,
+  OPT_TIMEOUT,
+  OPT_MEMORY,
+  OPT_CPUS,
+  OPT_PIDS,
+  OPT_UNSAFE,
+  OPT_NAME,
+  OPT_YES,
+  OPT_BRANCH,
+  OPT_NO_WORKTREE,
+  OPT_NETWORK,
+  OPT_ALLOW,
+  OPT_ALLOW_PRESET,
+  OPT_NO_RELAY,
 };
 
 /* The options adr run and adr start share (one macro, two tables). */
+/* clang-format off */
 #define SANDBOX_OPTIONS \
   { "workspace", required_argument, NULL, 'w' }, \
   { "config", required_argument, NULL, 'c' }, \
@@ -36,21 +54,26 @@ enum {
   { "no-relay", no_argument, NULL, OPT_NO_RELAY }, \
   { "yes", no_argument, NULL, OPT_YES }, \
   { "help", no_argument, NULL, 'h' }
+/* clang-format on */
 
+/* clang-format off */
 static const struct option run_options[] = {
   SANDBOX_OPTIONS,
   { "timeout", required_argument, NULL, OPT_TIMEOUT },
   { 0 },
 };
+/* clang-format on */
 
 /* adr start: no --timeout (nobody stays to enforce it); --branch and
  * --no-worktree */
+/* clang-format off */
 const struct option start_options[] = {
   SANDBOX_OPTIONS,
   { "branch", required_argument, NULL, OPT_BRANCH },
   { "no-worktree", no_argument, NULL, OPT_NO_WORKTREE },
   { 0 },
 };
+/* clang-format on */
 
 static const char run_help[] =
   "Runs AGENT (default: ADR_AGENT) in a hardened sandbox with the workspace\n"

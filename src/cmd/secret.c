@@ -7,10 +7,12 @@
 #include <termios.h>
 #include <unistd.h>
 
+/* clang-format off */
 static const struct option secret_options[] = {
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
+/* clang-format on */
 
 static const char secret_help[] =
   "Keeps API keys and tokens for adr's credential relay, one per NAME (the\n"

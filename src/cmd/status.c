@@ -6,11 +6,13 @@
 
 #include <jansson.h>
 
+/* clang-format off */
 static const struct option status_options[] = {
   { "json", no_argument, NULL, 'j' },
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
+/* clang-format on */
 
 static const char status_help[] =
   "Lists every known agent (built-in and ~/.config/adr/agents/) with its\n"
@@ -58,15 +60,15 @@ static int status_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, st
       cleanup_free char *age = adr_fmt_age(imgs[k].created, now);
       const char *row[] = { a->name, repo, imgs[k].tag, size, age };
       adr_table_add(&t, row);
-      json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:b}", "agent", a->name, "image",
-                                           repo, "tag", imgs[k].tag, "size", (json_int_t)imgs[k].size,
-                                           "created", (json_int_t)imgs[k].created, "built", 1));
+      json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:b}", "agent", a->name, "image", repo, "tag",
+                                           imgs[k].tag, "size", (json_int_t)imgs[k].size, "created",
+                                           (json_int_t)imgs[k].created, "built", 1));
     }
     if (!any) {
       const char *row[] = { a->name, repo, "-", "-", "(not built)" };
       adr_table_add(&t, row);
-      json_array_append_new(arr, json_pack("{s:s, s:s, s:n, s:n, s:n, s:b}", "agent", a->name, "image",
-                                           repo, "tag", "size", "created", "built", 0));
+      json_array_append_new(arr, json_pack("{s:s, s:s, s:n, s:n, s:n, s:b}", "agent", a->name, "image", repo, "tag",
+                                           "size", "created", "built", 0));
     }
   }
   if (json) {

@@ -2,10 +2,12 @@
 #include "cmd.h"
 #include "reap.h"
 
+/* clang-format off */
 static const struct option stop_options[] = {
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
+/* clang-format on */
 
 static const char stop_help[] =
   "Stops the agent NAME (SIGTERM, then SIGKILL after 10 s).  Its worktree,\n"

@@ -15,6 +15,7 @@
 
 enum { OPT_AGENT = 256, OPT_SHARED, OPT_ALL, OPT_JSON };
 
+/* clang-format off */
 static const struct option team_options[] = {
   { "agent", required_argument, NULL, OPT_AGENT },
   { "workspace", required_argument, NULL, 'w' },
@@ -24,6 +25,7 @@ static const struct option team_options[] = {
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
+/* clang-format on */
 
 static const char team_help[] =
   "Runs several agents side by side in a tmux session adr-SESSION, one pane\n"
@@ -78,8 +80,15 @@ static int start_member(struct adr_ctx *ctx, const char *team, const char *ws, b
 {
   struct adr_ctx child = { .prog = ctx->prog, .s = { .cwd = ctx->s.cwd ? xstrdup(ctx->s.cwd) : NULL } };
   struct adr_launch_opts o = {
-    .cwd = child.s.cwd, .persistent = true, .team = team, .agent = m->type, .name = m->agent, .workspace = ws,
-    .no_worktree = shared, .tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO), .term = getenv("TERM"),
+    .cwd = child.s.cwd,
+    .persistent = true,
+    .team = team,
+    .agent = m->type,
+    .name = m->agent,
+    .workspace = ws,
+    .no_worktree = shared,
+    .tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO),
+    .term = getenv("TERM"),
   };
   return cmd_launch(&child, &cmd_start_entry, &o, true);
 }
@@ -358,10 +367,11 @@ static int team_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, stru
 const struct adr_cmd_entry cmd_team_entry = {
   .name = "team",
   .summary = "several agents side by side in tmux (also: adr-tmux)",
-  .usage = "adr team start SESSION --agent TYPE[:NAME]... [-w DIR] [--shared-workspace]\n"
-           "       adr team attach|inject SESSION\n       adr team send SESSION --agent NAME|--all PROMPT\n"
-           "       adr team status [SESSION] [--json]\n       adr team watch SESSION [--agent NAME]\n"
-           "       adr team merge|stop SESSION",
+  .usage =
+    "adr team start SESSION --agent TYPE[:NAME]... [-w DIR] [--shared-workspace]\n"
+    "       adr team attach|inject SESSION\n       adr team send SESSION --agent NAME|--all PROMPT\n"
+    "       adr team status [SESSION] [--json]\n       adr team watch SESSION [--agent NAME]\n"
+    "       adr team merge|stop SESSION",
   .help = team_help,
   .options = team_options,
   .shortopts = "hw:",

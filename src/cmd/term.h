@@ -15,10 +15,10 @@
 #define TERM_DETACH_HELP "Ctrl-P Ctrl-Q"
 
 struct term {
-  bool tty;             /* stdin and stdout are terminals (the caller may narrow it) */
+  bool tty; /* stdin and stdout are terminals (the caller may narrow it) */
   bool raw;
   struct termios saved;
-  int pipe[2];          /* caught signals */
+  int pipe[2]; /* caught signals */
 };
 void term_init(struct term *t);
 /* Catches sigs until term_close. */

@@ -13,7 +13,8 @@ __attribute__((format(printf, 1, 0))) static char *vfmt(const char *fmt, va_list
   return s;
 }
 
-__attribute__((format(printf, 4, 0))) static int set_common(adr_err *err, int errnum, int with_strerror, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static int set_common(adr_err *err, int errnum, int with_strerror,
+                                                            const char *fmt, va_list ap)
 {
   if (err == NULL)
     return -1;

@@ -25,10 +25,12 @@ char *adr_fmt_age(time_t then, time_t now)
   int64_t d = (int64_t)(now - then);
   if (d < 0)
     d = 0;
-  struct { int64_t s; const char *one, *many; } units[] = {
-    { 365 * 86400, "a year", "years" }, { 30 * 86400, "a month", "months" },
-    { 7 * 86400, "a week", "weeks" },   { 86400, "a day", "days" },
-    { 3600, "an hour", "hours" },       { 60, "a minute", "minutes" },
+  struct {
+    int64_t s;
+    const char *one, *many;
+  } units[] = {
+    { 365 * 86400, "a year", "years" }, { 30 * 86400, "a month", "months" }, { 7 * 86400, "a week", "weeks" },
+    { 86400, "a day", "days" },         { 3600, "an hour", "hours" },        { 60, "a minute", "minutes" },
   };
   for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
     if (d >= units[i].s) {

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <time.h>
 
-char *adr_fmt_size(int64_t bytes);            /* "705MB" (decimal, like docker) */
-char *adr_fmt_age(time_t then, time_t now);   /* "2 days ago" */
+char *adr_fmt_size(int64_t bytes);              /* "705MB" (decimal, like docker) */
+char *adr_fmt_age(time_t then, time_t now);     /* "2 days ago" */
 char *adr_fmt_uptime(time_t since, time_t now); /* "3h12m" */
 
 /* A simple left-aligned table. */

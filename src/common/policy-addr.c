@@ -69,10 +69,13 @@ bool gw_addr_in_net(const uint8_t *a, const uint8_t *net, unsigned prefix)
 
 static bool v4_special(const uint8_t *a)
 {
-  static const struct { uint8_t n[4]; unsigned p; } r[] = {
-    { { 0, 0, 0, 0 }, 8 },       { { 10, 0, 0, 0 }, 8 },     { { 100, 64, 0, 0 }, 10 },
-    { { 127, 0, 0, 0 }, 8 },     { { 169, 254, 0, 0 }, 16 }, { { 172, 16, 0, 0 }, 12 },
-    { { 192, 168, 0, 0 }, 16 },  { { 224, 0, 0, 0 }, 4 },    { { 240, 0, 0, 0 }, 4 },
+  static const struct {
+    uint8_t n[4];
+    unsigned p;
+  } r[] = {
+    { { 0, 0, 0, 0 }, 8 },      { { 10, 0, 0, 0 }, 8 },     { { 100, 64, 0, 0 }, 10 },
+    { { 127, 0, 0, 0 }, 8 },    { { 169, 254, 0, 0 }, 16 }, { { 172, 16, 0, 0 }, 12 },
+    { { 192, 168, 0, 0 }, 16 }, { { 224, 0, 0, 0 }, 4 },    { { 240, 0, 0, 0 }, 4 },
   };
   for (size_t i = 0; i < ARRAY_SIZE(r); i++)
     if (gw_addr_in_net(a, r[i].n, r[i].p))
@@ -155,8 +158,8 @@ int gw_name_normalize(const char *in, size_t len, char *out)
 
 /* ---------------------------------------------------------------- line files */
 
-int gw_lines(const char *buf, size_t len, const char *file, size_t max_line, gw_line_fn *fn, void *ud,
-             unsigned *nlines, adr_err *err)
+int gw_lines(const char *buf, size_t len, const char *file, size_t max_line, gw_line_fn *fn, void *ud, unsigned *nlines,
+             adr_err *err)
 {
   size_t i = 0;
   unsigned lineno = 0;

@@ -94,7 +94,7 @@ static int parse_pattern(const char *s, size_t len, struct gw_rule *r, char *why
     }
     /* clear host bits */
     for (unsigned b = r->prefix; b < maxp; b++)
-      r->net.a[b / 8] &= (uint8_t)~(0x80 >> (b % 8));
+      r->net.a[b / 8] &= (uint8_t) ~(0x80 >> (b % 8));
     r->kind = GW_RULE_NET;
     return 0;
   bad_prefix:

@@ -65,9 +65,9 @@ enum gw_rule_kind { GW_RULE_NAME, GW_RULE_WILDCARD, GW_RULE_NET };
 
 struct gw_rule {
   enum gw_rule_kind kind;
-  char *name;          /* NAME: the name; WILDCARD: the suffix with its dot (".example.com") */
-  struct gw_addr net;  /* NET: network address (host bits cleared) */
-  unsigned prefix;     /* NET: prefix length */
+  char *name;         /* NAME: the name; WILDCARD: the suffix with its dot (".example.com") */
+  struct gw_addr net; /* NET: network address (host bits cleared) */
+  unsigned prefix;    /* NET: prefix length */
   bool any_port;
   uint16_t *ports;
   size_t nports;
@@ -95,8 +95,8 @@ bool gw_rule_port(const struct gw_rule *r, uint16_t port);
 
 struct gw_decision {
   bool allow;
-  const char *rule;          /* the rule's label, or the deny reason */
-  bool is_ip;                /* host was an IP literal: connect to addr */
+  const char *rule; /* the rule's label, or the deny reason */
+  bool is_ip;       /* host was an IP literal: connect to addr */
   struct gw_addr addr;
   char name[GW_NAME_MAX + 1]; /* normalised name when !is_ip */
 };
@@ -116,7 +116,7 @@ size_t gw_filter_addrs(const struct gw_policy *p, uint16_t port, struct gw_addr 
  * max_line bytes, no NUL) and may point *at (preset to lineno) at the line
  * an error belongs to; the first error becomes "FILE:AT: why". */
 typedef int gw_line_fn(void *ud, const char *s, size_t n, unsigned lineno, unsigned *at, char *why, size_t wcap);
-int gw_lines(const char *buf, size_t len, const char *file, size_t max_line, gw_line_fn *fn, void *ud,
-             unsigned *nlines, adr_err *err);
+int gw_lines(const char *buf, size_t len, const char *file, size_t max_line, gw_line_fn *fn, void *ud, unsigned *nlines,
+             adr_err *err);
 
 #endif

@@ -62,8 +62,7 @@ int adr_proc_run(const struct adr_proc *p, adr_err *err)
     posix_spawn_file_actions_addchdir_np(&fa, p->dir);
 
   pid_t pid;
-  int rc = posix_spawnp(&pid, p->argv[0], &fa, &at, (char *const *)p->argv,
-                       envv.v ? envv.v : (char *[]){ NULL });
+  int rc = posix_spawnp(&pid, p->argv[0], &fa, &at, (char *const *)p->argv, envv.v ? envv.v : (char *[]){ NULL });
   if (rc != 0) {
     adr_err_sys(err, rc, "run %s", p->argv[0]);
     goto out;

@@ -13,8 +13,18 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static inline void freep(void *p) { free(*(void **)p); }
-static inline void closep(int *fd) { if (*fd >= 0) close(*fd); *fd = -1; }
-static inline void fclosep(FILE **f) { if (*f) fclose(*f); *f = NULL; }
+static inline void closep(int *fd)
+{
+  if (*fd >= 0)
+    close(*fd);
+  *fd = -1;
+}
+static inline void fclosep(FILE **f)
+{
+  if (*f)
+    fclose(*f);
+  *f = NULL;
+}
 
 #define cleanup_free __attribute__((cleanup(freep)))
 #define cleanup_close __attribute__((cleanup(closep)))
@@ -22,7 +32,12 @@ static inline void fclosep(FILE **f) { if (*f) fclose(*f); *f = NULL; }
 
 /* Moves ownership out of p: yields its value and leaves NULL behind, so
  * that p's cleanup attribute no longer frees what now belongs elsewhere. */
-#define TAKE_PTR(p) ({ typeof(p) _take_ptr_p = (p); (p) = NULL; _take_ptr_p; })
+#define TAKE_PTR(p)              \
+  ({                             \
+    typeof(p) _take_ptr_p = (p); \
+    (p) = NULL;                  \
+    _take_ptr_p;                 \
+  })
 
 /* Allocation failure is not recoverable in a CLI; these abort with a
  * message rather than returning NULL into every call site. */

@@ -46,8 +46,9 @@ bool adr_agent_name_valid(const char *s)
   return true;
 }
 
-static const char *const known_top[] = { "name", "description", "npm", "binary", "config", "config_file",
-                                         "env", "args", "api_hosts", "login_hosts", "network", "credentials", "comment" };
+static const char *const known_top[] = { "name",        "description", "npm",    "binary",    "config",
+                                         "config_file", "env",         "args",   "api_hosts", "login_hosts",
+                                         "network",     "credentials", "comment" };
 
 static int get_str(json_t *o, const char *key, bool required, char **out, const char *ctx, adr_err *err)
 {
@@ -72,8 +73,7 @@ static int get_strv(json_t *o, const char *key, struct strv *out, const char *ct
     return adr_err_set(err, EINVAL, "%s: \"%s\" must be an array of strings", ctx, key);
   size_t i;
   json_t *x;
-  json_array_foreach(v, i, x)
-  {
+  json_array_foreach (v, i, x) {
     if (!json_is_string(x))
       return adr_err_set(err, EINVAL, "%s: \"%s\"[%zu] must be a string", ctx, key, i);
     strv_push(out, json_string_value(x));
@@ -103,8 +103,7 @@ int adr_agent_parse(const char *json, size_t len, const char *source, struct adr
   }
   const char *k;
   json_t *v;
-  json_object_foreach(j, k, v)
-  {
+  json_object_foreach (j, k, v) {
     bool ok = false;
     for (size_t i = 0; i < ARRAY_SIZE(known_top); i++)
       if (streq(k, known_top[i]))
@@ -137,8 +136,7 @@ int adr_agent_parse(const char *json, size_t len, const char *source, struct adr
   }
   size_t i;
   json_t *c;
-  json_array_foreach(cfg, i, c)
-  {
+  json_array_foreach (cfg, i, c) {
     a->configs = xrealloc(a->configs, (a->n_configs + 1) * sizeof(*a->configs));
     struct adr_agent_config *ac = &a->configs[a->n_configs++];
     memset(ac, 0, sizeof(*ac));
@@ -161,8 +159,7 @@ int adr_agent_parse(const char *json, size_t len, const char *source, struct adr
     adr_err_set(err, EINVAL, "%s: \"env\" must be an object of strings", ctx);
     goto out;
   }
-  json_object_foreach(env, k, v)
-  {
+  json_object_foreach (env, k, v) {
     if (!json_is_string(v) || !adr_valid_env_name(k, strlen(k))) {
       adr_err_set(err, EINVAL, "%s: env \"%s\": invalid name or non-string value", ctx, k);
       goto out;
@@ -176,8 +173,7 @@ int adr_agent_parse(const char *json, size_t len, const char *source, struct adr
   }
   if (get_strv(args, "interactive", &a->interactive_args, ctx, err) < 0 ||
       get_strv(args, "headless", &a->headless_args, ctx, err) < 0 ||
-      get_strv(args, "model", &a->model_args, ctx, err) < 0 ||
-      get_strv(j, "api_hosts", &a->api_hosts, ctx, err) < 0 ||
+      get_strv(args, "model", &a->model_args, ctx, err) < 0 || get_strv(j, "api_hosts", &a->api_hosts, ctx, err) < 0 ||
       get_strv(j, "login_hosts", &a->login_hosts, ctx, err) < 0)
     goto out;
   if (get_str(j, "network", false, &a->network, ctx, err) < 0)
@@ -319,8 +315,12 @@ int adr_agents_unknown(const struct adr_agents *l, const char *name, adr_err *er
 /* Replaces {model}, {model_provider} and {model_name} inside a token. */
 static char *subst(const char *tmpl, const char *model, const char *prov, const char *mname)
 {
-  struct { const char *k, *v; } t[] = {
-    { "{model_provider}", prov }, { "{model_name}", mname }, { "{model}", model },
+  struct {
+    const char *k, *v;
+  } t[] = {
+    { "{model_provider}", prov },
+    { "{model_name}", mname },
+    { "{model}", model },
   };
   struct buf b;
   buf_init(&b, 0);
@@ -342,8 +342,8 @@ static char *subst(const char *tmpl, const char *model, const char *prov, const 
   return buf_steal(&b);
 }
 
-int adr_agent_argv(const struct adr_agent *a, bool headless, const char *prompt, const char *model,
-                   char *const *extra, size_t n_extra, struct strv *out, adr_err *err)
+int adr_agent_argv(const struct adr_agent *a, bool headless, const char *prompt, const char *model, char *const *extra,
+                   size_t n_extra, struct strv *out, adr_err *err)
 {
   strv_push(out, a->binary);
   cleanup_free char *prov = NULL, *mname = NULL;

@@ -10,9 +10,9 @@
 #include <stdbool.h>
 
 struct adr_agent_config {
-  char *host;     /* host path, "~" allowed */
-  char *home;     /* path relative to the sandbox HOME */
-  bool optional;  /* missing on the host is fine */
+  char *host;    /* host path, "~" allowed */
+  char *home;    /* path relative to the sandbox HOME */
+  bool optional; /* missing on the host is fine */
 };
 
 struct adr_agent {
@@ -23,11 +23,11 @@ struct adr_agent {
   char *binary;
   struct adr_agent_config *configs; /* the first is the one -c replaces */
   size_t n_configs;
-  char *config_file_home;  /* where --config-file is staged; NULL = unsupported */
-  struct strv env;         /* KEY=VALUE */
+  char *config_file_home; /* where --config-file is staged; NULL = unsupported */
+  struct strv env;        /* KEY=VALUE */
   struct strv interactive_args;
-  struct strv headless_args;  /* may hold {prompt} and {model_args} */
-  struct strv model_args;     /* may hold {model}, {model_provider}, {model_name} */
+  struct strv headless_args; /* may hold {prompt} and {model_args} */
+  struct strv model_args;    /* may hold {model}, {model_provider}, {model_name} */
   struct strv api_hosts;
   struct strv login_hosts; /* what its own login needs; allowed when the relay carries no key */
   char *network;           /* default network mode, NULL = adr's default */
@@ -54,7 +54,7 @@ int adr_agents_unknown(const struct adr_agents *l, const char *name, adr_err *er
 bool adr_agent_name_valid(const char *name);
 
 /* The agent's argv for a run: binary + mode args (+ model args) + extra. */
-int adr_agent_argv(const struct adr_agent *a, bool headless, const char *prompt, const char *model,
-                   char *const *extra, size_t n_extra, struct strv *out, adr_err *err);
+int adr_agent_argv(const struct adr_agent *a, bool headless, const char *prompt, const char *model, char *const *extra,
+                   size_t n_extra, struct strv *out, adr_err *err);
 
 #endif

@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 struct adr_builtin_file {
-  const char *name; /* path below data/, e.g. "agents/pi.json" */
+  const char *name;          /* path below data/, e.g. "agents/pi.json" */
   const unsigned char *data; /* NUL-terminated */
   size_t len;
 };

@@ -18,21 +18,34 @@ static const struct adr_config_key keys[] = {
   { "ADR_MODEL_*", ADR_KEY_STRING, NULL, "default model for one agent, e.g. ADR_MODEL_PI=openai/gpt-5" },
   { "ADR_IMAGE_PREFIX", ADR_KEY_STRING, "coding-agent", "repository prefix of agent images (PREFIX/AGENT:TAG)", true },
   { "ADR_MOUNTS", ADR_KEY_MOUNTS, NULL, "extra mounts, space separated HOST:CONTAINER[:ro|rw]", true },
-  { "ADR_EXTRA_CA", ADR_KEY_STRING, "auto", "CA certificates trusted in images and by the credential relay: auto (host's local CAs), none, or files/dirs separated by ':'", true },
+  { "ADR_EXTRA_CA", ADR_KEY_STRING, "auto",
+    "CA certificates trusted in images and by the credential relay: auto (host's local CAs), none, or files/dirs "
+    "separated by ':'",
+    true },
   { "ADR_MEMORY", ADR_KEY_SIZE, "4g", "memory limit of a sandbox" },
   { "ADR_CPUS", ADR_KEY_CPUS, "2", "CPU limit of a sandbox" },
   { "ADR_PIDS", ADR_KEY_UINT, "1024", "process limit of a sandbox" },
   { "ADR_HOME_SIZE", ADR_KEY_SIZE, "1g", "size of the sandbox's HOME tmpfs" },
   { "ADR_TMP_SIZE", ADR_KEY_SIZE, "1g", "size of the sandbox's /tmp tmpfs" },
-  { "ADR_TIMEOUT", ADR_KEY_DURATION, NULL, "stop a headless run after this long (60 = seconds, 30s, 15m, 2h, 1d; at least 5s)" },
+  { "ADR_TIMEOUT", ADR_KEY_DURATION, NULL,
+    "stop a headless run after this long (60 = seconds, 30s, 15m, 2h, 1d; at least 5s)" },
   { "ADR_SANDBOX_UID", ADR_KEY_UINT, "1000", "uid:gid the agent runs as when adr runs as root", true },
-  { "ADR_NETWORK", ADR_KEY_NETMODE, NULL, "network mode: none, allowlist or open (default: the agent's, else allowlist)", true },
-  { "ADR_ALLOW", ADR_KEY_ALLOW, NULL, "hosts an allowlist sandbox may reach, space separated HOST[:PORT] (*.example.com)", true },
-  { "ADR_ALLOW_PRESETS", ADR_KEY_PRESETS, NULL, "allow presets, space separated: packages (this host's package sources)", true },
-  { "ADR_DNS", ADR_KEY_STRING, NULL, "resolvers the egress gateway asks, space separated IP[:PORT] (default: the host's)", true },
-  { "ADR_RELAY", ADR_KEY_ONOFF, "on", "credential relay: on (API keys stay on the host, the sandbox gets sentinels) or off", true },
-  { "ADR_NETWORK_POOL", ADR_KEY_STRING, "10.213.0.0/16", "IPv4 prefix adr carves allowlist sandbox networks from", true },
-  { "ADR_ENGINE", ADR_KEY_ENGINE, NULL, "container engine: docker, podman or auto (unset: DOCKER_HOST, the docker context, the default socket, else Podman's); the ADR_ENGINE environment variable wins", true },
+  { "ADR_NETWORK", ADR_KEY_NETMODE, NULL,
+    "network mode: none, allowlist or open (default: the agent's, else allowlist)", true },
+  { "ADR_ALLOW", ADR_KEY_ALLOW, NULL,
+    "hosts an allowlist sandbox may reach, space separated HOST[:PORT] (*.example.com)", true },
+  { "ADR_ALLOW_PRESETS", ADR_KEY_PRESETS, NULL,
+    "allow presets, space separated: packages (this host's package sources)", true },
+  { "ADR_DNS", ADR_KEY_STRING, NULL,
+    "resolvers the egress gateway asks, space separated IP[:PORT] (default: the host's)", true },
+  { "ADR_RELAY", ADR_KEY_ONOFF, "on",
+    "credential relay: on (API keys stay on the host, the sandbox gets sentinels) or off", true },
+  { "ADR_NETWORK_POOL", ADR_KEY_STRING, "10.213.0.0/16", "IPv4 prefix adr carves allowlist sandbox networks from",
+    true },
+  { "ADR_ENGINE", ADR_KEY_ENGINE, NULL,
+    "container engine: docker, podman or auto (unset: DOCKER_HOST, the docker context, the default socket, else "
+    "Podman's); the ADR_ENGINE environment variable wins",
+    true },
 };
 
 const struct adr_config_key *adr_config_keys(size_t *n)
@@ -61,8 +74,8 @@ static bool valid_tag(const char *s)
   if (n == 0 || n > 128 || s[0] == '.' || s[0] == '-')
     return false;
   for (const char *p = s; *p; p++)
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-          *p == '_' || *p == '.' || *p == '-'))
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' ||
+          *p == '-'))
       return false;
   return true;
 }
@@ -76,16 +89,13 @@ int adr_config_validate(const char *key, const char *value, adr_err *err)
   int64_t i;
   switch (k->type) {
   case ADR_KEY_STRING:
-  case ADR_KEY_MOUNTS: /* paths are checked when a run uses them */
-    return 0;
-  case ADR_KEY_SIZE:
-    return adr_parse_size(value, &u, err);
+  case ADR_KEY_MOUNTS: /* paths are checked when a run uses them */ return 0;
+  case ADR_KEY_SIZE: return adr_parse_size(value, &u, err);
   case ADR_KEY_DURATION:
     if (*value == '\0')
       return 0;
     return adr_parse_duration(value, &u, err);
-  case ADR_KEY_CPUS:
-    return adr_parse_cpus(value, &i, err);
+  case ADR_KEY_CPUS: return adr_parse_cpus(value, &i, err);
   case ADR_KEY_UINT:
     if (adr_parse_uint(value, UINT32_MAX - 1, &u) < 0)
       return adr_err_set(err, EINVAL, "invalid number '%s'", value);
@@ -217,9 +227,10 @@ static int load_cb(const char *key, const char *value, unsigned line, void *ud, 
     return 0;
   }
   if (l->c->loading_project && adr_config_key_find(key)->host_only) {
-    strv_pushf(&l->c->warnings,
-               "%s:%u: %s is ignored in a project file (an agent can write one); set it with 'adr config set' or a flag",
-               l->fname, line, key);
+    strv_pushf(
+      &l->c->warnings,
+      "%s:%u: %s is ignored in a project file (an agent can write one); set it with 'adr config set' or a flag",
+      l->fname, line, key);
     return 0;
   }
   if (adr_config_validate(key, value, err) < 0)
@@ -229,8 +240,7 @@ static int load_cb(const char *key, const char *value, unsigned line, void *ud, 
   return 0;
 }
 
-int adr_config_load_buf(struct adr_config *c, const char *data, size_t len, const char *fname,
-                        adr_err *err)
+int adr_config_load_buf(struct adr_config *c, const char *data, size_t len, const char *fname, adr_err *err)
 {
   struct load_ctx l = { c, fname };
   return adr_kv_parse(data, len, fname, 0, load_cb, &l, err);
@@ -347,8 +357,7 @@ static int rewrite(const char *path, const char *key, const char *value, adr_err
     line_text = xasprintf("%s=%s", key, q);
     if (strlen(line_text) > ADR_KV_MAX_LINE) {
       free(f.lines);
-      return adr_err_set(err, E2BIG, "value of %s too long (a line holds at most %d bytes)", key,
-                         ADR_KV_MAX_LINE);
+      return adr_err_set(err, E2BIG, "value of %s too long (a line holds at most %d bytes)", key, ADR_KV_MAX_LINE);
     }
   }
   struct buf out;
@@ -404,7 +413,4 @@ int adr_config_file_set(const char *path, const char *key, const char *value, ad
   return rewrite(path, key, value, err);
 }
 
-int adr_config_file_unset(const char *path, const char *key, adr_err *err)
-{
-  return rewrite(path, key, NULL, err);
-}
+int adr_config_file_unset(const char *path, const char *key, adr_err *err) { return rewrite(path, key, NULL, err); }

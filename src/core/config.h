@@ -18,8 +18,8 @@ enum adr_key_type {
   ADR_KEY_DURATION,
   ADR_KEY_UINT,
   ADR_KEY_CPUS,
-  ADR_KEY_NAME,  /* an agent name */
-  ADR_KEY_TAG,   /* an image tag */
+  ADR_KEY_NAME, /* an agent name */
+  ADR_KEY_TAG,  /* an image tag */
   ADR_KEY_MOUNTS,
   ADR_KEY_NETMODE, /* none, allowlist, open */
   ADR_KEY_ALLOW,   /* allow entries */
@@ -29,11 +29,11 @@ enum adr_key_type {
 };
 
 struct adr_config_key {
-  const char *name;        /* "ADR_TAG"; a trailing '*' makes it a prefix (ADR_MODEL_*) */
+  const char *name; /* "ADR_TAG"; a trailing '*' makes it a prefix (ADR_MODEL_*) */
   enum adr_key_type type;
-  const char *def;         /* default, NULL = unset */
+  const char *def; /* default, NULL = unset */
   const char *help;
-  bool host_only;          /* ignored in a project .adr: an agent can write one in its workspace */
+  bool host_only; /* ignored in a project .adr: an agent can write one in its workspace */
 };
 
 struct adr_config_entry {
@@ -70,8 +70,7 @@ int adr_config_load(struct adr_config *c, const char *cwd, adr_err *err);
 /* Loads one file on top (missing file: ok when !must_exist). */
 int adr_config_load_file(struct adr_config *c, const char *path, bool must_exist, adr_err *err);
 /* Parses a buffer on top (the fuzzed entry point). */
-int adr_config_load_buf(struct adr_config *c, const char *data, size_t len, const char *fname,
-                        adr_err *err);
+int adr_config_load_buf(struct adr_config *c, const char *data, size_t len, const char *fname, adr_err *err);
 void adr_config_put(struct adr_config *c, const char *key, const char *value, const char *origin);
 const char *adr_config_get(const struct adr_config *c, const char *key);
 const struct adr_config_entry *adr_config_entry(const struct adr_config *c, const char *key);

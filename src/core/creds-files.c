@@ -120,8 +120,7 @@ void cp_read_env_files(struct planner *pl)
 {
   size_t i;
   json_t *ef;
-  json_array_foreach(json_object_get(pl->def, "env_files"), i, ef)
-  {
+  json_array_foreach (json_object_get(pl->def, "env_files"), i, ef) {
     const char *rel = json_string_value(json_object_get(ef, "path"));
     cleanup_free char *hp = cp_host_path(pl, rel);
     if (!hp)
@@ -133,11 +132,11 @@ void cp_read_env_files(struct planner *pl)
       json_t *o = j ? cp_jpath_get(j, json_string_value(at)) : NULL;
       const char *k;
       json_t *v;
-      json_object_foreach(o, k, v) if (json_is_string(v) && adr_valid_env_name(k, strlen(k)))
-      {
-        strv_pushf(&pl->file_env, "%s=%s", k, json_string_value(v));
-        strv_push(&pl->file_src, shown);
-      }
+      json_object_foreach (o, k, v)
+        if (json_is_string(v) && adr_valid_env_name(k, strlen(k))) {
+          strv_pushf(&pl->file_env, "%s=%s", k, json_string_value(v));
+          strv_push(&pl->file_src, shown);
+        }
       continue;
     }
     struct buf b;
@@ -166,8 +165,7 @@ void cp_rewrite_env_files(struct planner *pl, const struct strv *set, const stru
 {
   size_t i;
   json_t *ef;
-  json_array_foreach(json_object_get(pl->def, "env_files"), i, ef)
-  {
+  json_array_foreach (json_object_get(pl->def, "env_files"), i, ef) {
     const char *rel = json_string_value(json_object_get(ef, "path"));
     json_t *at = json_object_get(ef, "json");
     if (at) {
@@ -227,8 +225,7 @@ const char *cp_key_from_json(struct planner *pl, json_t *places, char **src)
 {
   size_t i;
   json_t *x;
-  json_array_foreach(places, i, x)
-  {
+  json_array_foreach (places, i, x) {
     const char *rel = json_string_value(json_object_get(x, "path"));
     json_t *j = cp_jfile(pl, rel, false);
     const char *v = json_string_value(cp_jpath_get(j, json_string_value(json_object_get(x, "at"))));
@@ -247,8 +244,7 @@ void cp_key_json_set(struct planner *pl, json_t *places, const char *sentinel)
 {
   size_t i;
   json_t *x;
-  json_array_foreach(places, i, x)
-  {
+  json_array_foreach (places, i, x) {
     json_t *j = cp_jfile(pl, json_string_value(json_object_get(x, "path")), false);
     const char *at = json_string_value(json_object_get(x, "at"));
     if (!json_is_string(cp_jpath_get(j, at)))
@@ -263,8 +259,8 @@ void cp_key_json_set(struct planner *pl, json_t *places, const char *sentinel)
 void cp_json_set_value(json_t *j, json_t *x, const char *sentinel)
 {
   const char *at = json_string_value(json_object_get(x, "at"));
-  cleanup_free char *v = adr_str_replace(json_string_value(json_object_get(x, "value")), "{sentinel}",
-                                         sentinel ? sentinel : "");
+  cleanup_free char *v =
+    adr_str_replace(json_string_value(json_object_get(x, "value")), "{sentinel}", sentinel ? sentinel : "");
   json_int_t tail = json_integer_value(json_object_get(x, "tail"));
   const char *val = v;
   if (tail > 0 && strlen(v) > (size_t)tail)
@@ -280,7 +276,9 @@ void cp_json_set_value(json_t *j, json_t *x, const char *sentinel)
   }
   size_t i;
   json_t *e;
-  json_array_foreach(arr, i, e) if (streq(json_string_value(e), val)) return;
+  json_array_foreach (arr, i, e)
+    if (streq(json_string_value(e), val))
+      return;
   json_array_append_new(arr, json_string(val));
 }
 
@@ -302,13 +300,15 @@ void cp_scrub_json(json_t *j, const struct adr_creds_plan *p, unsigned depth)
   if (json_is_object(j)) {
     const char *k;
     json_t *v;
-    json_object_foreach(j, k, v) cp_scrub_json(v, p, depth + 1);
+    json_object_foreach (j, k, v)
+      cp_scrub_json(v, p, depth + 1);
     return;
   }
   if (json_is_array(j)) {
     size_t i;
     json_t *v;
-    json_array_foreach(j, i, v) cp_scrub_json(v, p, depth + 1);
+    json_array_foreach (j, i, v)
+      cp_scrub_json(v, p, depth + 1);
     return;
   }
   const char *s = json_string_value(j);
@@ -328,4 +328,3 @@ void cp_scrub_json(json_t *j, const struct adr_creds_plan *p, unsigned depth)
     }
   }
 }
-

@@ -17,8 +17,8 @@ struct planner {
   const struct adr_creds_in *in;
   struct adr_creds_plan *p;
   json_t *def;
-  struct strv file_env;  /* KEY=VALUE read from the agent's env files */
-  struct strv file_src;  /* where each came from, same index */
+  struct strv file_env; /* KEY=VALUE read from the agent's env files */
+  struct strv file_src; /* where each came from, same index */
   struct jfile *jf;
   size_t n_jf;
   struct strv active_keys; /* variable names that now hold a sentinel */
@@ -35,8 +35,8 @@ json_t *cp_jpath_get(json_t *o, const char *path);
 void cp_jpath_set(json_t *o, const char *path, json_t *v);
 json_t *cp_load_json_file(const char *path, bool *missing, adr_err *err);
 json_t *cp_jfile(struct planner *pl, const char *rel, bool create);
-const char *cp_route_add(struct planner *pl, const char *want, const char *upstream, const char *api,
-                         const char *key, const char *src);
+const char *cp_route_add(struct planner *pl, const char *want, const char *upstream, const char *api, const char *key,
+                         const char *src);
 bool cp_https_url(const char *u);
 bool cp_key_ok(const char *k);
 bool cp_route_active(const struct adr_creds_plan *p, const char *name);

@@ -35,8 +35,8 @@ static bool paths_overlap(const char *a, const char *b)
 
 /* The host's own secrets that no agent definition names. */
 static const char *const host_secrets[] = {
-  "~/.ssh", "~/.aws", "~/.docker", "~/.gnupg", "~/.git-credentials", "~/.netrc", "~/.npmrc", "~/.pypirc",
-  "~/.kube", "~/.config/gh", "~/.config/gcloud", "~/.azure",
+  "~/.ssh",   "~/.aws",    "~/.docker", "~/.gnupg",     "~/.git-credentials", "~/.netrc",
+  "~/.npmrc", "~/.pypirc", "~/.kube",   "~/.config/gh", "~/.config/gcloud",   "~/.azure",
 };
 
 /* path (~ allowed) resolved, or NULL when it does not exist */
@@ -46,8 +46,7 @@ static char *resolved(const char *path, const char *home)
   return p[0] == '/' ? realpath(p, NULL) : NULL;
 }
 
-int adr_creds_mount_check(const struct adr_mount *m, const struct adr_creds_guard *g, struct strv *notes,
-                          adr_err *err)
+int adr_creds_mount_check(const struct adr_mount *m, const struct adr_creds_guard *g, struct strv *notes, adr_err *err)
 {
   cleanup_free char *mt = xasprintf("%s:%s", m->host, m->container);
   /* adr's own state (relay route files with keys, the secret store, other
@@ -56,8 +55,8 @@ int adr_creds_mount_check(const struct adr_mount *m, const struct adr_creds_guar
   for (size_t i = 0; i < ARRAY_SIZE(own); i++) {
     cleanup_free char *r = own[i] ? realpath(own[i], NULL) : NULL;
     if (r && paths_overlap(m->host, r))
-      return adr_err_set(err, EPERM, "mount '%s': it %s adr's own %s '%s' (keys, and what the next run obeys)",
-                         mt, streq(m->host, r) ? "is" : "overlaps", i == 0 ? "state" : "config", r);
+      return adr_err_set(err, EPERM, "mount '%s': it %s adr's own %s '%s' (keys, and what the next run obeys)", mt,
+                         streq(m->host, r) ? "is" : "overlaps", i == 0 ? "state" : "config", r);
   }
   /* the sandbox's staged config: reached through the planner only */
   for (size_t c = 0; c < g->agent->n_configs + 2; c++) {
@@ -65,9 +64,8 @@ int adr_creds_mount_check(const struct adr_mount *m, const struct adr_creds_guar
                            : c == 1 ? xstrdup("/run/adr")
                                     : xasprintf("%s/%s", ADR_SANDBOX_HOME, g->agent->configs[c - 2].home);
     if (paths_overlap(m->container, t) && !streq(m->container, "/"))
-      return adr_err_set(err, EPERM,
-                         "mount '%s': '%s' %s %s's staged configuration; use -c DIR or --config-file FILE", mt,
-                         m->container, streq(m->container, t) ? "is" : "overlaps", g->agent->name);
+      return adr_err_set(err, EPERM, "mount '%s': '%s' %s %s's staged configuration; use -c DIR or --config-file FILE",
+                         mt, m->container, streq(m->container, t) ? "is" : "overlaps", g->agent->name);
   }
   /* every agent's config home, and the host's own secret paths */
   for (size_t a = 0; a < g->agents->n; a++) {
@@ -77,8 +75,8 @@ int adr_creds_mount_check(const struct adr_mount *m, const struct adr_creds_guar
       if (!r || !paths_overlap(m->host, r))
         continue;
       if (!g->relay) {
-        strv_pushf(notes, "mount '%s' puts %s's configuration '%s' (and any login in it) in the sandbox", mt,
-                   ag->name, r);
+        strv_pushf(notes, "mount '%s' puts %s's configuration '%s' (and any login in it) in the sandbox", mt, ag->name,
+                   r);
         continue;
       }
       return adr_err_set(err, EPERM,
@@ -100,4 +98,3 @@ int adr_creds_mount_check(const struct adr_mount *m, const struct adr_creds_guar
   }
   return 0;
 }
-

@@ -58,14 +58,12 @@ static void providers_in(struct planner *pl, json_t *pd, json_t *doc, const char
   json_t *provs = cp_jpath_get(doc, at);
   const char *id;
   json_t *pv;
-  json_object_foreach(provs, id, pv)
-  {
+  json_object_foreach (provs, id, pv) {
     if (!json_is_object(pv))
       continue;
     size_t f;
     json_t *sf;
-    json_array_foreach(json_object_get(pd, "secret_fields"), f, sf)
-    {
+    json_array_foreach (json_object_get(pd, "secret_fields"), f, sf) {
       const char *fp = json_string_value(sf);
       if (cp_jpath_get(pv, fp)) { /* e.g. headers: may carry tokens the relay does not know */
         strv_pushf(&p->notes, "provider '%s' in %s: \"%s\" is not relayed and not staged", id, where, fp);
@@ -116,10 +114,11 @@ static void providers_in(struct planner *pl, json_t *pd, json_t *doc, const char
       up = json_string_value(json_object_get(bi, "upstream"));
     if (!api && bi)
       api = json_string_value(json_object_get(bi, "api"));
-    const char *why = !up ? "no base URL" : !cp_https_url(up) ? "its base URL is not https"
-                      : !api                               ? "its API is not one the relay knows"
-                      : !cp_key_ok(key)                       ? "not a valid key"
-                                                           : NULL;
+    const char *why = !up                 ? "no base URL"
+                      : !cp_https_url(up) ? "its base URL is not https"
+                      : !api              ? "its API is not one the relay knows"
+                      : !cp_key_ok(key)   ? "not a valid key"
+                                          : NULL;
     if (why) {
       strv_pushf(&p->notes, "provider '%s' in %s: %s; its key is not relayed and not staged", id, where, why);
       cp_jpath_set(pv, keyp, NULL);
@@ -148,8 +147,7 @@ void cp_do_providers(struct planner *pl)
   struct adr_creds_plan *p = pl->p;
   size_t i;
   json_t *pd, *env_pd = NULL;
-  json_array_foreach(json_object_get(pl->def, "providers"), i, pd)
-  {
+  json_array_foreach (json_object_get(pl->def, "providers"), i, pd) {
     const char *ap = json_string_value(json_object_get(pd, "auth_path"));
     cleanup_free char *hp = ap && !pl->auth ? cp_host_path(pl, ap) : NULL;
     bool missing;
@@ -159,8 +157,7 @@ void cp_do_providers(struct planner *pl)
       pl->auth_shown = cp_shown_path(pl, hp);
     }
   }
-  json_array_foreach(json_object_get(pl->def, "providers"), i, pd)
-  {
+  json_array_foreach (json_object_get(pl->def, "providers"), i, pd) {
     const char *rel = json_string_value(json_object_get(pd, "path"));
     if (rel) {
       json_t *doc = cp_jfile(pl, rel, false);
@@ -194,8 +191,7 @@ void cp_do_providers(struct planner *pl)
   json_t *builtin = json_object_get(env_pd, "builtin");
   const char *id;
   json_t *a;
-  json_object_foreach(pl->auth, id, a)
-  {
+  json_object_foreach (pl->auth, id, a) {
     if (json_object_get(pl->auth_seen, id) || !streq(json_string_value(json_object_get(a, "type")), "api") ||
         (doc && json_object_get(cp_jpath_get(doc, at), id))) /* the config below names it */
       continue;
@@ -223,4 +219,3 @@ void cp_do_providers(struct planner *pl)
   free(s2);
   json_decref(doc);
 }
-

@@ -25,8 +25,7 @@ void cp_do_routes(struct planner *pl)
   cleanup_strv struct strv set = { 0 }, drop = { 0 };
   size_t i;
   json_t *rd;
-  json_array_foreach(json_object_get(pl->def, "routes"), i, rd)
-  {
+  json_array_foreach (json_object_get(pl->def, "routes"), i, rd) {
     const char *name = json_string_value(json_object_get(rd, "name"));
     const char *api = json_string_value(json_object_get(rd, "api"));
     const char *base_env = json_string_value(json_object_get(rd, "base_env"));
@@ -36,8 +35,7 @@ void cp_do_routes(struct planner *pl)
     cleanup_free char *kown = NULL;
     size_t k;
     json_t *kv;
-    json_array_foreach(keys, k, kv)
-    {
+    json_array_foreach (keys, k, kv) {
       const char *n = json_string_value(kv);
       strv_push(&drop, n);
       if (!key) {
@@ -53,8 +51,7 @@ void cp_do_routes(struct planner *pl)
       ksrc = kjsrc;
       kname = json_string_value(json_array_get(keys, 0));
     }
-    json_array_foreach(json_object_get(rd, "drop_env"), k, kv)
-    {
+    json_array_foreach (json_object_get(rd, "drop_env"), k, kv) {
       const char *n = json_string_value(kv);
       strv_push(&drop, n);
       cleanup_free char *o2 = NULL;
@@ -70,10 +67,11 @@ void cp_do_routes(struct planner *pl)
     if (!key)
       continue;
     p->key_seen = true;
-    cleanup_free char *why = !up              ? xasprintf("no %s", base_env)
-                             : !cp_https_url(up) ? xasprintf("%s '%s' is not an https URL", base_env ? base_env : "upstream", up)
-                             : !cp_key_ok(key)   ? xstrdup("not a valid key (printable, no spaces)")
-                                              : NULL;
+    cleanup_free char *why = !up ? xasprintf("no %s", base_env)
+                             : !cp_https_url(up)
+                               ? xasprintf("%s '%s' is not an https URL", base_env ? base_env : "upstream", up)
+                             : !cp_key_ok(key) ? xstrdup("not a valid key (printable, no spaces)")
+                                               : NULL;
     if (why) {
       strv_pushf(&p->notes, "%s from %s is not relayed and not passed: %s", kjsrc ? "the key" : kname, ksrc, why);
       cp_key_json_set(pl, json_object_get(rd, "key_json"), NULL);
@@ -91,8 +89,7 @@ void cp_do_routes(struct planner *pl)
       strv_push(&p->drop_env, base_env);
     }
     json_t *a;
-    json_array_foreach(json_object_get(rd, "args"), k, a)
-    {
+    json_array_foreach (json_object_get(rd, "args"), k, a) {
       cleanup_free char *base = xasprintf(ADR_RELAY_PLACEHOLDER "/%s", rn);
       cleanup_free char *t1 = adr_str_replace(json_string_value(a), "{base}", base);
       strv_push_take(&p->args, adr_str_replace(t1, "{key_env}", kname));
@@ -123,4 +120,3 @@ const char *cp_route_sentinel(const struct adr_creds_plan *p, const char *name)
       return p->routes[i].sentinel;
   return NULL;
 }
-

@@ -21,11 +21,12 @@
  * upstream's base URL (which may or may not end in the version). */
 static const char *const paths_anthropic[] = {
   "/v1/messages", "/v1/messages/count_tokens", "/v1/models", "/v1/models/*",
-  "/messages", "/messages/count_tokens", "/models", "/models/*", NULL,
+  "/messages",    "/messages/count_tokens",    "/models",    "/models/*",
+  NULL,
 };
 static const char *const paths_openai[] = {
-  "/chat/completions", "/responses", "/responses/*", "/completions", "/embeddings", "/models", "/models/*",
-  "/v1/chat/completions", "/v1/responses", "/v1/responses/*", "/v1/models", "/v1/models/*", NULL,
+  "/chat/completions",    "/responses",    "/responses/*",    "/completions", "/embeddings",  "/models", "/models/*",
+  "/v1/chat/completions", "/v1/responses", "/v1/responses/*", "/v1/models",   "/v1/models/*", NULL,
 };
 static const char *const paths_gemini[] = {
   "/v1beta/models", "/v1beta/models/*", "/v1/models", "/v1/models/*", "/models", "/models/*", NULL,
@@ -44,10 +45,7 @@ const char *const *adr_relay_api_paths(const char *api)
 
 /* ---- the definition ---------------------------------------------------- */
 
-static bool rel_ok(const char *p)
-{
-  return *p && p[0] != '/' && !strstr(p, "..");
-}
+static bool rel_ok(const char *p) { return *p && p[0] != '/' && !strstr(p, ".."); }
 
 static int want_str(json_t *o, const char *k, bool required, const char *ctx, adr_err *err)
 {
@@ -67,7 +65,9 @@ static int want_strs(json_t *o, const char *k, const char *ctx, adr_err *err)
     return 0;
   if (!json_is_array(v))
     return adr_err_set(err, EINVAL, "%s: \"%s\" must be an array of strings", ctx, k);
-  json_array_foreach(v, i, x) if (!json_is_string(x)) return adr_err_set(err, EINVAL, "%s: \"%s\"[%zu] must be a string", ctx, k, i);
+  json_array_foreach (v, i, x)
+    if (!json_is_string(x))
+      return adr_err_set(err, EINVAL, "%s: \"%s\"[%zu] must be a string", ctx, k, i);
   return 0;
 }
 
@@ -85,8 +85,7 @@ static int want_only(json_t *o, const char *const *known, const char *ctx, adr_e
 {
   const char *k;
   json_t *v;
-  json_object_foreach(o, k, v)
-  {
+  json_object_foreach (o, k, v) {
     bool ok = false;
     for (size_t i = 0; known[i]; i++)
       ok = ok || streq(k, known[i]);
@@ -117,8 +116,7 @@ static int check_key_json(json_t *a, const char *ctx, adr_err *err)
     return 0;
   if (!json_is_array(a))
     return adr_err_set(err, EINVAL, "%s: \"key_json\" must be an array", ctx);
-  json_array_foreach(a, i, x)
-  {
+  json_array_foreach (a, i, x) {
     cleanup_free char *c = xasprintf("%s.key_json[%zu]", ctx, i);
     static const char *const kj[] = { "path", "at", NULL };
     if (!json_is_object(x))
@@ -134,18 +132,20 @@ int adr_creds_check(json_t *d, const char *ctx0, adr_err *err)
   cleanup_free char *ctx = xasprintf("%s: \"credentials\"", ctx0);
   if (!json_is_object(d))
     return adr_err_set(err, EINVAL, "%s must be an object", ctx);
-  static const char *const top[] = { "hide", "hide_if", "env_files", "routes", "providers", "json_set",
-                                     "not_relayed", "comment", NULL };
+  static const char *const top[] = { "hide",     "hide_if",     "env_files", "routes", "providers",
+                                     "json_set", "not_relayed", "comment",   NULL };
   if (want_only(d, top, ctx, err) < 0 || want_strs(d, "hide", ctx, err) < 0)
     return -1;
   size_t i;
   json_t *x;
-  json_array_foreach(json_object_get(d, "hide"), i, x) if (!rel_ok(json_string_value(x))) return adr_err_set(err, EINVAL, "%s: \"hide\"[%zu] must be a path relative to HOME", ctx, i);
+  json_array_foreach (json_object_get(d, "hide"), i, x)
+    if (!rel_ok(json_string_value(x)))
+      return adr_err_set(err, EINVAL, "%s: \"hide\"[%zu] must be a path relative to HOME", ctx, i);
   static const char *const ef[] = { "path", "json", "dotenv", NULL };
-  static const char *const rt[] = { "name", "api", "upstream", "base_env", "key_env", "key_json", "args", "drop_env",
-                                    NULL };
-  static const char *const pv[] = { "path", "env", "at", "base", "key", "api", "apis", "builtin", "prefix",
-                                    "secret_fields", "auth_path", NULL };
+  static const char *const rt[] = { "name",     "api",  "upstream", "base_env", "key_env",
+                                    "key_json", "args", "drop_env", NULL };
+  static const char *const pv[] = { "path", "env",     "at",     "base",          "key",       "api",
+                                    "apis", "builtin", "prefix", "secret_fields", "auth_path", NULL };
   static const char *const hi[] = { "path", "contains", NULL };
   static const char *const js[] = { "path", "at", "value", "when", "tail", "append", NULL };
   static const char *const nr[] = { "path", "env", "why", NULL };
@@ -157,8 +157,7 @@ int adr_creds_check(json_t *d, const char *ctx0, adr_err *err)
       continue;
     if (!json_is_array(a))
       return adr_err_set(err, EINVAL, "%s: \"%s\" must be an array", ctx, lists[l]);
-    json_array_foreach(a, i, x)
-    {
+    json_array_foreach (a, i, x) {
       cleanup_free char *c = xasprintf("%s.%s[%zu]", ctx, lists[l], i);
       if (!json_is_object(x))
         return adr_err_set(err, EINVAL, "%s must be an object", c);
@@ -198,16 +197,18 @@ int adr_creds_check(json_t *d, const char *ctx0, adr_err *err)
         if (!json_object_get(x, "path") && !json_object_get(x, "env"))
           return adr_err_set(err, EINVAL, "%s: needs \"path\" or \"env\"", c);
         if (!json_is_object(json_object_get(x, "apis")))
-          return adr_err_set(err, EINVAL, "%s: \"apis\" must map the agent's API names to anthropic, openai, gemini", c);
+          return adr_err_set(err, EINVAL, "%s: \"apis\" must map the agent's API names to anthropic, openai, gemini",
+                             c);
         {
           const char *k;
           json_t *v;
-          json_object_foreach(json_object_get(x, "apis"), k, v) if (!json_is_string(v) || !adr_relay_api_paths(json_string_value(v))) return adr_err_set(err, EINVAL, "%s: \"apis\".\"%s\" must be anthropic, openai or gemini", c, k);
+          json_object_foreach (json_object_get(x, "apis"), k, v)
+            if (!json_is_string(v) || !adr_relay_api_paths(json_string_value(v)))
+              return adr_err_set(err, EINVAL, "%s: \"apis\".\"%s\" must be anthropic, openai or gemini", c, k);
           json_t *b = json_object_get(x, "builtin");
           if (b && !json_is_object(b))
             return adr_err_set(err, EINVAL, "%s: \"builtin\" must be an object", c);
-          json_object_foreach(b, k, v)
-          {
+          json_object_foreach (b, k, v) {
             if (!json_is_object(v) || !json_is_string(json_object_get(v, "upstream")) ||
                 !json_is_string(json_object_get(v, "api")) ||
                 !adr_relay_api_paths(json_string_value(json_object_get(v, "api"))))
@@ -247,4 +248,3 @@ int adr_creds_check(json_t *d, const char *ctx0, adr_err *err)
   }
   return 0;
 }
-

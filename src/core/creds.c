@@ -31,8 +31,9 @@ char *cp_host_path(const struct planner *pl, const char *rel)
     size_t n = strlen(h);
     if (strncmp(rel, h, n) != 0 || (rel[n] != '\0' && rel[n] != '/'))
       continue;
-    cleanup_free char *base = i == 0 && pl->in->config_dir ? xstrdup(pl->in->config_dir)
-                                                             : adr_path_expand_home(a->configs[i].host, pl->in->host_home);
+    cleanup_free char *base = i == 0 && pl->in->config_dir
+                                ? xstrdup(pl->in->config_dir)
+                                : adr_path_expand_home(a->configs[i].host, pl->in->host_home);
     return xasprintf("%s%s", base, rel + n);
   }
   return NULL;
@@ -127,8 +128,8 @@ static char *trim_url(const char *u)
   return s;
 }
 
-const char *cp_route_add(struct planner *pl, const char *want, const char *upstream, const char *api,
-                             const char *key, const char *src)
+const char *cp_route_add(struct planner *pl, const char *want, const char *upstream, const char *api, const char *key,
+                         const char *src)
 {
   char name[GW_ROUTE_NAME_MAX + 1];
   snprintf(name, sizeof(name), "%s", want);
@@ -154,10 +155,7 @@ const char *cp_route_add(struct planner *pl, const char *want, const char *upstr
   return r->name;
 }
 
-bool cp_key_ok(const char *k)
-{
-  return adr_secret_value_valid(k, strlen(k));
-}
+bool cp_key_ok(const char *k) { return adr_secret_value_valid(k, strlen(k)); }
 
 /* What the planner read (keys among it) is wiped on every way out. */
 static void planner_release(struct planner *pl)
@@ -243,9 +241,9 @@ int adr_creds_plan(const struct adr_creds_in *in, struct adr_creds_plan *p, adr_
   struct planner pl = { .in = in, .p = p, .def = def };
   size_t i;
   json_t *x;
-  json_array_foreach(json_object_get(def, "hide"), i, x) strv_push(&p->hide, json_string_value(x));
-  json_array_foreach(json_object_get(def, "hide_if"), i, x)
-  {
+  json_array_foreach (json_object_get(def, "hide"), i, x)
+    strv_push(&p->hide, json_string_value(x));
+  json_array_foreach (json_object_get(def, "hide_if"), i, x) {
     const char *rel = json_string_value(json_object_get(x, "path"));
     cleanup_free char *hp = cp_host_path(&pl, rel);
     struct buf b;
@@ -254,7 +252,8 @@ int adr_creds_plan(const struct adr_creds_in *in, struct adr_creds_plan *p, adr_
       size_t k;
       json_t *c;
       bool hit = false;
-      json_array_foreach(json_object_get(x, "contains"), k, c) hit = hit || memmem(b.data, b.len, json_string_value(c), strlen(json_string_value(c)));
+      json_array_foreach (json_object_get(x, "contains"), k, c)
+        hit = hit || memmem(b.data, b.len, json_string_value(c), strlen(json_string_value(c)));
       if (hit) {
         cleanup_free char *shown = cp_shown_path(&pl, hp);
         strv_pushf(&p->notes, "not staged (it may hold credentials the relay does not carry): '%s'", shown);
@@ -268,8 +267,7 @@ int adr_creds_plan(const struct adr_creds_in *in, struct adr_creds_plan *p, adr_
   cp_do_providers(&pl);
   for (size_t f = 0; f < pl.n_jf; f++) /* keys left anywhere else in a copy: sentinels too */
     cp_scrub_json(pl.jf[f].j, p, 0);
-  json_array_foreach(json_object_get(def, "json_set"), i, x)
-  {
+  json_array_foreach (json_object_get(def, "json_set"), i, x) {
     const char *when = json_string_value(json_object_get(x, "when"));
     if (when && !cp_route_active(p, when))
       continue;
@@ -282,17 +280,16 @@ int adr_creds_plan(const struct adr_creds_in *in, struct adr_creds_plan *p, adr_
       cp_json_set_value(j, x, when ? cp_route_sentinel(p, when) : NULL);
   }
   if (p->n_routes == 0) {
-    json_array_foreach(json_object_get(def, "routes"), i, x)
-    {
+    json_array_foreach (json_object_get(def, "routes"), i, x) {
       if (p->key_seen)
         break; /* found, not relayed: the notes say why */
       size_t k;
       json_t *kn;
-      json_array_foreach(json_object_get(x, "key_env"), k, kn) if (!strv_contains(&p->key_names, json_string_value(kn)))
+      json_array_foreach (json_object_get(x, "key_env"), k, kn)
+        if (!strv_contains(&p->key_names, json_string_value(kn)))
           strv_push(&p->key_names, json_string_value(kn));
     }
-    json_array_foreach(json_object_get(def, "not_relayed"), i, x)
-    {
+    json_array_foreach (json_object_get(def, "not_relayed"), i, x) {
       const char *rel = json_string_value(json_object_get(x, "path"));
       const char *env = json_string_value(json_object_get(x, "env"));
       const char *why = json_string_value(json_object_get(x, "why"));
@@ -409,8 +406,8 @@ char *adr_creds_route_file(const struct adr_creds_plan *p)
 
 bool adr_creds_secret_name(const char *name)
 {
-  static const char *const words[] = { "API_KEY", "APIKEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD",
-                                       "CREDENTIAL", "PRIVATE_KEY", "ACCESS_KEY" };
+  static const char *const words[] = { "API_KEY", "APIKEY",     "TOKEN",       "SECRET",    "PASSWORD",
+                                       "PASSWD",  "CREDENTIAL", "PRIVATE_KEY", "ACCESS_KEY" };
   cleanup_free char *up = xstrdup(name);
   for (char *c = up; *c; c++)
     if (*c >= 'a' && *c <= 'z')
@@ -421,8 +418,4 @@ bool adr_creds_secret_name(const char *name)
   return false;
 }
 
-char *adr_creds_subst(const char *s, const char *url)
-{
-  return adr_str_replace(s, ADR_RELAY_PLACEHOLDER, url);
-}
-
+char *adr_creds_subst(const char *s, const char *url) { return adr_str_replace(s, ADR_RELAY_PLACEHOLDER, url); }

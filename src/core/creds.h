@@ -49,7 +49,7 @@ struct adr_creds_plan {
   struct strv hide;     /* HOME-relative paths never staged */
   struct adr_creds_overlay *overlays;
   size_t n_overlays;
-  struct strv notes;    /* what the user should know, one line each */
+  struct strv notes;     /* what the user should know, one line each */
   bool key_seen;         /* a key was found, relayed or not (notes say why not) */
   struct strv key_names; /* no key found at all: the variables that would have given one */
 };
@@ -57,10 +57,10 @@ struct adr_creds_plan {
 struct adr_creds_in {
   const struct adr_agent *agent;
   const char *host_home;
-  const char *config_dir;       /* -c: replaces the agent's first config path */
-  const char *config_file;      /* --config-file: read in place of the agent's config_file_home */
-  const struct strv *user_env;  /* the run's KEY=VALUE entries */
-  const char *secrets_dir;      /* NULL: no secret store */
+  const char *config_dir;      /* -c: replaces the agent's first config path */
+  const char *config_file;     /* --config-file: read in place of the agent's config_file_home */
+  const struct strv *user_env; /* the run's KEY=VALUE entries */
+  const char *secrets_dir;     /* NULL: no secret store */
   const char *(*getenv)(const char *name);
 };
 
@@ -83,11 +83,11 @@ const char *const *adr_relay_api_paths(const char *api);
 
 /* What a user's mount (-m, ADR_MOUNTS) may not reach. */
 struct adr_creds_guard {
-  const struct adr_agents *agents; /* every definition: their config homes */
-  const struct adr_agent *agent;   /* the one that runs: its staged paths */
-  const char *home;                /* the host HOME */
+  const struct adr_agents *agents;    /* every definition: their config homes */
+  const struct adr_agent *agent;      /* the one that runs: its staged paths */
+  const char *home;                   /* the host HOME */
   const char *state_dir, *config_dir; /* adr's own */
-  bool relay;                      /* false (--no-relay): config homes and host secrets are notes */
+  bool relay;                         /* false (--no-relay): config homes and host secrets are notes */
 };
 /* A mount that would put credentials in the sandbox past the planner is
  * refused: a host path that is, holds or lies inside adr's state or config
@@ -96,8 +96,7 @@ struct adr_creds_guard {
  * With the relay off only adr's own dirs and staged paths are refused; the
  * rest is said in notes. */
 struct adr_mount;
-int adr_creds_mount_check(const struct adr_mount *m, const struct adr_creds_guard *g, struct strv *notes,
-                          adr_err *err);
+int adr_creds_mount_check(const struct adr_mount *m, const struct adr_creds_guard *g, struct strv *notes, adr_err *err);
 
 /* Validates an agent definition's "credentials" object. */
 int adr_creds_check(json_t *def, const char *ctx, adr_err *err);

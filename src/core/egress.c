@@ -44,7 +44,8 @@ char *adr_gateway_bin(adr_err *err)
       }
     }
   }
-  adr_err_set(err, ENOENT, "adr-gateway not found next to adr or in ../libexec/adr (reinstall adr, or set ADR_GATEWAY)");
+  adr_err_set(err, ENOENT,
+              "adr-gateway not found next to adr or in ../libexec/adr (reinstall adr, or set ADR_GATEWAY)");
   return NULL;
 }
 
@@ -252,8 +253,8 @@ static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, st
   strv_push(&spec->dns, gwip);
   spec->host_alias = false;
   cleanup_free char *proxy = xasprintf("http://%s:%d", gwip, GW_PROXY_PORT);
-  const char *vars[] = { "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "npm_config_proxy",
-                         "npm_config_https_proxy" };
+  const char *vars[] = { "HTTP_PROXY",  "HTTPS_PROXY",      "http_proxy",
+                         "https_proxy", "npm_config_proxy", "npm_config_https_proxy" };
   for (size_t i = 0; i < ARRAY_SIZE(vars); i++)
     strv_pushf(&spec->env, "%s=%s", vars[i], proxy);
   /* the relay is reached directly */
@@ -288,9 +289,17 @@ static int up_open(struct adr_engine *e, const struct adr_egress_req *r, struct 
   /* cloud metadata services: the common address, ECS task metadata,
    * Alibaba's, AWS's IPv6 one (not all of 169.254/16: some clouds put the
    * host's DNS resolver there) */
-  const char *cmd[] = { GW_OPT_HOLD, GW_OPT_BLACKHOLE, GW_METADATA_V4 "/32", GW_OPT_BLACKHOLE, GW_METADATA_ECS_V4 "/32",
-                        GW_OPT_BLACKHOLE, GW_METADATA_ALIBABA_V4 "/32", GW_OPT_BLACKHOLE, GW_METADATA_V6 "/128",
-                        GW_OPT_READY, GW_PATH_READY };
+  const char *cmd[] = { GW_OPT_HOLD,
+                        GW_OPT_BLACKHOLE,
+                        GW_METADATA_V4 "/32",
+                        GW_OPT_BLACKHOLE,
+                        GW_METADATA_ECS_V4 "/32",
+                        GW_OPT_BLACKHOLE,
+                        GW_METADATA_ALIBABA_V4 "/32",
+                        GW_OPT_BLACKHOLE,
+                        GW_METADATA_V6 "/128",
+                        GW_OPT_READY,
+                        GW_PATH_READY };
   for (size_t i = 0; i < ARRAY_SIZE(cmd); i++)
     strv_push(&g.cmd, cmd[i]);
   if (geteuid() == 0 && chown(r->dir, 0, 0) < 0) {
@@ -331,10 +340,8 @@ int adr_egress_up(struct adr_engine *e, const struct adr_egress_req *r, struct a
     strv_free(&spec->dns);
     adr_spec_set_label(spec, ADR_LABEL_NETMODE, "none");
     return 0;
-  case ADR_NET_OPEN:
-    return up_open(e, r, spec, err);
-  case ADR_NET_ALLOWLIST:
-    return up_allowlist(e, r, spec, err);
+  case ADR_NET_OPEN: return up_open(e, r, spec, err);
+  case ADR_NET_ALLOWLIST: return up_allowlist(e, r, spec, err);
   }
   return adr_err_set(err, EINVAL, "unknown network mode");
 }

@@ -29,9 +29,8 @@
 
 #include <sys/types.h>
 
-
 struct adr_egress_req {
-  const char *sandbox;          /* sandbox container name */
+  const char *sandbox; /* sandbox container name */
   const struct adr_netpolicy *policy;
   const char *image;            /* image the gateway runs in (any: the binary is static) */
   const char *gateway_bin;      /* host path of adr-gateway */

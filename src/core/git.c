@@ -18,27 +18,77 @@ void adr_repo_free(struct adr_repo *r)
 
 /* Variables that would redirect git away from what we name explicitly. */
 static const char *const git_unset[] = {
-  "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY",
-  "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_CONFIG", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT",
-  "GIT_EXTERNAL_DIFF", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_ASKPASS", "GIT_EDITOR", "GIT_SEQUENCE_EDITOR",
-  "GIT_PAGER", "GIT_EXEC_PATH", "GIT_NAMESPACE", "GIT_CEILING_DIRECTORIES", "GIT_DISCOVERY_ACROSS_FILESYSTEM",
+  "GIT_DIR",
+  "GIT_WORK_TREE",
+  "GIT_INDEX_FILE",
+  "GIT_COMMON_DIR",
+  "GIT_OBJECT_DIRECTORY",
+  "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+  "GIT_CONFIG",
+  "GIT_CONFIG_PARAMETERS",
+  "GIT_CONFIG_COUNT",
+  "GIT_EXTERNAL_DIFF",
+  "GIT_SSH",
+  "GIT_SSH_COMMAND",
+  "GIT_ASKPASS",
+  "GIT_EDITOR",
+  "GIT_SEQUENCE_EDITOR",
+  "GIT_PAGER",
+  "GIT_EXEC_PATH",
+  "GIT_NAMESPACE",
+  "GIT_CEILING_DIRECTORIES",
+  "GIT_DISCOVERY_ACROSS_FILESYSTEM",
   NULL,
 };
 static const char *const git_env[] = {
-  "GIT_TERMINAL_PROMPT=0", "GIT_PAGER=cat", "PAGER=cat", "GIT_EDITOR=true", "GIT_OPTIONAL_LOCKS=0",
-  "LC_ALL=C", NULL,
+  "GIT_TERMINAL_PROMPT=0", "GIT_PAGER=cat", "PAGER=cat", "GIT_EDITOR=true", "GIT_OPTIONAL_LOCKS=0", "LC_ALL=C", NULL,
 };
 
 /* Everything that can make git start a program, off. */
 static const char *const wt_hardening[] = {
-  "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "-c", "core.sshCommand=false",
-  "-c", "core.pager=cat", "-c", "core.editor=true", "-c", "sequence.editor=true",
-  "-c", "core.askPass=true", "-c", "credential.helper=", "-c", "core.gitProxy=",
-  "-c", "diff.external=", "-c", "commit.gpgSign=false", "-c", "tag.gpgSign=false",
-  "-c", "gpg.program=false", "-c", "core.alternateRefsCommand=", "-c", "protocol.allow=never",
-  "-c", "uploadpack.packObjectsHook=", "-c", "core.untrackedCache=false", "-c", "advice.detachedHead=false",
+  "-c",
+  "core.hooksPath=/dev/null",
+  "-c",
+  "core.fsmonitor=false",
+  "-c",
+  "core.sshCommand=false",
+  "-c",
+  "core.pager=cat",
+  "-c",
+  "core.editor=true",
+  "-c",
+  "sequence.editor=true",
+  "-c",
+  "core.askPass=true",
+  "-c",
+  "credential.helper=",
+  "-c",
+  "core.gitProxy=",
+  "-c",
+  "diff.external=",
+  "-c",
+  "commit.gpgSign=false",
+  "-c",
+  "tag.gpgSign=false",
+  "-c",
+  "gpg.program=false",
+  "-c",
+  "core.alternateRefsCommand=",
+  "-c",
+  "protocol.allow=never",
+  "-c",
+  "uploadpack.packObjectsHook=",
+  "-c",
+  "core.untrackedCache=false",
+  "-c",
+  "advice.detachedHead=false",
   /* never look inside submodules: their config is the agent's */
-  "-c", "diff.ignoreSubmodules=dirty", "-c", "submodule.recurse=false", "-c", "status.submoduleSummary=false",
+  "-c",
+  "diff.ignoreSubmodules=dirty",
+  "-c",
+  "submodule.recurse=false",
+  "-c",
+  "status.submoduleSummary=false",
   NULL,
 };
 
@@ -48,8 +98,12 @@ static int run_git(const char *dir, struct strv *args, bool check, struct buf *o
   buf_init(&eb, 0);
   buf_init(&sink, 0);
   struct adr_proc p = {
-    .argv = (const char *const *)args->v, .dir = dir, .env = git_env, .unset = git_unset,
-    .out = out ? out : &sink, .errout = &eb,
+    .argv = (const char *const *)args->v,
+    .dir = dir,
+    .env = git_env,
+    .unset = git_unset,
+    .out = out ? out : &sink,
+    .errout = &eb,
   };
   int st = adr_proc_run(&p, err);
   buf_free(&sink);
@@ -133,12 +187,13 @@ int adr_git_wt_verify(const struct adr_repo *r, const char *gitdir, const char *
   cleanup_buf struct buf c;
   buf_init(&c, 1 << 20);
   if (buf_read_file(&c, cw) == 0 && c.len > 0)
-    return adr_err_set(err, EPERM, "'%s' is not empty (refusing to run git with configuration the agent could write)", cw);
+    return adr_err_set(err, EPERM, "'%s' is not empty (refusing to run git with configuration the agent could write)",
+                       cw);
   return 0;
 }
 
-int adr_git_wt(const struct adr_repo *r, const char *gitdir, const char *worktree, bool check,
-               struct buf *out, adr_err *err, const char *arg, ...)
+int adr_git_wt(const struct adr_repo *r, const char *gitdir, const char *worktree, bool check, struct buf *out,
+               adr_err *err, const char *arg, ...)
 {
   if (adr_git_wt_verify(r, gitdir, worktree, err) < 0)
     return -1;

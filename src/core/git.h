@@ -41,8 +41,8 @@ int adr_git_repov(const struct adr_repo *r, bool check, struct buf *out, adr_err
 
 /* The same on an agent's worktree (hardened, see above).  gitdir is
  * <common_dir>/worktrees/<id>. */
-int adr_git_wt(const struct adr_repo *r, const char *gitdir, const char *worktree, bool check,
-               struct buf *out, adr_err *err, const char *arg, ...) __attribute__((sentinel));
+int adr_git_wt(const struct adr_repo *r, const char *gitdir, const char *worktree, bool check, struct buf *out,
+               adr_err *err, const char *arg, ...) __attribute__((sentinel));
 
 /* Checks that the per-worktree directory still points where git wrote it:
  * `commondir` is "../.." and `gitdir` names worktree/.git. */

@@ -33,8 +33,7 @@ static char *swap_map(unsigned id)
 {
   if (id == 0)
     return xstrdup("0 0 4294967295\n");
-  return xasprintf("0 %u 1\n%u 0 1\n1 1 %u\n%u %u %u\n", id, id, id - 1, id + 1, id + 1,
-                   4294967294u - id);
+  return xasprintf("0 %u 1\n%u 0 1\n1 1 %u\n%u %u %u\n", id, id, id - 1, id + 1, id + 1, 4294967294u - id);
 }
 
 /* A user namespace carrying the mapping, held by a child that waits. */
@@ -122,7 +121,10 @@ int adr_idmap_mount(const char *src, const char *dst, uid_t uid, gid_t gid, adr_
   close(ns);
   if (r < 0) {
     close(tree);
-    return adr_err_sys(err, e, "idmap: idmapped mounts are not available for '%s' (Linux >= 5.12 and a supporting filesystem needed; or run adr as a non-root user)", src);
+    return adr_err_sys(err, e,
+                       "idmap: idmapped mounts are not available for '%s' (Linux >= 5.12 and a supporting filesystem "
+                       "needed; or run adr as a non-root user)",
+                       src);
   }
   r = (int)syscall(SYS_move_mount, tree, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH);
   e = errno;

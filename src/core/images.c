@@ -42,10 +42,14 @@ int adr_images_pick_agent(struct adr_engine *e, const struct adr_agents *agents,
   }
   cleanup_free char *list = strv_join(names, ", ");
   if (built.n == 0)
-    return adr_err_set(err, EINVAL, "no agent named, ADR_AGENT is not set and no agent is built; build one with 'adr "
-                                    "build AGENT' (%s)", *list ? list : "none defined");
-  return adr_err_set(err, EINVAL, "no agent named and ADR_AGENT is not set; built: %s (name one, or 'adr config set "
-                                  "ADR_AGENT NAME')", list);
+    return adr_err_set(err, EINVAL,
+                       "no agent named, ADR_AGENT is not set and no agent is built; build one with 'adr "
+                       "build AGENT' (%s)",
+                       *list ? list : "none defined");
+  return adr_err_set(err, EINVAL,
+                     "no agent named and ADR_AGENT is not set; built: %s (name one, or 'adr config set "
+                     "ADR_AGENT NAME')",
+                     list);
 }
 
 void adr_images_job_base(struct adr_images_job *j, const char *tag, const char *registry)
@@ -88,8 +92,9 @@ int adr_images_build(struct adr_engine *e, const struct adr_images_job *j, const
   buf_init(&tar, 0);
   if (adr_build_context(j->dockerfile, cas, &tar, err) < 0)
     return -1;
-  struct adr_build_req req = { .tag = j->image, .context_tar = tar.data, .context_len = tar.len,
-                               .dockerfile = "Dockerfile", .no_cache = no_cache };
+  struct adr_build_req req = {
+    .tag = j->image, .context_tar = tar.data, .context_len = tar.len, .dockerfile = "Dockerfile", .no_cache = no_cache
+  };
   req.build_args = j->args;
   req.labels = j->labels;
   return adr_engine_image_build(e, &req, cb, ud, NULL, err);

@@ -12,7 +12,12 @@ static int check_mounts(struct adr_launch *l, bool relay, adr_err *err)
 {
   cleanup_free char *sdir = adr_state_dir(), *cdir = adr_config_dir();
   struct adr_creds_guard g = {
-    .agents = l->agents, .agent = l->agent, .home = l->home, .state_dir = sdir, .config_dir = cdir, .relay = relay,
+    .agents = l->agents,
+    .agent = l->agent,
+    .home = l->home,
+    .state_dir = sdir,
+    .config_dir = cdir,
+    .relay = relay,
   };
   cleanup_strv struct strv notes = { 0 };
   struct adr_mount wsm = { .host = l->ws, .container = (char *)ADR_SANDBOX_WORKSPACE };
@@ -76,8 +81,13 @@ static int plan_relay(struct adr_launch *l, adr_err *err)
   cleanup_free char *sdir = adr_secret_dir();
   creds_launch = l;
   struct adr_creds_in ci = {
-    .agent = l->agent, .host_home = l->home, .config_dir = l->cfgdir, .config_file = l->cfgfile,
-    .user_env = &l->ro.env, .secrets_dir = sdir, .getenv = creds_getenv,
+    .agent = l->agent,
+    .host_home = l->home,
+    .config_dir = l->cfgdir,
+    .config_file = l->cfgfile,
+    .user_env = &l->ro.env,
+    .secrets_dir = sdir,
+    .getenv = creds_getenv,
   };
   if (adr_creds_plan(&ci, &l->creds, err) < 0)
     return -1;

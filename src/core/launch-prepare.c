@@ -101,9 +101,8 @@ static int prepare_agent(struct adr_launch *l, adr_err *err)
   if (rr == 1 && o->branch)
     return adr_err_set(err, EINVAL, "--branch: '%s' is not in a git repository", l->ws);
   if (o->branch && (!str_has_prefix(o->branch, "adr/") || !o->branch[4]))
-    return adr_err_set(err, EINVAL,
-                       "--branch '%s': an agent's branch must start with 'adr/' (the only refs it can write)",
-                       o->branch);
+    return adr_err_set(
+      err, EINVAL, "--branch '%s': an agent's branch must start with 'adr/' (the only refs it can write)", o->branch);
   if (o->no_worktree && o->branch)
     return adr_err_set(err, EINVAL, "--branch and --no-worktree cannot be combined");
   l->scope = xstrdup(rr == 0 ? l->repo.top : l->ws);
@@ -225,17 +224,24 @@ static int prepare_egress(struct adr_launch *l, adr_err *err)
   }
   adr_layout_gateway_labels(l->o->persistent, &glabels);
   struct adr_egress_req er = {
-    .sandbox = l->cname, .policy = &l->pol, .image = l->image, .gateway_bin = gwbin, .dir = l->egress_dir,
-    .pool = adr_config_get(l->config, "ADR_NETWORK_POOL"), .resolvers = &resolvers, .labels = &glabels,
-    .uid = getuid(), .gid = getgid(),
+    .sandbox = l->cname,
+    .policy = &l->pol,
+    .image = l->image,
+    .gateway_bin = gwbin,
+    .dir = l->egress_dir,
+    .pool = adr_config_get(l->config, "ADR_NETWORK_POOL"),
+    .resolvers = &resolvers,
+    .labels = &glabels,
+    .uid = getuid(),
+    .gid = getgid(),
   };
   cleanup_free char *routes = NULL;
   cleanup_buf struct buf ca;
   buf_init(&ca, 0);
   if (l->creds.n_routes && l->pol.mode != ADR_NET_NONE) {
     cleanup_strv struct strv cas = { 0 };
-    if (adr_extra_ca_files(adr_config_get(l->config, "ADR_EXTRA_CA"), "/usr/local/share/ca-certificates", &cas,
-                           err) < 0 ||
+    if (adr_extra_ca_files(adr_config_get(l->config, "ADR_EXTRA_CA"), "/usr/local/share/ca-certificates", &cas, err) <
+          0 ||
         adr_ca_bundle(&cas, &ca, err) < 0)
       return -1;
     routes = adr_creds_route_file(&l->creds);

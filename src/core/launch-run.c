@@ -139,8 +139,14 @@ int adr_launch_run(struct adr_launch *l, const struct adr_launch_io *io, adr_err
     return adr_err_sys(err, saved, "timer");
   }
   struct adr_attach at = {
-    .in_fd = io->in_fd, .out_fd = io->out_fd, .err_fd = io->err_fd, .tty = l->ro.tty,
-    .on_ready = run_ready, .wake_fd = rc.ep, .on_wake = run_wake, .ud = &rc,
+    .in_fd = io->in_fd,
+    .out_fd = io->out_fd,
+    .err_fd = io->err_fd,
+    .tty = l->ro.tty,
+    .on_ready = run_ready,
+    .wake_fd = rc.ep,
+    .on_wake = run_wake,
+    .ud = &rc,
   };
   int ar = adr_engine_container_attach(l->engine, l->id, &at, err);
   arm(l, 0);
@@ -159,8 +165,13 @@ void adr_launch_teardown(struct adr_launch *l)
   if (l->started)
     return; /* a persistent agent keeps its sandbox, mounts and worktree */
   struct adr_teardown t = {
-    .who = l->cname, .sandbox = l->cname, .id = l->id, .idmap_dir = l->idmap_dir,
-    .identity_dir = l->identity_dir, .egress = l->egress_made, .egress_dir = l->egress_dir,
+    .who = l->cname,
+    .sandbox = l->cname,
+    .id = l->id,
+    .idmap_dir = l->idmap_dir,
+    .identity_dir = l->identity_dir,
+    .egress = l->egress_made,
+    .egress_dir = l->egress_dir,
   };
   if (l->made_wt) { /* fresh: no commits of the agent's to lose */
     t.repo = &l->repo;

@@ -28,8 +28,13 @@ int launch_spec_finish(struct adr_launch *l, adr_err *err)
 {
   struct adr_spec *s = &l->spec;
   struct adr_layout_sandbox ls = {
-    .persistent = l->o->persistent, .identity_dir = l->identity_dir, .idmap_dir = l->idmap_dir,
-    .name = l->pname, .scope = l->scope, .team = l->o->team, .wt = l->made_wt ? &l->wt : NULL,
+    .persistent = l->o->persistent,
+    .identity_dir = l->identity_dir,
+    .idmap_dir = l->idmap_dir,
+    .name = l->pname,
+    .scope = l->scope,
+    .team = l->o->team,
+    .wt = l->made_wt ? &l->wt : NULL,
   };
   cleanup_strv struct strv labels = { 0 };
   adr_layout_sandbox_labels(&ls, &labels);

@@ -121,8 +121,8 @@ static int plan_limits(struct adr_launch *l, adr_err *err)
   const char *ts = o->timeout ? o->timeout : adr_config_get(c, "ADR_TIMEOUT");
   l->timeout_text = ts;
   if (ts && *ts) {
-    cleanup_free char *tsrc = o->timeout ? xstrdup("--timeout")
-                                         : xasprintf("ADR_TIMEOUT (%s)", adr_config_entry(c, "ADR_TIMEOUT")->origin);
+    cleanup_free char *tsrc =
+      o->timeout ? xstrdup("--timeout") : xasprintf("ADR_TIMEOUT (%s)", adr_config_entry(c, "ADR_TIMEOUT")->origin);
     if (adr_parse_duration(ts, &l->timeout, err) < 0)
       return adr_err_prefix(err, "%s", tsrc);
     if (l->timeout < ADR_TIMEOUT_MIN)

@@ -42,33 +42,33 @@
 
 /* What the command line (or a request) asks for. */
 struct adr_launch_opts {
-  const char *cwd;                 /* relative paths and ADR_MOUNTS resolve here; NULL: "." */
-  bool persistent;                 /* adr start: the sandbox outlives the caller */
-  const char *team;                /* persistent: the adr team session it belongs to */
-  const char *agent;               /* the agent to run (the caller resolves a default) */
-  const char *workspace;           /* NULL: cwd */
-  const char *config_dir;          /* -c */
-  const char *config_file;         /* --config-file */
-  const char *prompt;              /* headless prompt */
+  const char *cwd;         /* relative paths and ADR_MOUNTS resolve here; NULL: "." */
+  bool persistent;         /* adr start: the sandbox outlives the caller */
+  const char *team;        /* persistent: the adr team session it belongs to */
+  const char *agent;       /* the agent to run (the caller resolves a default) */
+  const char *workspace;   /* NULL: cwd */
+  const char *config_dir;  /* -c */
+  const char *config_file; /* --config-file */
+  const char *prompt;      /* headless prompt */
   bool headless, shell;
   const char *tag, *model;
-  const char *timeout;             /* --timeout; NULL: ADR_TIMEOUT, for headless runs only */
+  const char *timeout; /* --timeout; NULL: ADR_TIMEOUT, for headless runs only */
   const char *memory, *cpus, *pids;
-  const char *name;                /* the sandbox's (run) or the agent's (start) name */
-  const char *branch;              /* start: the branch to create */
-  bool no_worktree;                /* start: work in the workspace itself */
-  const char *network;             /* --network */
-  const struct strv *env;          /* -e KEY=VALUE or KEY (from the host) */
+  const char *name;       /* the sandbox's (run) or the agent's (start) name */
+  const char *branch;     /* start: the branch to create */
+  bool no_worktree;       /* start: work in the workspace itself */
+  const char *network;    /* --network */
+  const struct strv *env; /* -e KEY=VALUE or KEY (from the host) */
   const struct strv *env_files;
-  const struct strv *mounts;       /* -m */
-  const struct strv *allow;        /* --allow */
-  const struct strv *presets;      /* --allow-preset */
+  const struct strv *mounts;  /* -m */
+  const struct strv *allow;   /* --allow */
+  const struct strv *presets; /* --allow-preset */
   bool no_relay;
-  unsigned unsafe;                 /* ADR_UNSAFE_* */
+  unsigned unsafe; /* ADR_UNSAFE_* */
   char *const *agent_args;
   size_t n_agent_args;
-  bool tty;                        /* the caller has a terminal (stdin and stdout) */
-  const char *term;                /* $TERM */
+  bool tty;                               /* the caller has a terminal (stdin and stdout) */
+  const char *term;                       /* $TERM */
   const char *(*getenv)(const char *key); /* the host environment; NULL: getenv */
 };
 
@@ -89,21 +89,21 @@ struct adr_launch {
   const struct adr_launch_opts *o;
   const struct adr_config *config;
   const struct adr_agents *agents;
-  struct adr_engine *engine;       /* needed from adr_launch_image on */
+  struct adr_engine *engine; /* needed from adr_launch_image on */
   struct adr_events ev;
 
   /* plan */
   const struct adr_agent *agent;
   bool headless;
-  uint64_t timeout;                /* seconds, 0: none */
-  const char *timeout_text;        /* as given, for messages */
+  uint64_t timeout;         /* seconds, 0: none */
+  const char *timeout_text; /* as given, for messages */
   uint64_t memory, home_size, tmp_size;
   int64_t nano_cpus, pids;
   struct adr_netpolicy pol;
   struct strv presets;
   char *home, *ws, *cfgdir, *cfgfile;
   struct adr_mounts mounts;
-  struct adr_run_opts ro;          /* adr_run_spec's inputs; ro.env (the user's KEY=VALUE, after the relay
+  struct adr_run_opts ro; /* adr_run_spec's inputs; ro.env (the user's KEY=VALUE, after the relay
                                       took its keys) is owned */
   struct adr_creds_plan creds;
   struct strv overlay_rels;
@@ -111,9 +111,9 @@ struct adr_launch {
   char *image;
 
   /* prepare */
-  char *cname;                     /* the sandbox's name */
-  char *scope, *pname;             /* persistent: its repository (or workspace) and name */
-  char *marker;                    /* persistent: the start marker while it is made (ours) */
+  char *cname;         /* the sandbox's name */
+  char *scope, *pname; /* persistent: its repository (or workspace) and name */
+  char *marker;        /* persistent: the start marker while it is made (ours) */
   struct adr_repo repo;
   struct adr_worktree wt;
   bool made_wt;
@@ -123,11 +123,11 @@ struct adr_launch {
 
   /* create, run, detach */
   char *id;
-  bool started;                    /* detached: it and all it uses stay */
-  int code;                        /* its exit status */
+  bool started; /* detached: it and all it uses stay */
+  int code;     /* its exit status */
   bool timed_out;
-  int interrupted;                 /* the signal that stopped it, 0: none */
-  int stop_phase;                  /* 0 running, 1 SIGTERM sent, 2 SIGKILL sent */
+  int interrupted; /* the signal that stopped it, 0: none */
+  int stop_phase;  /* 0 running, 1 SIGTERM sent, 2 SIGKILL sent */
   int timer_fd;
 };
 
@@ -148,8 +148,8 @@ int adr_launch_detach(struct adr_launch *l, adr_err *err);
 
 /* The caller's side of a transient run. */
 struct adr_launch_io {
-  int in_fd, out_fd, err_fd;       /* in_fd -1: no input (headless) */
-  int wake_fd;                     /* readable: on_wake (the caller's signals); -1: none */
+  int in_fd, out_fd, err_fd; /* in_fd -1: no input (headless) */
+  int wake_fd;               /* readable: on_wake (the caller's signals); -1: none */
   int (*on_wake)(struct adr_launch *l, void *ud);
   void (*on_started)(struct adr_launch *l, void *ud); /* it runs: the terminal goes raw, gets its size */
   void (*on_ended)(struct adr_launch *l, void *ud);   /* its streams closed: the terminal comes back */

@@ -72,8 +72,8 @@ bool adr_layout_owner_alive(const struct strv *labels, const char *boot);
 /* The labels of a sandbox beyond those runspec gives every one. */
 struct adr_layout_sandbox {
   bool persistent;
-  const char *identity_dir;      /* host state it owns (undone by label) */
-  const char *idmap_dir;         /* NULL: none */
+  const char *identity_dir; /* host state it owns (undone by label) */
+  const char *idmap_dir;    /* NULL: none */
   /* persistent agents */
   const char *name, *scope, *team;
   const struct adr_worktree *wt; /* NULL: works in the workspace itself */

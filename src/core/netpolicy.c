@@ -513,8 +513,9 @@ static void git_hosts(const char *ws, struct strv *out)
     return;
   /* only what git itself prints of the workspace's configuration; no hooks,
    * no fsmonitor: "config --get-regexp" runs nothing */
-  const char *argv[] = { "git", "-C", ws, "-c", "core.fsmonitor=false", "config", "--get-regexp",
-                         "^remote\\..*\\.(push)?url$", NULL };
+  const char *argv[] = {
+    "git", "-C", ws, "-c", "core.fsmonitor=false", "config", "--get-regexp", "^remote\\..*\\.(push)?url$", NULL
+  };
   run_lines(argv, out);
 }
 
@@ -547,8 +548,7 @@ int adr_netpolicy_preset(struct adr_netpolicy *p, const char *name, const char *
 
 /* ------------------------------------------------------------ subnets */
 
-int adr_subnet_pick(const char *pool, const char *seed, unsigned attempt, char **subnet, char **gateway,
-                    adr_err *err)
+int adr_subnet_pick(const char *pool, const char *seed, unsigned attempt, char **subnet, char **gateway, adr_err *err)
 {
   cleanup_free char *canon = NULL;
   if (!pool || !parse_ip(pool, &canon) || strchr(canon, ':') || !strchr(canon, '/'))

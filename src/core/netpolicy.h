@@ -68,7 +68,6 @@ void adr_apt_sources_hosts(const char *text, struct strv *out);
  * /24), in /28 blocks, starting from a spot chosen by seed.  Fills the
  * network ("10.213.4.16/28"), the gateway's (.2) and returns -1 with err
  * for a bad pool. */
-int adr_subnet_pick(const char *pool, const char *seed, unsigned attempt, char **subnet, char **gateway,
-                    adr_err *err);
+int adr_subnet_pick(const char *pool, const char *seed, unsigned attempt, char **subnet, char **gateway, adr_err *err);
 
 #endif

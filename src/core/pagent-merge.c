@@ -22,8 +22,8 @@ void adr_merge_free(struct adr_merge *m)
 static int merge_tree(const struct adr_repo *r, struct adr_merge *m, struct buf *b, adr_err *err)
 {
   buf_reset(b);
-  int mt = adr_git_repo(r, false, b, err, "merge-tree", "--write-tree", "--name-only", "--no-messages", "HEAD",
-                        m->ref, NULL);
+  int mt =
+    adr_git_repo(r, false, b, err, "merge-tree", "--write-tree", "--name-only", "--no-messages", "HEAD", m->ref, NULL);
   if (mt < 0)
     return -1;
   if (mt == 1) {
@@ -104,6 +104,8 @@ int adr_pagent_merge_check(const struct adr_pagent *a, struct adr_merge *m, adr_
 int adr_pagent_merge(const struct adr_pagent *a, const struct adr_merge *m, adr_err *err)
 {
   cleanup_free char *msg = xasprintf("Merge branch '%s' (adr agent '%s')", a->wt.branch, a->name);
-  return adr_git_repo(&a->repo, true, NULL, err, "merge", "--quiet", "--no-ff", "--no-edit", "-m", msg, m->ref,
-                      NULL) < 0 ? -1 : 0;
+  return adr_git_repo(&a->repo, true, NULL, err, "merge", "--quiet", "--no-ff", "--no-edit", "-m", msg, m->ref, NULL) <
+             0
+           ? -1
+           : 0;
 }

@@ -7,14 +7,10 @@
 #include <string.h>
 
 static const char *const state_names[] = {
-  [ADR_PAGENT_UNKNOWN] = "unknown",
-  [ADR_PAGENT_CREATED] = "created",
-  [ADR_PAGENT_RUNNING] = "running",
-  [ADR_PAGENT_PAUSED] = "paused",
-  [ADR_PAGENT_RESTARTING] = "restarting",
-  [ADR_PAGENT_REMOVING] = "removing",
-  [ADR_PAGENT_EXITED] = "exited",
-  [ADR_PAGENT_DEAD] = "dead",
+  [ADR_PAGENT_UNKNOWN] = "unknown",       [ADR_PAGENT_CREATED] = "created",
+  [ADR_PAGENT_RUNNING] = "running",       [ADR_PAGENT_PAUSED] = "paused",
+  [ADR_PAGENT_RESTARTING] = "restarting", [ADR_PAGENT_REMOVING] = "removing",
+  [ADR_PAGENT_EXITED] = "exited",         [ADR_PAGENT_DEAD] = "dead",
 };
 
 enum adr_pagent_state adr_pagent_state_parse(const char *engine_state)
@@ -201,8 +197,7 @@ int adr_pagent_exec(struct adr_engine *e, const struct adr_pagent *a, const stru
   return adr_engine_container_exec(e, a->c.id, cmd, io, exit_code, err);
 }
 
-int adr_pagent_logs(struct adr_engine *e, const struct adr_pagent *a, bool follow, int out_fd, int err_fd,
-                    adr_err *err)
+int adr_pagent_logs(struct adr_engine *e, const struct adr_pagent *a, bool follow, int out_fd, int err_fd, adr_err *err)
 {
   return adr_engine_container_logs(e, a->c.id, follow, out_fd, err_fd, err);
 }

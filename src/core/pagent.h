@@ -30,12 +30,12 @@ enum adr_pagent_state adr_pagent_state_parse(const char *engine_state);
 const char *adr_pagent_state_name(enum adr_pagent_state s);
 
 struct adr_pagent {
-  struct adr_container c;   /* owned; c.state is the engine's word, for messages */
+  struct adr_container c; /* owned; c.state is the engine's word, for messages */
   enum adr_pagent_state state;
-  struct adr_repo repo;     /* the current repository (adr_pagent_find) */
+  struct adr_repo repo; /* the current repository (adr_pagent_find) */
   bool in_repo;
   const char *name, *agent, *scope, *workspace, *team; /* point into c.labels */
-  struct adr_worktree wt;   /* fields point into c.labels; never adr_worktree_free it */
+  struct adr_worktree wt;                              /* fields point into c.labels; never adr_worktree_free it */
   bool has_worktree;
 };
 void adr_pagent_free(struct adr_pagent *a);
@@ -79,23 +79,23 @@ int adr_sandbox_running(struct adr_engine *e, const char *name, adr_err *err);
 /* What merging an agent's branch into the checked-out branch would do,
  * found without changing anything. */
 enum adr_merge_verdict {
-  ADR_MERGE_READY,       /* ahead commits merge cleanly */
-  ADR_MERGE_NOTHING,     /* the branch has nothing the checkout lacks */
-  ADR_MERGE_NO_BRANCH,   /* it works in its workspace: no branch of its own */
-  ADR_MERGE_DETACHED,    /* the checkout is not on a branch */
-  ADR_MERGE_GONE,        /* its branch no longer exists */
-  ADR_MERGE_DIRTY,       /* the checkout has uncommitted changes (status) */
-  ADR_MERGE_CONFLICT,    /* conflicts in files */
-  ADR_MERGE_NO_IDENT,    /* git does not know who the user is */
+  ADR_MERGE_READY,     /* ahead commits merge cleanly */
+  ADR_MERGE_NOTHING,   /* the branch has nothing the checkout lacks */
+  ADR_MERGE_NO_BRANCH, /* it works in its workspace: no branch of its own */
+  ADR_MERGE_DETACHED,  /* the checkout is not on a branch */
+  ADR_MERGE_GONE,      /* its branch no longer exists */
+  ADR_MERGE_DIRTY,     /* the checkout has uncommitted changes (status) */
+  ADR_MERGE_CONFLICT,  /* conflicts in files */
+  ADR_MERGE_NO_IDENT,  /* git does not know who the user is */
 };
 struct adr_merge {
   enum adr_merge_verdict verdict;
-  char *cur;             /* the checked-out branch */
-  char *ref;             /* the agent's branch tip, resolved once: the commit checked is the one merged */
-  char *status;          /* DIRTY: git status --porcelain of the checkout */
-  unsigned long ahead;   /* commits to merge */
-  size_t changes;        /* uncommitted changes in its worktree (never merged) */
-  struct strv files;     /* CONFLICT: the conflicting files */
+  char *cur;           /* the checked-out branch */
+  char *ref;           /* the agent's branch tip, resolved once: the commit checked is the one merged */
+  char *status;        /* DIRTY: git status --porcelain of the checkout */
+  unsigned long ahead; /* commits to merge */
+  size_t changes;      /* uncommitted changes in its worktree (never merged) */
+  struct strv files;   /* CONFLICT: the conflicting files */
 };
 void adr_merge_free(struct adr_merge *m);
 static inline void adr_merge_cleanup(struct adr_merge *m) { adr_merge_free(m); }

@@ -25,8 +25,7 @@ static bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
 /* Parses one line [p, end).  Returns 0 and sets key and value (owned) or
  * leaves *key NULL for blank/comment lines; -1 with *what on error. */
-static int kv_line(const char *p, const char *end, unsigned flags, char **key, char **value,
-                   const char **what)
+static int kv_line(const char *p, const char *end, unsigned flags, char **key, char **value, const char **what)
 {
   *key = NULL;
   *value = NULL;
@@ -63,8 +62,7 @@ static int kv_line(const char *p, const char *end, unsigned flags, char **key, c
     return -1;
   }
   if (!adr_valid_env_name(k, klen)) {
-    *what = klen ? "invalid key (letters, digits and '_', not starting with a digit)"
-                 : "missing key before '='";
+    *what = klen ? "invalid key (letters, digits and '_', not starting with a digit)" : "missing key before '='";
     return -1;
   }
   p = after + 1;
@@ -89,10 +87,11 @@ static int kv_line(const char *p, const char *end, unsigned flags, char **key, c
         switch (e) {
         case 'n': c = '\n'; break;
         case 't': c = '\t'; break;
-        case '\\': case '"': case '$': case '`': c = e; break;
-        default:
-          buf_append(&v, "\\", 1);
-          c = e;
+        case '\\':
+        case '"':
+        case '$':
+        case '`': c = e; break;
+        default: buf_append(&v, "\\", 1); c = e;
         }
       }
       buf_append(&v, &c, 1);
@@ -127,8 +126,7 @@ static int kv_line(const char *p, const char *end, unsigned flags, char **key, c
   return 0;
 }
 
-int adr_kv_parse(const char *data, size_t len, const char *fname, unsigned flags,
-                 adr_kv_cb cb, void *ud, adr_err *err)
+int adr_kv_parse(const char *data, size_t len, const char *fname, unsigned flags, adr_kv_cb cb, void *ud, adr_err *err)
 {
   const char *p = data, *end = data + len;
   unsigned lineno = 0;
@@ -139,8 +137,7 @@ int adr_kv_parse(const char *data, size_t len, const char *fname, unsigned flags
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     const char *le = nl ? nl : end;
     if ((size_t)(le - p) > ADR_KV_MAX_LINE)
-      return adr_err_set(err, EINVAL, "%s:%u: line too long (over %d bytes)", fname, lineno,
-                         ADR_KV_MAX_LINE);
+      return adr_err_set(err, EINVAL, "%s:%u: line too long (over %d bytes)", fname, lineno, ADR_KV_MAX_LINE);
     const char *lend = le;
     if (lend > p && lend[-1] == '\r')
       lend--;
@@ -175,11 +172,13 @@ char *adr_kv_quote(const char *value)
     switch (*c) {
     case '\n': buf_puts(&b, "\\n"); break;
     case '\t': buf_puts(&b, "\\t"); break;
-    case '\\': case '"': case '$': case '`':
+    case '\\':
+    case '"':
+    case '$':
+    case '`':
       buf_append(&b, "\\", 1);
       /* fall through */
-    default:
-      buf_append(&b, c, 1);
+    default: buf_append(&b, c, 1);
     }
   }
   buf_append(&b, "\"", 1);
@@ -219,8 +218,7 @@ int adr_parse_duration(const char *s, uint64_t *seconds, adr_err *err)
   case 'm': mult = 60; break;
   case 'h': mult = 3600; break;
   case 'd': mult = 86400; break;
-  default:
-    return adr_err_set(err, EINVAL, "invalid duration '%s': unknown unit '%s' (use s, m, h or d)", s, p);
+  default: return adr_err_set(err, EINVAL, "invalid duration '%s': unknown unit '%s' (use s, m, h or d)", s, p);
   }
   if (*p && p[1] != '\0')
     return adr_err_set(err, EINVAL, "invalid duration '%s': unknown unit '%s' (use s, m, h or d)", s, p);
@@ -250,7 +248,8 @@ char *adr_format_duration(uint64_t s)
 int adr_parse_size(const char *s, uint64_t *bytes, adr_err *err)
 {
   if (s == NULL || !isdigit((unsigned char)*s))
-    return adr_err_set(err, EINVAL, "invalid size '%s': expected a number with an optional unit (k, m, g, t)", s ? s : "");
+    return adr_err_set(err, EINVAL, "invalid size '%s': expected a number with an optional unit (k, m, g, t)",
+                       s ? s : "");
   const char *p = s;
   while (isdigit((unsigned char)*p))
     p++;
@@ -267,8 +266,7 @@ int adr_parse_size(const char *s, uint64_t *bytes, adr_err *err)
     case 'm': shift = 20; break;
     case 'g': shift = 30; break;
     case 't': shift = 40; break;
-    default:
-      return adr_err_set(err, EINVAL, "invalid size '%s': unknown unit (use k, m, g or t)", s);
+    default: return adr_err_set(err, EINVAL, "invalid size '%s': unknown unit (use k, m, g or t)", s);
     }
     p++;
     if (u != 'b') {
@@ -425,8 +423,7 @@ static const char *const reserved_targets[] = {
   "/", "/proc", "/sys", "/dev", "/workspace", "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib64",
 };
 
-int adr_parse_mount(const char *spec, const char *cwd, const char *home, struct adr_mount *m,
-                    adr_err *err)
+int adr_parse_mount(const char *spec, const char *cwd, const char *home, struct adr_mount *m, adr_err *err)
 {
   memset(m, 0, sizeof(*m));
   cleanup_strv struct strv f = { 0 };
@@ -508,8 +505,8 @@ size_t adr_parse_dotenv_line(char *line, char **name, char **val)
       l++;
   }
   size_t n = 0;
-  while ((l[n] >= 'A' && l[n] <= 'Z') || (l[n] >= 'a' && l[n] <= 'z') || (l[n] >= '0' && l[n] <= '9') ||
-         l[n] == '_' || l[n] == '.' || l[n] == '-')
+  while ((l[n] >= 'A' && l[n] <= 'Z') || (l[n] >= 'a' && l[n] <= 'z') || (l[n] >= '0' && l[n] <= '9') || l[n] == '_' ||
+         l[n] == '.' || l[n] == '-')
     n++;
   if (n == 0)
     return 0;

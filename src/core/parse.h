@@ -22,8 +22,7 @@
 #define ADR_KV_MAX_LINE 65536
 enum { ADR_KV_ALLOW_BARE = 1 }; /* allow a lone KEY (value NULL) */
 typedef int (*adr_kv_cb)(const char *key, const char *value, unsigned line, void *ud, adr_err *err);
-int adr_kv_parse(const char *data, size_t len, const char *fname, unsigned flags,
-                 adr_kv_cb cb, void *ud, adr_err *err);
+int adr_kv_parse(const char *data, size_t len, const char *fname, unsigned flags, adr_kv_cb cb, void *ud, adr_err *err);
 bool adr_valid_env_name(const char *s, size_t len);
 /* Quote a value so that adr_kv_parse reads it back unchanged. */
 char *adr_kv_quote(const char *value);
@@ -57,8 +56,7 @@ struct adr_mount {
 void adr_mount_free(struct adr_mount *m);
 /* HOST:CONTAINER[:ro|rw]; default ro.  "~" expands to home, a relative
  * HOST is taken from cwd; HOST must exist and be a directory. */
-int adr_parse_mount(const char *spec, const char *cwd, const char *home,
-                    struct adr_mount *m, adr_err *err);
+int adr_parse_mount(const char *spec, const char *cwd, const char *home, struct adr_mount *m, adr_err *err);
 
 /* --- Paths ---------------------------------------------------------------- */
 /* Lexically normalise an absolute path: collapse //, ., .. (never above /). */

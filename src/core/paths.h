@@ -5,7 +5,7 @@
 #include "fs.h"
 
 /* All return newly allocated strings. */
-char *adr_config_dir(void);   /* ${XDG_CONFIG_HOME:-~/.config}/adr */
-char *adr_state_dir(void);    /* ${XDG_STATE_HOME:-~/.local/state}/adr */
+char *adr_config_dir(void); /* ${XDG_CONFIG_HOME:-~/.config}/adr */
+char *adr_state_dir(void);  /* ${XDG_STATE_HOME:-~/.local/state}/adr */
 
 #endif

@@ -240,7 +240,11 @@ static void reap_start_state(struct adr_engine *e, const struct adr_repo *repo, 
   cleanup_free char *mnt = adr_layout_state_path(ADR_STATE_IDMAP, cname);
   cleanup_free char *run = adr_layout_state_path(ADR_STATE_IDENTITY, cname);
   struct adr_teardown t = {
-    .sandbox = cname, .idmap_dir = mnt, .identity_dir = run, .egress = true, .forget_log = true,
+    .sandbox = cname,
+    .idmap_dir = mnt,
+    .identity_dir = run,
+    .egress = true,
+    .forget_log = true,
   };
   adr_teardown(e, &t, NULL, NULL);
 }
@@ -292,8 +296,8 @@ static bool reap_start(struct adr_engine *e, const struct adr_repo *repo, const 
   if (gone)
     adr_debug("removed the worktree of an interrupted start: %s", path);
   else
-    adr_emit(ev, ADR_EVENT_WARNING, "an interrupted 'adr start' left %s (branch %s); it holds work, so it stays",
-             path, wt.branch);
+    adr_emit(ev, ADR_EVENT_WARNING, "an interrupted 'adr start' left %s (branch %s); it holds work, so it stays", path,
+             wt.branch);
   return gone;
 }
 

@@ -19,19 +19,19 @@ struct adr_pagent;
 /* What a sandbox is made of, as far as tearing it down goes.  Every part
  * is optional. */
 struct adr_teardown {
-  const char *who;               /* for messages: the agent's or the sandbox's name */
-  const char *sandbox;           /* its name: its egress objects are named after it */
-  const char *id;                /* its container (id or name); NULL: never made */
-  const struct strv *labels;     /* host state its labels name (undone only below the state dir) */
-  const char *idmap_dir;         /* host state known without labels (the run that made it) */
+  const char *who;           /* for messages: the agent's or the sandbox's name */
+  const char *sandbox;       /* its name: its egress objects are named after it */
+  const char *id;            /* its container (id or name); NULL: never made */
+  const struct strv *labels; /* host state its labels name (undone only below the state dir) */
+  const char *idmap_dir;     /* host state known without labels (the run that made it) */
   const char *identity_dir;
-  const struct adr_repo *repo;   /* a worktree, removed first; NULL: none */
+  const struct adr_repo *repo; /* a worktree, removed first; NULL: none */
   const struct adr_worktree *wt;
   bool delete_branch;
-  bool egress;                   /* it has an egress gateway and network */
-  const char *egress_dir;        /* their files; NULL: STATE/egress/SANDBOX */
-  bool forget_log;               /* the decision log goes too (a removed agent) */
-  bool strict;                   /* the worktree or the sandbox failing to go stops it all, with err */
+  bool egress;            /* it has an egress gateway and network */
+  const char *egress_dir; /* their files; NULL: STATE/egress/SANDBOX */
+  bool forget_log;        /* the decision log goes too (a removed agent) */
+  bool strict;            /* the worktree or the sandbox failing to go stops it all, with err */
 };
 
 /* A persistent agent's parts, from its labels (borrowed from a). */

@@ -14,7 +14,10 @@
 
 int adr_unsafe_parse(const char *what, unsigned *bits, adr_err *err)
 {
-  static const struct { const char *name; unsigned bit; } t[] = {
+  static const struct {
+    const char *name;
+    unsigned bit;
+  } t[] = {
     { "writable-root", ADR_UNSAFE_WRITABLE_ROOT },
     { "no-seccomp", ADR_UNSAFE_NO_SECCOMP },
     { "new-privileges", ADR_UNSAFE_NEW_PRIVILEGES },
@@ -25,8 +28,8 @@ int adr_unsafe_parse(const char *what, unsigned *bits, adr_err *err)
       *bits |= t[i].bit;
       return 0;
     }
-  return adr_err_set(err, EINVAL,
-                     "unknown --unsafe value '%s' (writable-root, no-seccomp, new-privileges, no-limits)", what);
+  return adr_err_set(err, EINVAL, "unknown --unsafe value '%s' (writable-root, no-seccomp, new-privileges, no-limits)",
+                     what);
 }
 
 static void stage(struct adr_spec *s, const char *host, const char *home_rel)
@@ -36,10 +39,7 @@ static void stage(struct adr_spec *s, const char *host, const char *home_rel)
 }
 
 /* rel is one of the paths in v (hidden or replaced) */
-static bool listed(const struct strv *v, const char *rel)
-{
-  return v && strv_contains(v, rel);
-}
+static bool listed(const struct strv *v, const char *rel) { return v && strv_contains(v, rel); }
 
 /* some path in v lies below rel */
 static bool below(const struct strv *v, const char *rel)
@@ -200,8 +200,9 @@ int adr_identity_write(const char *dir, uid_t uid, gid_t gid, adr_err *err)
   cleanup_buf struct buf passwd, group;
   buf_init(&passwd, 0);
   buf_init(&group, 0);
-  buf_puts(&passwd, "root:x:0:0:root:/root:/bin/sh\n"
-                    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
+  buf_puts(&passwd,
+           "root:x:0:0:root:/root:/bin/sh\n"
+           "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
   buf_puts(&group, "root:x:0:\nnogroup:x:65534:\n");
   if (uid != 0 && uid != 65534)
     buf_printf(&passwd, "agent:x:%u:%u:adr agent:" ADR_SANDBOX_HOME ":/bin/bash\n", (unsigned)uid, (unsigned)gid);

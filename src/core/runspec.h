@@ -25,20 +25,20 @@ int adr_unsafe_parse(const char *what, unsigned *bits, adr_err *err);
 #define ADR_SANDBOX_WORKSPACE "/workspace"
 
 struct adr_run_opts {
-  const char *name;          /* sandbox name */
+  const char *name; /* sandbox name */
   const char *image;
-  const char *workspace;     /* absolute host path */
-  const char *host_home;     /* for "~" in config paths */
-  const char *config_dir;    /* -c: replaces the agent's first config path */
-  const char *config_file;   /* --config-file */
-  const char *prompt;        /* headless prompt */
+  const char *workspace;   /* absolute host path */
+  const char *host_home;   /* for "~" in config paths */
+  const char *config_dir;  /* -c: replaces the agent's first config path */
+  const char *config_file; /* --config-file */
+  const char *prompt;      /* headless prompt */
   bool headless;
-  bool shell;                /* bash instead of the agent */
+  bool shell; /* bash instead of the agent */
   bool tty;
-  bool interactive;          /* stdin attached */
+  bool interactive; /* stdin attached */
   const char *model;
-  const char *term;          /* $TERM for tty sessions */
-  struct strv env;           /* user KEY=VALUE, applied last */
+  const char *term; /* $TERM for tty sessions */
+  struct strv env;  /* user KEY=VALUE, applied last */
   struct adr_mount *mounts;
   size_t n_mounts;
   char *const *agent_args;
@@ -56,7 +56,7 @@ struct adr_run_opts {
   const struct strv *stage_overlays;
   const char *overlay_dir;
   const struct strv *pre_args;
-  const char *identity_dir;  /* host dir with passwd and group (adr_identity_write),
+  const char *identity_dir; /* host dir with passwd and group (adr_identity_write),
                                 mounted read-only at /run/adr; NULL: a tmpfs the
                                 entry script fills (then writable by the agent) */
 };

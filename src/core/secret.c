@@ -37,8 +37,7 @@ bool adr_secret_value_valid(const char *v, size_t len)
 static int check_name(const char *name, adr_err *err)
 {
   if (!adr_secret_name_valid(name))
-    return adr_err_set(err, EINVAL, "invalid secret name '%s' (an environment variable name: A-Z, a-z, 0-9, _)",
-                       name);
+    return adr_err_set(err, EINVAL, "invalid secret name '%s' (an environment variable name: A-Z, a-z, 0-9, _)", name);
   return 0;
 }
 
@@ -47,8 +46,7 @@ int adr_secret_set(const char *dir, const char *name, const char *value, size_t 
   if (check_name(name, err) < 0)
     return -1;
   if (!adr_secret_value_valid(value, len))
-    return adr_err_set(err, EINVAL,
-                       "secret '%s': the value must be 1..%d printable characters without spaces", name,
+    return adr_err_set(err, EINVAL, "secret '%s': the value must be 1..%d printable characters without spaces", name,
                        ADR_SECRET_MAX);
   if (adr_mkdir_p(dir, 0700, err) < 0)
     return -1;
@@ -109,10 +107,7 @@ int adr_secret_remove(const char *dir, const char *name, adr_err *err)
   return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 int adr_secret_list(const char *dir, struct strv *names, adr_err *err)
 {

@@ -47,8 +47,8 @@ void adr_team_parse_panes(char *text, struct adr_team_pane **out, size_t *n)
     if (k < 6 || !*f[1])
       continue; /* not one of ours */
     v = xrealloc(v, (m + 1) * sizeof(*v));
-    v[m] = (struct adr_team_pane){ xstrdup(f[0]), xstrdup(f[1]), xstrdup(f[2]), streq(f[3], "1"), xstrdup(f[4]),
-                                   strtol(f[5], NULL, 10) };
+    v[m] = (struct adr_team_pane){ xstrdup(f[0]),    xstrdup(f[1]), xstrdup(f[2]),
+                                   streq(f[3], "1"), xstrdup(f[4]), strtol(f[5], NULL, 10) };
     m++;
   }
   *out = v;
@@ -241,8 +241,8 @@ static time_t check_rounds(struct scan *sc, size_t ns, int rounds)
   return now;
 }
 
-static void classify_team(struct adr_team_info *ti, const struct scan *sc, const struct adr_pagent *agents,
-                          size_t na, time_t now)
+static void classify_team(struct adr_team_info *ti, const struct scan *sc, const struct adr_pagent *agents, size_t na,
+                          time_t now)
 {
   ti->agents = xcalloc(sc->n ? sc->n : 1, sizeof(*ti->agents));
   ti->n = sc->n;

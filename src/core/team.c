@@ -136,8 +136,8 @@ int adr_team_images(struct adr_engine *e, const struct adr_config *c, const stru
                     adr_err *err)
 {
   for (size_t i = 0; i < n; i++) {
-    cleanup_free char *img = adr_layout_image(adr_config_get(c, "ADR_IMAGE_PREFIX"), m[i].type,
-                                              adr_config_get(c, "ADR_TAG"));
+    cleanup_free char *img =
+      adr_layout_image(adr_config_get(c, "ADR_IMAGE_PREFIX"), m[i].type, adr_config_get(c, "ADR_TAG"));
     int have = adr_images_present(e, img, err);
     if (have < 0)
       return -1;
@@ -160,8 +160,8 @@ static int open_pane(const char *team, const char *ws, const char *exe, const st
   buf_init(&b, 4096);
   int r;
   if (i == 0) {
-    r = adr_tmux(&b, err, "new-session", "-d", "-P", "-F", "#{pane_id}", "-s", sess, "-x", "200", "-y", "50", "-c",
-                 ws, "-e", "ADR_TEAM_SESSION=1", "--", exe, "attach", m->agent, NULL);
+    r = adr_tmux(&b, err, "new-session", "-d", "-P", "-F", "#{pane_id}", "-s", sess, "-x", "200", "-y", "50", "-c", ws,
+                 "-e", "ADR_TEAM_SESSION=1", "--", exe, "attach", m->agent, NULL);
   } else {
     cleanup_free char *t = target(team, ":");
     r = adr_tmux(&b, err, "split-window", "-d", "-P", "-F", "#{pane_id}", "-t", t, "-c", ws, "--", exe, "attach",
@@ -271,8 +271,9 @@ static bool remove_one(struct adr_engine *e, struct adr_pagent *a, const struct 
     bool work = st.unmerged > 0 || st.changes.n > 0;
     adr_worktree_state_free(&st);
     if (work) {
-      adr_emit(ev, ADR_EVENT_INFO, "kept '%s' (stopped): its branch %s holds work; 'adr merge %s' or 'adr rm --force %s'",
-               a->name, a->wt.branch, a->name, a->name);
+      adr_emit(ev, ADR_EVENT_INFO,
+               "kept '%s' (stopped): its branch %s holds work; 'adr merge %s' or 'adr rm --force %s'", a->name,
+               a->wt.branch, a->name, a->name);
       return true;
     }
     t.repo = &a->repo;

@@ -76,9 +76,9 @@ int adr_team_remove(struct adr_engine *e, const char *team, const char *scope, c
 /* ------------------------------------------------------------ panes */
 
 struct adr_team_pane {
-  char *id;     /* %N */
-  char *name;   /* member name */
-  char *agent;  /* its persistent agent */
+  char *id;    /* %N */
+  char *name;  /* member name */
+  char *agent; /* its persistent agent */
   bool dead;
   char *hash;   /* @adr_hash */
   long changed; /* @adr_changed */

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define STOP_GRACE_S 10    /* a sandbox: SIGTERM, then SIGKILL */
-#define GATEWAY_GRACE_S 2  /* a gateway logs its open connections on SIGTERM */
+#define STOP_GRACE_S 10   /* a sandbox: SIGTERM, then SIGKILL */
+#define GATEWAY_GRACE_S 2 /* a gateway logs its open connections on SIGTERM */
 
 void adr_teardown_of_pagent(const struct adr_pagent *a, struct adr_teardown *t)
 {

@@ -28,9 +28,8 @@ void adr_worktree_state_free(struct adr_worktree_state *s)
 bool adr_branch_name_valid(const char *b)
 {
   size_t n = strlen(b);
-  if (n == 0 || n > 200 || b[0] == '-' || b[0] == '/' || b[n - 1] == '/' || b[n - 1] == '.' ||
-      strstr(b, "..") || strstr(b, "//") || strstr(b, "@{") || streq(b, "@") ||
-      (n >= 5 && streq(b + n - 5, ".lock")) || strstr(b, "/."))
+  if (n == 0 || n > 200 || b[0] == '-' || b[0] == '/' || b[n - 1] == '/' || b[n - 1] == '.' || strstr(b, "..") ||
+      strstr(b, "//") || strstr(b, "@{") || streq(b, "@") || (n >= 5 && streq(b + n - 5, ".lock")) || strstr(b, "/."))
     return false;
   if (b[0] == '.')
     return false;
@@ -104,8 +103,8 @@ int adr_worktree_add(const struct adr_repo *r, const char *path, const char *bra
   if (adr_git_repo(r, true, &head, err, "rev-parse", "--verify", "HEAD^{commit}", NULL) < 0)
     return adr_err_prefix(err, "the repository has no commit to start from");
   w->base = xstrdup(adr_git_trim(&head));
-  if (adr_git_repo(r, true, NULL, err, "-c", "core.hooksPath=/dev/null", "worktree", "add", "--quiet", "-b",
-                   branch, path, w->base, NULL) < 0) {
+  if (adr_git_repo(r, true, NULL, err, "-c", "core.hooksPath=/dev/null", "worktree", "add", "--quiet", "-b", branch,
+                   path, w->base, NULL) < 0) {
     adr_worktree_free(w);
     return -1;
   }
@@ -123,13 +122,13 @@ int adr_worktree_add(const struct adr_repo *r, const char *path, const char *bra
   if (prepare(r, w, branch, err) < 0)
     goto undo;
   return 0;
-undo: {
-    cleanup_err adr_err e2 = NULL;
-    adr_git_repo(r, false, NULL, &e2, "worktree", "remove", "--force", path, NULL);
-    adr_git_repo(r, false, NULL, &e2, "branch", "-D", branch, NULL);
-    adr_worktree_free(w);
-    return -1;
-  }
+undo : {
+  cleanup_err adr_err e2 = NULL;
+  adr_git_repo(r, false, NULL, &e2, "worktree", "remove", "--force", path, NULL);
+  adr_git_repo(r, false, NULL, &e2, "branch", "-D", branch, NULL);
+  adr_worktree_free(w);
+  return -1;
+}
 }
 
 static int bind(struct adr_spec *s, const char *path, bool ro, adr_err *err)
@@ -151,9 +150,9 @@ int adr_worktree_mounts(const struct adr_repo *r, const struct adr_worktree *w, 
   cleanup_free char *commondir = xasprintf("%s/commondir", w->gitdir);
   cleanup_free char *gitdir = xasprintf("%s/gitdir", w->gitdir);
   cleanup_free char *cw = xasprintf("%s/config.worktree", w->gitdir);
-  if (bind(s, r->common_dir, true, err) < 0 || bind(s, objects, false, err) < 0 ||
-      bind(s, refs, false, err) < 0 || bind(s, logs, false, err) < 0 || bind(s, w->gitdir, false, err) < 0 ||
-      bind(s, commondir, true, err) < 0 || bind(s, gitdir, true, err) < 0 || bind(s, cw, true, err) < 0)
+  if (bind(s, r->common_dir, true, err) < 0 || bind(s, objects, false, err) < 0 || bind(s, refs, false, err) < 0 ||
+      bind(s, logs, false, err) < 0 || bind(s, w->gitdir, false, err) < 0 || bind(s, commondir, true, err) < 0 ||
+      bind(s, gitdir, true, err) < 0 || bind(s, cw, true, err) < 0)
     return adr_err_prefix(err, "git mounts");
   return 0;
 }
@@ -173,8 +172,10 @@ int adr_worktree_state(const struct adr_repo *r, const struct adr_worktree *w, s
     strv_push(&tips, ref);
   struct stat sb;
   st->missing = stat(w->path, &sb) < 0 || stat(w->gitdir, &sb) < 0;
-  if (!st->missing && adr_git_wt(r, w->gitdir, w->path, false, &out, err, "rev-parse", "--verify", "--quiet",
-                                 "HEAD^{commit}", NULL) == 0 && *adr_git_trim(&out))
+  if (!st->missing &&
+      adr_git_wt(r, w->gitdir, w->path, false, &out, err, "rev-parse", "--verify", "--quiet", "HEAD^{commit}", NULL) ==
+        0 &&
+      *adr_git_trim(&out))
     strv_push(&tips, out.data);
   adr_err_free(err);
   if (tips.n) {
@@ -287,8 +288,8 @@ int adr_worktree_remove(const struct adr_repo *r, const struct adr_worktree *w, 
   cleanup_err adr_err e2 = NULL;
   cleanup_free char *admin = xasprintf("%s/worktrees/", r->common_dir);
   struct stat gs;
-  if (w->gitdir && str_has_prefix(w->gitdir, admin) && !strstr(w->gitdir, "/../") && !strchr(w->gitdir + strlen(admin), '/') &&
-      lstat(w->gitdir, &gs) == 0 && rm_tree(w->gitdir, &e2) < 0)
+  if (w->gitdir && str_has_prefix(w->gitdir, admin) && !strstr(w->gitdir, "/../") &&
+      !strchr(w->gitdir + strlen(admin), '/') && lstat(w->gitdir, &gs) == 0 && rm_tree(w->gitdir, &e2) < 0)
     adr_err_free(&e2);
   if (delete_branch) {
     cleanup_free char *ref = xasprintf("refs/heads/%s", w->branch);

@@ -33,9 +33,9 @@ int adr_worktree_mounts(const struct adr_repo *r, const struct adr_worktree *w, 
 
 /* What removing the worktree would lose. */
 struct adr_worktree_state {
-  bool missing;          /* the worktree directory is gone */
-  unsigned unmerged;     /* commits on the branch no other branch or remote has */
-  struct strv changes;   /* `git status --porcelain` lines (uncommitted work) */
+  bool missing;        /* the worktree directory is gone */
+  unsigned unmerged;   /* commits on the branch no other branch or remote has */
+  struct strv changes; /* `git status --porcelain` lines (uncommitted work) */
 };
 void adr_worktree_state_free(struct adr_worktree_state *s);
 int adr_worktree_state(const struct adr_repo *r, const struct adr_worktree *w, struct adr_worktree_state *st,

@@ -27,7 +27,7 @@ struct adr_container {
   char *id;
   char *name;
   char *image;
-  char *state;      /* created, running, exited, ... */
+  char *state; /* created, running, exited, ... */
   time_t created;
   int exit_code;
   struct strv labels;
@@ -38,9 +38,9 @@ const char *adr_labels_get(const struct strv *labels, const char *key);
 
 struct adr_network_req {
   const char *name;
-  bool internal;        /* no route out of the network */
-  const char *subnet;   /* "10.213.4.0/28", NULL = the engine picks */
-  struct strv options;  /* driver options key=value */
+  bool internal;       /* no route out of the network */
+  const char *subnet;  /* "10.213.4.0/28", NULL = the engine picks */
+  struct strv options; /* driver options key=value */
   struct strv labels;
 };
 struct adr_network {
@@ -55,17 +55,17 @@ void adr_networks_free(struct adr_network *v, size_t n);
 enum adr_build_event_kind { ADR_BUILD_STEP, ADR_BUILD_OUTPUT, ADR_BUILD_DONE };
 struct adr_build_event {
   enum adr_build_event_kind kind;
-  const char *text;  /* a step line ("Step 3/9 : RUN ..."), output, or image id */
+  const char *text; /* a step line ("Step 3/9 : RUN ..."), output, or image id */
 };
 typedef void (*adr_build_cb)(const struct adr_build_event *ev, void *ud);
 
 struct adr_build_req {
-  const char *tag;            /* "repo:tag" */
-  const void *context_tar;    /* a tar archive holding the Dockerfile */
+  const char *tag;         /* "repo:tag" */
+  const void *context_tar; /* a tar archive holding the Dockerfile */
   size_t context_len;
-  const char *dockerfile;     /* path inside the context */
-  struct strv build_args;     /* KEY=VALUE */
-  struct strv labels;         /* key=value */
+  const char *dockerfile; /* path inside the context */
+  struct strv build_args; /* KEY=VALUE */
+  struct strv labels;     /* key=value */
   bool no_cache;
   bool pull;
 };
@@ -110,27 +110,27 @@ enum adr_egress_mode { ADR_EGRESS_ALLOWLIST, ADR_EGRESS_OPEN };
 
 struct adr_egress_plan {
   enum adr_egress_mode mode;
-  const char *sandbox;          /* the sandbox's name */
+  const char *sandbox; /* the sandbox's name */
   /* the gateway (open mode: the holder) as a sandbox: name SANDBOX-gw,
    * program, mounts, user, capabilities, sysctls, limits, restart policy,
    * labels.  Its network is the engine's to give (the engine may complete
    * this spec: network, address). */
   struct adr_spec gateway;
-  const char *ready_file;       /* host path the gateway creates once it serves */
-  int ready_timeout_ms;         /* 0: 10 s */
+  const char *ready_file; /* host path the gateway creates once it serves */
+  int ready_timeout_ms;   /* 0: 10 s */
   /* allowlist */
-  const struct strv *subnets;   /* IPv4 /28s to try, in order ("10.213.4.16/28"); the engine
+  const struct strv *subnets;    /* IPv4 /28s to try, in order ("10.213.4.16/28"); the engine
                                    skips those the host routes (adr_host_routes) */
-  const struct strv *addrs;     /* the gateway's address in each */
-  const char *pool;             /* where they were carved from, for messages */
+  const struct strv *addrs;      /* the gateway's address in each */
+  const char *pool;              /* where they were carved from, for messages */
   const struct strv *net_labels; /* key=value, for the network */
 };
 
 struct adr_egress_result {
-  struct adr_spec_net net;      /* the sandbox's network: attached to the allowlist
+  struct adr_spec_net net; /* the sandbox's network: attached to the allowlist
                                    network (the engine picks its address), or joined
                                    to the holder */
-  char *addr;                   /* allowlist: the gateway's address, the sandbox's
+  char *addr;              /* allowlist: the gateway's address, the sandbox's
                                    resolver and proxy */
 };
 void adr_egress_result_free(struct adr_egress_result *r);
@@ -153,8 +153,8 @@ enum {
 
 struct adr_engine;
 struct adr_engine_ops {
-  const char *name;               /* "docker", "podman" */
-  unsigned caps;                  /* ADR_ENG_CAP_* */
+  const char *name; /* "docker", "podman" */
+  unsigned caps;    /* ADR_ENG_CAP_* */
   /* Connects to e->endpoint (set by the caller) and fills e->priv,
    * e->api_version; on failure adr_engine_close undoes what it did. */
   int (*open)(struct adr_engine *e, adr_err *err);
@@ -162,12 +162,11 @@ struct adr_engine_ops {
   int (*ping)(struct adr_engine *e, adr_err *err);
   int (*version)(struct adr_engine *e, char **version, char **api, adr_err *err);
 
-  int (*image_list)(struct adr_engine *e, const char *reference, struct adr_image **out,
-                    size_t *n, adr_err *err);
+  int (*image_list)(struct adr_engine *e, const char *reference, struct adr_image **out, size_t *n, adr_err *err);
   /* 0 found, 1 absent, <0 error */
   int (*image_inspect)(struct adr_engine *e, const char *ref, struct adr_image *out, adr_err *err);
-  int (*image_build)(struct adr_engine *e, const struct adr_build_req *req, adr_build_cb cb,
-                     void *ud, char **image_id, adr_err *err);
+  int (*image_build)(struct adr_engine *e, const struct adr_build_req *req, adr_build_cb cb, void *ud, char **image_id,
+                     adr_err *err);
   int (*image_remove)(struct adr_engine *e, const char *ref, adr_err *err);
 
   int (*container_create)(struct adr_engine *e, const struct adr_spec *spec, char **id, adr_err *err);
@@ -182,8 +181,8 @@ struct adr_engine_ops {
   /* 0 found, 1 absent, <0 error */
   int (*container_inspect)(struct adr_engine *e, const char *id, struct adr_container *out, adr_err *err);
   /* label filters "key" or "key=value"; all=false lists only running ones */
-  int (*container_list)(struct adr_engine *e, const struct strv *label_filters, bool all,
-                        struct adr_container **out, size_t *n, adr_err *err);
+  int (*container_list)(struct adr_engine *e, const struct strv *label_filters, bool all, struct adr_container **out,
+                        size_t *n, adr_err *err);
   int (*container_resize)(struct adr_engine *e, const char *id, unsigned rows, unsigned cols, adr_err *err);
   int (*container_logs)(struct adr_engine *e, const char *id, bool follow, int out_fd, int err_fd, adr_err *err);
   /* Runs cmd in the running container with a's streams; blocks until it ends. */
@@ -194,10 +193,9 @@ struct adr_engine_ops {
   int (*network_create)(struct adr_engine *e, const struct adr_network_req *req, char **id, adr_err *err);
   int (*network_remove)(struct adr_engine *e, const char *id, adr_err *err);
   /* ipv4: a fixed address on net (NULL = the engine picks) */
-  int (*network_connect)(struct adr_engine *e, const char *net, const char *container, const char *ipv4,
-                         adr_err *err);
-  int (*network_list)(struct adr_engine *e, const struct strv *label_filters, struct adr_network **out,
-                      size_t *n, adr_err *err);
+  int (*network_connect)(struct adr_engine *e, const char *net, const char *container, const char *ipv4, adr_err *err);
+  int (*network_list)(struct adr_engine *e, const struct strv *label_filters, struct adr_network **out, size_t *n,
+                      adr_err *err);
 
   /* The state store: what adr records about a sandbox (the ADR_LABEL_*
    * keys of spec.h: owner, workspace, branch, egress mode ...), kept by
@@ -217,25 +215,20 @@ struct adr_engine_ops {
 
   /* Makes the plan's network objects and starts its gateway, waiting
    * until it serves; on failure nothing it made is left. */
-  int (*egress_up)(struct adr_engine *e, struct adr_egress_plan *plan, struct adr_egress_result *res,
-                   adr_err *err);
+  int (*egress_up)(struct adr_engine *e, struct adr_egress_plan *plan, struct adr_egress_result *res, adr_err *err);
   /* Removes what egress_up made for sandbox (absent objects are fine). */
   int (*egress_down)(struct adr_engine *e, const char *sandbox, adr_err *err);
 };
 
 struct adr_engine {
   const struct adr_engine_ops *ops;
-  char *endpoint;   /* "unix:///var/run/docker.sock" */
+  char *endpoint; /* "unix:///var/run/docker.sock" */
   char *api_version;
   void *priv;
 };
 
-
 /* Has the engine every capability in caps (ADR_ENG_CAP_*)? */
-static inline bool adr_engine_can(const struct adr_engine *e, unsigned caps)
-{
-  return (e->ops->caps & caps) == caps;
-}
+static inline bool adr_engine_can(const struct adr_engine *e, unsigned caps) { return (e->ops->caps & caps) == caps; }
 
 /* The calls: every caller goes through these, never through ops directly.
  * An operation an engine does not implement fails with ENOTSUP.  Errors
@@ -254,7 +247,8 @@ static inline int adr_engine_version(struct adr_engine *e, char **version, char 
     return adr_engine_unsupported(e, "version", err);
   return e->ops->version(e, version, api, err);
 }
-static inline int adr_engine_image_list(struct adr_engine *e, const char *reference, struct adr_image **out, size_t *n, adr_err *err)
+static inline int adr_engine_image_list(struct adr_engine *e, const char *reference, struct adr_image **out, size_t *n,
+                                        adr_err *err)
 {
   if (e->ops->image_list == NULL)
     return adr_engine_unsupported(e, "image list", err);
@@ -266,7 +260,8 @@ static inline int adr_engine_image_inspect(struct adr_engine *e, const char *ref
     return adr_engine_unsupported(e, "image inspect", err);
   return e->ops->image_inspect(e, ref, out, err);
 }
-static inline int adr_engine_image_build(struct adr_engine *e, const struct adr_build_req *req, adr_build_cb cb, void *ud, char **image_id, adr_err *err)
+static inline int adr_engine_image_build(struct adr_engine *e, const struct adr_build_req *req, adr_build_cb cb,
+                                         void *ud, char **image_id, adr_err *err)
 {
   if (e->ops->image_build == NULL)
     return adr_engine_unsupported(e, "image build", err);
@@ -278,7 +273,8 @@ static inline int adr_engine_image_remove(struct adr_engine *e, const char *ref,
     return adr_engine_unsupported(e, "image remove", err);
   return e->ops->image_remove(e, ref, err);
 }
-static inline int adr_engine_container_create(struct adr_engine *e, const struct adr_spec *spec, char **id, adr_err *err)
+static inline int adr_engine_container_create(struct adr_engine *e, const struct adr_spec *spec, char **id,
+                                              adr_err *err)
 {
   if (e->ops->container_create == NULL)
     return adr_engine_unsupported(e, "container create", err);
@@ -290,7 +286,8 @@ static inline int adr_engine_container_start(struct adr_engine *e, const char *i
     return adr_engine_unsupported(e, "container start", err);
   return e->ops->container_start(e, id, err);
 }
-static inline int adr_engine_container_attach(struct adr_engine *e, const char *id, const struct adr_attach *a, adr_err *err)
+static inline int adr_engine_container_attach(struct adr_engine *e, const char *id, const struct adr_attach *a,
+                                              adr_err *err)
 {
   if (e->ops->container_attach == NULL)
     return adr_engine_unsupported(e, "container attach", err);
@@ -320,37 +317,43 @@ static inline int adr_engine_container_remove(struct adr_engine *e, const char *
     return adr_engine_unsupported(e, "container remove", err);
   return e->ops->container_remove(e, id, force, err);
 }
-static inline int adr_engine_container_inspect(struct adr_engine *e, const char *id, struct adr_container *out, adr_err *err)
+static inline int adr_engine_container_inspect(struct adr_engine *e, const char *id, struct adr_container *out,
+                                               adr_err *err)
 {
   if (e->ops->container_inspect == NULL)
     return adr_engine_unsupported(e, "container inspect", err);
   return e->ops->container_inspect(e, id, out, err);
 }
-static inline int adr_engine_container_list(struct adr_engine *e, const struct strv *label_filters, bool all, struct adr_container **out, size_t *n, adr_err *err)
+static inline int adr_engine_container_list(struct adr_engine *e, const struct strv *label_filters, bool all,
+                                            struct adr_container **out, size_t *n, adr_err *err)
 {
   if (e->ops->container_list == NULL)
     return adr_engine_unsupported(e, "container list", err);
   return e->ops->container_list(e, label_filters, all, out, n, err);
 }
-static inline int adr_engine_container_resize(struct adr_engine *e, const char *id, unsigned rows, unsigned cols, adr_err *err)
+static inline int adr_engine_container_resize(struct adr_engine *e, const char *id, unsigned rows, unsigned cols,
+                                              adr_err *err)
 {
   if (e->ops->container_resize == NULL)
     return adr_engine_unsupported(e, "container resize", err);
   return e->ops->container_resize(e, id, rows, cols, err);
 }
-static inline int adr_engine_container_logs(struct adr_engine *e, const char *id, bool follow, int out_fd, int err_fd, adr_err *err)
+static inline int adr_engine_container_logs(struct adr_engine *e, const char *id, bool follow, int out_fd, int err_fd,
+                                            adr_err *err)
 {
   if (e->ops->container_logs == NULL)
     return adr_engine_unsupported(e, "container logs", err);
   return e->ops->container_logs(e, id, follow, out_fd, err_fd, err);
 }
-static inline int adr_engine_container_exec(struct adr_engine *e, const char *id, const struct strv *cmd, const struct adr_attach *a, int *exit_code, adr_err *err)
+static inline int adr_engine_container_exec(struct adr_engine *e, const char *id, const struct strv *cmd,
+                                            const struct adr_attach *a, int *exit_code, adr_err *err)
 {
   if (e->ops->container_exec == NULL)
     return adr_engine_unsupported(e, "container exec", err);
   return e->ops->container_exec(e, id, cmd, a, exit_code, err);
 }
-static inline int adr_engine_network_create(struct adr_engine *e, const struct adr_network_req *req, char **id, adr_err *err)
+static inline int adr_engine_network_create(struct adr_engine *e, const struct adr_network_req *req, char **id,
+                                            adr_err *err)
 {
   if (e->ops->network_create == NULL)
     return adr_engine_unsupported(e, "network create", err);
@@ -362,38 +365,44 @@ static inline int adr_engine_network_remove(struct adr_engine *e, const char *id
     return adr_engine_unsupported(e, "network remove", err);
   return e->ops->network_remove(e, id, err);
 }
-static inline int adr_engine_network_connect(struct adr_engine *e, const char *net, const char *container, const char *ipv4, adr_err *err)
+static inline int adr_engine_network_connect(struct adr_engine *e, const char *net, const char *container,
+                                             const char *ipv4, adr_err *err)
 {
   if (e->ops->network_connect == NULL)
     return adr_engine_unsupported(e, "network connect", err);
   return e->ops->network_connect(e, net, container, ipv4, err);
 }
-static inline int adr_engine_network_list(struct adr_engine *e, const struct strv *label_filters, struct adr_network **out, size_t *n, adr_err *err)
+static inline int adr_engine_network_list(struct adr_engine *e, const struct strv *label_filters,
+                                          struct adr_network **out, size_t *n, adr_err *err)
 {
   if (e->ops->network_list == NULL)
     return adr_engine_unsupported(e, "network list", err);
   return e->ops->network_list(e, label_filters, out, n, err);
 }
 
-static inline int adr_engine_state_get(struct adr_engine *e, const char *sandbox, const char *key, char **value, adr_err *err)
+static inline int adr_engine_state_get(struct adr_engine *e, const char *sandbox, const char *key, char **value,
+                                       adr_err *err)
 {
   if (e->ops->state_get == NULL)
     return adr_engine_unsupported(e, "state get", err);
   return e->ops->state_get(e, sandbox, key, value, err);
 }
-static inline int adr_engine_state_set(struct adr_engine *e, const char *sandbox, const char *key, const char *value, adr_err *err)
+static inline int adr_engine_state_set(struct adr_engine *e, const char *sandbox, const char *key, const char *value,
+                                       adr_err *err)
 {
   if (e->ops->state_set == NULL)
     return adr_engine_unsupported(e, "state set", err);
   return e->ops->state_set(e, sandbox, key, value, err);
 }
-static inline int adr_engine_state_list(struct adr_engine *e, const struct strv *filters, struct adr_container **out, size_t *n, adr_err *err)
+static inline int adr_engine_state_list(struct adr_engine *e, const struct strv *filters, struct adr_container **out,
+                                        size_t *n, adr_err *err)
 {
   if (e->ops->state_list == NULL)
     return adr_engine_unsupported(e, "state list", err);
   return e->ops->state_list(e, filters, out, n, err);
 }
-static inline int adr_engine_egress_up(struct adr_engine *e, struct adr_egress_plan *plan, struct adr_egress_result *res, adr_err *err)
+static inline int adr_engine_egress_up(struct adr_engine *e, struct adr_egress_plan *plan,
+                                       struct adr_egress_result *res, adr_err *err)
 {
   if (e->ops->egress_up == NULL)
     return adr_engine_unsupported(e, "egress", err);
@@ -430,7 +439,12 @@ int adr_engine_open_default(struct adr_engine **e, const char *configured, adr_e
 char *adr_engine_endpoint(adr_err *err);
 int adr_engine_open(struct adr_engine **e, const char *endpoint, adr_err *err);
 void adr_engine_close(struct adr_engine *e);
-static inline void adr_engine_cleanup(struct adr_engine **e) { if (*e) adr_engine_close(*e); *e = NULL; }
+static inline void adr_engine_cleanup(struct adr_engine **e)
+{
+  if (*e)
+    adr_engine_close(*e);
+  *e = NULL;
+}
 #define cleanup_engine __attribute__((cleanup(adr_engine_cleanup)))
 
 /* For engines that make networks: does the host route any of subnet's
@@ -452,8 +466,7 @@ char *adr_docker_create_body(const struct adr_spec *spec);
 /* Parses the body of GET /images/json. */
 int adr_docker_parse_images(const char *json, size_t len, struct adr_image **out, size_t *n, adr_err *err);
 /* Parses one line of the /build stream; fills ev (text points into *owned). */
-int adr_docker_parse_build_line(const char *line, size_t len, struct adr_build_event *ev,
-                                char **owned, adr_err *err);
+int adr_docker_parse_build_line(const char *line, size_t len, struct adr_build_event *ev, char **owned, adr_err *err);
 /* The errno value of an Engine API status (0 below 400: 304 is "already"). */
 int adr_docker_errno(long status);
 /* "1.41" style version comparison. */

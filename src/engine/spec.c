@@ -122,8 +122,8 @@ static const char *strv_non_utf8(const struct strv *v)
 
 const char *adr_spec_non_utf8(const struct adr_spec *s)
 {
-  const char *single[] = { s->name, s->image, s->user, s->workdir, s->hostname, s->net.name, s->net.ipv4,
-                           s->seccomp_profile };
+  const char *single[] = { s->name,     s->image,    s->user,     s->workdir,
+                           s->hostname, s->net.name, s->net.ipv4, s->seccomp_profile };
   for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++)
     if (single[i] && !utf8_valid(single[i]))
       return single[i];
@@ -170,8 +170,7 @@ int adr_spec_check(const struct adr_spec *s, adr_err *err)
     if (!s->net.name || !*s->net.name)
       return adr_err_set(err, EINVAL, "attaching to a network needs its name");
     break;
-  default:
-    return adr_err_set(err, EINVAL, "unknown network kind %d", (int)s->net.kind);
+  default: return adr_err_set(err, EINVAL, "unknown network kind %d", (int)s->net.kind);
   }
   if (s->seccomp == ADR_SECCOMP_ADR && (!s->seccomp_profile || !*s->seccomp_profile))
     return adr_err_set(err, EINVAL, "adr's seccomp policy is missing its text");

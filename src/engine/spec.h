@@ -20,16 +20,16 @@ enum adr_mount_type { ADR_MOUNT_BIND, ADR_MOUNT_TMPFS };
 
 struct adr_spec_mount {
   enum adr_mount_type type;
-  char *source;     /* host path (bind) */
-  char *target;     /* absolute path in the sandbox */
+  char *source; /* host path (bind) */
+  char *target; /* absolute path in the sandbox */
   bool readonly;
-  bool rprivate;    /* bind: no mount propagation either way (MUST, set by adr_spec_add_bind) */
-  bool nosuid;      /* tmpfs: (MUST, set by adr_spec_add_tmpfs) */
-  bool nodev;       /* tmpfs: (MUST, set by adr_spec_add_tmpfs) */
-  bool noexec;      /* tmpfs: off by default: HOME and /tmp hold programs agents run */
-  uint64_t size;    /* tmpfs size in bytes */
-  unsigned mode;    /* tmpfs mode of its root */
-  long uid, gid;    /* tmpfs owner, -1 = root */
+  bool rprivate; /* bind: no mount propagation either way (MUST, set by adr_spec_add_bind) */
+  bool nosuid;   /* tmpfs: (MUST, set by adr_spec_add_tmpfs) */
+  bool nodev;    /* tmpfs: (MUST, set by adr_spec_add_tmpfs) */
+  bool noexec;   /* tmpfs: off by default: HOME and /tmp hold programs agents run */
+  uint64_t size; /* tmpfs size in bytes */
+  unsigned mode; /* tmpfs mode of its root */
+  long uid, gid; /* tmpfs owner, -1 = root */
 };
 
 /* The sandbox's network. */
@@ -42,14 +42,14 @@ enum adr_spec_net_kind {
 };
 struct adr_spec_net {
   enum adr_spec_net_kind kind;
-  char *name;           /* JOIN: the sandbox; ATTACH: the network */
-  char *ipv4;           /* ATTACH: a fixed address (in a subnet adr chose), NULL = the engine picks */
+  char *name; /* JOIN: the sandbox; ATTACH: the network */
+  char *ipv4; /* ATTACH: a fixed address (in a subnet adr chose), NULL = the engine picks */
 };
 
 enum adr_restart {
-  ADR_RESTART_NO = 0,          /* a sandbox that stops stays stopped */
-  ADR_RESTART_UNLESS_STOPPED,  /* back after the engine restarts, unless it was stopped */
-  ADR_RESTART_ON_FAILURE,      /* again when it exits non-zero */
+  ADR_RESTART_NO = 0,         /* a sandbox that stops stays stopped */
+  ADR_RESTART_UNLESS_STOPPED, /* back after the engine restarts, unless it was stopped */
+  ADR_RESTART_ON_FAILURE,     /* again when it exits non-zero */
   ADR_RESTART_ALWAYS,
 };
 
@@ -76,28 +76,28 @@ enum adr_seccomp {
  *   memory, nano_cpus, pids   enforced whenever non-zero (adr's builders set them)
  *   seccomp             adr's policy when the builder sets it (adr run does) */
 struct adr_spec {
-  char *name;           /* sandbox (container) name */
+  char *name; /* sandbox (container) name */
   char *image;
-  struct strv cmd;      /* argv of the process */
-  struct strv env;      /* KEY=VALUE */
-  char *user;           /* "uid:gid" */
+  struct strv cmd; /* argv of the process */
+  struct strv env; /* KEY=VALUE */
+  char *user;      /* "uid:gid" */
   char *workdir;
   char *hostname;
   struct adr_spec_mount *mounts;
   size_t n_mounts;
-  struct strv labels;   /* key=value */
+  struct strv labels; /* key=value */
   struct adr_spec_net net;
-  bool host_alias;      /* host.docker.internal resolves to the host (the engine decides how) */
-  struct strv dns;      /* resolver addresses for the sandbox */
+  bool host_alias;        /* host.docker.internal resolves to the host (the engine decides how) */
+  struct strv dns;        /* resolver addresses for the sandbox */
   struct strv entrypoint; /* replaces the image's entrypoint when non-empty */
-  struct strv sysctls;  /* key=value, namespaced ones only */
+  struct strv sysctls;    /* key=value, namespaced ones only */
   enum adr_restart restart;
   bool tty;
-  bool interactive;     /* keep stdin open */
-  bool detachable;      /* stdin stays open across attach/detach (persistent agents) */
+  bool interactive; /* keep stdin open */
+  bool detachable;  /* stdin stays open across attach/detach (persistent agents) */
 
   /* limits (0 = unlimited) */
-  int64_t memory;       /* bytes */
+  int64_t memory; /* bytes */
   int64_t nano_cpus;
   int64_t pids;
 
@@ -105,10 +105,10 @@ struct adr_spec {
   bool read_only_root;
   bool no_new_privileges;
   bool drop_all_caps;
-  struct strv cap_add;  /* only for adr's own helper sandboxes (fix-owner, the egress holder) */
+  struct strv cap_add; /* only for adr's own helper sandboxes (fix-owner, the egress holder) */
   bool ipc_private;
   bool cgroupns_private;
-  bool privileged;      /* never set */
+  bool privileged; /* never set */
   bool swap_limited;
   bool init;
   enum adr_seccomp seccomp;
@@ -148,19 +148,19 @@ int adr_spec_check(const struct adr_spec *s, adr_err *err);
 #define ADR_LABEL_OWNER_PID "dev.adr.pid"   /* the adr process that owns a transient sandbox */
 #define ADR_LABEL_OWNER_BOOT "dev.adr.boot" /* host boot id, so pids are comparable */
 #define ADR_LABEL_WORKSPACE "dev.adr.workspace"
-#define ADR_LABEL_IDMAP "dev.adr.idmap"     /* directory of idmapped mounts to undo */
+#define ADR_LABEL_IDMAP "dev.adr.idmap"       /* directory of idmapped mounts to undo */
 #define ADR_LABEL_IDENTITY "dev.adr.identity" /* host dir with the sandbox passwd/group */
 /* persistent agents (kind "agent") */
-#define ADR_LABEL_NAME "dev.adr.name"         /* the user's name for it, unique per repository */
-#define ADR_LABEL_SCOPE "dev.adr.scope"       /* repository top (or workspace) it belongs to */
+#define ADR_LABEL_NAME "dev.adr.name"   /* the user's name for it, unique per repository */
+#define ADR_LABEL_SCOPE "dev.adr.scope" /* repository top (or workspace) it belongs to */
 #define ADR_LABEL_BRANCH "dev.adr.branch"
 #define ADR_LABEL_WORKTREE "dev.adr.worktree"
 #define ADR_LABEL_GITDIR "dev.adr.gitdir"
-#define ADR_LABEL_BASE "dev.adr.base"         /* commit the branch started from */
-#define ADR_LABEL_TEAM "dev.adr.team"         /* adr team session it belongs to */
+#define ADR_LABEL_BASE "dev.adr.base" /* commit the branch started from */
+#define ADR_LABEL_TEAM "dev.adr.team" /* adr team session it belongs to */
 /* a sandbox's egress gateway and network (kind "gateway" / "network") */
-#define ADR_LABEL_FOR "dev.adr.for"           /* the sandbox (container name) they serve */
-#define ADR_LABEL_NETMODE "dev.adr.network"   /* none, allowlist, open */
+#define ADR_LABEL_FOR "dev.adr.for"               /* the sandbox (container name) they serve */
+#define ADR_LABEL_NETMODE "dev.adr.network"       /* none, allowlist, open */
 #define ADR_LABEL_EGRESS_LOG "dev.adr.egress-log" /* host path of the decision log */
 
 #endif

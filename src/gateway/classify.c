@@ -193,8 +193,7 @@ static bool http_head_ok(struct conn *c, bool full)
     c->via = "transparent";
     gwd_deny(c, "no-name", 403);
     return false;
-  default:
-    return true;
+  default: return true;
   }
 }
 

@@ -79,8 +79,7 @@ static const char *side(const struct conn *c, const struct watch *w) { return w 
 
 /* splice(2) src -> pipe -> dst; the buffer (the head, a 200 reply) is
  * flushed before any spliced byte, so order is kept. */
-static int move_splice(struct conn *c, struct watch *src, struct watch *dst, struct rbuf *b, bool *eof,
-                       uint64_t *count)
+static int move_splice(struct conn *c, struct watch *src, struct watch *dst, struct rbuf *b, bool *eof, uint64_t *count)
 {
   int prog = 0;
   if (src->rd && !*eof && b->pl < RBUF_CAP && !b->stalled) {
@@ -172,8 +171,7 @@ static int move(struct conn *c, struct watch *src, struct watch *dst, struct rbu
 
 static bool can_progress(const struct conn *c)
 {
-  return (c->cw.rd && !c->c_eof && !c->up.stalled && inflight(&c->up) < RBUF_CAP) ||
-         (c->uw.wr && inflight(&c->up)) ||
+  return (c->cw.rd && !c->c_eof && !c->up.stalled && inflight(&c->up) < RBUF_CAP) || (c->uw.wr && inflight(&c->up)) ||
          (c->uw.rd && !c->u_eof && !c->down.stalled && inflight(&c->down) < RBUF_CAP) ||
          (c->cw.wr && inflight(&c->down));
 }
@@ -280,9 +278,15 @@ void gwd_listen_close(void)
 
 static void log_overload(const char *client, uint16_t port, bool dns)
 {
-  struct gw_logrec r = { .sandbox = gwd.sandbox, .client = client,
-                         .via = dns ? "dns" : port == gwd.proxy_port ? "proxy" : "transparent", .port = port,
-                         .rule = "overload", .error = "too many connections", .dns = dns };
+  struct gw_logrec r = { .sandbox = gwd.sandbox,
+                         .client = client,
+                         .via = dns                      ? "dns"
+                                : port == gwd.proxy_port ? "proxy"
+                                                         : "transparent",
+                         .port = port,
+                         .rule = "overload",
+                         .error = "too many connections",
+                         .dns = dns };
   clock_gettime(CLOCK_REALTIME, &r.time);
   gwd_write_log(&r);
 }

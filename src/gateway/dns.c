@@ -6,7 +6,11 @@
 #include <string.h>
 
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static void wr16(uint8_t *p, unsigned v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static void wr16(uint8_t *p, unsigned v)
+{
+  p[0] = (uint8_t)(v >> 8);
+  p[1] = (uint8_t)v;
+}
 
 int gw_dns_parse(const uint8_t *m, size_t len, struct gw_dns_query *q)
 {
@@ -54,8 +58,8 @@ int gw_dns_parse(const uint8_t *m, size_t len, struct gw_dns_query *q)
   return 0;
 }
 
-size_t gw_dns_answer(const uint8_t *m, const struct gw_dns_query *q, int rcode, const uint8_t *a4,
-                     uint8_t *out, size_t cap)
+size_t gw_dns_answer(const uint8_t *m, const struct gw_dns_query *q, int rcode, const uint8_t *a4, uint8_t *out,
+                     size_t cap)
 {
   size_t need = q->qend + (a4 ? 16 : 0);
   if (cap < need || q->qend < 12)
@@ -69,10 +73,10 @@ size_t gw_dns_answer(const uint8_t *m, const struct gw_dns_query *q, int rcode, 
   wr16(out + 10, 0);
   if (a4) {
     uint8_t *r = out + q->qend;
-    wr16(r, 0xc00c);   /* name: pointer to the question */
-    wr16(r + 2, 1);    /* A */
-    wr16(r + 4, 1);    /* IN */
-    wr16(r + 6, 0);    /* TTL 10 */
+    wr16(r, 0xc00c); /* name: pointer to the question */
+    wr16(r + 2, 1);  /* A */
+    wr16(r + 4, 1);  /* IN */
+    wr16(r + 6, 0);  /* TTL 10 */
     wr16(r + 8, 10);
     wr16(r + 10, 4);
     memcpy(r + 12, a4, 4);
@@ -93,9 +97,12 @@ size_t gw_dns_error(const uint8_t *m, int rcode, uint8_t *out, size_t cap)
 
 const char *gw_dns_type_name(uint16_t t, char *out)
 {
-  static const struct { uint16_t t; const char *n; } k[] = {
-    { 1, "A" },     { 2, "NS" },     { 5, "CNAME" },  { 6, "SOA" },  { 12, "PTR" },   { 15, "MX" },
-    { 16, "TXT" },  { 28, "AAAA" },  { 33, "SRV" },   { 35, "NAPTR" }, { 43, "DS" }, { 48, "DNSKEY" },
+  static const struct {
+    uint16_t t;
+    const char *n;
+  } k[] = {
+    { 1, "A" },     { 2, "NS" },     { 5, "CNAME" }, { 6, "SOA" },    { 12, "PTR" }, { 15, "MX" },
+    { 16, "TXT" },  { 28, "AAAA" },  { 33, "SRV" },  { 35, "NAPTR" }, { 43, "DS" },  { 48, "DNSKEY" },
     { 64, "SVCB" }, { 65, "HTTPS" }, { 255, "ANY" }, { 257, "CAA" },
   };
   for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)

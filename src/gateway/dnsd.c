@@ -24,8 +24,9 @@ static void log_query(struct gw_logrec *r, size_t answer_len)
 static size_t dns_answer(const uint8_t *m, size_t len, const char *client, uint8_t *out, size_t cap)
 {
   struct gw_dns_query q;
-  struct gw_logrec r = { .sandbox = gwd.sandbox, .client = client, .via = "dns", .method = "DNS",
-                         .port = gwd.dns_port, .dns = true };
+  struct gw_logrec r = {
+    .sandbox = gwd.sandbox, .client = client, .via = "dns", .method = "DNS", .port = gwd.dns_port, .dns = true
+  };
   char tn[16], norm[GW_NAME_MAX + 1];
   int pr = gw_dns_parse(m, len, &q);
   if (pr < 0) {

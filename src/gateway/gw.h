@@ -53,8 +53,8 @@ struct gw_http_head {
   size_t head_len;            /* bytes up to and including the empty line */
   /* absolute-form: the authority and the origin-form target within buf */
   size_t auth_off, auth_len, path_off, path_len;
-  bool path_empty;            /* "http://host" with no path: send "/" */
-  char version[9];            /* "HTTP/1.0" or "HTTP/1.1" */
+  bool path_empty; /* "http://host" with no path: send "/" */
+  char version[9]; /* "HTTP/1.0" or "HTTP/1.1" */
 };
 
 /* Classify and parse the head in buf[0..len).  GW_HTTP_MORE when the head is
@@ -90,7 +90,7 @@ struct gw_dns_query {
   char name[GW_HOST_MAX + 1]; /* text form, no trailing dot, "" for the root */
   bool name_ok;               /* every label LDH/underscore (else never allowed) */
   uint16_t qtype, qclass;
-  size_t qend;                /* offset just after the question */
+  size_t qend; /* offset just after the question */
 };
 
 /* 0: a query with one question (q filled); GW_DNS_FORMERR / GW_DNS_NOTIMP:
@@ -99,8 +99,8 @@ struct gw_dns_query {
 int gw_dns_parse(const uint8_t *m, size_t len, struct gw_dns_query *q);
 /* The answer to q: rcode, and one A record (TTL 10) when a4 != NULL.
  * Returns the length, 0 if cap is too small. */
-size_t gw_dns_answer(const uint8_t *m, const struct gw_dns_query *q, int rcode, const uint8_t *a4,
-                     uint8_t *out, size_t cap);
+size_t gw_dns_answer(const uint8_t *m, const struct gw_dns_query *q, int rcode, const uint8_t *a4, uint8_t *out,
+                     size_t cap);
 /* A header-only answer with rcode (m has at least 12 bytes). */
 size_t gw_dns_error(const uint8_t *m, int rcode, uint8_t *out, size_t cap);
 /* "A", "AAAA", ... or "TYPE65280" into out (16 bytes). */
@@ -137,7 +137,7 @@ size_t gw_log_format(const struct gw_logrec *r, char *out, size_t cap);
 /* The route file (one per sandbox, written by adr): see gwproto.h, which
  * holds its format and limits; read by relay-routes.c. */
 
-#define GW_RELAY_HEAD_MAX 65536          /* request and response heads */
+#define GW_RELAY_HEAD_MAX 65536                         /* request and response heads */
 #define GW_RELAY_OUT_MAX (2 * GW_RELAY_HEAD_MAX + 8192) /* a rewritten head */
 
 struct gw_route {
@@ -198,9 +198,9 @@ struct gw_relay_req {
   const char *reason; /* refused: for the reply body ("path not allowed", ...) */
   const struct gw_route *route;
   char method[24];
-  size_t head_len;              /* the request head, up to and including the empty line */
-  size_t name_off, name_len;    /* the first path segment (the route name) in buf */
-  size_t path_off, path_len;    /* the path after the route name, without the query, in buf */
+  size_t head_len;           /* the request head, up to and including the empty line */
+  size_t name_off, name_len; /* the first path segment (the route name) in buf */
+  size_t path_off, path_len; /* the path after the route name, without the query, in buf */
   bool has_path;
   struct gw_body body;
 };

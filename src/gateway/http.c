@@ -9,10 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-bool gw_tchar(unsigned char c)
-{
-  return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
-}
+bool gw_tchar(unsigned char c) { return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c)); }
 
 size_t gw_head_end(const char *b, size_t len)
 {

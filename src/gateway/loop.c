@@ -149,15 +149,9 @@ static void on_client(struct conn *c, uint32_t ev)
   if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
     c->cw.wr = true;
   switch (c->st) {
-  case S_HEAD:
-    gwd_head_read(c);
-    break;
-  case S_RELAY:
-    gwd_pump(c);
-    break;
-  case S_DNS:
-    gwd_dns_tcp(c);
-    break;
+  case S_HEAD: gwd_head_read(c); break;
+  case S_RELAY: gwd_pump(c); break;
+  case S_DNS: gwd_dns_tcp(c); break;
   case S_LINGER: {
     char sink[4096];
     for (;;) {
@@ -171,8 +165,7 @@ static void on_client(struct conn *c, uint32_t ev)
     }
     break;
   }
-  default:
-    break; /* resolving or connecting: the flags are enough for later */
+  default: break; /* resolving or connecting: the flags are enough for later */
   }
 }
 
@@ -212,12 +205,8 @@ static void on_event(const struct epoll_event *e)
   }
   struct watch *w = e->data.ptr;
   switch (w->t) {
-  case W_LISTEN:
-    gwd_accept(w->l);
-    break;
-  case W_DNS_UDP:
-    gwd_dns_udp(w->l);
-    break;
+  case W_LISTEN: gwd_accept(w->l); break;
+  case W_DNS_UDP: gwd_dns_udp(w->l); break;
   case W_CLIENT:
     if (!w->c->dead)
       on_client(w->c, ev);
@@ -244,12 +233,8 @@ static void on_timeout(struct conn *c)
     gwd_set_error(c, "no complete request within %d s", GW_HEAD_TIMEOUT_MS / 1000);
     gwd_deny(c, "bad-request", 0);
     break;
-  case S_CONNECT:
-    gwd_connect_failed(c, ETIMEDOUT);
-    break;
-  default:
-    gwd_finish(c);
-    break;
+  case S_CONNECT: gwd_connect_failed(c, ETIMEDOUT); break;
+  default: gwd_finish(c); break;
   }
 }
 

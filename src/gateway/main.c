@@ -42,8 +42,13 @@ int gwd_relay_init(const struct opts *o, struct in_addr bind, adr_err *err)
   cleanup_free char *csv = NULL;
   if (gwd_resolvers_csv(&o->resolvers, &csv, err) < 0)
     return -1;
-  struct gw_relay_conf rc = { .routes = o->relay, .ca = o->ca, .bind = bind, .port = o->relay_port,
-                              .sandbox = o->sandbox, .resolvers = csv, .log = gwd_write_log };
+  struct gw_relay_conf rc = { .routes = o->relay,
+                              .ca = o->ca,
+                              .bind = bind,
+                              .port = o->relay_port,
+                              .sandbox = o->sandbox,
+                              .resolvers = csv,
+                              .log = gwd_write_log };
   if (gw_relay_init(&rc, err) < 0)
     return -1;
   gwd.relay_port = o->relay_port;

@@ -13,14 +13,19 @@
 static void usage(FILE *f)
 {
   fputs("usage: adr-gateway " GW_OPT_POLICY " FILE " GW_OPT_LOG " FILE " GW_OPT_SANDBOX " NAME " GW_OPT_BIND
-        " IPV4 [" GW_OPT_ANSWER " IPV4]\n"
-        "                   [" GW_OPT_DNS_PORT " N] [" GW_OPT_PROXY_PORT " N] [" GW_OPT_PORT " N]... ["
-        GW_OPT_RESOLVER " IP[:PORT]]...\n"
-        "                   [" GW_OPT_READY " PATH] [" GW_OPT_MAX_CONNS " N] [" GW_OPT_LOG_MAX " BYTES]\n"
-        "                   [" GW_OPT_RELAY " FILE " GW_OPT_CA " FILE [" GW_OPT_RELAY_PORT " N]]\n"
-        "       adr-gateway " GW_OPT_HOLD " [" GW_OPT_BLACKHOLE " CIDR]... [" GW_OPT_READY " PATH]\n"
+        " IPV4 [" GW_OPT_ANSWER
+        " IPV4]\n"
+        "                   [" GW_OPT_DNS_PORT " N] [" GW_OPT_PROXY_PORT " N] [" GW_OPT_PORT " N]... [" GW_OPT_RESOLVER
+        " IP[:PORT]]...\n"
+        "                   [" GW_OPT_READY " PATH] [" GW_OPT_MAX_CONNS " N] [" GW_OPT_LOG_MAX
+        " BYTES]\n"
+        "                   [" GW_OPT_RELAY " FILE " GW_OPT_CA " FILE [" GW_OPT_RELAY_PORT
+        " N]]\n"
+        "       adr-gateway " GW_OPT_HOLD " [" GW_OPT_BLACKHOLE " CIDR]... [" GW_OPT_READY
+        " PATH]\n"
         "                   [" GW_OPT_RELAY " FILE " GW_OPT_CA " FILE " GW_OPT_LOG " FILE " GW_OPT_SANDBOX
-        " NAME [" GW_OPT_RELAY_PORT " N]\n"
+        " NAME [" GW_OPT_RELAY_PORT
+        " N]\n"
         "                    [" GW_OPT_RESOLVER " IP[:PORT]]... [" GW_OPT_LOG_MAX " BYTES]]\n",
         f);
 }
@@ -88,12 +93,34 @@ int gwd_resolvers_csv(const struct strv *rv, char **out, adr_err *err)
 
 /* ---------------------------------------------------------------- options */
 
-enum { O_POLICY = 256, O_LOG, O_SANDBOX, O_BIND, O_ANSWER, O_DNS_PORT, O_PROXY_PORT, O_PORT, O_RESOLVER,
-       O_READY, O_MAX_CONNS, O_HOLD, O_BLACKHOLE, O_HELP, O_LOG_MAX, O_RELAY, O_RELAY_PORT, O_CA };
+enum {
+  O_POLICY = 256,
+  O_LOG,
+  O_SANDBOX,
+  O_BIND,
+  O_ANSWER,
+  O_DNS_PORT,
+  O_PROXY_PORT,
+  O_PORT,
+  O_RESOLVER,
+  O_READY,
+  O_MAX_CONNS,
+  O_HOLD,
+  O_BLACKHOLE,
+  O_HELP,
+  O_LOG_MAX,
+  O_RELAY,
+  O_RELAY_PORT,
+  O_CA
+};
 
 /* getopt_long wants the names without their dashes */
-#define LONGOPT(flag, has_arg, val) { &(flag)[2], has_arg, NULL, val }
+#define LONGOPT(flag, has_arg, val) \
+  {                                 \
+    &(flag)[2], has_arg, NULL, val  \
+  }
 
+/* clang-format off */
 static const struct option longopts[] = {
   LONGOPT(GW_OPT_POLICY, required_argument, O_POLICY),
   LONGOPT(GW_OPT_LOG, required_argument, O_LOG),
@@ -115,6 +142,7 @@ static const struct option longopts[] = {
   LONGOPT(GW_OPT_CA, required_argument, O_CA),
   { NULL, 0, NULL, 0 },
 };
+/* clang-format on */
 
 /* What the options seen so far allow: the relay's options go with --hold
  * when --relay does; the gateway's own never do. */
@@ -155,9 +183,7 @@ static int take(int ch, const char *arg, struct opts *o, struct seen *s, adr_err
   case O_RESOLVER: strv_push(&o->resolvers, arg); return 0;
   case O_RELAY: o->relay = arg; return 0;
   case O_CA: o->ca = arg; return 0;
-  case O_RELAY_PORT:
-    s->relay_port_set = true;
-    return parse_port(GW_OPT_RELAY_PORT, arg, &o->relay_port, err);
+  case O_RELAY_PORT: s->relay_port_set = true; return parse_port(GW_OPT_RELAY_PORT, arg, &o->relay_port, err);
   case O_DNS_PORT: return parse_port(GW_OPT_DNS_PORT, arg, &o->dns_port, err);
   case O_PROXY_PORT: return parse_port(GW_OPT_PROXY_PORT, arg, &o->proxy_port, err);
   case O_PORT: {
@@ -169,10 +195,8 @@ static int take(int ch, const char *arg, struct opts *o, struct seen *s, adr_err
     return 0;
   }
   case O_MAX_CONNS:
-  case O_LOG_MAX:
-    return take_number(ch, arg, o, err);
-  default:
-    return adr_err_set(err, EINVAL, "unknown option"); /* not reached: the caller knows them */
+  case O_LOG_MAX: return take_number(ch, arg, o, err);
+  default: return adr_err_set(err, EINVAL, "unknown option"); /* not reached: the caller knows them */
   }
 }
 
@@ -182,9 +206,8 @@ static int check(const struct opts *o, const struct seen *s, adr_err *err)
   if (!o->relay && (o->ca || s->relay_port_set))
     return adr_err_set(err, EINVAL, "%s: only with " GW_OPT_RELAY, o->ca ? GW_OPT_CA : GW_OPT_RELAY_PORT);
   if (o->relay && !o->ca)
-    return adr_err_set(err, EINVAL,
-                       GW_OPT_RELAY ": needs " GW_OPT_CA
-                                    " FILE (the certificates upstream servers are verified against)");
+    return adr_err_set(
+      err, EINVAL, GW_OPT_RELAY ": needs " GW_OPT_CA " FILE (the certificates upstream servers are verified against)");
   if (o->hold) {
     if (s->gw_only || (s->relay_opt && !o->relay))
       return adr_err_set(err, EINVAL,
@@ -210,8 +233,11 @@ static int check(const struct opts *o, const struct seen *s, adr_err *err)
 
 int gwd_opts_parse(int argc, char **argv, struct opts *o, adr_err *err)
 {
-  *o = (struct opts){ .dns_port = GW_DNS_PORT, .proxy_port = GW_PROXY_PORT, .relay_port = GW_RELAY_PORT,
-                      .max_conns = 4096, .log_max = 256ull << 20 };
+  *o = (struct opts){ .dns_port = GW_DNS_PORT,
+                      .proxy_port = GW_PROXY_PORT,
+                      .relay_port = GW_RELAY_PORT,
+                      .max_conns = 4096,
+                      .log_max = 256ull << 20 };
   struct seen s = { 0 };
   opterr = 0;
   int ch;

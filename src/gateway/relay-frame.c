@@ -124,8 +124,7 @@ size_t gw_body_feed(struct gw_body *b, const uint8_t *p, size_t n)
         goto bad;
       b->done = true;
       break;
-    default:
-      goto bad;
+    default: goto bad;
     }
     i++;
   }
@@ -137,8 +136,8 @@ bad:
 
 /* ---------------------------------------------------------------- response head */
 
-int gw_relay_response(const char *b, size_t len, bool head_request, int *status, size_t *head_len,
-                      struct gw_body *body, char *out, size_t cap, size_t *outlen)
+int gw_relay_response(const char *b, size_t len, bool head_request, int *status, size_t *head_len, struct gw_body *body,
+                      char *out, size_t cap, size_t *outlen)
 {
   *outlen = 0;
   /* "HTTP/1.x NNN": refuse early what cannot be a status line */
@@ -190,8 +189,8 @@ int gw_relay_response(const char *b, size_t len, bool head_request, int *status,
     if (gw_hdr_is(p, nl, "transfer-encoding")) {
       has_te = true;
       /* chunked only when it is the last coding of the last header */
-      chunked = vl >= 7 && strncasecmp(v + vl - 7, "chunked", 7) == 0 && (vl == 7 || v[vl - 8] == ',' ||
-                                                                        v[vl - 8] == ' ' || v[vl - 8] == '\t');
+      chunked = vl >= 7 && strncasecmp(v + vl - 7, "chunked", 7) == 0 &&
+                (vl == 7 || v[vl - 8] == ',' || v[vl - 8] == ' ' || v[vl - 8] == '\t');
     }
     if (gw_hdr_is(p, nl, "content-length")) {
       uint64_t x = 0;

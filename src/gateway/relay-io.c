@@ -158,7 +158,9 @@ void rl_log_line(struct rc *c)
     .upstream = c->has_upstream ? c->upstream : NULL,
     .error = c->error[0] ? c->error : NULL,
     .relay = true,
-    .route = r ? r->name : c->has_name ? c->name : NULL,
+    .route = r             ? r->name
+             : c->has_name ? c->name
+                           : NULL,
     .path = c->has_path ? c->path : NULL,
     .status = c->status,
   };

@@ -336,4 +336,3 @@ void gw_relay_redact(const struct gw_routes *rs, const char *in, size_t len, cha
   }
   out[o] = '\0';
 }
-

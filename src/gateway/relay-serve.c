@@ -132,8 +132,7 @@ static void relay(struct rc *c)
     if (dnn == 0 && !u_eof) {
       ERR_clear_error();
       errno = 0;
-      int n = SSL_read(ssl, final_head ? dbuf : resp + rlen,
-                       final_head ? IO_CHUNK : (int)(GW_RELAY_HEAD_MAX - rlen));
+      int n = SSL_read(ssl, final_head ? dbuf : resp + rlen, final_head ? IO_CHUNK : (int)(GW_RELAY_HEAD_MAX - rlen));
       if (n > 0) {
         prog = true;
         if (final_head) {
@@ -167,48 +166,47 @@ static void relay(struct rc *c)
     }
     goto to_client;
 
-  parse: {
-      int st;
-      size_t hl, dl;
-      if (dout == NULL)
-        dout = xmalloc(RESP_OUT_MAX);
-      int k = gw_relay_response(resp, rlen, head_request, &st, &hl, &rbody, dout, RESP_OUT_MAX, &dl);
-      if (k == GW_HTTP_MORE && rlen < GW_RELAY_HEAD_MAX)
-        goto to_client;
-      if (k != 1) {
-        rl_set_error(c,
-                     k == GW_HTTP_MORE ? "upstream response head larger than %d bytes"
-                                       : "malformed upstream response head",
-                     GW_RELAY_HEAD_MAX);
-        if (c->bytes_down == 0)
-          rl_reply(c, 502, "bad upstream response");
+  parse : {
+    int st;
+    size_t hl, dl;
+    if (dout == NULL)
+      dout = xmalloc(RESP_OUT_MAX);
+    int k = gw_relay_response(resp, rlen, head_request, &st, &hl, &rbody, dout, RESP_OUT_MAX, &dl);
+    if (k == GW_HTTP_MORE && rlen < GW_RELAY_HEAD_MAX)
+      goto to_client;
+    if (k != 1) {
+      rl_set_error(
+        c, k == GW_HTTP_MORE ? "upstream response head larger than %d bytes" : "malformed upstream response head",
+        GW_RELAY_HEAD_MAX);
+      if (c->bytes_down == 0)
+        rl_reply(c, 502, "bad upstream response");
+      goto out;
+    }
+    c->status = st;
+    size_t rest = rlen - hl;
+    if (st >= 100 && st < 200 && st != 101) {
+      /* an interim response: forwarded; the next head follows */
+      memmove(resp, resp + hl, rest);
+      rlen = rest;
+      reparse = rest > 0;
+    } else {
+      /* the first body bytes; fits: dl <= 2 hl + 21 */
+      size_t kb = gw_body_feed(&rbody, (const uint8_t *)resp + hl, rest);
+      if (rbody.bad) {
+        rl_set_error(c, "upstream: malformed chunked response body");
         goto out;
       }
-      c->status = st;
-      size_t rest = rlen - hl;
-      if (st >= 100 && st < 200 && st != 101) {
-        /* an interim response: forwarded; the next head follows */
-        memmove(resp, resp + hl, rest);
-        rlen = rest;
-        reparse = rest > 0;
-      } else {
-        /* the first body bytes; fits: dl <= 2 hl + 21 */
-        size_t kb = gw_body_feed(&rbody, (const uint8_t *)resp + hl, rest);
-        if (rbody.bad) {
-          rl_set_error(c, "upstream: malformed chunked response body");
-          goto out;
-        }
-        memcpy(dout + dl, resp + hl, kb);
-        dl += kb;
-        final_head = true;
-        free(resp);
-        resp = NULL;
-        rlen = 0;
-      }
-      dnp = dout;
-      dnn = dl;
-      prog = true;
+      memcpy(dout + dl, resp + hl, kb);
+      dl += kb;
+      final_head = true;
+      free(resp);
+      resp = NULL;
+      rlen = 0;
     }
+    dnp = dout;
+    dnn = dl;
+    prog = true;
+  }
 
   to_client:
     if (dnn > 0) {

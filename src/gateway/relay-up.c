@@ -104,8 +104,8 @@ int rl_resolve(struct rc *c, struct gw_addr *out, size_t *n)
   ao.timeout = GW_DNS_TIMEOUT_MS;
   ao.tries = GW_DNS_TRIES;
   ares_channel ch;
-  int e = ares_init_options(&ch, &ao, ARES_OPT_SOCK_STATE_CB | ARES_OPT_LOOKUPS | ARES_OPT_TIMEOUTMS |
-                                        ARES_OPT_TRIES | ARES_OPT_FLAGS);
+  int e = ares_init_options(
+    &ch, &ao, ARES_OPT_SOCK_STATE_CB | ARES_OPT_LOOKUPS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_FLAGS);
   if (e != ARES_SUCCESS) {
     rl_set_error(c, "resolve: %s", ares_strerror(e));
     return -1;

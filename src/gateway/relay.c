@@ -82,8 +82,14 @@ static void overload(int fd, const char *client, const char *why)
   while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
     ;
   close(fd);
-  struct gw_logrec l = { .sandbox = relayd.sandbox, .client = client, .via = "relay", .port = -1, .rule = "overload",
-                         .error = why, .bytes_down = w > 0 ? (uint64_t)w : 0, .relay = true,
+  struct gw_logrec l = { .sandbox = relayd.sandbox,
+                         .client = client,
+                         .via = "relay",
+                         .port = -1,
+                         .rule = "overload",
+                         .error = why,
+                         .bytes_down = w > 0 ? (uint64_t)w : 0,
+                         .relay = true,
                          .status = 503 };
   clock_gettime(CLOCK_REALTIME, &l.time);
   relayd.log(&l);
@@ -202,8 +208,8 @@ int gw_relay_init(const struct gw_relay_conf *conf, adr_err *err)
   }
   SSL_CTX_set_min_proto_version(relayd.ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(relayd.ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
-  SSL_CTX_set_mode(relayd.ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                            SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_mode(relayd.ctx,
+                   SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_verify(relayd.ctx, SSL_VERIFY_PEER, NULL);
   static const unsigned char alpn[] = "\x08http/1.1";
   SSL_CTX_set_alpn_protos(relayd.ctx, alpn, sizeof(alpn) - 1);

@@ -64,7 +64,7 @@ int gw_blackhole(const char *cidr, bool *skipped, adr_err *err)
     prefix = (unsigned)v;
   }
   for (unsigned b = prefix; b < maxp; b++)
-    a.a[b / 8] &= (uint8_t)~(0x80 >> (b % 8));
+    a.a[b / 8] &= (uint8_t) ~(0x80 >> (b % 8));
   if (a.family == AF_INET6 && access("/proc/sys/net/ipv6", F_OK) != 0) {
     *skipped = true;
     return 0;

@@ -34,10 +34,7 @@ static unsigned SEQ;
 
 #define CONF_LABEL_KEY "dev.adr.conformance"
 
-static void fail_err(const char *what, adr_err *err)
-{
-  fail_msg("%s: %s", what, *err ? (*err)->msg : "(no message)");
-}
+static void fail_err(const char *what, adr_err *err) { fail_msg("%s: %s", what, *err ? (*err)->msg : "(no message)"); }
 
 /* A sandbox spec with the hardening adr applies to agents (what
  * adr_spec_init gives, plus the tmpfs and limits adr run sets), running
@@ -115,8 +112,9 @@ static int run_spec(struct adr_spec *s, char **out, char **errout)
     fail_err("create", &err);
   int ofd = tmpfile_fd(), efd = tmpfile_fd();
   struct collect c = { .id = id };
-  struct adr_attach at = { .in_fd = -1, .out_fd = ofd, .err_fd = efd, .tty = false, .on_ready = start_cb,
-                           .wake_fd = -1, .ud = &c };
+  struct adr_attach at = {
+    .in_fd = -1, .out_fd = ofd, .err_fd = efd, .tty = false, .on_ready = start_cb, .wake_fd = -1, .ud = &c
+  };
   if (adr_engine_container_attach(E, id, &at, &err) < 0)
     fail_err("attach", &err);
   int code = -1;
@@ -304,23 +302,24 @@ static void test_stop_and_name_in_use(void **state)
 
 /* ------------------------------------------------------------ hardening */
 
-static const char PROBE[] = "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status;"
-                            "if ( : >/probe-root ) 2>/dev/null; then echo 'root: writable'; else echo 'root: read-only'; fi;"
-                            "echo \"tmpfs: $(awk '$2 == \"/tmp\" { print $4 }' /proc/mounts)\";"
-                            /* a private cgroup namespace shows every hierarchy at its root */
-                            "echo \"cgroup-outside: $(grep -cv ':/$' /proc/self/cgroup)\";"
-                            /* the limits, cgroup v2 or v1 */
-                            "c=/sys/fs/cgroup;"
-                            "cat $c/pids.max $c/pids/pids.max 2>/dev/null | sed 's/^/pids: /';"
-                            "cat $c/memory.max $c/memory/memory.limit_in_bytes 2>/dev/null | sed 's/^/memory: /';"
-                            "cat $c/memory.swap.max 2>/dev/null | sed 's/^/swap-v2: /';"
-                            "cat $c/memory/memory.memsw.limit_in_bytes 2>/dev/null | sed 's/^/memsw-v1: /';"
-                            "echo \"ipc: $(readlink /proc/self/ns/ipc)\";"
-                            "echo \"devices: $(ls /dev | tr '\\n' ' ')\";"
-                            /* AF_VSOCK: reaches the kernel under an engine's default profile
+static const char PROBE[] =
+  "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status;"
+  "if ( : >/probe-root ) 2>/dev/null; then echo 'root: writable'; else echo 'root: read-only'; fi;"
+  "echo \"tmpfs: $(awk '$2 == \"/tmp\" { print $4 }' /proc/mounts)\";"
+  /* a private cgroup namespace shows every hierarchy at its root */
+  "echo \"cgroup-outside: $(grep -cv ':/$' /proc/self/cgroup)\";"
+  /* the limits, cgroup v2 or v1 */
+  "c=/sys/fs/cgroup;"
+  "cat $c/pids.max $c/pids/pids.max 2>/dev/null | sed 's/^/pids: /';"
+  "cat $c/memory.max $c/memory/memory.limit_in_bytes 2>/dev/null | sed 's/^/memory: /';"
+  "cat $c/memory.swap.max 2>/dev/null | sed 's/^/swap-v2: /';"
+  "cat $c/memory/memory.memsw.limit_in_bytes 2>/dev/null | sed 's/^/memsw-v1: /';"
+  "echo \"ipc: $(readlink /proc/self/ns/ipc)\";"
+  "echo \"devices: $(ls /dev | tr '\\n' ' ')\";"
+  /* AF_VSOCK: reaches the kernel under an engine's default profile
                              * (ENODEV here), refused by adr's policy (EPERM) */
-                            "perl -e 'use Socket; socket(my $s, 40, 2, 0) and print \"vsock: allowed\\n\""
-                            " or print \"vsock: $!\\n\"'";
+  "perl -e 'use Socket; socket(my $s, 40, 2, 0) and print \"vsock: allowed\\n\""
+  " or print \"vsock: $!\\n\"'";
 
 static char *probe(struct adr_spec *s)
 {
@@ -480,8 +479,7 @@ static int group_setup(void **state)
   if (IMAGE == NULL || *IMAGE == '\0')
     IMAGE = "debian:bookworm-slim";
   if (adr_engine_image_inspect(E, IMAGE, NULL, &err) != 0) {
-    fprintf(stderr, "conformance: image %s is not in the engine%s%s\n", IMAGE, err ? ": " : "",
-            err ? err->msg : "");
+    fprintf(stderr, "conformance: image %s is not in the engine%s%s\n", IMAGE, err ? ": " : "", err ? err->msg : "");
     adr_err_free(&err);
     return -1;
   }
@@ -502,14 +500,10 @@ static int group_teardown(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_ping_version),
-    cmocka_unit_test(test_run_streams_exit),
-    cmocka_unit_test(test_env_user_workdir),
-    cmocka_unit_test(test_exec_logs_kill_labels),
-    cmocka_unit_test(test_stop_and_name_in_use),
-    cmocka_unit_test(test_hardening_observed),
-    cmocka_unit_test(test_seccomp_policy),
-    cmocka_unit_test(test_hardening_controls),
+    cmocka_unit_test(test_ping_version),         cmocka_unit_test(test_run_streams_exit),
+    cmocka_unit_test(test_env_user_workdir),     cmocka_unit_test(test_exec_logs_kill_labels),
+    cmocka_unit_test(test_stop_and_name_in_use), cmocka_unit_test(test_hardening_observed),
+    cmocka_unit_test(test_seccomp_policy),       cmocka_unit_test(test_hardening_controls),
     cmocka_unit_test(test_unsupported_op),
   };
   return cmocka_run_group_tests_name("engine conformance", tests, group_setup, group_teardown);

@@ -56,8 +56,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(d.allow, "a rule's own host is allowed", host);
     check(d.is_ip == (r->kind == GW_RULE_NET), "literal iff network rule", host);
     char line[GW_LOG_LINE_MAX];
-    struct gw_logrec lr = { .sandbox = "s", .client = "c", .via = "proxy", .host = host, .port = port,
-                            .allow = true, .rule = r->label };
+    struct gw_logrec lr = {
+      .sandbox = "s", .client = "c", .via = "proxy", .host = host, .port = port, .allow = true, .rule = r->label
+    };
     size_t n = gw_log_format(&lr, line, sizeof(line));
     check(n > 2 && line[n - 1] == '\n' && memchr(line, '\n', n - 1) == NULL, "one log line", r->label);
   }

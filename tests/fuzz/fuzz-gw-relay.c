@@ -40,10 +40,11 @@ static void check(bool ok, const char *what)
 
 /* Keys chosen so that no replacement can make a new sentinel with the text
  * around it (no key's end is a sentinel's start, and so on). */
-static const char routes_txt[] = "route anth https://api.test/base\nsentinel adr-s1\nkey KEY1\n"
-                                 "path /v1/messages\npath /v1/models/*\n"
-                                 "route goog https://127.0.0.2:8443\nsentinel adr-s2\nkey KEY2\npath /v1beta/*\n"
-                                 "route six https://[::1]:9000/a/b\nsentinel adr-s3\nkey KEY3\npath /*\n";
+static const char routes_txt[] =
+  "route anth https://api.test/base\nsentinel adr-s1\nkey KEY1\n"
+  "path /v1/messages\npath /v1/models/*\n"
+  "route goog https://127.0.0.2:8443\nsentinel adr-s2\nkey KEY2\npath /v1beta/*\n"
+  "route six https://[::1]:9000/a/b\nsentinel adr-s3\nkey KEY3\npath /*\n";
 
 static void fuzz_routes(const char *s, size_t n)
 {
@@ -181,19 +182,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   const char *s = (const char *)data + 1;
   size_t n = size - 1;
   switch (data[0]) {
-  case '1':
-    fuzz_request(s, n);
-    break;
+  case '1': fuzz_request(s, n); break;
   case '2':
     fuzz_response(s, n, false);
     fuzz_response(s, n, true);
     break;
-  case '3':
-    fuzz_body(s, n);
-    break;
-  default:
-    fuzz_routes(s, n);
-    break;
+  case '3': fuzz_body(s, n); break;
+  default: fuzz_routes(s, n); break;
   }
   return 0;
 }

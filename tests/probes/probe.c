@@ -125,7 +125,7 @@ static char g_only[512];
 
 /* ---- FD-01 snapshot, taken before anything else opens a file ----------- */
 
-static int g_fd_ok;       /* /proc/self/fd could be read */
+static int g_fd_ok; /* /proc/self/fd could be read */
 static int g_fd_err;
 static int g_fds[256];
 static int g_nfds;
@@ -153,9 +153,9 @@ static void snapshot_fds(void)
 /* ---- results ------------------------------------------------------------ */
 
 struct res {
-  int bad;   /* hardened expectation violated */
-  int cbad;  /* control: an operation did not get through */
-  int skip;  /* whole probe skipped: d holds the reason */
+  int bad;  /* hardened expectation violated */
+  int cbad; /* control: an operation did not get through */
+  int skip; /* whole probe skipped: d holds the reason */
   size_t n;
   char d[3500];
 };
@@ -244,9 +244,7 @@ static const char *errname(int e)
   case ENOTSOCK: return "ENOTSOCK";
   case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
   case ENETUNREACH: return "ENETUNREACH";
-  default:
-    snprintf(buf, sizeof buf, "errno%d", e);
-    return buf;
+  default: snprintf(buf, sizeof buf, "errno%d", e); return buf;
   }
 }
 
@@ -294,14 +292,14 @@ static void must_work(struct res *r, const char *name, long ret, int err)
 }
 
 /* Calls a syscall expression; closes the fd it may have returned. */
-#define TRY(r, name, want, cref, is_fd, call)                                  \
-  do {                                                                         \
-    errno = 0;                                                                 \
-    long rv_ = (long)(call);                                                   \
-    int e_ = errno;                                                            \
-    if ((is_fd) && rv_ >= 0)                                                   \
-      close((int)rv_);                                                         \
-    op((r), (name), rv_, e_, (want), (cref));                                  \
+#define TRY(r, name, want, cref, is_fd, call) \
+  do {                                        \
+    errno = 0;                                \
+    long rv_ = (long)(call);                  \
+    int e_ = errno;                           \
+    if ((is_fd) && rv_ >= 0)                  \
+      close((int)rv_);                        \
+    op((r), (name), rv_, e_, (want), (cref)); \
   } while (0)
 
 /* Runs fn(arg) in a forked child so that a successful call (a new namespace,
@@ -357,10 +355,7 @@ static int read_file(const char *path, char *buf, size_t len)
 }
 
 /* First directory that must be writable: scratch space for the probes. */
-static const char *scratch_dir(void)
-{
-  return g_nwritable ? g_writable[0] : "/tmp";
-}
+static const char *scratch_dir(void) { return g_nwritable ? g_writable[0] : "/tmp"; }
 
 /* ---- PRIV-01: capability sets, NoNewPrivs, Seccomp on every thread ----- */
 
@@ -439,8 +434,8 @@ static void probe_priv01(struct res *r)
     note(r, "cannot read /proc/self/task/*/status");
     return;
   }
-  note(r, "processes=%d threads=%d not-hardened=%d%s%s", procs, tasks, offenders,
-       (offenders && !g_control) ? "!" : "", who_list);
+  note(r, "processes=%d threads=%d not-hardened=%d%s%s", procs, tasks, offenders, (offenders && !g_control) ? "!" : "",
+       who_list);
   if (offenders)
     r->bad++;
   else
@@ -772,10 +767,8 @@ static void probe_priv07(struct res *r)
   /* params NULL: unfiltered EFAULT (EPERM if the sysctl disables io_uring) */
   TRY(r, "io_uring_setup(NULL)", W_EPERM_ENOSYS, C_EPERM_ENOSYS, 1, syscall(SYS_io_uring_setup, 1L, 0L));
   /* fd -1: unfiltered EBADF */
-  TRY(r, "io_uring_enter(-1)", W_EPERM_ENOSYS, C_EPERM_ENOSYS, 0,
-      syscall(SYS_io_uring_enter, -1L, 0L, 0L, 0L, 0L, 0L));
-  TRY(r, "io_uring_register(-1)", W_EPERM_ENOSYS, C_EPERM_ENOSYS, 0,
-      syscall(SYS_io_uring_register, -1L, 0L, 0L, 0L));
+  TRY(r, "io_uring_enter(-1)", W_EPERM_ENOSYS, C_EPERM_ENOSYS, 0, syscall(SYS_io_uring_enter, -1L, 0L, 0L, 0L, 0L, 0L));
+  TRY(r, "io_uring_register(-1)", W_EPERM_ENOSYS, C_EPERM_ENOSYS, 0, syscall(SYS_io_uring_register, -1L, 0L, 0L, 0L));
 }
 
 /* ---- PRIV-09: socket families -------------------------------------------- */
@@ -954,8 +947,8 @@ static void probe_fs03(struct res *r)
   if (mkdir(dir, 0700) == 0) {
     /* a real tmpfs mount on a fresh directory (undone if it works) */
     errno = 0;
-    long rv = syscall(SYS_mount, (long)"adr-probe", (long)dir, (long)"tmpfs", (long)(MS_NOSUID | MS_NODEV),
-                      (long)"size=64k");
+    long rv =
+      syscall(SYS_mount, (long)"adr-probe", (long)dir, (long)"tmpfs", (long)(MS_NOSUID | MS_NODEV), (long)"size=64k");
     int e = errno;
     if (rv == 0)
       syscall(SYS_umount2, (long)dir, (long)MNT_DETACH);
@@ -1035,8 +1028,8 @@ static int has_opt(const char *opts, const char *o)
 
 static void probe_fs06(struct res *r)
 {
-  static const char *std[] = { "null", "zero", "full", "random", "urandom", "tty", "console", "pts", "ptmx",
-                               "shm", "fd", "stdin", "stdout", "stderr", "mqueue", "core" };
+  static const char *std[] = { "null", "zero", "full", "random", "urandom", "tty",    "console", "pts",
+                               "ptmx", "shm",  "fd",   "stdin",  "stdout",  "stderr", "mqueue",  "core" };
   DIR *d = opendir("/dev");
   int extra = 0, total = 0;
   char list[300] = "";
@@ -1174,8 +1167,8 @@ static void probe_fd01(struct res *r)
     if (k > 0)
       tgt[k] = 0;
     if (l < sizeof list - 200)
-      l += (size_t)snprintf(list + l, sizeof list - l, "%s%d%s%s%s%s", l ? "," : "", fd, std ? "" : "(",
-                            std ? "" : tgt, std ? "" : ")", !std && !g_control ? "!" : "");
+      l += (size_t)snprintf(list + l, sizeof list - l, "%s%d%s%s%s%s", l ? "," : "", fd, std ? "" : "(", std ? "" : tgt,
+                            std ? "" : ")", !std && !g_control ? "!" : "");
   }
   note(r, "fds=%s", l ? list : "none");
   if (extra)

@@ -192,8 +192,10 @@ static void test_parse_errors(void **state)
   expect_parse_error("{\"name\":\"x\",\"binary\":null," MINIMAL_NPM "," MINIMAL_ARGS "}",
                      "src.json: \"binary\" must be a string");
 
-  static const char *const bad_names[] = { "Bad", "has space", "-dash", ".dot", "", "a/b", "caf\\u00e9",
-                                           "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" };
+  static const char *const bad_names[] = {
+    "Bad", "has space", "-dash",      ".dot",
+    "",    "a/b",       "caf\\u00e9", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+  };
   for (size_t i = 0; i < ARRAY_SIZE(bad_names); i++) {
     cleanup_free char *j =
       xasprintf("{\"name\":\"%s\",\"binary\":\"x\"," MINIMAL_NPM "," MINIMAL_ARGS "}", bad_names[i]);
@@ -202,20 +204,16 @@ static void test_parse_errors(void **state)
 
   const char *no_prompt = "src.json: \"args\".\"headless\" must contain \"{prompt}\"";
   expect_parse_error("{\"name\":\"x\",\"binary\":\"x\"," MINIMAL_NPM "}", no_prompt);
-  expect_parse_error("{\"name\":\"x\",\"binary\":\"x\"," MINIMAL_NPM ",\"args\":{\"headless\":[\"-p\"]}}",
-                     no_prompt);
-  expect_parse_error("{\"name\":\"x\",\"binary\":\"x\"," MINIMAL_NPM
-                     ",\"args\":{\"headless\":[\"--prompt={prompt}\"]}}",
-                     no_prompt);
-  expect_parse_error("{\"name\":\"x\",\"binary\":\"x\"," MINIMAL_NPM
-                     ",\"args\":{\"interactive\":[\"{prompt}\"]}}",
+  expect_parse_error("{\"name\":\"x\",\"binary\":\"x\"," MINIMAL_NPM ",\"args\":{\"headless\":[\"-p\"]}}", no_prompt);
+  expect_parse_error(
+    "{\"name\":\"x\",\"binary\":\"x\"," MINIMAL_NPM ",\"args\":{\"headless\":[\"--prompt={prompt}\"]}}", no_prompt);
+  expect_parse_error("{\"name\":\"x\",\"binary\":\"x\"," MINIMAL_NPM ",\"args\":{\"interactive\":[\"{prompt}\"]}}",
                      no_prompt);
   expect_parse_error("{\"name\":\"x\",\"binary\":\"x\"," MINIMAL_NPM ",\"args\":[\"{prompt}\"]}",
                      "src.json: \"args\" must be an object");
   expect_parse_error("{\"name\":\"x\",\"binary\":\"x\"," MINIMAL_NPM ",\"args\":{\"headless\":\"{prompt}\"}}",
                      "src.json: \"headless\" must be an array of strings");
-  expect_parse_error("{\"name\":\"x\",\"binary\":\"x\"," MINIMAL_NPM
-                     ",\"args\":{\"headless\":[\"{prompt}\",7]}}",
+  expect_parse_error("{\"name\":\"x\",\"binary\":\"x\"," MINIMAL_NPM ",\"args\":{\"headless\":[\"{prompt}\",7]}}",
                      "src.json: \"headless\"[1] must be a string");
   expect_parse_error("{\"name\":\"x\",\"binary\":\"x\"," MINIMAL_NPM "," MINIMAL_ARGS ",\"api_hosts\":[1]}",
                      "src.json: \"api_hosts\"[0] must be a string");
@@ -238,8 +236,8 @@ static void test_parse_errors(void **state)
   static const char *const bad_homes[] = { "/etc", "..", "../x", "a/../../x", "a/..", "" };
   for (size_t i = 0; i < ARRAY_SIZE(bad_homes); i++) {
     cleanup_free char *j = xasprintf("{\"name\":\"x\",\"binary\":\"x\"," MINIMAL_NPM "," MINIMAL_ARGS
-                                      ",\"config\":[{\"host\":\"~/.x\",\"home\":\"%s\"}]}",
-                                      bad_homes[i]);
+                                     ",\"config\":[{\"host\":\"~/.x\",\"home\":\"%s\"}]}",
+                                     bad_homes[i]);
     cleanup_free char *msg =
       xasprintf("src.json: config \"home\" must be a relative path inside HOME: \"%s\"", bad_homes[i]);
     expect_parse_error(j, msg);
@@ -368,7 +366,8 @@ static void test_load_user_dir(void **state)
   assert_string_equal(a->source, extra);
   assert_string_equal(adr_agents_find(&l, "claude")->source, "built-in");
   assert_int_equal(l.warnings.n, 1);
-  cleanup_free char *w = xasprintf("agent definition '%s' names agent 'other'; file name and name should match", mismatch);
+  cleanup_free char *w =
+    xasprintf("agent definition '%s' names agent 'other'; file name and name should match", mismatch);
   assert_string_equal(l.warnings.v[0], w);
 }
 
@@ -380,8 +379,7 @@ static void test_load_user_dir_error(void **state)
   struct adr_agents l;
   adr_err err = NULL;
   assert_true(adr_agents_load(&l, f->user, &err) < 0);
-  cleanup_free char *want =
-    xasprintf("agent definition: %s: \"args\".\"headless\" must contain \"{prompt}\"", bad);
+  cleanup_free char *want = xasprintf("agent definition: %s: \"args\".\"headless\" must contain \"{prompt}\"", bad);
   assert_string_equal(err->msg, want);
   adr_err_free(&err);
   adr_agents_free(&l);
@@ -389,8 +387,8 @@ static void test_load_user_dir_error(void **state)
 
 /* ------------------------------------------------------------- argv */
 
-static void argv_of(const struct adr_agent *a, bool headless, const char *prompt, const char *model,
-                    char *const *extra, size_t n_extra, struct strv *out)
+static void argv_of(const struct adr_agent *a, bool headless, const char *prompt, const char *model, char *const *extra,
+                    size_t n_extra, struct strv *out)
 {
   adr_err err = NULL;
   if (adr_agent_argv(a, headless, prompt, model, extra, n_extra, out, &err) < 0)
@@ -435,8 +433,8 @@ static void test_argv_builtins(void **state)
   assert_strv(&out, "pi", "-p", "--no-session", "--provider", "openai", "--model", "gpt-5", "hi", NULL);
   strv_free(&out);
   argv_of(pi, true, "hi", "openrouter/anthropic/claude-sonnet", NULL, 0, &out);
-  assert_strv(&out, "pi", "-p", "--no-session", "--provider", "openrouter", "--model",
-              "anthropic/claude-sonnet", "hi", NULL);
+  assert_strv(&out, "pi", "-p", "--no-session", "--provider", "openrouter", "--model", "anthropic/claude-sonnet", "hi",
+              NULL);
   strv_free(&out);
   argv_of(pi, false, NULL, "anthropic/claude", extra, 1, &out);
   assert_strv(&out, "pi", "--provider", "anthropic", "--model", "claude", "--verbose", NULL);
@@ -462,7 +460,8 @@ static void test_argv_custom(void **state)
   (void)state;
   /* no {model_args} in the mode args: model args go after them; tokens
    * with placeholders inside are substituted */
-  const char *j = "{\"name\":\"c\",\"binary\":\"cbin\"," MINIMAL_NPM ","
+  const char *j = "{\"name\":\"c\",\"binary\":\"cbin\"," MINIMAL_NPM
+                  ","
                   "\"args\":{\"interactive\":[\"--tui\"],\"headless\":[\"run\",\"{prompt}\",\"--quiet\"],"
                   "\"model\":[\"--model={model_name}@{model_provider}\",\"{model}{model}\",\"{modelx}\"]}}";
   struct adr_agent a;
@@ -472,8 +471,8 @@ static void test_argv_custom(void **state)
   char e0[] = "x", e1[] = "";
   char *extra[] = { e0, e1 };
   argv_of(&a, true, "the prompt", "prov/name", extra, 2, &out);
-  assert_strv(&out, "cbin", "run", "the prompt", "--quiet", "--model=name@prov", "prov/nameprov/name", "{modelx}",
-              "x", "", NULL);
+  assert_strv(&out, "cbin", "run", "the prompt", "--quiet", "--model=name@prov", "prov/nameprov/name", "{modelx}", "x",
+              "", NULL);
   strv_free(&out);
   /* no provider: {model_provider} is wanted, so this is an error */
   assert_true(adr_agent_argv(&a, false, NULL, "name", NULL, 0, &out, &err) < 0);
@@ -482,7 +481,8 @@ static void test_argv_custom(void **state)
   adr_agent_free(&a);
 
   /* without {model_provider}, a model without '/' is fine */
-  j = "{\"name\":\"d\",\"binary\":\"d\"," MINIMAL_NPM ","
+  j = "{\"name\":\"d\",\"binary\":\"d\"," MINIMAL_NPM
+      ","
       "\"args\":{\"headless\":[\"{model_args}\",\"{prompt}\",\"{model_args}\"],\"model\":[\"-m\",\"{model_name}\"]}}";
   assert_int_equal(parse(j, &a, &err), 0);
   argv_of(&a, true, NULL, "m1", NULL, 0, &out);

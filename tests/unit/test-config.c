@@ -170,18 +170,30 @@ static void test_key_find(void **state)
 static void test_validate(void **state)
 {
   (void)state;
-  static const struct { const char *k, *v; } ok[] = {
-    { "ADR_MEMORY", "512m" }, { "ADR_MEMORY", "4GiB" }, { "ADR_CPUS", "1.5" }, { "ADR_PIDS", "0" },
-    { "ADR_TIMEOUT", "15m" }, { "ADR_TIMEOUT", "" }, { "ADR_AGENT", "my-agent_2.x" },
-    { "ADR_TAG", "v1.2.3_RC-1" }, { "ADR_MOUNTS", "anything goes:/here" }, { "ADR_MODEL_PI", "a/b" },
-    { "UNKNOWN_KEY", "whatever" }, { "ADR_SANDBOX_UID", "4294967294" },
+  static const struct {
+    const char *k, *v;
+  } ok[] = {
+    { "ADR_MEMORY", "512m" },
+    { "ADR_MEMORY", "4GiB" },
+    { "ADR_CPUS", "1.5" },
+    { "ADR_PIDS", "0" },
+    { "ADR_TIMEOUT", "15m" },
+    { "ADR_TIMEOUT", "" },
+    { "ADR_AGENT", "my-agent_2.x" },
+    { "ADR_TAG", "v1.2.3_RC-1" },
+    { "ADR_MOUNTS", "anything goes:/here" },
+    { "ADR_MODEL_PI", "a/b" },
+    { "UNKNOWN_KEY", "whatever" },
+    { "ADR_SANDBOX_UID", "4294967294" },
   };
   for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
     adr_err err = NULL;
     if (adr_config_validate(ok[i].k, ok[i].v, &err) < 0)
       fail_msg("%s=%s: %s", ok[i].k, ok[i].v, err->msg);
   }
-  static const struct { const char *k, *v, *msg; } bad[] = {
+  static const struct {
+    const char *k, *v, *msg;
+  } bad[] = {
     { "ADR_MEMORY", "lots", "invalid size 'lots': expected a number with an optional unit (k, m, g, t)" },
     { "ADR_MEMORY", "", "invalid size '': expected a number with an optional unit (k, m, g, t)" },
     { "ADR_CPUS", "0", "invalid CPU count '0': must be greater than 0" },
@@ -344,12 +356,15 @@ static void test_unknown_key_prefix_order(void **state)
 static void test_invalid_values(void **state)
 {
   (void)state;
-  static const struct { const char *text, *msg; } cases[] = {
+  static const struct {
+    const char *text, *msg;
+  } cases[] = {
     { "ADR_PIDS=1\nADR_MEMORY=lots\n",
       "p/.adr:2: ADR_MEMORY: invalid size 'lots': expected a number with an optional unit (k, m, g, t)" },
     { "ADR_TIMEOUT=1.5h\n",
       "p/.adr:1: ADR_TIMEOUT: invalid duration '1.5h': decimals are not supported, use a smaller unit" },
-    { "\n\nADR_AGENT=Bad\n", "p/.adr:3: ADR_AGENT: invalid agent name 'Bad' (lowercase letters, digits, '-', '_', '.')" },
+    { "\n\nADR_AGENT=Bad\n",
+      "p/.adr:3: ADR_AGENT: invalid agent name 'Bad' (lowercase letters, digits, '-', '_', '.')" },
     { "ADR_TAG='has space'\n", "p/.adr:1: ADR_TAG: invalid image tag 'has space'" },
     { "ADR_CPUS=0\n", "p/.adr:1: ADR_CPUS: invalid CPU count '0': must be greater than 0" },
     { "ADR_PIDS=many\n", "p/.adr:1: ADR_PIDS: invalid number 'many'" },
@@ -482,8 +497,7 @@ static void test_load_errors(void **state)
   adr_err err = NULL;
   assert_true(adr_config_load(&c, f->cwd, &err) < 0);
   cleanup_free char *want = xasprintf(
-    "%s:2: ADR_MEMORY: invalid size 'lots': expected a number with an optional unit (k, m, g, t)",
-    f->project_file);
+    "%s:2: ADR_MEMORY: invalid size 'lots': expected a number with an optional unit (k, m, g, t)", f->project_file);
   assert_string_equal(err->msg, want);
   adr_err_free(&err);
 
@@ -528,22 +542,24 @@ static void test_file_set_in_place(void **state)
 {
   struct fx *f = *state;
   cleanup_free char *path = xasprintf("%s/edit.conf", f->root);
-  write_text(path, "# header comment\n"
-                   "ADR_TAG=v1 # trailing\n"
-                   "\n"
-                   "export ADR_MEMORY=2g\n"
-                   "UNKNOWN=keep me\n"
-                   "# end\n");
+  write_text(path,
+             "# header comment\n"
+             "ADR_TAG=v1 # trailing\n"
+             "\n"
+             "export ADR_MEMORY=2g\n"
+             "UNKNOWN=keep me\n"
+             "# end\n");
   assert_int_equal(chmod(path, 0600), 0);
   adr_err err = NULL;
   assert_int_equal(adr_config_file_set(path, "ADR_MEMORY", "8g", &err), 0);
   cleanup_free char *t1 = read_text(path);
-  assert_string_equal(t1, "# header comment\n"
-                          "ADR_TAG=v1 # trailing\n"
-                          "\n"
-                          "ADR_MEMORY=8g\n"
-                          "UNKNOWN=keep me\n"
-                          "# end\n");
+  assert_string_equal(t1,
+                      "# header comment\n"
+                      "ADR_TAG=v1 # trailing\n"
+                      "\n"
+                      "ADR_MEMORY=8g\n"
+                      "UNKNOWN=keep me\n"
+                      "# end\n");
   struct stat st;
   assert_int_equal(stat(path, &st), 0);
   assert_int_equal(st.st_mode & 07777, 0600);
@@ -551,13 +567,14 @@ static void test_file_set_in_place(void **state)
   /* absent: appended */
   assert_int_equal(adr_config_file_set(path, "ADR_CPUS", "3", &err), 0);
   cleanup_free char *t2 = read_text(path);
-  assert_string_equal(t2, "# header comment\n"
-                          "ADR_TAG=v1 # trailing\n"
-                          "\n"
-                          "ADR_MEMORY=8g\n"
-                          "UNKNOWN=keep me\n"
-                          "# end\n"
-                          "ADR_CPUS=3\n");
+  assert_string_equal(t2,
+                      "# header comment\n"
+                      "ADR_TAG=v1 # trailing\n"
+                      "\n"
+                      "ADR_MEMORY=8g\n"
+                      "UNKNOWN=keep me\n"
+                      "# end\n"
+                      "ADR_CPUS=3\n");
 
   /* values that need quoting */
   assert_int_equal(adr_config_file_set(path, "ADR_MOUNTS", "/a b:/x /c:/d:rw", &err), 0);
@@ -573,8 +590,8 @@ static void test_file_set_reload_roundtrip(void **state)
   struct fx *f = *state;
   cleanup_free char *path = xasprintf("%s/rt.conf", f->root);
   static const char *const values[] = {
-    "two words", "it's", "say \"hi\"", "$HOME and `x`", "back\\slash", "multi\nline", " pad ",
-    "# not a comment", "a # b", "", "plain", "tab\tx",
+    "two words",       "it's",  "say \"hi\"", "$HOME and `x`", "back\\slash", "multi\nline", " pad ",
+    "# not a comment", "a # b", "",           "plain",         "tab\tx",
   };
   for (size_t i = 0; i < ARRAY_SIZE(values); i++) {
     adr_err err = NULL;

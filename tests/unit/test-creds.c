@@ -94,8 +94,11 @@ static void put(struct fx *f, const char *rel, const char *text)
 static void plan(struct fx *f, const char *agent, struct adr_creds_plan *p)
 {
   struct adr_creds_in in = {
-    .agent = adr_agents_find(&f->agents, agent), .host_home = f->home, .user_env = &f->user_env,
-    .secrets_dir = f->secrets, .getenv = fake_getenv,
+    .agent = adr_agents_find(&f->agents, agent),
+    .host_home = f->home,
+    .user_env = &f->user_env,
+    .secrets_dir = f->secrets,
+    .getenv = fake_getenv,
   };
   assert_non_null(in.agent);
   adr_err err = NULL;
@@ -176,8 +179,10 @@ static void test_claude_env_and_settings(void **state)
   assert_int_equal(p.notes.n, 0); /* a key is relayed: the login file needs no word */
   /* the route file: the key, the sentinel, the declared paths */
   cleanup_free char *rf = adr_creds_route_file(&p);
-  cleanup_free char *want = xasprintf("route anthropic https://api.anthropic.com\nsentinel %s\nkey sk-host-env-1\n"
-                                      "path /v1/messages\n", p.routes[0].sentinel);
+  cleanup_free char *want = xasprintf(
+    "route anthropic https://api.anthropic.com\nsentinel %s\nkey sk-host-env-1\n"
+    "path /v1/messages\n",
+    p.routes[0].sentinel);
   assert_non_null(strstr(rf, want));
   assert_non_null(strstr(rf, "path /v1/messages/count_tokens\n"));
   assert_null(strstr(rf, "path /v1/complete\n"));
@@ -254,15 +259,16 @@ static void test_pi_models(void **state)
 {
   struct fx *f = *state;
   strv_push(&f->host_env, "MY_KEY=from-env-ref");
-  put(f, ".pi/agent/models.json",
-      "{\"providers\": {"
-      " \"Mock One\": {\"baseUrl\": \"https://m.test/v1\", \"api\": \"openai-completions\", \"apiKey\": \"literal-k\","
-      "   \"models\": [{\"id\": \"x\"}]},"
-      " \"ref\": {\"baseUrl\": \"https://r.test\", \"api\": \"anthropic-messages\", \"apiKey\": \"${MY_KEY}\"},"
-      " \"local\": {\"baseUrl\": \"http://localhost:11434/v1\", \"api\": \"openai-completions\", \"apiKey\": \"dummy\"},"
-      " \"cmd\": {\"baseUrl\": \"https://c.test\", \"api\": \"openai-completions\", \"apiKey\": \"!pass show k\"},"
-      " \"unset\": {\"baseUrl\": \"https://u.test\", \"api\": \"openai-completions\", \"apiKey\": \"$NOT_SET\"}"
-      "}}");
+  put(
+    f, ".pi/agent/models.json",
+    "{\"providers\": {"
+    " \"Mock One\": {\"baseUrl\": \"https://m.test/v1\", \"api\": \"openai-completions\", \"apiKey\": \"literal-k\","
+    "   \"models\": [{\"id\": \"x\"}]},"
+    " \"ref\": {\"baseUrl\": \"https://r.test\", \"api\": \"anthropic-messages\", \"apiKey\": \"${MY_KEY}\"},"
+    " \"local\": {\"baseUrl\": \"http://localhost:11434/v1\", \"api\": \"openai-completions\", \"apiKey\": \"dummy\"},"
+    " \"cmd\": {\"baseUrl\": \"https://c.test\", \"api\": \"openai-completions\", \"apiKey\": \"!pass show k\"},"
+    " \"unset\": {\"baseUrl\": \"https://u.test\", \"api\": \"openai-completions\", \"apiKey\": \"$NOT_SET\"}"
+    "}}");
   put(f, ".pi/agent/auth.json", "{\"anthropic\": {\"type\": \"api_key\", \"key\": \"auth-json-key\"}}");
   struct adr_creds_plan p;
   plan(f, "pi", &p);
@@ -380,9 +386,10 @@ static void test_claude_json_and_dropped_vars(void **state)
 static void test_opencode_env_config(void **state)
 {
   struct fx *f = *state;
-  strv_push(&f->user_env, "OPENCODE_CONFIG_CONTENT={\"provider\":{\"mock\":{\"npm\":\"@ai-sdk/openai-compatible\","
-                          "\"options\":{\"baseURL\":\"https://m.test/v1\",\"apiKey\":\"{env:OC_KEY}\"}}},"
-                          "\"model\":\"mock/m\"}");
+  strv_push(&f->user_env,
+            "OPENCODE_CONFIG_CONTENT={\"provider\":{\"mock\":{\"npm\":\"@ai-sdk/openai-compatible\","
+            "\"options\":{\"baseURL\":\"https://m.test/v1\",\"apiKey\":\"{env:OC_KEY}\"}}},"
+            "\"model\":\"mock/m\"}");
   strv_push(&f->user_env, "OC_KEY=oc-real");
   put(f, ".config/opencode/opencode.json",
       "{\"provider\": {\"anthropic\": {\"options\": {\"apiKey\": \"file-anth-key\"}}}}");
@@ -412,10 +419,13 @@ static void test_opencode_auth_json(void **state)
 {
   struct fx *f = *state;
   put(f, ".local/share/opencode/auth.json",
-      "{\"mock\": {\"type\": \"api\", \"key\": \"auth-mock\"}, \"anthropic\": {\"type\": \"api\", \"key\": \"auth-anth\"},"
-      " \"github-copilot\": {\"type\": \"oauth\", \"refresh\": \"r-secret\"}, \"nobase\": {\"type\": \"api\", \"key\": \"nb\"}}");
-  strv_push(&f->user_env, "OPENCODE_CONFIG_CONTENT={\"provider\":{\"mock\":{\"npm\":\"@ai-sdk/openai-compatible\","
-                          "\"options\":{\"baseURL\":\"https://m.test/v1\"}}}}");
+      "{\"mock\": {\"type\": \"api\", \"key\": \"auth-mock\"}, \"anthropic\": {\"type\": \"api\", \"key\": "
+      "\"auth-anth\"},"
+      " \"github-copilot\": {\"type\": \"oauth\", \"refresh\": \"r-secret\"}, \"nobase\": {\"type\": \"api\", \"key\": "
+      "\"nb\"}}");
+  strv_push(&f->user_env,
+            "OPENCODE_CONFIG_CONTENT={\"provider\":{\"mock\":{\"npm\":\"@ai-sdk/openai-compatible\","
+            "\"options\":{\"baseURL\":\"https://m.test/v1\"}}}}");
   struct adr_creds_plan p;
   plan(f, "opencode", &p);
   assert_int_equal(p.n_routes, 2);
@@ -472,9 +482,10 @@ static void test_codex_args_and_auth(void **state)
 static void test_gemini_dotenv_and_settings(void **state)
 {
   struct fx *f = *state;
-  put(f, ".gemini/.env", "# mine\nexport GEMINI_API_KEY=\"g-real\"\nGOOGLE_CLOUD_PROJECT=p1\n"
-                        "export  GEMINI_API_KEY=g-two\nexport\tGEMINI_API_KEY=g-three\nGEMINI_API_KEY = g-four\n"
-                        "GEMINI_API_KEY: g-five\n");
+  put(f, ".gemini/.env",
+      "# mine\nexport GEMINI_API_KEY=\"g-real\"\nGOOGLE_CLOUD_PROJECT=p1\n"
+      "export  GEMINI_API_KEY=g-two\nexport\tGEMINI_API_KEY=g-three\nGEMINI_API_KEY = g-four\n"
+      "GEMINI_API_KEY: g-five\n");
   struct adr_creds_plan p;
   plan(f, "gemini", &p);
   assert_int_equal(p.n_routes, 1);
@@ -482,8 +493,10 @@ static void test_gemini_dotenv_and_settings(void **state)
   const char *e = overlay(&p, ".gemini/.env");
   assert_non_null(e);
   const char *sn = p.routes[0].sentinel;
-  cleanup_free char *want = xasprintf("# mine\nGEMINI_API_KEY=%s\nGOOGLE_CLOUD_PROJECT=p1\nGEMINI_API_KEY=%s\n"
-                                      "GEMINI_API_KEY=%s\nGEMINI_API_KEY=%s\nGEMINI_API_KEY=%s\n", sn, sn, sn, sn, sn);
+  cleanup_free char *want = xasprintf(
+    "# mine\nGEMINI_API_KEY=%s\nGOOGLE_CLOUD_PROJECT=p1\nGEMINI_API_KEY=%s\n"
+    "GEMINI_API_KEY=%s\nGEMINI_API_KEY=%s\nGEMINI_API_KEY=%s\n",
+    sn, sn, sn, sn, sn);
   assert_string_equal(e, want);
   const char *s = overlay(&p, ".gemini/settings.json"); /* made: the key's auth type */
   assert_non_null(s);
@@ -545,10 +558,12 @@ static void test_definition_errors(void **state)
     "{\"routes\": [{\"name\": \"a\", \"api\": \"openai\", \"upstream\": \"https://a\", \"key_env\": []}]}",
     "{\"env_files\": [{\"path\": \"a\"}]}",
     "{\"providers\": [{\"at\": \"p\", \"base\": \"b\", \"key\": \"k\", \"api\": \"a\", \"apis\": {}}]}",
-    "{\"providers\": [{\"path\": \"a\", \"at\": \"p\", \"base\": \"b\", \"key\": \"k\", \"api\": \"a\", \"apis\": {\"x\": \"ftp\"}}]}",
+    "{\"providers\": [{\"path\": \"a\", \"at\": \"p\", \"base\": \"b\", \"key\": \"k\", \"api\": \"a\", \"apis\": "
+    "{\"x\": \"ftp\"}}]}",
     "{\"json_set\": [{\"path\": \"a\", \"at\": \"b\", \"value\": 1}]}",
     "{\"hide_if\": [{\"path\": \"a\", \"contains\": [1]}]}",
-    "{\"routes\": [{\"name\": \"a\", \"api\": \"openai\", \"upstream\": \"https://a\", \"key_env\": [\"K\"], \"drop_env\": \"X\"}]}",
+    "{\"routes\": [{\"name\": \"a\", \"api\": \"openai\", \"upstream\": \"https://a\", \"key_env\": [\"K\"], "
+    "\"drop_env\": \"X\"}]}",
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     json_t *j = json_loads(bad[i], 0, NULL);
@@ -613,8 +628,15 @@ static void test_staging(void **state)
   strv_push(&hide, ".claude/.credentials.json");
   strv_push(&ovl, ".claude/settings.json");
   struct adr_run_opts o = {
-    .name = "n", .image = "i", .workspace = "/w", .host_home = f->home, .uid = 1000, .gid = 1000,
-    .stage_hide = &hide, .stage_overlays = &ovl, .overlay_dir = "/state/run/n/stage",
+    .name = "n",
+    .image = "i",
+    .workspace = "/w",
+    .host_home = f->home,
+    .uid = 1000,
+    .gid = 1000,
+    .stage_hide = &hide,
+    .stage_overlays = &ovl,
+    .overlay_dir = "/state/run/n/stage",
   };
   struct adr_spec s;
   adr_err err = NULL;
@@ -651,15 +673,19 @@ static void test_claude_config_file(void **state)
   put(f, ".claude.json", "{\"theme\": \"default-file\"}");
   cleanup_free char *cfg = xasprintf("%s/copy/claude.json", f->home);
   cleanup_free char *text = xasprintf(
-      "{\"hasCompletedOnboarding\": true, \"theme\": \"from-copy\", \"primaryApiKey\": \"%s\","
-      " \"customApiKeyResponses\": {\"approved\": [\"%s\"], \"rejected\": []},"
-      " \"projects\": {\"/workspace\": {\"hasTrustDialogAccepted\": true, \"note\": \"k=%s\"}},"
-      " \"mcpServers\": {\"m\": {\"command\": \"x\"}}}",
-      key, key + strlen(key) - 20, key);
+    "{\"hasCompletedOnboarding\": true, \"theme\": \"from-copy\", \"primaryApiKey\": \"%s\","
+    " \"customApiKeyResponses\": {\"approved\": [\"%s\"], \"rejected\": []},"
+    " \"projects\": {\"/workspace\": {\"hasTrustDialogAccepted\": true, \"note\": \"k=%s\"}},"
+    " \"mcpServers\": {\"m\": {\"command\": \"x\"}}}",
+    key, key + strlen(key) - 20, key);
   put(f, "copy/claude.json", text);
   struct adr_creds_in in = {
-    .agent = adr_agents_find(&f->agents, "claude"), .host_home = f->home, .config_file = cfg,
-    .user_env = &f->user_env, .secrets_dir = f->secrets, .getenv = fake_getenv,
+    .agent = adr_agents_find(&f->agents, "claude"),
+    .host_home = f->home,
+    .config_file = cfg,
+    .user_env = &f->user_env,
+    .secrets_dir = f->secrets,
+    .getenv = fake_getenv,
   };
   struct adr_creds_plan p;
   adr_err err = NULL;
@@ -690,8 +716,16 @@ static void test_claude_config_file(void **state)
   for (size_t i = 0; i < p.n_overlays; i++)
     strv_push(&ovl, p.overlays[i].rel);
   struct adr_run_opts o = {
-    .name = "n", .image = "i", .workspace = "/w", .host_home = f->home, .config_file = cfg, .uid = 1000,
-    .gid = 1000, .stage_hide = &p.hide, .stage_overlays = &ovl, .overlay_dir = "/state/run/n/stage",
+    .name = "n",
+    .image = "i",
+    .workspace = "/w",
+    .host_home = f->home,
+    .config_file = cfg,
+    .uid = 1000,
+    .gid = 1000,
+    .stage_hide = &p.hide,
+    .stage_overlays = &ovl,
+    .overlay_dir = "/state/run/n/stage",
   };
   struct adr_spec s;
   assert_int_equal(adr_run_spec(&o, in.agent, &s, &err), 0);
@@ -734,10 +768,11 @@ static void test_config_file_unread(void **state)
 {
   struct fx *f = *state;
   const char *def =
-      "{\"name\": \"mine\", \"npm\": {\"package\": \"mine\", \"version\": \"1.0.0\"}, \"binary\": \"mine\", \"args\": {\"headless\": [\"{prompt}\"]},"
-      " \"config\": [{\"host\": \"~/.mine\", \"home\": \".mine\"}], \"config_file\": \".mine.toml\","
-      " \"credentials\": {\"routes\": [{\"name\": \"o\", \"api\": \"openai\","
-      " \"upstream\": \"https://o.test/v1\", \"key_env\": [\"MINE_API_KEY\"]}]}}";
+    "{\"name\": \"mine\", \"npm\": {\"package\": \"mine\", \"version\": \"1.0.0\"}, \"binary\": \"mine\", \"args\": "
+    "{\"headless\": [\"{prompt}\"]},"
+    " \"config\": [{\"host\": \"~/.mine\", \"home\": \".mine\"}], \"config_file\": \".mine.toml\","
+    " \"credentials\": {\"routes\": [{\"name\": \"o\", \"api\": \"openai\","
+    " \"upstream\": \"https://o.test/v1\", \"key_env\": [\"MINE_API_KEY\"]}]}}";
   struct adr_agent a = { 0 };
   adr_err err = NULL;
   if (adr_agent_parse(def, strlen(def), "test", &a, &err) < 0)
@@ -746,7 +781,11 @@ static void test_config_file_unread(void **state)
   put(f, "m.toml", "model = \"x\"\n");
   cleanup_free char *cfg = xasprintf("%s/m.toml", f->home);
   struct adr_creds_in in = {
-    .agent = &a, .host_home = f->home, .config_file = cfg, .user_env = &f->user_env, .getenv = fake_getenv,
+    .agent = &a,
+    .host_home = f->home,
+    .config_file = cfg,
+    .user_env = &f->user_env,
+    .getenv = fake_getenv,
   };
   struct adr_creds_plan p;
   if (adr_creds_plan(&in, &p, &err) < 0) /* control: no key in it */
@@ -763,14 +802,17 @@ static void test_config_file_unread(void **state)
   adr_agent_free(&a);
 }
 
-static int check_mount(struct fx *f, const char *host, const char *target, bool relay, struct strv *notes,
-                       char **msg)
+static int check_mount(struct fx *f, const char *host, const char *target, bool relay, struct strv *notes, char **msg)
 {
   cleanup_free char *st = xasprintf("%s/.local/state/adr", f->home);
   cleanup_free char *cf = xasprintf("%s/.config/adr", f->home);
   struct adr_creds_guard g = {
-    .agents = &f->agents, .agent = adr_agents_find(&f->agents, "claude"), .home = f->home,
-    .state_dir = st, .config_dir = cf, .relay = relay,
+    .agents = &f->agents,
+    .agent = adr_agents_find(&f->agents, "claude"),
+    .home = f->home,
+    .state_dir = st,
+    .config_dir = cf,
+    .relay = relay,
   };
   cleanup_free char *h = host[0] == '/' ? xstrdup(host) : xasprintf("%s/%s", f->home, host);
   cleanup_free char *rh = realpath(h, NULL);
@@ -801,15 +843,15 @@ static void test_mount_guard(void **state)
   assert_int_equal(check_mount(f, "tools", ADR_SANDBOX_HOME "/tools", true, &notes, &msg), 0);
   assert_int_equal(notes.n, 0);
   static const char *const refused[][3] = {
-    { ".claude", "/c", "claude's configuration" },        /* the agent's own config home */
-    { ".codex", "/c", "codex's configuration" },          /* another agent's */
-    { ".", "/h", "adr's own state" },                      /* HOME holds them all */
-    { ".local", "/l", "adr's own state" },                 /* holds the secret store */
+    { ".claude", "/c", "claude's configuration" }, /* the agent's own config home */
+    { ".codex", "/c", "codex's configuration" },   /* another agent's */
+    { ".", "/h", "adr's own state" },              /* HOME holds them all */
+    { ".local", "/l", "adr's own state" },         /* holds the secret store */
     { ".local/state/adr/secrets", "/s", "adr's own state" },
     { ".config/adr", "/a", "adr's own config" },
     { ".ssh", "/s", "holds credentials" },
     { "proj", ADR_SANDBOX_HOME "/.claude", "staged configuration" },
-    { "proj", ADR_SANDBOX_HOME, "staged configuration" },  /* above it */
+    { "proj", ADR_SANDBOX_HOME, "staged configuration" }, /* above it */
     { "proj", ADR_SANDBOX_STAGE "/x", "staged configuration" },
     { "proj", "/run/adr", "staged configuration" },
   };

@@ -40,8 +40,8 @@ static void fake_reset(void)
   free(fake.ready_file);
   free(fake.pool);
   free(fake.down_sandbox);
-  struct strv *v[] = { &fake.cmd, &fake.caps, &fake.sysctls, &fake.gw_labels, &fake.subnets, &fake.addrs,
-                       &fake.net_labels };
+  struct strv *v[] = { &fake.cmd,     &fake.caps,  &fake.sysctls,   &fake.gw_labels,
+                       &fake.subnets, &fake.addrs, &fake.net_labels };
   for (size_t i = 0; i < ARRAY_SIZE(v); i++)
     strv_free(v[i]);
   memset(&fake, 0, sizeof(fake));
@@ -102,7 +102,10 @@ static int fake_down(struct adr_engine *e, const char *sandbox, adr_err *err)
 }
 
 static const struct adr_engine_ops fake_ops = {
-  .name = "fake", .caps = ADR_ENG_CAP_EGRESS, .egress_up = fake_up, .egress_down = fake_down,
+  .name = "fake",
+  .caps = ADR_ENG_CAP_EGRESS,
+  .egress_up = fake_up,
+  .egress_down = fake_down,
 };
 static const struct adr_engine_ops bare_ops = { .name = "bare" };
 
@@ -131,9 +134,16 @@ static int setup(void **state)
   strv_push(&f->resolvers, "192.0.2.53");
   strv_push(&f->labels, "dev.adr.pid=42");
   f->req = (struct adr_egress_req){
-    .sandbox = "adr-x-1", .policy = &f->policy, .image = "img", .gateway_bin = "/usr/bin/true",
-    .dir = f->egress_dir, .pool = "10.213.0.0/16", .resolvers = &f->resolvers, .labels = &f->labels,
-    .uid = getuid() ? getuid() : 1000, .gid = getgid() ? getgid() : 1000,
+    .sandbox = "adr-x-1",
+    .policy = &f->policy,
+    .image = "img",
+    .gateway_bin = "/usr/bin/true",
+    .dir = f->egress_dir,
+    .pool = "10.213.0.0/16",
+    .resolvers = &f->resolvers,
+    .labels = &f->labels,
+    .uid = getuid() ? getuid() : 1000,
+    .gid = getgid() ? getgid() : 1000,
   };
   adr_spec_init(&f->spec);
   f->spec.image = xstrdup("agent");

@@ -23,7 +23,8 @@ static void test_create_body_minimal(void **state)
   s.image = xstrdup("img");
   char *body = adr_docker_create_body(&s);
   assert_non_null(body);
-  assert_string_equal(body,
+  assert_string_equal(
+    body,
     "{\"AttachStderr\":true,\"AttachStdin\":false,\"AttachStdout\":true,\"Env\":[],"
     "\"HostConfig\":{\"AutoRemove\":false,\"CapDrop\":[\"ALL\"],\"CgroupnsMode\":\"private\","
     "\"ExtraHosts\":[],\"Init\":true,\"IpcMode\":\"private\",\"Mounts\":[],\"NetworkMode\":\"bridge\","
@@ -73,7 +74,8 @@ static void test_create_body_full(void **state)
   assert_int_equal(s.labels.n, 3);
   char *body = adr_docker_create_body(&s);
   assert_non_null(body);
-  assert_string_equal(body,
+  assert_string_equal(
+    body,
     "{\"AttachStderr\":true,\"AttachStdin\":true,\"AttachStdout\":true,"
     "\"Cmd\":[\"pi\",\"-p\",\"hello \\\"world\\\"\\n\"],"
     "\"Env\":[\"A=1\",\"B=two words\"],"
@@ -144,7 +146,8 @@ static void test_create_body_hardening_off(void **state)
   strv_push(&s.cap_add, "DAC_OVERRIDE");
   adr_spec_add_tmpfs(&s, "/x", 4096, 01700, 0, 0);
   char *body = adr_docker_create_body(&s);
-  assert_string_equal(body,
+  assert_string_equal(
+    body,
     "{\"AttachStderr\":true,\"AttachStdin\":false,\"AttachStdout\":true,\"Env\":[],"
     "\"HostConfig\":{\"AutoRemove\":false,\"CapAdd\":[\"CHOWN\",\"DAC_OVERRIDE\"],"
     "\"CgroupnsMode\":\"private\",\"ExtraHosts\":[],\"Init\":false,\"IpcMode\":\"private\","
@@ -184,8 +187,10 @@ static void test_create_body_never_drops(void **state)
     print_error("body: %s\n", body);
   free(body);
   if (dropped)
-    fail_msg("create body silently dropped spec entries holding non-UTF-8 strings: env %zu/2, "
-             "mounts %zu/1, tmpfs %zu/1, labels %zu/1", n_env, n_mounts, n_tmpfs, n_labels);
+    fail_msg(
+      "create body silently dropped spec entries holding non-UTF-8 strings: env %zu/2, "
+      "mounts %zu/1, tmpfs %zu/1, labels %zu/1",
+      n_env, n_mounts, n_tmpfs, n_labels);
 }
 
 static void test_spec_labels(void **state)
@@ -292,7 +297,7 @@ static void test_parse_images_edge(void **state)
 
 static void expect_build_event(const char *line, enum adr_build_event_kind kind, const char *text)
 {
-  struct adr_build_event ev = { .kind = (enum adr_build_event_kind)-1, .text = "sentinel" };
+  struct adr_build_event ev = { .kind = (enum adr_build_event_kind) - 1, .text = "sentinel" };
   char *owned = (char *)"sentinel";
   adr_err err = NULL;
   if (adr_docker_parse_build_line(line, strlen(line), &ev, &owned, &err) < 0)
@@ -314,12 +319,10 @@ static void test_build_lines(void **state)
   (void)state;
   expect_build_event("{\"stream\":\"Step 1/9 : FROM node:22-bookworm-slim\\n\"}", ADR_BUILD_STEP,
                      "Step 1/9 : FROM node:22-bookworm-slim\n");
-  expect_build_event("{\"stream\":\" ---> Running in 0123abcd\\n\"}", ADR_BUILD_OUTPUT,
-                     " ---> Running in 0123abcd\n");
-  expect_build_event("{\"stream\":\"added 12 packages in 3s\\n\"}", ADR_BUILD_OUTPUT,
-                     "added 12 packages in 3s\n");
-  expect_build_event("{\"status\":\"Pulling fs layer\",\"progressDetail\":{},\"id\":\"abc\"}",
-                     ADR_BUILD_OUTPUT, "Pulling fs layer");
+  expect_build_event("{\"stream\":\" ---> Running in 0123abcd\\n\"}", ADR_BUILD_OUTPUT, " ---> Running in 0123abcd\n");
+  expect_build_event("{\"stream\":\"added 12 packages in 3s\\n\"}", ADR_BUILD_OUTPUT, "added 12 packages in 3s\n");
+  expect_build_event("{\"status\":\"Pulling fs layer\",\"progressDetail\":{},\"id\":\"abc\"}", ADR_BUILD_OUTPUT,
+                     "Pulling fs layer");
   expect_build_event("{\"aux\":{\"ID\":\"sha256:4f5e\"}}", ADR_BUILD_DONE, "sha256:4f5e");
   expect_build_event("{\"aux\":{\"ID\":\"sha256:4f5e\"}}\r", ADR_BUILD_DONE, "sha256:4f5e");
   expect_build_event("{\"aux\":{\"Digest\":\"sha256:1\"}}", ADR_BUILD_OUTPUT, NULL);
@@ -350,8 +353,9 @@ static void test_build_errors(void **state)
 {
   (void)state;
   const char *l;
-  l = "{\"errorDetail\":{\"code\":1,\"message\":\"The command '/bin/sh -c false' returned a non-zero code: 1\\n\"},"
-      "\"error\":\"The command '/bin/sh -c false' returned a non-zero code: 1\"}";
+  l =
+    "{\"errorDetail\":{\"code\":1,\"message\":\"The command '/bin/sh -c false' returned a non-zero code: 1\\n\"},"
+    "\"error\":\"The command '/bin/sh -c false' returned a non-zero code: 1\"}";
   expect_build_error(l, strlen(l), EIO, "The command '/bin/sh -c false' returned a non-zero code: 1");
   l = "{\"error\":\"only error\\r\\n\\n\"}";
   expect_build_error(l, strlen(l), EIO, "only error");
@@ -428,11 +432,13 @@ static void test_labels_get(void **state)
 static void test_docker_errno(void **state)
 {
   (void)state;
-  static const struct { long status; int errnum; } t[] = {
-    { 200, 0 }, { 201, 0 }, { 204, 0 }, { 304, 0 }, /* 304: already started/stopped */
-    { 400, EINVAL }, { 401, EACCES }, { 403, EPERM }, { 404, ENOENT }, { 406, EINVAL },
-    { 409, EEXIST }, { 413, EFBIG }, { 418, EINVAL }, { 500, EIO }, { 501, ENOTSUP },
-    { 502, EIO }, { 503, EAGAIN },
+  static const struct {
+    long status;
+    int errnum;
+  } t[] = {
+    { 200, 0 },      { 201, 0 },      { 204, 0 },     { 304, 0 }, /* 304: already started/stopped */
+    { 400, EINVAL }, { 401, EACCES }, { 403, EPERM }, { 404, ENOENT },  { 406, EINVAL }, { 409, EEXIST },
+    { 413, EFBIG },  { 418, EINVAL }, { 500, EIO },   { 501, ENOTSUP }, { 502, EIO },    { 503, EAGAIN },
   };
   for (size_t i = 0; i < ARRAY_SIZE(t); i++)
     if (adr_docker_errno(t[i].status) != t[i].errnum)
@@ -463,14 +469,13 @@ static void test_create_body_network(void **state)
   json_t *h = json_object_get(j, "HostConfig");
   assert_string_equal(json_string_value(json_object_get(h, "NetworkMode")), "adr-x-net");
   assert_string_equal(json_string_value(json_array_get(json_object_get(h, "Dns"), 0)), "10.213.0.2");
-  assert_string_equal(json_string_value(json_object_get(json_object_get(h, "Sysctls"),
-                                                        "net.ipv4.ip_unprivileged_port_start")), "0");
+  assert_string_equal(
+    json_string_value(json_object_get(json_object_get(h, "Sysctls"), "net.ipv4.ip_unprivileged_port_start")), "0");
   assert_string_equal(json_string_value(json_object_get(json_object_get(h, "RestartPolicy"), "Name")),
                       "unless-stopped");
   assert_string_equal(json_string_value(json_array_get(json_object_get(j, "Entrypoint"), 0)),
                       "/usr/local/libexec/adr-gateway");
-  json_t *ep = json_object_get(json_object_get(json_object_get(j, "NetworkingConfig"), "EndpointsConfig"),
-                               "adr-x-net");
+  json_t *ep = json_object_get(json_object_get(json_object_get(j, "NetworkingConfig"), "EndpointsConfig"), "adr-x-net");
   assert_string_equal(json_string_value(json_object_get(json_object_get(ep, "IPAMConfig"), "IPv4Address")),
                       "10.213.0.2");
   json_decref(j);

@@ -42,7 +42,10 @@ static void rm_rf(const char *path) { nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS
 static void test_fmt_size(void **state)
 {
   (void)state;
-  static const struct { int64_t b; const char *want; } cases[] = {
+  static const struct {
+    int64_t b;
+    const char *want;
+  } cases[] = {
     { 0, "0B" },
     { 1, "1B" },
     { 999, "999B" },
@@ -70,7 +73,10 @@ static void test_fmt_age(void **state)
 {
   (void)state;
   const time_t now = 1700000000;
-  static const struct { int64_t ago; const char *want; } cases[] = {
+  static const struct {
+    int64_t ago;
+    const char *want;
+  } cases[] = {
     { 0, "just now" },
     { 1, "just now" },
     { 30, "less than a minute ago" },
@@ -107,10 +113,20 @@ static void test_fmt_uptime(void **state)
 {
   (void)state;
   const time_t now = 1700000000;
-  static const struct { int64_t up; const char *want; } cases[] = {
-    { 0, "0s" },          { 59, "59s" },        { 60, "1m" },         { 3599, "59m" },
-    { 3600, "1h00m" },    { 3 * 3600 + 12 * 60 + 5, "3h12m" },        { 86399, "23h59m" },
-    { 86400, "1d00h" },   { 86400 + 2 * 3600 + 59, "1d02h" },         { 400 * 86400LL, "400d00h" },
+  static const struct {
+    int64_t up;
+    const char *want;
+  } cases[] = {
+    { 0, "0s" },
+    { 59, "59s" },
+    { 60, "1m" },
+    { 3599, "59m" },
+    { 3600, "1h00m" },
+    { 3 * 3600 + 12 * 60 + 5, "3h12m" },
+    { 86399, "23h59m" },
+    { 86400, "1d00h" },
+    { 86400 + 2 * 3600 + 59, "1d02h" },
+    { 400 * 86400LL, "400d00h" },
     { -10, "0s" },
   };
   for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -138,9 +154,10 @@ static void test_table(void **state)
   assert_non_null(f);
   adr_table_print(&t, f);
   fclose(f);
-  assert_string_equal(text, "AGENT    SIZE    CREATED\n"
-                            "claude   705MB   2 days ago\n"
-                            "pi               just now\n");
+  assert_string_equal(text,
+                      "AGENT    SIZE    CREATED\n"
+                      "claude   705MB   2 days ago\n"
+                      "pi               just now\n");
   free(text);
   adr_table_free(&t);
   assert_null(t.cells);

@@ -61,8 +61,8 @@ static void test_proc_stdin_is_null_and_no_fd_leaks(void **state)
    * its stdin is /dev/null */
   int fd = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
   assert_true(fd >= 0);
-  cleanup_free char *script = xasprintf("test -e /proc/self/fd/%d && echo leaked || echo kept; readlink /proc/self/fd/0",
-                                        fd);
+  cleanup_free char *script =
+    xasprintf("test -e /proc/self/fd/%d && echo leaked || echo kept; readlink /proc/self/fd/0", fd);
   const char *argv[] = { "sh", "-c", script, NULL };
   struct adr_proc p = { .argv = argv, .out = &out };
   assert_int_equal(adr_proc_run(&p, &err), 0);
@@ -74,8 +74,8 @@ static void test_branch_names(void **state)
 {
   (void)state;
   const char *good[] = { "adr/x", "feature/a-b_c.d", "x", "adr/agent-2" };
-  const char *bad[] = { "", "-x", "a..b", "a b", "a~b", "a^b", "a:b", "a?b", "a*b", "a[b", "a\\b", "a/", "/a",
-                        "a//b", "a.lock", "a/.b", ".a", "a@{b", "@", "a.", "a\x7f" };
+  const char *bad[] = { "",   "-x", "a..b", "a b",    "a~b",  "a^b", "a:b",  "a?b", "a*b", "a[b",  "a\\b",
+                        "a/", "/a", "a//b", "a.lock", "a/.b", ".a",  "a@{b", "@",   "a.",  "a\x7f" };
   for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
     if (!adr_branch_name_valid(good[i]))
       fail_msg("rejected good branch name '%s'", good[i]);

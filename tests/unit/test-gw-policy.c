@@ -28,17 +28,18 @@ static void test_parse_good(void **state)
 {
   (void)state;
   struct gw_policy p;
-  load(&p, "# comment\n"
-           "\n"
-           "   \t\n"
-           "allow api.example.com 443 --allow api.example.com:443\n"
-           "  allow\t*.Example.ORG.\t*\tagent claude: api.anthropic.com  \r\n"
-           "allow 10.1.2.3 80,443,8080 ip rule\n"
-           "allow 192.168.0.0/16 * net\n"
-           "allow 2001:db8::1 22 v6 literal\n"
-           "allow 2001:db8::/32 1,65535 v6 net\n"
-           "allow 10.9.8.7/24 * host bits\n"
-           "allow under_score.example.com * u");
+  load(&p,
+       "# comment\n"
+       "\n"
+       "   \t\n"
+       "allow api.example.com 443 --allow api.example.com:443\n"
+       "  allow\t*.Example.ORG.\t*\tagent claude: api.anthropic.com  \r\n"
+       "allow 10.1.2.3 80,443,8080 ip rule\n"
+       "allow 192.168.0.0/16 * net\n"
+       "allow 2001:db8::1 22 v6 literal\n"
+       "allow 2001:db8::/32 1,65535 v6 net\n"
+       "allow 10.9.8.7/24 * host bits\n"
+       "allow under_score.example.com * u");
   assert_int_equal(p.n, 8);
   assert_int_equal(p.r[0].kind, GW_RULE_NAME);
   assert_string_equal(p.r[0].name, "api.example.com");
@@ -74,7 +75,10 @@ static void test_parse_good(void **state)
 static void test_parse_bad(void **state)
 {
   (void)state;
-  static const struct { const char *text; const char *want; } cases[] = {
+  static const struct {
+    const char *text;
+    const char *want;
+  } cases[] = {
     { "deny x.com * l\n", "pol:1: unknown directive 'deny'" },
     { "# ok\nallow x.com *\n", "pol:2: incomplete rule" },
     { "allow x.com\n", "pol:1: incomplete rule" },
@@ -166,8 +170,8 @@ static void test_names(void **state)
   assert_string_equal(out, "api.example.com");
   assert_int_equal(gw_name_normalize("a", 1, out), 0);
   assert_int_equal(gw_name_normalize("x_y.example", 11, out), 0);
-  static const char *bad[] = { "", ".", "a..b", ".a", "a.b..", "a b", "a/b", "a\x80.com", "1.2.3.4", "example.123",
-                               "2130706433", "a.-", "a%eth0" };
+  static const char *bad[] = { "",          ".",       "a..b",        ".a",         "a.b..", "a b",   "a/b",
+                               "a\x80.com", "1.2.3.4", "example.123", "2130706433", "a.-",   "a%eth0" };
   for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
     if (gw_name_normalize(bad[i], strlen(bad[i]), out) == 0)
       fail_msg("accepted bad name [%s]", bad[i]);
@@ -197,12 +201,18 @@ static void test_decide_names(void **state)
 {
   (void)state;
   struct gw_policy p;
-  load(&p, "allow *.example.test 443 wild\n"
-           "allow example.test 443,8443 exact\n"
-           "allow other.test * any\n"
-           "allow api.example.test 80 later\n");
+  load(&p,
+       "allow *.example.test 443 wild\n"
+       "allow example.test 443,8443 exact\n"
+       "allow other.test * any\n"
+       "allow api.example.test 80 later\n");
   struct gw_decision d;
-  static const struct { const char *host; int port; bool allow; const char *rule; } cases[] = {
+  static const struct {
+    const char *host;
+    int port;
+    bool allow;
+    const char *rule;
+  } cases[] = {
     { "example.test", 443, true, "exact" },
     { "EXAMPLE.TEST.", 8443, true, "exact" },
     { "a.example.test", 443, true, "wild" },
@@ -242,14 +252,20 @@ static void test_decide_ips(void **state)
 {
   (void)state;
   struct gw_policy p;
-  load(&p, "allow 10.0.0.0/8 443 ten\n"
-           "allow 1.2.3.4 * one\n"
-           "allow 2001:db8::/32 80 doc\n"
-           "allow ::1 * lo6\n"
-           "allow 0.0.0.0/0 9999 everything-v4\n"
-           "allow 169.254.170.2 9999 ecs-exact\n");
+  load(&p,
+       "allow 10.0.0.0/8 443 ten\n"
+       "allow 1.2.3.4 * one\n"
+       "allow 2001:db8::/32 80 doc\n"
+       "allow ::1 * lo6\n"
+       "allow 0.0.0.0/0 9999 everything-v4\n"
+       "allow 169.254.170.2 9999 ecs-exact\n");
   struct gw_decision d;
-  static const struct { const char *host; int port; bool allow; const char *rule; } cases[] = {
+  static const struct {
+    const char *host;
+    int port;
+    bool allow;
+    const char *rule;
+  } cases[] = {
     { "10.1.2.3", 443, true, "ten" },
     { "10.255.255.255", 443, true, "ten" },
     { "10.1.2.3", 80, false, "ip-literal" },
@@ -281,27 +297,28 @@ static void test_decide_ips(void **state)
   gw_policy_free(&p);
 }
 
-static struct gw_addr A(const char *s)
-{
+static struct gw_addr A(const char *s) {
   struct gw_addr a;
   if (gw_addr_parse(s, strlen(s), &a) < 0)
     fail_msg("bad test address %s", s);
   return a;
 }
 
-static void test_special(void **state)
+static void
+test_special(void **state)
 {
   (void)state;
   static const char *special[] = {
-    "0.0.0.0", "0.1.2.3", "10.0.0.1", "100.64.0.1", "100.127.255.255", "127.0.0.1", "127.255.0.1",
-    "169.254.169.254", "172.16.0.1", "172.31.255.255", "192.168.1.1", "224.0.0.1", "239.1.1.1", "240.0.0.1",
-    "255.255.255.255", "::", "::1", "fc00::1", "fd00:ec2::254", "fe80::1", "febf::1", "ff02::1",
-    "64:ff9b::a00:1", "2002:0a00:0001::1",
+    "0.0.0.0",     "0.1.2.3",     "10.0.0.1",        "100.64.0.1",        "100.127.255.255",
+    "127.0.0.1",   "127.255.0.1", "169.254.169.254", "172.16.0.1",        "172.31.255.255",
+    "192.168.1.1", "224.0.0.1",   "239.1.1.1",       "240.0.0.1",         "255.255.255.255",
+    "::",          "::1",         "fc00::1",         "fd00:ec2::254",     "fe80::1",
+    "febf::1",     "ff02::1",     "64:ff9b::a00:1",  "2002:0a00:0001::1",
   };
   static const char *public[] = {
-    "1.1.1.1", "9.255.255.255", "11.0.0.0", "100.63.255.255", "100.128.0.0", "126.255.255.255",
-    "128.0.0.0", "169.253.0.1", "172.15.255.255", "172.32.0.0", "192.167.1.1", "192.169.0.0",
-    "223.255.255.255", "2001:4860::8888", "fec0::1", "2002:0808:0808::1", "::2",
+    "1.1.1.1",         "9.255.255.255",   "11.0.0.0",       "100.63.255.255",    "100.128.0.0", "126.255.255.255",
+    "128.0.0.0",       "169.253.0.1",     "172.15.255.255", "172.32.0.0",        "192.167.1.1", "192.169.0.0",
+    "223.255.255.255", "2001:4860::8888", "fec0::1",        "2002:0808:0808::1", "::2",
   };
   for (size_t i = 0; i < ARRAY_SIZE(special); i++) {
     struct gw_addr a = A(special[i]);
@@ -416,9 +433,9 @@ static void test_addr_parse(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_parse_good), cmocka_unit_test(test_parse_bad),   cmocka_unit_test(test_policy_load),
+    cmocka_unit_test(test_parse_good), cmocka_unit_test(test_parse_bad),    cmocka_unit_test(test_policy_load),
     cmocka_unit_test(test_names),      cmocka_unit_test(test_decide_names), cmocka_unit_test(test_decide_ips),
-    cmocka_unit_test(test_special),    cmocka_unit_test(test_filter),      cmocka_unit_test(test_addr_parse),
+    cmocka_unit_test(test_special),    cmocka_unit_test(test_filter),       cmocka_unit_test(test_addr_parse),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

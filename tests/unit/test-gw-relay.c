@@ -14,22 +14,23 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char routes_txt[] = "# routes for the tests\n"
-                                 "\n"
-                                 "route anth https://api.test/base\n"
-                                 "sentinel adr-s1\n"
-                                 "key sk-REAL-1\n"
-                                 "path /v1/messages\n"
-                                 "path /v1/models/*\n"
-                                 "  route goog https://127.0.0.2:8443\n"
-                                 "\tsentinel adr-s2\r\n"
-                                 "key REAL2\n"
-                                 "path /v1beta/models/*\n"
-                                 "path /v1beta/m\n"
-                                 "route six https://[::1]:9000/a/b\n"
-                                 "sentinel adr-s3\n"
-                                 "key REAL3\n"
-                                 "path /*\n";
+static const char routes_txt[] =
+  "# routes for the tests\n"
+  "\n"
+  "route anth https://api.test/base\n"
+  "sentinel adr-s1\n"
+  "key sk-REAL-1\n"
+  "path /v1/messages\n"
+  "path /v1/models/*\n"
+  "  route goog https://127.0.0.2:8443\n"
+  "\tsentinel adr-s2\r\n"
+  "key REAL2\n"
+  "path /v1beta/models/*\n"
+  "path /v1beta/m\n"
+  "route six https://[::1]:9000/a/b\n"
+  "sentinel adr-s3\n"
+  "key REAL3\n"
+  "path /*\n";
 
 static void load(struct gw_routes *rs)
 {
@@ -93,8 +94,7 @@ static void test_routes_bad(void **state)
     { "route a https://a.test\nsentinel s\npath /x\nroute b https://b.test\n", "r:1: route a: no key line" },
     { "route a https://a.test\nsentinel s\nkey k\n\n", "r:1: route a: no path line" },
     { "route a http://a.test\n", "r:1: route a: URL must be https://HOST[:PORT][/BASEPATH]" },
-    { "route a https://a.test/\n",
-      "r:1: route a: bad base path (no trailing '/', no '%', '\\', '//', '.' or '..')" },
+    { "route a https://a.test/\n", "r:1: route a: bad base path (no trailing '/', no '%', '\\', '//', '.' or '..')" },
     { "route a https://a.test/v1/../x\n",
       "r:1: route a: bad base path (no trailing '/', no '%', '\\', '//', '.' or '..')" },
     { "route a https://a.test/v1?x=1\n", "r:1: route a: no query, fragment or user name in the URL" },
@@ -162,9 +162,30 @@ static void test_paths(void **state)
 {
   (void)state;
   static const char *ok[] = { "/", "/v1", "/v1/messages", "/v1/", "/a..b", "/a./b", "/x*y", "/v1:stream" };
-  static const char *bad[] = { "", "v1", "//", "/v1//x", "/.", "/..", "/./x", "/../x", "/a/.", "/a/..",
-                               "/a/../b", "/%2e%2e/x", "/a%2fb", "/a\\b", "/a b", "/a\x7f", "/a\x80", "/a#b", "/a?b",
-                               "/.well-known/x", "/a;b=c", "/..;/x", "/v1/models/x/..;/..;/files", "/x/.hidden" };
+  static const char *bad[] = { "",
+                               "v1",
+                               "//",
+                               "/v1//x",
+                               "/.",
+                               "/..",
+                               "/./x",
+                               "/../x",
+                               "/a/.",
+                               "/a/..",
+                               "/a/../b",
+                               "/%2e%2e/x",
+                               "/a%2fb",
+                               "/a\\b",
+                               "/a b",
+                               "/a\x7f",
+                               "/a\x80",
+                               "/a#b",
+                               "/a?b",
+                               "/.well-known/x",
+                               "/a;b=c",
+                               "/..;/x",
+                               "/v1/models/x/..;/..;/files",
+                               "/x/.hidden" };
   for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
     if (!gw_relay_path_ok(ok[i], strlen(ok[i])))
       fprintf(stderr, "refused: '%s'\n", ok[i]);
@@ -211,30 +232,32 @@ static void test_request_rewrite(void **state)
   static char out[GW_RELAY_OUT_MAX + 1];
   size_t n;
   struct gw_relay_req q;
-  const char *h = "POST /anth/v1/messages HTTP/1.1\r\n"
-                  "Host: 127.0.0.1:3129\r\n"
-                  "x-api-key: adr-s1\r\n"
-                  "Authorization: Bearer adr-s1\r\n"
-                  "anthropic-version: 2023-06-01\r\n"
-                  "Connection: keep-alive\r\n"
-                  "Keep-Alive: timeout=5\r\n"
-                  "Proxy-Connection: keep-alive\r\n"
-                  "Proxy-Authorization: Basic eHl6\r\n"
-                  "TE: trailers\r\n"
-                  "Upgrade: h2c\r\n"
-                  "Content-Length:  5 \r\n"
-                  "X-Odd:   spaced  value  \r\n"
-                  "\r\n"
-                  "hello";
+  const char *h =
+    "POST /anth/v1/messages HTTP/1.1\r\n"
+    "Host: 127.0.0.1:3129\r\n"
+    "x-api-key: adr-s1\r\n"
+    "Authorization: Bearer adr-s1\r\n"
+    "anthropic-version: 2023-06-01\r\n"
+    "Connection: keep-alive\r\n"
+    "Keep-Alive: timeout=5\r\n"
+    "Proxy-Connection: keep-alive\r\n"
+    "Proxy-Authorization: Basic eHl6\r\n"
+    "TE: trailers\r\n"
+    "Upgrade: h2c\r\n"
+    "Content-Length:  5 \r\n"
+    "X-Odd:   spaced  value  \r\n"
+    "\r\n"
+    "hello";
   assert_int_equal(req(&rs, h, &q, out, GW_RELAY_OUT_MAX, &n), 1);
-  assert_string_equal(out, "POST /base/v1/messages HTTP/1.1\r\n"
-                           "Host: api.test\r\n"
-                           "x-api-key: sk-REAL-1\r\n"
-                           "Authorization: Bearer sk-REAL-1\r\n"
-                           "anthropic-version: 2023-06-01\r\n"
-                           "Content-Length:  5 \r\n"
-                           "X-Odd:   spaced  value  \r\n"
-                           "Connection: close\r\n\r\n");
+  assert_string_equal(out,
+                      "POST /base/v1/messages HTTP/1.1\r\n"
+                      "Host: api.test\r\n"
+                      "x-api-key: sk-REAL-1\r\n"
+                      "Authorization: Bearer sk-REAL-1\r\n"
+                      "anthropic-version: 2023-06-01\r\n"
+                      "Content-Length:  5 \r\n"
+                      "X-Odd:   spaced  value  \r\n"
+                      "Connection: close\r\n\r\n");
   assert_int_equal(q.head_len, strlen(h) - 5);
   assert_string_equal(q.method, "POST");
   assert_string_equal(q.rule, "/v1/messages");
@@ -247,26 +270,30 @@ static void test_request_rewrite(void **state)
 
   /* the key in the query (Google style), the Host with a port, no base path,
    * a bare-LF head without Host (HTTP/1.0) */
-  h = "GET /goog/v1beta/models/x:generate?alt=sse&key=adr-s2 HTTP/1.0\n"
-      "x-goog-api-key: adr-s2\n"
-      "\n";
+  h =
+    "GET /goog/v1beta/models/x:generate?alt=sse&key=adr-s2 HTTP/1.0\n"
+    "x-goog-api-key: adr-s2\n"
+    "\n";
   assert_int_equal(req(&rs, h, &q, out, GW_RELAY_OUT_MAX, &n), 1);
-  assert_string_equal(out, "GET /v1beta/models/x:generate?alt=sse&key=REAL2 HTTP/1.0\r\n"
-                           "Host: 127.0.0.2:8443\r\n"
-                           "x-goog-api-key: REAL2\r\n"
-                           "Connection: close\r\n\r\n");
+  assert_string_equal(out,
+                      "GET /v1beta/models/x:generate?alt=sse&key=REAL2 HTTP/1.0\r\n"
+                      "Host: 127.0.0.2:8443\r\n"
+                      "x-goog-api-key: REAL2\r\n"
+                      "Connection: close\r\n\r\n");
   assert_int_equal(q.body.kind, GW_BODY_NONE);
   assert_true(q.body.done);
   /* the query's key alone is enough; the rest of the query is kept */
   h = "GET /goog/v1beta/m?a=1&key=adr-s2&x=2 HTTP/1.1\r\nHost: x\r\n\r\n";
   assert_int_equal(req(&rs, h, &q, out, GW_RELAY_OUT_MAX, &n), 1);
-  assert_string_equal(out, "GET /v1beta/m?a=1&key=REAL2&x=2 HTTP/1.1\r\nHost: 127.0.0.2:8443\r\n"
-                           "Connection: close\r\n\r\n");
+  assert_string_equal(out,
+                      "GET /v1beta/m?a=1&key=REAL2&x=2 HTTP/1.1\r\nHost: 127.0.0.2:8443\r\n"
+                      "Connection: close\r\n\r\n");
   /* IPv6 authority, base path with two segments, chunked */
   h = "POST /six/x HTTP/1.1\r\nAuthorization: bearer adr-s3\r\nTransfer-Encoding: Chunked\r\n\r\n";
   assert_int_equal(req(&rs, h, &q, out, GW_RELAY_OUT_MAX, &n), 1);
-  assert_string_equal(out, "POST /a/b/x HTTP/1.1\r\nHost: [::1]:9000\r\nAuthorization: bearer REAL3\r\n"
-                           "Transfer-Encoding: Chunked\r\nConnection: close\r\n\r\n");
+  assert_string_equal(out,
+                      "POST /a/b/x HTTP/1.1\r\nHost: [::1]:9000\r\nAuthorization: bearer REAL3\r\n"
+                      "Transfer-Encoding: Chunked\r\nConnection: close\r\n\r\n");
   assert_int_equal(q.body.kind, GW_BODY_CHUNKED);
   assert_false(q.body.done);
   gw_routes_free(&rs);
@@ -436,23 +463,26 @@ static void test_response(void **state)
   int st;
   size_t hl, n;
   struct gw_body b;
-  const char *h = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: keep-alive\r\n"
-                  "Keep-Alive: timeout=5\r\nTransfer-Encoding: chunked\r\n\r\ndata";
+  const char *h =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: keep-alive\r\n"
+    "Keep-Alive: timeout=5\r\nTransfer-Encoding: chunked\r\n\r\ndata";
   assert_int_equal(gw_relay_response(h, strlen(h), false, &st, &hl, &b, out, sizeof(out), &n), 1);
   assert_int_equal(st, 200);
   assert_int_equal(hl, strlen(h) - 4);
   assert_int_equal(b.kind, GW_BODY_CHUNKED);
   out[n] = '\0';
-  assert_string_equal(out, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
-                           "Connection: close\r\n\r\n");
+  assert_string_equal(out,
+                      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
+                      "Connection: close\r\n\r\n");
   h = "HTTP/1.0 307 Temporary Redirect\nLocation: http://127.0.0.3/x\nContent-Length: 0\n\n";
   assert_int_equal(gw_relay_response(h, strlen(h), false, &st, &hl, &b, out, sizeof(out), &n), 1);
   assert_int_equal(st, 307);
   assert_int_equal(b.kind, GW_BODY_LENGTH);
   assert_true(b.done);
   out[n] = '\0';
-  assert_string_equal(out, "HTTP/1.0 307 Temporary Redirect\r\nLocation: http://127.0.0.3/x\r\nContent-Length: 0\r\n"
-                           "Connection: close\r\n\r\n");
+  assert_string_equal(out,
+                      "HTTP/1.0 307 Temporary Redirect\r\nLocation: http://127.0.0.3/x\r\nContent-Length: 0\r\n"
+                      "Connection: close\r\n\r\n");
   /* interim: no Connection: close, no body */
   h = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n";
   assert_int_equal(gw_relay_response(h, strlen(h), false, &st, &hl, &b, out, sizeof(out), &n), 1);
@@ -481,8 +511,12 @@ static void test_response(void **state)
   assert_int_equal(gw_relay_response(h, strlen(h), false, &st, &hl, &b, out, sizeof(out), &n), 1);
   assert_int_equal(b.kind, GW_BODY_CHUNKED);
   /* malformed; incomplete */
-  static const char *bad[] = { "HTTP/2 200\r\n\r\n", "HTTP/1.1 20 OK\r\n\r\n", "HTTP/1.1 2000 OK\r\n\r\n",
-                               "HTTP/1.1 099 x\r\n\r\n", "HTTP/1.1 200 OK\r\nno colon\r\n\r\n", "SSH-2.0" };
+  static const char *bad[] = { "HTTP/2 200\r\n\r\n",
+                               "HTTP/1.1 20 OK\r\n\r\n",
+                               "HTTP/1.1 2000 OK\r\n\r\n",
+                               "HTTP/1.1 099 x\r\n\r\n",
+                               "HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
+                               "SSH-2.0" };
   for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
     assert_int_equal(gw_relay_response(bad[i], strlen(bad[i]), false, &st, &hl, &b, out, sizeof(out), &n), -1);
   h = "HTTP/1.1 200 OK\r\nX: y\r\n";
@@ -511,16 +545,29 @@ static void test_log(void **state)
 {
   (void)state;
   char out[GW_LOG_LINE_MAX];
-  struct gw_logrec r = { .time = { 0, 0 }, .sandbox = "sb", .client = "10.0.0.3:5000", .via = "relay", .method = "POST",
-                         .host = "api.test", .port = 443, .allow = true, .rule = "/v1/*", .bytes_up = 10,
-                         .bytes_down = 20, .upstream = "127.0.0.2:443", .relay = true, .route = "anth",
-                         .path = "/v1/\"x\"", .status = 200 };
+  struct gw_logrec r = { .time = { 0, 0 },
+                         .sandbox = "sb",
+                         .client = "10.0.0.3:5000",
+                         .via = "relay",
+                         .method = "POST",
+                         .host = "api.test",
+                         .port = 443,
+                         .allow = true,
+                         .rule = "/v1/*",
+                         .bytes_up = 10,
+                         .bytes_down = 20,
+                         .upstream = "127.0.0.2:443",
+                         .relay = true,
+                         .route = "anth",
+                         .path = "/v1/\"x\"",
+                         .status = 200 };
   gw_log_format(&r, out, sizeof(out));
-  assert_string_equal(out, "{\"time\":\"1970-01-01T00:00:00.000Z\",\"sandbox\":\"sb\",\"client\":\"10.0.0.3:5000\","
-                           "\"via\":\"relay\",\"method\":\"POST\",\"host\":\"api.test\",\"port\":443,\"sni\":null,"
-                           "\"verdict\":\"allow\",\"rule\":\"/v1/*\",\"bytes_up\":10,\"bytes_down\":20,"
-                           "\"duration_ms\":0,\"upstream\":\"127.0.0.2:443\",\"error\":null,\"route\":\"anth\","
-                           "\"path\":\"/v1/\\\"x\\\"\",\"status\":200}\n");
+  assert_string_equal(out,
+                      "{\"time\":\"1970-01-01T00:00:00.000Z\",\"sandbox\":\"sb\",\"client\":\"10.0.0.3:5000\","
+                      "\"via\":\"relay\",\"method\":\"POST\",\"host\":\"api.test\",\"port\":443,\"sni\":null,"
+                      "\"verdict\":\"allow\",\"rule\":\"/v1/*\",\"bytes_up\":10,\"bytes_down\":20,"
+                      "\"duration_ms\":0,\"upstream\":\"127.0.0.2:443\",\"error\":null,\"route\":\"anth\","
+                      "\"path\":\"/v1/\\\"x\\\"\",\"status\":200}\n");
   r.status = -1;
   r.route = r.path = NULL;
   gw_log_format(&r, out, sizeof(out));
@@ -530,9 +577,9 @@ static void test_log(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_routes_ok), cmocka_unit_test(test_routes_bad), cmocka_unit_test(test_paths),
+    cmocka_unit_test(test_routes_ok),       cmocka_unit_test(test_routes_bad),      cmocka_unit_test(test_paths),
     cmocka_unit_test(test_request_rewrite), cmocka_unit_test(test_request_refused), cmocka_unit_test(test_body),
-    cmocka_unit_test(test_response), cmocka_unit_test(test_redact), cmocka_unit_test(test_log),
+    cmocka_unit_test(test_response),        cmocka_unit_test(test_redact),          cmocka_unit_test(test_log),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

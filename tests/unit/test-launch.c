@@ -65,15 +65,15 @@ struct fixture {
   struct adr_engine engine;
 };
 
-static const char *no_env(const char *key)
-{
-  return streq(key, "ADR_TEST_SET") ? "v" : NULL;
-}
+static const char *no_env(const char *key) { return streq(key, "ADR_TEST_SET") ? "v" : NULL; }
 
 static void record(const struct adr_event *ev, void *ud)
 {
   struct fixture *f = ud;
-  strv_pushf(&f->events, "%c:%s", ev->kind == ADR_EVENT_WARNING ? 'W' : ev->kind == ADR_EVENT_HINT ? 'H' : 'I',
+  strv_pushf(&f->events, "%c:%s",
+             ev->kind == ADR_EVENT_WARNING ? 'W'
+             : ev->kind == ADR_EVENT_HINT  ? 'H'
+                                           : 'I',
              ev->text);
 }
 
@@ -91,8 +91,9 @@ static int setup(void **state)
   adr_config_init(&f->config);
   adr_err err = NULL;
   assert_int_equal(adr_agents_load(&f->agents, "/nonexistent-adr-agents", &err), 0);
-  f->o = (struct adr_launch_opts){ .cwd = f->work, .agent = "pi", .getenv = no_env, .env = &f->env,
-                                   .allow = &f->allow, .presets = &f->presets };
+  f->o = (struct adr_launch_opts){
+    .cwd = f->work, .agent = "pi", .getenv = no_env, .env = &f->env, .allow = &f->allow, .presets = &f->presets
+  };
   f->engine.ops = &fake_ops;
   n_kills = 0;
   *state = f;

@@ -98,10 +98,12 @@ static void test_sandbox_labels(void **state)
   assert_string_equal(adr_labels_get(&run, ADR_LABEL_IDMAP), "/s/mnt/x");
   assert_non_null(adr_labels_get(&run, ADR_LABEL_OWNER_PID));
 
-  struct adr_worktree wt = { .path = (char *)"/w/a", .gitdir = (char *)"/r/.git/worktrees/a",
-                             .branch = (char *)"adr/a", .base = (char *)"abc" };
-  struct adr_layout_sandbox p = { .persistent = true, .identity_dir = "/s/run/y", .name = "a", .scope = "/r",
-                                  .team = "dev", .wt = &wt };
+  struct adr_worktree wt = {
+    .path = (char *)"/w/a", .gitdir = (char *)"/r/.git/worktrees/a", .branch = (char *)"adr/a", .base = (char *)"abc"
+  };
+  struct adr_layout_sandbox p = {
+    .persistent = true, .identity_dir = "/s/run/y", .name = "a", .scope = "/r", .team = "dev", .wt = &wt
+  };
   cleanup_strv struct strv ag = { 0 };
   adr_layout_sandbox_labels(&p, &ag);
   /* what adr_pagent_fill reads back */
@@ -230,15 +232,9 @@ static void test_take_ptr(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_names),
-    cmocka_unit_test(test_team_names),
-    cmocka_unit_test(test_owner_labels),
-    cmocka_unit_test(test_sandbox_labels),
-    cmocka_unit_test(test_filters),
-    cmocka_unit_test(test_state_paths),
-    cmocka_unit_test(test_start_markers),
-    cmocka_unit_test(test_pagent_states),
-    cmocka_unit_test(test_take_ptr),
+    cmocka_unit_test(test_names),          cmocka_unit_test(test_team_names),    cmocka_unit_test(test_owner_labels),
+    cmocka_unit_test(test_sandbox_labels), cmocka_unit_test(test_filters),       cmocka_unit_test(test_state_paths),
+    cmocka_unit_test(test_start_markers),  cmocka_unit_test(test_pagent_states), cmocka_unit_test(test_take_ptr),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -121,15 +121,17 @@ static void test_list_format_ports(void **state)
   (void)state;
   struct adr_netpolicy p = { 0 };
   adr_err err = NULL;
-  assert_int_equal(adr_netpolicy_add_list(&p, "a.example b.example:8443, *.c.example:*  10.0.0.1:53", "ADR_ALLOW", &err), 0);
+  assert_int_equal(
+    adr_netpolicy_add_list(&p, "a.example b.example:8443, *.c.example:*  10.0.0.1:53", "ADR_ALLOW", &err), 0);
   assert_int_equal(adr_netpolicy_add(&p, "A.example", "--allow", &err), 0); /* a duplicate: first wins */
   assert_int_equal(p.n, 4);
   char *text = adr_netpolicy_format(&p);
-  assert_string_equal(text, "# adr egress policy (generated; one rule per line)\n"
-                            "allow a.example 80,443 ADR_ALLOW a.example\n"
-                            "allow b.example 8443 ADR_ALLOW b.example:8443\n"
-                            "allow *.c.example * ADR_ALLOW *.c.example:*\n"
-                            "allow 10.0.0.1 53 ADR_ALLOW 10.0.0.1:53\n");
+  assert_string_equal(text,
+                      "# adr egress policy (generated; one rule per line)\n"
+                      "allow a.example 80,443 ADR_ALLOW a.example\n"
+                      "allow b.example 8443 ADR_ALLOW b.example:8443\n"
+                      "allow *.c.example * ADR_ALLOW *.c.example:*\n"
+                      "allow 10.0.0.1 53 ADR_ALLOW 10.0.0.1:53\n");
   free(text);
   struct strv ports = { 0 };
   adr_netpolicy_ports(&p, &ports);
@@ -168,8 +170,8 @@ static void test_url_host_port(void **state)
     assert_int_equal(port, ok[i].port);
     free(h);
   }
-  const char *bad[] = { "file:///srv/mirror", "cdrom:[x]/", "mirror+file:/etc/apt/m.txt", "/local/path",
-                        "https://", "https://h:99999/", "relative/dir:x" };
+  const char *bad[] = { "file:///srv/mirror", "cdrom:[x]/",    "mirror+file:/etc/apt/m.txt", "/local/path", "https://",
+                        "https://h:99999/",   "relative/dir:x" };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     char *h = NULL;
     unsigned port = 0;
@@ -182,15 +184,16 @@ static void test_apt_sources(void **state)
 {
   (void)state;
   struct strv out = { 0 };
-  adr_apt_sources_hosts("# comment https://no.example/\n"
-                        "deb http://deb.example.org/debian bookworm main\n"
-                        "deb-src [arch=amd64 signed-by=/k.gpg] https://src.example.org/debian bookworm main # x\n"
-                        "deb file:///srv/local ./\n"
-                        "Types: deb\n"
-                        "URIs: https://a.example/debian http://b.example/debian\n"
-                        "Suites: bookworm\n"
-                        "deb http://deb.example.org/debian bookworm-updates main\n",
-                        &out);
+  adr_apt_sources_hosts(
+    "# comment https://no.example/\n"
+    "deb http://deb.example.org/debian bookworm main\n"
+    "deb-src [arch=amd64 signed-by=/k.gpg] https://src.example.org/debian bookworm main # x\n"
+    "deb file:///srv/local ./\n"
+    "Types: deb\n"
+    "URIs: https://a.example/debian http://b.example/debian\n"
+    "Suites: bookworm\n"
+    "deb http://deb.example.org/debian bookworm-updates main\n",
+    &out);
   assert_int_equal(out.n, 4);
   assert_string_equal(out.v[0], "deb.example.org:80");
   assert_string_equal(out.v[1], "src.example.org:443");
@@ -237,12 +240,9 @@ static void test_subnet_pick(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_modes),
-    cmocka_unit_test(test_entries_good),
-    cmocka_unit_test(test_entries_bad),
-    cmocka_unit_test(test_list_format_ports),
-    cmocka_unit_test(test_url_host_port),
-    cmocka_unit_test(test_apt_sources),
+    cmocka_unit_test(test_modes),         cmocka_unit_test(test_entries_good),
+    cmocka_unit_test(test_entries_bad),   cmocka_unit_test(test_list_format_ports),
+    cmocka_unit_test(test_url_host_port), cmocka_unit_test(test_apt_sources),
     cmocka_unit_test(test_subnet_pick),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -140,7 +140,7 @@ static void test_kv_unquoted(void **state)
 {
   (void)state;
   expect_kv("A=hello world  # comment\n", 0, "1:A=hello world", NULL);
-  expect_kv("A=a#b\n", 0, "1:A=a#b", NULL);               /* '#' not after a blank */
+  expect_kv("A=a#b\n", 0, "1:A=a#b", NULL); /* '#' not after a blank */
   expect_kv("A=x\t# tab comment\n", 0, "1:A=x", NULL);
   expect_kv("A=   spaced   \n", 0, "1:A=spaced", NULL);
   expect_kv("A=\n", 0, "1:A=", NULL);
@@ -148,7 +148,7 @@ static void test_kv_unquoted(void **state)
   expect_kv("A=x=y=z\n", 0, "1:A=x=y=z", NULL);
   expect_kv("A = 1\n", 0, "1:A=1", NULL);
   expect_kv("  \tA=1\n", 0, "1:A=1", NULL);
-  expect_kv("A=$HOME/x\n", 0, "1:A=$HOME/x", NULL);        /* no expansion */
+  expect_kv("A=$HOME/x\n", 0, "1:A=$HOME/x", NULL);       /* no expansion */
   expect_kv("A=it's \"x\"\n", 0, "1:A=it's \"x\"", NULL); /* quotes mid-value are literal */
   expect_kv("_a1=1\n", 0, "1:_a1=1", NULL);
 }
@@ -197,11 +197,9 @@ static void test_kv_errors(void **state)
   s = "A=1\n\n  NOEQ  # comment\n";
   expect_kv_error(s, strlen(s), 0, "f.env:3: missing '=' (expected KEY=VALUE)");
   s = "1A=x\n";
-  expect_kv_error(s, strlen(s), 0,
-                  "f.env:1: invalid key (letters, digits and '_', not starting with a digit)");
+  expect_kv_error(s, strlen(s), 0, "f.env:1: invalid key (letters, digits and '_', not starting with a digit)");
   s = "A-B=x\n";
-  expect_kv_error(s, strlen(s), 0,
-                  "f.env:1: invalid key (letters, digits and '_', not starting with a digit)");
+  expect_kv_error(s, strlen(s), 0, "f.env:1: invalid key (letters, digits and '_', not starting with a digit)");
   s = "=x\n";
   expect_kv_error(s, strlen(s), 0, "f.env:1: missing key before '='");
   s = "A B=1\n";
@@ -265,8 +263,8 @@ static void test_kv_long_line(void **state)
 static void test_kv_crlf(void **state)
 {
   (void)state;
-  expect_kv("A=1\r\nB='x'\r\nC=\"y\"  \r\n# c\r\n\r\nD=two words # c\r\nE=\r\n", 0, "1:A=1", "2:B=x",
-            "3:C=y", "6:D=two words", "7:E=", NULL);
+  expect_kv("A=1\r\nB='x'\r\nC=\"y\"  \r\n# c\r\n\r\nD=two words # c\r\nE=\r\n", 0, "1:A=1", "2:B=x", "3:C=y",
+            "6:D=two words", "7:E=", NULL);
   expect_kv("A=last\r", 0, "1:A=last", NULL);
   expect_kv("K\r\nL=1\r\n", ADR_KV_ALLOW_BARE, "1:K", "2:L=1", NULL);
   /* a CR inside the line is data */
@@ -276,8 +274,7 @@ static void test_kv_crlf(void **state)
 static void test_kv_allow_bare(void **state)
 {
   (void)state;
-  expect_kv("A\n  B  \nC # comment\nexport D\nE=1\n", ADR_KV_ALLOW_BARE, "1:A", "2:B", "3:C", "4:D",
-            "5:E=1", NULL);
+  expect_kv("A\n  B  \nC # comment\nexport D\nE=1\n", ADR_KV_ALLOW_BARE, "1:A", "2:B", "3:C", "4:D", "5:E=1", NULL);
   const char *s = "1A\n";
   expect_kv_error(s, strlen(s), ADR_KV_ALLOW_BARE, "f.env:1: invalid key (expected KEY=VALUE)");
   s = "A\n";
@@ -475,8 +472,11 @@ static void test_duration_errors(void **state)
 static void test_format_duration(void **state)
 {
   (void)state;
-  static const struct { uint64_t s; const char *want; } cases[] = {
-    { 30, "30s" }, { 59, "59s" }, { 60, "1m" }, { 900, "15m" }, { 5400, "90m" }, { 3600, "1h" },
+  static const struct {
+    uint64_t s;
+    const char *want;
+  } cases[] = {
+    { 30, "30s" },  { 59, "59s" },   { 60, "1m" },     { 900, "15m" },   { 5400, "90m" },   { 3600, "1h" },
     { 7200, "2h" }, { 86400, "1d" }, { 90000, "25h" }, { 172800, "2d" }, { 3601, "3601s" },
   };
   for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -569,10 +569,12 @@ static void test_size_errors(void **state)
 static void test_cpus(void **state)
 {
   (void)state;
-  static const struct { const char *s; int64_t want; } ok[] = {
-    { "2", 2000000000LL }, { "1.5", 1500000000LL }, { "0.5", 500000000LL }, { "0.25", 250000000LL },
-    { "0.000000001", 1 }, { "4096", 4096000000000LL }, { "1.0000000019", 1000000001LL },
-    { "02", 2000000000LL },
+  static const struct {
+    const char *s;
+    int64_t want;
+  } ok[] = {
+    { "2", 2000000000LL }, { "1.5", 1500000000LL },     { "0.5", 500000000LL },           { "0.25", 250000000LL },
+    { "0.000000001", 1 },  { "4096", 4096000000000LL }, { "1.0000000019", 1000000001LL }, { "02", 2000000000LL },
   };
   for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
     int64_t v = 0;
@@ -581,11 +583,21 @@ static void test_cpus(void **state)
       fail_msg("cpus '%s': %s", ok[i].s, err->msg);
     assert_int_equal(v, ok[i].want);
   }
-  static const struct { const char *s; const char *needle; } bad[] = {
-    { "0", "greater than 0" }, { "0.0", "greater than 0" }, { "0.0000000001", "greater than 0" },
-    { "", "expected a number" }, { "abc", "expected a number" }, { "1.5x", "expected a number" },
-    { "-1", "expected a number" }, { ".5", "expected a number" }, { "1,5", "expected a number" },
-    { "4097", "too large" }, { "99999999999999999999", "too large" },
+  static const struct {
+    const char *s;
+    const char *needle;
+  } bad[] = {
+    { "0", "greater than 0" },
+    { "0.0", "greater than 0" },
+    { "0.0000000001", "greater than 0" },
+    { "", "expected a number" },
+    { "abc", "expected a number" },
+    { "1.5x", "expected a number" },
+    { "-1", "expected a number" },
+    { ".5", "expected a number" },
+    { "1,5", "expected a number" },
+    { "4097", "too large" },
+    { "99999999999999999999", "too large" },
   };
   for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
     int64_t v = 3;
@@ -630,9 +642,15 @@ static void test_parse_uint(void **state)
 static void test_parse_env(void **state)
 {
   (void)state;
-  static const struct { const char *s, *k, *v; } ok[] = {
-    { "A=1", "A", "1" }, { "A=", "A", "" }, { "A==b", "A", "=b" }, { "_x=a b", "_x", "a b" },
-    { "PATH=/bin:/usr/bin", "PATH", "/bin:/usr/bin" }, { "Q='x'", "Q", "'x'" },
+  static const struct {
+    const char *s, *k, *v;
+  } ok[] = {
+    { "A=1", "A", "1" },
+    { "A=", "A", "" },
+    { "A==b", "A", "=b" },
+    { "_x=a b", "_x", "a b" },
+    { "PATH=/bin:/usr/bin", "PATH", "/bin:/usr/bin" },
+    { "Q='x'", "Q", "'x'" },
   };
   for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
     char *k = NULL, *v = NULL;
@@ -643,7 +661,9 @@ static void test_parse_env(void **state)
     free(k);
     free(v);
   }
-  static const struct { const char *s, *msg; } bad[] = {
+  static const struct {
+    const char *s, *msg;
+  } bad[] = {
     { "A", "invalid environment 'A': expected KEY=VALUE" },
     { "", "invalid environment '': expected KEY=VALUE" },
     { "=x", "invalid environment '=x': bad variable name" },
@@ -676,14 +696,15 @@ static void test_parse_env_file(void **state)
   (void)state;
   cleanup_free char *dir = make_tmpdir();
   cleanup_free char *path = xasprintf("%s/vars.env", dir);
-  write_text(path, "# env file\n"
-                   "A=1\n"
-                   "PRESENT\n"
-                   "MISSING\n"
-                   "EMPTY\n"
-                   "export B='two words'\r\n"
-                   "C=\"line\\nbreak\" # c\n"
-                   "D=\n");
+  write_text(path,
+             "# env file\n"
+             "A=1\n"
+             "PRESENT\n"
+             "MISSING\n"
+             "EMPTY\n"
+             "export B='two words'\r\n"
+             "C=\"line\\nbreak\" # c\n"
+             "D=\n");
   struct strv out = { 0 }, unset = { 0 };
   adr_err err = NULL;
   assert_int_equal(adr_parse_env_file(path, fake_lookup, &out, &unset, &err), 0);
@@ -744,10 +765,10 @@ static void test_parse_env_file(void **state)
 /* ------------------------------------------------------------------- mounts */
 
 struct mount_fixture {
-  char *root;  /* realpath'd temp dir */
-  char *host;  /* root/host (a directory) */
-  char *home;  /* root/home, holds proj/ */
-  char *file;  /* root/file (a regular file) */
+  char *root; /* realpath'd temp dir */
+  char *host; /* root/host (a directory) */
+  char *home; /* root/home, holds proj/ */
+  char *file; /* root/file (a regular file) */
 };
 
 static int mount_setup(void **state)
@@ -760,8 +781,8 @@ static int mount_setup(void **state)
   cleanup_free char *proj = xasprintf("%s/proj", f->home);
   cleanup_free char *sub = xasprintf("%s/sub", f->host);
   cleanup_free char *link = xasprintf("%s/link", f->root);
-  if (mkdir(f->host, 0755) < 0 || mkdir(f->home, 0755) < 0 || mkdir(proj, 0755) < 0 ||
-      mkdir(sub, 0755) < 0 || symlink("host/sub", link) < 0)
+  if (mkdir(f->host, 0755) < 0 || mkdir(f->home, 0755) < 0 || mkdir(proj, 0755) < 0 || mkdir(sub, 0755) < 0 ||
+      symlink("host/sub", link) < 0)
     return -1;
   write_text(f->file, "not a dir\n");
   *state = f;
@@ -877,7 +898,9 @@ static void test_mount_errors(void **state)
   free(spec);
   free(msg);
 
-  static const struct { const char *target, *what; } reserved[] = {
+  static const struct {
+    const char *target, *what;
+  } reserved[] = {
     { "/", "cannot mount over '/'" },
     { "/proc", "cannot mount over '/proc'" },
     { "/sys", "cannot mount over '/sys'" },
@@ -919,13 +942,26 @@ static void test_mount_errors(void **state)
 static void test_path_normalize(void **state)
 {
   (void)state;
-  static const struct { const char *in, *want; } cases[] = {
-    { "/", "/" },           { "", "/" },           { "//", "/" },
-    { "/a", "/a" },         { "/a/", "/a" },        { "//a//b//", "/a/b" },
-    { "/a/./b", "/a/b" },   { "/a/b/../c", "/a/c" }, { "/..", "/" },
-    { "/../../a", "/a" },   { "/a/b/../../..", "/" }, { "/a/../b/./../c/", "/c" },
-    { "/.", "/" },          { "/./.", "/" },        { "/...", "/..." },
-    { "/a/..b/.c", "/a/..b/.c" }, { "/a b/c", "/a b/c" },
+  static const struct {
+    const char *in, *want;
+  } cases[] = {
+    { "/", "/" },
+    { "", "/" },
+    { "//", "/" },
+    { "/a", "/a" },
+    { "/a/", "/a" },
+    { "//a//b//", "/a/b" },
+    { "/a/./b", "/a/b" },
+    { "/a/b/../c", "/a/c" },
+    { "/..", "/" },
+    { "/../../a", "/a" },
+    { "/a/b/../../..", "/" },
+    { "/a/../b/./../c/", "/c" },
+    { "/.", "/" },
+    { "/./.", "/" },
+    { "/...", "/..." },
+    { "/a/..b/.c", "/a/..b/.c" },
+    { "/a b/c", "/a b/c" },
   };
   for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
     char *p = adr_path_normalize(cases[i].in);
@@ -938,13 +974,11 @@ static void test_path_normalize(void **state)
 static void test_path_expand_home(void **state)
 {
   (void)state;
-  static const struct { const char *in, *home, *want; } cases[] = {
-    { "~", "/home/u", "/home/u" },
-    { "~/", "/home/u", "/home/u/" },
-    { "~/x/y", "/home/u", "/home/u/x/y" },
-    { "~x", "/home/u", "~x" },
-    { "/a/~", "/home/u", "/a/~" },
-    { "rel", "/home/u", "rel" },
+  static const struct {
+    const char *in, *home, *want;
+  } cases[] = {
+    { "~", "/home/u", "/home/u" }, { "~/", "/home/u", "/home/u/" }, { "~/x/y", "/home/u", "/home/u/x/y" },
+    { "~x", "/home/u", "~x" },     { "/a/~", "/home/u", "/a/~" },   { "rel", "/home/u", "rel" },
     { "~/x", NULL, "~/x" },
   };
   for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -959,7 +993,9 @@ static void test_path_expand_home(void **state)
 static void test_split_model(void **state)
 {
   (void)state;
-  static const struct { const char *in, *prov, *name; } cases[] = {
+  static const struct {
+    const char *in, *prov, *name;
+  } cases[] = {
     { "openai/gpt-5", "openai", "gpt-5" },
     { "gpt-5", NULL, "gpt-5" },
     { "openrouter/anthropic/claude", "openrouter", "anthropic/claude" },

@@ -50,15 +50,24 @@ static int setup(void **state)
   cleanup_free char *cfg = xasprintf("%s/.demo", f->dir);
   mkdir(cfg, 0700);
   f->o = (struct adr_run_opts){
-    .name = "adr-demo-1", .image = "coding-agent/demo:latest", .workspace = "/src/proj",
-    .host_home = f->dir, .headless = true, .prompt = "fix the \"bug\"", .uid = 1000, .gid = 1001,
-    .memory = 4LL << 30, .nano_cpus = 2000000000, .pids = 1024, .home_size = 1ULL << 30,
-    .tmp_size = 512ULL << 20, .seccomp_profile = "{\"defaultAction\":\"SCMP_ACT_ERRNO\"}",
+    .name = "adr-demo-1",
+    .image = "coding-agent/demo:latest",
+    .workspace = "/src/proj",
+    .host_home = f->dir,
+    .headless = true,
+    .prompt = "fix the \"bug\"",
+    .uid = 1000,
+    .gid = 1001,
+    .memory = 4LL << 30,
+    .nano_cpus = 2000000000,
+    .pids = 1024,
+    .home_size = 1ULL << 30,
+    .tmp_size = 512ULL << 20,
+    .seccomp_profile = "{\"defaultAction\":\"SCMP_ACT_ERRNO\"}",
   };
   *state = f;
   return 0;
 }
-
 
 static int teardown(void **state)
 {
@@ -128,7 +137,7 @@ static bool env_has(json_t *j, const char *kv)
 {
   json_t *env = json_object_get(j, "Env"), *v;
   size_t i;
-  json_array_foreach(env, i, v)
+  json_array_foreach (env, i, v)
     if (streq(json_string_value(v), kv))
       return true;
   return false;
@@ -180,9 +189,14 @@ static void test_interactive_model_env_mounts(void **state)
 static void test_unsafe_bits(void **state)
 {
   struct fixture *f = *state;
-  static const struct { const char *what; const char *key; } t[] = {
-    { "writable-root", "ReadonlyRootfs" }, { "no-seccomp", "seccomp" },
-    { "new-privileges", "no-new-privileges" }, { "no-limits", "PidsLimit" },
+  static const struct {
+    const char *what;
+    const char *key;
+  } t[] = {
+    { "writable-root", "ReadonlyRootfs" },
+    { "no-seccomp", "seccomp" },
+    { "new-privileges", "no-new-privileges" },
+    { "no-limits", "PidsLimit" },
   };
   for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
     f->o.unsafe = 0;
@@ -209,8 +223,7 @@ static void test_unsafe_bits(void **state)
   adr_err err = NULL;
   unsigned bits = 0;
   assert_int_equal(adr_unsafe_parse("caps", &bits, &err), -1);
-  assert_string_equal(err->msg,
-                      "unknown --unsafe value 'caps' (writable-root, no-seccomp, new-privileges, no-limits)");
+  assert_string_equal(err->msg, "unknown --unsafe value 'caps' (writable-root, no-seccomp, new-privileges, no-limits)");
   adr_err_free(&err);
 }
 
@@ -258,9 +271,10 @@ static void test_identity(void **state)
   buf_init(&b, 0);
   assert_int_equal(buf_read_file(&b, pp), 0);
   buf_append(&b, "", 0);
-  assert_string_equal(b.data, "root:x:0:0:root:/root:/bin/sh\n"
-                              "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
-                              "agent:x:1234:1235:adr agent:/home/agent:/bin/bash\n");
+  assert_string_equal(b.data,
+                      "root:x:0:0:root:/root:/bin/sh\n"
+                      "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+                      "agent:x:1234:1235:adr agent:/home/agent:/bin/bash\n");
   struct stat st;
   assert_int_equal(stat(gp, &st), 0);
   assert_int_equal(st.st_mode & 07777, 0644);
@@ -268,8 +282,10 @@ static void test_identity(void **state)
   f->o.identity_dir = dir;
   cleanup_free char *body = body_of(f);
   assert_non_null(body);
-  cleanup_free char *want = xasprintf("{\"BindOptions\":{\"Propagation\":\"rprivate\"},\"ReadOnly\":true,"
-                                      "\"Source\":\"%s\",\"Target\":\"/run/adr\",\"Type\":\"bind\"}", dir);
+  cleanup_free char *want = xasprintf(
+    "{\"BindOptions\":{\"Propagation\":\"rprivate\"},\"ReadOnly\":true,"
+    "\"Source\":\"%s\",\"Target\":\"/run/adr\",\"Type\":\"bind\"}",
+    dir);
   assert_non_null(strstr(body, want));
   assert_null(strstr(body, "\"/run/adr\":\"rw"));
 

@@ -61,10 +61,11 @@ static void test_must_from_fields(void **state)
   adr_spec_add_bind(&s, "/h", "/c", true);
   adr_spec_add_tmpfs(&s, "/t", 4096, 0755, -1, -1);
   cleanup_free char *on = adr_docker_create_body(&s);
-  const char *want_on[] = { "\"ReadonlyRootfs\":true", "\"CapDrop\":[\"ALL\"]", "\"IpcMode\":\"private\"",
-                            "\"CgroupnsMode\":\"private\"", "\"Privileged\":false", "\"MemorySwap\":1048576",
-                            "\"Init\":true", "\"Propagation\":\"rprivate\"", "no-new-privileges:true",
-                            "\"rw,nosuid,nodev,exec,size=4096,mode=755\"" };
+  const char *want_on[] = { "\"ReadonlyRootfs\":true", "\"CapDrop\":[\"ALL\"]",
+                            "\"IpcMode\":\"private\"", "\"CgroupnsMode\":\"private\"",
+                            "\"Privileged\":false",    "\"MemorySwap\":1048576",
+                            "\"Init\":true",           "\"Propagation\":\"rprivate\"",
+                            "no-new-privileges:true",  "\"rw,nosuid,nodev,exec,size=4096,mode=755\"" };
   for (size_t i = 0; i < ARRAY_SIZE(want_on); i++)
     if (!strstr(on, want_on[i]))
       fail_msg("missing %s in %s", want_on[i], on);
@@ -75,8 +76,8 @@ static void test_must_from_fields(void **state)
   s.mounts[1].nosuid = s.mounts[1].nodev = false;
   s.mounts[1].noexec = true;
   cleanup_free char *off = adr_docker_create_body(&s);
-  const char *gone[] = { "\"ReadonlyRootfs\":true", "CapDrop", "IpcMode", "CgroupnsMode", "MemorySwap",
-                         "\"Init\":true", "Propagation", "no-new-privileges" };
+  const char *gone[] = { "\"ReadonlyRootfs\":true", "CapDrop",     "IpcMode",          "CgroupnsMode", "MemorySwap",
+                         "\"Init\":true",           "Propagation", "no-new-privileges" };
   for (size_t i = 0; i < ARRAY_SIZE(gone); i++)
     if (strstr(off, gone[i]))
       fail_msg("%s still in %s", gone[i], off);

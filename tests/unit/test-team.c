@@ -80,10 +80,11 @@ static void test_members_refused(void **state)
 static void test_parse_panes(void **state)
 {
   (void)state;
-  char text[] = "%1\tpi-1\tdev.pi-1\t0\tabc\t1700000000\n"
-                "%2\t\t\t0\t\t\n"          /* not one of ours */
-                "%3\tlead\tdev.lead\t1\t\t\n" /* exited, never checked */
-                "%4\tshort\n";               /* truncated: skipped */
+  char text[] =
+    "%1\tpi-1\tdev.pi-1\t0\tabc\t1700000000\n"
+    "%2\t\t\t0\t\t\n"             /* not one of ours */
+    "%3\tlead\tdev.lead\t1\t\t\n" /* exited, never checked */
+    "%4\tshort\n";                /* truncated: skipped */
   struct adr_team_pane *p;
   size_t n;
   adr_team_parse_panes(text, &p, &n);
@@ -134,10 +135,8 @@ static void test_hash(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_members),
-    cmocka_unit_test(test_members_refused),
-    cmocka_unit_test(test_parse_panes),
-    cmocka_unit_test(test_stalls),
+    cmocka_unit_test(test_members),     cmocka_unit_test(test_members_refused),
+    cmocka_unit_test(test_parse_panes), cmocka_unit_test(test_stalls),
     cmocka_unit_test(test_hash),
   };
   return cmocka_run_group_tests(tests, load, unload);

@@ -34,8 +34,8 @@ static inline struct docker *D(struct adr_engine *e) { return e->priv; }
 /* ops.c: requests */
 /* Performs METHOD prefix+path; on HTTP >= 400 returns -1 with the engine's
  * message and its errno; *out (optional) receives the parsed JSON body. */
-int docker_call(struct adr_engine *e, const char *method, const char *path, json_t *body, json_t **out,
-                long *status, adr_err *err);
+int docker_call(struct adr_engine *e, const char *method, const char *path, json_t *body, json_t **out, long *status,
+                adr_err *err);
 /* An error response as "MESSAGE (HTTP STATUS)" with its errno; returns -1. */
 int docker_api_error(struct adr_http_resp *r, adr_err *err);
 /* Percent-encoded for a path or query (caller frees). */
@@ -59,12 +59,11 @@ int docker_container_kill(struct adr_engine *e, const char *id, int sig, adr_err
 int docker_container_stop(struct adr_engine *e, const char *id, int timeout_s, adr_err *err);
 int docker_container_remove(struct adr_engine *e, const char *id, bool force, adr_err *err);
 int docker_container_inspect(struct adr_engine *e, const char *id, struct adr_container *out, adr_err *err);
-int docker_container_list(struct adr_engine *e, const struct strv *label_filters, bool all,
-                          struct adr_container **out, size_t *n, adr_err *err);
+int docker_container_list(struct adr_engine *e, const struct strv *label_filters, bool all, struct adr_container **out,
+                          size_t *n, adr_err *err);
 int docker_container_resize(struct adr_engine *e, const char *id, unsigned rows, unsigned cols, adr_err *err);
 
-int docker_image_list(struct adr_engine *e, const char *reference, struct adr_image **out, size_t *n,
-                      adr_err *err);
+int docker_image_list(struct adr_engine *e, const char *reference, struct adr_image **out, size_t *n, adr_err *err);
 int docker_image_inspect(struct adr_engine *e, const char *ref, struct adr_image *out, adr_err *err);
 int docker_image_build(struct adr_engine *e, const struct adr_build_req *req, adr_build_cb cb, void *ud,
                        char **image_id, adr_err *err);
@@ -73,15 +72,14 @@ int docker_image_remove(struct adr_engine *e, const char *ref, adr_err *err);
 int docker_container_attach(struct adr_engine *e, const char *id, const struct adr_attach *a, adr_err *err);
 int docker_container_exec(struct adr_engine *e, const char *id, const struct strv *cmd, const struct adr_attach *a,
                           int *exit_code, adr_err *err);
-int docker_container_logs(struct adr_engine *e, const char *id, bool follow, int out_fd, int err_fd,
-                          adr_err *err);
+int docker_container_logs(struct adr_engine *e, const char *id, bool follow, int out_fd, int err_fd, adr_err *err);
 
 int docker_network_create(struct adr_engine *e, const struct adr_network_req *req, char **id, adr_err *err);
 int docker_network_remove(struct adr_engine *e, const char *id, adr_err *err);
 int docker_network_connect(struct adr_engine *e, const char *net, const char *container, const char *ipv4,
                            adr_err *err);
-int docker_network_list(struct adr_engine *e, const struct strv *label_filters, struct adr_network **out,
-                        size_t *n, adr_err *err);
+int docker_network_list(struct adr_engine *e, const struct strv *label_filters, struct adr_network **out, size_t *n,
+                        adr_err *err);
 
 int docker_state_get(struct adr_engine *e, const char *sandbox, const char *key, char **value, adr_err *err);
 int docker_state_set(struct adr_engine *e, const char *sandbox, const char *key, const char *value, adr_err *err);

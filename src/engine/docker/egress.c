@@ -63,8 +63,8 @@ static int wait_ready(struct adr_engine *e, const char *id, const char *ready, i
         char why[512];
         last_words(e, id, why, sizeof(why));
         cleanup_free char *shown = adr_str_escape(why, 300);
-        return adr_err_set(err, EIO, "egress gateway exited (status %d) before it served%s%s", code,
-                           *why ? ": " : "", shown);
+        return adr_err_set(err, EIO, "egress gateway exited (status %d) before it served%s%s", code, *why ? ": " : "",
+                           shown);
       }
       if (ms > timeout_ms)
         return adr_err_set(err, ETIMEDOUT, "egress gateway not ready after %d ms", timeout_ms);
@@ -160,8 +160,7 @@ static void put_address(struct adr_spec *g, const char *addr)
     }
 }
 
-static int up_allowlist(struct adr_engine *e, struct adr_egress_plan *p, struct adr_egress_result *res,
-                        adr_err *err)
+static int up_allowlist(struct adr_engine *e, struct adr_egress_plan *p, struct adr_egress_result *res, adr_err *err)
 {
   cleanup_free char *netname = xasprintf("%s" ADR_EGRESS_NET_SUFFIX, p->sandbox);
   size_t which = 0;

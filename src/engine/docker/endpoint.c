@@ -47,8 +47,8 @@ static char *context_endpoint(const char *ctx, adr_err *err)
     if (!j)
       continue;
     const char *name = json_string_value(json_object_get(j, "Name"));
-    const char *host = json_string_value(
-      json_object_get(json_object_get(json_object_get(j, "Endpoints"), "docker"), "Host"));
+    const char *host =
+      json_string_value(json_object_get(json_object_get(json_object_get(j, "Endpoints"), "docker"), "Host"));
     if (name && streq(name, ctx) && host)
       found = xstrdup(host);
     json_decref(j);
@@ -116,7 +116,8 @@ char *adr_podman_endpoint(adr_err *err)
   char *p = podman_socket();
   if (p)
     return p;
-  adr_err_set(err, ENOENT, "no Podman socket at $XDG_RUNTIME_DIR/podman/podman.sock or " PODMAN_ROOT_SOCKET
+  adr_err_set(err, ENOENT,
+              "no Podman socket at $XDG_RUNTIME_DIR/podman/podman.sock or " PODMAN_ROOT_SOCKET
               " (start one: systemctl --user enable --now podman.socket), and CONTAINER_HOST is not set");
   return NULL;
 }

@@ -115,9 +115,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
   return len;
 }
 
-static int perform(struct adr_http *h, const char *method, const char *path,
-                   const char *content_type, const void *body, size_t body_len,
-                   adr_http_chunk_cb cb, void *ud, struct adr_http_resp *resp, adr_err *err)
+static int perform(struct adr_http *h, const char *method, const char *path, const char *content_type, const void *body,
+                   size_t body_len, adr_http_chunk_cb cb, void *ud, struct adr_http_resp *resp, adr_err *err)
 {
   CURL *c = h->curl;
   memset(resp, 0, sizeof(*resp));
@@ -139,7 +138,9 @@ static int perform(struct adr_http *h, const char *method, const char *path,
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "adr/" "1");
+  curl_easy_setopt(c, CURLOPT_USERAGENT,
+                   "adr/"
+                   "1");
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http");
   if (body) {
@@ -171,30 +172,26 @@ static int perform(struct adr_http *h, const char *method, const char *path,
   if (rc != CURLE_OK) {
     long oserr = 0;
     curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr);
-    if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
-        rc == CURLE_OPERATION_TIMEDOUT) {
+    if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_OPERATION_TIMEDOUT) {
       const char *why = oserr ? strerror((int)oserr) : (errbuf[0] ? errbuf : curl_easy_strerror(rc));
       /* never ENOENT: callers read that as "no such container" */
       return adr_err_set(err, oserr && oserr != ENOENT ? (int)oserr : ECONNREFUSED,
-                         "cannot connect to the engine at %s: %s (is the Docker daemon running?)",
-                         h->endpoint, why);
+                         "cannot connect to the engine at %s: %s (is the Docker daemon running?)", h->endpoint, why);
     }
-    return adr_err_set(err, EIO, "engine request %s %s: %s", method, path,
-                       errbuf[0] ? errbuf : curl_easy_strerror(rc));
+    return adr_err_set(err, EIO, "engine request %s %s: %s", method, path, errbuf[0] ? errbuf : curl_easy_strerror(rc));
   }
   return 0;
 }
 
-int adr_http_request(struct adr_http *h, const char *method, const char *path,
-                     const char *content_type, const void *body, size_t body_len,
-                     struct adr_http_resp *resp, adr_err *err)
+int adr_http_request(struct adr_http *h, const char *method, const char *path, const char *content_type,
+                     const void *body, size_t body_len, struct adr_http_resp *resp, adr_err *err)
 {
   return perform(h, method, path, content_type, body, body_len, NULL, NULL, resp, err);
 }
 
-int adr_http_stream(struct adr_http *h, const char *method, const char *path,
-                    const char *content_type, const void *body, size_t body_len,
-                    adr_http_chunk_cb cb, void *ud, struct adr_http_resp *resp, adr_err *err)
+int adr_http_stream(struct adr_http *h, const char *method, const char *path, const char *content_type,
+                    const void *body, size_t body_len, adr_http_chunk_cb cb, void *ud, struct adr_http_resp *resp,
+                    adr_err *err)
 {
   return perform(h, method, path, content_type, body, body_len, cb, ud, resp, err);
 }

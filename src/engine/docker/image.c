@@ -5,8 +5,7 @@
 
 #define BUILD_LINE_LIMIT (1u << 20)
 
-int docker_image_list(struct adr_engine *e, const char *reference, struct adr_image **out,
-                      size_t *n, adr_err *err)
+int docker_image_list(struct adr_engine *e, const char *reference, struct adr_image **out, size_t *n, adr_err *err)
 {
   struct docker *d = D(e);
   cleanup_free char *path = NULL;
@@ -114,8 +113,8 @@ static int build_chunk(const char *p, size_t n, void *ud)
   return 0;
 }
 
-int docker_image_build(struct adr_engine *e, const struct adr_build_req *req, adr_build_cb cb,
-                       void *ud, char **image_id, adr_err *err)
+int docker_image_build(struct adr_engine *e, const struct adr_build_req *req, adr_build_cb cb, void *ud,
+                       char **image_id, adr_err *err)
 {
   struct docker *d = D(e);
   json_t *args = json_object();
@@ -139,13 +138,13 @@ int docker_image_build(struct adr_engine *e, const struct adr_build_req *req, ad
   cleanup_free char *qa = docker_esc(a), *ql = docker_esc(l), *qt = docker_esc(req->tag),
                     *qd = docker_esc(req->dockerfile ? req->dockerfile : "Dockerfile");
   cleanup_free char *path =
-    xasprintf("%s/build?t=%s&dockerfile=%s&buildargs=%s&labels=%s&rm=1&forcerm=1&nocache=%d&pull=%d",
-              d->prefix, qt, qd, qa, ql, req->no_cache ? 1 : 0, req->pull ? 1 : 0);
+    xasprintf("%s/build?t=%s&dockerfile=%s&buildargs=%s&labels=%s&rm=1&forcerm=1&nocache=%d&pull=%d", d->prefix, qt, qd,
+              qa, ql, req->no_cache ? 1 : 0, req->pull ? 1 : 0);
   struct build_ctx b = { .cb = cb, .ud = ud };
   line_splitter_init(&b.ls, BUILD_LINE_LIMIT, build_line, &b);
   struct adr_http_resp r;
-  int ret = adr_http_stream(&d->http, "POST", path, "application/x-tar", req->context_tar,
-                            req->context_len, build_chunk, &b, &r, err);
+  int ret = adr_http_stream(&d->http, "POST", path, "application/x-tar", req->context_tar, req->context_len,
+                            build_chunk, &b, &r, err);
   if (ret == 0)
     line_splitter_finish(&b.ls);
   line_splitter_free(&b.ls);

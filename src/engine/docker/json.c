@@ -8,8 +8,7 @@ void docker_labels_from_json(json_t *obj, struct strv *out)
 {
   const char *k;
   json_t *v;
-  json_object_foreach(obj, k, v)
-  {
+  json_object_foreach (obj, k, v) {
     const char *s = json_string_value(v);
     strv_pushf(out, "%s=%s", k, s ? s : "");
   }
@@ -48,11 +47,11 @@ static void mounts_json(const struct adr_spec *s, json_t *h)
         json_object_set_new(b, "BindOptions", json_pack("{s:s}", "Propagation", "rprivate"));
       json_array_append_new(mounts, b);
     } else {
-      cleanup_free char *own = m->uid >= 0 ? xasprintf(",uid=%ld,gid=%ld", m->uid, m->gid >= 0 ? m->gid : m->uid)
-                                            : xstrdup("");
-      cleanup_free char *opts = xasprintf("%s,%s,%s,%s,size=%llu,mode=%o%s", m->readonly ? "ro" : "rw",
-                                          m->nosuid ? "nosuid" : "suid", m->nodev ? "nodev" : "dev",
-                                          m->noexec ? "noexec" : "exec", (unsigned long long)m->size, m->mode, own);
+      cleanup_free char *own =
+        m->uid >= 0 ? xasprintf(",uid=%ld,gid=%ld", m->uid, m->gid >= 0 ? m->gid : m->uid) : xstrdup("");
+      cleanup_free char *opts =
+        xasprintf("%s,%s,%s,%s,size=%llu,mode=%o%s", m->readonly ? "ro" : "rw", m->nosuid ? "nosuid" : "suid",
+                  m->nodev ? "nodev" : "dev", m->noexec ? "noexec" : "exec", (unsigned long long)m->size, m->mode, own);
       json_object_set_new(tmpfs, m->target, json_string(opts));
     }
   }
@@ -115,9 +114,9 @@ static void network_json(const struct adr_spec *s, json_t *c, json_t *h)
   if (s->dns.n)
     json_object_set_new(h, "Dns", docker_strv_json(&s->dns));
   if (s->net.kind == ADR_SPEC_NET_ATTACH && s->net.ipv4)
-    json_object_set_new(c, "NetworkingConfig",
-                        json_pack("{s:{s:{s:{s:s}}}}", "EndpointsConfig", s->net.name, "IPAMConfig",
-                                  "IPv4Address", s->net.ipv4));
+    json_object_set_new(
+      c, "NetworkingConfig",
+      json_pack("{s:{s:{s:{s:s}}}}", "EndpointsConfig", s->net.name, "IPAMConfig", "IPv4Address", s->net.ipv4));
 }
 
 static const char *restart_name(enum adr_restart r)
@@ -232,13 +231,11 @@ int adr_docker_parse_images(const char *json, size_t len, struct adr_image **out
   size_t cnt = 0;
   size_t i;
   json_t *im;
-  json_array_foreach(arr, i, im)
-  {
+  json_array_foreach (arr, i, im) {
     json_t *tags = json_object_get(im, "RepoTags");
     size_t j;
     json_t *t;
-    json_array_foreach(tags, j, t)
-    {
+    json_array_foreach (tags, j, t) {
       const char *rt = json_string_value(t);
       if (!rt || streq(rt, "<none>:<none>"))
         continue;
@@ -263,16 +260,14 @@ int adr_docker_parse_images(const char *json, size_t len, struct adr_image **out
   return 0;
 }
 
-int adr_docker_parse_build_line(const char *line, size_t len, struct adr_build_event *ev,
-                                char **owned, adr_err *err)
+int adr_docker_parse_build_line(const char *line, size_t len, struct adr_build_event *ev, char **owned, adr_err *err)
 {
   *owned = NULL;
   json_error_t je;
   json_t *j = json_loadb(line, len, 0, &je);
   if (!j || !json_is_object(j)) {
     json_decref(j);
-    return adr_err_set(err, EPROTO, "build: unexpected output from the engine: %.*s",
-                       (int)(len < 80 ? len : 80), line);
+    return adr_err_set(err, EPROTO, "build: unexpected output from the engine: %.*s", (int)(len < 80 ? len : 80), line);
   }
   int ret = 0;
   const char *s;

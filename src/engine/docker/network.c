@@ -3,8 +3,7 @@
 
 #include <errno.h>
 
-int docker_network_create(struct adr_engine *e, const struct adr_network_req *req, char **id,
-                          adr_err *err)
+int docker_network_create(struct adr_engine *e, const struct adr_network_req *req, char **id, adr_err *err)
 {
   json_t *opts = json_object();
   for (size_t i = 0; i < req->options.n; i++) {
@@ -14,20 +13,20 @@ int docker_network_create(struct adr_engine *e, const struct adr_network_req *re
     cleanup_free char *k = xstrndup(req->options.v[i], (size_t)(eq - req->options.v[i]));
     json_object_set_new(opts, k, json_string(eq + 1));
   }
-  json_t *body = json_pack("{s:s, s:s, s:b, s:b, s:b, s:o, s:o}", "Name", req->name, "Driver", "bridge",
-                           "Internal", req->internal, "CheckDuplicate", 1, "EnableIPv6", 0,
-                           "Options", opts, "Labels", docker_labels_json(&req->labels));
+  json_t *body =
+    json_pack("{s:s, s:s, s:b, s:b, s:b, s:o, s:o}", "Name", req->name, "Driver", "bridge", "Internal", req->internal,
+              "CheckDuplicate", 1, "EnableIPv6", 0, "Options", opts, "Labels", docker_labels_json(&req->labels));
   if (req->subnet)
-    json_object_set_new(body, "IPAM", json_pack("{s:s, s:[{s:s}]}", "Driver", "default", "Config",
-                                                "Subnet", req->subnet));
+    json_object_set_new(body, "IPAM",
+                        json_pack("{s:s, s:[{s:s}]}", "Driver", "default", "Config", "Subnet", req->subnet));
   json_t *out = NULL;
   cleanup_err adr_err e2 = NULL;
   int r = docker_call(e, "POST", "/networks/create", body, &out, NULL, &e2);
   json_decref(body);
   if (r < 0) {
     /* the subnet is taken (by another network or, on Podman, a route) */
-    if (req->subnet && e2->msg && (strstr(e2->msg, "overlap") || strstr(e2->msg, "in use") ||
-                                   strstr(e2->msg, "already used")))
+    if (req->subnet && e2->msg &&
+        (strstr(e2->msg, "overlap") || strstr(e2->msg, "in use") || strstr(e2->msg, "already used")))
       e2->errnum = EADDRINUSE;
     adr_err_move(err, &e2);
     return -1;
@@ -39,8 +38,7 @@ int docker_network_create(struct adr_engine *e, const struct adr_network_req *re
   return 0;
 }
 
-int docker_network_connect(struct adr_engine *e, const char *net, const char *container,
-                           const char *ipv4, adr_err *err)
+int docker_network_connect(struct adr_engine *e, const char *net, const char *container, const char *ipv4, adr_err *err)
 {
   cleanup_free char *q = docker_esc(net);
   cleanup_free char *path = xasprintf("/networks/%s/connect", q);
@@ -52,8 +50,8 @@ int docker_network_connect(struct adr_engine *e, const char *net, const char *co
   return r;
 }
 
-int docker_network_list(struct adr_engine *e, const struct strv *label_filters, struct adr_network **out,
-                        size_t *n, adr_err *err)
+int docker_network_list(struct adr_engine *e, const struct strv *label_filters, struct adr_network **out, size_t *n,
+                        adr_err *err)
 {
   json_t *lab = json_array();
   for (size_t i = 0; label_filters && i < label_filters->n; i++)
@@ -87,7 +85,7 @@ int docker_network_list(struct adr_engine *e, const struct strv *label_filters, 
     json_t *labels = json_object_get(it, "Labels");
     const char *k;
     json_t *v;
-    json_object_foreach(labels, k, v) {
+    json_object_foreach (labels, k, v) {
       if (json_is_string(v))
         strv_pushf(&nw->labels, "%s=%s", k, json_string_value(v));
     }

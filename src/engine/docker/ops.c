@@ -17,16 +17,16 @@ int adr_docker_errno(long status)
   if (status < 400)
     return 0;
   switch (status) {
-  case 400: return EINVAL;    /* bad parameter */
+  case 400: return EINVAL; /* bad parameter */
   case 401: return EACCES;
   case 403: return EPERM;
-  case 404: return ENOENT;    /* no such container, image, network */
-  case 406: return EINVAL;    /* not acceptable (e.g. attach to a stopped container) */
-  case 409: return EEXIST;    /* conflict: a name in use, a network with endpoints */
+  case 404: return ENOENT; /* no such container, image, network */
+  case 406: return EINVAL; /* not acceptable (e.g. attach to a stopped container) */
+  case 409: return EEXIST; /* conflict: a name in use, a network with endpoints */
   case 413: return EFBIG;
-  case 500: return EIO;       /* the engine failed */
+  case 500: return EIO; /* the engine failed */
   case 501: return ENOTSUP;
-  case 503: return EAGAIN;    /* the engine is busy or shutting down */
+  case 503: return EAGAIN; /* the engine is busy or shutting down */
   default: return status < 500 ? EINVAL : EIO;
   }
 }
@@ -55,8 +55,8 @@ int docker_api_error(struct adr_http_resp *r, adr_err *err)
 
 /* Performs METHOD prefix+path; on HTTP >= 400 returns -1 with the engine's
  * message (304, "already started/stopped", is success). *out (optional) receives the parsed JSON body. */
-int docker_call(struct adr_engine *e, const char *method, const char *path, json_t *body,
-                json_t **out, long *status, adr_err *err)
+int docker_call(struct adr_engine *e, const char *method, const char *path, json_t *body, json_t **out, long *status,
+                adr_err *err)
 {
   struct docker *d = D(e);
   cleanup_free char *full = xasprintf("%s%s", d->prefix, path);
@@ -127,8 +127,8 @@ int adr_docker_open(struct adr_engine *e, adr_err *err)
     server = e->api_version;
   }
   if (adr_api_version_cmp(server, DOCKER_API_MIN) < 0)
-    return adr_err_set(err, ENOTSUP, "engine at %s speaks API %s; adr needs %s or newer", e->endpoint,
-                       server, DOCKER_API_MIN);
+    return adr_err_set(err, ENOTSUP, "engine at %s speaks API %s; adr needs %s or newer", e->endpoint, server,
+                       DOCKER_API_MIN);
   const char *use = adr_api_version_cmp(server, DOCKER_API_MAX) > 0 ? DOCKER_API_MAX : server;
   snprintf(d->prefix, sizeof(d->prefix), "/v%s", use);
   adr_debug("engine: %s API %s (using %s)", e->endpoint, server, use);
@@ -169,8 +169,8 @@ int docker_container_create(struct adr_engine *e, const struct adr_spec *spec, c
   if (!body)
     return adr_err_set(err, ENOMEM, "cannot encode the container definition");
   cleanup_free char *qn = spec->name ? docker_esc(spec->name) : NULL;
-  cleanup_free char *path = qn ? xasprintf("%s/containers/create?name=%s", d->prefix, qn)
-                               : xasprintf("%s/containers/create", d->prefix);
+  cleanup_free char *path =
+    qn ? xasprintf("%s/containers/create?name=%s", d->prefix, qn) : xasprintf("%s/containers/create", d->prefix);
   struct adr_http_resp r;
   if (adr_http_request(&d->http, "POST", path, "application/json", body, strlen(body), &r, err) < 0)
     return -1;
@@ -278,8 +278,8 @@ int docker_container_inspect(struct adr_engine *e, const char *id, struct adr_co
   return 0;
 }
 
-int docker_container_list(struct adr_engine *e, const struct strv *label_filters, bool all,
-                          struct adr_container **out, size_t *n, adr_err *err)
+int docker_container_list(struct adr_engine *e, const struct strv *label_filters, bool all, struct adr_container **out,
+                          size_t *n, adr_err *err)
 {
   json_t *f = json_object();
   if (label_filters && label_filters->n)
@@ -308,26 +308,24 @@ int docker_container_resize(struct adr_engine *e, const char *id, unsigned rows,
 }
 
 /* Docker and Podman (its compatible API) share every operation. */
-#define DOCKER_CAPS                                                                                                \
-  (ADR_ENG_CAP_BUILD | ADR_ENG_CAP_NETWORKS | ADR_ENG_CAP_LABELS | ADR_ENG_CAP_RESTART | ADR_ENG_CAP_EXEC |     \
+#define DOCKER_CAPS                                                                                         \
+  (ADR_ENG_CAP_BUILD | ADR_ENG_CAP_NETWORKS | ADR_ENG_CAP_LABELS | ADR_ENG_CAP_RESTART | ADR_ENG_CAP_EXEC | \
    ADR_ENG_CAP_ATTACH | ADR_ENG_CAP_LOGS | ADR_ENG_CAP_EGRESS | ADR_ENG_CAP_STATE)
 #define DOCKER_OPS(NAME)                                                                                           \
   {                                                                                                                \
-    .name = NAME, .caps = DOCKER_CAPS, .open = adr_docker_open,                                                    \
-    .close = docker_close, .ping = docker_ping,                                                                    \
-    .version = docker_version, .image_list = docker_image_list,                                                    \
-    .image_inspect = docker_image_inspect, .image_build = docker_image_build,                                      \
-    .image_remove = docker_image_remove, .container_create = docker_container_create,                              \
-    .container_start = docker_container_start, .container_attach = docker_container_attach,                        \
-    .container_wait = docker_container_wait, .container_kill = docker_container_kill,                              \
-    .container_stop = docker_container_stop, .container_remove = docker_container_remove,                          \
-    .container_inspect = docker_container_inspect, .container_list = docker_container_list,                        \
-    .container_resize = docker_container_resize, .container_logs = docker_container_logs,                          \
-    .container_exec = docker_container_exec, .network_create = docker_network_create,                              \
-    .network_remove = docker_network_remove, .network_connect = docker_network_connect,                            \
-    .network_list = docker_network_list, .egress_up = docker_egress_up,                                            \
-    .egress_down = docker_egress_down, .state_get = docker_state_get,                                              \
-    .state_set = docker_state_set, .state_list = docker_state_list,                                                \
+    .name = NAME, .caps = DOCKER_CAPS, .open = adr_docker_open, .close = docker_close, .ping = docker_ping,        \
+    .version = docker_version, .image_list = docker_image_list, .image_inspect = docker_image_inspect,             \
+    .image_build = docker_image_build, .image_remove = docker_image_remove,                                        \
+    .container_create = docker_container_create, .container_start = docker_container_start,                        \
+    .container_attach = docker_container_attach, .container_wait = docker_container_wait,                          \
+    .container_kill = docker_container_kill, .container_stop = docker_container_stop,                              \
+    .container_remove = docker_container_remove, .container_inspect = docker_container_inspect,                    \
+    .container_list = docker_container_list, .container_resize = docker_container_resize,                          \
+    .container_logs = docker_container_logs, .container_exec = docker_container_exec,                              \
+    .network_create = docker_network_create, .network_remove = docker_network_remove,                              \
+    .network_connect = docker_network_connect, .network_list = docker_network_list, .egress_up = docker_egress_up, \
+    .egress_down = docker_egress_down, .state_get = docker_state_get, .state_set = docker_state_set,               \
+    .state_list = docker_state_list,                                                                               \
   }
 
 const struct adr_engine_ops adr_docker_ops = DOCKER_OPS("docker");

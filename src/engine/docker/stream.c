@@ -115,7 +115,8 @@ static int raw_connect(struct adr_engine *e, adr_err *err)
   }
   freeaddrinfo(res);
   if (fd < 0)
-    return adr_err_set(err, ECONNREFUSED, "cannot connect to the engine at %s (is the Docker daemon running?)", e->endpoint);
+    return adr_err_set(err, ECONNREFUSED, "cannot connect to the engine at %s (is the Docker daemon running?)",
+                       e->endpoint);
   return fd;
 }
 
@@ -131,11 +132,11 @@ static int hijack(struct adr_engine *e, const char *path, const char *body, stru
   int fd = raw_connect(e, err);
   if (fd < 0)
     return -1;
-  cleanup_free char *req = xasprintf("POST %s%s HTTP/1.1\r\nHost: docker\r\nUser-Agent: adr\r\n"
-                                     "Content-Type: %s\r\nContent-Length: %zu\r\n"
-                                     "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n%s",
-                                     d->prefix, path, body ? "application/json" : "text/plain",
-                                     body ? strlen(body) : 0, body ? body : "");
+  cleanup_free char *req = xasprintf(
+    "POST %s%s HTTP/1.1\r\nHost: docker\r\nUser-Agent: adr\r\n"
+    "Content-Type: %s\r\nContent-Length: %zu\r\n"
+    "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n%s",
+    d->prefix, path, body ? "application/json" : "text/plain", body ? strlen(body) : 0, body ? body : "");
   if (write_all(fd, req, strlen(req)) < 0) {
     int saved = errno;
     close(fd);
@@ -260,14 +261,13 @@ int docker_container_attach(struct adr_engine *e, const char *id, const struct a
 {
   cleanup_free char *q = docker_esc(id);
   cleanup_free char *dk = a->detach_keys ? docker_esc(a->detach_keys) : NULL;
-  cleanup_free char *path =
-    xasprintf("/containers/%s/attach?stream=1&stdin=%d&stdout=1&stderr=1%s%s", q, a->in_fd >= 0 ? 1 : 0,
-              dk ? "&detachKeys=" : "", dk ? dk : "");
+  cleanup_free char *path = xasprintf("/containers/%s/attach?stream=1&stdin=%d&stdout=1&stderr=1%s%s", q,
+                                      a->in_fd >= 0 ? 1 : 0, dk ? "&detachKeys=" : "", dk ? dk : "");
   return hijack_pump(e, path, NULL, a, err);
 }
 
-int docker_container_exec(struct adr_engine *e, const char *id, const struct strv *cmd,
-                          const struct adr_attach *a, int *exit_code, adr_err *err)
+int docker_container_exec(struct adr_engine *e, const char *id, const struct strv *cmd, const struct adr_attach *a,
+                          int *exit_code, adr_err *err)
 {
   for (size_t i = 0; i < cmd->n; i++)
     if (!utf8_valid(cmd->v[i]))
@@ -277,8 +277,8 @@ int docker_container_exec(struct adr_engine *e, const char *id, const struct str
   json_t *args = json_array();
   for (size_t i = 0; i < cmd->n; i++)
     json_array_append_new(args, json_string(cmd->v[i]));
-  json_t *body = json_pack("{s:b, s:b, s:b, s:b, s:o}", "AttachStdin", a->in_fd >= 0, "AttachStdout", 1,
-                           "AttachStderr", 1, "Tty", a->tty, "Cmd", args);
+  json_t *body = json_pack("{s:b, s:b, s:b, s:b, s:o}", "AttachStdin", a->in_fd >= 0, "AttachStdout", 1, "AttachStderr",
+                           1, "Tty", a->tty, "Cmd", args);
   json_t *out = NULL;
   long status = 0;
   int r = docker_call(e, "POST", path, body, &out, &status, err);
@@ -316,7 +316,8 @@ int docker_container_logs(struct adr_engine *e, const char *id, bool follow, int
   adr_container_free(&c);
   struct docker *d = D(e);
   cleanup_free char *q = docker_esc(id);
-  cleanup_free char *path = xasprintf("%s/containers/%s/logs?stdout=1&stderr=1&follow=%d", d->prefix, q, follow ? 1 : 0);
+  cleanup_free char *path =
+    xasprintf("%s/containers/%s/logs?stdout=1&stderr=1&follow=%d", d->prefix, q, follow ? 1 : 0);
   /* tty containers send raw output; others are framed */
   json_t *j = NULL;
   cleanup_free char *ipath = xasprintf("/containers/%s/json", q);
@@ -327,8 +328,7 @@ int docker_container_logs(struct adr_engine *e, const char *id, bool follow, int
   json_decref(j);
   struct demux m = { .out_fd = out_fd, .err_fd = err_fd, .raw = raw };
   struct adr_http_resp resp;
-  int ret = adr_http_stream(&d->http, "GET", path, NULL, NULL, 0,
-                            demux_chunk, &m, &resp, err);
+  int ret = adr_http_stream(&d->http, "GET", path, NULL, NULL, 0, demux_chunk, &m, &resp, err);
   if (ret == 0 && resp.status >= 400)
     ret = docker_api_error(&resp, err);
   adr_http_resp_free(&resp);
