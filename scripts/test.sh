@@ -67,7 +67,7 @@ SUDO=""
 if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
 
 # ------------------------------------------------------------ dependencies
-PKGS=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev libcurl4-openssl-dev libjansson-dev
+PKGS=(meson ninja-build pkg-config gcc clang clang-format libclang-rt-14-dev libcurl4-openssl-dev libjansson-dev
       libc-ares-dev libssl-dev libseccomp-dev libcap-dev libcmocka-dev bats scdoc debootstrap docker.io tmux git
       python3 curl jq iproute2 zsh fish openssl ca-certificates util-linux
       xz-utils apparmor cgroupfs-mount) # the last three: docker.io's recommends that matter
@@ -215,6 +215,19 @@ run_bats() { # layer timeout files...
 
 shopt -s nullglob
 if want unit; then
+  # the C style (.clang-format) is part of the unit layer: one count
+  say "unit: every C file follows .clang-format"
+  fmtlog=$(mktemp)
+  nfiles=$(find src tests -name '*.[ch]' | wc -l)
+  if find src tests -name '*.[ch]' -print0 | xargs -0 clang-format --dry-run --Werror >"$fmtlog" 2>&1; then
+    echo "  ok: $nfiles files"
+    count format 1 0 0
+  else
+    grep -E '^[^ ].*: (error|warning):' "$fmtlog" | cut -d: -f1 | sort -u | sed 's/^/  not formatted: /' | head -20
+    echo "  fix: clang-format -i FILE..."
+    count format 0 1 0
+  fi
+  rm -f "$fmtlog"
   say "unit: cmocka and fuzz-corpus replay (build/)"
   run_meson unit build
   say "unit: the same under ASan/UBSan (build-asan/)"
