@@ -88,6 +88,19 @@ static bool safe_home_rel(const char *p)
   return true;
 }
 
+/* Every host a definition names is an allow entry: checked as one. */
+static int check_hosts(const struct strv *hosts, const char *field, const char *ctx, adr_err *err)
+{
+  for (size_t h = 0; h < hosts->n; h++) {
+    struct adr_netpolicy p = { 0 };
+    int r = adr_netpolicy_add(&p, hosts->v[h], field, err);
+    adr_netpolicy_free(&p);
+    if (r < 0)
+      return adr_err_prefix(err, "%s: \"%s\"", ctx, field);
+  }
+  return 0;
+}
+
 int adr_agent_parse(const char *json, size_t len, const char *source, struct adr_agent *a, adr_err *err)
 {
   memset(a, 0, sizeof(*a));
@@ -185,18 +198,9 @@ int adr_agent_parse(const char *json, size_t len, const char *source, struct adr
       goto out;
     }
   }
-  const struct strv *hl[] = { &a->api_hosts, &a->login_hosts };
-  const char *hn[] = { "api_hosts", "login_hosts" };
-  for (size_t hk = 0; hk < ARRAY_SIZE(hl); hk++)
-    for (size_t h = 0; h < hl[hk]->n; h++) {
-      struct adr_netpolicy p = { 0 };
-      int r = adr_netpolicy_add(&p, hl[hk]->v[h], hn[hk], err);
-      adr_netpolicy_free(&p);
-      if (r < 0) {
-        adr_err_prefix(err, "%s: \"%s\"", ctx, hn[hk]);
-        goto out;
-      }
-    }
+  if (check_hosts(&a->api_hosts, "api_hosts", ctx, err) < 0 ||
+      check_hosts(&a->login_hosts, "login_hosts", ctx, err) < 0)
+    goto out;
   json_t *cr = json_object_get(j, "credentials");
   if (cr) {
     if (adr_creds_check(cr, ctx, err) < 0)

@@ -228,6 +228,44 @@ static int config_file_check(struct planner *pl, adr_err *err)
   return 0;
 }
 
+/* Fail closed: no real key on the sandbox's side, whatever a config held
+ * it in; a copy that has one is not staged, a variable or an argument that
+ * has one is an error. */
+static int fail_closed(struct planner *pl, adr_err *err)
+{
+  struct adr_creds_plan *p = pl->p;
+  for (size_t r = 0; r < p->n_routes; r++) {
+    const char *key = p->routes[r].key;
+    for (size_t k = 0; k < p->n_overlays; k++) {
+      if (strstr(p->overlays[k].content, key)) { /* anywhere else in the text: the sentinel too */
+        char *t = adr_str_replace(p->overlays[k].content, key, p->routes[r].sentinel);
+        explicit_bzero(p->overlays[k].content, strlen(p->overlays[k].content));
+        free(p->overlays[k].content);
+        p->overlays[k].content = t;
+      }
+      if (!strstr(p->overlays[k].content, key) && !strstr(p->overlays[k].content, cp_key_tail(key)))
+        continue;
+      cleanup_free char *hp = cp_host_path(pl, p->overlays[k].rel);
+      cleanup_free char *shown = hp ? cp_shown_path(pl, hp) : xasprintf("~/%s", p->overlays[k].rel);
+      strv_pushf(&p->notes, "not staged (a key the relay carries is left in it): '%s'", shown);
+      strv_push(&p->hide, p->overlays[k].rel);
+      explicit_bzero(p->overlays[k].content, strlen(p->overlays[k].content));
+      free(p->overlays[k].rel);
+      free(p->overlays[k].content);
+      p->overlays[k--] = p->overlays[--p->n_overlays];
+    }
+    bool leak = false;
+    for (size_t k = 0; k < p->env.n; k++)
+      leak = leak || strstr(p->env.v[k], key);
+    for (size_t k = 0; k < p->args.n; k++)
+      leak = leak || strstr(p->args.v[k], key);
+    if (leak)
+      return adr_err_set(err, EINVAL, "agent '%s': the %s key (from %s) would enter the sandbox in a variable; not run",
+                         pl->in->agent->name, p->routes[r].name, p->routes[r].source);
+  }
+  return 0;
+}
+
 int adr_creds_plan(const struct adr_creds_in *in, struct adr_creds_plan *p, adr_err *err)
 {
   memset(p, 0, sizeof(*p));
@@ -318,39 +356,9 @@ int adr_creds_plan(const struct adr_creds_in *in, struct adr_creds_plan *p, adr_
     json_decref(pl.jf[f].j);
   }
   free(pl.jf);
-  /* fail closed: no real key on the sandbox's side, whatever a config
-   * held it in; a copy that has one is not staged, a variable or an
-   * argument that has one is an error */
-  for (size_t r = 0; r < p->n_routes; r++) {
-    const char *key = p->routes[r].key;
-    for (size_t k = 0; k < p->n_overlays; k++) {
-      if (strstr(p->overlays[k].content, key)) { /* anywhere else in the text: the sentinel too */
-        char *t = adr_str_replace(p->overlays[k].content, key, p->routes[r].sentinel);
-        explicit_bzero(p->overlays[k].content, strlen(p->overlays[k].content));
-        free(p->overlays[k].content);
-        p->overlays[k].content = t;
-      }
-      if (!strstr(p->overlays[k].content, key) && !strstr(p->overlays[k].content, cp_key_tail(key)))
-        continue;
-      cleanup_free char *hp = cp_host_path(&pl, p->overlays[k].rel);
-      cleanup_free char *shown = hp ? cp_shown_path(&pl, hp) : xasprintf("~/%s", p->overlays[k].rel);
-      strv_pushf(&p->notes, "not staged (a key the relay carries is left in it): '%s'", shown);
-      strv_push(&p->hide, p->overlays[k].rel);
-      explicit_bzero(p->overlays[k].content, strlen(p->overlays[k].content));
-      free(p->overlays[k].rel);
-      free(p->overlays[k].content);
-      p->overlays[k--] = p->overlays[--p->n_overlays];
-    }
-    bool leak = false;
-    for (size_t k = 0; k < p->env.n; k++)
-      leak = leak || strstr(p->env.v[k], key);
-    for (size_t k = 0; k < p->args.n; k++)
-      leak = leak || strstr(p->args.v[k], key);
-    if (leak) {
-      planner_release(&pl);
-      return adr_err_set(err, EINVAL, "agent '%s': the %s key (from %s) would enter the sandbox in a variable; not run",
-                         in->agent->name, p->routes[r].name, p->routes[r].source);
-    }
+  if (fail_closed(&pl, err) < 0) {
+    planner_release(&pl);
+    return -1;
   }
   int ret = config_file_check(&pl, err);
   planner_release(&pl);
