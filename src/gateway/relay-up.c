@@ -175,21 +175,7 @@ int rl_connect_one(struct rc *c, const struct gw_addr *a)
 {
   int port = c->route->port;
   struct sockaddr_storage ss;
-  socklen_t sl;
-  memset(&ss, 0, sizeof(ss));
-  if (a->family == AF_INET) {
-    struct sockaddr_in *s = (struct sockaddr_in *)&ss;
-    s->sin_family = AF_INET;
-    s->sin_port = htons((uint16_t)port);
-    memcpy(&s->sin_addr, a->a, 4);
-    sl = sizeof(*s);
-  } else {
-    struct sockaddr_in6 *s = (struct sockaddr_in6 *)&ss;
-    s->sin6_family = AF_INET6;
-    s->sin6_port = htons((uint16_t)port);
-    memcpy(&s->sin6_addr, a->a, 16);
-    sl = sizeof(*s);
-  }
+  socklen_t sl = gw_addr_sockaddr(a, port, &ss);
   gw_addr_format(a, port, c->upstream, sizeof(c->upstream));
   int fd = socket(a->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)

@@ -164,3 +164,20 @@ uint64_t gw_mono_ms(void)
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
+
+socklen_t gw_addr_sockaddr(const struct gw_addr *a, int port, struct sockaddr_storage *ss)
+{
+  memset(ss, 0, sizeof(*ss));
+  if (a->family == AF_INET) {
+    struct sockaddr_in *s = (struct sockaddr_in *)ss;
+    s->sin_family = AF_INET;
+    s->sin_port = htons((uint16_t)port);
+    memcpy(&s->sin_addr, a->a, 4);
+    return sizeof(*s);
+  }
+  struct sockaddr_in6 *s = (struct sockaddr_in6 *)ss;
+  s->sin6_family = AF_INET6;
+  s->sin6_port = htons((uint16_t)port);
+  memcpy(&s->sin6_addr, a->a, 16);
+  return sizeof(*s);
+}

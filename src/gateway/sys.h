@@ -21,6 +21,10 @@ int gw_blackhole(const char *cidr, bool *skipped, adr_err *err);
 /* "ADDR:PORT" (IPv6 in brackets) of a socket address, "?" for another family. */
 void gw_sockaddr_format(const struct sockaddr_storage *ss, char *out, size_t cap);
 
+struct gw_addr;
+/* The socket address of an address and port; returns its length. */
+socklen_t gw_addr_sockaddr(const struct gw_addr *a, int port, struct sockaddr_storage *ss);
+
 /* CLOCK_MONOTONIC in milliseconds: every timeout's clock. */
 uint64_t gw_mono_ms(void);
 

@@ -5,6 +5,7 @@
  * timeout.  Once connected, what the client sent so far is queued for
  * upstream and the relay proper starts (conn.c). */
 #include "gwd.h"
+#include "sys.h"
 #include "timeouts.h"
 
 #include <arpa/inet.h>
@@ -87,21 +88,7 @@ static int connect_to(const struct gw_addr *a, int port, int *fdp, bool *done)
   if (fd < 0)
     return -1;
   struct sockaddr_storage ss;
-  socklen_t sl;
-  memset(&ss, 0, sizeof(ss));
-  if (a->family == AF_INET) {
-    struct sockaddr_in *s = (struct sockaddr_in *)&ss;
-    s->sin_family = AF_INET;
-    s->sin_port = htons((uint16_t)port);
-    memcpy(&s->sin_addr, a->a, 4);
-    sl = sizeof(*s);
-  } else {
-    struct sockaddr_in6 *s = (struct sockaddr_in6 *)&ss;
-    s->sin6_family = AF_INET6;
-    s->sin6_port = htons((uint16_t)port);
-    memcpy(&s->sin6_addr, a->a, 16);
-    sl = sizeof(*s);
-  }
+  socklen_t sl = gw_addr_sockaddr(a, port, &ss);
   int r = connect(fd, (struct sockaddr *)&ss, sl);
   if (r < 0 && errno != EINPROGRESS) {
     int e = errno;
