@@ -117,20 +117,9 @@ int docker_image_build(struct adr_engine *e, const struct adr_build_req *req, ad
                        char **image_id, adr_err *err)
 {
   struct docker *d = D(e);
-  json_t *args = json_object();
-  for (size_t i = 0; i < req->build_args.n; i++) {
-    const char *kv = req->build_args.v[i];
-    const char *eq = strchr(kv, '=');
-    cleanup_free char *k = eq ? xstrndup(kv, (size_t)(eq - kv)) : xstrdup(kv);
-    json_object_set_new(args, k, json_string(eq ? eq + 1 : ""));
-  }
-  json_t *labels = json_object();
-  for (size_t i = 0; i < req->labels.n; i++) {
-    const char *kv = req->labels.v[i];
-    const char *eq = strchr(kv, '=');
-    cleanup_free char *k = eq ? xstrndup(kv, (size_t)(eq - kv)) : xstrdup(kv);
-    json_object_set_new(labels, k, json_string(eq ? eq + 1 : ""));
-  }
+  /* KEY=VALUE lists as the JSON objects the query parameters carry */
+  json_t *args = docker_labels_json(&req->build_args);
+  json_t *labels = docker_labels_json(&req->labels);
   cleanup_free char *a = json_dumps(args, JSON_COMPACT);
   cleanup_free char *l = json_dumps(labels, JSON_COMPACT);
   json_decref(args);
