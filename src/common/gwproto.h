@@ -38,6 +38,7 @@
 #define GW_OPT_RELAY_PORT "--relay-port" /* N (GW_RELAY_PORT) */
 #define GW_OPT_CA "--ca"                 /* FILE: PEM bundle upstream certificates are verified against */
 #define GW_OPT_HELP "--help"
+#define GW_OPT_WAIT_CLAIM "--wait-claim" /* FILE: a pooled gateway (claim.c) waits for its options there */
 
 /* ---------------------------------------------------------------- ports */
 
@@ -59,6 +60,8 @@
 #define GW_FILE_READY "ready"
 #define GW_FILE_ROUTES "relay" /* holds the keys: readable by the gateway's user only */
 #define GW_FILE_CA "ca.pem"
+#define GW_FILE_CLAIM "claim"     /* a pooled gateway's options, NUL-separated */
+#define GW_FILE_WAITING "waiting" /* a pooled gateway waits for its claim */
 
 /* ... and as the gateway sees them */
 #define GW_PATH_POLICY GW_DIR_IN "/" GW_FILE_POLICY

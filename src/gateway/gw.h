@@ -230,4 +230,12 @@ int gw_relay_response(const char *buf, size_t len, bool head_request, int *statu
  * For what the relay logs of what the sandbox sent. */
 void gw_relay_redact(const struct gw_routes *rs, const char *in, size_t len, char *out, size_t cap);
 
+/* claim-parse.c: a pooled gateway's claim file (--wait-claim), len bytes
+ * of NUL-terminated arguments, as an argv of len's pointers into buf behind
+ * "adr-gateway" (*argc counts it; NULL-terminated; caller frees *argv, not
+ * its strings).  -1: empty, larger than GW_CLAIM_MAX, not NUL-terminated,
+ * or an empty argument. */
+#define GW_CLAIM_MAX (64u << 10)
+int gw_claim_split(char *buf, size_t len, char ***argv, size_t *argc);
+
 #endif

@@ -147,6 +147,8 @@ extern struct gwd gwd;
 struct opts {
   const char *policy, *log, *sandbox, *bind, *answer, *ready;
   const char *relay, *ca;
+  const char *wait_claim; /* a pooled gateway: the claim file it waits for */
+  char *claim_buf;        /* the claim's text, which the options point into */
   uint16_t dns_port, proxy_port, relay_port;
   uint16_t *ports;
   size_t nports;
@@ -167,6 +169,9 @@ int gwd_resolvers_csv(const struct strv *rv, char **out, adr_err *err);
 int gwd_block_signals(sigset_t *set);
 /* The relay's files and socket: before privileges are dropped. */
 int gwd_relay_init(const struct opts *o, struct in_addr bind, adr_err *err);
+/* claim.c: waits for o->wait_claim, then o holds the claim's options: 0;
+ * 1 when SIGTERM ended the wait; -1 with err. */
+int gwd_wait_claim(struct opts *o, adr_err *err);
 /* hold.c */
 int gwd_run_hold(struct opts *o, adr_err *err);
 

@@ -135,6 +135,8 @@ int main(int argc, char **argv)
   struct opts o;
   cleanup_err adr_err err = NULL;
   int r = gwd_opts_parse(argc, argv, &o, &err);
+  if (r == 0 && o.wait_claim)
+    r = gwd_wait_claim(&o, &err);
   if (r == 0)
     r = o.hold ? gwd_run_hold(&o, &err) : run_gateway(&o, &err);
   gwd_opts_free(&o);

@@ -21,6 +21,8 @@ static void usage(FILE *f)
         " BYTES]\n"
         "                   [" GW_OPT_RELAY " FILE " GW_OPT_CA " FILE [" GW_OPT_RELAY_PORT
         " N]]\n"
+        "       adr-gateway " GW_OPT_WAIT_CLAIM " FILE [" GW_OPT_READY
+        " PATH]\n"
         "       adr-gateway " GW_OPT_HOLD " [" GW_OPT_BLACKHOLE " CIDR]... [" GW_OPT_READY
         " PATH]\n"
         "                   [" GW_OPT_RELAY " FILE " GW_OPT_CA " FILE " GW_OPT_LOG " FILE " GW_OPT_SANDBOX
@@ -111,7 +113,8 @@ enum {
   O_LOG_MAX,
   O_RELAY,
   O_RELAY_PORT,
-  O_CA
+  O_CA,
+  O_WAIT_CLAIM
 };
 
 /* getopt_long wants the names without their dashes */
@@ -140,6 +143,7 @@ static const struct option longopts[] = {
   LONGOPT(GW_OPT_RELAY, required_argument, O_RELAY),
   LONGOPT(GW_OPT_RELAY_PORT, required_argument, O_RELAY_PORT),
   LONGOPT(GW_OPT_CA, required_argument, O_CA),
+  LONGOPT(GW_OPT_WAIT_CLAIM, required_argument, O_WAIT_CLAIM),
   { NULL, 0, NULL, 0 },
 };
 /* clang-format on */
@@ -147,7 +151,8 @@ static const struct option longopts[] = {
 /* What the options seen so far allow: the relay's options go with --hold
  * when --relay does; the gateway's own never do. */
 struct seen {
-  bool gw_only, relay_opt, relay_port_set;
+  unsigned gw_only; /* how many */
+  bool relay_opt, relay_port_set;
 };
 
 static int take_number(int ch, const char *arg, struct opts *o, adr_err *err)
@@ -183,6 +188,7 @@ static int take(int ch, const char *arg, struct opts *o, struct seen *s, adr_err
   case O_RESOLVER: strv_push(&o->resolvers, arg); return 0;
   case O_RELAY: o->relay = arg; return 0;
   case O_CA: o->ca = arg; return 0;
+  case O_WAIT_CLAIM: o->wait_claim = arg; return 0;
   case O_RELAY_PORT: s->relay_port_set = true; return parse_port(GW_OPT_RELAY_PORT, arg, &o->relay_port, err);
   case O_DNS_PORT: return parse_port(GW_OPT_DNS_PORT, arg, &o->dns_port, err);
   case O_PROXY_PORT: return parse_port(GW_OPT_PROXY_PORT, arg, &o->proxy_port, err);
@@ -203,6 +209,12 @@ static int take(int ch, const char *arg, struct opts *o, struct seen *s, adr_err
 /* The combinations, once every option is in. */
 static int check(const struct opts *o, const struct seen *s, adr_err *err)
 {
+  if (o->wait_claim) {
+    if (s->gw_only > 1 || s->relay_opt || o->hold || o->relay || o->blackholes.n)
+      return adr_err_set(err, EINVAL,
+                         GW_OPT_WAIT_CLAIM ": only " GW_OPT_READY " goes with it (the claim brings the rest)");
+    return 0;
+  }
   if (!o->relay && (o->ca || s->relay_port_set))
     return adr_err_set(err, EINVAL, "%s: only with " GW_OPT_RELAY, o->ca ? GW_OPT_CA : GW_OPT_RELAY_PORT);
   if (o->relay && !o->ca)
@@ -247,7 +259,7 @@ int gwd_opts_parse(int argc, char **argv, struct opts *o, adr_err *err)
       s.relay_opt = true;
     else if (ch != O_HOLD && ch != O_BLACKHOLE && ch != O_READY && ch != O_HELP && ch != O_RELAY && ch != '?' &&
              ch != ':')
-      s.gw_only = true;
+      s.gw_only++;
     if (ch == O_HELP) {
       usage(stdout);
       return 1;
@@ -271,4 +283,6 @@ void gwd_opts_free(struct opts *o)
   o->ports = NULL;
   strv_free(&o->resolvers);
   strv_free(&o->blackholes);
+  free(o->claim_buf);
+  o->claim_buf = NULL;
 }

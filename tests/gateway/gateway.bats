@@ -515,6 +515,69 @@ PY
   [[ "$output" == "adr-gateway: --blackhole 300.1.1.1/32: not an IPv4 or IPv6 CIDR" ]]
 }
 
+# claim FILE ARG...: writes a claim as adr does (NUL-separated, renamed into place)
+claim() {
+  local f=$1; shift
+  printf '%s\0' "$@" >"$f.tmp" && mv "$f.tmp" "$f"
+}
+
+@test "--wait-claim: serves nothing until the claim, then runs with the claim's options" {
+  local d="$T/pool1" pp dp
+  mkdir -p "$d"
+  pp=$(free_port) dp=$(free_port)
+  printf 'allow 127.0.0.2 %s echo\n' "$HP" >"$d/policy"
+  "$GW" --wait-claim "$d/claim" --ready-file "$d/waiting" 2>"$d/err" </dev/null 3>&- &
+  local gpid=$!
+  for _ in $(seq 100); do [ -s "$d/waiting" ] && break; sleep 0.05; done
+  [ -s "$d/waiting" ]
+  # waiting: nothing listens yet
+  run python3 "$CLIENT" connect "$pp" "127.0.0.2:$HP"
+  [ "$status" -ne 0 ]
+  claim "$d/claim" --policy "$d/policy" --log "$d/log" --sandbox pooled --bind 127.0.0.1 --proxy-port "$pp" \
+    --dns-port "$dp" --ready-file "$d/ready"
+  for _ in $(seq 100); do [ -s "$d/ready" ] && break; sleep 0.05; done
+  [ -s "$d/ready" ]
+  run python3 "$CLIENT" connect "$pp" "127.0.0.2:$HP"
+  [ "${lines[0]}" = "HTTP/1.1 200 Connection established" ]
+  run python3 "$CLIENT" connect "$pp" "127.0.0.2:$TP" # the control: not in the claimed policy
+  [ "${lines[0]}" = "HTTP/1.1 403 Forbidden" ]
+  kill "$gpid"; wait "$gpid" || true
+  grep -q '"sandbox":"pooled".*"verdict":"allow"' "$d/log"
+  [ ! -s "$d/err" ]
+}
+
+@test "--wait-claim: SIGTERM while waiting ends it quietly; bad claims and option mixes are refused" {
+  local d="$T/pool2"
+  mkdir -p "$d"
+  "$GW" --wait-claim "$d/claim" --ready-file "$d/waiting" 2>"$d/err" </dev/null 3>&- &
+  local gpid=$!
+  for _ in $(seq 100); do [ -s "$d/waiting" ] && break; sleep 0.05; done
+  kill -TERM "$gpid"
+  local rc=0
+  wait "$gpid" || rc=$?
+  [ "$rc" -eq 0 ]
+  [ ! -s "$d/err" ]
+  # a claim may not make it a holder, nor claim again
+  claim "$d/claim" --hold
+  run "$GW" --wait-claim "$d/claim"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"claim '$d/claim': --hold and --wait-claim cannot be claimed"* ]]
+  claim "$d/claim" --bogus
+  run "$GW" --wait-claim "$d/claim"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "adr-gateway: --bogus: unknown option" ]]
+  head -c 70000 /dev/zero | tr '\0' a >"$d/claim"
+  run "$GW" --wait-claim "$d/claim"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"claim '$d/claim': too large"* ]]
+  : >"$d/claim"
+  run "$GW" --wait-claim "$d/claim"
+  [[ "$output" == *"claim '$d/claim': empty"* ]]
+  run "$GW" --wait-claim "$d/claim" --bind 127.0.0.1
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"--wait-claim: only --ready-file goes with it"* ]]
+}
+
 @test "the main gateway stops cleanly on SIGTERM with nothing on stderr (sanitizer builds: no reports)" {
   local pid; pid=$(cat "$T/main.ready")
   kill -TERM "$pid"

@@ -477,12 +477,60 @@ static void test_log(void **state)
   assert_int_equal(strchr(h + 8, '"') - (h + 8), 255 * 6);
 }
 
+/* a pooled gateway's claim: NUL-terminated arguments, nothing else */
+static void test_claim(void **state)
+{
+  (void)state;
+  char ok[] =
+    "--policy\0/adr-gw/policy\0--bind\0"
+    "10.213.0.2\0";
+  char **v = NULL;
+  size_t n = 0;
+  assert_int_equal(gw_claim_split(ok, sizeof(ok) - 1, &v, &n), 0);
+  assert_int_equal(n, 5);
+  assert_string_equal(v[0], "adr-gateway");
+  assert_string_equal(v[1], "--policy");
+  assert_string_equal(v[2], "/adr-gw/policy");
+  assert_string_equal(v[4], "10.213.0.2");
+  assert_null(v[5]);
+  free(v);
+  char one[] = "--help";
+  assert_int_equal(gw_claim_split(one, sizeof(one), &v, &n), 0); /* its NUL included */
+  assert_int_equal(n, 2);
+  free(v);
+  /* refused: empty, not NUL-terminated (cut short), an empty argument, too large */
+  assert_int_equal(gw_claim_split(ok, 0, &v, &n), -1);
+  assert_int_equal(gw_claim_split(ok, 5, &v, &n), -1);
+  char empty_arg[] = "--policy\0\0x";
+  assert_int_equal(gw_claim_split(empty_arg, sizeof(empty_arg), &v, &n), -1);
+  char lead[] = "\0--policy";
+  assert_int_equal(gw_claim_split(lead, sizeof(lead), &v, &n), -1);
+  assert_null(v);
+  char *big = calloc(GW_CLAIM_MAX + 1, 1);
+  assert_non_null(big);
+  memset(big, 'a', GW_CLAIM_MAX);
+  assert_int_equal(gw_claim_split(big, GW_CLAIM_MAX + 1, &v, &n), -1);
+  assert_int_equal(gw_claim_split(big, GW_CLAIM_MAX, &v, &n), -1); /* no NUL */
+  big[GW_CLAIM_MAX - 1] = '\0';
+  assert_int_equal(gw_claim_split(big, GW_CLAIM_MAX, &v, &n), 0); /* the largest */
+  assert_int_equal(n, 2);
+  free(v);
+  free(big);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_sni_real),         cmocka_unit_test(test_sni_split),     cmocka_unit_test(test_sni_malicious),
-    cmocka_unit_test(test_http_connect),     cmocka_unit_test(test_http_absolute), cmocka_unit_test(test_http_origin),
-    cmocka_unit_test(test_http_incremental), cmocka_unit_test(test_dns),           cmocka_unit_test(test_log),
+    cmocka_unit_test(test_sni_real),
+    cmocka_unit_test(test_sni_split),
+    cmocka_unit_test(test_sni_malicious),
+    cmocka_unit_test(test_http_connect),
+    cmocka_unit_test(test_http_absolute),
+    cmocka_unit_test(test_http_origin),
+    cmocka_unit_test(test_http_incremental),
+    cmocka_unit_test(test_dns),
+    cmocka_unit_test(test_log),
+    cmocka_unit_test(test_claim),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
