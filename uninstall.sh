@@ -9,7 +9,7 @@
 #   --yes          do not ask for confirmation (needed without a terminal)
 #
 # Never touches your configuration (~/.config/adr), .adr files, images or
-# adr's state directory.
+# adr's state directory; it removes the egress pool's free units (adr prune).
 set -euo pipefail
 
 PROG=uninstall.sh
@@ -84,6 +84,13 @@ if [ "$YES" != 1 ]; then
   printf 'Remove these files? [y/N] ' >&2
   read -r answer || answer=""
   case "$answer" in y|Y|yes|YES) ;; *) say "nothing removed"; exit 1 ;; esac
+fi
+
+# The egress pool's free units run this adr's gateway: they go first (the
+# engine may be down: then there is nothing running to remove).
+if [ -x "$PREFIX/bin/adr" ]; then
+  pruned=$("$PREFIX/bin/adr" prune 2>/dev/null) || pruned=""
+  case $pruned in "" | "removed 0 "*) ;; *) say "$pruned" ;; esac
 fi
 
 REMOVED=()

@@ -213,6 +213,11 @@ run_bats() { # layer timeout files...
   rm -f "$log"
 }
 
+# The egress pool (ADR_EGRESS_POOL) is off for the bats layers: every test
+# has a HOME of its own, so a unit made after its run would never be used.
+# The tests of the pool turn it on (tests/integration/pool.bats, network
+# policy again through pooled units: network-pool.bats).
+export ADR_EGRESS_POOL=0
 shopt -s nullglob
 if want unit; then
   # the C style (.clang-format) is part of the unit layer: one count

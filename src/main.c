@@ -10,13 +10,15 @@
 #include <locale.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 
 /* In the order `adr help` lists them. */
 const struct adr_cmd_entry *const adr_commands[] = {
-  &cmd_run_entry,    &cmd_start_entry,       &cmd_ls_entry,        &cmd_attach_entry,  &cmd_logs_entry,
-  &cmd_exec_entry,   &cmd_diff_entry,        &cmd_merge_entry,     &cmd_stop_entry,    &cmd_rm_entry,
-  &cmd_team_entry,   &cmd_secret_entry,      &cmd_build_entry,     &cmd_update_entry,  &cmd_status_entry,
-  &cmd_config_entry, &cmd_completions_entry, &cmd_fix_owner_entry, &cmd_version_entry, &cmd_help_entry,
+  &cmd_run_entry,     &cmd_start_entry,  &cmd_ls_entry,     &cmd_attach_entry,      &cmd_logs_entry,
+  &cmd_exec_entry,    &cmd_diff_entry,   &cmd_merge_entry,  &cmd_stop_entry,        &cmd_rm_entry,
+  &cmd_team_entry,    &cmd_secret_entry, &cmd_build_entry,  &cmd_update_entry,      &cmd_status_entry,
+  &cmd_warm_entry,    &cmd_prune_entry,  &cmd_config_entry, &cmd_completions_entry, &cmd_fix_owner_entry,
+  &cmd_version_entry, &cmd_help_entry,
 };
 const size_t adr_n_commands = ARRAY_SIZE(adr_commands);
 
@@ -28,7 +30,15 @@ const struct adr_cmd_entry *adr_cmd_find(const char *name)
   return NULL;
 }
 
-static void debug_sink(const char *msg) { fprintf(stderr, "adr: debug: %s\n", msg); }
+/* each line with the milliseconds since adr started: where a run's time goes */
+static struct timespec debug_t0;
+static void debug_sink(const char *msg)
+{
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  double ms = (double)(now.tv_sec - debug_t0.tv_sec) * 1e3 + (double)(now.tv_nsec - debug_t0.tv_nsec) / 1e6;
+  fprintf(stderr, "adr: debug: %8.1f ms %s\n", ms, msg);
+}
 
 void adr_print_main_help(FILE *out);
 void adr_print_main_help(FILE *out)
@@ -90,8 +100,10 @@ int main(int argc, char **argv)
     argv = alias_argv;
   setlocale(LC_ALL, "");
   signal(SIGPIPE, SIG_IGN);
-  if (getenv("ADR_DEBUG") && *getenv("ADR_DEBUG") && strcmp(getenv("ADR_DEBUG"), "0") != 0)
+  if (getenv("ADR_DEBUG") && *getenv("ADR_DEBUG") && strcmp(getenv("ADR_DEBUG"), "0") != 0) {
+    clock_gettime(CLOCK_MONOTONIC, &debug_t0);
     adr_log_set_sink(debug_sink);
+  }
   /* adr speaks plain HTTP to the engine (unix socket or tcp://): no TLS
    * initialisation, which would cost ~0.5 ms of CPU on every start. */
   curl_global_init(CURL_GLOBAL_NOTHING);

@@ -75,7 +75,7 @@ static void on_ended(struct adr_launch *l, void *ud)
 }
 
 /* A transient run, attached: the sandbox's exit status becomes ours. */
-static int run(struct adr_launch *l, struct term *t, adr_err *err)
+static int run(struct adr_launch *l, struct term *t, adr_err *err, bool *ended)
 {
   static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGWINCH, SIGQUIT };
   if (term_catch(t, sigs, ARRAY_SIZE(sigs), err) < 0)
@@ -93,6 +93,7 @@ static int run(struct adr_launch *l, struct term *t, adr_err *err)
   };
   if (adr_launch_run(l, &io, err) < 0)
     return report(err);
+  *ended = true;
   if (l->timed_out)
     fprintf(stderr, "Error: Task terminated due to timeout (max %s exceeded)\n", l->timeout_text);
   return adr_launch_status(l);
@@ -133,6 +134,7 @@ int cmd_launch(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struct adr
   struct term t;
   term_init(&t);
   int ret;
+  bool ended = false;
   if (ctx_engine(ctx, &err) < 0) {
     ret = report(&err);
   } else {
@@ -140,10 +142,15 @@ int cmd_launch(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struct adr
     ret = image(ctx, &l, yes, &err);
     if (ret == 0 && (adr_launch_prepare(&l, &err) < 0 || adr_launch_create(&l, &err) < 0))
       ret = report(&err);
+    else if (ret == 0 && o->persistent)
+      ret = detach(&l, &err);
     else if (ret == 0)
-      ret = o->persistent ? detach(&l, &err) : run(&l, &t, &err);
+      ret = run(&l, &t, &err, &ended);
   }
-  adr_launch_teardown(&l);
+  if (ended) /* the status is known: the rest goes on after adr returns it */
+    adr_launch_teardown_detach(&l);
+  else
+    adr_launch_teardown(&l);
   term_close(&t); /* after the teardown: a signal meanwhile must not stop it half way */
   return ret;
 }

@@ -1,4 +1,4 @@
-#include "egress.h"
+#include "egress-int.h"
 #include "buf.h"
 #include "creds.h"
 #include "gwproto.h"
@@ -49,14 +49,14 @@ char *adr_gateway_bin(adr_err *err)
   return NULL;
 }
 
-static int write_text(const char *path, const char *text, unsigned mode, adr_err *err)
+int egress_write_text(const char *path, const char *text, unsigned mode, adr_err *err)
 {
   if (write_file_atomic(path, text, strlen(text), mode) < 0)
     return adr_err_sys(err, errno, "write '%s'", path);
   return 0;
 }
 
-static void base_labels(const struct adr_egress_req *r, struct strv *labels, const char *kind)
+void egress_base_labels(const struct adr_egress_req *r, struct strv *labels, const char *kind)
 {
   strv_pushf(labels, "%s=1", ADR_LABEL_MANAGED);
   strv_pushf(labels, "%s=%s", ADR_LABEL_KIND, kind);
@@ -67,7 +67,7 @@ static void base_labels(const struct adr_egress_req *r, struct strv *labels, con
 }
 
 /* The gateway's (or holder's) container, common part. */
-static void gateway_spec(const struct adr_egress_req *r, struct adr_spec *g)
+void egress_gateway_spec(const struct adr_egress_req *r, struct adr_spec *g)
 {
   adr_spec_init(g);
   g->name = xasprintf("%s" ADR_EGRESS_GW_SUFFIX, r->sandbox);
@@ -81,7 +81,7 @@ static void gateway_spec(const struct adr_egress_req *r, struct adr_spec *g)
   g->pids = r->relay ? 128 : 64; /* the relay: a thread per request, at most 64 */
   g->restart = ADR_RESTART_UNLESS_STOPPED;
   struct strv labels = { 0 };
-  base_labels(r, &labels, "gateway");
+  egress_base_labels(r, &labels, "gateway");
   for (size_t i = 0; i < labels.n; i++) {
     char *eq = strchr(labels.v[i], '=');
     *eq = '\0';
@@ -90,7 +90,7 @@ static void gateway_spec(const struct adr_egress_req *r, struct adr_spec *g)
   strv_free(&labels);
 }
 
-static int prepare_dir(const struct adr_egress_req *r, uid_t uid, gid_t gid, adr_err *err)
+int egress_prepare_dir(const struct adr_egress_req *r, uid_t uid, gid_t gid, adr_err *err)
 {
   if (adr_mkdir_p(r->dir, 0700, err) < 0)
     return -1;
@@ -107,7 +107,7 @@ static int prepare_dir(const struct adr_egress_req *r, uid_t uid, gid_t gid, adr
 
 /* What a failed start leaves in dir: the policy, the ready file, an empty
  * log, the dir itself. A log with lines stays. */
-static void remove_files(const char *dir)
+void egress_remove_files(const char *dir)
 {
   cleanup_free char *log = adr_egress_log_path(dir);
   struct stat st;
@@ -118,14 +118,15 @@ static void remove_files(const char *dir)
 
 /* The relay's files in dir and its options (the route file is readable
  * by the gateway's user only: it holds the keys). */
-static int relay_setup(const struct adr_egress_req *r, uid_t uid, gid_t gid, struct strv *cmd, adr_err *err)
+int egress_relay_setup(const struct adr_egress_req *r, uid_t uid, gid_t gid, struct strv *cmd, adr_err *err)
 {
   if (!r->relay)
     return 0;
   cleanup_free char *rp = xasprintf("%s/" GW_FILE_ROUTES, r->dir);
   cleanup_free char *cp = xasprintf("%s/" GW_FILE_CA, r->dir);
   unlink(rp);
-  if (write_text(rp, r->relay, 0400, err) < 0 || write_text(cp, r->ca_pem ? r->ca_pem : "", 0644, err) < 0)
+  if (egress_write_text(rp, r->relay, 0400, err) < 0 ||
+      egress_write_text(cp, r->ca_pem ? r->ca_pem : "", 0644, err) < 0)
     return -1;
   if (geteuid() == 0 && chown(rp, uid, gid) < 0)
     return adr_err_sys(err, errno, "chown '%s'", rp);
@@ -149,7 +150,7 @@ char *adr_egress_relay_url(const struct adr_spec *spec)
 
 /* Subnets an allowlist network may take: the pool's /28s in the order
  * adr_subnet_pick gives them (the engine skips those the host routes). */
-static int subnet_candidates(const struct adr_egress_req *r, struct strv *subnets, struct strv *addrs, adr_err *err)
+int egress_subnet_candidates(const struct adr_egress_req *r, struct strv *subnets, struct strv *addrs, adr_err *err)
 {
   for (unsigned attempt = 0; attempt < 64; attempt++) {
     cleanup_free char *subnet = NULL, *gwip = NULL;
@@ -169,10 +170,10 @@ static int subnet_candidates(const struct adr_egress_req *r, struct strv *subnet
 
 /* The engine makes the plan real (the files the gateway reads are
  * written); the plan's gateway spec is spent either way. */
-static int realise(struct adr_engine *e, const struct adr_egress_req *r, struct adr_egress_plan *p,
-                   struct adr_egress_result *res, adr_err *err)
+int egress_realise(struct adr_engine *e, const struct adr_egress_req *r, struct adr_egress_plan *p,
+                   const char *ready_name, struct adr_egress_result *res, adr_err *err)
 {
-  cleanup_free char *ready = xasprintf("%s/" GW_FILE_READY, r->dir);
+  cleanup_free char *ready = xasprintf("%s/%s", r->dir, ready_name);
   unlink(ready);
   p->ready_file = ready;
   p->ready_timeout_ms = r->ready_timeout_ms;
@@ -182,73 +183,59 @@ static int realise(struct adr_engine *e, const struct adr_egress_req *r, struct 
   return rc;
 }
 
-static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, struct adr_spec *spec, adr_err *err)
+void egress_allowlist_gateway(const struct adr_egress_req *r, struct adr_spec *g)
 {
-  uid_t uid = r->uid ? r->uid : 65534;
-  gid_t gid = r->uid ? r->gid : 65534;
-  if (prepare_dir(r, uid, gid, err) < 0)
-    return -1;
-  cleanup_free char *policy = adr_netpolicy_format(r->policy);
-  cleanup_free char *ppath = xasprintf("%s/" GW_FILE_POLICY, r->dir);
-  if (write_text(ppath, policy, 0644, err) < 0)
-    return -1;
-
-  /* the network (the engine makes it): a subnet adr chose, so that the
-   * gateway keeps its address across restarts */
-  struct adr_egress_plan plan = { .mode = ADR_EGRESS_ALLOWLIST, .sandbox = r->sandbox, .pool = r->pool };
-  cleanup_strv struct strv subnets = { 0 }, addrs = { 0 }, net_labels = { 0 };
-  if (subnet_candidates(r, &subnets, &addrs, err) < 0) {
-    remove_files(r->dir);
-    return -1;
-  }
-  base_labels(r, &net_labels, "network");
-  plan.subnets = &subnets;
-  plan.addrs = &addrs;
-  plan.net_labels = &net_labels;
-
-  struct adr_spec g;
-  gateway_spec(r, &g);
-  g.user = xasprintf("%u:%u", (unsigned)uid, (unsigned)gid);
-  strv_push(&g.sysctls, "net.ipv4.ip_unprivileged_port_start=0");
+  uid_t uid = EGRESS_UID(r);
+  gid_t gid = EGRESS_GID(r);
+  egress_gateway_spec(r, g);
+  g->user = xasprintf("%u:%u", (unsigned)uid, (unsigned)gid);
+  strv_push(&g->sysctls, "net.ipv4.ip_unprivileged_port_start=0");
   /* it relays at the socket level; nothing is routed through it */
-  strv_push(&g.sysctls, "net.ipv4.ip_forward=0");
-  strv_push(&g.sysctls, "net.ipv4.conf.all.forwarding=0");
-  strv_push(&g.cmd, GW_OPT_POLICY);
-  strv_push(&g.cmd, GW_PATH_POLICY);
-  strv_push(&g.cmd, GW_OPT_LOG);
-  strv_push(&g.cmd, GW_PATH_LOG);
-  strv_push(&g.cmd, GW_OPT_READY);
-  strv_push(&g.cmd, GW_PATH_READY);
-  strv_push(&g.cmd, GW_OPT_SANDBOX);
-  strv_push(&g.cmd, r->sandbox);
-  strv_push(&g.cmd, GW_OPT_BIND);
-  strv_push(&g.cmd, ADR_EGRESS_ADDR);
-  strv_push(&g.cmd, GW_OPT_PROXY_PORT);
-  strv_pushf(&g.cmd, "%d", GW_PROXY_PORT);
+  strv_push(&g->sysctls, "net.ipv4.ip_forward=0");
+  strv_push(&g->sysctls, "net.ipv4.conf.all.forwarding=0");
+}
+
+void egress_allowlist_args(const struct adr_egress_req *r, const char *addr, struct strv *args)
+{
+  strv_push(args, GW_OPT_POLICY);
+  strv_push(args, GW_PATH_POLICY);
+  strv_push(args, GW_OPT_LOG);
+  strv_push(args, GW_PATH_LOG);
+  strv_push(args, GW_OPT_READY);
+  strv_push(args, GW_PATH_READY);
+  strv_push(args, GW_OPT_SANDBOX);
+  strv_push(args, r->sandbox);
+  strv_push(args, GW_OPT_BIND);
+  strv_push(args, addr);
+  strv_push(args, GW_OPT_PROXY_PORT);
+  strv_pushf(args, "%d", GW_PROXY_PORT);
   cleanup_strv struct strv ports = { 0 };
   adr_netpolicy_ports(r->policy, &ports);
   for (size_t i = 0; i < ports.n; i++) {
     if (strtol(ports.v[i], NULL, 10) == GW_PROXY_PORT)
       continue; /* the proxy port intercepts as well */
-    strv_push(&g.cmd, GW_OPT_PORT);
-    strv_push(&g.cmd, ports.v[i]);
+    strv_push(args, GW_OPT_PORT);
+    strv_push(args, ports.v[i]);
   }
   for (size_t i = 0; r->resolvers && i < r->resolvers->n; i++) {
-    strv_push(&g.cmd, GW_OPT_RESOLVER);
-    strv_push(&g.cmd, r->resolvers->v[i]);
+    strv_push(args, GW_OPT_RESOLVER);
+    strv_push(args, r->resolvers->v[i]);
   }
-  plan.gateway = g; /* the plan owns it now */
-  struct adr_egress_result res = { 0 };
-  if (relay_setup(r, uid, gid, &plan.gateway.cmd, err) < 0 || realise(e, r, &plan, &res, err) < 0) {
-    adr_spec_free(&plan.gateway);
-    remove_files(r->dir);
-    return -1;
-  }
-  const char *gwip = res.addr;
+}
 
+int egress_write_policy(const struct adr_egress_req *r, adr_err *err)
+{
+  cleanup_free char *policy = adr_netpolicy_format(r->policy);
+  cleanup_free char *ppath = xasprintf("%s/" GW_FILE_POLICY, r->dir);
+  return egress_write_text(ppath, policy, 0644, err);
+}
+
+void egress_point_sandbox(struct adr_spec *spec, const struct adr_egress_result *res, const char *dir)
+{
   /* the sandbox: that network only, the gateway as its resolver (also
    * behind the engine's embedded DNS), no /etc/hosts shortcuts, proxies */
-  adr_spec_set_net(spec, res.net.kind, res.net.name, res.net.ipv4);
+  const char *gwip = res->addr;
+  adr_spec_set_net(spec, res->net.kind, res->net.name, res->net.ipv4);
   strv_free(&spec->dns);
   strv_push(&spec->dns, gwip);
   spec->host_alias = false;
@@ -265,18 +252,47 @@ static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, st
              "-Dhttp.nonProxyHosts=localhost|127.0.0.1",
              gwip, GW_PROXY_PORT, gwip, GW_PROXY_PORT);
   adr_spec_set_label(spec, ADR_LABEL_NETMODE, "allowlist");
-  cleanup_free char *logp = adr_egress_log_path(r->dir);
+  cleanup_free char *logp = adr_egress_log_path(dir);
   adr_spec_set_label(spec, ADR_LABEL_EGRESS_LOG, logp);
+}
+
+static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, struct adr_spec *spec, adr_err *err)
+{
+  if (egress_prepare_dir(r, EGRESS_UID(r), EGRESS_GID(r), err) < 0 || egress_write_policy(r, err) < 0)
+    return -1;
+
+  /* the network (the engine makes it): a subnet adr chose, so that the
+   * gateway keeps its address across restarts */
+  struct adr_egress_plan plan = { .mode = ADR_EGRESS_ALLOWLIST, .sandbox = r->sandbox, .pool = r->pool };
+  cleanup_strv struct strv subnets = { 0 }, addrs = { 0 }, net_labels = { 0 };
+  if (egress_subnet_candidates(r, &subnets, &addrs, err) < 0) {
+    egress_remove_files(r->dir);
+    return -1;
+  }
+  egress_base_labels(r, &net_labels, "network");
+  plan.subnets = &subnets;
+  plan.addrs = &addrs;
+  plan.net_labels = &net_labels;
+  egress_allowlist_gateway(r, &plan.gateway); /* the plan owns it now */
+  egress_allowlist_args(r, ADR_EGRESS_ADDR, &plan.gateway.cmd);
+  struct adr_egress_result res = { 0 };
+  if (egress_relay_setup(r, EGRESS_UID(r), EGRESS_GID(r), &plan.gateway.cmd, err) < 0 ||
+      egress_realise(e, r, &plan, GW_FILE_READY, &res, err) < 0) {
+    adr_spec_free(&plan.gateway);
+    egress_remove_files(r->dir);
+    return -1;
+  }
+  egress_point_sandbox(spec, &res, r->dir);
   adr_egress_result_free(&res);
   return 0;
 }
 
 static int up_open(struct adr_engine *e, const struct adr_egress_req *r, struct adr_spec *spec, adr_err *err)
 {
-  if (r->relay ? prepare_dir(r, 0, 0, err) < 0 : adr_mkdir_p(r->dir, 0700, err) < 0)
+  if (r->relay ? egress_prepare_dir(r, 0, 0, err) < 0 : adr_mkdir_p(r->dir, 0700, err) < 0)
     return -1;
   struct adr_spec g;
-  gateway_spec(r, &g);
+  egress_gateway_spec(r, &g);
   /* root in its own namespaces with one capability, to route the metadata
    * address nowhere; the holder drops it before it waits */
   g.user = xstrdup("0:0");
@@ -314,9 +330,10 @@ static int up_open(struct adr_engine *e, const struct adr_egress_req *r, struct 
   }
   struct adr_egress_plan plan = { .mode = ADR_EGRESS_OPEN, .sandbox = r->sandbox, .gateway = g };
   struct adr_egress_result res = { 0 };
-  if (relay_setup(r, 0, 0, &plan.gateway.cmd, err) < 0 || realise(e, r, &plan, &res, err) < 0) {
+  if (egress_relay_setup(r, 0, 0, &plan.gateway.cmd, err) < 0 ||
+      egress_realise(e, r, &plan, GW_FILE_READY, &res, err) < 0) {
     adr_spec_free(&plan.gateway);
-    remove_files(r->dir);
+    egress_remove_files(r->dir);
     return -1;
   }
   /* the sandbox joins the holder's network namespace: hostname and hosts
@@ -348,7 +365,7 @@ int adr_egress_up(struct adr_engine *e, const struct adr_egress_req *r, struct a
 
 void adr_egress_down_files(const char *dir)
 {
-  const char *files[] = { GW_FILE_POLICY, GW_FILE_READY, GW_FILE_ROUTES, GW_FILE_CA };
+  const char *files[] = { GW_FILE_POLICY, GW_FILE_READY, GW_FILE_ROUTES, GW_FILE_CA, GW_FILE_CLAIM };
   for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
     cleanup_free char *p = xasprintf("%s/%s", dir, files[i]);
     unlink(p);

@@ -57,6 +57,57 @@ int adr_egress_down(struct adr_engine *e, const char *sandbox, const char *dir, 
  * nothing else is left; the decision log stays. */
 void adr_egress_down_files(const char *dir);
 
+/* ------------------------------------------------------------ the pool
+ *
+ * Making an internal network and starting a gateway costs a run about
+ * 300 ms, and a sandbox's own interface on it about 50 ms more; the pool (ADR_EGRESS_POOL units, default 1) makes them ahead.  A
+ * unit is a network, a gateway that waits for its claim (adr-gateway
+ * --wait-claim) and a holder of the network namespace the sandbox joins
+ * (adr-gateway --hold: no interface is made when the sandbox starts),
+ * named adr-pool-XXXXXXXX(-net, -gw, -hold) and labelled dev.adr.pool.  One allowlist run claims one unit: its policy, relay
+ * routes and CA go in then, and the gateway starts serving that sandbox
+ * alone.  It is removed with the sandbox, never used again; adr makes a
+ * new one after the run.  Files:
+ *   STATE/pool/UNIT/        the gateway's dir while the unit is free; the
+ *                           claim renames it to the sandbox's egress dir
+ *   STATE/pool/.UNIT.lock   "PID:START BOOT HOLDER": made by the maker
+ *                           (HOLDER "-") or the claimer (the sandbox), so
+ *                           that a unit is never handed out twice; a lock
+ *                           of a dead process is the reaper's. */
+
+/* Claims a free unit for r->sandbox and points spec at it (as
+ * adr_egress_up does, and labels spec with the unit); adr_egress_pool_served
+ * before the sandbox starts.  0 with *unit set;
+ * 1 when there is no free unit (or r is not allowlist); -1 with err,
+ * nothing left claimed.  *relay_url: where the sandbox reaches the
+ * credential relay (the gateway's address: adr_egress_relay_url cannot
+ * tell it from a spec that joins the holder). */
+int adr_egress_pool_claim(struct adr_engine *e, const struct adr_egress_req *r, struct adr_spec *spec, char **unit,
+                          char **relay_url, adr_err *err);
+/* Waits until the claimed unit's gateway serves (it loads the policy
+ * meanwhile: the sandbox may be created, not started, before). */
+int adr_egress_pool_served(struct adr_engine *e, const char *unit, const char *dir, adr_err *err);
+/* The claimed unit's lock is taken over by this process (a detached
+ * teardown, after its adr returned). */
+void adr_egress_pool_adopt(const char *unit, const char *sandbox);
+/* After the unit is down (adr_egress_down with its name): its lock goes. */
+void adr_egress_pool_release(const char *unit);
+/* Makes units until want are free (r: as for a run, its sandbox name and
+ * dir unused), or removes free ones beyond want.  Skipped when another
+ * adr is filling.  Returns how many are free. */
+int adr_egress_pool_fill(struct adr_engine *e, const struct adr_egress_req *r, const char *hostname, unsigned want,
+                         adr_err *err);
+/* adr_egress_down for a claimed unit (its holder too). */
+int adr_egress_pool_down(struct adr_engine *e, const char *unit, const char *dir, adr_err *err);
+/* The units a dead process made or claimed (its lock says so) and whose
+ * sandbox is gone; pool gateways with no lock and no dir (v: the managed
+ * containers). */
+void adr_egress_pool_reap(struct adr_engine *e, const struct adr_container *v, size_t n, const char *boot);
+/* Removes the free units: how many, or -1 with err. */
+int adr_egress_pool_drain(struct adr_engine *e, adr_err *err);
+/* How many units are free. */
+unsigned adr_egress_pool_free(void);
+
 /* The credential relay's base URL as the sandbox reaches it, once
  * adr_egress_up made the spec's network (NULL in none mode). */
 char *adr_egress_relay_url(const struct adr_spec *spec);

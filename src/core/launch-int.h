@@ -9,6 +9,8 @@
 /* An error in the options: err->status ADR_LAUNCH_USAGE. */
 int launch_usage(adr_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *launch_getenv(const struct adr_launch *l, const char *key);
+/* ADR_EGRESS_POOL: how many egress units to keep ready (0-8). */
+unsigned launch_pool_size(const struct adr_launch *l);
 
 /* launch-creds.c: the plan's credentials (the relay) and the hosts the
  * agent's API needs. */

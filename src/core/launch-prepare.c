@@ -211,9 +211,10 @@ static int prepare_egress(struct adr_launch *l, adr_err *err)
       return -1;
   hint_git_remotes(l);
   l->egress_dir = adr_layout_state_path(ADR_STATE_EGRESS, l->cname);
-  cleanup_free char *gwbin = l->pol.mode == ADR_NET_NONE ? NULL : adr_gateway_bin(err);
-  if (l->pol.mode != ADR_NET_NONE && !gwbin)
+  l->gateway_bin = l->pol.mode == ADR_NET_NONE ? NULL : adr_gateway_bin(err);
+  if (l->pol.mode != ADR_NET_NONE && !l->gateway_bin)
     return -1;
+  const char *gwbin = l->gateway_bin;
   cleanup_strv struct strv resolvers = { 0 }, glabels = { 0 };
   const char *dns = adr_config_get(l->config, "ADR_DNS");
   if (dns && *dns) {
@@ -248,7 +249,11 @@ static int prepare_egress(struct adr_launch *l, adr_err *err)
     er.relay = routes;
     er.ca_pem = ca.data;
   }
-  int up = adr_egress_up(l->engine, &er, &l->spec, err);
+  int up = 1;
+  if (!l->o->persistent && launch_pool_size(l) > 0) /* a unit made ahead, if one is free */
+    up = adr_egress_pool_claim(l->engine, &er, &l->spec, &l->egress_unit, &l->relay_url, err);
+  if (up == 1)
+    up = adr_egress_up(l->engine, &er, &l->spec, err);
   if (routes)
     explicit_bzero(routes, strlen(routes));
   if (up < 0)

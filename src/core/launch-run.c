@@ -2,12 +2,17 @@
 #include "launch-int.h"
 #include "egress.h"
 #include "reap.h"
+#include "layout.h"
+#include "runspec.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -20,6 +25,9 @@ int adr_launch_create(struct adr_launch *l, adr_err *err)
       return adr_err_set(err, EEXIST, "an agent named '%s' already exists in %s (see 'adr ls')", l->pname, l->scope);
     return adr_err_prefix(err, "create sandbox '%s'", l->cname);
   }
+  /* a claimed pool unit's gateway took its policy meanwhile */
+  if (l->egress_unit && adr_egress_pool_served(l->engine, l->egress_unit, l->egress_dir, err) < 0)
+    return adr_err_prefix(err, "start egress gateway");
   return 0;
 }
 
@@ -160,10 +168,8 @@ int adr_launch_run(struct adr_launch *l, const struct adr_launch_io *io, adr_err
 
 /* ------------------------------------------------------------ teardown */
 
-void adr_launch_teardown(struct adr_launch *l)
+static void teardown_parts(struct adr_launch *l, struct adr_engine *e, const struct adr_events *ev)
 {
-  if (l->started)
-    return; /* a persistent agent keeps its sandbox, mounts and worktree */
   struct adr_teardown t = {
     .who = l->cname,
     .sandbox = l->cname,
@@ -172,27 +178,37 @@ void adr_launch_teardown(struct adr_launch *l)
     .identity_dir = l->identity_dir,
     .egress = l->egress_made,
     .egress_dir = l->egress_dir,
+    .egress_unit = l->egress_unit,
   };
   if (l->made_wt) { /* fresh: no commits of the agent's to lose */
     t.repo = &l->repo;
     t.wt = &l->wt;
     t.delete_branch = true;
   }
-  adr_teardown(l->engine, &t, &l->ev, NULL);
+  adr_teardown(e, &t, ev, NULL);
   if (l->marker)
     unlink(l->marker);
+}
+
+/* What egress the run was refused, in one line. */
+static void say_denials(struct adr_launch *l)
+{
+  if (!l->egress_made || !l->id || l->pol.mode != ADR_NET_ALLOWLIST)
+    return;
+  cleanup_free char *logp = adr_egress_log_path(l->egress_dir);
+  cleanup_free char *top = NULL;
+  cleanup_err adr_err e = NULL;
+  size_t nd = 0;
+  if (adr_egress_denials(logp, &nd, &top, &e) == 0 && nd)
+    adr_emit(&l->ev, ADR_EVENT_HINT, "egress: %zu request%s denied (%s); see 'adr logs --egress %s'", nd,
+             nd == 1 ? "" : "s", top, l->cname);
+}
+
+/* Done: a second call finds nothing to undo. */
+static void forget(struct adr_launch *l)
+{
   free(l->marker);
   l->marker = NULL;
-  if (l->egress_made && l->id && l->pol.mode == ADR_NET_ALLOWLIST) { /* what the run was refused, in one line */
-    cleanup_free char *logp = adr_egress_log_path(l->egress_dir);
-    cleanup_free char *top = NULL;
-    cleanup_err adr_err e = NULL;
-    size_t nd = 0;
-    if (adr_egress_denials(logp, &nd, &top, &e) == 0 && nd)
-      adr_emit(&l->ev, ADR_EVENT_HINT, "egress: %zu request%s denied (%s); see 'adr logs --egress %s'", nd,
-               nd == 1 ? "" : "s", top, l->cname);
-  }
-  /* done: a second call finds nothing to undo */
   free(l->id);
   l->id = NULL;
   l->made_wt = false;
@@ -201,6 +217,101 @@ void adr_launch_teardown(struct adr_launch *l)
   l->identity_dir = NULL;
   free(l->idmap_dir);
   l->idmap_dir = NULL;
+}
+
+void adr_launch_teardown(struct adr_launch *l)
+{
+  if (l->started)
+    return; /* a persistent agent keeps its sandbox, mounts and worktree */
+  teardown_parts(l, l->engine, &l->ev);
+  say_denials(l);
+  forget(l);
+}
+
+static int fill_pool(struct adr_engine *e, const struct adr_config *c, const struct adr_agent *a, const char *image,
+                     const char *gwbin, unsigned want, adr_err *err)
+{
+  struct adr_netpolicy pol = { .mode = ADR_NET_ALLOWLIST };
+  struct adr_egress_req r = {
+    .policy = &pol,
+    .image = image,
+    .gateway_bin = gwbin,
+    .pool = adr_config_get(c, "ADR_NETWORK_POOL"),
+    .uid = getuid(),
+    .gid = getgid(),
+  };
+  cleanup_free char *host = adr_run_hostname(a);
+  return adr_egress_pool_fill(e, &r, host, want, err);
+}
+
+/* In the detached process: a connection of its own, the teardown, then
+ * the pool made whole again for the next allowlist run. */
+static void teardown_detached(struct adr_launch *l)
+{
+  struct adr_engine *e = NULL;
+  cleanup_err adr_err err = NULL;
+  if (adr_engine_reopen(l->engine, &e, &err) < 0)
+    _exit(1); /* the reaper of the next adr finishes */
+  if (l->egress_unit)
+    adr_egress_pool_adopt(l->egress_unit, l->cname);
+  teardown_parts(l, e, NULL);
+  if (l->pol.mode == ADR_NET_ALLOWLIST && l->gateway_bin)
+    fill_pool(e, l->config, l->agent, l->image, l->gateway_bin, launch_pool_size(l), &err);
+  adr_engine_close(e);
+  _exit(0);
+}
+
+int adr_launch_warm(struct adr_engine *e, const struct adr_config *c, const struct adr_agent *a, const char *tag,
+                    unsigned want, adr_err *err)
+{
+  cleanup_free char *image =
+    adr_layout_image(adr_config_get(c, "ADR_IMAGE_PREFIX"), a->name, tag ? tag : adr_config_get(c, "ADR_TAG"));
+  int have = adr_engine_image_inspect(e, image, NULL, err);
+  if (have != 0)
+    return have < 0 ? -1
+                    : adr_err_set(err, ENOENT, "image '%s' not found; build it with 'adr build %s'", image, a->name);
+  cleanup_free char *gwbin = adr_gateway_bin(err);
+  if (!gwbin)
+    return -1;
+  return fill_pool(e, c, a, image, gwbin, want, err);
+}
+
+void adr_launch_teardown_detach(struct adr_launch *l)
+{
+  if (l->started || !l->id) {
+    adr_launch_teardown(l);
+    return;
+  }
+  say_denials(l);
+  pid_t p = fork();
+  if (p < 0) {
+    teardown_parts(l, l->engine, &l->ev);
+    forget(l);
+    return;
+  }
+  if (p == 0) {
+    /* a session of its own, and a grandchild of adr (nobody waits for
+     * it); no terminal, no inherited descriptors, default signals */
+    if (setsid() < 0 || fork() != 0)
+      _exit(0);
+    prctl(PR_SET_NAME, "adr-teardown", 0, 0, 0);
+    int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (nul >= 0) {
+      dup2(nul, STDIN_FILENO);
+      dup2(nul, STDOUT_FILENO);
+      dup2(nul, STDERR_FILENO);
+    }
+    close_range(3, ~0u, 0); /* the old engine connection too: never used again here */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    teardown_detached(l);
+  }
+  waitpid(p, NULL, 0);
+  forget(l);
 }
 
 /* ------------------------------------------------------------ helpers */

@@ -92,7 +92,7 @@ int launch_spec_relay(struct adr_launch *l, adr_err *err)
 {
   if (!l->creds.n_routes && !l->creds.n_overlays)
     return 0;
-  cleanup_free char *url = adr_egress_relay_url(&l->spec);
+  cleanup_free char *url = l->relay_url ? xstrdup(l->relay_url) : adr_egress_relay_url(&l->spec);
   if (!url)
     url = xstrdup("http://127.0.0.1:9"); /* no network: nothing answers */
   subst_all(&l->spec.env, url);

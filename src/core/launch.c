@@ -31,6 +31,18 @@ const char *launch_getenv(const struct adr_launch *l, const char *key)
   return l->o->getenv ? l->o->getenv(key) : getenv(key);
 }
 
+unsigned adr_launch_pool_size(const struct adr_config *c, const char *(*getenv_fn)(const char *))
+{
+  /* the environment wins, as for ADR_ENGINE: ADR_EGRESS_POOL=0 adr run ... */
+  const char *env = getenv_fn ? getenv_fn("ADR_EGRESS_POOL") : getenv("ADR_EGRESS_POOL");
+  uint64_t n = 1;
+  if (adr_parse_uint(env && *env ? env : adr_config_get(c, "ADR_EGRESS_POOL"), UINT32_MAX, &n) < 0)
+    n = 1;
+  return n > 8 ? 8 : (unsigned)n;
+}
+
+unsigned launch_pool_size(const struct adr_launch *l) { return adr_launch_pool_size(l->config, l->o->getenv); }
+
 void adr_mounts_free(struct adr_mounts *m)
 {
   for (size_t i = 0; i < m->n; i++)
@@ -93,6 +105,9 @@ void adr_launch_free(struct adr_launch *l)
   free(l->overlay_dir);
   free(l->idmap_dir);
   free(l->egress_dir);
+  free(l->egress_unit);
+  free(l->relay_url);
+  free(l->gateway_bin);
   adr_spec_free(&l->spec);
   free(l->id);
   if (l->timer_fd >= 0)

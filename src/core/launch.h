@@ -119,6 +119,9 @@ struct adr_launch {
   bool made_wt;
   char *identity_dir, *overlay_dir, *idmap_dir, *egress_dir;
   bool egress_made;
+  char *egress_unit; /* the pool unit it claimed (egress.h), NULL: its own */
+  char *relay_url;   /* a claimed unit's relay, as the sandbox reaches it */
+  char *gateway_bin;
   struct adr_spec spec;
 
   /* create, run, detach */
@@ -170,6 +173,18 @@ void adr_launch_resize(struct adr_launch *l, unsigned rows, unsigned cols);
 /* Undoes what prepare and create made (nothing once detached), then says
  * what egress the run was refused. */
 void adr_launch_teardown(struct adr_launch *l);
+/* The same for a run that ended, in a detached process (named
+ * adr-teardown, its output to /dev/null) so that the caller returns the
+ * agent's status at once; that process then refills the egress pool
+ * (ADR_EGRESS_POOL).  The denied-egress summary is said here, first.
+ * When it cannot fork, it tears down here. */
+void adr_launch_teardown_detach(struct adr_launch *l);
+/* Makes the egress pool (want units) for agent a's runs now, instead of
+ * after the next run: how many are ready, or -1. */
+int adr_launch_warm(struct adr_engine *e, const struct adr_config *c, const struct adr_agent *a, const char *tag,
+                    unsigned want, adr_err *err);
+/* ADR_EGRESS_POOL (the environment's, else the configuration's). */
+unsigned adr_launch_pool_size(const struct adr_config *c, const char *(*getenv_fn)(const char *));
 
 /* ------------------------------------------------------------ specs by hand */
 

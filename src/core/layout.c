@@ -89,7 +89,8 @@ char *adr_layout_boot_id(void)
   return r ? r : xstrdup("unknown");
 }
 
-/* start time of a process in clock ticks since boot (field 22), 0 if gone */
+/* start time of a process in clock ticks since boot (field 22), 0 if gone
+ * or a zombie (dead, not yet waited for: whatever it held is free) */
 static unsigned long long proc_start(pid_t pid)
 {
   char p[64];
@@ -99,8 +100,10 @@ static unsigned long long proc_start(pid_t pid)
   unsigned long long st = 0;
   if (buf_read_file(&b, p) == 0) {
     const char *rp = strrchr(b.data, ')');
+    if (rp && (rp[2] == 'Z' || rp[2] == 'X'))
+      rp = NULL;
     if (rp) {
-      /* after ") " comes field 3; start time is field 22 */
+      /* after ") " comes field 3 (the state); start time is field 22 */
       const char *q = rp + 2;
       for (int f = 3; f < 22 && q; f++) {
         q = strchr(q, ' ');
@@ -123,12 +126,8 @@ void adr_layout_owner_labels(struct strv *labels)
   strv_pushf(labels, ADR_LABEL_OWNER_BOOT "=%s", b);
 }
 
-bool adr_layout_owner_alive(const struct strv *labels, const char *boot)
+static bool pid_alive(const char *pid, const char *b, const char *boot)
 {
-  const char *pid = adr_labels_get(labels, ADR_LABEL_OWNER_PID);
-  const char *b = adr_labels_get(labels, ADR_LABEL_OWNER_BOOT);
-  if (pid == NULL)
-    return true; /* not transient: persistent sandboxes are never reaped here */
   if (b == NULL || !streq(b, boot))
     return false;
   int p = 0;
@@ -138,6 +137,28 @@ bool adr_layout_owner_alive(const struct strv *labels, const char *boot)
   if (kill(p, 0) < 0 && errno == ESRCH)
     return false;
   return proc_start(p) == st;
+}
+
+bool adr_layout_owner_alive(const struct strv *labels, const char *boot)
+{
+  const char *pid = adr_labels_get(labels, ADR_LABEL_OWNER_PID);
+  if (pid == NULL)
+    return true; /* not transient: persistent sandboxes are never reaped here */
+  return pid_alive(pid, adr_labels_get(labels, ADR_LABEL_OWNER_BOOT), boot);
+}
+
+char *adr_layout_owner_token(void)
+{
+  cleanup_free char *b = adr_layout_boot_id();
+  return xasprintf("%d:%llu %s", (int)getpid(), proc_start(getpid()), b);
+}
+
+bool adr_layout_token_alive(const char *token, const char *boot)
+{
+  char pid[64], b[128];
+  if (!token || sscanf(token, "%63s %127s", pid, b) != 2)
+    return false;
+  return pid_alive(pid, b, boot);
 }
 
 void adr_layout_sandbox_labels(const struct adr_layout_sandbox *s, struct strv *labels)
@@ -207,10 +228,8 @@ void adr_layout_filter_worktree(const char *path, struct strv *filters)
 /* ------------------------------------------------------------ host state */
 
 static const char *const area_names[] = {
-  [ADR_STATE_IDENTITY] = "run",
-  [ADR_STATE_IDMAP] = "mnt",
-  [ADR_STATE_EGRESS] = "egress",
-  [ADR_STATE_WORKTREES] = "worktrees",
+  [ADR_STATE_IDENTITY] = "run",        [ADR_STATE_IDMAP] = "mnt", [ADR_STATE_EGRESS] = "egress",
+  [ADR_STATE_WORKTREES] = "worktrees", [ADR_STATE_POOL] = "pool",
 };
 
 char *adr_layout_area(enum adr_state_area area)

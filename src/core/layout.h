@@ -67,6 +67,10 @@ char *adr_layout_boot_id(void);
 /* A transient object belongs to a live adr when its owner pid exists with
  * the same start time on the same boot; objects without an owner
  * (persistent agents) always do. */
+/* "PID:START BOOT": this process, as a lock file records its holder. */
+char *adr_layout_owner_token(void);
+/* The process a token names still runs (same boot, same start time). */
+bool adr_layout_token_alive(const char *token, const char *boot);
 bool adr_layout_owner_alive(const struct strv *labels, const char *boot);
 
 /* The labels of a sandbox beyond those runspec gives every one. */
@@ -101,6 +105,7 @@ enum adr_state_area {
   ADR_STATE_IDMAP,     /* STATE/mnt */
   ADR_STATE_EGRESS,    /* STATE/egress */
   ADR_STATE_WORKTREES, /* STATE/worktrees */
+  ADR_STATE_POOL,      /* STATE/pool: free egress units (egress.h) */
 };
 /* STATE/AREA */
 char *adr_layout_area(enum adr_state_area area);

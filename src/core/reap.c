@@ -173,7 +173,8 @@ static void reap_networks(struct adr_engine *e, const struct strv *f, const stru
     return;
   for (size_t i = 0; i < nn; i++) {
     const char *for_ = adr_labels_get(&nv[i].labels, ADR_LABEL_FOR);
-    if (!for_ || (adr_layout_owner_alive(&nv[i].labels, boot) && now - nv[i].created <= REAP_GRACE_S))
+    if (!for_ || adr_labels_get(&nv[i].labels, ADR_LABEL_POOL) ||
+        (adr_layout_owner_alive(&nv[i].labels, boot) && now - nv[i].created <= REAP_GRACE_S))
       continue;
     if (sandbox_listed(v, n, for_))
       continue;
@@ -209,6 +210,8 @@ void adr_reap(struct adr_engine *e)
     cleanup_free char *boot = adr_layout_boot_id();
     for (size_t i = 0; i < n; i++) {
       const char *for_ = adr_labels_get(&v[i].labels, ADR_LABEL_FOR);
+      if (adr_labels_get(&v[i].labels, ADR_LABEL_POOL))
+        continue; /* the pool's: adr_egress_pool_reap, by their locks */
       bool orphan = for_ && !sandbox_listed(v, n, for_) && now - v[i].created > REAP_GRACE_S;
       if (!orphan && adr_layout_owner_alive(&v[i].labels, boot))
         continue;
@@ -226,6 +229,7 @@ void adr_reap(struct adr_engine *e)
       free(v[i].id);
       v[i].id = NULL;
     }
+    adr_egress_pool_reap(e, v, n, boot);
     reap_networks(e, &f, v, n, boot);
   }
   adr_containers_free(v, n);

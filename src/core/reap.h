@@ -28,10 +28,11 @@ struct adr_teardown {
   const struct adr_repo *repo; /* a worktree, removed first; NULL: none */
   const struct adr_worktree *wt;
   bool delete_branch;
-  bool egress;            /* it has an egress gateway and network */
-  const char *egress_dir; /* their files; NULL: STATE/egress/SANDBOX */
-  bool forget_log;        /* the decision log goes too (a removed agent) */
-  bool strict;            /* the worktree or the sandbox failing to go stops it all, with err */
+  bool egress;             /* it has an egress gateway and network */
+  const char *egress_dir;  /* their files; NULL: STATE/egress/SANDBOX */
+  const char *egress_unit; /* the pool unit it claimed (egress.h); NULL: named after the sandbox */
+  bool forget_log;         /* the decision log goes too (a removed agent) */
+  bool strict;             /* the worktree or the sandbox failing to go stops it all, with err */
 };
 
 /* A persistent agent's parts, from its labels (borrowed from a). */

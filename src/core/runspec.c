@@ -86,7 +86,7 @@ int adr_run_spec(const struct adr_run_opts *o, const struct adr_agent *a, struct
   s->image = xstrdup(o->image);
   s->user = xasprintf("%u:%u", (unsigned)o->uid, (unsigned)o->gid);
   s->workdir = xstrdup(ADR_SANDBOX_WORKSPACE);
-  s->hostname = xasprintf("adr-%s", a->name);
+  s->hostname = adr_run_hostname(a);
   s->tty = o->tty;
   s->interactive = o->interactive;
   s->net.kind = ADR_SPEC_NET_OUTBOUND; /* egress (egress.h) narrows it */
@@ -192,6 +192,8 @@ int adr_run_spec(const struct adr_run_opts *o, const struct adr_agent *a, struct
   adr_spec_set_label(s, ADR_LABEL_WORKSPACE, o->workspace);
   return 0;
 }
+
+char *adr_run_hostname(const struct adr_agent *a) { return xasprintf("adr-%s", a->name); }
 
 int adr_identity_write(const char *dir, uid_t uid, gid_t gid, adr_err *err)
 {

@@ -63,6 +63,9 @@ struct adr_run_opts {
 
 int adr_run_spec(const struct adr_run_opts *o, const struct adr_agent *a, struct adr_spec *s, adr_err *err);
 
+/* A sandbox's hostname: adr-AGENT. */
+char *adr_run_hostname(const struct adr_agent *a);
+
 /* The sandbox user's identity: writes DIR/passwd and DIR/group (root,
  * nobody and "agent" with uid:gid and HOME /home/agent), for a read-only
  * mount at /run/adr where the image's /etc/passwd and /etc/group point. */

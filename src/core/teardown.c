@@ -75,8 +75,12 @@ static void egress(struct adr_engine *e, const struct adr_teardown *t, const str
   cleanup_free char *own = t->egress_dir ? NULL : adr_layout_state_path(ADR_STATE_EGRESS, t->sandbox);
   const char *dir = t->egress_dir ? t->egress_dir : own;
   cleanup_err adr_err err = NULL;
-  if (adr_egress_down(e, t->sandbox, dir, &err) < 0)
+  int dr =
+    t->egress_unit ? adr_egress_pool_down(e, t->egress_unit, dir, &err) : adr_egress_down(e, t->sandbox, dir, &err);
+  if (dr < 0)
     warn(ev, &err, NULL, NULL);
+  else if (t->egress_unit)
+    adr_egress_pool_release(t->egress_unit);
   if (t->forget_log) {
     cleanup_free char *log = adr_egress_log_path(dir);
     unlink(log);

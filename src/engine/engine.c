@@ -156,6 +156,11 @@ int adr_engine_open(struct adr_engine **out, const char *endpoint, adr_err *err)
   return adr_engine_open_as(out, is_auto(name) ? "docker" : name, endpoint, err);
 }
 
+int adr_engine_reopen(const struct adr_engine *e, struct adr_engine **out, adr_err *err)
+{
+  return adr_engine_open_as(out, e->ops->name, e->endpoint, err);
+}
+
 void adr_engine_close(struct adr_engine *e)
 {
   if (e == NULL)

@@ -257,6 +257,8 @@ int adr_engine_open_default(struct adr_engine **e, const char *configured, adr_e
 char *adr_engine_endpoint(adr_err *err);
 int adr_engine_open(struct adr_engine **e, const char *endpoint, adr_err *err);
 void adr_engine_close(struct adr_engine *e);
+/* A second connection to e's engine (another process's: after a fork). */
+int adr_engine_reopen(const struct adr_engine *e, struct adr_engine **out, adr_err *err);
 static inline void adr_engine_cleanup(struct adr_engine **e)
 {
   if (*e)

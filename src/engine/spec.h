@@ -162,5 +162,7 @@ int adr_spec_check(const struct adr_spec *s, adr_err *err);
 #define ADR_LABEL_FOR "dev.adr.for"               /* the sandbox (container name) they serve */
 #define ADR_LABEL_NETMODE "dev.adr.network"       /* none, allowlist, open */
 #define ADR_LABEL_EGRESS_LOG "dev.adr.egress-log" /* host path of the decision log */
+#define ADR_LABEL_POOL "dev.adr.pool"             /* a unit of the egress pool (core/egress.h): its pool dir */
+#define ADR_LABEL_EGRESS_UNIT "dev.adr.egress"    /* on a sandbox: the pool unit it claimed */
 
 #endif

@@ -103,8 +103,14 @@ ua_pattern() {
 }
 
 agent_writes_file() {
-  local agent=$1
+  local agent=$1 unit=""
   wire "$agent" "$MOCK_URL"
+  if [ "${POOLED:-0}" = 1 ]; then # in a unit of the egress pool, made ahead
+    export ADR_EGRESS_POOL=1
+    "$ADR_BIN" warm "$agent" >/dev/null
+    unit=$(ls "$XDG_STATE_HOME/adr/pool" | grep '^adr-pool-')
+    [ -n "$unit" ]
+  fi
   run --separate-stderr env "${HOSTENV[@]}" "$ADR_BIN" run "$agent" "${ARGS[@]}" --timeout 3m \
     --prompt "Create a file named $agent.txt containing exactly: adr-e2e-$agent"
   echo "status=$status stdout=$output stderr=$stderr" >&3
@@ -129,7 +135,12 @@ agent_writes_file() {
   # neither the key nor the sentinel in the log; the relay's files are gone
   ! grep -qF "$MOCK_KEY" "$elog"
   ! grep -q "adr-sentinel-" "$elog"
+  adr_settle # the detached teardown
   [ -z "$(find "$XDG_STATE_HOME/adr" -name relay -o -name ca.pem)" ]
+  if [ -n "$unit" ]; then # it ran in that unit, which is gone with it
+    [ -z "$(docker ps -aq --filter "label=dev.adr.for=$unit")" ]
+    "$ADR_BIN" prune >/dev/null
+  fi
   # codex reports its own (inner) sandbox failure but the container is the sandbox
   [ "$status" -eq 0 ] || [ "$agent" = codex ]
 }
@@ -232,6 +243,9 @@ canary_sweep() { # agent [adr start options...]
 @test "opencode writes the requested file through adr" { agent_writes_file opencode; }
 @test "gemini writes the requested file through adr" { agent_writes_file gemini; }
 @test "copilot writes the requested file through adr" { agent_writes_file copilot; }
+
+@test "pi writes the requested file through adr, in a pooled egress unit" { POOLED=1 agent_writes_file pi; }
+@test "claude writes the requested file through adr, in a pooled egress unit" { POOLED=1 agent_writes_file claude; }
 
 @test "control: pi with the model unreachable writes nothing and fails" { agent_fails_without_model pi; }
 @test "control: claude with the model unreachable writes nothing and fails" { agent_fails_without_model claude; }

@@ -24,7 +24,7 @@ setup_isolated() {
   unset DOCKER_CONTEXT DOCKER_CONFIG ADR_DEBUG
   local v
   for v in $(compgen -v ADR_); do
-    [ "$v" = ADR_BIN ] || unset "$v"
+    [ "$v" = ADR_BIN ] || [ "$v" = ADR_EGRESS_POOL ] || unset "$v"
   done
   mkdir -p "$HOME" "$XDG_CONFIG_HOME/adr" "$BATS_TEST_TMPDIR/work"
   cd "$BATS_TEST_TMPDIR/work" || return 1

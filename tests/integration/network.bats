@@ -11,8 +11,18 @@
 # getent only: one raw TCP client that honours no proxy settings, one that
 # speaks to the proxy by hand.
 
+#
+# network-pool.bats is this file again (a symlink) with the egress pool on:
+# every allowlist sandbox claims a unit made ahead (adr warm), and the test
+# checks that it did (the unit is gone after the run).  The tests of
+# persistent agents and of a gateway of the run's own are network.bats's.
+
 bats_require_minimum_version 1.5.0
 load ../lib/testimage
+
+POOL=0
+[ "$(basename "$BATS_TEST_FILENAME")" != network-pool.bats ] || POOL=1
+own_gateway_only() { [ "$POOL" = 0 ] || skip "no pool unit: a gateway of its own (network.bats)"; }
 
 setup_file() {
   export ADR_BIN=${ADR_BIN:-$BATS_TEST_DIRNAME/../../build/adr}
@@ -69,6 +79,7 @@ setup() {
   mkdir -p "$HOME" "$XDG_CONFIG_HOME/adr"
   printf 'ADR_IMAGE_PREFIX=%s\nADR_AGENT=sh\nADR_DNS=%s:%s\n' "$BATS_RUN_PREFIX" "$HOSTIP" "$DNS_PORT" \
     >"$XDG_CONFIG_HOME/adr/config"
+  export ADR_EGRESS_POOL=$POOL
   adr_test_image_agent_sh
   WS="$BATS_TEST_TMPDIR/ws"
   mkdir -p "$WS"
@@ -80,6 +91,8 @@ setup() {
 
 teardown() {
   [ -z "${AGENT_NAME:-}" ] || "$ADR_BIN" rm --force --no-push "$AGENT_NAME" >/dev/null 2>&1 || true
+  adr_settle
+  [ "$POOL" = 0 ] || "$ADR_BIN" prune >/dev/null 2>&1 || true
   # nothing of a finished run is left: no gateway, no network
   [ -z "${SBX:-}" ] || [ "$(docker ps -aq --filter "label=dev.adr.for=$SBX" | wc -l)" -eq 0 ]
   [ -z "${SBX:-}" ] || [ "$(docker network ls -q --filter "label=dev.adr.for=$SBX" | wc -l)" -eq 0 ]
@@ -121,13 +134,28 @@ tls() { # host port hello-file
 }
 '
 
+free_units() { ls "$XDG_STATE_HOME/adr/pool" 2>/dev/null | grep '^adr-pool-' || true; }
+
 sbx() { # mode/flags... -- script
   local args=()
   while [ "$1" != -- ]; do args+=("$1"); shift; done
   shift
+  local before="" u
+  if [ "$POOL" = 1 ] && [[ " ${args[*]} " != *" --network none "* && " ${args[*]} " != *" --network open "* ]]; then
+    "$ADR_BIN" warm sh >/dev/null
+    before=$(free_units)
+    [ -n "$before" ]
+  fi
   SBX="adr-nettest-$RANDOM$RANDOM"
   run --separate-stderr adr run sh --name "$SBX" "${args[@]}" --prompt "$LIB
 $1"
+  [ -n "$before" ] || return 0
+  # it ran in a pooled unit: that unit is claimed and gone with the sandbox
+  adr_settle
+  for u in $before; do
+    [ "$(docker ps -aq --filter "label=dev.adr.for=$u" | wc -l)" -eq 0 ] || { echo "unit $u is still there" >&2; return 1; }
+    [ "$(docker network ls -q --filter "label=dev.adr.for=$u" | wc -l)" -eq 0 ] || { echo "network of $u" >&2; return 1; }
+  done
 }
 
 # start_agent NAME: a persistent agent in a fresh repository, sleeping, with
@@ -324,6 +352,7 @@ PY
 }
 
 @test "gateway killed: no egress; restarted by the engine or by hand: egress is back" {
+  own_gateway_only
   allow_set
   SBX=""
   start_agent "gwkill$RANDOM"
@@ -364,6 +393,7 @@ PY
 }
 
 @test "a killed adr run leaves no gateway or network behind after the next start" {
+  own_gateway_only
   allow_set
   SBX=adr-killed-$RANDOM
   "$ADR_BIN" run sh --name "$SBX" "${ALLOW[@]}" --prompt 'sleep 600' >/dev/null 2>&1 &
@@ -381,6 +411,7 @@ PY
 }
 
 @test "a run under a live sandbox's name is refused and changes nothing of the live one" {
+  own_gateway_only
   allow_set
   start_agent "twin$RANDOM"
   gwid=$(docker inspect -f '{{.Id}}' "$cname-gw")
@@ -399,6 +430,7 @@ PY
 }
 
 @test "a gateway that cannot start: its own reason in one line, nothing left" {
+  own_gateway_only
   SBX=adr-badgw-$RANDOM
   printf '#!/bin/sh\necho "adr-gateway: bind 10.0.0.1:53/udp: simulated failure" >&2\nexit 1\n' >"$BATS_TEST_TMPDIR/fake-gw"
   chmod +x "$BATS_TEST_TMPDIR/fake-gw"

@@ -120,6 +120,25 @@ auths() { jq -r '.headers[] | select(.[0] | ascii_downcase == "authorization") |
   ! grep -qE "$REAL_KEY|adr-sentinel-" "$elog"
 }
 
+@test "SEC-06 through a pooled egress unit: the routes come with the claim, the key only upstream" {
+  export ADR_EGRESS_POOL=1
+  run adr warm rl
+  [ "$status" -eq 0 ]
+  u=$(ls "$XDG_STATE_HOME/adr/pool" | grep '^adr-pool-')
+  [ ! -e "$XDG_STATE_HOME/adr/pool/$u/relay" ] # a free unit holds no key
+  sbx 'req POST /chat/completions; echo "$RL_API_KEY"; req POST /files'
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = 200 ] || { echo "$output $stderr"; cat /tmp/resp 2>/dev/null; false; }
+  [[ "${lines[1]}" == adr-sentinel-* ]]
+  [ "${lines[2]}" = 403 ]
+  [ "$(auths "$API_LOG")" = "Bearer $REAL_KEY" ]
+  adr_settle
+  # it was that unit's gateway, and it is gone with its routes
+  [ "$(docker ps -aq --filter "label=dev.adr.for=$u" | wc -l)" -eq 0 ]
+  ! grep -rqs "$REAL_KEY" "$XDG_STATE_HOME/adr/egress" "$XDG_STATE_HOME/adr/pool"
+  "$ADR_BIN" prune >/dev/null
+}
+
 @test "SEC-06: paths the route does not declare are refused and nothing reaches the API" {
   sbx 'req POST /files; req GET /chat/completions/../../admin; req GET /%2e%2e/admin; req GET //chat/completions
        req POST /chat/completions'
@@ -233,6 +252,7 @@ auths() { jq -r '.headers[] | select(.[0] | ascii_downcase == "authorization") |
     { echo "$stderr"; false; }
   [[ "$stderr" == *"hint: give it one with 'adr secret set RL_API_KEY', in the host environment (RL_API_KEY=...), or use --no-relay to stage rl's own login"* ]]
   # before anything started: the warning precedes the sandbox
+  adr_settle
   [ "$(docker ps -aq --filter "label=dev.adr.workspace=$WS" | wc -l)" -eq 0 ]
   # the login host is allowed (it resolves nowhere here: 502), others are not (403)
   [ "$output" = "$(printf '502\n403')" ]
@@ -346,6 +366,7 @@ JSON
   sbx 'req POST /chat/completions'
   [ "$output" = 200 ]
   [ ! -e "$rf" ]
+  adr_settle # and the new run's goes with its own
   [ -z "$(ls "$XDG_STATE_HOME"/adr/egress/*/relay 2>/dev/null)" ]
 }
 

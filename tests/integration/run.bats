@@ -33,6 +33,7 @@ adr() { "$ADR_BIN" "$@"; }
 LIMITS='for f in /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max; do [ -r $f ] && cat $f && break; done; for f in /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes; do [ -r $f ] && cat $f && break; done'
 
 leftovers() {
+  adr_settle >&2
   docker ps -aq --filter "label=dev.adr.workspace=$WS" | wc -l
 }
 

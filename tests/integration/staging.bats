@@ -36,7 +36,7 @@ setup() {
 }
 
 adr() { "$ADR_BIN" "$@"; }
-leftovers() { docker ps -aq --filter "label=dev.adr.workspace=$WS" | wc -l; }
+leftovers() { adr_settle >&2; docker ps -aq --filter "label=dev.adr.workspace=$WS" | wc -l; }
 
 @test "control: an ordinary directory mounts and is read" {
   run --separate-stderr adr run sh -m "$HOME/data:/data" --prompt 'cat /data/f'

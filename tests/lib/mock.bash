@@ -5,6 +5,8 @@
 # host side), MOCK_CA (the CA to give adr: ADR_EXTRA_CA), MOCK_KEY (the one
 # API key the mock accepts: any other gets 401) and MOCK_ALLOW (allowlist
 # entries for reaching the mock directly, without the relay).
+# adr_settle: waits for the detached teardown of finished runs
+source "$(dirname "${BASH_SOURCE[0]}")/settle.bash"
 load ../lib/tls
 
 mock_start() { # logfile [extra args]

@@ -31,3 +31,6 @@ adr_test_agent() {
   "args": { "interactive": [], "headless": ["-c", "{prompt}"], "model": ["--model={model}"] } }
 JSON
 }
+
+# adr_settle: waits for the detached teardown of finished runs
+source "$(dirname "${BASH_SOURCE[0]}")/settle.bash"

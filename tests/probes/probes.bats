@@ -222,6 +222,7 @@ control_run() { # ID
 }
 
 @test "no sandbox is left behind by the probes" {
+  adr_settle
   [ "$(docker ps -aq --filter "label=dev.adr.agent=probe" | wc -l)" -eq 0 ]
   [ "$(docker ps -aq --filter "label=dev.adr.test=probes" | wc -l)" -eq 0 ]
 }

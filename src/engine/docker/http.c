@@ -163,6 +163,7 @@ static int perform(struct adr_http *h, const char *method, const char *path, con
   CURLcode rc = curl_easy_perform(c);
   curl_slist_free_all(hdrs);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+  adr_debug("engine: %s %s -> %ld", method, path, resp->status);
 
   if (x.overflow)
     return adr_err_set(err, EFBIG, "engine response to %s %s is larger than %u MiB", method, path,

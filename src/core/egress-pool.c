@@ -1,0 +1,354 @@
+/* The egress pool (egress.h): allowlist units made ahead of the runs that
+ * claim them. */
+#include "egress-int.h"
+#include "buf.h"
+#include "fs.h"
+#include "layout.h"
+#include "agent.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+char *pool_lock_path(const char *unit)
+{
+  cleanup_free char *dir = adr_layout_area(ADR_STATE_POOL);
+  return xasprintf("%s/.%s.lock", dir, unit);
+}
+
+bool pool_is_unit_name(const char *s)
+{
+  if (!str_has_prefix(s, POOL_PREFIX))
+    return false;
+  s += strlen(POOL_PREFIX);
+  size_t n = strspn(s, "0123456789abcdef");
+  return n >= 8 && s[n] == '\0';
+}
+
+/* The lock, made exclusively: false when someone holds it. */
+bool pool_lock_take(const char *unit, const char *holder)
+{
+  cleanup_free char *p = pool_lock_path(unit);
+  int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return false;
+  cleanup_free char *tok = adr_layout_owner_token();
+  cleanup_free char *line = xasprintf("%s %s\n", tok, holder);
+  bool ok = write(fd, line, strlen(line)) == (ssize_t)strlen(line);
+  close(fd);
+  if (!ok)
+    unlink(p);
+  return ok;
+}
+
+void adr_egress_pool_release(const char *unit)
+{
+  if (!unit || !pool_is_unit_name(unit))
+    return;
+  cleanup_free char *p = pool_lock_path(unit);
+  unlink(p);
+}
+
+void adr_egress_pool_adopt(const char *unit, const char *sandbox)
+{
+  if (!unit || !pool_is_unit_name(unit))
+    return;
+  cleanup_free char *p = pool_lock_path(unit);
+  cleanup_free char *tok = adr_layout_owner_token();
+  cleanup_free char *line = xasprintf("%s %s\n", tok, sandbox);
+  write_file_atomic(p, line, strlen(line), 0600);
+}
+
+/* What the gateway binary is: a unit made with another one (adr was
+ * upgraded) is not handed out. */
+char *pool_gateway_id(const char *bin)
+{
+  struct stat st;
+  if (!bin || stat(bin, &st) < 0)
+    return xstrdup("?");
+  return xasprintf("%s:%lld:%lld", bin, (long long)st.st_size, (long long)st.st_mtime);
+}
+
+/* The unit's file, if it was made for r (same gateway, same subnets);
+ * *addr: the gateway's address. */
+static bool unit_matches(const char *dir, const struct adr_egress_req *r, const char *hostname, char **addr)
+{
+  cleanup_free char *p = xasprintf("%s/" UNIT_FILE, dir);
+  cleanup_buf struct buf b;
+  buf_init(&b, 256);
+  if (buf_read_file(&b, p) < 0 || !b.data)
+    return false;
+  char *save = NULL;
+  char *a = strtok_r(b.data, "\n", &save), *gid = strtok_r(NULL, "\n", &save), *pool = strtok_r(NULL, "\n", &save),
+       *host = strtok_r(NULL, "\n", &save);
+  cleanup_free char *want = pool_gateway_id(r->gateway_bin);
+  if (!a || !gid || !pool || !host || !streq(gid, want) || !streq(pool, r->pool ? r->pool : "-") ||
+      !streq(host, hostname ? hostname : "-"))
+    return false;
+  *addr = xstrdup(a);
+  return true;
+}
+
+/* A unit that will not serve: removed (its lock, held by the caller,
+ * last). */
+void pool_unit_down(struct adr_engine *e, const char *unit)
+{
+  cleanup_err adr_err e1 = NULL, e2 = NULL;
+  cleanup_free char *hold = xasprintf("%s" HOLD_SUFFIX, unit);
+  adr_engine_container_remove(e, hold, true, &e1); /* first: it is on the network */
+  adr_engine_egress_down(e, unit, &e2);
+}
+
+int adr_egress_pool_down(struct adr_engine *e, const char *unit, const char *dir, adr_err *err)
+{
+  cleanup_free char *hold = xasprintf("%s" HOLD_SUFFIX, unit);
+  cleanup_err adr_err e1 = NULL;
+  adr_engine_container_remove(e, hold, true, &e1);
+  return adr_egress_down(e, unit, dir, err);
+}
+
+/* What only a free unit has in its dir: its record, the waiting and held
+ * files. */
+static void drop_free_marks(const char *dir)
+{
+  static const char *const marks[] = { UNIT_FILE, GW_FILE_WAITING, HELD_FILE };
+  for (size_t i = 0; i < ARRAY_SIZE(marks); i++) {
+    cleanup_free char *p = xasprintf("%s/%s", dir, marks[i]);
+    unlink(p);
+  }
+}
+
+/* A unit's files in dir (the decision log of a claimed one stays). */
+void pool_drop_files(const char *dir)
+{
+  if (dir) {
+    drop_free_marks(dir);
+    egress_remove_files(dir);
+  }
+}
+
+void pool_discard(struct adr_engine *e, const char *unit, const char *dir)
+{
+  pool_unit_down(e, unit);
+  pool_drop_files(dir);
+  adr_egress_pool_release(unit);
+  adr_debug("egress pool: removed unit %s", unit);
+}
+
+bool pool_running(struct adr_engine *e, const char *unit, const char *suffix)
+{
+  cleanup_free char *name = xasprintf("%s%s", unit, suffix);
+  struct adr_container c = { 0 };
+  cleanup_err adr_err err = NULL;
+  int r = adr_engine_container_inspect(e, name, &c, &err);
+  bool up = r == 0 && c.state && streq(c.state, "running");
+  adr_container_free(&c);
+  return up;
+}
+
+static bool gateway_running(struct adr_engine *e, const char *unit)
+{
+  return pool_running(e, unit, ADR_EGRESS_GW_SUFFIX);
+}
+
+static bool unit_running(struct adr_engine *e, const char *unit)
+{
+  return pool_running(e, unit, ADR_EGRESS_GW_SUFFIX) && pool_running(e, unit, HOLD_SUFFIX);
+}
+
+int adr_egress_pool_served(struct adr_engine *e, const char *unit, const char *dir, adr_err *err)
+{
+  int timeout_ms = CLAIM_READY_MS;
+  cleanup_free char *ready = xasprintf("%s/" GW_FILE_READY, dir);
+  struct timespec t0, now;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (unsigned i = 0;; i++) {
+    if (access(ready, F_OK) == 0)
+      return 0;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+    if ((i % 100 == 99 && !gateway_running(e, unit)) || ms > timeout_ms)
+      return adr_err_set(err, ETIMEDOUT, "egress gateway '%s" ADR_EGRESS_GW_SUFFIX "' did not take its claim%s", unit,
+                         ms > timeout_ms ? " in time" : " (it exited)");
+    struct timespec d = { 0, 500 * 1000 };
+    nanosleep(&d, NULL);
+  }
+}
+
+/* The unit's dir becomes the sandbox's egress dir; a log an earlier
+ * sandbox of that name left there stays with it. */
+static int move_dir(const char *from, const char *to, adr_err *err)
+{
+  cleanup_free char *parent = xstrdup(to);
+  char *slash = strrchr(parent, '/');
+  if (slash)
+    *slash = '\0';
+  if (adr_mkdir_p(parent, 0700, err) < 0)
+    return -1;
+  if (rename(from, to) == 0)
+    return 0;
+  if (errno != EEXIST && errno != ENOTEMPTY)
+    return adr_err_sys(err, errno, "rename '%s'", from);
+  cleanup_free char *oldlog = adr_egress_log_path(to), *newlog = adr_egress_log_path(from);
+  if (rename(oldlog, newlog) < 0 && errno != ENOENT)
+    return adr_err_sys(err, errno, "rename '%s'", oldlog);
+  adr_egress_down_files(to);
+  if (rename(from, to) < 0)
+    return adr_err_sys(err, errno, "rename '%s'", from);
+  return 0;
+}
+
+/* The claim file: the gateway's options, NUL-separated. */
+static int write_claim(const char *dir, const struct strv *args, adr_err *err)
+{
+  struct buf b;
+  buf_init(&b, 64u << 10); /* the gateway reads at most that */
+  for (size_t i = 0; i < args->n; i++)
+    buf_append(&b, args->v[i], strlen(args->v[i]) + 1);
+  cleanup_free char *p = xasprintf("%s/" GW_FILE_CLAIM, dir);
+  int r = write_file_atomic(p, b.data, b.len, 0644);
+  int saved = errno;
+  buf_free(&b);
+  return r < 0 ? adr_err_sys(err, saved, "write '%s'", p) : 0;
+}
+
+/* The claimed unit serves r's sandbox: its files, then the claim. */
+static int take_unit(const struct adr_egress_req *r, const char *unit, const char *addr, struct adr_spec *spec,
+                     adr_err *err)
+{
+  cleanup_strv struct strv args = { 0 };
+  egress_allowlist_args(r, addr, &args);
+  if (egress_prepare_dir(r, EGRESS_UID(r), EGRESS_GID(r), err) < 0 || egress_write_policy(r, err) < 0 ||
+      egress_relay_setup(r, EGRESS_UID(r), EGRESS_GID(r), &args, err) < 0 || write_claim(r->dir, &args, err) < 0)
+    return -1;
+  struct adr_egress_result res = {
+    .net = { .kind = ADR_SPEC_NET_ATTACH, .name = xasprintf("%s" ADR_EGRESS_NET_SUFFIX, unit) },
+    .addr = xstrdup(addr),
+  };
+  egress_point_sandbox(spec, &res, r->dir);
+  adr_egress_result_free(&res);
+  /* the holder's network namespace, made ahead: no interface to make now
+   * (its hostname and resolver are the ones this sandbox would get) */
+  cleanup_free char *hold = xasprintf("%s" HOLD_SUFFIX, unit);
+  adr_spec_set_net(spec, ADR_SPEC_NET_JOIN, hold, NULL);
+  adr_spec_set_label(spec, ADR_LABEL_EGRESS_UNIT, unit);
+  return 0;
+}
+
+int adr_egress_pool_claim(struct adr_engine *e, const struct adr_egress_req *r, struct adr_spec *spec, char **unit,
+                          char **relay_url, adr_err *err)
+{
+  *unit = NULL;
+  *relay_url = NULL;
+  if (r->policy->mode != ADR_NET_ALLOWLIST)
+    return 1;
+  cleanup_free char *pdir = adr_layout_area(ADR_STATE_POOL);
+  DIR *d = opendir(pdir);
+  if (!d)
+    return 1;
+  int ret = 1;
+  struct dirent *de;
+  while (ret == 1 && (de = readdir(d)) != NULL) {
+    if (!pool_is_unit_name(de->d_name) || !pool_lock_take(de->d_name, r->sandbox))
+      continue;
+    const char *u = de->d_name;
+    cleanup_free char *udir = xasprintf("%s/%s", pdir, u);
+    cleanup_free char *addr = NULL;
+    if (!unit_matches(udir, r, spec->hostname, &addr) || !unit_running(e, u)) {
+      pool_discard(e, u, udir); /* stale: made by another adr-gateway, or dead */
+      continue;
+    }
+    drop_free_marks(udir);
+    if (move_dir(udir, r->dir, err) < 0 || take_unit(r, u, addr, spec, err) < 0) {
+      adr_err_prefix(err, "egress pool unit '%s'", u);
+      pool_discard(e, u, access(udir, F_OK) == 0 ? udir : r->dir);
+      ret = -1;
+      break;
+    }
+    adr_debug("egress pool: %s claimed %s", r->sandbox, u);
+    *unit = xstrdup(u);
+    *relay_url = xasprintf("http://%s:%d", addr, GW_RELAY_PORT);
+    ret = 0;
+  }
+  closedir(d);
+  return ret;
+}
+/* ------------------------------------------------------------ reaping */
+
+static bool container_named(const struct adr_container *v, size_t n, const char *name)
+{
+  for (size_t i = 0; i < n; i++) {
+    const char *cn = v[i].name && v[i].name[0] == '/' ? v[i].name + 1 : v[i].name;
+    if (v[i].id && cn && streq(cn, name))
+      return true;
+  }
+  return false;
+}
+
+/* A lock whose process is gone and whose sandbox is not there: the unit,
+ * and the egress files of the sandbox that claimed it, go. */
+static void reap_lock(struct adr_engine *e, const char *unit, const struct adr_container *v, size_t n, const char *boot)
+{
+  cleanup_free char *lp = pool_lock_path(unit);
+  cleanup_buf struct buf b;
+  buf_init(&b, 256);
+  if (buf_read_file(&b, lp) < 0 || !b.data)
+    return;
+  char tok[256] = "", holder[256] = "";
+  char pid[64] = "", bt[128] = "";
+  if (sscanf(b.data, "%63s %127s %255s", pid, bt, holder) != 3)
+    return;
+  snprintf(tok, sizeof(tok), "%s %s", pid, bt);
+  if (adr_layout_token_alive(tok, boot) || (!streq(holder, "-") && container_named(v, n, holder)))
+    return;
+  cleanup_free char *pdir = adr_layout_area(ADR_STATE_POOL);
+  cleanup_free char *udir = xasprintf("%s/%s", pdir, unit);
+  cleanup_free char *sdir =
+    streq(holder, "-") || !adr_agent_name_valid(holder) ? NULL : adr_layout_state_path(ADR_STATE_EGRESS, holder);
+  pool_unit_down(e, unit);
+  if (access(udir, F_OK) == 0)
+    pool_drop_files(udir);
+  if (sdir)
+    adr_egress_down_files(sdir);
+  unlink(lp);
+  adr_debug("egress pool: reaped unit %s (held by %s, gone)", unit, holder);
+}
+
+void adr_egress_pool_reap(struct adr_engine *e, const struct adr_container *v, size_t n, const char *boot)
+{
+  cleanup_free char *pdir = adr_layout_area(ADR_STATE_POOL);
+  DIR *d = opendir(pdir);
+  if (d) {
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+      const char *nm = de->d_name;
+      size_t len = strlen(nm);
+      if (nm[0] != '.' || len < 6 || !streq(nm + len - 5, ".lock"))
+        continue;
+      cleanup_free char *unit = xstrndup(nm + 1, len - 6);
+      if (pool_is_unit_name(unit))
+        reap_lock(e, unit, v, n, boot);
+    }
+    closedir(d);
+  }
+  /* a pool gateway with neither a lock nor a dir: its files went */
+  for (size_t i = 0; i < n; i++) {
+    const char *owner = v[i].id ? adr_labels_get(&v[i].labels, ADR_LABEL_POOL) : NULL;
+    const char *unit = owner && streq(owner, pdir) ? adr_labels_get(&v[i].labels, ADR_LABEL_FOR) : NULL;
+    if (!unit || !pool_is_unit_name(unit))
+      continue;
+    cleanup_free char *lp = pool_lock_path(unit);
+    cleanup_free char *udir = xasprintf("%s/%s", pdir, unit);
+    if (access(lp, F_OK) == 0 || access(udir, F_OK) == 0)
+      continue;
+    if (pool_lock_take(unit, "-"))
+      pool_discard(e, unit, NULL);
+  }
+}
