@@ -10,12 +10,12 @@ N=${1:-20}
 ADR=${ADR_BIN:-$PWD/build/adr}
 DOCKER=$(command -v /usr/bin/docker || command -v docker)
 work=$(mktemp -d)
-trap 'rm -rf "$work"; "$DOCKER" rmi benchadr/sh:latest >/dev/null 2>&1 || true' EXIT
+trap '"$ADR" prune >/dev/null 2>&1 || true; rm -rf "$work"; "$DOCKER" rmi benchadr/sh:latest >/dev/null 2>&1 || true' EXIT
 
 . bench/lib.sh
 bench_init benchadr '{ "name": "sh", "npm": { "package": "none", "version": "0" }, "binary": "true",
   "args": { "interactive": [], "headless": ["{prompt}"] } }'
-raw() { # extra docker run flags...
+raw() { # extra docker run flags... (the warm-up)
   "$DOCKER" run --rm "${HARDENED[@]}" "$@" --mount "type=bind,src=$work/ws,dst=/workspace" \
     benchadr/sh:latest /usr/local/bin/adr-entry true x
 }
@@ -23,35 +23,61 @@ viaadr() { (cd "$work/ws" && "$ADR" run sh "$@" --prompt x); }
 
 # Pairs, alternating in one loop: the like-for-like one (no network on
 # either side: adr's hardening and bookkeeping only), and adr's default
-# allowlist mode (an internal network and the egress gateway container
-# made and removed around the sandbox) against the raw run on the bridge.
+# allowlist mode (its own internal network and egress gateway) against the
+# raw run on the bridge, with the egress pool (the default: a unit made
+# ahead is claimed) and without it (ADR_EGRESS_POOL=0: made for the run).
+# Every command goes through cputime.py, which waits for what it left
+# behind: adr's detached teardown and pool refill are in adr's CPU and in
+# the "settled" column, and never overlap the next measurement.
 raw --network none >/dev/null; viaadr --network none >/dev/null; raw >/dev/null; viaadr >/dev/null
+# the same configuration with ADR_EGRESS_POOL=0, and state of its own (it
+# would drain the pool of the runs with one)
+nopool=$work/home/.config-nopool nopool_state=$work/home/.state-nopool
+mkdir -p "$nopool" && cp -r "$XDG_CONFIG_HOME/adr" "$nopool/" && echo "ADR_EGRESS_POOL=0" >>"$nopool/adr/config"
 
-: >"$work/raw" ; : >"$work/adr" ; : >"$work/cpu" ; : >"$work/rawb" ; : >"$work/allow" ; : >"$work/cpua"
+measure() { # name command... : appends "WALL_US CPU_US SETTLED_US" to $work/name
+  local f=$1; shift
+  python3 bench/cputime.py "$@" >>"$work/$f"
+}
+for f in raw adr rawb allow nopool; do : >"$work/$f"; done
 for _ in $(seq "$N"); do
-  t0=$(now); raw --network none >/dev/null; t1=$(now); echo $(((t1 - t0) / 1000)) >>"$work/raw"
-  read -r wall cpu < <(cd "$work/ws" && python3 "$OLDPWD/bench/cputime.py" "$ADR" run sh --network none --prompt x)
-  echo "$wall" >>"$work/adr"; echo "$cpu" >>"$work/cpu"
-  t0=$(now); raw >/dev/null; t1=$(now); echo $(((t1 - t0) / 1000)) >>"$work/rawb"
-  read -r wall cpu < <(cd "$work/ws" && python3 "$OLDPWD/bench/cputime.py" "$ADR" run sh --prompt x)
-  echo "$wall" >>"$work/allow"; echo "$cpu" >>"$work/cpua"
+  measure raw "$DOCKER" run --rm "${HARDENED[@]}" --network none --mount "type=bind,src=$work/ws,dst=/workspace" \
+    benchadr/sh:latest /usr/local/bin/adr-entry true x
+  (cd "$work/ws" && python3 "$OLDPWD/bench/cputime.py" "$ADR" run sh --network none --prompt x >>"$work/adr")
+  measure rawb "$DOCKER" run --rm "${HARDENED[@]}" --mount "type=bind,src=$work/ws,dst=/workspace" \
+    benchadr/sh:latest /usr/local/bin/adr-entry true x
+  (cd "$work/ws" && python3 "$OLDPWD/bench/cputime.py" "$ADR" run sh --prompt x >>"$work/allow")
+  (cd "$work/ws" && XDG_CONFIG_HOME=$nopool XDG_STATE_HOME=$nopool_state python3 "$OLDPWD/bench/cputime.py" "$ADR" run sh --prompt x >>"$work/nopool")
 done
 
-read -r rm rp < <(stat "$work/raw")
-read -r am ap < <(stat "$work/adr")
-read -r cm cp < <(stat "$work/cpu")
-read -r bm bp < <(stat "$work/rawb")
-read -r lm lp < <(stat "$work/allow")
-read -r dm dp < <(stat "$work/cpua")
-ratio=$(awk -v a="$am" -v r="$rm" 'BEGIN { printf "%.3f", a / r }')
-ratio2=$(awk -v a="$lm" -v r="$bm" 'BEGIN { printf "%.3f", a / r }')
-echo "| what | median | p90 |"
+col() { awk -v c="$2" '{ print $c }' "$work/$1" >"$work/$1.$2"; stat "$work/$1.$2"; }
+ms() { printf '%d ms' $(($1 / 1000)); }
+cpu() { printf '%d.%03d ms' $(($1 / 1000)) $(($1 % 1000)); }
+ratio() { awk -v a="$1" -v r="$2" 'BEGIN { printf "%.3f", a / r }'; }
+read -r rm rp < <(col raw 1);    read -r rcm rcp < <(col raw 2)
+read -r am ap < <(col adr 1);    read -r acm acp < <(col adr 2)
+read -r bm bp < <(col rawb 1);   read -r bcm bcp < <(col rawb 2)
+read -r lm lp < <(col allow 1);  read -r lcm lcp < <(col allow 2); read -r lsm lsp < <(col allow 3)
+read -r nm np < <(col nopool 1); read -r ncm ncp < <(col nopool 2); read -r nsm nsp < <(col nopool 3)
+echo "| what ($N runs each, alternating) | median | p90 |"
 echo "|---|---|---|"
-printf '| raw `docker run --network none` (same flags, %s runs) | %d ms | %d ms |\n' "$N" $((rm / 1000)) $((rp / 1000))
-printf '| `adr run --network none --prompt` (%s runs) | %d ms | %d ms |\n' "$N" $((am / 1000)) $((ap / 1000))
-printf '| ratio adr / docker, no network on either side | **%s** | |\n' "$ratio"
-printf '| adr CPU (user+sys) per run | %d.%03d ms | %d.%03d ms |\n' $((cm / 1000)) $((cm % 1000)) $((cp / 1000)) $((cp % 1000))
-printf '| raw `docker run` on the bridge (no policy) | %d ms | %d ms |\n' $((bm / 1000)) $((bp / 1000))
-printf '| `adr run --prompt`, default allowlist (network + gateway made and removed) | %d ms | %d ms |\n' $((lm / 1000)) $((lp / 1000))
-printf '| ratio adr allowlist / raw bridge | %s | |\n' "$ratio2"
-printf '| adr CPU (user+sys) per allowlist run | %d.%03d ms | %d.%03d ms |\n' $((dm / 1000)) $((dm % 1000)) $((dp / 1000)) $((dp % 1000))
+echo "| raw \`docker run --network none\` (same hardening) | $(ms "$rm") | $(ms "$rp") |"
+echo "| \`adr run --network none --prompt\` | $(ms "$am") | $(ms "$ap") |"
+echo "| **ratio adr / docker, no network on either side** | **$(ratio "$am" "$rm")** | **$(ratio "$ap" "$rp")** |"
+echo "| raw \`docker run\` on the bridge (no policy) | $(ms "$bm") | $(ms "$bp") |"
+echo "| \`adr run --prompt\`, default allowlist, egress pool (status returned) | $(ms "$lm") | $(ms "$lp") |"
+echo "| **ratio adr allowlist / raw bridge** | **$(ratio "$lm" "$bm")** | **$(ratio "$lp" "$bp")** |"
+echo "| the same until its detached teardown and pool refill ended | $(ms "$lsm") | $(ms "$lsp") |"
+echo "| \`ADR_EGRESS_POOL=0 adr run --prompt\` (network + gateway made for the run) | $(ms "$nm") | $(ms "$np") |"
+echo "| ratio without the pool / raw bridge | $(ratio "$nm" "$bm") | $(ratio "$np" "$bp") |"
+echo "| the same until its detached teardown ended | $(ms "$nsm") | $(ms "$nsp") |"
+echo
+echo "| CPU (user+sys, getrusage, with what each left behind) | median | p90 |"
+echo "|---|---|---|"
+echo "| docker CLI, \`docker run --network none\` | $(cpu "$rcm") | $(cpu "$rcp") |"
+echo "| adr, \`--network none\` | $(cpu "$acm") | $(cpu "$acp") |"
+echo "| **ratio adr / docker CLI, no network** | **$(ratio "$acm" "$rcm")** | |"
+echo "| docker CLI, \`docker run\` on the bridge | $(cpu "$bcm") | $(cpu "$bcp") |"
+echo "| adr, allowlist with the pool (teardown and refill included) | $(cpu "$lcm") | $(cpu "$lcp") |"
+echo "| **ratio adr allowlist / docker CLI** | **$(ratio "$lcm" "$bcm")** | |"
+echo "| adr, allowlist without the pool | $(cpu "$ncm") | $(cpu "$ncp") |"
