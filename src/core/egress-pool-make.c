@@ -26,7 +26,12 @@ static int make_holder(struct adr_engine *e, const struct adr_egress_req *r, con
   h.image = xstrdup(r->image);
   strv_push(&h.entrypoint, GW_BIN_IN);
   adr_spec_add_bind(&h, r->gateway_bin, GW_BIN_IN, true);
-  adr_spec_add_bind(&h, r->dir, GW_DIR_IN, false);
+  cleanup_free char *hdir = xasprintf("%s/" HOLD_DIR, r->dir);
+  if (adr_mkdir_p(hdir, 0700, err) < 0)
+    return -1;
+  if (geteuid() == 0 && chown(hdir, EGRESS_UID(r), EGRESS_GID(r)) < 0)
+    return adr_err_sys(err, errno, "chown '%s'", hdir);
+  adr_spec_add_bind(&h, hdir, GW_DIR_IN, false);
   h.user = xasprintf("%u:%u", (unsigned)EGRESS_UID(r), (unsigned)EGRESS_GID(r));
   h.init = false;
   h.memory = 16ll << 20;
@@ -39,7 +44,7 @@ static int make_holder(struct adr_engine *e, const struct adr_egress_req *r, con
   h.hostname = hostname ? xstrdup(hostname) : NULL;
   strv_push(&h.cmd, GW_OPT_HOLD);
   strv_push(&h.cmd, GW_OPT_READY);
-  strv_push(&h.cmd, GW_DIR_IN "/" HELD_FILE);
+  strv_push(&h.cmd, GW_DIR_IN "/held");
   cleanup_strv struct strv labels = { 0 };
   egress_base_labels(r, &labels, "holder");
   for (size_t i = 0; i < labels.n; i++) {
@@ -173,6 +178,10 @@ int adr_egress_pool_fill(struct adr_engine *e, const struct adr_egress_req *r, c
   if (want > POOL_MAX)
     want = POOL_MAX;
   cleanup_free char *pdir = adr_layout_area(ADR_STATE_POOL);
+  if (want == 0 && access(pdir, F_OK) < 0) { /* no pool: nothing to drain, nothing to make (not even its dir) */
+    sweep_orphans(e, pdir);
+    return 0;
+  }
   if (adr_mkdir_p(pdir, 0700, err) < 0)
     return -1;
   cleanup_free char *fl = xasprintf("%s/.fill.lock", pdir);

@@ -123,6 +123,8 @@ static void drop_free_marks(const char *dir)
     cleanup_free char *p = xasprintf("%s/%s", dir, marks[i]);
     unlink(p);
   }
+  cleanup_free char *hdir = xasprintf("%s/" HOLD_DIR, dir);
+  rmdir(hdir); /* the holder keeps its mount of it */
 }
 
 /* A unit's files in dir (the decision log of a claimed one stays). */

@@ -67,6 +67,10 @@ MYIP='awk '"'"'/32 host/ && f != "127.0.0.1" { print f } { f = $2 }'"'"' /proc/n
   [ "$(docker network ls -q --filter "label=dev.adr.for=$u1" | wc -l)" -eq 1 ]
   [ "$(docker inspect -f '{{.State.Running}}' "$u1-gw" "$u1-hold")" = "$(printf 'true\ntrue')" ]
   [ "$(docker inspect -f '{{index .Config.Labels "dev.adr.pool"}}' "$u1-gw")" = "$POOLDIR" ]
+  # the holder (whose namespace the sandbox will share) sees its own dir,
+  # never the gateway's (routes with keys go there)
+  [ "$(docker inspect -f '{{range .Mounts}}{{if eq .Destination "/run/adr-egress"}}{{.Source}}{{end}}{{end}}' "$u1-hold")" = "$POOLDIR/$u1/hold" ]
+  [ "$(docker inspect -f '{{range .Mounts}}{{if eq .Destination "/run/adr-egress"}}{{.Source}}{{end}}{{end}}' "$u1-gw")" = "$POOLDIR/$u1" ]
   # the next run's sandbox is in that unit: its hostname, its gateway as the proxy
   gwip=$(head -1 "$POOLDIR/$u1/unit")
   run --separate-stderr adr run sh --name pooled-run --prompt 'cat /proc/sys/kernel/hostname; echo "$HTTP_PROXY"'
