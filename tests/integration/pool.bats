@@ -164,7 +164,10 @@ MYIP='awk '"'"'/32 host/ && f != "127.0.0.1" { print f } { f = $2 }'"'"' /proc/n
 }
 
 @test "a unit made by another adr-gateway is not claimed: it is removed and made again" {
-  cp "$(dirname "$ADR_BIN")/adr-gateway" "$BATS_TEST_TMPDIR/gw-old"
+  # where adr finds it: next to adr (a build), or PREFIX/libexec/adr (installed)
+  gw=$(dirname "$ADR_BIN")/../libexec/adr/adr-gateway
+  [ -x "$gw" ] || gw=$(dirname "$ADR_BIN")/adr-gateway
+  cp "$gw" "$BATS_TEST_TMPDIR/gw-old"
   ADR_GATEWAY="$BATS_TEST_TMPDIR/gw-old" run adr warm sh
   [ "$status" -eq 0 ]
   old=$(free_units)
