@@ -147,7 +147,7 @@ int cmd_launch(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struct adr
     else if (ret == 0)
       ret = run(&l, &t, &err, &ended);
   }
-  if (ended) /* the status is known: the rest goes on after adr returns it */
+  if (ended || l.started) /* the status is known (or the agent runs): the rest goes on after adr returns */
     adr_launch_teardown_detach(&l);
   else
     adr_launch_teardown(&l);

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -47,6 +48,8 @@ bool pool_lock_take(const char *unit, const char *holder)
     unlink(p);
   return ok;
 }
+
+bool adr_egress_pool_unit_name(const char *s) { return pool_is_unit_name(s); }
 
 void adr_egress_pool_release(const char *unit)
 {
@@ -90,7 +93,7 @@ static bool unit_matches(const char *dir, const struct adr_egress_req *r, const 
        *host = strtok_r(NULL, "\n", &save);
   cleanup_free char *want = pool_gateway_id(r->gateway_bin);
   if (!a || !gid || !pool || !host || !streq(gid, want) || !streq(pool, r->pool ? r->pool : "-") ||
-      !streq(host, hostname ? hostname : "-"))
+      (hostname && !streq(host, hostname))) /* NULL: any (the sandbox sets its own) */
     return false;
   *addr = xstrdup(a);
   return true;
@@ -106,32 +109,63 @@ void pool_unit_down(struct adr_engine *e, const char *unit)
   adr_engine_egress_down(e, unit, &e2);
 }
 
-int adr_egress_pool_down(struct adr_engine *e, const char *unit, const char *dir, adr_err *err)
-{
-  cleanup_free char *hold = xasprintf("%s" HOLD_SUFFIX, unit);
-  cleanup_err adr_err e1 = NULL;
-  adr_engine_container_remove(e, hold, true, &e1);
-  return adr_egress_down(e, unit, dir, err);
-}
-
-/* What only a free unit has in its dir: its record, the waiting and held
- * files. */
-static void drop_free_marks(const char *dir)
+/* What only a free unit has in its dir: its record and the waiting file
+ * (claim: the holder's own dir stays, for the engine to restart it). */
+static void drop_free_marks(const char *dir, bool holder_too)
 {
   static const char *const marks[] = { UNIT_FILE, GW_FILE_WAITING, HELD_FILE };
-  for (size_t i = 0; i < ARRAY_SIZE(marks); i++) {
+  for (size_t i = 0; i < ARRAY_SIZE(marks) - !holder_too; i++) {
     cleanup_free char *p = xasprintf("%s/%s", dir, marks[i]);
     unlink(p);
   }
-  cleanup_free char *hdir = xasprintf("%s/" HOLD_DIR, dir);
-  rmdir(hdir); /* the holder keeps its mount of it */
+  if (holder_too) {
+    cleanup_free char *hdir = xasprintf("%s/" HOLD_DIR, dir);
+    rmdir(hdir);
+  }
+}
+
+/* The unit's dir stays where its containers' mounts name it (an engine
+ * restarting one needs it there); the sandbox's egress dir is a symlink to
+ * it while the unit lives.  Once the unit is down: the link becomes a dir
+ * of its own with the decision log, and the unit's dir goes. */
+static void settle_dirs(const char *unit, const char *sdir)
+{
+  cleanup_free char *pdir = adr_layout_area(ADR_STATE_POOL);
+  cleanup_free char *udir = xasprintf("%s/%s", pdir, unit);
+  struct stat st;
+  if (sdir && lstat(sdir, &st) == 0 && S_ISLNK(st.st_mode)) {
+    char target[PATH_MAX];
+    ssize_t n = readlink(sdir, target, sizeof(target) - 1);
+    bool ours = n > 0 && (target[n] = '\0', streq(target, udir));
+    if (ours) {
+      unlink(sdir);
+      cleanup_free char *from = adr_egress_log_path(udir), *to = adr_egress_log_path(sdir);
+      struct stat ls;
+      if (stat(from, &ls) == 0 && mkdir(sdir, 0700) == 0)
+        rename(from, to);
+    }
+  }
+  pool_drop_files(udir);
+}
+
+int adr_egress_pool_down(struct adr_engine *e, const char *unit, const char *dir, adr_err *err)
+{
+  cleanup_free char *hold = xasprintf("%s" HOLD_SUFFIX, unit);
+  cleanup_err adr_err e0 = NULL, e1 = NULL;
+  adr_engine_container_remove(e, hold, true, &e0); /* first: it is on the network */
+  if (adr_engine_egress_down(e, unit, &e1) < 0) {
+    adr_err_move(err, &e1);
+    return adr_err_prefix(err, "egress pool unit '%s'", unit);
+  }
+  settle_dirs(unit, dir);
+  return 0;
 }
 
 /* A unit's files in dir (the decision log of a claimed one stays). */
 void pool_drop_files(const char *dir)
 {
   if (dir) {
-    drop_free_marks(dir);
+    drop_free_marks(dir, true);
     egress_remove_files(dir);
   }
 }
@@ -184,9 +218,9 @@ int adr_egress_pool_served(struct adr_engine *e, const char *unit, const char *d
   }
 }
 
-/* The unit's dir becomes the sandbox's egress dir; a log an earlier
- * sandbox of that name left there stays with it. */
-static int move_dir(const char *from, const char *to, adr_err *err)
+/* The sandbox's egress dir (to) becomes a link to the unit's dir (from);
+ * a log an earlier sandbox of that name left in to goes on in the unit's. */
+static int link_dir(const char *from, const char *to, adr_err *err)
 {
   cleanup_free char *parent = xstrdup(to);
   char *slash = strrchr(parent, '/');
@@ -194,16 +228,19 @@ static int move_dir(const char *from, const char *to, adr_err *err)
     *slash = '\0';
   if (adr_mkdir_p(parent, 0700, err) < 0)
     return -1;
-  if (rename(from, to) == 0)
-    return 0;
-  if (errno != EEXIST && errno != ENOTEMPTY)
-    return adr_err_sys(err, errno, "rename '%s'", from);
-  cleanup_free char *oldlog = adr_egress_log_path(to), *newlog = adr_egress_log_path(from);
-  if (rename(oldlog, newlog) < 0 && errno != ENOENT)
-    return adr_err_sys(err, errno, "rename '%s'", oldlog);
-  adr_egress_down_files(to);
-  if (rename(from, to) < 0)
-    return adr_err_sys(err, errno, "rename '%s'", from);
+  struct stat st;
+  if (lstat(to, &st) == 0) {
+    if (S_ISLNK(st.st_mode)) {
+      unlink(to); /* a dead run's, whose unit is gone */
+    } else {
+      cleanup_free char *oldlog = adr_egress_log_path(to), *newlog = adr_egress_log_path(from);
+      if (rename(oldlog, newlog) < 0 && errno != ENOENT)
+        return adr_err_sys(err, errno, "rename '%s'", oldlog);
+      adr_egress_down_files(to);
+    }
+  }
+  if (symlink(from, to) < 0)
+    return adr_err_sys(err, errno, "symlink '%s'", to);
   return 0;
 }
 
@@ -236,11 +273,13 @@ static int take_unit(const struct adr_egress_req *r, const char *unit, const cha
   };
   egress_point_sandbox(spec, &res, r->dir);
   adr_egress_result_free(&res);
+  adr_spec_set_label(spec, ADR_LABEL_EGRESS_UNIT, unit);
+  if (r->own_interface)
+    return 0;
   /* the holder's network namespace, made ahead: no interface to make now
    * (its hostname and resolver are the ones this sandbox would get) */
   cleanup_free char *hold = xasprintf("%s" HOLD_SUFFIX, unit);
   adr_spec_set_net(spec, ADR_SPEC_NET_JOIN, hold, NULL);
-  adr_spec_set_label(spec, ADR_LABEL_EGRESS_UNIT, unit);
   return 0;
 }
 
@@ -263,20 +302,27 @@ int adr_egress_pool_claim(struct adr_engine *e, const struct adr_egress_req *r, 
     const char *u = de->d_name;
     cleanup_free char *udir = xasprintf("%s/%s", pdir, u);
     cleanup_free char *addr = NULL;
-    if (!unit_matches(udir, r, spec->hostname, &addr) || !unit_running(e, u)) {
+    if (!unit_matches(udir, r, r->own_interface ? NULL : spec->hostname, &addr) || !unit_running(e, u)) {
       pool_discard(e, u, udir); /* stale: made by another adr-gateway, or dead */
       continue;
     }
-    drop_free_marks(udir);
-    if (move_dir(udir, r->dir, err) < 0 || take_unit(r, u, addr, spec, err) < 0) {
+    drop_free_marks(udir, false);
+    if (link_dir(udir, r->dir, err) < 0 || take_unit(r, u, addr, spec, err) < 0) {
       adr_err_prefix(err, "egress pool unit '%s'", u);
-      pool_discard(e, u, access(udir, F_OK) == 0 ? udir : r->dir);
+      pool_unit_down(e, u);
+      settle_dirs(u, r->dir);
+      adr_egress_pool_release(u);
       ret = -1;
       break;
     }
     adr_debug("egress pool: %s claimed %s", r->sandbox, u);
     *unit = xstrdup(u);
     *relay_url = xasprintf("http://%s:%d", addr, GW_RELAY_PORT);
+    if (r->own_interface) { /* the holder would be one more peer on the sandbox's network */
+      cleanup_free char *hold = xasprintf("%s" HOLD_SUFFIX, u);
+      cleanup_err adr_err e1 = NULL;
+      adr_engine_container_remove(e, hold, true, &e1);
+    }
     ret = 0;
   }
   closedir(d);
@@ -310,15 +356,10 @@ static void reap_lock(struct adr_engine *e, const char *unit, const struct adr_c
   snprintf(tok, sizeof(tok), "%s %s", pid, bt);
   if (adr_layout_token_alive(tok, boot) || (!streq(holder, "-") && container_named(v, n, holder)))
     return;
-  cleanup_free char *pdir = adr_layout_area(ADR_STATE_POOL);
-  cleanup_free char *udir = xasprintf("%s/%s", pdir, unit);
   cleanup_free char *sdir =
     streq(holder, "-") || !adr_agent_name_valid(holder) ? NULL : adr_layout_state_path(ADR_STATE_EGRESS, holder);
   pool_unit_down(e, unit);
-  if (access(udir, F_OK) == 0)
-    pool_drop_files(udir);
-  if (sdir)
-    adr_egress_down_files(sdir);
+  settle_dirs(unit, sdir);
   unlink(lp);
   adr_debug("egress pool: reaped unit %s (held by %s, gone)", unit, holder);
 }

@@ -44,6 +44,9 @@ struct adr_egress_req {
   uid_t uid;                    /* the gateway's uid:gid (never 0: 65534 then) */
   gid_t gid;
   int ready_timeout_ms;
+  bool own_interface; /* a claimed pool unit: the sandbox gets an interface of its own on
+                         the unit's network, not the holder's namespace (a persistent agent:
+                         the engine restarts it without its holder) */
 };
 
 /* Makes the network objects for s->mode and rewrites spec (network, DNS,
@@ -105,6 +108,8 @@ int adr_egress_pool_down(struct adr_engine *e, const char *unit, const char *dir
 void adr_egress_pool_reap(struct adr_engine *e, const struct adr_container *v, size_t n, const char *boot);
 /* Removes the free units: how many, or -1 with err. */
 int adr_egress_pool_drain(struct adr_engine *e, adr_err *err);
+/* s names a unit (adr-pool-HEX): what a label may name. */
+bool adr_egress_pool_unit_name(const char *s);
 /* How many units are free. */
 unsigned adr_egress_pool_free(void);
 

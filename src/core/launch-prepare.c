@@ -250,7 +250,8 @@ static int prepare_egress(struct adr_launch *l, adr_err *err)
     er.ca_pem = ca.data;
   }
   int up = 1;
-  if (!l->o->persistent && launch_pool_size(l) > 0) /* a unit made ahead, if one is free */
+  er.own_interface = l->o->persistent;
+  if (launch_pool_size(l) > 0) /* a unit made ahead, if one is free */
     up = adr_egress_pool_claim(l->engine, &er, &l->spec, &l->egress_unit, &l->relay_url, err);
   if (up == 1)
     up = adr_egress_up(l->engine, &er, &l->spec, err);

@@ -244,17 +244,20 @@ static int fill_pool(struct adr_engine *e, const struct adr_config *c, const str
   return adr_egress_pool_fill(e, &r, host, want, err);
 }
 
-/* In the detached process: a connection of its own, the teardown, then
- * the pool made whole again for the next allowlist run. */
-static void teardown_detached(struct adr_launch *l)
+/* In the detached process: a connection of its own, the teardown (a run
+ * that ended; not a persistent agent that started), then the pool made
+ * whole again for the next allowlist sandbox. */
+static void detached_work(struct adr_launch *l, bool teardown)
 {
   struct adr_engine *e = NULL;
   cleanup_err adr_err err = NULL;
   if (adr_engine_reopen(l->engine, &e, &err) < 0)
     _exit(1); /* the reaper of the next adr finishes */
-  if (l->egress_unit)
-    adr_egress_pool_adopt(l->egress_unit, l->cname);
-  teardown_parts(l, e, NULL);
+  if (teardown) {
+    if (l->egress_unit)
+      adr_egress_pool_adopt(l->egress_unit, l->cname);
+    teardown_parts(l, e, NULL);
+  }
   if (l->pol.mode == ADR_NET_ALLOWLIST && l->gateway_bin)
     fill_pool(e, l->config, l->agent, l->image, l->gateway_bin, launch_pool_size(l), &err);
   adr_engine_close(e);
@@ -276,19 +279,12 @@ int adr_launch_warm(struct adr_engine *e, const struct adr_config *c, const stru
   return fill_pool(e, c, a, image, gwbin, want, err);
 }
 
-void adr_launch_teardown_detach(struct adr_launch *l)
+/* Forks the detached process; false when it could not. */
+static bool detach_work(struct adr_launch *l, bool teardown)
 {
-  if (l->started || !l->id) {
-    adr_launch_teardown(l);
-    return;
-  }
-  say_denials(l);
   pid_t p = fork();
-  if (p < 0) {
-    teardown_parts(l, l->engine, &l->ev);
-    forget(l);
-    return;
-  }
+  if (p < 0)
+    return false;
   if (p == 0) {
     /* a session of its own, and a grandchild of adr (nobody waits for
      * it); no terminal, no inherited descriptors, default signals */
@@ -308,9 +304,26 @@ void adr_launch_teardown_detach(struct adr_launch *l)
     signal(SIGINT, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
     signal(SIGQUIT, SIG_IGN);
-    teardown_detached(l);
+    detached_work(l, teardown);
   }
   waitpid(p, NULL, 0);
+  return true;
+}
+
+void adr_launch_teardown_detach(struct adr_launch *l)
+{
+  if (l->started) { /* a persistent agent: nothing to undo; the pool it took from is made whole */
+    if (l->pol.mode == ADR_NET_ALLOWLIST && l->gateway_bin && launch_pool_size(l) > 0)
+      detach_work(l, false);
+    return;
+  }
+  if (!l->id) {
+    adr_launch_teardown(l);
+    return;
+  }
+  say_denials(l);
+  if (!detach_work(l, true))
+    teardown_parts(l, l->engine, &l->ev);
   forget(l);
 }
 

@@ -177,7 +177,8 @@ void adr_launch_teardown(struct adr_launch *l);
  * adr-teardown, its output to /dev/null) so that the caller returns the
  * agent's status at once; that process then refills the egress pool
  * (ADR_EGRESS_POOL).  The denied-egress summary is said here, first.
- * When it cannot fork, it tears down here. */
+ * When it cannot fork, it tears down here.  After a persistent agent
+ * started: only the refill, detached. */
 void adr_launch_teardown_detach(struct adr_launch *l);
 /* Makes the egress pool (want units) for agent a's runs now, instead of
  * after the next run: how many are ready, or -1. */

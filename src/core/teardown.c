@@ -25,6 +25,8 @@ void adr_teardown_of_pagent(const struct adr_pagent *a, struct adr_teardown *t)
     t->wt = &a->wt;
   }
   t->egress = t->sandbox && adr_labels_get(&a->c.labels, ADR_LABEL_NETMODE) != NULL;
+  const char *unit = adr_labels_get(&a->c.labels, ADR_LABEL_EGRESS_UNIT);
+  t->egress_unit = unit && adr_egress_pool_unit_name(unit) ? unit : NULL; /* a claimed pool unit */
   t->forget_log = true;
 }
 
@@ -35,7 +37,7 @@ int adr_teardown_stop(struct adr_engine *e, const struct adr_teardown *t, bool r
     r = adr_engine_container_stop(e, t->id, STOP_GRACE_S, err);
   if (t->egress) {
     cleanup_err adr_err ignored = NULL;
-    cleanup_free char *gw = adr_layout_gateway(t->sandbox);
+    cleanup_free char *gw = adr_layout_gateway(t->egress_unit ? t->egress_unit : t->sandbox);
     adr_engine_container_stop(e, gw, GATEWAY_GRACE_S, &ignored);
   }
   return r < 0 ? -1 : 0;

@@ -134,7 +134,10 @@ tls() { # host port hello-file
 }
 '
 
-free_units() { ls "$XDG_STATE_HOME/adr/pool" 2>/dev/null | grep '^adr-pool-' || true; }
+free_units() { # without a lock: not claimed
+  local u d="$XDG_STATE_HOME/adr/pool"
+  for u in $(ls "$d" 2>/dev/null | grep '^adr-pool-'); do [ -e "$d/.$u.lock" ] || echo "$u"; done
+}
 
 sbx() { # mode/flags... -- script
   local args=()
@@ -164,10 +167,17 @@ start_agent() {
   name=$1
   AGENT_NAME=$name
   git init -q . && git -c user.name=t -c user.email=t@example.invalid commit -q --allow-empty -m init
+  [ "$POOL" = 0 ] || "$ADR_BIN" warm sh >/dev/null
   run adr start sh --name "$name" "${ALLOW[@]}" --prompt 'sleep 600'
   [ "$status" -eq 0 ]
   cname=$(docker ps --filter "label=dev.adr.name=$name" --format '{{.Names}}')
   [ -n "$cname" ]
+  # its gateway: its own (NAME-gw), or the claimed pool unit's
+  local unit
+  unit=$(docker inspect -f '{{index .Config.Labels "dev.adr.egress"}}' "$cname")
+  [ "$POOL" = 0 ] && [ -z "$unit" ] || [[ "$POOL" = 1 && "$unit" == adr-pool-* ]]
+  gwc=${unit:-$cname}-gw
+  egress_of=${unit:-$cname}
 }
 
 ALLOW=()
@@ -352,11 +362,9 @@ PY
 }
 
 @test "gateway killed: no egress; restarted by the engine or by hand: egress is back" {
-  own_gateway_only
   allow_set
   SBX=""
   start_agent "gwkill$RANDOM"
-  gwc="$cname-gw"
   probe() { adr exec "$name" bash -c "$LIB viaproxy allowed.test $HTTP_PORT; plain allowed.test $HTTP_PORT"; }
   # adr logs --egress -f follows the decisions until the gateway is gone
   "$ADR_BIN" logs --egress -f "$name" >"$BATS_TEST_TMPDIR/follow" 2>&1 &
@@ -388,8 +396,8 @@ PY
   for _ in $(seq 50); do kill -0 "$fpid" 2>/dev/null || break; sleep 0.1; done
   ! kill -0 "$fpid" 2>/dev/null
   [ "$(grep -c '"host":"allowed.test".*"verdict":"allow"' "$BATS_TEST_TMPDIR/follow")" -ge 6 ]
-  [ "$(docker ps -aq --filter "label=dev.adr.for=$cname" | wc -l)" -eq 0 ]
-  [ "$(docker network ls -q --filter "label=dev.adr.for=$cname" | wc -l)" -eq 0 ]
+  [ "$(docker ps -aq --filter "label=dev.adr.for=$egress_of" | wc -l)" -eq 0 ]
+  [ "$(docker network ls -q --filter "label=dev.adr.for=$egress_of" | wc -l)" -eq 0 ]
 }
 
 @test "a killed adr run leaves no gateway or network behind after the next start" {
@@ -411,16 +419,15 @@ PY
 }
 
 @test "a run under a live sandbox's name is refused and changes nothing of the live one" {
-  own_gateway_only
   allow_set
   start_agent "twin$RANDOM"
-  gwid=$(docker inspect -f '{{.Id}}' "$cname-gw")
+  gwid=$(docker inspect -f '{{.Id}}' "$gwc")
   policy_before=$(cat "$XDG_STATE_HOME/adr/egress/$cname/policy")
   run --separate-stderr adr run sh --name "$cname" --allow other.test --prompt true
   [ "$status" -ne 0 ]
   [[ "$stderr" == *"create sandbox '$cname': name in use"* ]]
   # the live one's gateway, policy and egress are untouched
-  [ "$(docker inspect -f '{{.Id}}' "$cname-gw")" = "$gwid" ]
+  [ "$(docker inspect -f '{{.Id}}' "$gwc")" = "$gwid" ]
   [ "$(cat "$XDG_STATE_HOME/adr/egress/$cname/policy")" = "$policy_before" ]
   run --separate-stderr adr exec "$name" bash -c "$LIB viaproxy allowed.test $HTTP_PORT"
   [ "$output" = 200 ]

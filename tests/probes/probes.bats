@@ -12,6 +12,7 @@
 #             refuses
 
 bats_require_minimum_version 1.5.0
+load ../lib/settle
 
 setup_file() {
   export ADR_BIN=${ADR_BIN:-$BATS_TEST_DIRNAME/../../build/adr}
