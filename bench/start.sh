@@ -72,20 +72,32 @@ raw_clean() {
   git -C "$repo" worktree remove --force "$work/raw/r$1"
   git -C "$repo" branch -qD "raw/r$1"
 }
+# adr start with the egress pool (the default) and without it
+# (ADR_EGRESS_POOL=0, in a configuration and state of its own); the pool's
+# refill after a start, detached, ends before the next timed command
+nopool=$work/home/.config-nopool nopool_state=$work/home/.state-nopool
+mkdir -p "$nopool" && cp -r "$XDG_CONFIG_HOME/adr" "$nopool/" && echo "ADR_EGRESS_POOL=0" >>"$nopool/adr/config"
+settle() { while pgrep -x adr-teardown >/dev/null; do sleep 0.05; done; }
 viaadr() { (cd "$repo" && "$ADR" start sh --name "a$1" --prompt 600 >/dev/null 2>&1); }
-adr_clean() { (cd "$repo" && "$ADR" rm --force --no-push "a$1" >/dev/null); }
+adr_clean() { (cd "$repo" && "$ADR" rm --force --no-push "a$1" >/dev/null); settle; }
+np() { XDG_CONFIG_HOME=$nopool XDG_STATE_HOME=$nopool_state "$@"; }
 
 raw w; raw_clean w
 viaadr w; adr_clean w
-: >"$work/t.raw"; : >"$work/t.adr"
+np viaadr v; np adr_clean v
+: >"$work/t.raw"; : >"$work/t.adr"; : >"$work/t.np"
 for i in $(seq "$N"); do
   t0=$(now); raw "$i"; t1=$(now); echo $(((t1 - t0) / 1000)) >>"$work/t.raw"; raw_clean "$i"
   t0=$(now); viaadr "$i"; t1=$(now); echo $(((t1 - t0) / 1000)) >>"$work/t.adr"; adr_clean "$i"
+  t0=$(now); np viaadr "n$i"; t1=$(now); echo $(((t1 - t0) / 1000)) >>"$work/t.np"; np adr_clean "n$i"
 done
+"$ADR" prune >/dev/null 2>&1 || true
 
 read -r rm rp < <(stat "$work/t.raw")
 read -r am ap < <(stat "$work/t.adr")
+read -r nm np_ < <(stat "$work/t.np")
 ratio=$(awk -v a="$am" -v r="$rm" 'BEGIN { printf "%.3f", a / r }')
+ratio_np=$(awk -v a="$nm" -v r="$rm" 'BEGIN { printf "%.3f", a / r }')
 echo "### \`adr start\` on a repository of $FILES files against \`git worktree add\` + \`docker run -d\`"
 echo
 echo "$(date +%F), $(nproc) cores, $N runs each, alternating, after one warm-up; running as uid $(id -u)."
@@ -95,3 +107,5 @@ echo "|---|---|---|"
 printf '| `git worktree add -b` + raw `docker run -d` (same flags and git mounts) | %d ms | %d ms |\n' $((rm / 1000)) $((rp / 1000))
 printf '| `adr start --prompt` | %d ms | %d ms |\n' $((am / 1000)) $((ap / 1000))
 printf '| ratio adr / by hand | %s | |\n' "$ratio"
+printf '| `ADR_EGRESS_POOL=0 adr start --prompt` (network + gateway made for it) | %d ms | %d ms |\n' $((nm / 1000)) $((np_ / 1000))
+printf '| ratio without the pool / by hand | %s | |\n' "$ratio_np"

@@ -51,6 +51,13 @@ bool pool_lock_take(const char *unit, const char *holder)
 
 bool adr_egress_pool_unit_name(const char *s) { return pool_is_unit_name(s); }
 
+void adr_egress_pool_drop_holder(struct adr_engine *e, const char *unit)
+{
+  cleanup_free char *hold = xasprintf("%s" HOLD_SUFFIX, unit);
+  cleanup_err adr_err e1 = NULL;
+  adr_engine_container_remove(e, hold, true, &e1);
+}
+
 void adr_egress_pool_release(const char *unit)
 {
   if (!unit || !pool_is_unit_name(unit))
@@ -318,11 +325,6 @@ int adr_egress_pool_claim(struct adr_engine *e, const struct adr_egress_req *r, 
     adr_debug("egress pool: %s claimed %s", r->sandbox, u);
     *unit = xstrdup(u);
     *relay_url = xasprintf("http://%s:%d", addr, GW_RELAY_PORT);
-    if (r->own_interface) { /* the holder would be one more peer on the sandbox's network */
-      cleanup_free char *hold = xasprintf("%s" HOLD_SUFFIX, u);
-      cleanup_err adr_err e1 = NULL;
-      adr_engine_container_remove(e, hold, true, &e1);
-    }
     ret = 0;
   }
   closedir(d);

@@ -46,7 +46,8 @@ struct adr_egress_req {
   int ready_timeout_ms;
   bool own_interface; /* a claimed pool unit: the sandbox gets an interface of its own on
                          the unit's network, not the holder's namespace (a persistent agent:
-                         the engine restarts it without its holder) */
+                         the engine restarts it without its holder;
+                         adr_egress_pool_drop_holder) */
 };
 
 /* Makes the network objects for s->mode and rewrites spec (network, DNS,
@@ -108,6 +109,9 @@ int adr_egress_pool_down(struct adr_engine *e, const char *unit, const char *dir
 void adr_egress_pool_reap(struct adr_engine *e, const struct adr_container *v, size_t n, const char *boot);
 /* Removes the free units: how many, or -1 with err. */
 int adr_egress_pool_drain(struct adr_engine *e, adr_err *err);
+/* A unit claimed with own_interface: its holder is of no use (one more
+ * peer on the sandbox's network), removed after the sandbox started. */
+void adr_egress_pool_drop_holder(struct adr_engine *e, const char *unit);
 /* s names a unit (adr-pool-HEX): what a label may name. */
 bool adr_egress_pool_unit_name(const char *s);
 /* How many units are free. */

@@ -257,6 +257,8 @@ static void detached_work(struct adr_launch *l, bool teardown)
     if (l->egress_unit)
       adr_egress_pool_adopt(l->egress_unit, l->cname);
     teardown_parts(l, e, NULL);
+  } else if (l->egress_unit) { /* a persistent agent's unit: it has an interface of its own */
+    adr_egress_pool_drop_holder(e, l->egress_unit);
   }
   if (l->pol.mode == ADR_NET_ALLOWLIST && l->gateway_bin)
     fill_pool(e, l->config, l->agent, l->image, l->gateway_bin, launch_pool_size(l), &err);
@@ -313,7 +315,7 @@ static bool detach_work(struct adr_launch *l, bool teardown)
 void adr_launch_teardown_detach(struct adr_launch *l)
 {
   if (l->started) { /* a persistent agent: nothing to undo; the pool it took from is made whole */
-    if (l->pol.mode == ADR_NET_ALLOWLIST && l->gateway_bin && launch_pool_size(l) > 0)
+    if (l->egress_unit || (l->pol.mode == ADR_NET_ALLOWLIST && l->gateway_bin && launch_pool_size(l) > 0))
       detach_work(l, false);
     return;
   }

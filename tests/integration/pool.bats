@@ -136,6 +136,7 @@ MYIP='awk '"'"'/32 host/ && f != "127.0.0.1" { print f } { f = $2 }'"'"' /proc/n
   [ "$(docker inspect -f '{{index .Config.Labels "dev.adr.egress"}}' "$cname")" = "$u" ]
   # on the unit's network itself (the engine may restart it without a holder), the holder gone
   [ "$(docker inspect -f '{{.HostConfig.NetworkMode}}' "$cname")" = "$u-net" ]
+  adr_settle
   ! docker inspect "$u-hold" >/dev/null 2>&1
   [ "$(readlink "$XDG_STATE_HOME/adr/egress/$cname")" = "$POOLDIR/$u" ]
   # its egress works through the unit's gateway
