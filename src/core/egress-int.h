@@ -38,7 +38,7 @@ void egress_point_sandbox(struct adr_spec *spec, const struct adr_egress_result 
 #define POOL_MAX 8
 #define UNIT_FILE "unit" /* in the unit's dir: "ADDR\nGATEWAY-ID\nNETWORK-POOL\nHOSTNAME\n" */
 #define HOLD_SUFFIX "-hold"
-#define HOLD_DIR "hold"          /* the holder's own dir in the unit's: it never sees the gateway's files */
+#define HOLD_DIR "hold"            /* the holder's own dir in the unit's: it never sees the gateway's files */
 #define HELD_FILE HOLD_DIR "/held" /* the holder's ready file */
 #define CLAIM_READY_MS 5000
 char *pool_lock_path(const char *unit); /* STATE/pool/.UNIT.lock */
