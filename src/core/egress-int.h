@@ -53,6 +53,9 @@ void pool_unit_down(struct adr_engine *e, const char *unit);
 void pool_drop_files(const char *dir);
 /* pool_unit_down, pool_drop_files, and the lock (held by the caller) last. */
 void pool_discard(struct adr_engine *e, const char *unit, const char *dir);
+/* Waits (timeout_ms at most) until path exists, while UNIT+suffix runs. */
+int pool_wait_file(struct adr_engine *e, const char *path, const char *unit, const char *suffix, int timeout_ms,
+                   adr_err *err);
 /* UNIT+suffix is a running container. */
 bool pool_running(struct adr_engine *e, const char *unit, const char *suffix);
 

@@ -47,23 +47,13 @@ static int make_holder(struct adr_engine *e, const struct adr_egress_req *r, con
   strv_push(&h.cmd, GW_DIR_IN "/held");
   cleanup_strv struct strv labels = { 0 };
   egress_base_labels(r, &labels, "holder");
-  for (size_t i = 0; i < labels.n; i++) {
-    char *eq = strchr(labels.v[i], '=');
-    *eq = '\0';
-    adr_spec_set_label(&h, labels.v[i], eq + 1);
-  }
+  adr_spec_set_labels(&h, &labels);
   cleanup_free char *id = NULL;
   if (adr_engine_container_create(e, &h, &id, err) < 0 || adr_engine_container_start(e, id, err) < 0)
     return adr_err_prefix(err, "egress pool: holder '%s'", h.name);
   cleanup_free char *held = xasprintf("%s/" HELD_FILE, r->dir);
-  for (int i = 0; i < 5000 && access(held, F_OK) < 0; i++) {
-    if (i % 200 == 199 && !pool_running(e, r->sandbox, HOLD_SUFFIX))
-      break;
-    struct timespec d = { 0, 1000 * 1000 };
-    nanosleep(&d, NULL);
-  }
-  if (access(held, F_OK) < 0)
-    return adr_err_set(err, ETIMEDOUT, "egress pool: holder '%s' did not start", h.name);
+  if (pool_wait_file(e, held, r->sandbox, HOLD_SUFFIX, 5000, err) < 0)
+    return adr_err_prefix(err, "egress pool: holder did not start");
   return 0;
 }
 

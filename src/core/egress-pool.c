@@ -110,10 +110,8 @@ static bool unit_matches(const char *dir, const struct adr_egress_req *r, const 
  * last). */
 void pool_unit_down(struct adr_engine *e, const char *unit)
 {
-  cleanup_err adr_err e1 = NULL, e2 = NULL;
-  cleanup_free char *hold = xasprintf("%s" HOLD_SUFFIX, unit);
-  adr_engine_container_remove(e, hold, true, &e1); /* first: it is on the network */
-  adr_engine_egress_down(e, unit, &e2);
+  cleanup_err adr_err err = NULL;
+  adr_egress_pool_down(e, unit, NULL, &err);
 }
 
 /* What only a free unit has in its dir: its record and the waiting file
@@ -155,16 +153,15 @@ static void settle_dirs(const char *unit, const char *sdir)
   pool_drop_files(udir);
 }
 
+/* dir NULL: the containers and the network only (the caller sees to the
+ * files). */
 int adr_egress_pool_down(struct adr_engine *e, const char *unit, const char *dir, adr_err *err)
 {
-  cleanup_free char *hold = xasprintf("%s" HOLD_SUFFIX, unit);
-  cleanup_err adr_err e0 = NULL, e1 = NULL;
-  adr_engine_container_remove(e, hold, true, &e0); /* first: it is on the network */
-  if (adr_engine_egress_down(e, unit, &e1) < 0) {
-    adr_err_move(err, &e1);
+  adr_egress_pool_drop_holder(e, unit); /* first: it is on the network */
+  if (adr_engine_egress_down(e, unit, err) < 0)
     return adr_err_prefix(err, "egress pool unit '%s'", unit);
-  }
-  settle_dirs(unit, dir);
+  if (dir)
+    settle_dirs(unit, dir);
   return 0;
 }
 
@@ -196,9 +193,21 @@ bool pool_running(struct adr_engine *e, const char *unit, const char *suffix)
   return up;
 }
 
-static bool gateway_running(struct adr_engine *e, const char *unit)
+int pool_wait_file(struct adr_engine *e, const char *path, const char *unit, const char *suffix, int timeout_ms,
+                   adr_err *err)
 {
-  return pool_running(e, unit, ADR_EGRESS_GW_SUFFIX);
+  struct timespec t0, now;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (unsigned i = 0;; i++) {
+    if (access(path, F_OK) == 0)
+      return 0;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+    if ((i % 100 == 99 && !pool_running(e, unit, suffix)) || ms > timeout_ms)
+      return adr_err_set(err, ETIMEDOUT, "'%s%s' %s", unit, suffix, ms > timeout_ms ? "took too long" : "exited");
+    struct timespec d = { 0, 500 * 1000 };
+    nanosleep(&d, NULL);
+  }
 }
 
 static bool unit_running(struct adr_engine *e, const char *unit)
@@ -208,21 +217,10 @@ static bool unit_running(struct adr_engine *e, const char *unit)
 
 int adr_egress_pool_served(struct adr_engine *e, const char *unit, const char *dir, adr_err *err)
 {
-  int timeout_ms = CLAIM_READY_MS;
   cleanup_free char *ready = xasprintf("%s/" GW_FILE_READY, dir);
-  struct timespec t0, now;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  for (unsigned i = 0;; i++) {
-    if (access(ready, F_OK) == 0)
-      return 0;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
-    if ((i % 100 == 99 && !gateway_running(e, unit)) || ms > timeout_ms)
-      return adr_err_set(err, ETIMEDOUT, "egress gateway '%s" ADR_EGRESS_GW_SUFFIX "' did not take its claim%s", unit,
-                         ms > timeout_ms ? " in time" : " (it exited)");
-    struct timespec d = { 0, 500 * 1000 };
-    nanosleep(&d, NULL);
-  }
+  if (pool_wait_file(e, ready, unit, ADR_EGRESS_GW_SUFFIX, CLAIM_READY_MS, err) < 0)
+    return adr_err_prefix(err, "egress gateway did not take its claim");
+  return 0;
 }
 
 /* The sandbox's egress dir (to) becomes a link to the unit's dir (from);
@@ -332,16 +330,6 @@ int adr_egress_pool_claim(struct adr_engine *e, const struct adr_egress_req *r, 
 }
 /* ------------------------------------------------------------ reaping */
 
-static bool container_named(const struct adr_container *v, size_t n, const char *name)
-{
-  for (size_t i = 0; i < n; i++) {
-    const char *cn = v[i].name && v[i].name[0] == '/' ? v[i].name + 1 : v[i].name;
-    if (v[i].id && cn && streq(cn, name))
-      return true;
-  }
-  return false;
-}
-
 /* A lock whose process is gone and whose sandbox is not there: the unit,
  * and the egress files of the sandbox that claimed it, go. */
 static void reap_lock(struct adr_engine *e, const char *unit, const struct adr_container *v, size_t n, const char *boot)
@@ -356,7 +344,7 @@ static void reap_lock(struct adr_engine *e, const char *unit, const struct adr_c
   if (sscanf(b.data, "%63s %127s %255s", pid, bt, holder) != 3)
     return;
   snprintf(tok, sizeof(tok), "%s %s", pid, bt);
-  if (adr_layout_token_alive(tok, boot) || (!streq(holder, "-") && container_named(v, n, holder)))
+  if (adr_layout_token_alive(tok, boot) || (!streq(holder, "-") && adr_container_listed(v, n, holder)))
     return;
   cleanup_free char *sdir =
     streq(holder, "-") || !adr_agent_name_valid(holder) ? NULL : adr_layout_state_path(ADR_STATE_EGRESS, holder);

@@ -80,14 +80,9 @@ void egress_gateway_spec(const struct adr_egress_req *r, struct adr_spec *g)
   g->memory = 512ll << 20;
   g->pids = r->relay ? 128 : 64; /* the relay: a thread per request, at most 64 */
   g->restart = ADR_RESTART_UNLESS_STOPPED;
-  struct strv labels = { 0 };
+  cleanup_strv struct strv labels = { 0 };
   egress_base_labels(r, &labels, "gateway");
-  for (size_t i = 0; i < labels.n; i++) {
-    char *eq = strchr(labels.v[i], '=');
-    *eq = '\0';
-    adr_spec_set_label(g, labels.v[i], eq + 1);
-  }
-  strv_free(&labels);
+  adr_spec_set_labels(g, &labels);
 }
 
 int egress_prepare_dir(const struct adr_egress_req *r, uid_t uid, gid_t gid, adr_err *err)

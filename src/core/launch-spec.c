@@ -12,18 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void set_labels(struct adr_spec *s, const struct strv *labels)
-{
-  for (size_t i = 0; i < labels->n; i++) {
-    cleanup_free char *key = xstrdup(labels->v[i]);
-    char *eq = strchr(key, '=');
-    if (!eq)
-      continue;
-    *eq = '\0';
-    adr_spec_set_label(s, key, eq + 1);
-  }
-}
-
 int launch_spec_finish(struct adr_launch *l, adr_err *err)
 {
   struct adr_spec *s = &l->spec;
@@ -38,7 +26,7 @@ int launch_spec_finish(struct adr_launch *l, adr_err *err)
   };
   cleanup_strv struct strv labels = { 0 };
   adr_layout_sandbox_labels(&ls, &labels);
-  set_labels(s, &labels);
+  adr_spec_set_labels(s, &labels);
   if (!l->o->persistent)
     return 0;
   /* its stdin stays open across attach and detach */
@@ -124,5 +112,5 @@ void adr_launch_chown_spec(struct adr_spec *s, const char *image, const char *di
   adr_spec_add_bind(s, dir, "/workspace", false);
   cleanup_strv struct strv labels = { 0 };
   adr_layout_helper_labels("fix-owner", &labels);
-  set_labels(s, &labels);
+  adr_spec_set_labels(s, &labels);
 }

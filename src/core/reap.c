@@ -77,23 +77,11 @@ static void reap_host_state(struct adr_engine *e)
   strv_free(&cand[1]);
 }
 
-static bool sandbox_listed(const struct adr_container *v, size_t n, const char *name)
-{
-  for (size_t i = 0; i < n; i++) {
-    if (!v[i].id)
-      continue; /* reaped just now */
-    const char *cn = v[i].name && v[i].name[0] == '/' ? v[i].name + 1 : v[i].name;
-    if (streq(cn, name))
-      return true;
-  }
-  return false;
-}
-
 /* A STATE/egress/NAME/policy (or relay: open mode has no policy) whose
  * sandbox NAME is not in v; with max_age >= 0 only one older than that. */
 static bool egress_leftover(const char *name, const struct adr_container *v, size_t n, long max_age)
 {
-  if (name[0] == '.' || sandbox_listed(v, n, name))
+  if (name[0] == '.' || adr_container_listed(v, n, name))
     return false;
   static const char *const files[] = { "policy", "relay" };
   for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
@@ -176,7 +164,7 @@ static void reap_networks(struct adr_engine *e, const struct strv *f, const stru
     if (!for_ || adr_labels_get(&nv[i].labels, ADR_LABEL_POOL) ||
         (adr_layout_owner_alive(&nv[i].labels, boot) && now - nv[i].created <= REAP_GRACE_S))
       continue;
-    if (sandbox_listed(v, n, for_))
+    if (adr_container_listed(v, n, for_))
       continue;
     cleanup_err adr_err e2 = NULL;
     /* its gateway, by id from the same listing and only if it serves
@@ -212,7 +200,7 @@ void adr_reap(struct adr_engine *e)
       const char *for_ = adr_labels_get(&v[i].labels, ADR_LABEL_FOR);
       if (adr_labels_get(&v[i].labels, ADR_LABEL_POOL))
         continue; /* the pool's: adr_egress_pool_reap, by their locks */
-      bool orphan = for_ && !sandbox_listed(v, n, for_) && now - v[i].created > REAP_GRACE_S;
+      bool orphan = for_ && !adr_container_listed(v, n, for_) && now - v[i].created > REAP_GRACE_S;
       if (!orphan && adr_layout_owner_alive(&v[i].labels, boot))
         continue;
       if (for_) {

@@ -42,6 +42,16 @@ void adr_container_free(struct adr_container *c)
   memset(c, 0, sizeof(*c));
 }
 
+bool adr_container_listed(const struct adr_container *v, size_t n, const char *name)
+{
+  for (size_t i = 0; i < n; i++) {
+    const char *cn = v[i].name && v[i].name[0] == '/' ? v[i].name + 1 : v[i].name;
+    if (v[i].id && cn && streq(cn, name))
+      return true;
+  }
+  return false;
+}
+
 void adr_containers_free(struct adr_container *v, size_t n)
 {
   for (size_t i = 0; i < n; i++)

@@ -34,6 +34,8 @@ struct adr_container {
 };
 void adr_container_free(struct adr_container *c);
 void adr_containers_free(struct adr_container *v, size_t n);
+/* A container of v (an entry with a NULL id counts as gone) has this name. */
+bool adr_container_listed(const struct adr_container *v, size_t n, const char *name);
 const char *adr_labels_get(const struct strv *labels, const char *key);
 
 struct adr_network_req {

@@ -90,6 +90,17 @@ void adr_spec_set_label(struct adr_spec *s, const char *key, const char *value)
   strv_pushf(&s->labels, "%s=%s", key, value);
 }
 
+void adr_spec_set_labels(struct adr_spec *s, const struct strv *kv)
+{
+  for (size_t i = 0; i < kv->n; i++) {
+    const char *eq = strchr(kv->v[i], '=');
+    if (!eq)
+      continue;
+    cleanup_free char *key = xstrndup(kv->v[i], (size_t)(eq - kv->v[i]));
+    adr_spec_set_label(s, key, eq + 1);
+  }
+}
+
 void adr_spec_set_net(struct adr_spec *s, enum adr_spec_net_kind kind, const char *name, const char *ipv4)
 {
   free(s->net.name);

@@ -127,6 +127,8 @@ void adr_spec_add_bind(struct adr_spec *s, const char *source, const char *targe
  * with a uid set is the uid. */
 void adr_spec_add_tmpfs(struct adr_spec *s, const char *target, uint64_t size, unsigned mode, long uid, long gid);
 void adr_spec_set_label(struct adr_spec *s, const char *key, const char *value);
+/* Each KEY=VALUE of kv (entries without '=' are skipped). */
+void adr_spec_set_labels(struct adr_spec *s, const struct strv *kv);
 /* The network: kind, the sandbox or network name (JOIN, ATTACH), an
  * address (ATTACH, may be NULL).  Joining drops the spec's hostname, host
  * alias and resolvers: they come from the namespace joined. */
