@@ -39,6 +39,10 @@
 #define GW_OPT_CA "--ca"                 /* FILE: PEM bundle upstream certificates are verified against */
 #define GW_OPT_HELP "--help"
 #define GW_OPT_WAIT_CLAIM "--wait-claim" /* FILE: a pooled gateway (claim.c) waits for its options there */
+/* The only option, in a warm sandbox (adr's ADR_WARM): waits for FILE,
+ * then runs the program it names (NUL-separated: the absolute path, then
+ * its arguments) in its place, with the sandbox's environment. */
+#define GW_OPT_EXEC_CLAIM "--exec-claim"
 
 /* ---------------------------------------------------------------- ports */
 

@@ -89,6 +89,12 @@ static inline int adr_engine_container_stop(struct adr_engine *e, const char *id
     return adr_engine_unsupported(e, "container stop", err);
   return e->ops->container_stop(e, id, timeout_s, err);
 }
+static inline int adr_engine_container_rename(struct adr_engine *e, const char *id, const char *name, adr_err *err)
+{
+  if (e->ops->container_rename == NULL)
+    return adr_engine_unsupported(e, "container rename", err);
+  return e->ops->container_rename(e, id, name, err);
+}
 static inline int adr_engine_container_remove(struct adr_engine *e, const char *id, bool force, adr_err *err)
 {
   if (e->ops->container_remove == NULL)

@@ -180,6 +180,8 @@ struct adr_engine_ops {
   int (*container_kill)(struct adr_engine *e, const char *id, int sig, adr_err *err);
   int (*container_stop)(struct adr_engine *e, const char *id, int timeout_s, adr_err *err);
   int (*container_remove)(struct adr_engine *e, const char *id, bool force, adr_err *err);
+  /* A new name for a container, running or not; EEXIST when it is taken. */
+  int (*container_rename)(struct adr_engine *e, const char *id, const char *name, adr_err *err);
   /* 0 found, 1 absent, <0 error */
   int (*container_inspect)(struct adr_engine *e, const char *id, struct adr_container *out, adr_err *err);
   /* label filters "key" or "key=value"; all=false lists only running ones */

@@ -1,5 +1,7 @@
 #include "spec.h"
 
+#include <openssl/evp.h>
+
 #include <errno.h>
 
 void adr_spec_init(struct adr_spec *s)
@@ -186,4 +188,72 @@ int adr_spec_check(const struct adr_spec *s, adr_err *err)
   if (s->seccomp == ADR_SECCOMP_ADR && (!s->seccomp_profile || !*s->seccomp_profile))
     return adr_err_set(err, EINVAL, "adr's seccomp policy is missing its text");
   return 0;
+}
+
+/* ------------------------------------------------------------ digest */
+
+/* Every value with a tag and a length: no two specs feed the same bytes. */
+static void d_bytes(EVP_MD_CTX *c, char tag, const void *p, size_t n)
+{
+  uint64_t len = n;
+  EVP_DigestUpdate(c, &tag, 1);
+  EVP_DigestUpdate(c, &len, sizeof(len));
+  if (n)
+    EVP_DigestUpdate(c, p, n);
+}
+static void d_str(EVP_MD_CTX *c, char tag, const char *s) { d_bytes(c, s ? tag : '0', s ? s : "", s ? strlen(s) : 0); }
+static void d_int(EVP_MD_CTX *c, char tag, int64_t v) { d_bytes(c, tag, &v, sizeof(v)); }
+static void d_strv(EVP_MD_CTX *c, char tag, const struct strv *v)
+{
+  d_int(c, tag, (int64_t)v->n);
+  for (size_t i = 0; i < v->n; i++)
+    d_str(c, tag, v->v[i]);
+}
+
+char *adr_spec_digest(const struct adr_spec *s, const struct strv *extra)
+{
+  EVP_MD_CTX *c = EVP_MD_CTX_new();
+  if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1)
+    abort(); /* out of memory */
+  d_str(c, 'i', s->image);
+  d_strv(c, 'e', &s->env);
+  d_str(c, 'u', s->user);
+  d_str(c, 'w', s->workdir);
+  d_str(c, 'h', s->hostname);
+  d_int(c, 'm', (int64_t)s->n_mounts);
+  for (size_t i = 0; i < s->n_mounts; i++) {
+    const struct adr_spec_mount *m = &s->mounts[i];
+    d_int(c, 't', m->type);
+    d_str(c, 's', m->source);
+    d_str(c, 'd', m->target);
+    d_int(c, 'f', m->readonly | m->rprivate << 1 | m->nosuid << 2 | m->nodev << 3 | m->noexec << 4);
+    d_int(c, 'z', (int64_t)m->size);
+    d_int(c, 'o', m->mode);
+    d_int(c, 'U', m->uid);
+    d_int(c, 'G', m->gid);
+  }
+  d_int(c, 'a', s->host_alias);
+  d_strv(c, 'E', &s->entrypoint);
+  d_strv(c, 'S', &s->sysctls);
+  d_int(c, 'r', s->restart);
+  d_int(c, 'T', s->tty | s->interactive << 1 | s->detachable << 2);
+  d_int(c, 'M', s->memory);
+  d_int(c, 'C', s->nano_cpus);
+  d_int(c, 'P', s->pids);
+  d_int(c, 'H',
+        s->read_only_root | s->no_new_privileges << 1 | s->drop_all_caps << 2 | s->ipc_private << 3 |
+          s->cgroupns_private << 4 | s->privileged << 5 | s->swap_limited << 6 | s->init << 7);
+  d_strv(c, 'c', &s->cap_add);
+  d_int(c, 'k', s->seccomp);
+  d_str(c, 'K', s->seccomp_profile);
+  if (extra)
+    d_strv(c, 'x', extra);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned n = 0;
+  EVP_DigestFinal_ex(c, md, &n);
+  EVP_MD_CTX_free(c);
+  char *hex = xmalloc(2 * n + 1);
+  for (unsigned i = 0; i < n; i++)
+    snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  return hex;
 }

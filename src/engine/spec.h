@@ -143,6 +143,14 @@ const char *adr_spec_non_utf8(const struct adr_spec *s);
  * (EINVAL). Engines call it before they create anything. */
 int adr_spec_check(const struct adr_spec *s, adr_err *err);
 
+/* A SHA-256 (64 hex digits) of everything in s that makes a sandbox what
+ * it is, except what a warm sandbox (core's ADR_WARM) is given only when
+ * it is claimed: its name, its command and its labels; and except its
+ * network and resolvers, which the caller digests in extra as it decides
+ * them (strings, in order).  Two specs with equal digests make the same
+ * sandbox but for those. */
+char *adr_spec_digest(const struct adr_spec *s, const struct strv *extra);
+
 /* Labels every adr object carries. */
 #define ADR_LABEL_MANAGED "dev.adr.managed"
 #define ADR_LABEL_AGENT "dev.adr.agent"

@@ -4,7 +4,10 @@
  * command line, NUL-separated (policy, log, sandbox name, ports, relay).
  * Then it runs as if it had been started with those options.  --ready-file
  * here names the file it writes once it waits (the claim names its own);
- * SIGTERM while it waits ends it quietly. */
+ * SIGTERM while it waits ends it quietly.
+ *
+ * --exec-claim FILE: a warm sandbox's first process (adr's ADR_WARM).  It
+ * waits the same way, then runs the program FILE names in its place. */
 #include "gwd.h"
 #include "sys.h"
 
@@ -70,13 +73,10 @@ out:
   return r;
 }
 
-int gwd_wait_claim(struct opts *o, adr_err *err)
+/* The claim at path, split: *buf holds the arguments *argv points into
+ * ((*argv)[0] is "adr-gateway", then the claim's, NULL-terminated). */
+static int read_claim(const char *path, char **bufp, char ***argv, size_t *k, adr_err *err)
 {
-  cleanup_free char *path = xstrdup(o->wait_claim);
-  cleanup_free char *waiting = o->ready ? xstrdup(o->ready) : NULL;
-  int w = wait_for(path, waiting, err);
-  if (w <= 0)
-    return w < 0 ? -1 : 1;
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0)
     return adr_err_sys(err, errno, "open claim '%s'", path);
@@ -97,12 +97,25 @@ int gwd_wait_claim(struct opts *o, adr_err *err)
     free(buf);
     return adr_err_set(err, EINVAL, "claim '%s': too large", path);
   }
-  char **argv = NULL;
-  size_t k = 0;
-  if (gw_claim_split(buf, len, &argv, &k) < 0) {
+  if (gw_claim_split(buf, len, argv, k) < 0) {
     free(buf);
     return adr_err_set(err, EINVAL, "claim '%s': %s", path, len ? "not NUL-separated arguments" : "empty");
   }
+  *bufp = buf;
+  return 0;
+}
+
+int gwd_wait_claim(struct opts *o, adr_err *err)
+{
+  cleanup_free char *path = xstrdup(o->wait_claim);
+  cleanup_free char *waiting = o->ready ? xstrdup(o->ready) : NULL;
+  int w = wait_for(path, waiting, err);
+  if (w <= 0)
+    return w < 0 ? -1 : 1;
+  char *buf = NULL, **argv = NULL;
+  size_t k = 0;
+  if (read_claim(path, &buf, &argv, &k, err) < 0)
+    return -1;
   gwd_opts_free(o);
   optind = 0; /* getopt_long again, from the start */
   int r = gwd_opts_parse((int)k, argv, o, err);
@@ -113,4 +126,28 @@ int gwd_wait_claim(struct opts *o, adr_err *err)
   if (r != 0)
     return r < 0 ? -1 : adr_err_set(err, EINVAL, "claim '%s': " GW_OPT_HELP " is no claim", path);
   return 0;
+}
+
+int gwd_exec_claim(const char *path, adr_err *err)
+{
+  int w = wait_for(path, NULL, err);
+  if (w <= 0)
+    return w < 0 ? -1 : 1;
+  char *buf = NULL, **argv = NULL;
+  size_t k = 0;
+  if (read_claim(path, &buf, &argv, &k, err) < 0)
+    return -1;
+  if (k < 2 || argv[1][0] != '/') {
+    adr_err_set(err, EINVAL, "claim '%s': the program is not an absolute path", path);
+  } else {
+    /* what wait_for blocked would stay blocked in the program */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execv(argv[1], argv + 1);
+    adr_err_sys(err, errno, "run '%s'", argv[1]);
+  }
+  free(argv);
+  free(buf);
+  return -1;
 }

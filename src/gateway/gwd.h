@@ -172,6 +172,9 @@ int gwd_relay_init(const struct opts *o, struct in_addr bind, adr_err *err);
 /* claim.c: waits for o->wait_claim, then o holds the claim's options: 0;
  * 1 when SIGTERM ended the wait; -1 with err. */
 int gwd_wait_claim(struct opts *o, adr_err *err);
+/* --exec-claim FILE: waits for FILE, then execs what it names; returns 1
+ * when a signal ended the wait, else -1 with err. */
+int gwd_exec_claim(const char *path, adr_err *err);
 /* hold.c */
 int gwd_run_hold(struct opts *o, adr_err *err);
 

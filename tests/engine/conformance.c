@@ -289,6 +289,22 @@ static void test_stop_and_name_in_use(void **state)
   adr_err_free(&err);
   if (adr_engine_container_start(E, id, &err) < 0)
     fail_err("start", &err);
+  /* renamed while it runs: found by the new name only; a taken name is refused */
+  cleanup_free char *renamed = xasprintf("%s-renamed", s.name);
+  if (adr_engine_container_rename(E, id, renamed, &err) < 0)
+    fail_err("rename", &err);
+  struct adr_container c = { 0 };
+  assert_int_equal(adr_engine_container_inspect(E, renamed, &c, &err), 0);
+  assert_string_equal(c.id, id);
+  adr_container_free(&c);
+  assert_int_equal(adr_engine_container_inspect(E, s.name, &c, &err), 1);
+  if (adr_engine_container_create(E, &s, &id2, &err) < 0) /* the old name is free again */
+    fail_err("create", &err);
+  assert_int_equal(adr_engine_container_rename(E, id, s.name, &err), -1);
+  assert_int_equal(err->errnum, EEXIST);
+  adr_err_free(&err);
+  if (adr_engine_container_remove(E, id2, true, &err) < 0)
+    fail_err("remove", &err);
   if (adr_engine_container_stop(E, id, 10, &err) < 0)
     fail_err("stop", &err);
   int code = -1;

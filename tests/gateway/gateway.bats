@@ -578,6 +578,49 @@ claim() {
   [[ "$output" == *"--wait-claim: only --ready-file goes with it"* ]]
 }
 
+@test "--exec-claim: runs the claimed program in its place, with its environment and signals unblocked" {
+  local d="$T/warm1"
+  mkdir -p "$d"
+  WARM_VAR=kept "$GW" --exec-claim "$d/claim" >"$d/out" 2>"$d/err" </dev/null 3>&- &
+  local gpid=$!
+  sleep 0.3
+  kill -0 "$gpid" # still waiting
+  [ ! -s "$d/out" ]
+  # the control of the signal mask: the program sees SIGTERM unblocked
+  claim "$d/claim" /bin/sh -c 'echo "pid=$$ var=$WARM_VAR"; grep "^SigBlk" /proc/self/status'
+  local rc=0
+  wait "$gpid" || rc=$?
+  [ "$rc" -eq 0 ]
+  grep -qx "pid=$gpid var=kept" "$d/out" # the same process: exec, not a child
+  grep -qx "SigBlk:	0000000000000000" "$d/out"
+  [ ! -s "$d/err" ]
+}
+
+@test "--exec-claim: SIGTERM while waiting ends it quietly; a relative program or a bad claim is refused" {
+  local d="$T/warm2"
+  mkdir -p "$d"
+  "$GW" --exec-claim "$d/claim" 2>"$d/err" </dev/null 3>&- &
+  local gpid=$!
+  sleep 0.3
+  kill -TERM "$gpid"
+  local rc=0
+  wait "$gpid" || rc=$?
+  [ "$rc" -eq 0 ]
+  [ ! -s "$d/err" ]
+  claim "$d/claim" sh -c true
+  run "$GW" --exec-claim "$d/claim"
+  [ "$status" -eq 126 ]
+  [[ "$output" == "adr-gateway: claim '$d/claim': the program is not an absolute path" ]]
+  claim "$d/claim" /nonexistent/prog
+  run "$GW" --exec-claim "$d/claim"
+  [ "$status" -eq 126 ]
+  [[ "$output" == "adr-gateway: run '/nonexistent/prog': "* ]]
+  printf 'no-nul' >"$d/claim"
+  run "$GW" --exec-claim "$d/claim"
+  [ "$status" -eq 126 ]
+  [[ "$output" == *"not NUL-separated arguments"* ]]
+}
+
 @test "the main gateway stops cleanly on SIGTERM with nothing on stderr (sanitizer builds: no reports)" {
   local pid; pid=$(cat "$T/main.ready")
   kill -TERM "$pid"

@@ -207,13 +207,64 @@ static void test_docker_mapping(void **state)
   expect_field(&s, "HostConfig", "SecurityOpt", "[\"no-new-privileges:true\"]");
 }
 
+/* What a warm sandbox's claim may differ in is left out of the digest;
+ * everything else changes it. */
+static void test_digest(void **state)
+{
+  (void)state;
+  struct adr_spec a, b;
+  adr_spec_init(&a);
+  a.image = xstrdup("coding-agent/pi:latest");
+  strv_push(&a.env, "HOME=/home/agent");
+  adr_spec_add_bind(&a, "/w", "/workspace", false);
+  cleanup_free char *d0 = adr_spec_digest(&a, NULL);
+  assert_int_equal(strlen(d0), 64);
+  adr_spec_init(&b);
+  b.image = xstrdup("coding-agent/pi:latest");
+  strv_push(&b.env, "HOME=/home/agent");
+  adr_spec_add_bind(&b, "/w", "/workspace", false);
+  b.name = xstrdup("other");
+  strv_push(&b.cmd, "/usr/local/bin/adr-entry");
+  adr_spec_set_label(&b, "k", "v");
+  adr_spec_set_net(&b, ADR_SPEC_NET_ATTACH, "net", NULL);
+  cleanup_free char *d1 = adr_spec_digest(&b, NULL);
+  assert_string_equal(d0, d1);
+  /* each of these is a different sandbox (the controls) */
+  struct strv x = { 0 };
+  strv_push(&x, "allowlist");
+  cleanup_free char *dx = adr_spec_digest(&a, &x);
+  strv_free(&x);
+  assert_string_not_equal(d0, dx);
+  a.tty = true;
+  cleanup_free char *d2 = adr_spec_digest(&a, NULL);
+  assert_string_not_equal(d0, d2);
+  a.tty = false;
+  a.mounts[0].readonly = true;
+  cleanup_free char *d3 = adr_spec_digest(&a, NULL);
+  assert_string_not_equal(d0, d3);
+  a.mounts[0].readonly = false;
+  strv_push(&a.env, "X=1");
+  cleanup_free char *d4 = adr_spec_digest(&a, NULL);
+  assert_string_not_equal(d0, d4);
+  /* the boundary between strings counts: "ab","c" is not "a","bc" */
+  struct strv y1 = { 0 }, y2 = { 0 };
+  strv_push(&y1, "ab");
+  strv_push(&y1, "c");
+  strv_push(&y2, "a");
+  strv_push(&y2, "bc");
+  cleanup_free char *e1 = adr_spec_digest(&b, &y1), *e2 = adr_spec_digest(&b, &y2);
+  assert_string_not_equal(e1, e2);
+  strv_free(&y1);
+  strv_free(&y2);
+  adr_spec_free(&a);
+  adr_spec_free(&b);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_must_defaults),
-    cmocka_unit_test(test_must_from_fields),
-    cmocka_unit_test(test_check),
-    cmocka_unit_test(test_docker_mapping),
+    cmocka_unit_test(test_must_defaults),  cmocka_unit_test(test_must_from_fields), cmocka_unit_test(test_check),
+    cmocka_unit_test(test_docker_mapping), cmocka_unit_test(test_digest),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

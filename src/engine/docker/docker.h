@@ -56,6 +56,7 @@ int docker_container_create(struct adr_engine *e, const struct adr_spec *spec, c
 int docker_container_start(struct adr_engine *e, const char *id, adr_err *err);
 int docker_container_wait(struct adr_engine *e, const char *id, int *exit_code, adr_err *err);
 int docker_container_kill(struct adr_engine *e, const char *id, int sig, adr_err *err);
+int docker_container_rename(struct adr_engine *e, const char *id, const char *name, adr_err *err);
 int docker_container_stop(struct adr_engine *e, const char *id, int timeout_s, adr_err *err);
 int docker_container_remove(struct adr_engine *e, const char *id, bool force, adr_err *err);
 int docker_container_inspect(struct adr_engine *e, const char *id, struct adr_container *out, adr_err *err);
