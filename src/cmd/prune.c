@@ -2,6 +2,7 @@
  * pool) and what killed adr processes left behind. */
 #include "cmd.h"
 #include "egress.h"
+#include "launch.h"
 #include "reap.h"
 
 /* clang-format off */
@@ -12,9 +13,10 @@ static const struct option prune_options[] = {
 /* clang-format on */
 
 static const char prune_help[] =
-  "Removes the egress pool's free units (the allowlist networks and gateways\n"
-  "adr keeps ready, ADR_EGRESS_POOL) and what killed adr processes left\n"
-  "behind.  Nothing in use is touched: running sandboxes and persistent agents\n"
+  "Removes the idle warm sandboxes (ADR_WARM) with their worktrees, the egress\n"
+  "pool's free units (the allowlist networks and gateways adr keeps ready,\n"
+  "ADR_EGRESS_POOL) and what killed adr processes left behind.  Nothing in use is touched: running sandboxes and "
+  "persistent agents\n"
   "stay.  The next allowlist run makes the pool again (set ADR_EGRESS_POOL=0\n"
   "to keep none); run it before 'docker rmi' of an agent image the pool uses.\n";
 
@@ -24,9 +26,14 @@ static int prune_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, str
   (void)args;
   cleanup_err adr_err err = NULL;
   adr_reap(ctx->s.engine);
+  int w = adr_launch_warm_drain(ctx->s.engine, &err);
+  if (w < 0)
+    return report(&err);
   int n = adr_egress_pool_drain(ctx->s.engine, &err);
   if (n < 0)
     return report(&err);
+  if (w > 0)
+    printf("removed %d warm sandbox%s\n", w, w == 1 ? "" : "es");
   printf("removed %d egress pool unit%s\n", n, n == 1 ? "" : "s");
   return EXIT_OK;
 }

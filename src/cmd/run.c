@@ -186,7 +186,7 @@ int run_parse(const struct adr_cmd_entry *self, const struct cmd_args *a, bool p
   o->term = getenv("TERM");
   if (o->prompt && o->shell)
     return usage_error(self, "--prompt and --shell cannot be combined");
-  if (o->headless && !o->prompt)
+  if (o->headless && !o->prompt && !streq(self->name, "warm")) /* adr warm --headless: for starts with --prompt */
     return usage_error(self, "--headless needs --prompt");
   if (o->prompt && *o->prompt == '\0')
     return usage_error(self, "--prompt is empty");

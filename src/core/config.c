@@ -42,6 +42,8 @@ static const struct adr_config_key keys[] = {
     "credential relay: on (API keys stay on the host, the sandbox gets sentinels) or off", true },
   { "ADR_EGRESS_POOL", ADR_KEY_UINT, "1",
     "allowlist networks and gateways kept ready for the next runs (0-8; 0: each run makes its own)", true },
+  { "ADR_WARM", ADR_KEY_UINT, "0",
+    "idle sandboxes kept per repository and agent for the next 'adr start' (0-8; 0: none)", true },
   { "ADR_NETWORK_POOL", ADR_KEY_STRING, "10.213.0.0/16", "IPv4 prefix adr carves allowlist sandbox networks from",
     true },
   { "ADR_ENGINE", ADR_KEY_ENGINE, NULL,

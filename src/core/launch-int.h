@@ -16,7 +16,32 @@ unsigned launch_pool_size(const struct adr_launch *l);
  * agent's API needs. */
 int launch_plan_creds(struct adr_launch *l, adr_err *err);
 
+/* launch-prepare.c: l->ro from the plan and l->cname (no host state is
+ * written), and the policy with its presets (once). */
+void launch_fill_ro(struct adr_launch *l);
+/* The start marker of l->pname (l->marker): the scope's worktrees dir
+ * (resolved), or NULL when another start of that name is under way. */
+char *launch_take_marker(struct adr_launch *l, adr_err *err);
+
+/* launch-warm.c: warm sandboxes (ADR_WARM) */
+/* ADR_WARM (the environment's, else the configuration's): 0-8, default 0 */
+unsigned launch_warm_size(const struct adr_launch *l);
+/* l is a start a warm sandbox can stand in for: a worktree of its own on
+ * a branch adr/NAME, allowlist or none, no team */
+bool launch_warm_fits(const struct adr_launch *l);
+/* In place of making the worktree: 0 a warm sandbox was claimed (l
+ * describes it; it runs), 1 none fits (make one as usual), -1 error. */
+int launch_warm_claim(struct adr_launch *l, adr_err *err);
+/* l makes a warm sandbox: after launch_spec_finish, its digest label, the
+ * waiting first process */
+int launch_warm_spec(struct adr_launch *l, adr_err *err);
+/* Keeps want idle warm sandboxes like l's for its repository and agent
+ * (removes those that differ): how many are ready, or -1. */
+int launch_warm_fill(struct adr_engine *e, const struct adr_launch *l, unsigned want, adr_err *err);
+
 /* launch-spec.c: every hand edit of the spec adr_run_spec made. */
+/* a persistent agent's terminal and git (wt: its worktree, NULL: none) */
+int launch_spec_agent(struct adr_spec *s, const struct adr_repo *repo, const struct adr_worktree *wt, adr_err *err);
 /* the sandbox's labels, and a persistent agent's terminal and git */
 int launch_spec_finish(struct adr_launch *l, adr_err *err);
 /* adr as root: bind sources through idmapped mounts */

@@ -20,7 +20,13 @@
 int adr_launch_image(struct adr_launch *l, adr_err *err)
 {
   adr_reap(l->engine);
-  int have = adr_engine_image_inspect(l->engine, l->image, NULL, err);
+  struct adr_image im = { 0 };
+  int have = adr_engine_image_inspect(l->engine, l->image, &im, err);
+  if (have == 0) {
+    free(l->image_id);
+    l->image_id = TAKE_PTR(im.id);
+  }
+  adr_image_free(&im);
   if (have == 1)
     adr_err_set(err, ENOENT, "image '%s' not found; build it with 'adr build %s%s%s'", l->image, l->agent->name,
                 l->o->tag ? " --tag " : "", l->o->tag ? l->o->tag : "");
@@ -62,25 +68,37 @@ static int agent_exists(const struct adr_launch *l, adr_err *err)
   return adr_err_set(err, EEXIST, "an agent named '%s' already exists in %s (see 'adr ls')", l->pname, l->scope);
 }
 
-/* The agent's own branch and worktree, under the start marker. */
-static int make_worktree(struct adr_launch *l, adr_err *err)
+char *launch_take_marker(struct adr_launch *l, adr_err *err)
 {
-  cleanup_free char *br = l->o->branch ? xstrdup(l->o->branch) : adr_layout_agent_branch(l->pname);
   /* a marker that a start is under way, so that no other adr takes the
    * half-made worktree for an orphan */
   cleanup_free char *dir0 = adr_layout_worktrees_dir(l->scope);
   if (adr_mkdir_p(dir0, 0700, err) < 0)
-    return -1;
+    return NULL;
   /* the path without symlinks: git records it so in the worktree's
    * metadata, which adr checks before every git call */
-  cleanup_free char *dir = realpath(dir0, NULL);
-  if (!dir)
-    return adr_err_sys(err, errno, "'%s'", dir0);
-  cleanup_free char *wtpath = adr_layout_worktree(dir, l->pname);
+  char *dir = realpath(dir0, NULL);
+  if (!dir) {
+    adr_err_sys(err, errno, "'%s'", dir0);
+    return NULL;
+  }
   cleanup_free char *marker = adr_layout_start_marker(dir, l->pname);
-  if (start_marker(marker, l->pname, err) < 0)
-    return -1; /* not ours: never remove it */
+  if (start_marker(marker, l->pname, err) < 0) {
+    free(dir);
+    return NULL; /* not ours: never remove it */
+  }
   l->marker = TAKE_PTR(marker);
+  return dir;
+}
+
+/* The agent's own branch and worktree, under the start marker. */
+static int make_worktree(struct adr_launch *l, adr_err *err)
+{
+  cleanup_free char *br = l->o->branch ? xstrdup(l->o->branch) : adr_layout_agent_branch(l->pname);
+  cleanup_free char *dir = launch_take_marker(l, err);
+  if (!dir)
+    return -1;
+  cleanup_free char *wtpath = adr_layout_worktree(dir, l->pname);
   if (adr_worktree_add(&l->repo, wtpath, br, &l->wt, err) < 0)
     return adr_err_prefix(err, "start '%s'", l->pname);
   l->made_wt = true;
@@ -115,8 +133,14 @@ static int prepare_agent(struct adr_launch *l, adr_err *err)
     return -1;
   if (taken)
     return agent_exists(l, err);
-  if (rr == 0 && !o->no_worktree)
+  if (rr == 0 && !o->no_worktree) {
+    if (!l->warm_make && launch_warm_fits(l)) { /* a warm sandbox made ahead, if one fits */
+      int c = launch_warm_claim(l, err);
+      if (c <= 0)
+        return c;
+    }
     return make_worktree(l, err);
+  }
   return 0;
 }
 
@@ -137,8 +161,7 @@ static int name_free(struct adr_launch *l, adr_err *err)
   return adr_err_set(err, EEXIST, "create sandbox '%s': name in use", l->cname);
 }
 
-/* adr_run_spec's inputs, and the identity files it mounts. */
-static int run_opts(struct adr_launch *l, adr_err *err)
+void launch_fill_ro(struct adr_launch *l)
 {
   const struct adr_launch_opts *o = l->o;
   struct adr_run_opts *ro = &l->ro;
@@ -174,17 +197,23 @@ static int run_opts(struct adr_launch *l, adr_err *err)
   ro->tmp_size = l->tmp_size;
   ro->unsafe = o->unsafe;
   ro->seccomp_profile = sc && sc->len > 2 ? (const char *)sc->data : NULL;
-  /* passwd/group made here and mounted read-only: the agent cannot edit
-   * its own identity (the image's /etc/passwd points into /run/adr) */
+  free(l->identity_dir);
+  free(l->overlay_dir);
+  free(l->idmap_dir);
   l->identity_dir = adr_layout_state_path(ADR_STATE_IDENTITY, l->cname);
-  if (adr_identity_write(l->identity_dir, ro->uid, ro->gid, err) < 0)
-    return -1;
   ro->identity_dir = l->identity_dir;
   l->overlay_dir = adr_layout_overlay_dir(l->identity_dir);
   ro->overlay_dir = l->overlay_dir;
-  if (root)
-    l->idmap_dir = adr_layout_state_path(ADR_STATE_IDMAP, l->cname);
-  return 0;
+  l->idmap_dir = root ? adr_layout_state_path(ADR_STATE_IDMAP, l->cname) : NULL;
+}
+
+/* adr_run_spec's inputs, and the identity files it mounts. */
+static int run_opts(struct adr_launch *l, adr_err *err)
+{
+  launch_fill_ro(l);
+  /* passwd/group made here and mounted read-only: the agent cannot edit
+   * its own identity (the image's /etc/passwd points into /run/adr) */
+  return adr_identity_write(l->identity_dir, l->ro.uid, l->ro.gid, err);
 }
 
 /* The workspace's git config is the agent's to write (in a plain run): say
@@ -203,13 +232,40 @@ static void hint_git_remotes(struct adr_launch *l)
   buf_free(&gb);
 }
 
-/* The network the policy allows: made before the sandbox, which joins it. */
-static int prepare_egress(struct adr_launch *l, adr_err *err)
+/* The policy's presets, before a warm sandbox's digest is compared. */
+static int prepare_policy(struct adr_launch *l, adr_err *err)
 {
   for (size_t i = 0; l->pol.mode == ADR_NET_ALLOWLIST && i < l->presets.n; i++)
     if (adr_netpolicy_preset(&l->pol, l->presets.v[i], l->ws, err) < 0)
       return -1;
-  hint_git_remotes(l);
+  if (!l->warm_make)
+    hint_git_remotes(l);
+  return 0;
+}
+
+/* A warm sandbox takes a unit of the pool: made now when none is free
+ * (its name must not be in the names of its network objects: it changes). */
+static int claim_for_warm(struct adr_launch *l, const struct adr_egress_req *er, adr_err *err)
+{
+  cleanup_free char *host = adr_run_hostname(l->agent);
+  /* another adr may be filling the pool (then this fill does nothing) or
+   * take the unit made here first: again, for a while */
+  for (int i = 0; i < 300; i++) {
+    int up = adr_egress_pool_claim(l->engine, er, &l->spec, &l->egress_unit, &l->relay_url, err);
+    if (up != 1)
+      return up;
+    int have = adr_egress_pool_fill(l->engine, er, host, adr_egress_pool_free() + 1, err);
+    if (have < 0)
+      return -1;
+    if (have == 0)
+      usleep(100 * 1000);
+  }
+  return adr_err_set(err, EAGAIN, "no free egress unit for a warm sandbox (another adr kept making them)");
+}
+
+/* The network the policy allows: made before the sandbox, which joins it. */
+static int prepare_egress(struct adr_launch *l, adr_err *err)
+{
   l->egress_dir = adr_layout_state_path(ADR_STATE_EGRESS, l->cname);
   l->gateway_bin = l->pol.mode == ADR_NET_NONE ? NULL : adr_gateway_bin(err);
   if (l->pol.mode != ADR_NET_NONE && !l->gateway_bin)
@@ -251,7 +307,9 @@ static int prepare_egress(struct adr_launch *l, adr_err *err)
   }
   int up = 1;
   er.own_interface = l->o->persistent;
-  if (launch_pool_size(l) > 0) /* a unit made ahead, if one is free */
+  if (l->warm_make && l->pol.mode == ADR_NET_ALLOWLIST)
+    up = claim_for_warm(l, &er, err);
+  else if (launch_pool_size(l) > 0) /* a unit made ahead, if one is free */
     up = adr_egress_pool_claim(l->engine, &er, &l->spec, &l->egress_unit, &l->relay_url, err);
   if (up == 1)
     up = adr_egress_up(l->engine, &er, &l->spec, err);
@@ -265,9 +323,13 @@ static int prepare_egress(struct adr_launch *l, adr_err *err)
 
 int adr_launch_prepare(struct adr_launch *l, adr_err *err)
 {
+  if (prepare_policy(l, err) < 0)
+    return -1;
   if (l->o->persistent) {
     if (prepare_agent(l, err) < 0)
       return -1;
+    if (l->warm_claimed)
+      return 0; /* it runs already */
   } else {
     cleanup_free char *suffix = adr_layout_suffix();
     l->cname = l->o->name ? xstrdup(l->o->name) : adr_layout_run_name(l->agent->name, suffix);
@@ -279,11 +341,38 @@ int adr_launch_prepare(struct adr_launch *l, adr_err *err)
   for (size_t i = 0; i < l->creds.n_overlays; i++)
     if (adr_stage_overlay_write(l->identity_dir, l->creds.overlays[i].rel, l->creds.overlays[i].content, err) < 0)
       return -1;
-  if (launch_spec_finish(l, err) < 0)
+  if (launch_spec_finish(l, err) < 0 || (l->warm_make && launch_warm_spec(l, err) < 0))
     return -1;
   if (l->idmap_dir && launch_spec_idmap(l, l->ro.uid, l->ro.gid, err) < 0)
     return -1;
   if (prepare_egress(l, err) < 0)
     return -1;
+  if (l->warm_make && l->relay_url) { /* for the start that claims it: its command may name the relay */
+    cleanup_free char *rf = adr_layout_warm_file(l->identity_dir, "relay");
+    if (write_file_atomic(rf, l->relay_url, strlen(l->relay_url), 0644) < 0)
+      return adr_err_sys(err, errno, "write '%s'", rf);
+  }
   return launch_spec_relay(l, err);
+}
+
+int adr_launch_warm_starts(struct adr_launch *l, adr_err *err)
+{
+  int have = adr_launch_image(l, err);
+  if (have != 0)
+    return -1;
+  if (prepare_policy(l, err) < 0)
+    return -1;
+  int rr = adr_repo_find(l->ws, &l->repo, err);
+  if (rr < 0)
+    return -1;
+  if (rr == 1)
+    return adr_err_set(err, ENOTDIR, "'%s' is not in a git repository: warm sandboxes stand in for 'adr start' there",
+                       l->ws);
+  l->scope = xstrdup(l->repo.top);
+  l->pname = adr_layout_warm_name("template"); /* no sandbox of its own: names for the plan's paths */
+  l->cname = adr_layout_agent_sandbox(l->pname, l->scope);
+  launch_fill_ro(l);
+  if (!launch_warm_fits(l))
+    return 0;
+  return launch_warm_fill(l->engine, l, launch_warm_size(l), err);
 }

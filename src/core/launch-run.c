@@ -20,6 +20,8 @@
 
 int adr_launch_create(struct adr_launch *l, adr_err *err)
 {
+  if (l->warm_claimed)
+    return 0; /* it exists, and runs */
   if (adr_engine_container_create(l->engine, &l->spec, &l->id, err) < 0) {
     if (l->o->persistent && (*err)->errnum == EEXIST)
       return adr_err_set(err, EEXIST, "an agent named '%s' already exists in %s (see 'adr ls')", l->pname, l->scope);
@@ -33,7 +35,7 @@ int adr_launch_create(struct adr_launch *l, adr_err *err)
 
 int adr_launch_detach(struct adr_launch *l, adr_err *err)
 {
-  if (adr_engine_container_start(l->engine, l->id, err) < 0)
+  if (!l->warm_claimed && adr_engine_container_start(l->engine, l->id, err) < 0)
     return adr_err_prefix(err, "start sandbox '%s'", l->cname);
   l->started = true;
   if (l->marker) {
@@ -260,6 +262,8 @@ static void detached_work(struct adr_launch *l, bool teardown)
   } else if (l->egress_unit) { /* a persistent agent's unit: it has an interface of its own */
     adr_egress_pool_drop_holder(e, l->egress_unit);
   }
+  if (!teardown && launch_warm_fits(l)) /* the warm sandboxes, for the next start */
+    launch_warm_fill(e, l, launch_warm_size(l), &err);
   if (l->pol.mode == ADR_NET_ALLOWLIST && l->gateway_bin)
     fill_pool(e, l->config, l->agent, l->image, l->gateway_bin, launch_pool_size(l), &err);
   adr_engine_close(e);
@@ -315,7 +319,8 @@ static bool detach_work(struct adr_launch *l, bool teardown)
 void adr_launch_teardown_detach(struct adr_launch *l)
 {
   if (l->started) { /* a persistent agent: nothing to undo; the pool it took from is made whole */
-    if (l->egress_unit || (l->pol.mode == ADR_NET_ALLOWLIST && l->gateway_bin && launch_pool_size(l) > 0))
+    if (l->egress_unit || (l->pol.mode == ADR_NET_ALLOWLIST && l->gateway_bin && launch_pool_size(l) > 0) ||
+        launch_warm_fits(l))
       detach_work(l, false);
     return;
   }

@@ -29,10 +29,15 @@ int launch_spec_finish(struct adr_launch *l, adr_err *err)
   adr_spec_set_labels(s, &labels);
   if (!l->o->persistent)
     return 0;
+  return launch_spec_agent(s, &l->repo, l->made_wt ? &l->wt : NULL, err);
+}
+
+int launch_spec_agent(struct adr_spec *s, const struct adr_repo *repo, const struct adr_worktree *wt, adr_err *err)
+{
   /* its stdin stays open across attach and detach */
   s->detachable = true;
-  if (l->made_wt) {
-    if (adr_worktree_mounts(&l->repo, &l->wt, s, err) < 0)
+  if (wt) {
+    if (adr_worktree_mounts(repo, wt, s, err) < 0)
       return -1;
     /* no background gc inside: packed-refs is read-only there */
     strv_push(&s->env, "GIT_CONFIG_COUNT=2");

@@ -95,6 +95,7 @@ void adr_launch_free(struct adr_launch *l)
   adr_creds_plan_free(&l->creds);
   strv_free(&l->overlay_rels);
   free(l->image);
+  free(l->image_id);
   free(l->cname);
   free(l->scope);
   free(l->pname);

@@ -109,6 +109,11 @@ struct adr_launch {
   struct strv overlay_rels;
   const char *model;
   char *image;
+  char *image_id; /* adr_launch_image: what the image is now */
+
+  /* warm sandboxes (ADR_WARM, launch-warm.c) */
+  bool warm_make;    /* this launch makes one: its first process waits for a claim */
+  bool warm_claimed; /* prepare claimed one: it runs, renamed; create and detach have nothing to do */
 
   /* prepare */
   char *cname;         /* the sandbox's name */
@@ -184,6 +189,14 @@ void adr_launch_teardown_detach(struct adr_launch *l);
  * after the next run: how many are ready, or -1. */
 int adr_launch_warm(struct adr_engine *e, const struct adr_config *c, const struct adr_agent *a, const char *tag,
                     unsigned want, adr_err *err);
+/* ADR_WARM: makes the warm sandboxes for l's start (planned, persistent,
+ * engine set) in its repository now: how many are ready (0 when ADR_WARM
+ * is 0 or the start is of a kind none stands in for), or -1. */
+int adr_launch_warm_starts(struct adr_launch *l, adr_err *err);
+/* Removes every idle warm sandbox: how many, or -1. */
+int adr_launch_warm_drain(struct adr_engine *e, adr_err *err);
+/* ADR_WARM (the environment's, else the configuration's): 0-8. */
+unsigned adr_launch_warm_size(const struct adr_config *c, const char *(*getenv_fn)(const char *));
 /* ADR_EGRESS_POOL (the environment's, else the configuration's). */
 unsigned adr_launch_pool_size(const struct adr_config *c, const char *(*getenv_fn)(const char *));
 

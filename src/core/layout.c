@@ -48,6 +48,8 @@ char *adr_layout_agent_name(const char *agent, unsigned n)
   return n <= 1 ? xstrdup(agent) : xasprintf("%s-%u", agent, n);
 }
 
+char *adr_layout_warm_name(const char *suffix) { return xasprintf("warm-%s", suffix); }
+
 char *adr_layout_agent_branch(const char *name) { return xasprintf("adr/%s", name); }
 
 char *adr_layout_gateway(const char *sandbox) { return xasprintf("%s-gw", sandbox); }
@@ -220,6 +222,14 @@ void adr_layout_filter_agents(const char *scope, struct strv *filters)
     strv_pushf(filters, ADR_LABEL_SCOPE "=%s", scope);
 }
 
+void adr_layout_filter_warm(const char *scope, const char *agent, struct strv *filters)
+{
+  adr_layout_filter_agents(scope, filters);
+  strv_push(filters, ADR_LABEL_WARM);
+  if (agent)
+    strv_pushf(filters, ADR_LABEL_AGENT "=%s", agent);
+}
+
 void adr_layout_filter_worktree(const char *path, struct strv *filters)
 {
   strv_pushf(filters, ADR_LABEL_WORKTREE "=%s", path);
@@ -285,4 +295,9 @@ char *adr_layout_send_template(void)
 {
   cleanup_free char *state = adr_state_dir();
   return xasprintf("%s/.send-XXXXXX", state);
+}
+
+char *adr_layout_warm_file(const char *identity_dir, const char *file)
+{
+  return xasprintf("%s/warm%s%s", identity_dir, *file ? "/" : "", file);
 }

@@ -35,6 +35,8 @@ char *adr_layout_scope_key(const char *scope);
 char *adr_layout_agent_sandbox(const char *name, const char *scope);
 /* The n-th default name of an agent: AGENT, AGENT-2, AGENT-3, ... */
 char *adr_layout_agent_name(const char *agent, unsigned n);
+/* warm-SUFFIX: a warm sandbox's agent name, until a start claims it. */
+char *adr_layout_warm_name(const char *suffix);
 /* adr/NAME: a persistent agent's default branch. */
 char *adr_layout_agent_branch(const char *name);
 /* SANDBOX-gw: a sandbox's egress gateway. */
@@ -97,6 +99,8 @@ void adr_layout_agent_image_labels(const char *agent, const char *npm_package, c
 void adr_layout_filter_managed(struct strv *filters);
 void adr_layout_filter_agents(const char *scope, struct strv *filters);
 void adr_layout_filter_worktree(const char *path, struct strv *filters);
+/* The warm sandboxes of agent in scope (NULL, NULL: all of them). */
+void adr_layout_filter_warm(const char *scope, const char *agent, struct strv *filters);
 
 /* ------------------------------------------------------------ host state */
 
@@ -128,6 +132,11 @@ char *adr_layout_worktree(const char *dir, const char *name);
 char *adr_layout_start_marker(const char *dir, const char *name);
 /* NAME of a start marker's file name, or NULL when file is not one. */
 char *adr_layout_start_marker_name(const char *file);
+/* IDENTITY/warm/FILE: a warm sandbox's files (launch-warm.c): "claim"
+ * (the program its first process runs, written by the start that claims
+ * it), "taken" (that start's lock), "agent" (the name, branch, base it was
+ * given), "relay" (its relay's URL). */
+char *adr_layout_warm_file(const char *identity_dir, const char *file);
 /* STATE/.send-XXXXXX: a mkostemp template for a team prompt. */
 char *adr_layout_send_template(void);
 

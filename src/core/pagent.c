@@ -1,4 +1,6 @@
 #include "pagent.h"
+#include "agent.h"
+#include "buf.h"
 #include "layout.h"
 #include "spec.h"
 
@@ -28,6 +30,7 @@ const char *adr_pagent_state_name(enum adr_pagent_state s)
 
 void adr_pagent_free(struct adr_pagent *a)
 {
+  free(a->warm);
   adr_container_free(&a->c);
   adr_repo_free(&a->repo);
   memset(a, 0, sizeof(*a));
@@ -45,6 +48,43 @@ const char *adr_pagent_sandbox(const struct adr_pagent *a)
   return a->c.name && a->c.name[0] == '/' ? a->c.name + 1 : a->c.name;
 }
 
+/* A warm sandbox: what the start that claimed it named it (the file
+ * "agent": name, branch, base, team, a line each), else idle. */
+static void warm_fill(struct adr_pagent *a)
+{
+  const char *ident = adr_labels_get(&a->c.labels, ADR_LABEL_IDENTITY);
+  a->warm_idle = true;
+  if (!ident || !adr_layout_in_area(ADR_STATE_IDENTITY, ident))
+    return;
+  cleanup_free char *path = adr_layout_warm_file(ident, "agent");
+  struct buf b;
+  buf_init(&b, 4096);
+  if (buf_read_file(&b, path) < 0 || !b.data) {
+    buf_free(&b);
+    return;
+  }
+  char *f[4] = { 0 };
+  char *p = b.data;
+  for (size_t i = 0; i < 4; i++) {
+    char *nl = strchr(p, '\n');
+    if (!nl)
+      break;
+    *nl = '\0';
+    f[i] = p;
+    p = nl + 1;
+  }
+  if (!f[3] || !adr_agent_name_valid(f[0]) || !adr_branch_name_valid(f[1])) {
+    buf_free(&b);
+    return;
+  }
+  a->warm = b.data; /* the fields point into it */
+  a->warm_idle = false;
+  a->name = f[0];
+  a->wt.branch = f[1];
+  a->wt.base = f[2];
+  a->team = *f[3] ? f[3] : NULL;
+}
+
 void adr_pagent_fill(struct adr_pagent *a)
 {
   const struct strv *l = &a->c.labels;
@@ -59,6 +99,11 @@ void adr_pagent_fill(struct adr_pagent *a)
   a->wt.base = (char *)adr_labels_get(l, ADR_LABEL_BASE);
   a->has_worktree = a->wt.branch && a->wt.path && a->wt.gitdir;
   a->workspace = adr_labels_get(l, ADR_LABEL_WORKSPACE);
+  free(a->warm);
+  a->warm = NULL;
+  a->warm_idle = false;
+  if (adr_labels_get(l, ADR_LABEL_WARM))
+    warm_fill(a);
 }
 
 int adr_pagent_scope(const char *cwd, struct adr_repo *repo, char **scope, adr_err *err)
@@ -89,13 +134,18 @@ int adr_pagent_list(struct adr_engine *e, const char *scope, struct adr_pagent *
   if (adr_engine_container_list(e, &f, true, &v, &m, err) < 0)
     return -1;
   struct adr_pagent *a = xcalloc(m ? m : 1, sizeof(*a));
+  size_t k = 0;
   for (size_t i = 0; i < m; i++) {
-    a[i].c = v[i];
-    adr_pagent_fill(&a[i]);
+    a[k].c = v[i];
+    adr_pagent_fill(&a[k]);
+    if (a[k].warm_idle) /* not an agent (yet) */
+      adr_pagent_free(&a[k]);
+    else
+      k++;
   }
   free(v); /* the elements moved into a */
   *out = a;
-  *n = m;
+  *n = k;
   return 0;
 }
 

@@ -37,6 +37,10 @@ struct adr_pagent {
   const char *name, *agent, *scope, *workspace, *team; /* point into c.labels */
   struct adr_worktree wt;                              /* fields point into c.labels; never adr_worktree_free it */
   bool has_worktree;
+  /* a warm sandbox (ADR_WARM): idle, not an agent yet (never listed); or
+   * claimed, when name, team and wt.branch, wt.base point into warm */
+  bool warm_idle;
+  char *warm;
 };
 void adr_pagent_free(struct adr_pagent *a);
 static inline void adr_pagent_cleanup(struct adr_pagent *a) { adr_pagent_free(a); }
@@ -44,7 +48,8 @@ static inline void adr_pagent_cleanup(struct adr_pagent *a) { adr_pagent_free(a)
 void adr_pagents_free(struct adr_pagent *v, size_t n);
 /* The agent's sandbox name (its container's name without the '/'). */
 const char *adr_pagent_sandbox(const struct adr_pagent *a);
-/* Fills name, scope, state, worktree ... from a->c (labels and state). */
+/* Fills name, scope, state, worktree ... from a->c (labels and state; a
+ * claimed warm sandbox's from its host state, launch-warm.c). */
 void adr_pagent_fill(struct adr_pagent *a);
 static inline bool adr_pagent_running(const struct adr_pagent *a) { return a->state == ADR_PAGENT_RUNNING; }
 

@@ -252,9 +252,13 @@ static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *
 
 int adr_identity_remove(const char *dir, adr_err *err)
 {
-  cleanup_free char *stg = xasprintf("%s/stage", dir);
-  if (nftw(stg, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
-    return adr_err_sys(err, errno, "remove '%s'", stg);
+  /* the staged copies, and a warm sandbox's files (core/launch-warm.c) */
+  static const char *const subs[] = { "stage", "warm" };
+  for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
+    cleanup_free char *sub = xasprintf("%s/%s", dir, subs[i]);
+    if (nftw(sub, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+      return adr_err_sys(err, errno, "remove '%s'", sub);
+  }
   static const char *const files[] = { "passwd", "group" };
   for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
     cleanup_free char *p = xasprintf("%s/%s", dir, files[i]);

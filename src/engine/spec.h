@@ -168,6 +168,10 @@ char *adr_spec_digest(const struct adr_spec *s, const struct strv *extra);
 #define ADR_LABEL_GITDIR "dev.adr.gitdir"
 #define ADR_LABEL_BASE "dev.adr.base" /* commit the branch started from */
 #define ADR_LABEL_TEAM "dev.adr.team" /* adr team session it belongs to */
+/* a warm sandbox (core's ADR_WARM): the digest of its spec (adr_spec_digest
+ * and what the launch adds); its name, branch and base above are those it
+ * was made with, until a start claims it (launch-warm.c) */
+#define ADR_LABEL_WARM "dev.adr.warm"
 /* a sandbox's egress gateway and network (kind "gateway" / "network") */
 #define ADR_LABEL_FOR "dev.adr.for"               /* the sandbox (container name) they serve */
 #define ADR_LABEL_NETMODE "dev.adr.network"       /* none, allowlist, open */
