@@ -58,9 +58,7 @@ static int warm_all(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struc
   }
   int ret = EXIT_OK;
   /* the warm sandboxes first: each takes a unit of the pool */
-  if (adr_launch_warm_size(&ctx->s.config, NULL) == 0)
-    printf("warm sandboxes: ADR_WARM is 0, none kept\n");
-  else
+  if (adr_launch_warm_size(&ctx->s.config, NULL) > 0)
     ret = warm_sandboxes(ctx, o);
   unsigned want = adr_launch_pool_size(&ctx->s.config, NULL);
   int ready = want ? adr_launch_warm(ctx->s.engine, &ctx->s.config, a, o->tag, want, &err) : 0;
@@ -69,7 +67,7 @@ static int warm_all(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struc
   if (want)
     printf("egress pool: %d of %u ready\n", ready, want);
   else
-    printf("egress pool: ADR_EGRESS_POOL is 0, none kept\n");
+    printf("ADR_EGRESS_POOL is 0: nothing to make\n");
   return ret;
 }
 
