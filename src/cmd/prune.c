@@ -40,7 +40,7 @@ static int prune_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, str
 
 const struct adr_cmd_entry cmd_prune_entry = {
   .name = "prune",
-  .summary = "remove the egress pool and what killed adrs left",
+  .summary = "remove warm sandboxes, the egress pool and what killed adrs left",
   .usage = "adr prune",
   .help = prune_help,
   .options = prune_options,

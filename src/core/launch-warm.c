@@ -179,7 +179,9 @@ static int warm_list(struct adr_engine *e, const char *scope, const char *agent,
 }
 
 /* A warm sandbox that is of no use (stale, or a claim failed half way):
- * all of it goes; its branch holds nothing (the agent never ran). */
+ * all of it goes; its branch holds nothing (the agent never ran).  The
+ * branch is the one its worktree has checked out, when git can tell (a
+ * killed claim may have made the agent's already). */
 static void discard(struct adr_engine *e, const struct adr_repo *repo, struct warm *w, const char *cname,
                     const char *branch)
 {
@@ -187,6 +189,12 @@ static void discard(struct adr_engine *e, const struct adr_repo *repo, struct wa
   adr_teardown_of_pagent(&w->a, &t);
   struct adr_worktree wt = w->a.wt;
   wt.branch = (char *)branch;
+  cleanup_buf struct buf cur;
+  buf_init(&cur, 4096);
+  cleanup_err adr_err e0 = NULL;
+  if (repo && adr_git_wt(repo, wt.gitdir, wt.path, true, &cur, &e0, "symbolic-ref", "--short", "HEAD", NULL) == 0 &&
+      str_has_prefix(adr_git_trim(&cur), "adr/"))
+    wt.branch = cur.data;
   t.sandbox = cname;
   t.repo = repo;
   t.wt = repo ? &wt : NULL;
@@ -204,6 +212,18 @@ static bool warm_has(const struct warm *w, const char *file)
 {
   cleanup_free char *p = adr_layout_warm_file(w->identity, file);
   return access(p, F_OK) == 0;
+}
+
+/* A start is taking it over right now: "taken" names a live process (a
+ * killed start's claim is left half done: the sandbox is of no use). */
+static bool warm_being_taken(const struct warm *w, const char *boot)
+{
+  cleanup_free char *p = adr_layout_warm_file(w->identity, "taken");
+  cleanup_buf struct buf b;
+  buf_init(&b, 256);
+  if (buf_read_file(&b, p) < 0)
+    return errno != ENOENT; /* unreadable: leave it be */
+  return adr_layout_token_alive(b.data ? b.data : "", boot);
 }
 
 /* The program: the command the start's own sandbox would run, with the
@@ -392,16 +412,18 @@ int launch_warm_fill(struct adr_engine *e, const struct adr_launch *l, unsigned 
   if (warm_list(e, l->scope, l->agent->name, &v, &n, err) < 0)
     return -1;
   cleanup_free char *wdir = adr_layout_worktrees_dir(l->scope);
+  cleanup_free char *boot = adr_layout_boot_id();
   unsigned ready = 0;
   for (size_t i = 0; i < n; i++) {
     struct warm *w = &v[i];
-    if (!w->a.warm_idle || warm_has(w, "taken"))
+    if (!w->a.warm_idle || warm_being_taken(w, boot))
       continue; /* an agent now, or being claimed */
     cleanup_free char *marker = adr_layout_start_marker(wdir, w->a.name);
     if (w->a.state == ADR_PAGENT_CREATED && access(marker, F_OK) == 0)
       continue; /* being made */
     cleanup_err adr_err e1 = NULL;
-    cleanup_free char *d = adr_pagent_running(&w->a) ? digest_as(l, w->cname, w->identity, &w->a.wt, &e1) : NULL;
+    cleanup_free char *d =
+      adr_pagent_running(&w->a) && !warm_has(w, "taken") ? digest_as(l, w->cname, w->identity, &w->a.wt, &e1) : NULL;
     if (d && streq(d, w->digest) && ready < want)
       ready++;
     else
@@ -421,9 +443,10 @@ int adr_launch_warm_drain(struct adr_engine *e, adr_err *err)
   if (warm_list(e, NULL, NULL, &v, &n, err) < 0)
     return -1;
   int gone = 0;
+  cleanup_free char *boot = adr_layout_boot_id();
   for (size_t i = 0; i < n; i++) {
     struct warm *w = &v[i];
-    if (!w->a.warm_idle || warm_has(w, "taken") || !w->a.scope)
+    if (!w->a.warm_idle || warm_being_taken(w, boot) || !w->a.scope)
       continue;
     struct adr_repo repo = { 0 };
     cleanup_err adr_err e1 = NULL;

@@ -48,6 +48,25 @@ const char *adr_pagent_sandbox(const struct adr_pagent *a)
   return a->c.name && a->c.name[0] == '/' ? a->c.name + 1 : a->c.name;
 }
 
+int adr_pagent_warm_parse(char *text, char *f[4])
+{
+  char *p = text;
+  for (size_t i = 0; i < 4; i++) {
+    char *nl = p ? strchr(p, '\n') : NULL;
+    if (!nl)
+      return -1;
+    *nl = '\0';
+    f[i] = p;
+    p = nl + 1;
+  }
+  if (*p || !adr_agent_name_valid(f[0]) || !adr_branch_name_valid(f[1]) || !str_has_prefix(f[1], "adr/"))
+    return -1;
+  for (const char *c = f[2]; *c; c++) /* a commit id */
+    if (!strchr("0123456789abcdef", *c))
+      return -1;
+  return *f[3] && !adr_agent_name_valid(f[3]) ? -1 : 0;
+}
+
 /* A warm sandbox: what the start that claimed it named it (the file
  * "agent": name, branch, base, team, a line each), else idle. */
 static void warm_fill(struct adr_pagent *a)
@@ -63,17 +82,8 @@ static void warm_fill(struct adr_pagent *a)
     buf_free(&b);
     return;
   }
-  char *f[4] = { 0 };
-  char *p = b.data;
-  for (size_t i = 0; i < 4; i++) {
-    char *nl = strchr(p, '\n');
-    if (!nl)
-      break;
-    *nl = '\0';
-    f[i] = p;
-    p = nl + 1;
-  }
-  if (!f[3] || !adr_agent_name_valid(f[0]) || !adr_branch_name_valid(f[1])) {
+  char *f[4];
+  if (adr_pagent_warm_parse(b.data, f) < 0) {
     buf_free(&b);
     return;
   }

@@ -48,6 +48,10 @@ static inline void adr_pagent_cleanup(struct adr_pagent *a) { adr_pagent_free(a)
 void adr_pagents_free(struct adr_pagent *v, size_t n);
 /* The agent's sandbox name (its container's name without the '/'). */
 const char *adr_pagent_sandbox(const struct adr_pagent *a);
+/* A claimed warm sandbox's IDENTITY/warm/agent (launch-warm.c): four
+ * lines, name, branch (adr/...), base commit, team (may be empty); cut in
+ * place into f.  -1 when it is not that. */
+int adr_pagent_warm_parse(char *text, char *f[4]);
 /* Fills name, scope, state, worktree ... from a->c (labels and state; a
  * claimed warm sandbox's from its host state, launch-warm.c). */
 void adr_pagent_fill(struct adr_pagent *a);

@@ -209,3 +209,30 @@ hardening() {
   [ "$(warm_ids | wc -w)" -le 1 ]
   # teardown: adr rm and adr prune leave no sandbox, worktree or branch
 }
+
+@test "a claim killed half way: that warm sandbox is never taken over, and the refill removes it" {
+  adr warm sh --headless >/dev/null
+  w=$(warm_ids)
+  ident=$(docker inspect -f '{{index .Config.Labels "dev.adr.identity"}}' "$w")
+  # the lock of a start that died (its pid cannot be alive with that start time)
+  echo "999999:1 $(cat /proc/sys/kernel/random/boot_id)" >"$ident/warm/taken"
+  run adr start sh --name k1 --prompt true
+  [ "$status" -eq 0 ]
+  [ "$(sid k1)" != "$w" ]
+  adr_settle
+  [ -z "$(docker ps -aq --filter "id=$w")" ] # removed
+  w2=$(warm_ids)
+  [ "$(echo "$w2" | wc -w)" -eq 1 ]
+  # the control: a live start's lock keeps it (it is being taken over)
+  ident2=$(docker inspect -f '{{index .Config.Labels "dev.adr.identity"}}' "$w2")
+  sleep 600 &
+  local holder=$!
+  echo "$holder:$(awk '{ print $22 }' "/proc/$holder/stat") $(cat /proc/sys/kernel/random/boot_id)" >"$ident2/warm/taken"
+  run adr prune
+  [[ "$output" != *"warm sandbox"* ]]
+  [ -n "$(docker ps -aq --filter "id=$w2")" ]
+  kill "$holder"
+  wait "$holder" 2>/dev/null || true
+  run adr prune
+  [[ "$output" == *"removed 1 warm sandbox"* ]]
+}

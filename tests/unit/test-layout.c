@@ -229,12 +229,51 @@ static void test_take_ptr(void **state)
   free(q);
 }
 
+/* a claimed warm sandbox's IDENTITY/warm/agent */
+static int warm_parse(const char *text, char *f[4], char *copy, size_t n)
+{
+  snprintf(copy, n, "%s", text);
+  return adr_pagent_warm_parse(copy, f);
+}
+
+static void test_warm_parse(void **state)
+{
+  (void)state;
+  char buf[512], *f[4];
+  assert_int_equal(warm_parse("tests\nadr/tests\n0123abcdef\n\n", f, buf, sizeof(buf)), 0);
+  assert_string_equal(f[0], "tests");
+  assert_string_equal(f[1], "adr/tests");
+  assert_string_equal(f[2], "0123abcdef");
+  assert_string_equal(f[3], "");
+  assert_int_equal(warm_parse("a\nadr/a\nabc\nteam1\n", f, buf, sizeof(buf)), 0);
+  assert_string_equal(f[3], "team1");
+  /* what is not such a file */
+  static const char *const bad[] = {
+    "",                                 /* empty */
+    "tests\nadr/tests\nabc\n",          /* three lines */
+    "tests\nadr/tests\nabc\n\nextra\n", /* five */
+    "tests\nadr/tests\nabc\n\n\n",      /* an empty fifth */
+    "Bad Name\nadr/x\nabc\n\n",         /* not an agent name */
+    "x\nmain\nabc\n\n",                 /* not an adr/ branch */
+    "x\nadr/a..b\nabc\n\n",             /* not a branch git takes */
+    "x\nadr/x\nHEAD\n\n",               /* not a commit id */
+    "x\nadr/x\nabc\nno team\n",         /* not a team name */
+    "x\nadr/x\nabc\n\n"
+    "\0", /* (the same as valid: NUL ends it) */
+  };
+  for (size_t i = 0; i + 1 < sizeof(bad) / sizeof(bad[0]); i++)
+    assert_int_equal(warm_parse(bad[i], f, buf, sizeof(buf)), -1);
+  assert_int_equal(warm_parse(bad[sizeof(bad) / sizeof(bad[0]) - 1], f, buf, sizeof(buf)), 0);
+  assert_int_equal(adr_pagent_warm_parse(NULL, f), -1);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_names),          cmocka_unit_test(test_team_names),    cmocka_unit_test(test_owner_labels),
-    cmocka_unit_test(test_sandbox_labels), cmocka_unit_test(test_filters),       cmocka_unit_test(test_state_paths),
-    cmocka_unit_test(test_start_markers),  cmocka_unit_test(test_pagent_states), cmocka_unit_test(test_take_ptr),
+    cmocka_unit_test(test_warm_parse),   cmocka_unit_test(test_names),          cmocka_unit_test(test_team_names),
+    cmocka_unit_test(test_owner_labels), cmocka_unit_test(test_sandbox_labels), cmocka_unit_test(test_filters),
+    cmocka_unit_test(test_state_paths),  cmocka_unit_test(test_start_markers),  cmocka_unit_test(test_pagent_states),
+    cmocka_unit_test(test_take_ptr),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
