@@ -9,6 +9,10 @@
 /* An error in the options: err->status ADR_LAUNCH_USAGE. */
 int launch_usage(adr_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *launch_getenv(const struct adr_launch *l, const char *key);
+/* A count of things kept ready (0-8): the environment's KEY, else the
+ * configuration's, else dflt. */
+unsigned launch_count(const struct adr_config *c, const char *(*getenv_fn)(const char *), const char *key,
+                      unsigned dflt);
 /* ADR_EGRESS_POOL: how many egress units to keep ready (0-8). */
 unsigned launch_pool_size(const struct adr_launch *l);
 

@@ -37,11 +37,7 @@
 
 unsigned adr_launch_warm_size(const struct adr_config *c, const char *(*getenv_fn)(const char *))
 {
-  const char *env = getenv_fn ? getenv_fn("ADR_WARM") : getenv("ADR_WARM");
-  uint64_t n = 0;
-  if (adr_parse_uint(env && *env ? env : adr_config_get(c, "ADR_WARM"), UINT32_MAX, &n) < 0)
-    n = 0;
-  return n > 8 ? 8 : (unsigned)n;
+  return launch_count(c, getenv_fn, "ADR_WARM", 0);
 }
 
 unsigned launch_warm_size(const struct adr_launch *l) { return adr_launch_warm_size(l->config, l->o->getenv); }
@@ -278,9 +274,18 @@ static int take(struct adr_launch *l, struct warm *w, const char *branch, char *
   if (adr_git_repo(&l->repo, true, &head, err, "rev-parse", "--verify", "HEAD^{commit}", NULL) < 0)
     return -1;
   const char *base = adr_git_trim(&head);
-  if (adr_git_wt(&l->repo, wt->gitdir, wt->path, true, NULL, err, "-c", "core.hooksPath=/dev/null", "checkout",
-                 "--quiet", "-b", branch, base, NULL) < 0)
+  cleanup_free char *ref = xasprintf("refs/heads/%s", branch);
+  if (streq(base, wt->base ? wt->base : "")) {
+    /* HEAD has not moved: the checkout stays as it is (no look at every
+     * file of a large repository), only the branch is new */
+    if (adr_git_repo(&l->repo, true, NULL, err, "update-ref", "-m", "adr: warm sandbox taken over", ref, base, "",
+                     NULL) < 0 ||
+        adr_git_wt(&l->repo, wt->gitdir, wt->path, true, NULL, err, "symbolic-ref", "HEAD", ref, NULL) < 0)
+      return -1;
+  } else if (adr_git_wt(&l->repo, wt->gitdir, wt->path, true, NULL, err, "-c", "core.hooksPath=/dev/null", "checkout",
+                        "--quiet", "-b", branch, base, NULL) < 0) {
     return -1;
+  }
   free(*now_branch);
   *now_branch = xstrdup(branch);
   if (adr_git_repo(&l->repo, true, NULL, err, "branch", "-D", "--quiet", wt->branch, NULL) < 0)

@@ -31,14 +31,20 @@ const char *launch_getenv(const struct adr_launch *l, const char *key)
   return l->o->getenv ? l->o->getenv(key) : getenv(key);
 }
 
-unsigned adr_launch_pool_size(const struct adr_config *c, const char *(*getenv_fn)(const char *))
+unsigned launch_count(const struct adr_config *c, const char *(*getenv_fn)(const char *), const char *key,
+                      unsigned dflt)
 {
   /* the environment wins, as for ADR_ENGINE: ADR_EGRESS_POOL=0 adr run ... */
-  const char *env = getenv_fn ? getenv_fn("ADR_EGRESS_POOL") : getenv("ADR_EGRESS_POOL");
-  uint64_t n = 1;
-  if (adr_parse_uint(env && *env ? env : adr_config_get(c, "ADR_EGRESS_POOL"), UINT32_MAX, &n) < 0)
-    n = 1;
+  const char *env = getenv_fn ? getenv_fn(key) : getenv(key);
+  uint64_t n = dflt;
+  if (adr_parse_uint(env && *env ? env : adr_config_get(c, key), UINT32_MAX, &n) < 0)
+    n = dflt;
   return n > 8 ? 8 : (unsigned)n;
+}
+
+unsigned adr_launch_pool_size(const struct adr_config *c, const char *(*getenv_fn)(const char *))
+{
+  return launch_count(c, getenv_fn, "ADR_EGRESS_POOL", 1);
 }
 
 unsigned launch_pool_size(const struct adr_launch *l) { return adr_launch_pool_size(l->config, l->o->getenv); }

@@ -105,17 +105,24 @@ static int read_claim(const char *path, char **bufp, char ***argv, size_t *k, ad
   return 0;
 }
 
+/* wait_for, then read_claim: 0, 1 when a signal ended the wait, -1. */
+static int wait_read(const char *path, const char *waiting, char **buf, char ***argv, size_t *k, adr_err *err)
+{
+  int w = wait_for(path, waiting, err);
+  if (w <= 0)
+    return w < 0 ? -1 : 1;
+  return read_claim(path, buf, argv, k, err);
+}
+
 int gwd_wait_claim(struct opts *o, adr_err *err)
 {
   cleanup_free char *path = xstrdup(o->wait_claim);
   cleanup_free char *waiting = o->ready ? xstrdup(o->ready) : NULL;
-  int w = wait_for(path, waiting, err);
-  if (w <= 0)
-    return w < 0 ? -1 : 1;
   char *buf = NULL, **argv = NULL;
   size_t k = 0;
-  if (read_claim(path, &buf, &argv, &k, err) < 0)
-    return -1;
+  int w = wait_read(path, waiting, &buf, &argv, &k, err);
+  if (w != 0)
+    return w;
   gwd_opts_free(o);
   optind = 0; /* getopt_long again, from the start */
   int r = gwd_opts_parse((int)k, argv, o, err);
@@ -130,13 +137,11 @@ int gwd_wait_claim(struct opts *o, adr_err *err)
 
 int gwd_exec_claim(const char *path, adr_err *err)
 {
-  int w = wait_for(path, NULL, err);
-  if (w <= 0)
-    return w < 0 ? -1 : 1;
   char *buf = NULL, **argv = NULL;
   size_t k = 0;
-  if (read_claim(path, &buf, &argv, &k, err) < 0)
-    return -1;
+  int w = wait_read(path, NULL, &buf, &argv, &k, err);
+  if (w != 0)
+    return w;
   if (k < 2 || argv[1][0] != '/') {
     adr_err_set(err, EINVAL, "claim '%s': the program is not an absolute path", path);
   } else {

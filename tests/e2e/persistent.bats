@@ -10,11 +10,7 @@ load ../lib/agents
 setup_file() { agents_setup_file; }
 
 teardown_file() {
-  docker ps -aq --filter label=dev.adr.kind=agent --filter "label=dev.adr.scope" |
-    while read -r id; do
-      scope=$(docker inspect -f '{{index .Config.Labels "dev.adr.scope"}}' "$id")
-      case "$scope" in "$BATS_FILE_TMPDIR"/*|/tmp/bats-run-*) docker rm -f "$id" >/dev/null ;; esac
-    done
+  agents_remove_left
   agents_teardown_file
 }
 

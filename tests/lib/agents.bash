@@ -23,6 +23,15 @@ agents_setup_file() {
   mock_start "$BATS_FILE_TMPDIR/mock.log"
 }
 
+# Removes the agent sandboxes of the file's tests that are left (by scope).
+agents_remove_left() {
+  docker ps -aq --filter label=dev.adr.kind=agent --filter "label=dev.adr.scope" |
+    while read -r id; do
+      scope=$(docker inspect -f '{{index .Config.Labels "dev.adr.scope"}}' "$id")
+      case "$scope" in "$BATS_FILE_TMPDIR"/*|/tmp/bats-run-*) docker rm -f "$id" >/dev/null ;; esac
+    done
+}
+
 agents_teardown_file() {
   mock_stop
   docker rmi "$AGENTS_PREFIX/sh:latest" "$AGENTS_PREFIX/pi:latest" >/dev/null 2>&1 || true
