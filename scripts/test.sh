@@ -7,6 +7,10 @@
 # Layers: unit         cmocka + fuzz-corpus replay (meson), plain and sanitized
 #         engine       tests/engine: the engine conformance suite (cmocka)
 #                      against the real engine, plain and sanitized
+#         queue        tests/queue: the run queue's conformance suite against
+#                      a new SQLite file and a PostgreSQL server it starts
+#                      (on a socket in a temporary directory), plain and
+#                      sanitized
 #         integration  tests/integration/*.bats against the real engine
 #         e2e          tests/e2e/*.bats: real agents (builds their images)
 #         probes       tests/probes/*.bats: security probes in sandboxes
@@ -31,7 +35,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 for l in "${ONLY[@]}"; do
-  case "$l" in unit|engine|integration|e2e|probes) ;; *) echo "test.sh: unknown layer '$l' (unit, engine, integration, e2e, probes)" >&2; exit 2 ;; esac
+  case "$l" in unit|engine|queue|integration|e2e|probes) ;; *) echo "test.sh: unknown layer '$l' (unit, engine, queue, integration, e2e, probes)" >&2; exit 2 ;; esac
 done
 want() {
   local l=$1 o
@@ -39,7 +43,7 @@ want() {
     for o in "${ONLY[@]}"; do [ "$o" = "$l" ] && return 0; done
     return 1
   fi
-  [ "$QUICK" = 1 ] && [ "$l" != unit ] && [ "$l" != engine ] && [ "$l" != integration ] && return 1
+  [ "$QUICK" = 1 ] && [ "$l" != unit ] && [ "$l" != engine ] && [ "$l" != queue ] && [ "$l" != integration ] && return 1
   return 0
 }
 need_engine() { want engine || want integration || want e2e || want probes; }
@@ -69,7 +73,7 @@ if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
 # ------------------------------------------------------------ dependencies
 PKGS=(meson ninja-build pkg-config gcc clang clang-format libclang-rt-14-dev libcurl4-openssl-dev libjansson-dev
       libc-ares-dev libssl-dev libseccomp-dev libcap-dev libcmocka-dev bats scdoc debootstrap docker.io tmux git
-      python3 curl jq iproute2 zsh fish openssl ca-certificates util-linux
+      python3 curl jq iproute2 zsh fish openssl ca-certificates util-linux libsqlite3-dev libpq-dev postgresql
       xz-utils apparmor cgroupfs-mount) # the last three: docker.io's recommends that matter
 if [ "$DEPS" = 1 ]; then
   missing=()
@@ -131,7 +135,7 @@ setup() { # dir, meson options...
 }
 setup build || die "meson setup build failed"
 ninja -C build >build/ninja.log 2>&1 || { tail -40 build/ninja.log >&2; die "build failed (build/ninja.log)"; }
-if want unit || want engine; then
+if want unit || want engine || want queue; then
   setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dman=disabled || die "meson setup build-asan failed"
   ninja -C build-asan >build-asan/ninja.log 2>&1 || { tail -40 build-asan/ninja.log >&2; die "ASan build failed (build-asan/ninja.log)"; }
 fi
@@ -243,6 +247,72 @@ if want engine; then
   run_meson engine build engine
   say "engine: the same under ASan/UBSan (build-asan/)"
   run_meson engine-asan build-asan engine
+fi
+# A cmocka program run directly: each test is one count.
+run_cmocka() { # layer command...
+  local layer=$1 log rc ok fail
+  shift
+  log=$(mktemp)
+  "$@" >"$log" 2>&1
+  rc=$?
+  grep -E '^\[ +(OK|FAILED|ERROR) +\] test_' "$log" | sed 's/^/  /'
+  ok=$(grep -cE '^\[ +OK +\] test_' "$log")
+  fail=$(grep -cE '^\[ +FAILED +\] test_' "$log")
+  fail=$((fail / 2)) # cmocka names each failure twice: where it happens, and in the summary
+  if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
+    echo "  $1 exited $rc without a failing test:"; tail -20 "$log" | sed 's/^/    /'; fail=1
+  elif [ "$fail" -gt 0 ]; then
+    grep -vE '^\[ +(RUN|OK) +\]' "$log" | head -60 | sed 's/^/    /'
+  fi
+  [ $((ok + fail)) -gt 0 ] || { echo "  no tests ran: $*"; fail=1; }
+  count "$layer" "$ok" "$fail" 0
+  rm -f "$log"
+}
+
+# A PostgreSQL server of the test's own: a new cluster in a temporary
+# directory, listening only on a unix socket there (as the postgres user
+# when root: the server refuses root), stopped after the layer.
+PGDIR=""
+pg_as() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+pg_stop() {
+  [ -n "$PGDIR" ] || return 0
+  pg_as "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast -w stop >/dev/null 2>&1
+  rm -rf "$PGDIR"
+  PGDIR=""
+}
+pg_start() {
+  PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  [ -x "$PGBIN/initdb" ] || { echo "  no PostgreSQL server (install postgresql, or run without --no-deps)"; return 1; }
+  PGDIR=$(mktemp -d /tmp/adr-pg.XXXXXX)
+  [ "$(id -u)" = 0 ] && chown postgres "$PGDIR"
+  pg_as "$PGBIN/initdb" -D "$PGDIR/data" -A trust -U adr --no-sync -E UTF8 >"$PGDIR/initdb.log" 2>&1 &&
+    pg_as "$PGBIN/pg_ctl" -D "$PGDIR/data" -o "-k $PGDIR -c listen_addresses='' -c fsync=off" -w -l "$PGDIR/log" \
+      start >/dev/null 2>&1 ||
+    { echo "  PostgreSQL did not start:"; tail -20 "$PGDIR/initdb.log" "$PGDIR/log" 2>/dev/null | sed 's/^/    /'; pg_stop; return 1; }
+}
+pg_db() { # a new database: its URL
+  "$PGBIN/createdb" -h "$PGDIR" -U adr "$1" && echo "postgresql:///$1?host=$PGDIR&user=adr"
+}
+
+if want queue; then
+  say "queue: the run queue's conformance suite on SQLite and PostgreSQL (tests/queue)"
+  qtmp=$(mktemp -d)
+  run_cmocka queue-sqlite build/tests/queue-conformance "sqlite:$qtmp/plain.db"
+  run_cmocka queue-sqlite-asan build-asan/tests/queue-conformance "sqlite:$qtmp/asan.db"
+  if pg_start; then
+    trap pg_stop EXIT
+    if url=$(pg_db adr_queue_plain) && url2=$(pg_db adr_queue_asan); then
+      run_cmocka queue-postgresql build/tests/queue-conformance "$url"
+      run_cmocka queue-postgresql-asan build-asan/tests/queue-conformance "$url2"
+    else
+      echo "  createdb failed"; count queue-postgresql 0 1 0
+    fi
+    pg_stop
+    trap - EXIT
+  else
+    count queue-postgresql 0 1 0
+  fi
+  rm -rf "$qtmp"
 fi
 if want integration; then
   say "integration: bats against the real engine (tests/integration)"
