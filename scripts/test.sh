@@ -294,22 +294,28 @@ pg_db() { # a new database: its URL
   "$PGBIN/createdb" -h "$PGDIR" -U adr "$1" && echo "postgresql:///$1?host=$PGDIR&user=adr"
 }
 
+# One PostgreSQL server for the layers that use it (the queue's
+# conformance suite, the coordinator's bats tests): stopped when test.sh ends.
+PG_OK=0
+if want queue || want integration; then
+  if pg_start; then
+    PG_OK=1
+    trap pg_stop EXIT
+    export ADR_TEST_PGBIN=$PGBIN ADR_TEST_PGHOST=$PGDIR
+  else
+    count postgresql-server 0 1 0 # the tests that need it would only be skipped
+  fi
+fi
 if want queue; then
   say "queue: the run queue's conformance suite on SQLite and PostgreSQL (tests/queue)"
   qtmp=$(mktemp -d)
   run_cmocka queue-sqlite build/tests/queue-conformance "sqlite:$qtmp/plain.db"
   run_cmocka queue-sqlite-asan build-asan/tests/queue-conformance "sqlite:$qtmp/asan.db"
-  if pg_start; then
-    trap pg_stop EXIT
-    if url=$(pg_db adr_queue_plain) && url2=$(pg_db adr_queue_asan); then
-      run_cmocka queue-postgresql build/tests/queue-conformance "$url"
-      run_cmocka queue-postgresql-asan build-asan/tests/queue-conformance "$url2"
-    else
-      echo "  createdb failed"; count queue-postgresql 0 1 0
-    fi
-    pg_stop
-    trap - EXIT
+  if [ "$PG_OK" = 1 ] && url=$(pg_db adr_queue_plain) && url2=$(pg_db adr_queue_asan); then
+    run_cmocka queue-postgresql build/tests/queue-conformance "$url"
+    run_cmocka queue-postgresql-asan build-asan/tests/queue-conformance "$url2"
   else
+    echo "  no PostgreSQL database: the PostgreSQL half of this layer fails"
     count queue-postgresql 0 1 0
   fi
   rm -rf "$qtmp"

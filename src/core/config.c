@@ -44,6 +44,8 @@ static const struct adr_config_key keys[] = {
     "allowlist networks and gateways kept ready for the next runs (0-8; 0: each run makes its own)", true },
   { "ADR_WARM", ADR_KEY_UINT, "0",
     "idle sandboxes kept per repository and agent for the next 'adr start' (0-8; 0: none)", true },
+  { "ADR_COORDINATOR", ADR_KEY_STRING, "http://127.0.0.1:7878",
+    "the coordinator adr submit and adr runs talk to (adr serve); the environment variable wins", true },
   { "ADR_NETWORK_POOL", ADR_KEY_STRING, "10.213.0.0/16", "IPv4 prefix adr carves allowlist sandbox networks from",
     true },
   { "ADR_ENGINE", ADR_KEY_ENGINE, NULL,
