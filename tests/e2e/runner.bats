@@ -1,0 +1,121 @@
+#!/usr/bin/env bats
+# Queued runs end to end: adr serve, adr submit, and adr runner running
+# each claimed run in an adr sandbox on the real engine: the repository
+# cloned, the agent's work committed and pushed back as adr/run-ID, the
+# result reported; a cancel and a timeout stop the sandbox; a real agent
+# (pi) against the mock model server changes a file through the queue.
+
+bats_require_minimum_version 1.5.0
+load ../lib/agents
+
+setup_file() { agents_setup_file; }
+teardown_file() { agents_teardown_file; }
+
+setup() {
+  agents_setup shared.txt one
+  # the repository runs are submitted against: a bare one, as a remote would be
+  ORIGIN="$BATS_TEST_TMPDIR/origin.git"
+  git clone -q --bare "$REPO" "$ORIGIN"
+  SERVE_PID="" RUNNER_PID=""
+  "$ADR_BIN" serve --no-auth --listen 127.0.0.1:0 >"$BATS_TEST_TMPDIR/serve.out" 2>&1 &
+  SERVE_PID=$!
+  for _ in $(seq 100); do
+    ADR_COORDINATOR=$(awk '/listening on/ { print $5 }' "$BATS_TEST_TMPDIR/serve.out")
+    [ -n "$ADR_COORDINATOR" ] && break
+    sleep 0.05
+  done
+  export ADR_COORDINATOR
+  [ -n "$ADR_COORDINATOR" ]
+}
+
+teardown() {
+  for p in $RUNNER_PID $SERVE_PID; do
+    kill "$p" 2>/dev/null || true
+  done
+  for p in $RUNNER_PID $SERVE_PID; do
+    wait "$p" 2>/dev/null || true
+  done
+  adr_settle || true
+  # nothing of the runs' is left in the engine
+  [ -z "$(docker ps -aq --filter "label=dev.adr.workspace" --filter "label=dev.adr.kind=run" |
+    xargs -r docker inspect -f '{{index .Config.Labels "dev.adr.workspace"}}' | grep -F "$BATS_TEST_TMPDIR")" ]
+  agents_no_mounts_left
+}
+
+adr() { "$ADR_BIN" "$@"; }
+start_runner() {
+  "$ADR_BIN" runner --name r1 "$@" >"$BATS_TEST_TMPDIR/runner.out" 2>&1 &
+  RUNNER_PID=$!
+}
+# waits until run ID is in STATE (60 s at most)
+wait_state() {
+  local i
+  for i in $(seq 300); do
+    [ "$(adr runs show "$1" --json | jq -r .state)" = "$2" ] && return 0
+    sleep 0.2
+  done
+  adr runs show "$1"; cat "$BATS_TEST_TMPDIR/runner.out"; return 1
+}
+
+@test "a queued run: cloned, run in a sandbox, the agent's work pushed back as adr/run-ID" {
+  run adr submit sh --repo "$ORIGIN" --prompt 'cd /workspace && git branch --show-current && id -u && echo queued > q.txt && git add q.txt && git -c user.name=a -c user.email=a@x commit -qm from-agent && echo untracked > u.txt'
+  [ "$status" -eq 0 ]
+  start_runner
+  wait_state 1 finished
+  run adr runs show 1 --json
+  [ "$(echo "$output" | jq -r '.exit_code')" = 0 ]
+  [ "$(echo "$output" | jq -r '.result.branch + " " + (.result.commits|tostring) + " " + (.result.pushed|tostring)')" = "adr/run-1 2 true" ]
+  [[ "$(echo "$output" | jq -r .result.output_tail)" == "adr/run-1"$'\n'"$(id -u | sed 's/^0$/1000/')"* ]] # not root inside
+  # the branch in the repository: the agent's commit, then what it left uncommitted
+  [ "$(git -C "$ORIGIN" log --format=%s adr/run-1 | head -2 | tr '\n' ' ')" = "adr runner: what the agent left uncommitted from-agent " ]
+  [ "$(git -C "$ORIGIN" show adr/run-1:q.txt)" = queued ]
+  [ "$(git -C "$ORIGIN" show adr/run-1:u.txt)" = untracked ]
+  # the workspace went (its work is in the repository)
+  [ -z "$(ls "$HOME/.cache/adr-runner/r1" 2>/dev/null)" ]
+  grep -q "run 1: exit 0, reported (HTTP 200)" "$BATS_TEST_TMPDIR/runner.out"
+}
+
+@test "the runner takes only runs whose tags it has; a run with no work pushes nothing" {
+  adr submit sh --repo "$ORIGIN" --prompt 'true' --tag gpu >/dev/null
+  adr submit sh --repo "$ORIGIN" --prompt 'true' >/dev/null
+  start_runner --tag linux
+  wait_state 2 finished
+  [ "$(adr runs show 1 --json | jq -r .state)" = queued ] # the control: still waiting for a gpu runner
+  run adr runs show 2 --json
+  [ "$(echo "$output" | jq -r '(.result.commits|tostring) + " " + (.result.pushed|tostring)')" = "0 false" ]
+  ! git -C "$ORIGIN" show-ref --verify --quiet refs/heads/adr/run-2
+}
+
+@test "cancel while it runs: the sandbox is stopped, the run is cancelled" {
+  adr submit sh --repo "$ORIGIN" --prompt 'echo started; sleep 300' >/dev/null
+  start_runner
+  wait_state 1 running
+  for _ in $(seq 100); do grep -q started "$HOME/.cache/adr-runner/r1/run-1/output.log" 2>/dev/null && break; sleep 0.2; done
+  run adr runs cancel 1
+  [ "$output" = "asked the runner of run 1 (r1) to stop it" ]
+  wait_state 1 cancelled # the heartbeat (every 10 s) brings it
+  [ "$(adr runs show 1 --json | jq -r .result.stopped)" = cancelled ]
+}
+
+@test "a run that hangs is stopped at its timeout (exit 124)" {
+  adr submit sh --repo "$ORIGIN" --prompt 'sleep 300' --timeout 6s >/dev/null
+  start_runner
+  wait_state 1 finished
+  [ "$(adr runs show 1 --json | jq -r .exit_code)" = 124 ]
+}
+
+@test "a real agent (pi) queued through the coordinator changes a file; the result branch holds it" {
+  mkdir -p "$HOME/.pi/agent"
+  cat >"$HOME/.pi/agent/models.json" <<JSON
+{ "providers": { "mock": { "baseUrl": "$MOCK_URL/v1", "api": "openai-completions", "apiKey": "$MOCK_KEY",
+  "models": [ { "id": "mock-model", "contextWindow": 128000, "maxTokens": 4096 } ] } } }
+JSON
+  : >"$MOCK_LOG"
+  adr submit pi --repo "$ORIGIN" --model mock/mock-model \
+    --prompt "Run this shell command exactly: [[cd /workspace && echo from-pi > pi.txt]]" >/dev/null
+  start_runner
+  wait_state 1 finished
+  adr runs show 1 || true
+  grep -q '"user_agent": "pi (' "$MOCK_LOG"
+  [ "$(git -C "$ORIGIN" show adr/run-1:pi.txt)" = from-pi ]
+}
