@@ -7,7 +7,7 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
-COMMANDS="run start ls attach logs exec diff merge stop rm team secret build update status warm prune config completions fix-owner version help"
+COMMANDS="run start ls attach logs exec diff merge stop rm team secret build update status warm prune serve submit runs runner config completions fix-owner version help"
 
 setup() {
   setup_isolated
@@ -114,7 +114,7 @@ JSON
   run zsh -f -c '_describe() { print -rl -- "${(@P)2}"; }; _arguments() { :; }
     CURRENT=2; words=(adr ""); source <(adr completions zsh)'
   assert_success
-  [ "${#lines[@]}" -eq 22 ] || fail "expected 22 entries, got ${#lines[@]}: $output"
+  [ "${#lines[@]}" -eq 26 ] || fail "expected 26 entries, got ${#lines[@]}: $output"
   [ "$(printf '%s\n' "${lines[@]}" | cut -d: -f1 | words)" = "$COMMANDS" ]
   assert_output_contains "status:show agents and their images"
   assert_output_contains "version:print adr's version and the engine's"
