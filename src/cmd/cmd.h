@@ -79,7 +79,8 @@ int cmd_dispatch(struct adr_ctx *ctx, const struct adr_cmd_entry *e, int argc, c
 extern const struct adr_cmd_entry cmd_run_entry, cmd_start_entry, cmd_ls_entry, cmd_attach_entry, cmd_logs_entry,
   cmd_exec_entry, cmd_diff_entry, cmd_merge_entry, cmd_stop_entry, cmd_rm_entry, cmd_team_entry, cmd_secret_entry,
   cmd_build_entry, cmd_update_entry, cmd_status_entry, cmd_config_entry, cmd_completions_entry, cmd_fix_owner_entry,
-  cmd_version_entry, cmd_help_entry, cmd_prune_entry, cmd_warm_entry, cmd_serve_entry, cmd_submit_entry, cmd_runs_entry, cmd_runner_entry;
+  cmd_version_entry, cmd_help_entry, cmd_prune_entry, cmd_warm_entry, cmd_serve_entry, cmd_submit_entry, cmd_runs_entry,
+  cmd_runner_entry;
 
 /* Exit codes */
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
