@@ -698,89 +698,42 @@ void adr_coord_handle(struct adr_coord *c, const struct adr_coord_req *rq, struc
     fail(rs, 401, rq->auth ? "the token is not valid" : "a bearer token is needed (Authorization: Bearer ...)");
     return;
   }
+  /* the endpoint: which one, the methods and the role it takes */
+  enum { E_RUNS, E_CLAIM, E_SHOW, E_CANCEL, E_HELD } e;
+  const char *methods = "POST", *need = "client", *move = NULL;
+  const char *rest = "";
+  int64_t id = 0;
   if (streq(p, "/v1/runs")) {
-    if (!allowed(role, "client")) {
-      fail(rs, 403, "a client token is needed");
-      return;
-    }
-    if (streq(m, "POST")) {
-      runs_submit(c, rq, rs);
-      return;
-    }
-    if (streq(m, "GET")) {
-      runs_list(c, rq, rs);
-      return;
-    }
-    {
-      fail(rs, 405, "GET or POST %s", p);
-      return;
-    }
+    e = E_RUNS;
+    methods = "GET or POST";
+  } else if (streq(p, "/v1/claim")) {
+    e = E_CLAIM;
+    need = "runner";
+  } else if (str_has_prefix(p, "/v1/runs/") && (id = path_id(p + 9, &rest)) > 0 &&
+             (*rest == '\0' || streq(rest, "/cancel") || streq(rest, "/heartbeat") || streq(rest, "/started") ||
+              streq(rest, "/finish"))) {
+    e = *rest == '\0' ? E_SHOW : streq(rest, "/cancel") ? E_CANCEL : E_HELD;
+    methods = e == E_SHOW ? "GET" : "POST";
+    need = e == E_HELD ? "runner" : "client";
+    move = e == E_HELD ? rest + 1 : NULL;
+  } else {
+    fail(rs, 404, "no such resource: %.128s", p);
+    return;
   }
-  if (streq(p, "/v1/claim")) {
-    if (!allowed(role, "runner")) {
-      fail(rs, 403, "a runner token is needed");
-      return;
-    }
-    if (!streq(m, "POST")) {
-      fail(rs, 405, "POST %s", p);
-      return;
-    }
-    {
-      claim(c, rq, rs);
-      return;
-    }
+  if (!allowed(role, need)) {
+    fail(rs, 403, "a %s token is needed", need);
+    return;
   }
-  if (str_has_prefix(p, "/v1/runs/")) {
-    const char *rest = NULL;
-    int64_t id = path_id(p + 9, &rest);
-    if (id < 0) {
-      fail(rs, 404, "no such resource: %.128s", p);
-      return;
-    }
-    if (*rest == '\0') {
-      if (!allowed(role, "client")) {
-        fail(rs, 403, "a client token is needed");
-        return;
-      }
-      if (!streq(m, "GET")) {
-        fail(rs, 405, "GET %s", p);
-        return;
-      }
-      {
-        run_show(c, id, rs);
-        return;
-      }
-    }
-    if (streq(rest, "/cancel")) {
-      if (!allowed(role, "client")) {
-        fail(rs, 403, "a client token is needed");
-        return;
-      }
-      if (!streq(m, "POST")) {
-        fail(rs, 405, "POST %s", p);
-        return;
-      }
-      {
-        run_cancel(c, id, rs);
-        return;
-      }
-    }
-    static const char *const moves[] = { "heartbeat", "started", "finish" };
-    for (size_t i = 0; i < ARRAY_SIZE(moves); i++)
-      if (rest[0] == '/' && streq(rest + 1, moves[i])) {
-        if (!allowed(role, "runner")) {
-          fail(rs, 403, "a runner token is needed");
-          return;
-        }
-        if (!streq(m, "POST")) {
-          fail(rs, 405, "POST %s", p);
-          return;
-        }
-        {
-          held(c, id, moves[i], rq, rs);
-          return;
-        }
-      }
+  bool ok_method = e == E_RUNS ? streq(m, "GET") || streq(m, "POST") : streq(m, e == E_SHOW ? "GET" : "POST");
+  if (!ok_method) {
+    fail(rs, 405, "%s %s", methods, p);
+    return;
   }
-  fail(rs, 404, "no such resource: %.128s", p);
+  switch (e) {
+  case E_RUNS: streq(m, "POST") ? runs_submit(c, rq, rs) : runs_list(c, rq, rs); break;
+  case E_CLAIM: claim(c, rq, rs); break;
+  case E_SHOW: run_show(c, id, rs); break;
+  case E_CANCEL: run_cancel(c, id, rs); break;
+  case E_HELD: held(c, id, move, rq, rs); break;
+  }
 }
