@@ -359,11 +359,7 @@ COMMIT='git -c user.name=agent -c user.email=agent@example.invalid commit -q'
 }
 
 @test "a real agent (pi) started with adr start commits on its branch; adr merge brings it home" {
-  mkdir -p "$BATS_TEST_TMPDIR/pi/agent"
-  cat >"$BATS_TEST_TMPDIR/pi/agent/models.json" <<JSON
-{ "providers": { "mock": { "baseUrl": "$MOCK_URL/v1", "api": "openai-completions", "apiKey": "$MOCK_KEY",
-  "models": [ { "id": "mock-model", "contextWindow": 128000, "maxTokens": 4096 } ] } } }
-JSON
+  agents_pi_models "$BATS_TEST_TMPDIR/pi"
   : >"$MOCK_LOG"
   run adr start pi --name worker -c "$BATS_TEST_TMPDIR/pi" --model mock/mock-model \
     --prompt "Run this shell command exactly: [[cd /workspace && echo from-pi > pi.txt && git add pi.txt && git -c user.name=pi -c user.email=pi@example.invalid commit -qm pi-commit]]"

@@ -105,11 +105,7 @@ wait_state() {
 }
 
 @test "a real agent (pi) queued through the coordinator changes a file; the result branch holds it" {
-  mkdir -p "$HOME/.pi/agent"
-  cat >"$HOME/.pi/agent/models.json" <<JSON
-{ "providers": { "mock": { "baseUrl": "$MOCK_URL/v1", "api": "openai-completions", "apiKey": "$MOCK_KEY",
-  "models": [ { "id": "mock-model", "contextWindow": 128000, "maxTokens": 4096 } ] } } }
-JSON
+  agents_pi_models "$HOME/.pi"
   : >"$MOCK_LOG"
   adr submit pi --repo "$ORIGIN" --model mock/mock-model \
     --prompt "Run this shell command exactly: [[cd /workspace && echo from-pi > pi.txt]]" >/dev/null

@@ -23,6 +23,15 @@ agents_setup_file() {
   mock_start "$BATS_FILE_TMPDIR/mock.log"
 }
 
+# agents_pi_models DIR: pi's models.json in DIR/agent, its one provider the mock model server.
+agents_pi_models() {
+  mkdir -p "$1/agent"
+  cat >"$1/agent/models.json" <<JSON
+{ "providers": { "mock": { "baseUrl": "$MOCK_URL/v1", "api": "openai-completions", "apiKey": "$MOCK_KEY",
+  "models": [ { "id": "mock-model", "contextWindow": 128000, "maxTokens": 4096 } ] } } }
+JSON
+}
+
 # Removes the agent sandboxes of the file's tests that are left (by scope).
 agents_remove_left() {
   docker ps -aq --filter label=dev.adr.kind=agent --filter "label=dev.adr.scope" |
