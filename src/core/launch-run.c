@@ -342,8 +342,13 @@ int adr_launch_chown(struct adr_engine *e, const char *image, const char *dir, u
   cleanup_spec struct adr_spec s;
   adr_spec_init(&s);
   adr_launch_chown_spec(&s, image, dir, uid, gid);
+  return adr_launch_helper(e, &s, log_fd, code, err);
+}
+
+int adr_launch_helper(struct adr_engine *e, const struct adr_spec *spec, int log_fd, int *code, adr_err *err)
+{
   cleanup_free char *id = NULL;
-  if (adr_engine_container_create(e, &s, &id, err) < 0)
+  if (adr_engine_container_create(e, spec, &id, err) < 0)
     return adr_err_prefix(err, "create sandbox");
   *code = -1;
   int r = adr_engine_container_start(e, id, err);

@@ -209,5 +209,8 @@ void adr_launch_chown_spec(struct adr_spec *s, const char *image, const char *di
  * goes to log_fd when it fails), or -1. */
 int adr_launch_chown(struct adr_engine *e, const char *image, const char *dir, uid_t uid, gid_t gid, int log_fd,
                      int *code, adr_err *err);
+/* Runs a helper sandbox of spec to its end and removes it: 0 with *code
+ * (its output goes to log_fd when it fails), or -1. */
+int adr_launch_helper(struct adr_engine *e, const struct adr_spec *spec, int log_fd, int *code, adr_err *err);
 
 #endif

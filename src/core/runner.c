@@ -151,8 +151,8 @@ static char *log_tail(const char *path)
 }
 
 /* The sandbox: launch as adr run --prompt does, output into log_fd. */
-static int sandbox(const struct adr_runner *r, json_t *run, const char *ws, int log_fd, struct beat *b, int wake_r,
-                   int *code, adr_err *err)
+static int sandbox(const struct adr_runner *r, json_t *run, const char *ws, int log_fd, int wake_r, int *code,
+                   char **image, adr_err *err)
 {
   struct strv env = { 0 };
   size_t i;
@@ -183,6 +183,7 @@ static int sandbox(const struct adr_runner *r, json_t *run, const char *ws, int 
   int have = adr_launch_image(&l, err);
   if (have != 0)
     goto out;
+  *image = xstrdup(l.image);
   struct adr_launch_io io = {
     .in_fd = -1, .out_fd = log_fd, .err_fd = log_fd, .wake_fd = wake_r, .on_wake = on_wake, .ud = &wake_r
   };
@@ -192,42 +193,91 @@ static int sandbox(const struct adr_runner *r, json_t *run, const char *ws, int 
   }
   adr_launch_teardown(&l);
 out:
-  (void)b;
   strv_free(&env);
   if (e)
     adr_engine_close(e);
   return ret;
 }
 
-/* Commits what the agent left uncommitted, counts the branch's commits
- * and pushes it back: fills result. */
-static void collect(const char *ws, const char *branch, const char *base, json_t *result)
+/* The agent's workspace (its .git included) is the agent's: adr never runs
+ * git there on the host (its config could run programs).  A helper
+ * sandbox (no network, no capabilities) commits what the agent left and
+ * writes a bundle of the branch; the host fetches that bundle, a plain
+ * file, into its own clean mirror and pushes from there. */
+static const char COLLECT_SH[] =
+  "cd /workspace || exit 1\n"
+  "g() { git -c core.hooksPath=/dev/null -c core.fsmonitor= -c user.name='adr runner' "
+  "-c user.email=runner@adr.invalid \"$@\"; }\n"
+  "if [ -n \"$(g status --porcelain)\" ]; then g add -A && g commit -q --no-verify "
+  "-m 'adr runner: what the agent left uncommitted' || exit 2; fi\n"
+  "g bundle create /out/run.bundle \"$BASE..HEAD\" >/dev/null 2>&1 || true\n";
+
+static int collect_in_sandbox(const struct adr_runner *r, const char *image, const char *ws, const char *out,
+                              const char *base, int log_fd, adr_err *err)
+{
+  cleanup_spec struct adr_spec s;
+  adr_spec_init(&s);
+  s.image = xstrdup(image);
+  s.user = xasprintf("%u:%u", (unsigned)getuid(), (unsigned)getgid());
+  s.workdir = xstrdup("/workspace");
+  s.net.kind = ADR_SPEC_NET_NONE;
+  s.pids = 128;
+  s.memory = 1ll << 30;
+  strv_push(&s.cmd, "sh");
+  strv_push(&s.cmd, "-c");
+  strv_push(&s.cmd, COLLECT_SH);
+  strv_push(&s.env, "HOME=/tmp");
+  strv_pushf(&s.env, "BASE=%s", base);
+  adr_spec_add_bind(&s, ws, "/workspace", false);
+  adr_spec_add_bind(&s, out, "/out", false);
+  adr_spec_add_tmpfs(&s, "/tmp", 64ull << 20, 01777, -1, -1);
+  adr_spec_set_label(&s, ADR_LABEL_MANAGED, "1");
+  adr_spec_set_label(&s, ADR_LABEL_KIND, "runner-collect");
+  struct adr_engine *e = NULL;
+  int code = -1;
+  int rc = adr_engine_reopen(r->engine, &e, err);
+  if (rc == 0)
+    rc = adr_launch_helper(e, &s, log_fd, &code, err);
+  if (e)
+    adr_engine_close(e);
+  if (rc == 0 && code != 0)
+    return adr_err_set(err, EIO, "committing the agent's work failed (exit %d)", code);
+  return rc;
+}
+
+/* Fills result with the branch, its commits, and whether it was pushed. */
+static void collect(const struct adr_runner *r, const char *image, const char *repo, const char *mirror, const char *ws,
+                    const char *dir, const char *branch, const char *base, int log_fd, json_t *result)
 {
   cleanup_err adr_err err = NULL;
-  struct buf st;
-  buf_init(&st, 1u << 20);
-  if (git(ws, &st, &err, "status", "--porcelain", NULL) == 0 && st.len > 0 &&
-      git(ws, NULL, &err, "add", "-A", NULL) == 0)
-    git(ws, NULL, &err, "commit", "-q", "--no-verify", "-m", "adr runner: what the agent left uncommitted", NULL);
-  buf_free(&st);
-  adr_err_free(&err);
-  struct buf cnt;
-  buf_init(&cnt, 64);
-  cleanup_free char *range = xasprintf("%s..HEAD", base);
-  long commits = git(ws, &cnt, &err, "rev-list", "--count", range, NULL) == 0 ? strtol(cnt.data, NULL, 10) : 0;
-  buf_free(&cnt);
-  adr_err_free(&err);
+  cleanup_free char *out = xasprintf("%s/out", dir), *bundle = xasprintf("%s/out/run.bundle", dir);
+  cleanup_free char *ref = xasprintf("refs/heads/%s", branch);
   json_object_set_new(result, "branch", json_string(branch));
-  json_object_set_new(result, "commits", json_integer(commits));
-  if (commits == 0) {
-    json_object_set_new(result, "pushed", json_false());
-    return;
+  long commits = 0;
+  struct stat st;
+  if (adr_mkdir_p(out, 0700, &err) < 0 || collect_in_sandbox(r, image, ws, out, base, log_fd, &err) < 0) {
+    json_object_set_new(result, "collect_error", json_string(err->msg));
+  } else if (lstat(bundle, &st) == 0 && S_ISREG(st.st_mode)) {
+    cleanup_free char *spec = xasprintf("HEAD:%s", ref), *range = xasprintf("%s..%s", base, ref);
+    struct buf cnt;
+    buf_init(&cnt, 64);
+    if (git(mirror, NULL, &err, "fetch", "-q", "--no-tags", bundle, spec, NULL) == 0 &&
+        git(mirror, &cnt, &err, "rev-list", "--count", range, NULL) == 0)
+      commits = strtol(cnt.data ? cnt.data : "0", NULL, 10);
+    else
+      json_object_set_new(result, "collect_error", json_string(err->msg));
+    buf_free(&cnt);
   }
-  cleanup_free char *spec = xasprintf("HEAD:refs/heads/%s", branch);
-  bool pushed = git(ws, NULL, &err, "push", "-q", "origin", spec, NULL) == 0;
+  json_object_set_new(result, "commits", json_integer(commits));
+  adr_err_free(&err);
+  bool pushed = false;
+  if (commits > 0) {
+    cleanup_free char *spec = xasprintf("%s:%s", ref, ref);
+    pushed = git(mirror, NULL, &err, "push", "-q", "--", repo, spec, NULL) == 0;
+    if (!pushed)
+      json_object_set_new(result, "push_error", json_string(err && err->msg ? err->msg : "push failed"));
+  }
   json_object_set_new(result, "pushed", json_boolean(pushed));
-  if (!pushed)
-    json_object_set_new(result, "push_error", json_string(err && err->msg ? err->msg : "push failed"));
 }
 
 /* One claimed run, to its end and its report (in a process of its own). */
@@ -238,6 +288,8 @@ static int execute(const struct adr_runner *r, json_t *run)
   const char *ref = json_string_value(json_object_get(run, "base_ref"));
   cleanup_free char *dir = xasprintf("%s/run-%lld", r->work_dir, (long long)id);
   cleanup_free char *ws = xasprintf("%s/ws", dir), *logp = xasprintf("%s/output.log", dir);
+  cleanup_free char *mirror = xasprintf("%s/mirror.git", dir), *image = NULL;
+  cleanup_free char *want = xasprintf("%s^{commit}", ref && *ref ? ref : "HEAD");
   cleanup_free char *branch = xasprintf("adr/run-%lld", (long long)id);
   json_t *result = json_object();
   cleanup_err adr_err err = NULL;
@@ -248,13 +300,19 @@ static int execute(const struct adr_runner *r, json_t *run)
   struct buf head;
   buf_init(&head, 256);
   int fds[2] = { -1, -1 }, quit[2] = { -1, -1 };
-  if (adr_mkdir_p(dir, 0700, &err) < 0 || git(NULL, NULL, &err, "clone", "-q", "--", repo, ws, NULL) < 0 ||
-      git(ws, NULL, &err, "checkout", "-q", "-b", branch, ref && *ref ? ref : "HEAD", NULL) < 0 ||
-      git(ws, &head, &err, "rev-parse", "HEAD", NULL) < 0) {
+  /* the runner's own mirror (its config is ours), the agent's clone of it */
+  if (adr_mkdir_p(dir, 0700, &err) < 0 ||
+      git(NULL, NULL, &err, "clone", "-q", "--bare", "--", repo, mirror, NULL) < 0 ||
+      git(mirror, &head, &err, "rev-parse", "--verify", "--end-of-options", want, NULL) < 0) {
     json_object_set_new(result, "error", json_string(err->msg));
     goto report;
   }
   head.data[strcspn(head.data, "\n")] = '\0';
+  if (git(NULL, NULL, &err, "clone", "-q", "--no-checkout", "--", mirror, ws, NULL) < 0 ||
+      git(ws, NULL, &err, "checkout", "-q", "-b", branch, head.data, NULL) < 0) {
+    json_object_set_new(result, "error", json_string(err->msg));
+    goto report;
+  }
   json_object_set_new(result, "base", json_string(head.data));
   int log_fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (log_fd < 0 || pipe2(fds, O_CLOEXEC) < 0 || pipe2(quit, O_CLOEXEC) < 0) {
@@ -266,8 +324,7 @@ static int execute(const struct adr_runner *r, json_t *run)
   struct beat b = { .r = r, .id = id, .wake_w = fds[1], .quit_r = quit[0], .interval_ms = 10000 };
   pthread_t th;
   bool beating = pthread_create(&th, NULL, beat_main, &b) == 0;
-  int sr = sandbox(r, run, ws, log_fd, &b, fds[0], &code, &err);
-  close(log_fd);
+  int sr = sandbox(r, run, ws, log_fd, fds[0], &code, &image, &err);
   if (beating) {
     if (write(quit[1], "x", 1) < 0) {
     }
@@ -283,7 +340,8 @@ static int execute(const struct adr_runner *r, json_t *run)
   json_object_set_new(result, "output_tail", json_string(tail));
   free(tail);
   if (sr == 0)
-    collect(ws, branch, head.data, result);
+    collect(r, image, repo, mirror, ws, dir, branch, head.data, log_fd, result);
+  close(log_fd);
 report:
   buf_free(&head);
   for (int i = 0; i < 2; i++) {

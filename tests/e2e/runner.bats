@@ -75,6 +75,23 @@ wait_state() {
   grep -q "run 1: exit 0, reported (HTTP 200)" "$BATS_TEST_TMPDIR/runner.out"
 }
 
+@test "the agent's .git is never run on the host: a planted fsmonitor runs nowhere but in a sandbox" {
+  mark="$BATS_TEST_TMPDIR/pwned"
+  payload="touch $mark; false"
+  # the control: that config does run a program when git runs in the repository
+  git init -q "$BATS_TEST_TMPDIR/ctl" && git -C "$BATS_TEST_TMPDIR/ctl" config core.fsmonitor "$payload"
+  git -C "$BATS_TEST_TMPDIR/ctl" status >/dev/null 2>&1 || true
+  [ -e "$mark" ]
+  rm -f "$mark"
+  adr submit sh --repo "$ORIGIN" --prompt "cd /workspace && git config core.fsmonitor '$payload' && git config core.hooksPath /workspace/hooks && echo planted > p.txt" >/dev/null
+  start_runner
+  wait_state 1 finished
+  [ ! -e "$mark" ]
+  # and the work still came home
+  [ "$(git -C "$ORIGIN" show adr/run-1:p.txt)" = planted ]
+  [ "$(adr runs show 1 --json | jq -r .result.pushed)" = true ]
+}
+
 @test "the runner takes only runs whose tags it has; a run with no work pushes nothing" {
   adr submit sh --repo "$ORIGIN" --prompt 'true' --tag gpu >/dev/null
   adr submit sh --repo "$ORIGIN" --prompt 'true' >/dev/null
