@@ -53,6 +53,7 @@ static const struct option submit_options[] = {
 };
 static const struct option runs_options[] = {
   { "state", required_argument, NULL, OPT_STATE },
+  { "follow", no_argument, NULL, 'f' },
   { "tag", required_argument, NULL, OPT_TAG },
   CLIENT_OPTIONS,
   { 0 },
@@ -233,7 +234,9 @@ static const char runs_help[] =
   "                                        cancelled, lost)\n"
   "  adr runs show ID                      one run, with its result\n"
   "  adr runs cancel ID                    a queued run is cancelled; a held one's\n"
-  "                                        runner is asked to stop it\n\n"
+  "                                        runner is asked to stop it\n"
+  "  adr runs logs ID [-f]                 its output (on stderr: what happened\n"
+  "                                        to it); -f follows it to its end\n\n"
   "  --coordinator URL, --token-file FILE, --json   as for 'adr submit'\n";
 
 static int runs_ls(const struct target *t, const struct cmd_args *a)
@@ -321,12 +324,61 @@ static int runs_one(const struct target *t, const struct cmd_args *a, const char
   return EXIT_OK;
 }
 
+/* The run's events: output to stdout, the rest a line each on stderr
+ * (--json: every event a JSON line on stdout); -f to its end. */
+static int runs_logs(const struct target *t, const struct cmd_args *a, const char *id_s)
+{
+  uint64_t id = 0;
+  if (adr_parse_uint(id_s, INT64_MAX, &id) < 0 || id == 0)
+    return errorf("run '%s': a run id is a number", id_s);
+  bool follow = args_has(a, 'f'), as_json = args_has(a, OPT_JSON);
+  long long after = 0;
+  for (;;) {
+    cleanup_free char *path =
+      xasprintf("/v1/runs/%llu/events?after=%lld&wait_s=%d", (unsigned long long)id, after, follow ? 20 : 0);
+    json_t *j = NULL;
+    int ret = call(t, "GET", path, NULL, &j);
+    if (ret)
+      return ret;
+    json_t *ev = json_object_get(j, "events");
+    size_t i;
+    json_t *e;
+    json_array_foreach (ev, i, e) {
+      after = (long long)json_integer_value(json_object_get(e, "id"));
+      const char *kind = json_string_value(json_object_get(e, "kind"));
+      json_t *d = json_object_get(e, "data");
+      if (as_json) {
+        char *s = json_dumps(e, JSON_COMPACT);
+        printf("%s\n", s ? s : "{}");
+        free(s);
+      } else if (kind && streq(kind, "output")) {
+        fputs(json_string_value(d) ? json_string_value(d) : "", stdout);
+      } else {
+        fflush(stdout);
+        const char *who = json_string_value(json_object_get(d, "runner"));
+        json_t *code = json_object_get(d, "exit_code");
+        fprintf(stderr, "adr: run %llu %s%s%s", (unsigned long long)id, kind ? kind : "?", who ? " by " : "",
+                who ? who : "");
+        if (json_is_integer(code))
+          fprintf(stderr, " (exit %lld)", (long long)json_integer_value(code));
+        fputc('\n', stderr);
+      }
+    }
+    fflush(stdout);
+    bool ended = json_is_true(json_object_get(j, "ended"));
+    size_t got = json_array_size(ev);
+    json_decref(j);
+    if (ended || (!follow && got == 0))
+      return EXIT_OK;
+  }
+}
+
 static int runs_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struct cmd_args *a)
 {
   const char *verb = a->argc ? a->argv[0] : "ls";
-  bool one = streq(verb, "show") || streq(verb, "cancel");
+  bool one = streq(verb, "show") || streq(verb, "cancel") || streq(verb, "logs");
   if (!one && !streq(verb, "ls"))
-    return usage_error(self, "unknown subcommand '%s' (ls, show, cancel)", verb);
+    return usage_error(self, "unknown subcommand '%s' (ls, show, cancel, logs)", verb);
   if (one && a->argc != 2)
     return usage_error(self, "adr runs %s ID", verb);
   if (!one && a->argc > 1)
@@ -335,7 +387,7 @@ static int runs_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, stru
   int ret = target(ctx, a, &t);
   if (ret)
     return ret;
-  ret = one ? runs_one(&t, a, verb, a->argv[1]) : runs_ls(&t, a);
+  ret = streq(verb, "logs") ? runs_logs(&t, a, a->argv[1]) : one ? runs_one(&t, a, verb, a->argv[1]) : runs_ls(&t, a);
   target_free(&t);
   return ret;
 }
@@ -343,10 +395,10 @@ static int runs_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, stru
 const struct adr_cmd_entry cmd_runs_entry = {
   .name = "runs",
   .summary = "list, show and cancel the coordinator's runs",
-  .usage = "adr runs [ls [--state S] [--tag T] | show ID | cancel ID] [--json]",
+  .usage = "adr runs [ls [--state S] [--tag T] | show ID | cancel ID | logs ID [-f]] [--json]",
   .help = runs_help,
   .options = runs_options,
-  .shortopts = "h",
+  .shortopts = "hf",
   .complete = "",
   .flags = CMD_CONFIG,
   .exec = runs_exec,

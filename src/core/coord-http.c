@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <jansson.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <poll.h>
@@ -34,6 +35,89 @@ static enum MHD_Result send_json(struct MHD_Connection *mc, int status, char *bo
     MHD_add_response_header(r, "Content-Type", "application/json");
   MHD_add_response_header(r, "Cache-Control", "no-store");
   enum MHD_Result ret = MHD_queue_response(mc, (unsigned)status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+/* ------------------------------------------------------------ SSE */
+
+/* GET /v1/runs/ID/events with Accept: text/event-stream: the events as
+ * they come, "id:", "event:" and one "data:" line of JSON each, until the
+ * run has ended; a comment line every 15 s keeps the connection. */
+struct sse {
+  struct adr_coord *c;
+  int64_t id, last;
+  bool ended;
+  struct buf pending;
+  size_t off;
+};
+
+static void sse_add(struct sse *s, json_t *events)
+{
+  size_t i;
+  json_t *e;
+  json_array_foreach (events, i, e) {
+    char *d = json_dumps(e, JSON_COMPACT);
+    json_int_t eid = json_integer_value(json_object_get(e, "id"));
+    buf_printf(&s->pending, "id: %lld\nevent: %s\ndata: %s\n\n", (long long)eid,
+               json_string_value(json_object_get(e, "kind")), d ? d : "{}");
+    free(d);
+    if (eid > s->last)
+      s->last = eid;
+  }
+}
+
+static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+  (void)pos;
+  struct sse *s = cls;
+  while (s->off >= s->pending.len) {
+    if (s->ended)
+      return MHD_CONTENT_READER_END_OF_STREAM;
+    buf_reset(&s->pending);
+    s->off = 0;
+    json_t *ev = NULL;
+    cleanup_err adr_err err = NULL;
+    if (adr_coord_events(s->c, s->id, s->last, 15, &ev, &s->ended, &err) != 0)
+      return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (json_array_size(ev) == 0 && !s->ended)
+      buf_printf(&s->pending, ": waiting\n\n");
+    sse_add(s, ev);
+    json_decref(ev);
+  }
+  size_t n = s->pending.len - s->off < max ? s->pending.len - s->off : max;
+  memcpy(out, s->pending.data + s->off, n);
+  s->off += n;
+  return (ssize_t)n;
+}
+
+static void sse_free(void *cls)
+{
+  struct sse *s = cls;
+  buf_free(&s->pending);
+  free(s);
+}
+
+/* The first batch came from adr_coord_handle (the checks are its); the
+ * rest streams. */
+static enum MHD_Result send_sse(struct MHD_Connection *mc, struct adr_coord *c, int64_t id, const char *body)
+{
+  json_t *j = json_loads(body, 0, NULL);
+  struct sse *s = xcalloc(1, sizeof(*s));
+  s->c = c;
+  s->id = id;
+  s->ended = json_is_true(json_object_get(j, "ended"));
+  buf_init(&s->pending, 0);
+  sse_add(s, json_object_get(j, "events"));
+  json_decref(j);
+  struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, sse_read, s, sse_free);
+  if (!r) {
+    sse_free(s);
+    return MHD_NO;
+  }
+  MHD_add_response_header(r, "Content-Type", "text/event-stream");
+  MHD_add_response_header(r, "Cache-Control", "no-store");
+  enum MHD_Result ret = MHD_queue_response(mc, MHD_HTTP_OK, r);
   MHD_destroy_response(r);
   return ret;
 }
@@ -67,6 +151,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
   };
   struct adr_coord_resp rs;
   adr_coord_handle(c, &rq, &rs);
+  const char *accept = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+  long long id = 0;
+  char tail[16] = "";
+  if (rs.status == 200 && accept && strstr(accept, "text/event-stream") && streq(method, "GET") &&
+      sscanf(url, "/v1/runs/%lld/%15s", &id, tail) == 2 && streq(tail, "events")) {
+    enum MHD_Result r = send_sse(mc, c, id, rs.body);
+    free(rs.body);
+    return r;
+  }
   return send_json(mc, rs.status, rs.body);
 }
 

@@ -519,6 +519,7 @@ static void run_cancel(struct adr_coord *c, int64_t id, struct adr_coord_resp *r
   cleanup_err adr_err err = NULL;
   pthread_mutex_lock(&c->mu);
   int r = adr_queue_cancel(c->q, id, now_ms(c), &err);
+  pthread_cond_broadcast(&c->work);
   pthread_mutex_unlock(&c->mu);
   if (r < 0) {
     fail(rs, 500, "%s", err->msg);
@@ -595,6 +596,8 @@ static void claim(struct adr_coord *c, const struct adr_coord_req *rq, struct ad
     if (rq_n)
       pthread_cond_broadcast(&c->work);
     got = adr_queue_claim(c->q, runner, &tags, ot && json_is_true(ot), t, c->o.lease_ms, &r, &err);
+    if (got == 0)
+      pthread_cond_broadcast(&c->work);
     if (got != 1)
       break;
     /* nothing yet: wait for a submit (or a second, for leases to run out) */
@@ -626,11 +629,20 @@ out:
 static void held(struct adr_coord *c, int64_t id, const char *what, const struct adr_coord_req *rq,
                  struct adr_coord_resp *rs)
 {
-  static const char *const keys[] = { "runner", "exit_code", "result", NULL };
-  const char *runner;
+  static const char *const keys[] = { "runner", "exit_code", "result", "text", NULL };
+  const char *runner, *text = NULL;
   json_t *j = runner_body(rq, keys, &runner, rs);
   if (!j)
     return;
+  if (opt_str(j, "text", ADR_COORD_OUTPUT_MAX, &text, rs) < 0) {
+    json_decref(j);
+    return;
+  }
+  if (streq(what, "output") != (text != NULL)) {
+    fail(rs, 400, streq(what, "output") ? "'text' is needed" : "'text' goes with output");
+    json_decref(j);
+    return;
+  }
   cleanup_err adr_err err = NULL;
   cleanup_free char *result = NULL;
   int r;
@@ -659,8 +671,11 @@ static void held(struct adr_coord *c, int64_t id, const char *what, const struct
     r = adr_queue_heartbeat(c->q, id, runner, t, c->o.lease_ms, &cancel, &err);
   else if (streq(what, "started"))
     r = adr_queue_started(c->q, id, runner, t, &err);
+  else if (streq(what, "output"))
+    r = adr_queue_output(c->q, id, runner, text, t, &err);
   else
     r = adr_queue_finish(c->q, id, runner, (int)json_integer_value(code), result, t, &err);
+  pthread_cond_broadcast(&c->work); /* followers of its events */
   pthread_mutex_unlock(&c->mu);
   json_decref(j);
   if (r < 0)
@@ -669,8 +684,92 @@ static void held(struct adr_coord *c, int64_t id, const char *what, const struct
     fail(rs, 409, "runner '%s' does not hold run %lld", runner, (long long)id);
   else if (streq(what, "heartbeat"))
     reply(rs, 200, json_pack("{s:b, s:I}", "cancel", cancel, "lease_ms", (json_int_t)c->o.lease_ms));
+  else if (streq(what, "output"))
+    reply(rs, 200, json_object());
   else
     run_show(c, id, rs);
+}
+
+/* ------------------------------------------------------------ events */
+
+static bool run_ended(enum adr_run_state s)
+{
+  return s == ADR_RUN_FINISHED || s == ADR_RUN_CANCELLED || s == ADR_RUN_LOST;
+}
+
+/* Waits on c->work (held) until the monotonic deadline: false once past it. */
+static bool wait_until(struct adr_coord *c, const struct timespec *until)
+{
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  if (now.tv_sec > until->tv_sec || (now.tv_sec == until->tv_sec && now.tv_nsec >= until->tv_nsec))
+    return false;
+  pthread_cond_timedwait(&c->work, &c->mu, until);
+  return true;
+}
+
+int adr_coord_events(struct adr_coord *c, int64_t id, int64_t after, int wait_s, json_t **events, bool *ended,
+                     adr_err *err)
+{
+  struct timespec until;
+  clock_gettime(CLOCK_MONOTONIC, &until);
+  until.tv_sec += wait_s;
+  *events = NULL;
+  pthread_mutex_lock(&c->mu);
+  int ret;
+  for (;;) {
+    struct adr_run r = { 0 };
+    ret = adr_queue_get(c->q, id, &r, err);
+    *ended = ret == 0 && run_ended(r.state);
+    adr_run_free(&r);
+    if (ret != 0)
+      break;
+    struct adr_run_event *v = NULL;
+    size_t n = 0;
+    if ((ret = adr_queue_events(c->q, id, after, 500, &v, &n, err)) < 0)
+      break;
+    if (n || *ended || !wait_until(c, &until)) {
+      json_t *a = json_array();
+      for (size_t i = 0; i < n; i++) {
+        bool text = streq(v[i].kind, "output");
+        json_t *d = !text && v[i].data ? json_loads(v[i].data, 0, NULL) : NULL;
+        json_array_append_new(a, json_pack("{s:I, s:I, s:s, s:o}", "id", (json_int_t)v[i].id, "ts", (json_int_t)v[i].ts,
+                                           "kind", v[i].kind, "data",
+                                           text ? json_string(v[i].data ? v[i].data : "")
+                                           : d  ? d
+                                                : json_null()));
+      }
+      adr_run_events_free(v, n);
+      /* more may follow at once: ended only when these are the last */
+      *ended = *ended && n < 500;
+      *events = a;
+      break;
+    }
+    adr_run_events_free(v, n);
+  }
+  pthread_mutex_unlock(&c->mu);
+  return ret;
+}
+
+static void run_events(struct adr_coord *c, int64_t id, const struct adr_coord_req *rq, struct adr_coord_resp *rs)
+{
+  const char *after_s = rq->arg ? rq->arg(rq->ud, "after") : NULL, *wait_s = rq->arg ? rq->arg(rq->ud, "wait_s") : NULL;
+  uint64_t after = 0, wait = 0;
+  if ((after_s && adr_parse_uint(after_s, INT64_MAX, &after) < 0) ||
+      (wait_s && (adr_parse_uint(wait_s, ADR_COORD_WAIT_MAX, &wait) < 0))) {
+    fail(rs, 400, "'after' is an event id, 'wait_s' 0 to %d", ADR_COORD_WAIT_MAX);
+    return;
+  }
+  json_t *ev = NULL;
+  bool ended = false;
+  cleanup_err adr_err err = NULL;
+  int r = adr_coord_events(c, id, (int64_t)after, (int)wait, &ev, &ended, &err);
+  if (r < 0)
+    fail(rs, 500, "%s", err->msg);
+  else if (r == 1)
+    fail(rs, 404, "no run %lld", (long long)id);
+  else
+    reply(rs, 200, json_pack("{s:o, s:b}", "events", ev, "ended", ended));
 }
 
 /* ------------------------------------------------------------ routing */
@@ -699,7 +798,7 @@ void adr_coord_handle(struct adr_coord *c, const struct adr_coord_req *rq, struc
     return;
   }
   /* the endpoint: which one, the methods and the role it takes */
-  enum { E_RUNS, E_CLAIM, E_SHOW, E_CANCEL, E_HELD } e;
+  enum { E_RUNS, E_CLAIM, E_SHOW, E_CANCEL, E_EVENTS, E_HELD } e;
   const char *methods = "POST", *need = "client", *move = NULL;
   const char *rest = "";
   int64_t id = 0;
@@ -710,10 +809,10 @@ void adr_coord_handle(struct adr_coord *c, const struct adr_coord_req *rq, struc
     e = E_CLAIM;
     need = "runner";
   } else if (str_has_prefix(p, "/v1/runs/") && (id = path_id(p + 9, &rest)) > 0 &&
-             (*rest == '\0' || streq(rest, "/cancel") || streq(rest, "/heartbeat") || streq(rest, "/started") ||
-              streq(rest, "/finish"))) {
-    e = *rest == '\0' ? E_SHOW : streq(rest, "/cancel") ? E_CANCEL : E_HELD;
-    methods = e == E_SHOW ? "GET" : "POST";
+             (*rest == '\0' || streq(rest, "/cancel") || streq(rest, "/events") || streq(rest, "/heartbeat") ||
+              streq(rest, "/started") || streq(rest, "/output") || streq(rest, "/finish"))) {
+    e = *rest == '\0' ? E_SHOW : streq(rest, "/cancel") ? E_CANCEL : streq(rest, "/events") ? E_EVENTS : E_HELD;
+    methods = e == E_SHOW || e == E_EVENTS ? "GET" : "POST";
     need = e == E_HELD ? "runner" : "client";
     move = e == E_HELD ? rest + 1 : NULL;
   } else {
@@ -724,7 +823,7 @@ void adr_coord_handle(struct adr_coord *c, const struct adr_coord_req *rq, struc
     fail(rs, 403, "a %s token is needed", need);
     return;
   }
-  bool ok_method = e == E_RUNS ? streq(m, "GET") || streq(m, "POST") : streq(m, e == E_SHOW ? "GET" : "POST");
+  bool ok_method = e == E_RUNS ? streq(m, "GET") || streq(m, "POST") : streq(m, methods);
   if (!ok_method) {
     fail(rs, 405, "%s %s", methods, p);
     return;
@@ -734,6 +833,7 @@ void adr_coord_handle(struct adr_coord *c, const struct adr_coord_req *rq, struc
   case E_CLAIM: claim(c, rq, rs); break;
   case E_SHOW: run_show(c, id, rs); break;
   case E_CANCEL: run_cancel(c, id, rs); break;
+  case E_EVENTS: run_events(c, id, rq, rs); break;
   case E_HELD: held(c, id, move, rq, rs); break;
   }
 }

@@ -14,12 +14,15 @@
 #include "err.h"
 #include "queue.h"
 
+#include <jansson.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define ADR_COORD_BODY_MAX (1u << 20) /* a request body: 413 beyond */
-#define ADR_COORD_WAIT_MAX 30         /* seconds a claim may wait for work */
+#define ADR_COORD_BODY_MAX (1u << 20)    /* a request body: 413 beyond */
+#define ADR_COORD_WAIT_MAX 30            /* seconds a claim may wait for work */
+#define ADR_COORD_OUTPUT_MAX (64u << 10) /* the text of one output event */
 
 struct adr_coord_opts {
   const char *store;        /* queue.h's sqlite:PATH or postgresql://... */
@@ -50,6 +53,12 @@ struct adr_coord_resp {
 /* Handles one request (blocks up to wait_s for a claim): rs->status and
  * rs->body (the caller frees it). */
 void adr_coord_handle(struct adr_coord *c, const struct adr_coord_req *rq, struct adr_coord_resp *rs);
+
+/* The events of run id after event after, as a JSON array (waiting up to
+ * wait_s for one); *ended when the run has ended and these are its last.
+ * 0, 1 when there is no such run, -1. */
+int adr_coord_events(struct adr_coord *c, int64_t id, int64_t after, int wait_s, json_t **events, bool *ended,
+                     adr_err *err);
 
 /* A new token of role ("client" or "runner") named name, its hash added to
  * file (made 0600): the token, shown once (the caller frees it). */

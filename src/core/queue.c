@@ -189,7 +189,13 @@ static const char *const migration_1[] = {
   "CREATE INDEX runs_runner ON runs (runner)",
   NULL,
 };
-static const char *const *const migrations[] = { migration_1 };
+/* 2: what happened to a run, in order (adr runs logs, the SSE stream) */
+static const char *const migration_2[] = {
+  "CREATE TABLE run_events (id %s, run_id BIGINT NOT NULL, ts BIGINT NOT NULL, kind TEXT NOT NULL, data TEXT)",
+  "CREATE INDEX run_events_run ON run_events (run_id, id)",
+  NULL,
+};
+static const char *const *const migrations[] = { migration_1, migration_2 };
 #define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))
 
 static int tx(struct adr_queue *qu, const char *const *stmts, adr_err *err)
@@ -282,6 +288,95 @@ void adr_queue_close(struct adr_queue *qu)
 
 const char *adr_queue_kind(const struct adr_queue *qu) { return qu->ops->kind; }
 
+/* ------------------------------------------------------------ events */
+
+void adr_run_events_free(struct adr_run_event *v, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    free(v[i].kind);
+    free(v[i].data);
+  }
+  free(v);
+}
+
+int adr_queue_event_add(struct adr_queue *qu, int64_t run_id, const char *kind, const char *data, int64_t now,
+                        adr_err *err)
+{
+  cleanup_free char *id = num(run_id), *t = num(now);
+  const char *p[] = { id, t, kind, data };
+  if (q(qu, "INSERT INTO run_events (run_id, ts, kind, data) VALUES (CAST($1 AS BIGINT), CAST($2 AS BIGINT), $3, $4)",
+        p, ARRAY_SIZE(p), NULL, NULL, err) < 0)
+    return adr_err_prefix(err, "event");
+  return 0;
+}
+
+/* A state's event, with the run's runner or exit status (errors ignored:
+ * the state itself is what counts). */
+static void state_event(struct adr_queue *qu, int64_t id, const char *kind, const char *runner, int exit_code,
+                        int64_t now)
+{
+  json_t *d = json_object();
+  if (runner)
+    json_object_set_new(d, "runner", json_string(runner));
+  if (exit_code >= 0)
+    json_object_set_new(d, "exit_code", json_integer(exit_code));
+  char *s = json_dumps(d, JSON_COMPACT);
+  json_decref(d);
+  cleanup_err adr_err e = NULL;
+  adr_queue_event_add(qu, id, kind, s, now, &e);
+  free(s);
+}
+
+struct events_acc {
+  struct adr_run_event *v;
+  size_t n;
+};
+static int event_row(void *ud, char *const *c, size_t n)
+{
+  struct events_acc *a = ud;
+  if (n < 5)
+    return 1;
+  a->v = xrealloc(a->v, (a->n + 1) * sizeof(*a->v));
+  a->v[a->n++] = (struct adr_run_event){
+    .id = to_i64(c[0]), .run_id = to_i64(c[1]), .ts = to_i64(c[2]), .kind = dup_or_null(c[3]), .data = dup_or_null(c[4])
+  };
+  return 0;
+}
+
+int adr_queue_events(struct adr_queue *qu, int64_t run_id, int64_t after_id, unsigned limit, struct adr_run_event **out,
+                     size_t *n, adr_err *err)
+{
+  cleanup_free char *id = num(run_id), *after = num(after_id), *lim = num(limit ? limit : 1000);
+  const char *p[] = { id, after, lim };
+  struct events_acc a = { 0 };
+  if (q(qu,
+        "SELECT id, run_id, ts, kind, data FROM run_events WHERE run_id = CAST($1 AS BIGINT) AND "
+        "id > CAST($2 AS BIGINT) ORDER BY id LIMIT CAST($3 AS BIGINT)",
+        p, ARRAY_SIZE(p), event_row, &a, err) < 0) {
+    adr_run_events_free(a.v, a.n);
+    return adr_err_prefix(err, "events");
+  }
+  *out = a.v;
+  *n = a.n;
+  return 0;
+}
+
+int adr_queue_output(struct adr_queue *qu, int64_t id, const char *runner, const char *text, int64_t now, adr_err *err)
+{
+  cleanup_free char *i = num(id);
+  const char *p[] = { i, runner };
+  struct strv v = { 0 };
+  if (q_first(qu,
+              "SELECT id FROM runs WHERE id = CAST($1 AS BIGINT) AND runner = $2 AND state IN ('claimed', 'running')",
+              p, ARRAY_SIZE(p), &v, err) < 0)
+    return adr_err_prefix(err, "output");
+  int held = v.n > 0;
+  strv_free(&v);
+  if (!held)
+    return 1;
+  return adr_queue_event_add(qu, id, "output", text, now, err);
+}
+
 /* ------------------------------------------------------------ runs */
 
 int adr_queue_submit(struct adr_queue *qu, const struct adr_run *r, int64_t now, int64_t *id, adr_err *err)
@@ -301,6 +396,7 @@ int adr_queue_submit(struct adr_queue *qu, const struct adr_run *r, int64_t now,
     return adr_err_prefix(err, "submit");
   *id = ids.n ? to_i64(ids.v[0]) : 0;
   strv_free(&ids);
+  state_event(qu, *id, "queued", NULL, -1, now);
   return 0;
 }
 
@@ -328,6 +424,7 @@ int adr_queue_claim(struct adr_queue *qu, const char *runner, const struct strv 
   for (size_t i = 1; i < a.n; i++)
     adr_run_free(&a.v[i]);
   free(a.v);
+  state_event(qu, out->id, "claimed", runner, -1, now);
   return 0;
 }
 
@@ -361,6 +458,8 @@ int adr_queue_started(struct adr_queue *qu, int64_t id, const char *runner, int6
     return adr_err_prefix(err, "started");
   int r = v.n ? 0 : 1;
   strv_free(&v);
+  if (r == 0)
+    state_event(qu, id, "started", runner, -1, now);
   return r;
 }
 
@@ -373,10 +472,12 @@ int adr_queue_finish(struct adr_queue *qu, int64_t id, const char *runner, int e
   if (q_first(qu,
               "UPDATE runs SET state = CASE WHEN cancel <> 0 THEN 'cancelled' ELSE 'finished' END, "
               "exit_code = CAST($1 AS INTEGER), result = $2, lease_until = 0, updated = CAST($3 AS BIGINT) "
-              "WHERE id = CAST($4 AS BIGINT) AND runner = $5 AND state IN ('claimed', 'running') RETURNING id",
+              "WHERE id = CAST($4 AS BIGINT) AND runner = $5 AND state IN ('claimed', 'running') RETURNING state",
               p, ARRAY_SIZE(p), &v, err) < 0)
     return adr_err_prefix(err, "finish");
   int r = v.n ? 0 : 1;
+  if (r == 0)
+    state_event(qu, id, v.v[0], runner, exit_code, now);
   strv_free(&v);
   return r;
 }
@@ -389,14 +490,22 @@ int adr_queue_cancel(struct adr_queue *qu, int64_t id, int64_t now, adr_err *err
   if (q_first(qu,
               "UPDATE runs SET state = 'cancelled', updated = CAST($1 AS BIGINT) WHERE id = CAST($2 AS BIGINT) "
               "AND state = 'queued' RETURNING id",
-              p, ARRAY_SIZE(p), &v, err) < 0 ||
-      (v.n == 0 && q_first(qu,
-                           "UPDATE runs SET cancel = 1, updated = CAST($1 AS BIGINT) WHERE id = CAST($2 AS BIGINT) "
-                           "AND state IN ('claimed', 'running') RETURNING id",
-                           p, ARRAY_SIZE(p), &v, err) < 0))
+              p, ARRAY_SIZE(p), &v, err) < 0)
+    return adr_err_prefix(err, "cancel");
+  if (v.n) {
+    strv_free(&v);
+    state_event(qu, id, "cancelled", NULL, -1, now);
+    return 0;
+  }
+  if ((q_first(qu,
+               "UPDATE runs SET cancel = 1, updated = CAST($1 AS BIGINT) WHERE id = CAST($2 AS BIGINT) "
+               "AND state IN ('claimed', 'running') RETURNING id",
+               p, ARRAY_SIZE(p), &v, err) < 0))
     return adr_err_prefix(err, "cancel");
   int r = v.n ? 0 : 1;
   strv_free(&v);
+  if (r == 0)
+    state_event(qu, id, "cancel-asked", NULL, -1, now);
   return r;
 }
 
@@ -411,13 +520,19 @@ int adr_queue_expire(struct adr_queue *qu, int64_t now, int max_attempts, unsign
               "UPDATE runs SET state = CASE WHEN cancel <> 0 THEN 'cancelled' WHEN attempts < CAST($1 AS INTEGER) "
               "THEN 'queued' ELSE 'lost' END, runner = CASE WHEN cancel = 0 AND attempts < CAST($1 AS INTEGER) "
               "THEN NULL ELSE runner END, lease_until = 0, updated = CAST($2 AS BIGINT) "
-              "WHERE state IN ('claimed', 'running') AND lease_until < CAST($2 AS BIGINT) RETURNING state",
+              "WHERE state IN ('claimed', 'running') AND lease_until < CAST($2 AS BIGINT) RETURNING "
+              "state || ' ' || CAST(id AS TEXT)",
               p, ARRAY_SIZE(p), &v, err) < 0)
     return adr_err_prefix(err, "expire leases");
   unsigned rq = 0, lo = 0;
   for (size_t i = 0; i < v.n; i++) {
+    char *sp = strchr(v.v[i], ' ');
+    if (!sp)
+      continue;
+    *sp = '\0';
     rq += streq(v.v[i], "queued");
     lo += streq(v.v[i], "lost");
+    state_event(qu, to_i64(sp + 1), streq(v.v[i], "queued") ? "requeued" : v.v[i], NULL, -1, now);
   }
   strv_free(&v);
   if (requeued)

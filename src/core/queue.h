@@ -99,6 +99,23 @@ int adr_queue_expire(struct adr_queue *q, int64_t now, int max_attempts, unsigne
 /* 0 with *out, 1 when there is no such run, -1. */
 int adr_queue_get(struct adr_queue *q, int64_t id, struct adr_run *out, adr_err *err);
 
+/* What happened to a run, in order: "queued", "claimed", "started",
+ * "output" (data: the text), "finished", "cancelled", "cancel-asked",
+ * "requeued", "lost" (data: JSON with the runner, the exit status). */
+struct adr_run_event {
+  int64_t id; /* increasing across the store */
+  int64_t run_id, ts;
+  char *kind, *data;
+};
+void adr_run_events_free(struct adr_run_event *v, size_t n);
+int adr_queue_event_add(struct adr_queue *q, int64_t run_id, const char *kind, const char *data, int64_t now,
+                        adr_err *err);
+/* The run's events after after_id (at most limit; 0: 1000). */
+int adr_queue_events(struct adr_queue *q, int64_t run_id, int64_t after_id, unsigned limit, struct adr_run_event **out,
+                     size_t *n, adr_err *err);
+/* An "output" event of the run's holder: 0, 1 when runner does not hold it, -1. */
+int adr_queue_output(struct adr_queue *q, int64_t id, const char *runner, const char *text, int64_t now, adr_err *err);
+
 struct adr_queue_filter {
   int state; /* -1: any */
   const char *runner, *tag;

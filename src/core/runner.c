@@ -21,7 +21,8 @@
 #include <unistd.h>
 
 #define TAIL_MAX 4096
-#define FINISH_TRIES 60 /* a coordinator that restarts: every 5 s, for five minutes */
+#define ADR_OUTPUT_CHUNK (32u << 10) /* an output event, at most (the coordinator takes 64 KiB) */
+#define FINISH_TRIES 60              /* a coordinator that restarts: every 5 s, for five minutes */
 
 static void sayf(const struct adr_runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void sayf(const struct adr_runner *r, const char *fmt, ...)
@@ -67,19 +68,92 @@ static long run_post(const struct adr_runner *r, json_int_t id, const char *what
 struct beat {
   const struct adr_runner *r;
   json_int_t id;
+  const char *log_path; /* its new bytes go to the coordinator as output events */
+  off_t sent;
   int wake_w; /* written when the run must stop */
   int quit_r; /* readable: the run ended, the heartbeat stops */
   int64_t interval_ms;
   volatile int cancel; /* 1 asked, 2 the lease is someone else's */
 };
 
+/* The length of the valid UTF-8 sequence at s (NUL and overlongs,
+ * surrogates, code points past U+10FFFF are not), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+  unsigned char c = s[0];
+  if (c < 0x80)
+    return c ? 1 : 0;
+  size_t len;
+  uint32_t cp;
+  if ((c & 0xE0) == 0xC0)
+    len = 2, cp = c & 0x1F;
+  else if ((c & 0xF0) == 0xE0)
+    len = 3, cp = c & 0x0F;
+  else if ((c & 0xF8) == 0xF0)
+    len = 4, cp = c & 0x07;
+  else
+    return 0;
+  if (len > n)
+    return 0;
+  for (size_t i = 1; i < len; i++) {
+    if ((s[i] & 0xC0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (s[i] & 0x3F);
+  }
+  if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+      (cp >= 0xD800 && cp <= 0xDFFF))
+    return 0;
+  return len;
+}
+
+/* Text for JSON: each byte that starts no valid UTF-8 sequence (a cut
+ * character, binary output) becomes '?'. */
+static void to_text(char *s, size_t n)
+{
+  for (size_t i = 0; i < n;) {
+    size_t l = utf8_seq((const unsigned char *)s + i, n - i);
+    if (l == 0)
+      s[i++] = '?';
+    else
+      i += l;
+  }
+  s[n] = '\0';
+}
+
+/* The log's new bytes since the last post, as one output event. */
+static void post_output(struct beat *b, bool last)
+{
+  int fd = open(b->log_path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  char buf[ADR_OUTPUT_CHUNK + 1];
+  for (int rounds = 0; rounds < (last ? 64 : 4); rounds++) {
+    ssize_t n = pread(fd, buf, ADR_OUTPUT_CHUNK, b->sent);
+    if (n <= 0)
+      break;
+    b->sent += n;
+    to_text(buf, (size_t)n);
+    json_t *body = json_pack("{s:s}", "text", buf);
+    cleanup_err adr_err err = NULL;
+    run_post(b->r, b->id, "output", body, NULL, &err);
+  }
+  close(fd);
+}
+
 static void *beat_main(void *ud)
 {
   struct beat *b = ud;
+  int64_t since = 0;
   for (;;) {
     struct pollfd p = { .fd = b->quit_r, .events = POLLIN };
-    if (poll(&p, 1, (int)b->interval_ms) != 0)
+    int pr = poll(&p, 1, 2000);
+    post_output(b, pr != 0);
+    if (pr != 0)
       return NULL;
+    since += 2000;
+    if (since < b->interval_ms)
+      continue;
+    since = 0;
     json_t *rep = NULL;
     cleanup_err adr_err err = NULL;
     long st = run_post(b->r, b->id, "heartbeat", json_object(), &rep, &err);
@@ -143,10 +217,7 @@ static char *log_tail(const char *path)
   close(fd);
   if (n < 0)
     n = 0;
-  for (ssize_t i = 0; i < n; i++)
-    if (!((buf[i] >= 0x20 && buf[i] < 0x7f) || buf[i] == '\n' || buf[i] == '\t'))
-      buf[i] = '?';
-  buf[n] = '\0';
+  to_text(buf, (size_t)n);
   return xstrdup(buf);
 }
 
@@ -321,7 +392,7 @@ static int execute(const struct adr_runner *r, json_t *run)
       close(log_fd);
     goto report;
   }
-  struct beat b = { .r = r, .id = id, .wake_w = fds[1], .quit_r = quit[0], .interval_ms = 10000 };
+  struct beat b = { .r = r, .id = id, .wake_w = fds[1], .quit_r = quit[0], .interval_ms = 10000, .log_path = logp };
   pthread_t th;
   bool beating = pthread_create(&th, NULL, beat_main, &b) == 0;
   int sr = sandbox(r, run, ws, log_fd, fds[0], &code, &image, &err);

@@ -73,6 +73,10 @@ wait_state() {
   # the workspace went (its work is in the repository)
   [ -z "$(ls "$HOME/.cache/adr-runner/r1" 2>/dev/null)" ]
   grep -q "run 1: exit 0, reported (HTTP 200)" "$BATS_TEST_TMPDIR/runner.out"
+  # its output through the coordinator
+  run --separate-stderr adr runs logs 1
+  [[ "$output" == "adr/run-1"* ]]
+  [[ "$stderr" == *"adr: run 1 finished by r1 (exit 0)"* ]]
 }
 
 @test "the agent's .git is never run on the host: a planted fsmonitor runs nowhere but in a sandbox" {
@@ -103,15 +107,20 @@ wait_state() {
   ! git -C "$ORIGIN" show-ref --verify --quiet refs/heads/adr/run-2
 }
 
-@test "cancel while it runs: the sandbox is stopped, the run is cancelled" {
+@test "cancel while it runs: the sandbox is stopped, the run is cancelled; logs -f follows it to its end" {
   adr submit sh --repo "$ORIGIN" --prompt 'echo started; sleep 300' >/dev/null
   start_runner
+  adr runs logs -f 1 >"$BATS_TEST_TMPDIR/follow" 2>&1 &
+  local follower=$!
   wait_state 1 running
   for _ in $(seq 100); do grep -q started "$HOME/.cache/adr-runner/r1/run-1/output.log" 2>/dev/null && break; sleep 0.2; done
   run adr runs cancel 1
   [ "$output" = "asked the runner of run 1 (r1) to stop it" ]
   wait_state 1 cancelled # the heartbeat (every 10 s) brings it
   [ "$(adr runs show 1 --json | jq -r .result.stopped)" = cancelled ]
+  wait "$follower" # it ends with the run
+  grep -qx started "$BATS_TEST_TMPDIR/follow"
+  grep -q "adr: run 1 cancelled by r1" "$BATS_TEST_TMPDIR/follow"
 }
 
 @test "a run that hangs is stopped at its timeout (exit 124)" {

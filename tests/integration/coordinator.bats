@@ -192,6 +192,36 @@ pg_url() {
   [ "$(body_of "$r" | jq -r .state)" = cancelled ]
 }
 
+@test "events: what happened and the output, as JSON, through adr runs logs, and as a live SSE stream" {
+  serve --no-auth
+  api POST /v1/runs '{"agent":"pi","repo":"/r","prompt":"x"}' >/dev/null
+  api POST /v1/claim '{"runner":"r1"}' >/dev/null
+  api POST /v1/runs/1/started '{"runner":"r1"}' >/dev/null
+  # a live follower (SSE) from here on
+  curl -sN -H 'Accept: text/event-stream' "$U/v1/runs/1/events" >"$BATS_TEST_TMPDIR/sse" &
+  local sse=$!
+  [ "$(status_of "$(api POST /v1/runs/1/output '{"runner":"r1","text":"hello \u00e9t\u00e9\n"}')")" = 200 ]
+  [ "$(status_of "$(api POST /v1/runs/1/output '{"runner":"intruder","text":"forged\n"}')")" = 409 ]
+  [ "$(status_of "$(api POST /v1/runs/1/output '{"runner":"r1"}')")" = 400 ]
+  api POST /v1/runs/1/finish '{"runner":"r1","exit_code":3}' >/dev/null
+  # the stream ends with the run
+  for _ in $(seq 100); do kill -0 "$sse" 2>/dev/null || break; sleep 0.1; done
+  ! kill -0 "$sse" 2>/dev/null
+  grep -c '^event: ' "$BATS_TEST_TMPDIR/sse" | grep -qx 5
+  [ "$(grep '^event: ' "$BATS_TEST_TMPDIR/sse" | tr '\n' ' ')" = "event: queued event: claimed event: started event: output event: finished " ]
+  grep -q '^data: {.*"kind":"output".*"data":"hello été\\n"' "$BATS_TEST_TMPDIR/sse"
+  # JSON, and adr runs logs: the output on stdout, the rest on stderr
+  r=$(api GET "/v1/runs/1/events?after=2")
+  [ "$(body_of "$r" | jq -r '([.events[].kind] | join(" ")) + " " + (.ended|tostring)')" = "started output finished true" ]
+  run --separate-stderr adr runs logs 1
+  [ "$output" = "hello été" ]
+  [[ "$stderr" == *"adr: run 1 claimed by r1"* ]]
+  [[ "$stderr" == *"adr: run 1 finished by r1 (exit 3)"* ]]
+  run adr runs logs 2
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"no run 2 (HTTP 404)"* ]]
+}
+
 @test "a long-polling claim returns as soon as a run is submitted; a missed lease requeues the run" {
   serve --no-auth --lease 5s
   start=$(date +%s%N)

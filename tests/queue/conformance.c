@@ -111,7 +111,7 @@ static void test_schema(void **state)
   int v = 0;
   if (adr_queue_version(Q, &v, &err) < 0)
     fail_err("version", &err);
-  assert_int_equal(v, 1);
+  assert_int_equal(v, 2);
   /* opening again migrates nothing and loses nothing */
   int64_t id = submit("pi", NULL, "kept");
   struct adr_queue *q2 = NULL;
@@ -322,6 +322,52 @@ static void test_lease_expiry(void **state)
   adr_run_free(&r);
 }
 
+/* The events of a run, in order; output only from its holder. */
+static void test_events(void **state)
+{
+  (void)state;
+  adr_err err = NULL;
+  int64_t id = submit("pi", NULL, "ev");
+  assert_int_equal(claim("r1", NULL, false, T0 + 1), id);
+  assert_int_equal(adr_queue_started(Q, id, "r1", T0 + 2, &err), 0);
+  assert_int_equal(adr_queue_output(Q, id, "r1", "line one\n", T0 + 3, &err), 0);
+  assert_int_equal(adr_queue_output(Q, id, "other", "forged\n", T0 + 3, &err), 1);
+  assert_int_equal(adr_queue_finish(Q, id, "r1", 7, NULL, T0 + 4, &err), 0);
+  assert_int_equal(adr_queue_output(Q, id, "r1", "late\n", T0 + 5, &err), 1); /* ended */
+  struct adr_run_event *v = NULL;
+  size_t n = 0;
+  if (adr_queue_events(Q, id, 0, 0, &v, &n, &err) < 0)
+    fail_err("events", &err);
+  static const char *const kinds[] = { "queued", "claimed", "started", "output", "finished" };
+  assert_int_equal(n, 5);
+  for (size_t i = 0; i < n; i++) {
+    assert_string_equal(v[i].kind, kinds[i]);
+    assert_int_equal(v[i].run_id, id);
+    if (i)
+      assert_true(v[i].id > v[i - 1].id);
+  }
+  assert_string_equal(v[3].data, "line one\n");
+  assert_string_equal(v[4].data, "{\"runner\":\"r1\",\"exit_code\":7}");
+  assert_int_equal(v[1].ts, T0 + 1);
+  int64_t third = v[2].id;
+  adr_run_events_free(v, n);
+  /* paging */
+  if (adr_queue_events(Q, id, third, 1, &v, &n, &err) < 0)
+    fail_err("events", &err);
+  assert_int_equal(n, 1);
+  assert_string_equal(v[0].kind, "output");
+  adr_run_events_free(v, n);
+  /* a missed lease says so */
+  int64_t id2 = submit("pi", NULL, "ev2");
+  assert_int_equal(claim("r2", NULL, false, T0), id2);
+  assert_int_equal(adr_queue_expire(Q, T0 + 60000, 3, NULL, NULL, &err), 0);
+  if (adr_queue_events(Q, id2, 0, 0, &v, &n, &err) < 0)
+    fail_err("events", &err);
+  assert_int_equal(n, 3);
+  assert_string_equal(v[2].kind, "requeued");
+  adr_run_events_free(v, n);
+}
+
 /* 200 runs, 4 claimers in processes of their own (each its own
  * connection): every run is claimed and finished exactly once. */
 #define N_RUNS 200
@@ -413,7 +459,7 @@ int main(int argc, char **argv)
     cmocka_unit_test_setup(test_schema, clean),           cmocka_unit_test_setup(test_submit_get_list, clean),
     cmocka_unit_test_setup(test_claim_tags_order, clean), cmocka_unit_test_setup(test_lifecycle, clean),
     cmocka_unit_test_setup(test_cancel, clean),           cmocka_unit_test_setup(test_lease_expiry, clean),
-    cmocka_unit_test_setup(test_exactly_once, clean),
+    cmocka_unit_test_setup(test_events, clean),           cmocka_unit_test_setup(test_exactly_once, clean),
   };
   int r = cmocka_run_group_tests(tests, NULL, NULL);
   adr_queue_close(Q);
