@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 enum {
   OPT_COORD = 0x100,
@@ -54,6 +55,7 @@ static const struct option submit_options[] = {
 static const struct option runs_options[] = {
   { "state", required_argument, NULL, OPT_STATE },
   { "follow", no_argument, NULL, 'f' },
+  { "count", required_argument, NULL, 'n' },
   { "tag", required_argument, NULL, OPT_TAG },
   CLIENT_OPTIONS,
   { 0 },
@@ -236,7 +238,10 @@ static const char runs_help[] =
   "  adr runs cancel ID                    a queued run is cancelled; a held one's\n"
   "                                        runner is asked to stop it\n"
   "  adr runs logs ID [-f]                 its output (on stderr: what happened\n"
-  "                                        to it); -f follows it to its end\n\n"
+  "                                        to it); -f follows it to its end\n"
+  "  adr runs watch [-n N]                 one page, again every 2 s: the runs\n"
+  "                                        by state, those in flight, the last\n"
+  "                                        ten that ended (-n: N times)\n\n"
   "  --coordinator URL, --token-file FILE, --json   as for 'adr submit'\n";
 
 static int runs_ls(const struct target *t, const struct cmd_args *a)
@@ -324,6 +329,63 @@ static int runs_one(const struct target *t, const struct cmd_args *a, const char
   return EXIT_OK;
 }
 
+/* One page: the runs by state, those in flight and the last that ended;
+ * again every 2 s (N times with -n N), the screen cleared on a terminal. */
+static int runs_watch(const struct target *t, const struct cmd_args *a)
+{
+  uint64_t count = 0;
+  if (args_get(a, 'n') && (adr_parse_uint(args_get(a, 'n'), 1000000, &count) < 0 || count == 0))
+    return errorf("-n '%s': how many times, 1 or more", args_get(a, 'n'));
+  bool tty = isatty(STDOUT_FILENO);
+  for (uint64_t k = 0; count == 0 || k < count; k++) {
+    json_t *j = NULL;
+    int ret = call(t, "GET", "/v1/runs?limit=1000", NULL, &j);
+    if (ret)
+      return ret;
+    static const char *const states[] = { "queued", "claimed", "running", "finished", "cancelled", "lost" };
+    unsigned n[ARRAY_SIZE(states)] = { 0 };
+    json_t *runs = json_object_get(j, "runs"), *r;
+    size_t i;
+    json_array_foreach (runs, i, r) {
+      for (size_t s = 0; s < ARRAY_SIZE(states); s++)
+        n[s] += streq(str(r, "state"), states[s]);
+    }
+    time_t now = time(NULL);
+    char when[16];
+    struct tm tmv;
+    strftime(when, sizeof(when), "%H:%M:%S", localtime_r(&now, &tmv));
+    if (tty)
+      fputs("\033[H\033[2J", stdout);
+    printf("adr runs watch  %s  %s\n", t->url, when);
+    for (size_t s = 0; s < ARRAY_SIZE(states); s++)
+      printf("%s%s %u", s ? "   " : "", states[s], n[s]);
+    printf("\n\n%-6s %-10s %-10s %-12s %-5s %s\n", "ID", "STATE", "AGENT", "RUNNER", "EXIT", "REPO");
+    /* in flight first, then the last ten that ended */
+    for (int pass = 0; pass < 2; pass++) {
+      size_t shown = 0, total = json_array_size(runs);
+      for (size_t x = total; x-- > 0;) {
+        r = json_array_get(runs, x);
+        const char *st = str(r, "state");
+        bool live = streq(st, "queued") || streq(st, "claimed") || streq(st, "running");
+        if (live != (pass == 0) || (pass == 1 && shown >= 10))
+          continue;
+        json_t *ec = json_object_get(r, "exit_code");
+        char exit_s[16] = "-";
+        if (json_is_integer(ec))
+          snprintf(exit_s, sizeof(exit_s), "%lld", (long long)json_integer_value(ec));
+        printf("%-6lld %-10s %-10s %-12s %-5s %s\n", (long long)json_integer_value(json_object_get(r, "id")), st,
+               str(r, "agent"), str(r, "runner"), exit_s, str(r, "repo"));
+        shown++;
+      }
+    }
+    fflush(stdout);
+    json_decref(j);
+    if (count == 0 || k + 1 < count)
+      sleep(2);
+  }
+  return EXIT_OK;
+}
+
 /* The run's events: output to stdout, the rest a line each on stderr
  * (--json: every event a JSON line on stdout); -f to its end. */
 static int runs_logs(const struct target *t, const struct cmd_args *a, const char *id_s)
@@ -377,17 +439,20 @@ static int runs_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, stru
 {
   const char *verb = a->argc ? a->argv[0] : "ls";
   bool one = streq(verb, "show") || streq(verb, "cancel") || streq(verb, "logs");
-  if (!one && !streq(verb, "ls"))
-    return usage_error(self, "unknown subcommand '%s' (ls, show, cancel, logs)", verb);
+  if (!one && !streq(verb, "ls") && !streq(verb, "watch"))
+    return usage_error(self, "unknown subcommand '%s' (ls, show, cancel, logs, watch)", verb);
   if (one && a->argc != 2)
     return usage_error(self, "adr runs %s ID", verb);
   if (!one && a->argc > 1)
-    return usage_error(self, "adr runs ls takes no argument");
+    return usage_error(self, "adr runs %s takes no argument", verb);
   struct target t;
   int ret = target(ctx, a, &t);
   if (ret)
     return ret;
-  ret = streq(verb, "logs") ? runs_logs(&t, a, a->argv[1]) : one ? runs_one(&t, a, verb, a->argv[1]) : runs_ls(&t, a);
+  ret = streq(verb, "watch")  ? runs_watch(&t, a)
+        : streq(verb, "logs") ? runs_logs(&t, a, a->argv[1])
+        : one                 ? runs_one(&t, a, verb, a->argv[1])
+                              : runs_ls(&t, a);
   target_free(&t);
   return ret;
 }
@@ -395,10 +460,10 @@ static int runs_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, stru
 const struct adr_cmd_entry cmd_runs_entry = {
   .name = "runs",
   .summary = "list, show and cancel the coordinator's runs",
-  .usage = "adr runs [ls [--state S] [--tag T] | show ID | cancel ID | logs ID [-f]] [--json]",
+  .usage = "adr runs [ls [--state S] [--tag T] | show ID | cancel ID | logs ID [-f] | watch] [--json]",
   .help = runs_help,
   .options = runs_options,
-  .shortopts = "hf",
+  .shortopts = "hfn:",
   .complete = "",
   .flags = CMD_CONFIG,
   .exec = runs_exec,

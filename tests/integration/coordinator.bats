@@ -64,6 +64,13 @@ pg_url() {
   run adr runs show 1 --json
   [ "$(echo "$output" | jq -r '.prompt + "|" + (.tags | join(",")) + "|" + (.secrets | join(","))')" = \
     "fix the flaky test|gpu|ANTHROPIC_API_KEY" ]
+  # the one-page view, once
+  run adr runs watch -n 1
+  [ "$status" -eq 0 ]
+  [[ "${lines[1]}" == "queued 1   claimed 0   running 0   finished 0   cancelled 0   lost 0" ]]
+  [[ "${lines[3]}" =~ ^1\ +queued\ +pi ]]
+  run adr runs watch -n 0
+  [ "$status" -eq 1 ]
   run adr runs cancel 1
   [ "$output" = "cancelled run 1" ]
   run adr runs ls --state cancelled --json
