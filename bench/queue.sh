@@ -21,6 +21,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+chmod 711 "$work" # the postgres user passes through to its own dir
 mkdir -p "$work/pg"
 [ "$(id -u)" = 0 ] && chown postgres "$work/pg"
 pg_as "$PGBIN/initdb" -D "$work/pg/data" -A trust -U adr -E UTF8 >/dev/null
