@@ -82,6 +82,17 @@ extern const struct adr_cmd_entry cmd_run_entry, cmd_start_entry, cmd_ls_entry, 
   cmd_version_entry, cmd_help_entry, cmd_prune_entry, cmd_warm_entry, cmd_serve_entry, cmd_submit_entry, cmd_runs_entry,
   cmd_runner_entry;
 
+/* The coordinator a client or runner talks to (adr submit, runs, runner):
+ * flag, else $ADR_COORDINATOR, else the ADR_COORDINATOR key; the token is
+ * the first line of token_file, else $ADR_TOKEN, else none.  0, or the
+ * exit status after reporting; cmd_coord_free wipes the token. */
+struct cmd_coord {
+  const char *url;
+  char *token;
+};
+int cmd_coord_target(struct adr_ctx *ctx, const char *url_flag, const char *token_file, struct cmd_coord *t);
+void cmd_coord_free(struct cmd_coord *t);
+
 /* Exit codes */
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 

@@ -64,10 +64,6 @@ static void say(const char *line, void *ud)
 static int runner_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struct cmd_args *a)
 {
   cleanup_err adr_err err = NULL;
-  const char *env = getenv("ADR_COORDINATOR");
-  const char *url = args_get(a, OPT_COORD) ? args_get(a, OPT_COORD)
-                    : env && *env          ? env
-                                           : adr_config_get(&ctx->s.config, "ADR_COORDINATOR");
   char host[256] = "runner";
   gethostname(host, sizeof(host) - 1);
   for (char *p = host; *p; p++)
@@ -78,19 +74,10 @@ static int runner_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, st
   uint64_t cap = 1;
   if (args_get(a, OPT_CAPACITY) && (adr_parse_uint(args_get(a, OPT_CAPACITY), 64, &cap) < 0 || cap == 0))
     return usage_error(self, "--capacity '%s': 1 to 64", args_get(a, OPT_CAPACITY));
-  cleanup_free char *token = NULL;
-  if (args_get(a, OPT_TOKEN_FILE)) {
-    struct buf b;
-    buf_init(&b, 4096);
-    if (buf_read_file(&b, args_get(a, OPT_TOKEN_FILE)) < 0 || !b.data) {
-      buf_free(&b);
-      return errorf("token file '%s': %s", args_get(a, OPT_TOKEN_FILE), strerror(errno ? errno : EINVAL));
-    }
-    b.data[strcspn(b.data, "\r\n")] = '\0';
-    token = b.data;
-  } else if (getenv("ADR_TOKEN") && *getenv("ADR_TOKEN")) {
-    token = xstrdup(getenv("ADR_TOKEN"));
-  }
+  struct cmd_coord t;
+  int tr = cmd_coord_target(ctx, args_get(a, OPT_COORD), args_get(a, OPT_TOKEN_FILE), &t);
+  if (tr)
+    return tr;
   struct strv tags = { 0 };
   args_all(a, OPT_TAG, &tags);
   const char *xc = getenv("XDG_CACHE_HOME");
@@ -102,8 +89,8 @@ static int runner_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, st
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   struct adr_runner r = {
-    .coordinator = url,
-    .token = token,
+    .coordinator = t.url,
+    .token = t.token,
     .name = name,
     .tags = &tags,
     .only_tagged = args_has(a, OPT_ONLY_TAGGED),
@@ -115,12 +102,11 @@ static int runner_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, st
     .stop = &stop_flag,
     .say = say,
   };
-  printf("adr runner '%s': taking runs from %s\n", name, url);
+  printf("adr runner '%s': taking runs from %s\n", name, t.url);
   fflush(stdout);
   int ret = adr_runner_loop(&r, &err) < 0 ? report(&err) : EXIT_OK;
   strv_free(&tags);
-  if (token)
-    explicit_bzero(token, strlen(token));
+  cmd_coord_free(&t);
   return ret;
 }
 

@@ -62,44 +62,8 @@ static const struct option runs_options[] = {
 };
 /* clang-format on */
 
-struct target {
-  const char *url;
-  char *token;
-};
-
-static void target_free(struct target *t)
-{
-  if (t->token) {
-    explicit_bzero(t->token, strlen(t->token));
-    free(t->token);
-  }
-}
-
-static int target(struct adr_ctx *ctx, const struct cmd_args *a, struct target *t)
-{
-  memset(t, 0, sizeof(*t));
-  const char *env = getenv("ADR_COORDINATOR");
-  t->url = args_get(a, OPT_COORD) ? args_get(a, OPT_COORD)
-           : env && *env          ? env
-                                  : adr_config_get(&ctx->s.config, "ADR_COORDINATOR");
-  const char *tf = args_get(a, OPT_TOKEN_FILE), *tok = getenv("ADR_TOKEN");
-  if (tf) {
-    struct buf b;
-    buf_init(&b, 4096);
-    if (buf_read_file(&b, tf) < 0 || !b.data) {
-      buf_free(&b);
-      return errorf("token file '%s': %s", tf, strerror(errno ? errno : EINVAL));
-    }
-    b.data[strcspn(b.data, "\r\n")] = '\0';
-    t->token = b.data;
-  } else if (tok && *tok) {
-    t->token = xstrdup(tok);
-  }
-  return 0;
-}
-
 /* One call: the reply as JSON when 2xx (NULL for 204), else reported. */
-static int call(const struct target *t, const char *method, const char *path, const char *body, json_t **out)
+static int call(const struct cmd_coord *t, const char *method, const char *path, const char *body, json_t **out)
 {
   cleanup_err adr_err err = NULL;
   long status = 0;
@@ -158,8 +122,8 @@ static int submit_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, st
 {
   if (a->argc > 1)
     return usage_error(self, "one agent at most");
-  struct target t;
-  int ret = target(ctx, a, &t);
+  struct cmd_coord t;
+  int ret = cmd_coord_target(ctx, args_get(a, OPT_COORD), args_get(a, OPT_TOKEN_FILE), &t);
   if (ret)
     return ret;
   json_t *req = json_object();
@@ -190,7 +154,7 @@ static int submit_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, st
     uint64_t s = 0;
     if (adr_parse_duration(args_get(a, OPT_TIMEOUT), &s, &err) < 0) {
       json_decref(req);
-      target_free(&t);
+      cmd_coord_free(&t);
       return usage_error(self, "--timeout: %s", err->msg);
     }
     json_object_set_new(req, "timeout_s", json_integer((json_int_t)s));
@@ -200,7 +164,7 @@ static int submit_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, st
   json_t *run = NULL;
   ret = call(&t, "POST", "/v1/runs", body, &run);
   free(body);
-  target_free(&t);
+  cmd_coord_free(&t);
   if (ret)
     return ret;
   if (args_has(a, OPT_JSON)) {
@@ -244,7 +208,7 @@ static const char runs_help[] =
   "                                        ten that ended (-n: N times)\n\n"
   "  --coordinator URL, --token-file FILE, --json   as for 'adr submit'\n";
 
-static int runs_ls(const struct target *t, const struct cmd_args *a)
+static int runs_ls(const struct cmd_coord *t, const struct cmd_args *a)
 {
   struct buf q;
   buf_init(&q, 0);
@@ -290,7 +254,7 @@ static int runs_ls(const struct target *t, const struct cmd_args *a)
   return EXIT_OK;
 }
 
-static int runs_one(const struct target *t, const struct cmd_args *a, const char *verb, const char *id_s)
+static int runs_one(const struct cmd_coord *t, const struct cmd_args *a, const char *verb, const char *id_s)
 {
   uint64_t id = 0;
   if (adr_parse_uint(id_s, INT64_MAX, &id) < 0 || id == 0)
@@ -331,7 +295,7 @@ static int runs_one(const struct target *t, const struct cmd_args *a, const char
 
 /* One page: the runs by state, those in flight and the last that ended;
  * again every 2 s (N times with -n N), the screen cleared on a terminal. */
-static int runs_watch(const struct target *t, const struct cmd_args *a)
+static int runs_watch(const struct cmd_coord *t, const struct cmd_args *a)
 {
   uint64_t count = 0;
   if (args_get(a, 'n') && (adr_parse_uint(args_get(a, 'n'), 1000000, &count) < 0 || count == 0))
@@ -388,7 +352,7 @@ static int runs_watch(const struct target *t, const struct cmd_args *a)
 
 /* The run's events: output to stdout, the rest a line each on stderr
  * (--json: every event a JSON line on stdout); -f to its end. */
-static int runs_logs(const struct target *t, const struct cmd_args *a, const char *id_s)
+static int runs_logs(const struct cmd_coord *t, const struct cmd_args *a, const char *id_s)
 {
   uint64_t id = 0;
   if (adr_parse_uint(id_s, INT64_MAX, &id) < 0 || id == 0)
@@ -445,15 +409,15 @@ static int runs_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, stru
     return usage_error(self, "adr runs %s ID", verb);
   if (!one && a->argc > 1)
     return usage_error(self, "adr runs %s takes no argument", verb);
-  struct target t;
-  int ret = target(ctx, a, &t);
+  struct cmd_coord t;
+  int ret = cmd_coord_target(ctx, args_get(a, OPT_COORD), args_get(a, OPT_TOKEN_FILE), &t);
   if (ret)
     return ret;
   ret = streq(verb, "watch")  ? runs_watch(&t, a)
         : streq(verb, "logs") ? runs_logs(&t, a, a->argv[1])
         : one                 ? runs_one(&t, a, verb, a->argv[1])
                               : runs_ls(&t, a);
-  target_free(&t);
+  cmd_coord_free(&t);
   return ret;
 }
 

@@ -1,7 +1,11 @@
 /* Shared by the commands: reporting, core's events, the session. */
 #include "cmd.h"
+#include "buf.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 int report(adr_err *err)
@@ -121,4 +125,33 @@ int find_agent(struct adr_ctx *ctx, const char *name, struct adr_pagent *a)
   if (adr_pagent_find(&ctx->s, name, a, &err) != 0)
     return report(&err);
   return 0;
+}
+
+int cmd_coord_target(struct adr_ctx *ctx, const char *url_flag, const char *token_file, struct cmd_coord *t)
+{
+  memset(t, 0, sizeof(*t));
+  const char *env = getenv("ADR_COORDINATOR"), *tok = getenv("ADR_TOKEN");
+  t->url = url_flag ? url_flag : env && *env ? env : adr_config_get(&ctx->s.config, "ADR_COORDINATOR");
+  if (token_file) {
+    struct buf b;
+    buf_init(&b, 4096);
+    if (buf_read_file(&b, token_file) < 0 || !b.data) {
+      buf_free(&b);
+      return errorf("token file '%s': %s", token_file, strerror(errno ? errno : EINVAL));
+    }
+    b.data[strcspn(b.data, "\r\n")] = '\0';
+    t->token = b.data;
+  } else if (tok && *tok) {
+    t->token = xstrdup(tok);
+  }
+  return 0;
+}
+
+void cmd_coord_free(struct cmd_coord *t)
+{
+  if (t->token) {
+    explicit_bzero(t->token, strlen(t->token));
+    free(t->token);
+  }
+  t->token = NULL;
 }

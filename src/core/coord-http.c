@@ -176,19 +176,28 @@ static void on_done(void *cls, struct MHD_Connection *mc, void **con_cls, enum M
   *con_cls = NULL;
 }
 
-bool adr_coord_loopback(const char *listen)
+/* HOST:PORT cut in place: the host without [] (returned), *port after the
+ * last ':' (NULL when there is none). */
+static char *split_listen(char *s, char **port)
 {
-  cleanup_free char *host = xstrdup(listen ? listen : "");
-  char *colon = strrchr(host, ':');
+  char *colon = strrchr(s, ':');
+  *port = colon ? colon + 1 : NULL;
   if (colon)
     *colon = '\0';
-  char *h = host;
-  if (*h == '[') {
-    h++;
-    char *rb = strchr(h, ']');
+  if (*s == '[') {
+    s++;
+    char *rb = strchr(s, ']');
     if (rb)
       *rb = '\0';
   }
+  return s;
+}
+
+bool adr_coord_loopback(const char *listen)
+{
+  cleanup_free char *copy = xstrdup(listen ? listen : "");
+  char *port;
+  const char *h = split_listen(copy, &port);
   struct in_addr a4;
   struct in6_addr a6;
   if (inet_pton(AF_INET, h, &a4) == 1)
@@ -201,24 +210,17 @@ bool adr_coord_loopback(const char *listen)
 /* HOST:PORT (HOST an address, [v6] or localhost) into a socket address. */
 static int parse_listen(const char *listen, struct sockaddr_storage *ss, adr_err *err)
 {
-  cleanup_free char *host = xstrdup(listen);
-  char *colon = strrchr(host, ':');
-  if (!colon || !colon[1])
+  cleanup_free char *copy = xstrdup(listen);
+  char *ps;
+  const char *h = split_listen(copy, &ps);
+  if (!ps || !*ps)
     return adr_err_set(err, EINVAL, "--listen '%s': HOST:PORT", listen);
-  *colon = '\0';
   char *end = NULL;
-  long port = strtol(colon + 1, &end, 10);
+  long port = strtol(ps, &end, 10);
   if (*end || port < 0 || port > 65535)
     return adr_err_set(err, EINVAL, "--listen '%s': a port is 0 to 65535", listen);
-  char *h = host;
-  if (*h == '[') {
-    h++;
-    char *rb = strchr(h, ']');
-    if (rb)
-      *rb = '\0';
-  }
   if (streq(h, "localhost"))
-    h = (char *)"127.0.0.1";
+    h = "127.0.0.1";
   memset(ss, 0, sizeof(*ss));
   struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
   struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;

@@ -176,6 +176,18 @@ static int q_first(struct adr_queue *qu, const char *sql, const char *const *p, 
   return 0;
 }
 
+/* A statement that touches a row or none (its RETURNING only tells which):
+ * 0 a row, 1 none, -1 with err prefixed by what. */
+static int q_hit(struct adr_queue *qu, const char *sql, const char *const *p, size_t n, const char *what, adr_err *err)
+{
+  struct strv v = { 0 };
+  if (q_first(qu, sql, p, n, &v, err) < 0)
+    return adr_err_prefix(err, "%s", what);
+  int r = v.n ? 0 : 1;
+  strv_free(&v);
+  return r;
+}
+
 /* ------------------------------------------------------------ schema */
 
 /* Each version's statements, in order; %s is the store's id column. */
@@ -365,16 +377,11 @@ int adr_queue_output(struct adr_queue *qu, int64_t id, const char *runner, const
 {
   cleanup_free char *i = num(id);
   const char *p[] = { i, runner };
-  struct strv v = { 0 };
-  if (q_first(qu,
-              "SELECT id FROM runs WHERE id = CAST($1 AS BIGINT) AND runner = $2 AND state IN ('claimed', 'running')",
-              p, ARRAY_SIZE(p), &v, err) < 0)
-    return adr_err_prefix(err, "output");
-  int held = v.n > 0;
-  strv_free(&v);
-  if (!held)
-    return 1;
-  return adr_queue_event_add(qu, id, "output", text, now, err);
+  int held = q_hit(qu,
+                   "SELECT id FROM runs WHERE id = CAST($1 AS BIGINT) AND runner = $2 AND "
+                   "state IN ('claimed', 'running')",
+                   p, ARRAY_SIZE(p), "output", err);
+  return held != 0 ? held : adr_queue_event_add(qu, id, "output", text, now, err);
 }
 
 /* ------------------------------------------------------------ runs */
@@ -450,14 +457,10 @@ int adr_queue_started(struct adr_queue *qu, int64_t id, const char *runner, int6
 {
   cleanup_free char *t = num(now), *i = num(id);
   const char *p[] = { t, i, runner };
-  struct strv v = { 0 };
-  if (q_first(qu,
-              "UPDATE runs SET state = 'running', updated = CAST($1 AS BIGINT) WHERE id = CAST($2 AS BIGINT) "
-              "AND runner = $3 AND state = 'claimed' RETURNING id",
-              p, ARRAY_SIZE(p), &v, err) < 0)
-    return adr_err_prefix(err, "started");
-  int r = v.n ? 0 : 1;
-  strv_free(&v);
+  int r = q_hit(qu,
+                "UPDATE runs SET state = 'running', updated = CAST($1 AS BIGINT) WHERE id = CAST($2 AS BIGINT) "
+                "AND runner = $3 AND state = 'claimed' RETURNING id",
+                p, ARRAY_SIZE(p), "started", err);
   if (r == 0)
     state_event(qu, id, "started", runner, -1, now);
   return r;
@@ -486,26 +489,21 @@ int adr_queue_cancel(struct adr_queue *qu, int64_t id, int64_t now, adr_err *err
 {
   cleanup_free char *t = num(now), *i = num(id);
   const char *p[] = { t, i };
-  struct strv v = { 0 };
-  if (q_first(qu,
-              "UPDATE runs SET state = 'cancelled', updated = CAST($1 AS BIGINT) WHERE id = CAST($2 AS BIGINT) "
-              "AND state = 'queued' RETURNING id",
-              p, ARRAY_SIZE(p), &v, err) < 0)
-    return adr_err_prefix(err, "cancel");
-  if (v.n) {
-    strv_free(&v);
-    state_event(qu, id, "cancelled", NULL, -1, now);
-    return 0;
+  /* queued: cancelled now; held: its runner is asked */
+  int r = q_hit(qu,
+                "UPDATE runs SET state = 'cancelled', updated = CAST($1 AS BIGINT) WHERE id = CAST($2 AS BIGINT) "
+                "AND state = 'queued' RETURNING id",
+                p, ARRAY_SIZE(p), "cancel", err);
+  const char *kind = "cancelled";
+  if (r == 1) {
+    r = q_hit(qu,
+              "UPDATE runs SET cancel = 1, updated = CAST($1 AS BIGINT) WHERE id = CAST($2 AS BIGINT) "
+              "AND state IN ('claimed', 'running') RETURNING id",
+              p, ARRAY_SIZE(p), "cancel", err);
+    kind = "cancel-asked";
   }
-  if ((q_first(qu,
-               "UPDATE runs SET cancel = 1, updated = CAST($1 AS BIGINT) WHERE id = CAST($2 AS BIGINT) "
-               "AND state IN ('claimed', 'running') RETURNING id",
-               p, ARRAY_SIZE(p), &v, err) < 0))
-    return adr_err_prefix(err, "cancel");
-  int r = v.n ? 0 : 1;
-  strv_free(&v);
   if (r == 0)
-    state_event(qu, id, "cancel-asked", NULL, -1, now);
+    state_event(qu, id, kind, NULL, -1, now);
   return r;
 }
 
