@@ -44,6 +44,8 @@ void adr_run_free(struct adr_run *r)
   free(r->network);
   strv_free(&r->tags);
   strv_free(&r->secrets);
+  strv_free(&r->command);
+  free(r->deliver);
   free(r->runner);
   free(r->result);
   memset(r, 0, sizeof(*r));
@@ -96,8 +98,8 @@ static char *dup_or_null(const char *s) { return s ? xstrdup(s) : NULL; }
 
 #define RUN_COLS                                                                                          \
   "id, state, agent, profile, repo, base_ref, prompt, model, network, tags, secrets, timeout_s, runner, " \
-  "lease_until, attempts, cancel, exit_code, result, created, updated"
-enum { N_RUN_COLS = 20 };
+  "lease_until, attempts, cancel, exit_code, result, created, updated, command, deliver"
+enum { N_RUN_COLS = 22 };
 
 static int run_row(struct adr_run *r, char *const *c, size_t n)
 {
@@ -125,6 +127,8 @@ static int run_row(struct adr_run *r, char *const *c, size_t n)
   r->result = dup_or_null(c[17]);
   r->created = to_i64(c[18]);
   r->updated = to_i64(c[19]);
+  list_json(c[20], &r->command);
+  r->deliver = dup_or_null(c[21]);
   return 0;
 }
 
@@ -207,7 +211,15 @@ static const char *const migration_2[] = {
   "CREATE INDEX run_events_run ON run_events (run_id, id)",
   NULL,
 };
-static const char *const *const migrations[] = { migration_1, migration_2 };
+/* 3: procedural runs, where the work goes, files stored with a run */
+static const char *const migration_3[] = {
+  "ALTER TABLE runs ADD COLUMN command TEXT",
+  "ALTER TABLE runs ADD COLUMN deliver TEXT",
+  "CREATE TABLE run_files (run_id BIGINT NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL, "
+  "PRIMARY KEY (run_id, name))",
+  NULL,
+};
+static const char *const *const migrations[] = { migration_1, migration_2, migration_3 };
 #define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))
 
 static int tx(struct adr_queue *qu, const char *const *stmts, adr_err *err)
@@ -392,13 +404,14 @@ int adr_queue_submit(struct adr_queue *qu, const struct adr_run *r, int64_t now,
     return adr_err_set(err, EINVAL, "a run names an agent or a profile");
   cleanup_free char *tags = json_list(&r->tags), *secrets = json_list(&r->secrets);
   cleanup_free char *timeout = num(r->timeout_s), *t = num(now);
-  const char *p[] = { r->agent,   r->profile, r->repo, r->base_ref, r->prompt, r->model,
-                      r->network, tags,       secrets, timeout,     t };
+  cleanup_free char *command = r->command.n ? json_list(&r->command) : NULL;
+  const char *p[] = { r->agent, r->profile, r->repo, r->base_ref, r->prompt, r->model,  r->network,
+                      tags,     secrets,    timeout, t,           command,   r->deliver };
   struct strv ids = { 0 };
   if (q_first(qu,
               "INSERT INTO runs (state, agent, profile, repo, base_ref, prompt, model, network, tags, secrets, "
-              "timeout_s, created, updated) VALUES ('queued', $1, $2, $3, $4, $5, $6, $7, $8, $9, "
-              "CAST($10 AS BIGINT), CAST($11 AS BIGINT), CAST($11 AS BIGINT)) RETURNING id",
+              "timeout_s, created, updated, command, deliver) VALUES ('queued', $1, $2, $3, $4, $5, $6, $7, $8, "
+              "$9, CAST($10 AS BIGINT), CAST($11 AS BIGINT), CAST($11 AS BIGINT), $12, $13) RETURNING id",
               p, ARRAY_SIZE(p), &ids, err) < 0)
     return adr_err_prefix(err, "submit");
   *id = ids.n ? to_i64(ids.v[0]) : 0;
@@ -538,6 +551,67 @@ int adr_queue_expire(struct adr_queue *qu, int64_t now, int max_attempts, unsign
   if (lost)
     *lost = lo;
   return 0;
+}
+
+int adr_queue_release(struct adr_queue *qu, int64_t id, const char *runner, int max_attempts, const char *why,
+                      int64_t now, enum adr_run_state *state, adr_err *err)
+{
+  cleanup_free char *m = num(max_attempts), *t = num(now), *i = num(id);
+  const char *p[] = { m, t, i, runner };
+  struct strv v = { 0 };
+  if (q_first(qu,
+              "UPDATE runs SET state = CASE WHEN cancel <> 0 THEN 'cancelled' WHEN attempts < CAST($1 AS INTEGER) "
+              "THEN 'queued' ELSE 'lost' END, runner = CASE WHEN cancel = 0 AND attempts < CAST($1 AS INTEGER) "
+              "THEN NULL ELSE runner END, lease_until = 0, updated = CAST($2 AS BIGINT) "
+              "WHERE id = CAST($3 AS BIGINT) AND runner = $4 AND state IN ('claimed', 'running') RETURNING state",
+              p, ARRAY_SIZE(p), &v, err) < 0)
+    return adr_err_prefix(err, "release");
+  int r = v.n ? 0 : 1;
+  if (r == 0) {
+    json_t *d = json_pack("{s:s, s:s, s:s}", "runner", runner, "state", v.v[0], "why", why ? why : "");
+    cleanup_free char *data = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    cleanup_err adr_err e2 = NULL;
+    adr_queue_event_add(qu, id, "released", data, now, &e2);
+    if (state)
+      *state = (enum adr_run_state)adr_run_state_parse(v.v[0]);
+  }
+  strv_free(&v);
+  return r;
+}
+
+int adr_queue_file_put(struct adr_queue *qu, int64_t id, const char *runner, const char *name, const char *data,
+                       adr_err *err)
+{
+  cleanup_free char *i = num(id);
+  const char *p[] = { i, runner };
+  int held = q_hit(qu,
+                   "SELECT id FROM runs WHERE id = CAST($1 AS BIGINT) AND runner = $2 AND "
+                   "state IN ('claimed', 'running')",
+                   p, ARRAY_SIZE(p), "store a file", err);
+  if (held != 0)
+    return held;
+  const char *pf[] = { i, name, data };
+  if (q(qu,
+        "INSERT INTO run_files (run_id, name, data) VALUES (CAST($1 AS BIGINT), $2, $3) "
+        "ON CONFLICT (run_id, name) DO UPDATE SET data = excluded.data",
+        pf, ARRAY_SIZE(pf), NULL, NULL, err) < 0)
+    return adr_err_prefix(err, "store a file");
+  return 0;
+}
+
+int adr_queue_file_get(struct adr_queue *qu, int64_t id, const char *name, char **data, adr_err *err)
+{
+  cleanup_free char *i = num(id);
+  const char *p[] = { i, name };
+  struct strv v = { 0 };
+  if (q_first(qu, "SELECT data FROM run_files WHERE run_id = CAST($1 AS BIGINT) AND name = $2", p, ARRAY_SIZE(p), &v,
+              err) < 0)
+    return adr_err_prefix(err, "read a file");
+  int r = v.n ? 0 : 1;
+  *data = v.n ? TAKE_PTR(v.v[0]) : NULL;
+  strv_free(&v);
+  return r;
 }
 
 int adr_queue_get(struct adr_queue *qu, int64_t id, struct adr_run *out, adr_err *err)

@@ -46,6 +46,8 @@ struct adr_run {
   struct strv tags;    /* a runner must have every one */
   struct strv secrets; /* environment by secret name only */
   int64_t timeout_s;   /* 0: the runner's default */
+  struct strv command; /* a procedural run: this argv in the sandbox instead of the agent */
+  char *deliver;       /* the work: "push" (NULL) back to repo, or "bundle" stored with the run */
   /* what happened */
   char *runner;        /* who holds (held) it */
   int64_t lease_until; /* claimed, running: the runner's lease */
@@ -96,12 +98,20 @@ int adr_queue_cancel(struct adr_queue *q, int64_t id, int64_t now, adr_err *err)
  * *lost (may be NULL). */
 int adr_queue_expire(struct adr_queue *q, int64_t now, int max_attempts, unsigned *requeued, unsigned *lost,
                      adr_err *err);
+/* The holder gives a run back (its runner restarted after a kill):
+ * queued again while it has had fewer than max_attempts claims, else
+ * lost; cancelled when a cancel was asked.  The event "released" holds
+ * why.  0 with *state (may be NULL) the run's new one, 1 when runner does
+ * not hold it, -1. */
+int adr_queue_release(struct adr_queue *q, int64_t id, const char *runner, int max_attempts, const char *why,
+                      int64_t now, enum adr_run_state *state, adr_err *err);
 /* 0 with *out, 1 when there is no such run, -1. */
 int adr_queue_get(struct adr_queue *q, int64_t id, struct adr_run *out, adr_err *err);
 
 /* What happened to a run, in order: "queued", "claimed", "started",
  * "output" (data: the text), "finished", "cancelled", "cancel-asked",
- * "requeued", "lost" (data: JSON with the runner, the exit status). */
+ * "requeued", "lost", "released" (data: JSON with the runner, the exit
+ * status, why). */
 struct adr_run_event {
   int64_t id; /* increasing across the store */
   int64_t run_id, ts;
@@ -115,6 +125,14 @@ int adr_queue_events(struct adr_queue *q, int64_t run_id, int64_t after_id, unsi
                      size_t *n, adr_err *err);
 /* An "output" event of the run's holder: 0, 1 when runner does not hold it, -1. */
 int adr_queue_output(struct adr_queue *q, int64_t id, const char *runner, const char *text, int64_t now, adr_err *err);
+
+/* A file stored with a run (the work's git bundle): put by the run's
+ * holder only (0, 1 when runner does not hold it, -1); text (base64 for
+ * bytes), replaced when put again.  get: 0 with *data, 1 when there is
+ * none, -1. */
+int adr_queue_file_put(struct adr_queue *q, int64_t id, const char *runner, const char *name, const char *data,
+                       adr_err *err);
+int adr_queue_file_get(struct adr_queue *q, int64_t id, const char *name, char **data, adr_err *err);
 
 struct adr_queue_filter {
   int state; /* -1: any */

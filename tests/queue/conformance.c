@@ -111,7 +111,7 @@ static void test_schema(void **state)
   int v = 0;
   if (adr_queue_version(Q, &v, &err) < 0)
     fail_err("version", &err);
-  assert_int_equal(v, 2);
+  assert_int_equal(v, 3);
   /* opening again migrates nothing and loses nothing */
   int64_t id = submit("pi", NULL, "kept");
   struct adr_queue *q2 = NULL;
@@ -322,6 +322,105 @@ static void test_lease_expiry(void **state)
   adr_run_free(&r);
 }
 
+/* A runner restarted after a kill gives its runs back: queued again, or
+ * lost after max_attempts, or cancelled when that was asked; only the
+ * holder can. */
+static void test_release(void **state)
+{
+  (void)state;
+  adr_err err = NULL;
+  int64_t id = submit("pi", NULL, "release");
+  assert_int_equal(claim("r1", NULL, false, T0), id);
+  enum adr_run_state st = ADR_RUN_FINISHED;
+  assert_int_equal(adr_queue_release(Q, id, "r2", 2, "not mine", T0 + 1, &st, &err), 1);
+  assert_int_equal(st, ADR_RUN_FINISHED);
+  assert_int_equal(state_of(id), ADR_RUN_CLAIMED);
+  assert_int_equal(adr_queue_release(Q, id, "r1", 2, "killed", T0 + 1, &st, &err), 0);
+  assert_int_equal(st, ADR_RUN_QUEUED);
+  assert_int_equal(state_of(id), ADR_RUN_QUEUED);
+  /* released, it is no longer the old holder's */
+  assert_int_equal(adr_queue_started(Q, id, "r1", T0 + 2, &err), 1);
+  assert_int_equal(claim("r1", NULL, false, T0 + 3), id);
+  assert_int_equal(adr_queue_started(Q, id, "r1", T0 + 4, &err), 0);
+  assert_int_equal(adr_queue_release(Q, id, "r1", 2, "killed again", T0 + 5, &st, &err), 0);
+  assert_int_equal(st, ADR_RUN_LOST);
+  /* a cancel asked is kept: cancelled, not run again */
+  int64_t id2 = submit("pi", NULL, "release-cancel");
+  assert_int_equal(claim("r1", NULL, false, T0 + 6), id2);
+  assert_int_equal(adr_queue_cancel(Q, id2, T0 + 7, &err), 0);
+  assert_int_equal(adr_queue_release(Q, id2, "r1", 5, "killed", T0 + 8, &st, &err), 0);
+  assert_int_equal(st, ADR_RUN_CANCELLED);
+  /* the event says why */
+  struct adr_run_event *ev = NULL;
+  size_t n = 0;
+  assert_int_equal(adr_queue_events(Q, id, 0, 0, &ev, &n, &err), 0);
+  bool found = false;
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(ev[i].kind, "released") == 0 && strstr(ev[i].data, "killed again") && strstr(ev[i].data, "\"lost\""))
+      found = true;
+  adr_run_events_free(ev, n);
+  assert_true(found);
+}
+
+/* Procedural runs and where the work goes survive the store; a run's
+ * files are its holder's to put, replaced when put again. */
+static void test_command_files(void **state)
+{
+  (void)state;
+  adr_err err = NULL;
+  struct adr_run r = { 0 };
+  r.agent = (char *)"pi";
+  r.deliver = (char *)"bundle";
+  strv_push(&r.command, "sh");
+  strv_push(&r.command, "-c");
+  strv_push(&r.command, "echo 'it''s' \"$1\"");
+  int64_t id = 0;
+  if (adr_queue_submit(Q, &r, T0, &id, &err) < 0)
+    fail_err("submit", &err);
+  strv_free(&r.command);
+  struct adr_run got = { 0 };
+  assert_int_equal(adr_queue_get(Q, id, &got, &err), 0);
+  assert_int_equal(got.command.n, 3);
+  assert_string_equal(got.command.v[2], "echo 'it''s' \"$1\"");
+  assert_string_equal(got.deliver, "bundle");
+  adr_run_free(&got);
+  int64_t plain = submit("pi", NULL, "plain");
+  assert_int_equal(adr_queue_get(Q, plain, &got, &err), 0);
+  assert_int_equal(got.command.n, 0);
+  assert_null(got.deliver);
+  adr_run_free(&got);
+
+  char *data = NULL;
+  assert_int_equal(adr_queue_file_put(Q, id, "r1", "bundle", "AAAA", &err), 1); /* not held */
+  assert_int_equal(claim("r1", NULL, false, T0 + 1), id);
+  assert_int_equal(adr_queue_file_put(Q, id, "r2", "bundle", "AAAA", &err), 1); /* not the holder */
+  assert_int_equal(adr_queue_file_get(Q, id, "bundle", &data, &err), 1);
+  assert_null(data);
+  assert_int_equal(adr_queue_file_put(Q, id, "r1", "bundle", "first", &err), 0);
+  assert_int_equal(adr_queue_file_put(Q, id, "r1", "bundle", "second", &err), 0);
+  assert_int_equal(adr_queue_file_get(Q, id, "bundle", &data, &err), 0);
+  assert_string_equal(data, "second");
+  free(data);
+  assert_int_equal(adr_queue_file_get(Q, plain, "bundle", &data, &err), 1);
+  /* a big one (a bundle of a few MiB, as base64) */
+  size_t big = 6u << 20;
+  char *b = malloc(big + 1);
+  for (size_t i = 0; i < big; i++)
+    b[i] = (char)('A' + (i * 7) % 26);
+  b[big] = '\0';
+  assert_int_equal(adr_queue_file_put(Q, id, "r1", "bundle", b, &err), 0);
+  assert_int_equal(adr_queue_file_get(Q, id, "bundle", &data, &err), 0);
+  assert_int_equal(strlen(data), big);
+  assert_memory_equal(data, b, big);
+  free(data);
+  free(b);
+  assert_int_equal(adr_queue_finish(Q, id, "r1", 0, NULL, T0 + 2, &err), 0);
+  /* finished: the file stays, nobody puts another */
+  assert_int_equal(adr_queue_file_put(Q, id, "r1", "bundle", "late", &err), 1);
+  assert_int_equal(adr_queue_file_get(Q, id, "bundle", &data, &err), 0);
+  free(data);
+}
+
 /* The events of a run, in order; output only from its holder. */
 static void test_events(void **state)
 {
@@ -460,6 +559,7 @@ int main(int argc, char **argv)
     cmocka_unit_test_setup(test_claim_tags_order, clean), cmocka_unit_test_setup(test_lifecycle, clean),
     cmocka_unit_test_setup(test_cancel, clean),           cmocka_unit_test_setup(test_lease_expiry, clean),
     cmocka_unit_test_setup(test_events, clean),           cmocka_unit_test_setup(test_exactly_once, clean),
+    cmocka_unit_test_setup(test_release, clean),          cmocka_unit_test_setup(test_command_files, clean),
   };
   int r = cmocka_run_group_tests(tests, NULL, NULL);
   adr_queue_close(Q);
