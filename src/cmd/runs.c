@@ -6,7 +6,10 @@
 #include "buf.h"
 #include "coord-client.h"
 #include "parse.h"
+#include "proc.h"
 #include "queue.h"
+
+#include <openssl/evp.h>
 
 #include <errno.h>
 #include <jansson.h>
@@ -28,7 +31,8 @@ enum {
   OPT_TAG,
   OPT_SECRET,
   OPT_TIMEOUT,
-  OPT_STATE
+  OPT_STATE,
+  OPT_DELIVER
 };
 
 #define CLIENT_OPTIONS                                                                                              \
@@ -49,6 +53,7 @@ static const struct option submit_options[] = {
   { "tag", required_argument, NULL, OPT_TAG },
   { "secret", required_argument, NULL, OPT_SECRET },
   { "timeout", required_argument, NULL, OPT_TIMEOUT },
+  { "deliver", required_argument, NULL, OPT_DELIVER },
   CLIENT_OPTIONS,
   { 0 },
 };
@@ -57,6 +62,7 @@ static const struct option runs_options[] = {
   { "follow", no_argument, NULL, 'f' },
   { "count", required_argument, NULL, 'n' },
   { "tag", required_argument, NULL, OPT_TAG },
+  { "output", required_argument, NULL, 'o' },
   CLIENT_OPTIONS,
   { 0 },
 };
@@ -111,6 +117,10 @@ static const char submit_help[] =
   "  --tag T                a runner must have it (repeatable)\n"
   "  --secret NAME          an environment variable the runner fills from its\n"
   "                         secrets (repeatable; never the value)\n"
+  "  --deliver push|bundle  the work: pushed back to --repo as adr/run-ID\n"
+  "                         (default; a bundle is stored when the push\n"
+  "                         fails), or only stored with the run as a git\n"
+  "                         bundle ('adr runs fetch ID')\n"
   "  --coordinator URL      (default: ADR_COORDINATOR)\n"
   "  --token-file FILE      (default: ADR_TOKEN)\n"
   "  --json                 print the run as JSON\n\n"
@@ -133,7 +143,8 @@ static int submit_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, st
     int id;
     const char *key;
   } fields[] = { { OPT_REPO, "repo" },       { OPT_REF, "base_ref" }, { OPT_PROMPT, "prompt" },
-                 { OPT_PROFILE, "profile" }, { OPT_MODEL, "model" },  { OPT_NETWORK, "network" } };
+                 { OPT_PROFILE, "profile" }, { OPT_MODEL, "model" },  { OPT_NETWORK, "network" },
+                 { OPT_DELIVER, "deliver" } };
   for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
     if (args_get(a, fields[i].id))
       json_object_set_new(req, fields[i].key, json_string(args_get(a, fields[i].id)));
@@ -203,6 +214,10 @@ static const char runs_help[] =
   "                                        runner is asked to stop it\n"
   "  adr runs logs ID [-f]                 its output (on stderr: what happened\n"
   "                                        to it); -f follows it to its end\n"
+  "  adr runs fetch ID [-o FILE]           the work stored with the run (a git\n"
+  "                                        bundle), fetched into the repository\n"
+  "                                        here as branch adr/run-ID; -o: only\n"
+  "                                        written to FILE\n"
   "  adr runs watch [-n N]                 one page, again every 2 s: the runs\n"
   "                                        by state, those in flight, the last\n"
   "                                        ten that ended (-n: N times)\n\n"
@@ -399,12 +414,73 @@ static int runs_logs(const struct cmd_coord *t, const struct cmd_args *a, const 
   }
 }
 
+/* The run's bundle, to -o FILE or fetched into the repository here. */
+static int runs_fetch(const struct cmd_coord *t, const struct cmd_args *a, const char *id_s)
+{
+  uint64_t id = 0;
+  if (adr_parse_uint(id_s, INT64_MAX, &id) < 0 || id == 0)
+    return errorf("run '%s': a run id is a number", id_s);
+  const char *out = args_get(a, 'o');
+  cleanup_free char *tmpdir = NULL, *path = NULL;
+  if (out) {
+    path = xstrdup(out);
+  } else {
+    char tmpl[] = "/tmp/adr-fetch.XXXXXX";
+    if (!mkdtemp(tmpl))
+      return errorf("mkdtemp: %s", strerror(errno));
+    tmpdir = xstrdup(tmpl);
+    path = xasprintf("%s/run-%llu.bundle", tmpdir, (unsigned long long)id);
+  }
+  cleanup_free char *api = xasprintf("/v1/runs/%llu/bundle", (unsigned long long)id);
+  json_t *j = NULL;
+  int ret = call(t, "GET", api, NULL, &j);
+  const char *b64 = json_string_value(json_object_get(j, "data"));
+  json_int_t bytes = json_integer_value(json_object_get(j, "bytes"));
+  unsigned char *raw = NULL;
+  if (!ret) {
+    size_t n = b64 ? strlen(b64) : 0;
+    raw = xmalloc(n / 4 * 3 + 3);
+    int got = n && n <= INT32_MAX ? EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)n) : -1;
+    if (got < 0 || bytes <= 0 || bytes > got)
+      ret = errorf("coordinator %s: run %llu's bundle is not base64", t->url, (unsigned long long)id);
+    else if (write_file_atomic(path, raw, (size_t)bytes, 0644) < 0)
+      ret = errorf("write '%s': %s", path, strerror(errno));
+  }
+  free(raw);
+  json_decref(j);
+  if (!ret && out) {
+    printf("wrote run %llu's work to %s (%lld bytes)\n", (unsigned long long)id, out, (long long)bytes);
+  } else if (!ret) {
+    cleanup_free char *spec =
+      xasprintf("refs/heads/adr/run-%llu:refs/heads/adr/run-%llu", (unsigned long long)id, (unsigned long long)id);
+    struct buf e;
+    buf_init(&e, 4096);
+    cleanup_err adr_err err = NULL;
+    struct adr_proc p = { .argv = (const char *const[]){ "git", "fetch", "-q", "--no-tags", "--", path, spec, NULL },
+                          .errout = &e };
+    int rc = adr_proc_run(&p, &err);
+    if (rc < 0)
+      ret = report(&err);
+    else if (rc > 0)
+      ret = errorf("git fetch of run %llu's bundle: %.*s", (unsigned long long)id,
+                   (int)strcspn(e.data ? e.data : "", "\n"), e.data ? e.data : "");
+    else
+      printf("fetched run %llu's work as branch adr/run-%llu\n", (unsigned long long)id, (unsigned long long)id);
+    buf_free(&e);
+  }
+  if (tmpdir) {
+    unlink(path);
+    rmdir(tmpdir);
+  }
+  return ret;
+}
+
 static int runs_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struct cmd_args *a)
 {
   const char *verb = a->argc ? a->argv[0] : "ls";
-  bool one = streq(verb, "show") || streq(verb, "cancel") || streq(verb, "logs");
+  bool one = streq(verb, "show") || streq(verb, "cancel") || streq(verb, "logs") || streq(verb, "fetch");
   if (!one && !streq(verb, "ls") && !streq(verb, "watch"))
-    return usage_error(self, "unknown subcommand '%s' (ls, show, cancel, logs, watch)", verb);
+    return usage_error(self, "unknown subcommand '%s' (ls, show, cancel, logs, fetch, watch)", verb);
   if (one && a->argc != 2)
     return usage_error(self, "adr runs %s ID", verb);
   if (!one && a->argc > 1)
@@ -413,10 +489,11 @@ static int runs_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, stru
   int ret = cmd_coord_target(ctx, args_get(a, OPT_COORD), args_get(a, OPT_TOKEN_FILE), &t);
   if (ret)
     return ret;
-  ret = streq(verb, "watch")  ? runs_watch(&t, a)
-        : streq(verb, "logs") ? runs_logs(&t, a, a->argv[1])
-        : one                 ? runs_one(&t, a, verb, a->argv[1])
-                              : runs_ls(&t, a);
+  ret = streq(verb, "watch")   ? runs_watch(&t, a)
+        : streq(verb, "logs")  ? runs_logs(&t, a, a->argv[1])
+        : streq(verb, "fetch") ? runs_fetch(&t, a, a->argv[1])
+        : one                  ? runs_one(&t, a, verb, a->argv[1])
+                               : runs_ls(&t, a);
   cmd_coord_free(&t);
   return ret;
 }
@@ -424,10 +501,12 @@ static int runs_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, stru
 const struct adr_cmd_entry cmd_runs_entry = {
   .name = "runs",
   .summary = "list, show and cancel the coordinator's runs",
-  .usage = "adr runs [ls [--state S] [--tag T] | show ID | cancel ID | logs ID [-f] | watch] [--json]",
+  .usage =
+    "adr runs [ls [--state S] [--tag T] | show ID | cancel ID | logs ID [-f] | fetch ID [-o FILE] | watch] "
+    "[--json]",
   .help = runs_help,
   .options = runs_options,
-  .shortopts = "hfn:",
+  .shortopts = "hfn:o:",
   .complete = "",
   .flags = CMD_CONFIG,
   .exec = runs_exec,

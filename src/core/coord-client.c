@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-#define REPLY_MAX (8u << 20)
+#define REPLY_MAX (64u << 20) /* a run's bundle, in base64, fits */
 
 static size_t on_data(char *p, size_t size, size_t n, void *ud)
 {

@@ -1,6 +1,6 @@
 /* The coordinator over HTTP (coord.h): libmicrohttpd, a thread per
  * connection (a claim may wait for work), bodies read up to
- * ADR_COORD_BODY_MAX (413 beyond, without reading the rest), HTTPS when
+ * adr_coord_body_max (413 beyond, without reading the rest), HTTPS when
  * given a certificate. */
 #include "coord.h"
 #include "buf.h"
@@ -130,7 +130,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
   struct conn *cn = *con_cls;
   if (!cn) { /* the headers: the body comes in the next calls */
     cn = xcalloc(1, sizeof(*cn));
-    buf_init(&cn->body, ADR_COORD_BODY_MAX);
+    buf_init(&cn->body, adr_coord_body_max(url));
     *con_cls = cn;
     return MHD_YES;
   }
@@ -147,7 +147,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     .ud = mc,
     .auth = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
     .body = cn->body.data ? cn->body.data : "",
-    .body_len = cn->too_big ? ADR_COORD_BODY_MAX + 1 : cn->body.len,
+    .body_len = cn->too_big ? adr_coord_body_max(url) + 1 : cn->body.len,
   };
   struct adr_coord_resp rs;
   adr_coord_handle(c, &rq, &rs);

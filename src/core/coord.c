@@ -215,14 +215,15 @@ static json_t *run_json(const struct adr_run *r)
   bool ended = r->state == ADR_RUN_FINISHED || (r->state == ADR_RUN_CANCELLED && r->result);
   return json_pack(
     "{s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:I, s:i, s:b, s:o, s:o, "
-    "s:I, s:I}",
+    "s:I, s:I, s:o, s:s}",
     "id", (json_int_t)r->id, "state", adr_run_state_name(r->state), "agent", str_or_null(r->agent), "profile",
     str_or_null(r->profile), "repo", str_or_null(r->repo), "base_ref", str_or_null(r->base_ref), "prompt",
     str_or_null(r->prompt), "model", str_or_null(r->model), "network", str_or_null(r->network), "tags",
     strv_json(&r->tags), "secrets", strv_json(&r->secrets), "timeout_s", (json_int_t)r->timeout_s, "runner",
     str_or_null(r->runner), "lease_until", (json_int_t)r->lease_until, "attempts", r->attempts, "cancel", r->cancel,
     "exit_code", ended ? json_integer(r->exit_code) : json_null(), "result", res ? res : json_null(), "created",
-    (json_int_t)r->created, "updated", (json_int_t)r->updated);
+    (json_int_t)r->created, "updated", (json_int_t)r->updated, "command",
+    r->command.n ? strv_json(&r->command) : json_null(), "deliver", r->deliver ? r->deliver : "push");
 }
 
 /* ------------------------------------------------------------ input */
@@ -349,7 +350,27 @@ static int apply_profile(struct adr_coord *c, const char *name, struct adr_run *
   const char *model = json_string_value(json_object_get(p, "model"));
   const char *network = json_string_value(json_object_get(p, "network"));
   const char *tmpl = json_string_value(json_object_get(p, "prompt_template"));
-  json_t *to = json_object_get(p, "timeout_s");
+  const char *deliver = json_string_value(json_object_get(p, "deliver"));
+  json_t *to = json_object_get(p, "timeout_s"), *cmd = json_object_get(p, "command");
+  if (cmd && (!json_is_array(cmd) || json_array_size(cmd) == 0 || json_array_size(cmd) > 64)) {
+    json_decref(p);
+    fail(rs, 400, "profile '%s': 'command' is a list of 1 to 64 strings", name);
+    return -1;
+  }
+  size_t ci;
+  json_t *cx;
+  json_array_foreach (cmd, ci, cx) {
+    if (!json_is_string(cx) || json_string_length(cx) > 4096 ||
+        strlen(json_string_value(cx)) != json_string_length(cx)) {
+      json_decref(p);
+      strv_free(&r->command);
+      fail(rs, 400, "profile '%s': 'command'[%zu] is not a string of at most 4096 bytes", name, ci);
+      return -1;
+    }
+    strv_push(&r->command, json_string_value(cx));
+  }
+  if (!r->deliver && deliver)
+    r->deliver = xstrdup(deliver);
   if (!r->agent && agent)
     r->agent = xstrdup(agent);
   if (!r->model && model)
@@ -379,21 +400,24 @@ static int apply_profile(struct adr_coord *c, const char *name, struct adr_run *
 
 /* ------------------------------------------------------------ handlers */
 
+static bool deliver_valid(const char *d) { return !d || streq(d, "push") || streq(d, "bundle"); }
+
 static void runs_submit(struct adr_coord *c, const struct adr_coord_req *rq, struct adr_coord_resp *rs)
 {
-  static const char *const keys[] = { "agent",   "profile", "repo",    "base_ref",  "prompt", "model",
-                                      "network", "tags",    "secrets", "timeout_s", NULL };
+  static const char *const keys[] = { "agent",   "profile", "repo",    "base_ref",  "prompt",  "model",
+                                      "network", "tags",    "secrets", "timeout_s", "deliver", NULL };
   json_t *j = body_object(rq, keys, rs);
   if (!j)
     return;
   struct adr_run r = { 0 };
-  const char *agent, *profile, *repo, *ref, *prompt, *model, *network;
+  const char *agent, *profile, *repo, *ref, *prompt, *model, *network, *deliver;
   char *expanded = NULL;
   adr_err err = NULL;
   if (opt_str(j, "agent", 64, &agent, rs) < 0 || opt_str(j, "profile", 64, &profile, rs) < 0 ||
       opt_str(j, "repo", 4096, &repo, rs) < 0 || opt_str(j, "base_ref", 256, &ref, rs) < 0 ||
       opt_str(j, "prompt", 256 * 1024, &prompt, rs) < 0 || opt_str(j, "model", 256, &model, rs) < 0 ||
-      opt_str(j, "network", 16, &network, rs) < 0 || opt_list(j, "tags", tag_valid, "tag", &r.tags, rs) < 0 ||
+      opt_str(j, "network", 16, &network, rs) < 0 || opt_str(j, "deliver", 16, &deliver, rs) < 0 ||
+      opt_list(j, "tags", tag_valid, "tag", &r.tags, rs) < 0 ||
       opt_list(j, "secrets", env_name_valid, "secret name", &r.secrets, rs) < 0)
     goto out;
   json_t *to = json_object_get(j, "timeout_s");
@@ -419,6 +443,7 @@ static void runs_submit(struct adr_coord *c, const struct adr_coord_req *rq, str
   r.model = model ? xstrdup(model) : NULL;
   r.network = network ? xstrdup(network) : NULL;
   r.prompt = prompt ? xstrdup(prompt) : NULL;
+  r.deliver = deliver ? xstrdup(deliver) : NULL;
   if (profile && apply_profile(c, profile, &r, &expanded, rs) < 0)
     goto out;
   if (expanded) {
@@ -429,8 +454,12 @@ static void runs_submit(struct adr_coord *c, const struct adr_coord_req *rq, str
     fail(rs, 400, "an 'agent' or a 'profile' is needed");
     goto out;
   }
-  if (!r.prompt || !*r.prompt) {
+  if ((!r.prompt || !*r.prompt) && !r.command.n) { /* a procedural run's prompt is its own affair */
     fail(rs, 400, "'prompt' is needed");
+    goto out;
+  }
+  if (!deliver_valid(r.deliver)) {
+    fail(rs, 400, "'deliver' is push or bundle");
     goto out;
   }
   r.profile = profile ? xstrdup(profile) : NULL;
@@ -690,6 +719,95 @@ static void held(struct adr_coord *c, int64_t id, const char *what, const struct
     run_show(c, id, rs);
 }
 
+/* A runner restarted after a kill gives a run back. */
+static void run_release(struct adr_coord *c, int64_t id, const struct adr_coord_req *rq, struct adr_coord_resp *rs)
+{
+  static const char *const keys[] = { "runner", "why", NULL };
+  const char *runner, *why = NULL;
+  json_t *j = runner_body(rq, keys, &runner, rs);
+  if (!j)
+    return;
+  if (opt_str(j, "why", 1024, &why, rs) < 0) {
+    json_decref(j);
+    return;
+  }
+  cleanup_err adr_err err = NULL;
+  pthread_mutex_lock(&c->mu);
+  int r = adr_queue_release(c->q, id, runner, c->o.max_attempts, why, now_ms(c), NULL, &err);
+  pthread_cond_broadcast(&c->work);
+  pthread_mutex_unlock(&c->mu);
+  json_decref(j);
+  if (r < 0)
+    fail(rs, 500, "%s", err->msg);
+  else if (r == 1)
+    fail(rs, 409, "runner '%s' does not hold run %lld", runner, (long long)id);
+  else
+    run_show(c, id, rs);
+}
+
+/* The bytes base64 text b stands for, or -1 when it is not base64. */
+static long long base64_bytes(const char *b, size_t n)
+{
+  if (n % 4)
+    return -1;
+  for (size_t i = 0; i < n; i++) {
+    char ch = b[i];
+    bool pad = ch == '=' && (i == n - 1 || (i == n - 2 && b[n - 1] == '='));
+    if (!(pad || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '+' ||
+          ch == '/'))
+      return -1;
+  }
+  return (long long)(n / 4 * 3) - (n && b[n - 1] == '=') - (n > 1 && b[n - 2] == '=');
+}
+
+/* POST: the holder stores the run's work as a git bundle (base64);
+ * GET: a client takes it. */
+static void run_bundle(struct adr_coord *c, int64_t id, const struct adr_coord_req *rq, struct adr_coord_resp *rs)
+{
+  cleanup_err adr_err err = NULL;
+  if (streq(rq->method, "GET")) {
+    char *data = NULL;
+    pthread_mutex_lock(&c->mu);
+    int g = adr_queue_file_get(c->q, id, "bundle", &data, &err);
+    pthread_mutex_unlock(&c->mu);
+    if (g < 0)
+      fail(rs, 500, "%s", err->msg);
+    else if (g == 1)
+      fail(rs, 404, "run %lld has no bundle", (long long)id);
+    else
+      reply(rs, 200,
+            json_pack("{s:I, s:I, s:s}", "id", (json_int_t)id, "bytes", (json_int_t)base64_bytes(data, strlen(data)),
+                      "data", data));
+    free(data);
+    return;
+  }
+  static const char *const keys[] = { "runner", "data", NULL };
+  const char *runner, *data = NULL;
+  json_t *j = runner_body(rq, keys, &runner, rs);
+  if (!j)
+    return;
+  long long bytes = -1;
+  if (opt_str(j, "data", ADR_COORD_BUNDLE_MAX / 3 * 4 + 4, &data, rs) < 0) {
+    json_decref(j);
+    return;
+  }
+  if (!data || (bytes = base64_bytes(data, strlen(data))) <= 0) {
+    fail(rs, 400, "'data' is the bundle, in base64");
+    json_decref(j);
+    return;
+  }
+  pthread_mutex_lock(&c->mu);
+  int r = adr_queue_file_put(c->q, id, runner, "bundle", data, &err);
+  pthread_mutex_unlock(&c->mu);
+  json_decref(j);
+  if (r < 0)
+    fail(rs, 500, "%s", err->msg);
+  else if (r == 1)
+    fail(rs, 409, "runner '%s' does not hold run %lld", runner, (long long)id);
+  else
+    reply(rs, 200, json_pack("{s:I, s:I}", "id", (json_int_t)id, "bytes", (json_int_t)bytes));
+}
+
 /* ------------------------------------------------------------ events */
 
 static bool run_ended(enum adr_run_state s)
@@ -776,12 +894,20 @@ static void run_events(struct adr_coord *c, int64_t id, const struct adr_coord_r
 
 static bool allowed(const char *role, const char *need) { return role && (streq(role, "any") || streq(role, need)); }
 
+size_t adr_coord_body_max(const char *path)
+{
+  const char *rest = "";
+  if (path && str_has_prefix(path, "/v1/runs/") && path_id(path + 9, &rest) > 0 && streq(rest, "/bundle"))
+    return ADR_COORD_BUNDLE_MAX / 3 * 4 + 4096;
+  return ADR_COORD_BODY_MAX;
+}
+
 void adr_coord_handle(struct adr_coord *c, const struct adr_coord_req *rq, struct adr_coord_resp *rs)
 {
   memset(rs, 0, sizeof(*rs));
   const char *m = rq->method, *p = rq->path;
-  if (rq->body_len > ADR_COORD_BODY_MAX) {
-    fail(rs, 413, "the body is over %u bytes", ADR_COORD_BODY_MAX);
+  if (rq->body_len > adr_coord_body_max(p)) {
+    fail(rs, 413, "the body is over %zu bytes", adr_coord_body_max(p));
     return;
   }
   if (streq(p, "/v1/health")) {
@@ -798,7 +924,7 @@ void adr_coord_handle(struct adr_coord *c, const struct adr_coord_req *rq, struc
     return;
   }
   /* the endpoint: which one, the methods and the role it takes */
-  enum { E_RUNS, E_CLAIM, E_SHOW, E_CANCEL, E_EVENTS, E_HELD } e;
+  enum { E_RUNS, E_CLAIM, E_SHOW, E_CANCEL, E_EVENTS, E_HELD, E_RELEASE, E_BUNDLE } e;
   const char *methods = "POST", *need = "client", *move = NULL;
   const char *rest = "";
   int64_t id = 0;
@@ -810,10 +936,16 @@ void adr_coord_handle(struct adr_coord *c, const struct adr_coord_req *rq, struc
     need = "runner";
   } else if (str_has_prefix(p, "/v1/runs/") && (id = path_id(p + 9, &rest)) > 0 &&
              (*rest == '\0' || streq(rest, "/cancel") || streq(rest, "/events") || streq(rest, "/heartbeat") ||
-              streq(rest, "/started") || streq(rest, "/output") || streq(rest, "/finish"))) {
-    e = *rest == '\0' ? E_SHOW : streq(rest, "/cancel") ? E_CANCEL : streq(rest, "/events") ? E_EVENTS : E_HELD;
-    methods = e == E_SHOW || e == E_EVENTS ? "GET" : "POST";
-    need = e == E_HELD ? "runner" : "client";
+              streq(rest, "/started") || streq(rest, "/output") || streq(rest, "/finish") || streq(rest, "/release") ||
+              streq(rest, "/bundle"))) {
+    e = *rest == '\0'             ? E_SHOW
+        : streq(rest, "/cancel")  ? E_CANCEL
+        : streq(rest, "/events")  ? E_EVENTS
+        : streq(rest, "/release") ? E_RELEASE
+        : streq(rest, "/bundle")  ? E_BUNDLE
+                                  : E_HELD;
+    methods = e == E_SHOW || e == E_EVENTS ? "GET" : e == E_BUNDLE ? "GET or POST" : "POST";
+    need = e == E_HELD || e == E_RELEASE || (e == E_BUNDLE && streq(m, "POST")) ? "runner" : "client";
     move = e == E_HELD ? rest + 1 : NULL;
   } else {
     fail(rs, 404, "no such resource: %.128s", p);
@@ -823,7 +955,7 @@ void adr_coord_handle(struct adr_coord *c, const struct adr_coord_req *rq, struc
     fail(rs, 403, "a %s token is needed", need);
     return;
   }
-  bool ok_method = e == E_RUNS ? streq(m, "GET") || streq(m, "POST") : streq(m, methods);
+  bool ok_method = e == E_RUNS || e == E_BUNDLE ? streq(m, "GET") || streq(m, "POST") : streq(m, methods);
   if (!ok_method) {
     fail(rs, 405, "%s %s", methods, p);
     return;
@@ -835,5 +967,7 @@ void adr_coord_handle(struct adr_coord *c, const struct adr_coord_req *rq, struc
   case E_CANCEL: run_cancel(c, id, rs); break;
   case E_EVENTS: run_events(c, id, rq, rs); break;
   case E_HELD: held(c, id, move, rq, rs); break;
+  case E_RELEASE: run_release(c, id, rq, rs); break;
+  case E_BUNDLE: run_bundle(c, id, rq, rs); break;
   }
 }

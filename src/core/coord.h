@@ -23,6 +23,10 @@
 #define ADR_COORD_BODY_MAX (1u << 20)    /* a request body: 413 beyond */
 #define ADR_COORD_WAIT_MAX 30            /* seconds a claim may wait for work */
 #define ADR_COORD_OUTPUT_MAX (64u << 10) /* the text of one output event */
+#define ADR_COORD_BUNDLE_MAX (32u << 20) /* a run's bundle, in bytes */
+/* A request body's bound for path: ADR_COORD_BODY_MAX, or room for a
+ * bundle in base64 (POST /v1/runs/ID/bundle). */
+size_t adr_coord_body_max(const char *path);
 
 struct adr_coord_opts {
   const char *store;        /* queue.h's sqlite:PATH or postgresql://... */

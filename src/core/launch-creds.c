@@ -155,7 +155,7 @@ int launch_plan_creds(struct adr_launch *l, adr_err *err)
         if (adr_netpolicy_add(&l->pol, hl[k]->v[i], asrc, err) < 0)
           return -1;
   }
-  if (relay && !l->creds.n_routes && l->creds.key_names.n && !o->shell)
+  if (relay && !l->creds.n_routes && l->creds.key_names.n && !o->shell && !o->command)
     warn_no_key(l);
   return 0;
 }

@@ -178,6 +178,7 @@ void launch_fill_ro(struct adr_launch *l)
   ro->prompt = o->prompt;
   ro->headless = l->headless;
   ro->shell = o->shell;
+  ro->command = o->command;
   ro->interactive = !l->headless;
   /* a persistent agent gets a terminal whether or not adr start has one:
    * adr attach brings one later */

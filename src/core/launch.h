@@ -51,6 +51,7 @@ struct adr_launch_opts {
   const char *config_file; /* --config-file */
   const char *prompt;      /* headless prompt */
   bool headless, shell;
+  const struct strv *command; /* a procedural run (adr runner): this argv instead of the agent */
   const char *tag, *model;
   const char *timeout; /* --timeout; NULL: ADR_TIMEOUT, for headless runs only */
   const char *memory, *cpus, *pids;

@@ -2,9 +2,14 @@
 #include "runner.h"
 #include "buf.h"
 #include "coord-client.h"
+#include "coord.h"
+#include "egress.h"
 #include "fs.h"
 #include "launch.h"
 #include "proc.h"
+#include "reap.h"
+
+#include <openssl/evp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -23,6 +31,8 @@
 #define TAIL_MAX 4096
 #define ADR_OUTPUT_CHUNK (32u << 10) /* an output event, at most (the coordinator takes 64 KiB) */
 #define FINISH_TRIES 60              /* a coordinator that restarts: every 5 s, for five minutes */
+#define EGRESS_TAIL (32u << 10)      /* the decision log's tail in the result */
+#define PROMPT_ENV_MAX (64u << 10)   /* a procedural run's prompt in $ADR_PROMPT, at most */
 
 static void sayf(const struct adr_runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void sayf(const struct adr_runner *r, const char *fmt, ...)
@@ -221,24 +231,70 @@ static char *log_tail(const char *path)
   return xstrdup(buf);
 }
 
-/* The sandbox: launch as adr run --prompt does, output into log_fd. */
-static int sandbox(const struct adr_runner *r, json_t *run, const char *ws, int log_fd, int wake_r, int *code,
-                   char **image, adr_err *err)
+/* What the egress gateway decided (its log, a JSON object a line): the
+ * count denied, the hosts most denied, the last decisions. */
+static json_t *egress_result(const char *dir)
 {
-  struct strv env = { 0 };
+  cleanup_free char *logp = adr_egress_log_path(dir), *top = NULL;
+  cleanup_err adr_err err = NULL;
+  size_t denied = 0;
+  adr_egress_denials(logp, &denied, &top, &err);
+  json_t *decisions = json_array();
+  int fd = open(logp, O_RDONLY | O_CLOEXEC);
+  bool cut = false;
+  if (fd >= 0) {
+    struct stat st;
+    off_t off = fstat(fd, &st) == 0 && st.st_size > EGRESS_TAIL ? st.st_size - EGRESS_TAIL : 0;
+    cut = off > 0;
+    char *buf = xmalloc(EGRESS_TAIL + 1);
+    ssize_t n = pread(fd, buf, EGRESS_TAIL, off);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    char *line = buf, *nl;
+    if (cut && (nl = strchr(line, '\n'))) /* a line cut in two */
+      line = nl + 1;
+    for (; *line; line = nl + 1) {
+      nl = strchrnul(line, '\n');
+      json_t *d = json_loadb(line, (size_t)(nl - line), 0, NULL);
+      if (json_is_object(d))
+        json_array_append(decisions, d);
+      json_decref(d);
+      if (!*nl)
+        break;
+    }
+    free(buf);
+  }
+  return json_pack("{s:I, s:s?, s:o, s:b}", "denied", (json_int_t)denied, "top", top, "decisions", decisions, "cut",
+                   cut);
+}
+
+/* The sandbox: launch as adr run --prompt does (a procedural run: its
+ * command instead of the agent), output into log_fd.  *egress: what its
+ * gateway decided (NULL: it had none). */
+static int sandbox(const struct adr_runner *r, json_t *run, const char *ws, int log_fd, int wake_r, int *code,
+                   char **image, json_t **egress, adr_err *err)
+{
+  struct strv env = { 0 }, command = { 0 };
   size_t i;
   json_t *x;
   json_array_foreach (json_object_get(run, "secrets"), i, x) {
     strv_push(&env, json_string_value(x)); /* NAME: from the runner's environment (or the relay) */
   }
+  json_array_foreach (json_object_get(run, "command"), i, x) {
+    strv_push(&command, json_string_value(x));
+  }
+  const char *prompt = json_string_value(json_object_get(run, "prompt"));
+  if (command.n && prompt && strlen(prompt) <= PROMPT_ENV_MAX)
+    strv_pushf(&env, "ADR_PROMPT=%s", prompt);
   json_int_t to = json_integer_value(json_object_get(run, "timeout_s"));
   cleanup_free char *timeout = to > 0 ? xasprintf("%llds", (long long)to) : NULL;
   struct adr_launch_opts o = {
     .cwd = ws,
     .agent = json_string_value(json_object_get(run, "agent")),
     .workspace = ws,
-    .prompt = json_string_value(json_object_get(run, "prompt")),
+    .prompt = command.n ? NULL : prompt,
     .headless = true,
+    .command = command.n ? &command : NULL,
     .model = json_string_value(json_object_get(run, "model")),
     .network = json_string_value(json_object_get(run, "network")),
     .timeout = timeout,
@@ -262,9 +318,12 @@ static int sandbox(const struct adr_runner *r, json_t *run, const char *ws, int 
     *code = adr_launch_status(&l);
     ret = 0;
   }
+  if (l.egress_made && l.egress_dir) /* before the teardown removes it */
+    *egress = egress_result(l.egress_dir);
   adr_launch_teardown(&l);
 out:
   strv_free(&env);
+  strv_free(&command);
   if (e)
     adr_engine_close(e);
   return ret;
@@ -316,9 +375,51 @@ static int collect_in_sandbox(const struct adr_runner *r, const char *image, con
   return rc;
 }
 
-/* Fills result with the branch, its commits, and whether it was pushed. */
-static void collect(const struct adr_runner *r, const char *image, const char *repo, const char *mirror, const char *ws,
-                    const char *dir, const char *branch, const char *base, int log_fd, json_t *result)
+/* The branch as a git bundle (made from the runner's own mirror), stored
+ * with the run at the coordinator: its size, or -1 with err. */
+static long long store_bundle(const struct adr_runner *r, json_int_t id, const char *mirror, const char *dir,
+                              const char *ref, const char *base, adr_err *err)
+{
+  cleanup_free char *path = xasprintf("%s/work.bundle", dir), *not = xasprintf("^%s", base);
+  if (git(mirror, NULL, err, "bundle", "create", "-q", path, ref, not, NULL) < 0)
+    return -1;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) < 0) {
+    if (fd >= 0)
+      close(fd);
+    return adr_err_sys(err, errno, "open '%s'", path);
+  }
+  if (st.st_size > ADR_COORD_BUNDLE_MAX) {
+    close(fd);
+    return adr_err_set(err, EFBIG, "the bundle is %lld bytes, over %u", (long long)st.st_size, ADR_COORD_BUNDLE_MAX);
+  }
+  unsigned char *raw = xmalloc((size_t)st.st_size + 1);
+  ssize_t n = st.st_size ? read(fd, raw, (size_t)st.st_size) : 0;
+  close(fd);
+  if (n != st.st_size) {
+    free(raw);
+    return adr_err_set(err, EIO, "read '%s': short", path);
+  }
+  char *b64 = xmalloc(((size_t)n + 2) / 3 * 4 + 1);
+  EVP_EncodeBlock((unsigned char *)b64, raw, (int)n);
+  free(raw);
+  json_t *body = json_object();
+  json_object_set_new(body, "data", json_string(b64));
+  free(b64);
+  long st2 = run_post(r, id, "bundle", body, NULL, err);
+  if (st2 < 0)
+    return -1;
+  if (st2 != 200)
+    return adr_err_set(err, EIO, "the coordinator refused the bundle (HTTP %ld)", st2);
+  return n;
+}
+
+/* Fills result with the branch, its commits, and whether it was pushed
+ * (or stored with the run as a bundle: deliver "bundle", or the push
+ * failed). */
+static void collect(const struct adr_runner *r, json_t *run, const char *image, const char *repo, const char *mirror,
+                    const char *ws, const char *dir, const char *branch, const char *base, int log_fd, json_t *result)
 {
   cleanup_err adr_err err = NULL;
   cleanup_free char *out = xasprintf("%s/out", dir), *bundle = xasprintf("%s/out/run.bundle", dir);
@@ -342,13 +443,24 @@ static void collect(const struct adr_runner *r, const char *image, const char *r
   json_object_set_new(result, "commits", json_integer(commits));
   adr_err_free(&err);
   bool pushed = false;
-  if (commits > 0) {
+  const char *deliver = json_string_value(json_object_get(run, "deliver"));
+  bool push = !deliver || streq(deliver, "push");
+  if (commits > 0 && push) {
     cleanup_free char *spec = xasprintf("%s:%s", ref, ref);
     pushed = git(mirror, NULL, &err, "push", "-q", "--", repo, spec, NULL) == 0;
     if (!pushed)
       json_object_set_new(result, "push_error", json_string(err && err->msg ? err->msg : "push failed"));
+    adr_err_free(&err);
   }
   json_object_set_new(result, "pushed", json_boolean(pushed));
+  if (commits > 0 && !pushed) {
+    json_int_t id = json_integer_value(json_object_get(run, "id"));
+    long long bytes = store_bundle(r, id, mirror, dir, ref, base, &err);
+    if (bytes >= 0)
+      json_object_set_new(result, "bundle", json_integer(bytes));
+    else
+      json_object_set_new(result, "bundle_error", json_string(err->msg));
+  }
 }
 
 /* One claimed run, to its end and its report (in a process of its own). */
@@ -371,8 +483,13 @@ static int execute(const struct adr_runner *r, json_t *run)
   struct buf head;
   buf_init(&head, 256);
   int fds[2] = { -1, -1 }, quit[2] = { -1, -1 };
-  /* the runner's own mirror (its config is ours), the agent's clone of it */
+  json_t *egress = NULL;
+  /* the runner's own mirror (its config is ours), the agent's clone of it;
+   * the held file says whose the run is until its finish is reported (a
+   * runner killed before that gives it back when it starts again) */
+  cleanup_free char *heldp = xasprintf("%s/held", dir), *held = xasprintf("%s %d\n", r->name, (int)getpid());
   if (adr_mkdir_p(dir, 0700, &err) < 0 ||
+      (write_file_atomic(heldp, held, strlen(held), 0600) < 0 && adr_err_sys(&err, errno, "write '%s'", heldp) < 0) ||
       git(NULL, NULL, &err, "clone", "-q", "--bare", "--", repo, mirror, NULL) < 0 ||
       git(mirror, &head, &err, "rev-parse", "--verify", "--end-of-options", want, NULL) < 0) {
     json_object_set_new(result, "error", json_string(err->msg));
@@ -395,7 +512,7 @@ static int execute(const struct adr_runner *r, json_t *run)
   struct beat b = { .r = r, .id = id, .wake_w = fds[1], .quit_r = quit[0], .interval_ms = 10000, .log_path = logp };
   pthread_t th;
   bool beating = pthread_create(&th, NULL, beat_main, &b) == 0;
-  int sr = sandbox(r, run, ws, log_fd, fds[0], &code, &image, &err);
+  int sr = sandbox(r, run, ws, log_fd, fds[0], &code, &image, &egress, &err);
   if (beating) {
     if (write(quit[1], "x", 1) < 0) {
     }
@@ -410,8 +527,10 @@ static int execute(const struct adr_runner *r, json_t *run)
   char *tail = log_tail(logp);
   json_object_set_new(result, "output_tail", json_string(tail));
   free(tail);
+  if (egress)
+    json_object_set_new(result, "egress", egress);
   if (sr == 0)
-    collect(r, image, repo, mirror, ws, dir, branch, head.data, log_fd, result);
+    collect(r, run, image, repo, mirror, ws, dir, branch, head.data, log_fd, result);
   close(log_fd);
 report:
   buf_free(&head);
@@ -430,16 +549,79 @@ report:
       sleep(5);
   }
   json_decref(fin);
-  bool pushed =
-    json_is_true(json_object_get(result, "pushed")) || json_integer_value(json_object_get(result, "commits")) == 0;
+  bool kept = json_is_true(json_object_get(result, "pushed")) || json_object_get(result, "bundle") ||
+              json_integer_value(json_object_get(result, "commits")) == 0;
   json_decref(result);
   sayf(r, "run %lld: exit %d, reported (HTTP %ld)", (long long)id, code, st);
-  /* the work is in the repository (or there was none): the workspace goes */
-  if (pushed && st == 200) {
+  if (st >= 0) /* reported: the run is the coordinator's again (409: it was already) */
+    unlink(heldp);
+  /* the work is in the repository or stored with the run (or there was
+   * none): the workspace goes */
+  if (kept && st == 200) {
     struct adr_proc p = { .argv = (const char *const[]){ "rm", "-rf", "--", dir, NULL } };
     adr_proc_run(&p, &err);
   }
   return st == 200 ? 0 : 1;
+}
+
+/* ------------------------------------------------------------ a restart */
+
+/* The runs a runner killed before it reported them left (their held
+ * file): their sandboxes are reaped (their processes died with the
+ * runner), each is given back to the coordinator, and its workspace is
+ * kept under interrupted/.  Returns how many could not be given back yet
+ * (the coordinator did not answer: tried again later). */
+static unsigned recover(const struct adr_runner *r)
+{
+  DIR *d = opendir(r->work_dir);
+  if (!d)
+    return 0;
+  unsigned left = 0;
+  bool reaped = false;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    long long id = 0;
+    char tail[2];
+    if (sscanf(de->d_name, "run-%lld%1s", &id, tail) != 1 || id <= 0)
+      continue;
+    cleanup_free char *dir = xasprintf("%s/%s", r->work_dir, de->d_name);
+    cleanup_free char *heldp = xasprintf("%s/held", dir);
+    if (access(heldp, F_OK) != 0)
+      continue;
+    if (!reaped) { /* its sandbox, and its gateway, whose owner is dead */
+      struct adr_engine *e = NULL;
+      cleanup_err adr_err e2 = NULL;
+      if (adr_engine_reopen(r->engine, &e, &e2) == 0) {
+        adr_reap(e);
+        adr_engine_close(e);
+      }
+      reaped = true;
+    }
+    cleanup_err adr_err err = NULL;
+    json_t *body = json_pack("{s:s}", "why", "the runner was killed while the run was held; it started again");
+    json_t *rep = NULL;
+    long st = run_post(r, (json_int_t)id, "release", body, &rep, &err);
+    if (st < 0) {
+      sayf(r, "run %lld: interrupted; the coordinator did not answer (%s): again later", id, err->msg);
+      left++;
+      json_decref(rep);
+      continue;
+    }
+    const char *state = json_string_value(json_object_get(rep, "state"));
+    if (st == 200)
+      sayf(r, "run %lld: interrupted by the runner's end; given back (%s)", id, state ? state : "?");
+    else
+      sayf(r, "run %lld: interrupted by the runner's end; no longer ours (HTTP %ld)", id, st);
+    json_decref(rep);
+    /* nothing is lost: what the agent did stays on this machine */
+    cleanup_free char *keep = xasprintf("%s/interrupted", r->work_dir);
+    cleanup_free char *to = xasprintf("%s/run-%lld-%lld", keep, id, (long long)time(NULL));
+    unlink(heldp);
+    if (adr_mkdir_p(keep, 0700, &err) == 0 && rename(dir, to) == 0)
+      sayf(r, "run %lld: its workspace is kept in %s", id, to);
+  }
+  closedir(d);
+  return left;
 }
 
 /* ------------------------------------------------------------ loop */
@@ -448,9 +630,23 @@ int adr_runner_loop(const struct adr_runner *r, adr_err *err)
 {
   if (adr_mkdir_p(r->work_dir, 0700, err) < 0)
     return -1;
+  /* one runner per work directory: what is in it is ours */
+  cleanup_free char *lockp = xasprintf("%s/.lock", r->work_dir);
+  int lock = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock < 0)
+    return adr_err_sys(err, errno, "open '%s'", lockp);
+  if (flock(lock, LOCK_EX | LOCK_NB) < 0) {
+    int e = errno;
+    close(lock);
+    return e == EWOULDBLOCK ? adr_err_set(err, EBUSY, "work directory '%s' is another runner's", r->work_dir)
+                            : adr_err_sys(err, e, "lock '%s'", lockp);
+  }
+  unsigned unreleased = recover(r);
   unsigned busy = 0;
   int backoff = 1;
   while (!*r->stop) {
+    if (unreleased)
+      unreleased = recover(r);
     /* the runs that ended */
     while (busy > 0 && waitpid(-1, NULL, WNOHANG) > 0)
       busy--;
@@ -484,10 +680,17 @@ int adr_runner_loop(const struct adr_runner *r, adr_err *err)
       continue;
     }
     backoff = 1;
+    pid_t parent = getpid();
     pid_t p = fork();
     if (p == 0) {
       signal(SIGINT, SIG_IGN); /* the runner's stop lets the runs end */
       signal(SIGTERM, SIG_IGN);
+      /* a runner killed outright takes its runs with it: its next start
+       * reaps their sandboxes and gives them back (recover) */
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent)
+        _exit(1);
+      close(lock);
       _exit(execute(r, run));
     }
     json_decref(run);
@@ -496,5 +699,6 @@ int adr_runner_loop(const struct adr_runner *r, adr_err *err)
   }
   while (busy > 0 && waitpid(-1, NULL, 0) > 0)
     busy--;
+  close(lock);
   return 0;
 }

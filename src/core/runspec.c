@@ -94,12 +94,16 @@ int adr_run_spec(const struct adr_run_opts *o, const struct adr_agent *a, struct
 
   /* process */
   strv_push(&s->cmd, "/usr/local/bin/adr-entry");
+  bool own = o->shell || (o->command && o->command->n);
   if (o->shell) {
     strv_push(&s->cmd, "/bin/bash");
+  } else if (o->command && o->command->n) {
+    for (size_t i = 0; i < o->command->n; i++)
+      strv_push(&s->cmd, o->command->v[i]);
   } else if (adr_agent_argv(a, o->headless, o->prompt, o->model, o->agent_args, o->n_agent_args, &s->cmd, err) < 0) {
     return -1;
   }
-  if (!o->shell && o->pre_args && o->pre_args->n) { /* right after the binary */
+  if (!own && o->pre_args && o->pre_args->n) { /* right after the binary */
     struct strv cmd = { 0 };
     for (size_t i = 0; i < s->cmd.n; i++) {
       strv_push(&cmd, s->cmd.v[i]);

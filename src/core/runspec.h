@@ -33,7 +33,8 @@ struct adr_run_opts {
   const char *config_file; /* --config-file */
   const char *prompt;      /* headless prompt */
   bool headless;
-  bool shell; /* bash instead of the agent */
+  bool shell;                 /* bash instead of the agent */
+  const struct strv *command; /* or this argv (a procedural run) */
   bool tty;
   bool interactive; /* stdin attached */
   const char *model;

@@ -199,6 +199,90 @@ pg_url() {
   [ "$(body_of "$r" | jq -r .state)" = cancelled ]
 }
 
+@test "release gives a held run back (requeued, then lost); a bundle is the holder's to store, a client's to take" {
+  serve --no-auth
+  api POST /v1/runs '{"agent":"pi","repo":"/r","prompt":"x"}' >/dev/null
+  api POST /v1/claim '{"runner":"r1"}' >/dev/null
+  # only the holder: another runner is refused and nothing moves
+  r=$(api POST /v1/runs/1/release '{"runner":"r2","why":"not mine"}')
+  [ "$(status_of "$r")" = 409 ]
+  [ "$(adr runs show 1 --json | jq -r '.state + " " + .runner')" = "claimed r1" ]
+  r=$(api POST /v1/runs/1/release '{"runner":"r1","why":"killed"}')
+  [ "$(status_of "$r")" = 200 ]
+  [ "$(body_of "$r" | jq -r '.state + " " + (.runner|tostring)')" = "queued null" ]
+  run --separate-stderr adr runs logs 1
+  [[ "$stderr" == *"released"* ]]
+  # the default max of 3 claims: the third release loses it
+  for _ in 2 3; do
+    api POST /v1/claim '{"runner":"r1"}' >/dev/null
+    r=$(api POST /v1/runs/1/release '{"runner":"r1"}')
+  done
+  [ "$(body_of "$r" | jq -r .state)" = lost ]
+  [ "$(status_of "$(api POST /v1/runs/1/release '{"runner":"r1","extra":1}')")" = 400 ]
+
+  # bundles: base64 of the bytes, while the run is held, by its holder
+  api POST /v1/runs '{"agent":"pi","repo":"/r","prompt":"y","deliver":"bundle"}' >/dev/null
+  [ "$(adr runs show 2 --json | jq -r .deliver)" = bundle ]
+  [ "$(adr runs show 1 --json | jq -r .deliver)" = push ]
+  [ "$(status_of "$(api POST /v1/runs/2/bundle '{"runner":"r1","data":"aGVsbG8="}')")" = 409 ] # not held
+  api POST /v1/claim '{"runner":"r1"}' >/dev/null
+  [ "$(status_of "$(api POST /v1/runs/2/bundle '{"runner":"r2","data":"aGVsbG8="}')")" = 409 ]
+  r=$(api POST /v1/runs/2/bundle '{"runner":"r1","data":"not base64!"}')
+  [ "$(status_of "$r")" = 400 ]
+  [ "$(body_of "$r" | jq -r .error)" = "'data' is the bundle, in base64" ]
+  r=$(api GET /v1/runs/2/bundle)
+  [ "$(status_of "$r")" = 404 ]
+  [ "$(body_of "$r" | jq -r .error)" = "run 2 has no bundle" ]
+  r=$(api POST /v1/runs/2/bundle '{"runner":"r1","data":"aGVsbG8="}')
+  [ "$(body_of "$r" | jq -c .)" = '{"id":2,"bytes":5}' ]
+  r=$(api GET /v1/runs/2/bundle)
+  [ "$(body_of "$r" | jq -r .data | base64 -d)" = hello ]
+  adr runs fetch 2 -o "$BATS_TEST_TMPDIR/b"
+  [ "$(cat "$BATS_TEST_TMPDIR/b")" = hello ]
+  run adr runs fetch 1 -o "$BATS_TEST_TMPDIR/none"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"run 1 has no bundle (HTTP 404)"* ]]
+  [ ! -e "$BATS_TEST_TMPDIR/none" ]
+  # a body past the bundle's bound: 413
+  head -c 50000000 /dev/zero | tr '\0' A >"$BATS_TEST_TMPDIR/huge"
+  r=$(curl -s -w '\n%{http_code}' --data-binary @"$BATS_TEST_TMPDIR/huge" "$U/v1/runs/2/bundle")
+  [ "$(status_of "$r")" = 413 ]
+  [ "$(status_of "$(api POST /v1/runs '{"agent":"pi","repo":"/r","prompt":"x","deliver":"mail"}')")" = 400 ]
+}
+
+@test "tokens: a client may not store a bundle or release a run; a runner may not take a bundle" {
+  C=$(adr serve token add client c1 2>/dev/null)
+  R=$(adr serve token add runner r1 2>/dev/null)
+  serve
+  api POST /v1/runs '{"agent":"pi","repo":"/r","prompt":"x"}' "$C" >/dev/null
+  api POST /v1/claim '{"runner":"r1"}' "$R" >/dev/null
+  [ "$(status_of "$(api POST /v1/runs/1/bundle '{"runner":"r1","data":"aGk="}' "$C")")" = 403 ]
+  [ "$(status_of "$(api POST /v1/runs/1/release '{"runner":"r1"}' "$C")")" = 403 ]
+  [ "$(status_of "$(api POST /v1/runs/1/bundle '{"runner":"r1","data":"aGk="}' "$R")")" = 200 ]
+  [ "$(status_of "$(api GET /v1/runs/1/bundle "" "$R")")" = 403 ]
+  [ "$(status_of "$(api GET /v1/runs/1/bundle "" "$C")")" = 200 ]
+}
+
+@test "a procedural profile: its command is the run's, no prompt needed; a bad command is refused" {
+  mkdir -p "$XDG_CONFIG_HOME/adr/profiles"
+  printf '%s' '{"agent":"pi","command":["sh","-c","make test"],"deliver":"bundle"}' >"$XDG_CONFIG_HOME/adr/profiles/tests.json"
+  printf '%s' '{"agent":"pi","command":"make test"}' >"$XDG_CONFIG_HOME/adr/profiles/bad.json"
+  printf '%s' '{"agent":"pi","command":[]}' >"$XDG_CONFIG_HOME/adr/profiles/empty.json"
+  serve --no-auth
+  r=$(api POST /v1/runs '{"profile":"tests","repo":"/r"}')
+  [ "$(status_of "$r")" = 201 ]
+  [ "$(body_of "$r" | jq -c '[.command, .deliver, .agent]')" = '[["sh","-c","make test"],"bundle","pi"]' ]
+  r=$(api POST /v1/runs '{"profile":"tests","repo":"/r","deliver":"push"}') # the submit wins
+  [ "$(body_of "$r" | jq -r .deliver)" = push ]
+  r=$(api POST /v1/runs '{"profile":"bad","repo":"/r"}')
+  [ "$(status_of "$r")" = 400 ]
+  [ "$(body_of "$r" | jq -r .error)" = "profile 'bad': 'command' is a list of 1 to 64 strings" ]
+  [ "$(status_of "$(api POST /v1/runs '{"profile":"empty","repo":"/r"}')")" = 400 ]
+  # the control: an agent's run still needs its prompt
+  [ "$(status_of "$(api POST /v1/runs '{"agent":"pi","repo":"/r"}')")" = 400 ]
+  [ "$(runs_count)" -eq 2 ]
+}
+
 @test "events: what happened and the output, as JSON, through adr runs logs, and as a live SSE stream" {
   serve --no-auth
   api POST /v1/runs '{"agent":"pi","repo":"/r","prompt":"x"}' >/dev/null

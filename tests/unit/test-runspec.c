@@ -241,6 +241,28 @@ static void test_shell_and_config(void **state)
   assert_string_equal(json_string_value(json_array_get(cmd, 1)), "/bin/bash");
   json_decref(j);
 
+  /* a procedural run's command, as given, behind the entry script; the
+   * staged arguments are the agent's, not its */
+  struct strv command = { 0 }, pre = { 0 };
+  strv_push(&command, "sh");
+  strv_push(&command, "-c");
+  strv_push(&command, "make test");
+  strv_push(&pre, "--settings=x");
+  f->o.shell = false;
+  f->o.command = &command;
+  f->o.pre_args = &pre;
+  j = spec_json(f);
+  cmd = json_object_get(j, "Cmd");
+  assert_int_equal(json_array_size(cmd), 4);
+  assert_string_equal(json_string_value(json_array_get(cmd, 0)), "/usr/local/bin/adr-entry");
+  assert_string_equal(json_string_value(json_array_get(cmd, 1)), "sh");
+  assert_string_equal(json_string_value(json_array_get(cmd, 3)), "make test");
+  json_decref(j);
+  f->o.command = NULL;
+  f->o.pre_args = NULL;
+  strv_free(&command);
+  strv_free(&pre);
+
   cleanup_spec struct adr_spec s;
   adr_err err = NULL;
   f->o.config_dir = "/nonexistent/cfg";
