@@ -141,3 +141,108 @@ wait_state() {
   grep -q '"user_agent": "pi (' "$MOCK_LOG"
   [ "$(git -C "$ORIGIN" show adr/run-1:pi.txt)" = from-pi ]
 }
+
+@test "a procedural profile runs its command in the sandbox instead of the agent; the prompt is \$ADR_PROMPT" {
+  mkdir -p "$XDG_CONFIG_HOME/adr/profiles"
+  cat >"$XDG_CONFIG_HOME/adr/profiles/proc.json" <<'JSON'
+{ "agent": "sh", "command": ["sh", "-c", "cd /workspace && printf '%s\\n' \"$ADR_PROMPT\" > proc.txt && echo \"ran as $(id -u) $0\""] }
+JSON
+  run adr submit --profile proc --repo "$ORIGIN" --prompt 'say "hi"; rm -rf /'
+  [ "$status" -eq 0 ]
+  start_runner
+  wait_state 1 finished
+  run adr runs show 1 --json
+  [ "$(echo "$output" | jq -r '.exit_code')" = 0 ]
+  # the prompt was data in the environment, not a command: nothing ran it
+  [ "$(git -C "$ORIGIN" show adr/run-1:proc.txt)" = 'say "hi"; rm -rf /' ]
+  [[ "$(echo "$output" | jq -r .result.output_tail)" == "ran as $(id -u | sed 's/^0$/1000/') sh"* ]]
+}
+
+@test "--deliver bundle: the work is stored with the run, not pushed; adr runs fetch brings it home as a branch" {
+  adr submit sh --repo "$ORIGIN" --deliver bundle --prompt 'cd /workspace && echo bundled > b.txt' >/dev/null
+  adr submit sh --repo "$ORIGIN" --prompt 'true' >/dev/null
+  start_runner
+  wait_state 2 finished
+  run adr runs show 1 --json
+  [ "$(echo "$output" | jq -r '(.result.commits|tostring) + " " + (.result.pushed|tostring)')" = "1 false" ]
+  [ "$(echo "$output" | jq -r '.result.bundle')" -gt 0 ]
+  ! git -C "$ORIGIN" show-ref --verify --quiet refs/heads/adr/run-1 # not pushed
+  # the workspace went: the work is safe at the coordinator
+  [ -z "$(ls "$HOME/.cache/adr-runner/r1" | grep -v interrupted)" ]
+  git clone -q "$ORIGIN" "$BATS_TEST_TMPDIR/mine"
+  cd "$BATS_TEST_TMPDIR/mine"
+  run adr runs fetch 1
+  [ "$status" -eq 0 ]
+  [ "$output" = "fetched run 1's work as branch adr/run-1" ]
+  [ "$(git show adr/run-1:b.txt)" = bundled ]
+  [ "$(git rev-parse adr/run-1~1)" = "$(git -C "$ORIGIN" rev-parse HEAD)" ]
+  adr runs fetch 1 -o "$BATS_TEST_TMPDIR/run1.bundle"
+  git bundle verify -q "$BATS_TEST_TMPDIR/run1.bundle"
+  # a run with no work has no bundle
+  run adr runs fetch 2
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"run 2 has no bundle (HTTP 404)"* ]]
+}
+
+@test "a push the repository refuses: the work is stored as a bundle instead, and kept" {
+  printf '#!/bin/sh\necho "no pushes here" >&2\nexit 1\n' >"$ORIGIN/hooks/pre-receive"
+  chmod +x "$ORIGIN/hooks/pre-receive"
+  adr submit sh --repo "$ORIGIN" --prompt 'cd /workspace && echo refused > r.txt' >/dev/null
+  start_runner
+  wait_state 1 finished
+  run adr runs show 1 --json
+  [ "$(echo "$output" | jq -r '.result.pushed')" = false ]
+  [[ "$(echo "$output" | jq -r '.result.push_error')" == *"git push"* ]]
+  [ "$(echo "$output" | jq -r '.result.bundle')" -gt 0 ]
+  adr runs fetch 1 -o "$BATS_TEST_TMPDIR/r.bundle"
+  git init -q "$BATS_TEST_TMPDIR/x" && cd "$BATS_TEST_TMPDIR/x"
+  git fetch -q "$ORIGIN" HEAD && git fetch -q "$BATS_TEST_TMPDIR/r.bundle" refs/heads/adr/run-1:refs/heads/got
+  [ "$(git show got:r.txt)" = refused ]
+}
+
+@test "the egress decisions come back with the result" {
+  adr submit sh --repo "$ORIGIN" --network allowlist \
+    --prompt 'curl -s -o /dev/null -w "%{http_code}\n" http://denied.invalid/ ; true' >/dev/null
+  adr submit sh --repo "$ORIGIN" --network none --prompt 'true' >/dev/null
+  start_runner
+  wait_state 2 finished
+  run adr runs show 1 --json
+  [ "$(echo "$output" | jq -r '.result.output_tail' | head -1)" = 403 ]
+  [ "$(echo "$output" | jq -r '.result.egress.denied')" -ge 1 ]
+  [ "$(echo "$output" | jq -r '[.result.egress.decisions[] | select(.host == "denied.invalid")][0].verdict')" = deny ]
+  # the control: no gateway, no decisions
+  [ "$(adr runs show 2 --json | jq -r '.result.egress')" = null ]
+}
+
+@test "kill -9 of the runner: its next start reaps the run's sandbox and gives the run back, which runs again" {
+  adr submit sh --repo "$ORIGIN" --prompt 'echo started; sleep 300' >/dev/null
+  start_runner
+  wait_state 1 running
+  for _ in $(seq 100); do grep -q started "$HOME/.cache/adr-runner/r1/run-1/output.log" 2>/dev/null && break; sleep 0.2; done
+  sbx=$(docker ps -q --filter label=dev.adr.kind=run | xargs -r docker inspect -f '{{.Id}} {{index .Config.Labels "dev.adr.workspace"}}' |
+    awk -v t="$BATS_TEST_TMPDIR" 'index($2, t) { print $1 }')
+  [ -n "$sbx" ]
+  read -r _ held_pid <"$HOME/.cache/adr-runner/r1/run-1/held"
+  kill -9 "$RUNNER_PID"
+  wait "$RUNNER_PID" || true
+  # its run's process went with it; the sandbox is still there (the control)
+  for _ in $(seq 50); do kill -0 "$held_pid" 2>/dev/null || break; sleep 0.1; done
+  ! kill -0 "$held_pid" 2>/dev/null
+  docker inspect "$sbx" >/dev/null
+  # a second runner on the same work directory is refused while one runs
+  start_runner
+  for _ in $(seq 100); do grep -q 'given back' "$BATS_TEST_TMPDIR/runner.out" && break; sleep 0.2; done
+  grep -q 'run 1: interrupted by the runner.s end; given back (queued)' "$BATS_TEST_TMPDIR/runner.out"
+  ! docker inspect "$sbx" >/dev/null 2>&1 # reaped
+  ls -d "$HOME/.cache/adr-runner/r1/interrupted/run-1-"*
+  run "$ADR_BIN" runner --name r1
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"work directory '$HOME/.cache/adr-runner/r1' is another runner's"* ]]
+  # it runs again, a second attempt, and can be cancelled as usual
+  wait_state 1 running
+  [ "$(adr runs show 1 --json | jq -r .attempts)" = 2 ]
+  run --separate-stderr adr runs logs 1
+  [[ "$stderr" == *"released"* ]]
+  adr runs cancel 1 >/dev/null
+  wait_state 1 cancelled
+}
