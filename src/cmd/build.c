@@ -1,13 +1,16 @@
 /* adr build / adr update: the shared base image, then one image per agent
  * from the single generic agent Dockerfile, streamed through the Engine API. */
 #include "cmd.h"
+#include "egress.h"
 #include "fmt.h"
 #include "image.h"
 #include "images.h"
 #include "layout.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 #include <time.h>
 
 /* clang-format off */
@@ -16,6 +19,7 @@ static const struct option build_options[] = {
   { "no-cache", no_argument, NULL, 'n' },
   { "all", no_argument, NULL, 'a' },
   { "yes", no_argument, NULL, 'y' },
+  { "runner", no_argument, NULL, 'r' },
   { "help", no_argument, NULL, 'h' },
   { 0 },
 };
@@ -47,7 +51,10 @@ static const char build_help[] =
   "  -t, --tag TAG   image tag (default: ADR_TAG, 'latest')\n"
   "      --no-cache  build every step anew\n"
   "  -a, --all       build every known agent, without asking\n"
-  "  -y, --yes       the same as --all when no agent is named\n";
+  "  -y, --yes       the same as --all when no agent is named\n"
+  "  -r, --runner    also build adr/runner:TAG, 'adr runner' in a container\n"
+  "                  for a Swarm service or a DaemonSet (see docs/deploy.md);\n"
+  "                  alone, only the base and runner images are built\n";
 
 static const char update_help[] =
   "Rebuilds agent images that are already present, without the build cache,\n"
@@ -135,7 +142,32 @@ static int build_one(struct adr_ctx *ctx, const char *who, const struct adr_imag
   return r;
 }
 
-int build_images(struct adr_ctx *ctx, const struct adr_agent *const *agents, size_t n, const char *tag, bool no_cache)
+/* adr/runner:TAG with this adr's binaries: 0, or -1 reported. */
+static int build_runner(struct adr_ctx *ctx, const char *tag, const struct strv *cas, bool no_cache)
+{
+  cleanup_err adr_err err = NULL;
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  cleanup_free char *gw = adr_gateway_bin(&err);
+  if (n <= 0 || !gw) {
+    if (!gw)
+      return report(&err), -1;
+    return errorf("build the runner image: where is adr itself: %s", strerror(errno)), -1;
+  }
+  self[n] = '\0';
+  cleanup_images_job struct adr_images_job job;
+  adr_images_job_runner(&job, tag, self, gw);
+  fprintf(stderr, "building %s\n", job.image);
+  if (build_one(ctx, "runner", &job, cas, no_cache, &err) < 0) {
+    adr_err_prefix(&err, "build %s", job.image);
+    report(&err);
+    return -1;
+  }
+  return 0;
+}
+
+int build_images(struct adr_ctx *ctx, const struct adr_agent *const *agents, size_t n, const char *tag, bool no_cache,
+                 bool runner)
 {
   cleanup_err adr_err err = NULL;
   if (ctx_config(ctx, &err) < 0 || ctx_engine(ctx, &err) < 0) {
@@ -158,7 +190,7 @@ int build_images(struct adr_ctx *ctx, const struct adr_agent *const *agents, siz
     report(&err);
     return (int)n;
   }
-  int failed = 0;
+  int failed = runner && build_runner(ctx, tag, &cas, no_cache) < 0 ? 1 : 0;
   struct adr_table t;
   static const char *const hdr[] = { "AGENT", "IMAGE", "RESULT", "TIME" };
   adr_table_init(&t, 4, hdr);
@@ -180,7 +212,7 @@ int build_images(struct adr_ctx *ctx, const struct adr_agent *const *agents, siz
     const char *row[] = { a->name, job.image, r < 0 ? "FAILED" : "ok", dur };
     adr_table_add(&t, row);
   }
-  if (n > 1 || failed) {
+  if (n > 1 || (failed && n)) {
     fputc('\n', stderr);
     adr_table_print(&t, stderr);
     fprintf(stderr, "%zu built, %d failed in %lds\n", n - (size_t)failed, failed, (long)(time(NULL) - t0));
@@ -228,6 +260,7 @@ static int build_or_update(struct adr_ctx *ctx, const struct adr_cmd_entry *self
 {
   const char *tag = args_get(args, 't');
   bool no_cache = update || args_has(args, 'n'), all = args_has(args, 'a') || args_has(args, 'y');
+  bool runner = !update && args_has(args, 'r');
   int argc = args->argc;
   char **argv = args->argv;
   cleanup_err adr_err err = NULL;
@@ -272,6 +305,8 @@ static int build_or_update(struct adr_ctx *ctx, const struct adr_cmd_entry *self
         printf("no agent images with tag '%s' to update; build one with 'adr build AGENT'\n", tag);
         return EXIT_OK;
       }
+    } else if (runner && !all) {
+      /* the base and the runner image only */
     } else if (!all) {
       int r = pick_default(ctx, self, list, &n);
       if (r >= 0) {
@@ -283,7 +318,7 @@ static int build_or_update(struct adr_ctx *ctx, const struct adr_cmd_entry *self
         list[n++] = &ctx->s.agents.v[i];
     }
   }
-  int failed = build_images(ctx, list, n, tag, no_cache);
+  int failed = build_images(ctx, list, n, tag, no_cache, runner);
   free(list);
   return failed ? EXIT_FAIL : EXIT_OK;
 }
@@ -301,11 +336,11 @@ static int update_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, st
 const struct adr_cmd_entry cmd_build_entry = {
   .name = "build",
   .summary = "build agent images",
-  .usage = "adr build [AGENT...] [--all] [--tag TAG] [--no-cache]",
+  .usage = "adr build [AGENT...] [--all] [--tag TAG] [--no-cache] [--runner]",
   .help = build_help,
   .options = build_options,
   /* options anywhere: 'adr build pi --tag X' as much as 'adr build --tag X pi' */
-  .shortopts = "ht:ay",
+  .shortopts = "ht:ayr",
   .complete = "agents",
   .flags = CMD_CONFIG | CMD_AGENTS,
   .exec = build_exec,

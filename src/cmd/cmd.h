@@ -146,6 +146,8 @@ int team_watch(struct adr_ctx *ctx, const char *team, const char *only);
 
 /* Builds the base image and the named agents' images (cmd/build.c).
  * Reports progress and failures itself; returns the number that failed. */
-int build_images(struct adr_ctx *ctx, const struct adr_agent *const *agents, size_t n, const char *tag, bool no_cache);
+/* The base image, then each agent's; runner: the runner image too. */
+int build_images(struct adr_ctx *ctx, const struct adr_agent *const *agents, size_t n, const char *tag, bool no_cache,
+                 bool runner);
 
 #endif

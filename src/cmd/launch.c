@@ -39,7 +39,7 @@ static int image(struct adr_ctx *ctx, struct adr_launch *l, bool yes, adr_err *e
   adr_err_free(err);
   const struct adr_agent *one[] = { l->agent };
   const char *tag = l->o->tag ? l->o->tag : adr_config_get(&ctx->s.config, "ADR_TAG");
-  return build_images(ctx, one, 1, tag, false) != 0 ? EXIT_FAIL : 0;
+  return build_images(ctx, one, 1, tag, false, false) != 0 ? EXIT_FAIL : 0;
 }
 
 static void resize(struct adr_launch *l, struct term *t)

@@ -402,6 +402,9 @@ static int runs_logs(const struct cmd_coord *t, const struct cmd_args *a, const 
                 who ? who : "");
         if (json_is_integer(code))
           fprintf(stderr, " (exit %lld)", (long long)json_integer_value(code));
+        const char *why = json_string_value(json_object_get(d, "why"));
+        if (why && *why)
+          fprintf(stderr, ": %s", why);
         fputc('\n', stderr);
       }
     }

@@ -89,7 +89,8 @@ int adr_extra_ca_files(const char *setting, const char *auto_dir, struct strv *f
   return 0;
 }
 
-int adr_build_context(const char *dockerfile_name, const struct strv *ca_files, struct buf *tar, adr_err *err)
+int adr_build_context(const char *dockerfile_name, const struct strv *ca_files, const struct strv *files,
+                      struct buf *tar, adr_err *err)
 {
   const struct adr_builtin_file *df = adr_builtin_find(dockerfile_name);
   if (df == NULL)
@@ -101,6 +102,26 @@ int adr_build_context(const char *dockerfile_name, const struct strv *ca_files, 
   const struct adr_builtin_file *entry = adr_builtin_find("images/adr-entry.sh");
   if (entry && adr_tar_add(t, "adr-entry.sh", entry->data, entry->len, 0755, err) < 0)
     goto out;
+  const struct adr_builtin_file *rentry = adr_builtin_find("images/runner-entry.sh");
+  if (files && files->n && rentry && adr_tar_add(t, "runner-entry.sh", rentry->data, rentry->len, 0755, err) < 0)
+    goto out;
+  for (size_t i = 0; files && i < files->n; i++) {
+    const char *eq = strchr(files->v[i], '=');
+    if (!eq)
+      continue;
+    cleanup_free char *name = xstrndup(files->v[i], (size_t)(eq - files->v[i]));
+    struct buf b;
+    buf_init(&b, 256u << 20);
+    if (buf_read_file(&b, eq + 1) < 0) {
+      adr_err_sys(err, errno, "read '%s'", eq + 1);
+      buf_free(&b);
+      goto out;
+    }
+    int r = adr_tar_add(t, name, b.data, b.len, 0755, err);
+    buf_free(&b);
+    if (r < 0)
+      goto out;
+  }
   if (adr_tar_add_dir(t, "certs", err) < 0 || adr_tar_add(t, "certs/.keep", "", 0, 0644, err) < 0)
     goto out;
   for (size_t i = 0; i < ca_files->n; i++) {

@@ -16,7 +16,10 @@
 int adr_extra_ca_files(const char *setting, const char *auto_dir, struct strv *files, adr_err *err);
 
 /* A tar build context: `Dockerfile` (the built-in named) + certs/. */
-int adr_build_context(const char *dockerfile_name, const struct strv *ca_files, struct buf *tar, adr_err *err);
+/* files: "NAME=PATH" host files added to the context as NAME (mode 0755;
+ * NULL: none). */
+int adr_build_context(const char *dockerfile_name, const struct strv *ca_files, const struct strv *files,
+                      struct buf *tar, adr_err *err);
 
 /* The registry npm uses on this host (npm_config_registry, ~/.npmrc), or NULL. */
 char *adr_host_npm_registry(void);

@@ -77,9 +77,23 @@ void adr_images_job_agent(struct adr_images_job *j, const struct adr_agent *a, c
   adr_layout_agent_image_labels(a->name, a->npm_package, a->npm_version, &j->labels);
 }
 
+void adr_images_job_runner(struct adr_images_job *j, const char *tag, const char *adr_bin, const char *gateway_bin)
+{
+  memset(j, 0, sizeof(*j));
+  j->image = adr_layout_runner_image(tag);
+  j->dockerfile = "images/runner.Dockerfile";
+  cleanup_free char *base = adr_layout_base_image(tag);
+  strv_pushf(&j->args, "BASE_IMAGE=%s", base);
+  strv_pushf(&j->files, "bin/adr=%s", adr_bin);
+  strv_pushf(&j->files, "bin/adr-gateway=%s", gateway_bin);
+  strv_push(&j->labels, ADR_LABEL_MANAGED "=1");
+  strv_push(&j->labels, ADR_LABEL_KIND "=runner-image");
+}
+
 void adr_images_job_free(struct adr_images_job *j)
 {
   free(j->image);
+  strv_free(&j->files);
   strv_free(&j->args);
   strv_free(&j->labels);
   memset(j, 0, sizeof(*j));
@@ -90,7 +104,7 @@ int adr_images_build(struct adr_engine *e, const struct adr_images_job *j, const
 {
   cleanup_buf struct buf tar;
   buf_init(&tar, 0);
-  if (adr_build_context(j->dockerfile, cas, &tar, err) < 0)
+  if (adr_build_context(j->dockerfile, cas, &j->files, &tar, err) < 0)
     return -1;
   struct adr_build_req req = {
     .tag = j->image, .context_tar = tar.data, .context_len = tar.len, .dockerfile = "Dockerfile", .no_cache = no_cache

@@ -27,12 +27,16 @@ struct adr_images_job {
   char *image;
   const char *dockerfile;
   struct strv args, labels;
+  struct strv files; /* "NAME=PATH": host files in the context */
 };
 /* adr/base:TAG, and PREFIX/AGENT:TAG on top of it (registry: the host's
  * npm registry, NULL: npm's default). */
 void adr_images_job_base(struct adr_images_job *j, const char *tag, const char *registry);
 void adr_images_job_agent(struct adr_images_job *j, const struct adr_agent *a, const char *prefix, const char *tag,
                           const char *registry);
+/* adr/runner:TAG on adr/base:TAG: adr runner in a container (a Swarm
+ * service, a DaemonSet), with the binaries adr_bin and gateway_bin. */
+void adr_images_job_runner(struct adr_images_job *j, const char *tag, const char *adr_bin, const char *gateway_bin);
 void adr_images_job_free(struct adr_images_job *j);
 static inline void adr_images_job_cleanup(struct adr_images_job *j) { adr_images_job_free(j); }
 #define cleanup_images_job __attribute__((cleanup(adr_images_job_cleanup)))

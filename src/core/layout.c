@@ -64,6 +64,7 @@ char *adr_layout_image_repo(const char *prefix, const char *agent) { return xasp
 char *adr_layout_image_filter(const char *prefix) { return xasprintf("%s/*", prefix); }
 
 char *adr_layout_base_image(const char *tag) { return xasprintf("%s:%s", ADR_BASE_IMAGE_REPO, tag); }
+char *adr_layout_runner_image(const char *tag) { return xasprintf("adr/runner:%s", tag); }
 
 char *adr_layout_team_session(const char *team) { return xasprintf("adr-%s", team); }
 

@@ -49,6 +49,8 @@ char *adr_layout_image_repo(const char *prefix, const char *agent);
 char *adr_layout_image_filter(const char *prefix);
 /* adr/base:TAG */
 char *adr_layout_base_image(const char *tag);
+/* adr/runner:TAG: adr runner in a container (adr build --runner) */
+char *adr_layout_runner_image(const char *tag);
 
 /* adr-TEAM: a team's tmux session. */
 char *adr_layout_team_session(const char *team);
