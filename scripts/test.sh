@@ -13,6 +13,9 @@
 #                      sanitized
 #         integration  tests/integration/*.bats against the real engine
 #         e2e          tests/e2e/*.bats: real agents (builds their images)
+#         scaleout     tests/scaleout/*.bats: runners on two nodes (network,
+#                      mount and UTS namespaces, a dockerd each) that it
+#                      starts, as processes and as a Docker Swarm service
 #         probes       tests/probes/*.bats: security probes in sandboxes
 #   --quick      unit + integration only
 #   --no-deps    do not install packages
@@ -35,7 +38,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 for l in "${ONLY[@]}"; do
-  case "$l" in unit|engine|queue|integration|e2e|probes) ;; *) echo "test.sh: unknown layer '$l' (unit, engine, queue, integration, e2e, probes)" >&2; exit 2 ;; esac
+  case "$l" in unit|engine|queue|integration|e2e|scaleout|probes) ;; *) echo "test.sh: unknown layer '$l' (unit, engine, queue, integration, e2e, scaleout, probes)" >&2; exit 2 ;; esac
 done
 want() {
   local l=$1 o
@@ -46,7 +49,7 @@ want() {
   [ "$QUICK" = 1 ] && [ "$l" != unit ] && [ "$l" != engine ] && [ "$l" != queue ] && [ "$l" != integration ] && return 1
   return 0
 }
-need_engine() { want engine || want integration || want e2e || want probes; }
+need_engine() { want engine || want integration || want e2e || want scaleout || want probes; }
 
 PASS=0 FAIL=0 SKIP=0
 say() { printf '\n=== %s\n' "$*"; }
@@ -328,6 +331,22 @@ fi
 if want e2e; then
   say "e2e: real agents through adr run, mock model server (tests/e2e)"
   run_bats e2e 900 tests/e2e/*.bats
+fi
+if want scaleout; then
+  say "scaleout: runners on two nodes of their own, one coordinator (tests/scaleout)"
+  # shellcheck source=tests/lib/nodes.bash
+  . tests/lib/nodes.bash
+  if [ "$(id -u)" != 0 ]; then
+    echo "  the nodes need root (network and mount namespaces): this layer fails"
+    count scaleout-nodes 0 1 0
+  elif trap 'nodes_stop; [ "$PG_OK" = 1 ] && pg_stop' EXIT && nodes_start 2; then
+    run_bats scaleout 600 tests/scaleout/*.bats
+  else
+    echo "  the nodes did not start: this layer fails"
+    count scaleout-nodes 0 1 0
+  fi
+  nodes_stop
+  trap '[ "$PG_OK" = 1 ] && pg_stop' EXIT
 fi
 if want probes; then
   say "probes: security probes inside sandboxes (tests/probes)"
