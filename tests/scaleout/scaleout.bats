@@ -162,33 +162,30 @@ node_run_sandboxes() {
   DOCKER_HOST=$(node_sock 2) docker swarm join --advertise-addr 10.231.0.3 \
     --token "$(DOCKER_HOST=$n1 docker swarm join-token -q worker)" 10.231.0.2:2377 >/dev/null
   [ "$(DOCKER_HOST=$n1 docker node ls --format '{{.Hostname}} {{.Status}}' | sort | tr '\n' ' ')" = "adr-n1 Ready adr-n2 Ready " ]
-  # each node's runner root: owned by the runner's uid, its config and token
+  # each node's runner root: owned by the runner's uid, with its config
   for i in 1 2; do
     root=$ADR_TEST_NODES_DIR/n$i/runner
     write_config "$root/config"
-    cp "$S/runner.token" "$root/token"
     chown -R 1000:1000 "$root"
-    chmod 0400 "$root/token"
   done
   before=$(adr runs ls --json | jq length)
   for n in $(seq 6); do
-    adr submit sh --repo "$REPO_URL" --prompt "cd /workspace && echo swarm-$n > s.txt && sleep 2" >/dev/null
+    adr submit sh --repo "$REPO_URL" --prompt "cd /workspace && echo swarm-$n "'$(id -u)'" > s.txt && sleep 2" >/dev/null
   done
-  DOCKER_HOST=$n1 docker service create -d -q --name adr-runner --mode global --no-resolve-image \
-    --network host --user 1000:2375 --hostname '{{.Node.Hostname}}' \
-    --mount type=bind,src=/run/adr-node/docker.sock,dst=/var/run/docker.sock \
-    --mount type=bind,src=/var/lib/adr-runner,dst=/var/lib/adr-runner \
-    adr/runner:latest --coordinator "$ADR_COORDINATOR" --token-file /var/lib/adr-runner/token >/dev/null
+  # the shipped stack file, as docs/deploy.md deploys it
+  DOCKER_HOST=$n1 docker secret create adr_runner_token "$S/runner.token" >/dev/null
+  DOCKER_HOST=$n1 ADR_DOCKER_GID=2375 ADR_DOCKER_SOCKET=/run/adr-node/docker.sock \
+    docker stack deploy --resolve-image never -c "$BATS_TEST_DIRNAME/../../deploy/swarm/adr-runner.yml" adr >/dev/null
   ok=0
   wait_all_ended 240 && ok=1
   if [ "$ok" != 1 ]; then
-    DOCKER_HOST=$n1 docker service ps --no-trunc adr-runner
-    for i in 1 2; do DOCKER_HOST=$(node_sock "$i") docker ps -a --filter label=com.docker.swarm.service.name=adr-runner -q |
+    DOCKER_HOST=$n1 docker service ps --no-trunc adr_runner
+    for i in 1 2; do DOCKER_HOST=$(node_sock "$i") docker ps -a --filter label=com.docker.swarm.service.name=adr_runner -q |
       xargs -r env DOCKER_HOST="$(node_sock "$i")" docker logs 2>&1 | tail -20; done
     return 1
   fi
   # one task per node, running
-  [ "$(DOCKER_HOST=$n1 docker service ps adr-runner --filter desired-state=running --format '{{.Node}} {{.CurrentState}}' |
+  [ "$(DOCKER_HOST=$n1 docker service ps adr_runner --filter desired-state=running --format '{{.Node}} {{.CurrentState}}' |
     awk '{ print $1, $2 }' | sort | tr '\n' ' ')" = "adr-n1 Running adr-n2 Running " ]
   run adr runs ls --json
   runs=$(echo "$output" | jq --argjson b "$before" '[.[] | select(.id > $b)]')
@@ -199,9 +196,9 @@ node_run_sandboxes() {
   [ "$(node_run_sandboxes 1 "$t0" | wc -l)" = "$c1" ]
   # the sandboxes ran as the runner's uid, not root, and the work came home
   for id in $(echo "$runs" | jq '.[].id'); do
-    git -C "$S/git/origin.git" show "adr/run-$id:s.txt" | grep -q '^swarm-'
+    git -C "$S/git/origin.git" show "adr/run-$id:s.txt" | grep -qx 'swarm-[0-9]* 1000'
   done
-  DOCKER_HOST=$n1 docker service rm adr-runner >/dev/null
+  DOCKER_HOST=$n1 docker stack rm adr >/dev/null
   # the runners stop (SIGTERM: no more runs), and leave no sandbox behind
   for _ in $(seq 100); do
     [ -z "$(for i in 1 2; do DOCKER_HOST=$(node_sock "$i") docker ps -aq; done)" ] && break
