@@ -123,11 +123,39 @@ wait_state() {
   grep -q "adr: run 1 cancelled by r1" "$BATS_TEST_TMPDIR/follow"
 }
 
-@test "a run that hangs is stopped at its timeout (exit 124)" {
+@test "a run that hangs is stopped at its timeout (exit 124), with SIGKILL when it ignores SIGTERM" {
   adr submit sh --repo "$ORIGIN" --prompt 'sleep 300' --timeout 6s >/dev/null
-  start_runner
+  adr submit sh --repo "$ORIGIN" --prompt 'trap "" TERM; echo stubborn; while :; do sleep 1; done' --timeout 6s >/dev/null
+  start_runner --capacity 2
   wait_state 1 finished
   [ "$(adr runs show 1 --json | jq -r .exit_code)" = 124 ]
+  wait_state 2 finished
+  run adr runs show 2 --json
+  [ "$(echo "$output" | jq -r .exit_code)" = 124 ]
+  [[ "$(echo "$output" | jq -r .result.output_tail)" == stubborn* ]]
+  # SIGTERM was ignored: SIGKILL came 10 s after it
+  [ $(($(echo "$output" | jq .updated) - $(echo "$output" | jq .created))) -ge 16000 ]
+}
+
+@test "the coordinator restarts while a run is running: the runner reconnects and reports it" {
+  adr submit sh --repo "$ORIGIN" --prompt 'echo before; sleep 5; echo during; sleep 4; echo after > a.txt' >/dev/null
+  start_runner
+  wait_state 1 running
+  kill "$SERVE_PID"
+  wait "$SERVE_PID" || true
+  sleep 4 # the run goes on without it; its output and heartbeat fail meanwhile
+  ! curl -s "$ADR_COORDINATOR/v1/health"
+  "$ADR_BIN" serve --no-auth --listen "${ADR_COORDINATOR#http://}" >"$BATS_TEST_TMPDIR/serve2.out" 2>&1 &
+  SERVE_PID=$!
+  wait_state 1 finished
+  run adr runs show 1 --json
+  [ "$(echo "$output" | jq -r '.exit_code, .result.pushed, .attempts' | tr '\n' ' ')" = "0 true 1 " ]
+  [ "$(git -C "$ORIGIN" show adr/run-1:a.txt)" = after ]
+  # no output was lost while it was away
+  [ "$(adr runs logs 1 2>/dev/null)" = "$(printf 'before\nduring')" ]
+  # and it takes new runs from the new coordinator
+  adr submit sh --repo "$ORIGIN" --prompt 'true' >/dev/null
+  wait_state 2 finished
 }
 
 @test "a real agent (pi) queued through the coordinator changes a file; the result branch holds it" {
