@@ -18,6 +18,7 @@ enum {
   OPT_MEMORY,
   OPT_CPUS,
   OPT_PIDS,
+  OPT_GPUS,
   OPT_UNSAFE,
   OPT_NAME,
   OPT_YES,
@@ -46,6 +47,7 @@ enum {
   { "memory", required_argument, NULL, OPT_MEMORY }, \
   { "cpus", required_argument, NULL, OPT_CPUS }, \
   { "pids", required_argument, NULL, OPT_PIDS }, \
+  { "gpus", required_argument, NULL, OPT_GPUS }, \
   { "unsafe", required_argument, NULL, OPT_UNSAFE }, \
   { "name", required_argument, NULL, OPT_NAME }, \
   { "network", required_argument, NULL, OPT_NETWORK }, \
@@ -103,6 +105,10 @@ static const char run_help[] =
   "      --memory SIZE        memory limit (default: ADR_MEMORY, 4g)\n"
   "      --cpus N             CPU limit (default: ADR_CPUS, 2)\n"
   "      --pids N             process limit (default: ADR_PIDS, 1024)\n"
+  "      --gpus all|N|device=ID[,ID]\n"
+  "                           GPUs through the engine's GPU runtime (NVIDIA\n"
+  "                           Container Toolkit); the sandbox stays hardened\n"
+  "                           (default: ADR_GPUS, none)\n"
   "      --name NAME          sandbox name (default: adr-AGENT-RANDOM)\n"
   "      --network MODE       allowlist (default: egress only through adr's\n"
   "                           gateway to allowed hosts), none, or open (all but\n"
@@ -165,6 +171,7 @@ int run_parse(const struct adr_cmd_entry *self, const struct cmd_args *a, bool p
   o->memory = args_get(a, OPT_MEMORY);
   o->cpus = args_get(a, OPT_CPUS);
   o->pids = args_get(a, OPT_PIDS);
+  o->gpus = args_get(a, OPT_GPUS);
   o->name = args_get(a, OPT_NAME);
   o->branch = args_get(a, OPT_BRANCH);
   o->no_worktree = args_has(a, OPT_NO_WORKTREE);

@@ -1,4 +1,5 @@
 #include "config.h"
+#include "spec.h"
 #include "agent.h"
 #include "buf.h"
 #include "engine.h"
@@ -25,6 +26,8 @@ static const struct adr_config_key keys[] = {
   { "ADR_MEMORY", ADR_KEY_SIZE, "4g", "memory limit of a sandbox" },
   { "ADR_CPUS", ADR_KEY_CPUS, "2", "CPU limit of a sandbox" },
   { "ADR_PIDS", ADR_KEY_UINT, "1024", "process limit of a sandbox" },
+  { "ADR_GPUS", ADR_KEY_GPUS, NULL,
+    "GPUs a sandbox gets through the engine's GPU runtime: all, a count, or device=ID[,ID] (default: none)", true },
   { "ADR_HOME_SIZE", ADR_KEY_SIZE, "1g", "size of the sandbox's HOME tmpfs" },
   { "ADR_TMP_SIZE", ADR_KEY_SIZE, "1g", "size of the sandbox's /tmp tmpfs" },
   { "ADR_TIMEOUT", ADR_KEY_DURATION, NULL,
@@ -102,6 +105,14 @@ int adr_config_validate(const char *key, const char *value, adr_err *err)
       return 0;
     return adr_parse_duration(value, &u, err);
   case ADR_KEY_CPUS: return adr_parse_cpus(value, &i, err);
+  case ADR_KEY_GPUS: {
+    if (*value == '\0')
+      return 0;
+    struct adr_spec_gpus g = { 0 };
+    int r = adr_parse_gpus(value, &g, err);
+    strv_free(&g.device_ids);
+    return r;
+  }
   case ADR_KEY_UINT:
     if (adr_parse_uint(value, UINT32_MAX - 1, &u) < 0)
       return adr_err_set(err, EINVAL, "invalid number '%s'", value);

@@ -26,6 +26,7 @@ enum adr_key_type {
   ADR_KEY_PRESETS, /* allow presets */
   ADR_KEY_ONOFF,   /* on, off */
   ADR_KEY_ENGINE,  /* an engine name (engine.h), or auto */
+  ADR_KEY_GPUS,    /* all, a count, device=ID[,ID] */
 };
 
 struct adr_config_key {

@@ -193,6 +193,7 @@ void launch_fill_ro(struct adr_launch *l)
   ro->gid = root ? (gid_t)sbx : getgid();
   ro->memory = (int64_t)l->memory;
   ro->nano_cpus = l->nano_cpus;
+  ro->gpus = &l->gpus;
   ro->pids = l->pids;
   ro->home_size = l->home_size;
   ro->tmp_size = l->tmp_size;

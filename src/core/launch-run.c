@@ -33,10 +33,26 @@ int adr_launch_create(struct adr_launch *l, adr_err *err)
   return 0;
 }
 
+/* A start the engine refused: with GPUs asked and no GPU runtime there,
+ * says what to do (the engine only says it has no driver). */
+static int start_failed(const struct adr_launch *l, adr_err *err)
+{
+  bool gpus = l->gpus.count || l->gpus.device_ids.n;
+  if (gpus && *err && (*err)->msg && strstr((*err)->msg, "could not select device driver")) {
+    cleanup_free char *why = xstrdup((*err)->msg);
+    adr_err_free(err);
+    return adr_err_set(err, ENODEV,
+                       "--gpus: the engine has no GPU runtime (%s); install the NVIDIA Container Toolkit and "
+                       "configure the engine for it (docs/gpu.md)",
+                       why);
+  }
+  return -1;
+}
+
 int adr_launch_detach(struct adr_launch *l, adr_err *err)
 {
   if (!l->warm_claimed && adr_engine_container_start(l->engine, l->id, err) < 0)
-    return adr_err_prefix(err, "start sandbox '%s'", l->cname);
+    return start_failed(l, err), adr_err_prefix(err, "start sandbox '%s'", l->cname);
   l->started = true;
   if (l->marker) {
     unlink(l->marker);
@@ -102,7 +118,7 @@ static int run_ready(void *ud, adr_err *err)
   struct run_ctx *rc = ud;
   struct adr_launch *l = rc->l;
   if (adr_engine_container_start(l->engine, l->id, err) < 0)
-    return adr_err_prefix(err, "start sandbox");
+    return start_failed(l, err), adr_err_prefix(err, "start sandbox");
   if (rc->io->on_started)
     rc->io->on_started(l, rc->io->ud);
   if (l->timeout)

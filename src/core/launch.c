@@ -92,6 +92,7 @@ void adr_launch_free(struct adr_launch *l)
     explicit_bzero(l->ro.env.v[i], strlen(l->ro.env.v[i]));
   strv_free(&l->ro.env);
   adr_netpolicy_free(&l->pol);
+  strv_free(&l->gpus.device_ids);
   strv_free(&l->presets);
   free(l->home);
   free(l->ws);
@@ -163,6 +164,9 @@ static int plan_limits(struct adr_launch *l, adr_err *err)
     return -1;
   if (l->memory && l->memory < (6u << 20))
     return adr_err_set(err, EINVAL, "--memory %s: at least 6m", o->memory ? o->memory : "");
+  const char *gpus = o->gpus ? o->gpus : adr_config_get(c, "ADR_GPUS");
+  if (gpus && *gpus && adr_parse_gpus(gpus, &l->gpus, err) < 0)
+    return -1;
   const char *pids = o->pids ? o->pids : adr_config_get(c, "ADR_PIDS");
   uint64_t u = 0;
   if (adr_parse_uint(pids, 1u << 22, &u) < 0 || u == 0)

@@ -55,6 +55,7 @@ struct adr_launch_opts {
   const char *tag, *model;
   const char *timeout; /* --timeout; NULL: ADR_TIMEOUT, for headless runs only */
   const char *memory, *cpus, *pids;
+  const char *gpus;       /* --gpus; NULL: ADR_GPUS */
   const char *name;       /* the sandbox's (run) or the agent's (start) name */
   const char *branch;     /* start: the branch to create */
   bool no_worktree;       /* start: work in the workspace itself */
@@ -100,6 +101,7 @@ struct adr_launch {
   const char *timeout_text; /* as given, for messages */
   uint64_t memory, home_size, tmp_size;
   int64_t nano_cpus, pids;
+  struct adr_spec_gpus gpus;
   struct adr_netpolicy pol;
   struct strv presets;
   char *home, *ws, *cfgdir, *cfgfile;

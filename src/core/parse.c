@@ -1,5 +1,6 @@
 #include "parse.h"
 #include "buf.h"
+#include "spec.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -282,6 +283,40 @@ int adr_parse_size(const char *s, uint64_t *bytes, adr_err *err)
     return adr_err_set(err, EINVAL, "invalid size '%s': too large", s);
   *bytes = v << shift;
   return 0;
+}
+
+int adr_parse_gpus(const char *s, struct adr_spec_gpus *out, adr_err *err)
+{
+  static const char usage[] = "all, a count (1 to 64) or device=ID[,ID]... (indexes or UUIDs)";
+  strv_free(&out->device_ids);
+  out->count = 0;
+  uint64_t n = 0;
+  if (s && streq(s, "all")) {
+    out->count = -1;
+    return 0;
+  }
+  if (s && adr_parse_uint(s, 64, &n) == 0 && n > 0) {
+    out->count = (int)n;
+    return 0;
+  }
+  if (s && str_has_prefix(s, "device=") && s[7]) {
+    cleanup_free char *copy = xstrdup(s + 7);
+    char *save = NULL;
+    for (char *id = strtok_r(copy, ",", &save); id; id = strtok_r(NULL, ",", &save)) {
+      bool ok = *id && strlen(id) <= 64;
+      for (const char *p = id; ok && *p; p++)
+        ok = isalnum((unsigned char)*p) || *p == '-';
+      if (!ok || out->device_ids.n >= 64) {
+        strv_free(&out->device_ids);
+        return adr_err_set(err, EINVAL, "--gpus '%s': device '%.64s' is not a GPU index or UUID", s, id);
+      }
+      strv_push(&out->device_ids, id);
+    }
+    /* "device=," leaves nothing */
+    if (out->device_ids.n)
+      return 0;
+  }
+  return adr_err_set(err, EINVAL, "--gpus '%s': %s", s ? s : "", usage);
 }
 
 int adr_parse_cpus(const char *s, int64_t *nanocpus, adr_err *err)

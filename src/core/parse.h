@@ -36,6 +36,10 @@ int adr_parse_size(const char *s, uint64_t *bytes, adr_err *err);
 /* "1.5", "2": CPUs as a decimal, returned in nano-CPUs. */
 int adr_parse_cpus(const char *s, int64_t *nanocpus, adr_err *err);
 int adr_parse_uint(const char *s, uint64_t max, uint64_t *out);
+/* --gpus: "all", a count (1 to 64), or "device=ID[,ID]..." (indexes or
+ * UUIDs); the spec's gpus (count, device_ids). */
+struct adr_spec_gpus;
+int adr_parse_gpus(const char *s, struct adr_spec_gpus *out, adr_err *err);
 
 /* --- Environment ---------------------------------------------------------- */
 /* "KEY=VALUE" -> key, value (owned).  KEY must be a valid name. */

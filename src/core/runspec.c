@@ -182,6 +182,11 @@ int adr_run_spec(const struct adr_run_opts *o, const struct adr_agent *a, struct
     s->nano_cpus = o->nano_cpus;
     s->pids = o->pids;
   }
+  if (o->gpus) { /* devices: no capability, no seccomp or mount change comes with them */
+    s->gpus.count = o->gpus->count;
+    for (size_t i = 0; i < o->gpus->device_ids.n; i++)
+      strv_push(&s->gpus.device_ids, o->gpus->device_ids.v[i]);
+  }
   s->read_only_root = !(o->unsafe & ADR_UNSAFE_WRITABLE_ROOT);
   s->no_new_privileges = !(o->unsafe & ADR_UNSAFE_NEW_PRIVILEGES);
   s->drop_all_caps = true;

@@ -47,6 +47,7 @@ struct adr_run_opts {
   uid_t uid;
   gid_t gid;
   int64_t memory, nano_cpus, pids;
+  const struct adr_spec_gpus *gpus; /* NULL: none */
   uint64_t home_size, tmp_size;
   unsigned unsafe;
   const char *seccomp_profile; /* JSON text */

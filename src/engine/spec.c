@@ -37,6 +37,7 @@ void adr_spec_free(struct adr_spec *s)
   free(s->mounts);
   strv_free(&s->labels);
   strv_free(&s->cap_add);
+  strv_free(&s->gpus.device_ids);
   free(s->net.name);
   free(s->net.ipv4);
   strv_free(&s->dns);
@@ -240,6 +241,8 @@ char *adr_spec_digest(const struct adr_spec *s, const struct strv *extra)
   d_int(c, 'M', s->memory);
   d_int(c, 'C', s->nano_cpus);
   d_int(c, 'P', s->pids);
+  d_int(c, 'g', s->gpus.count);
+  d_strv(c, 'D', &s->gpus.device_ids);
   d_int(c, 'H',
         s->read_only_root | s->no_new_privileges << 1 | s->drop_all_caps << 2 | s->ipc_private << 3 |
           s->cgroupns_private << 4 | s->privileged << 5 | s->swap_limited << 6 | s->init << 7);

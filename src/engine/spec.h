@@ -75,6 +75,13 @@ enum adr_seccomp {
  *   mounts              binds rprivate; tmpfs nosuid,nodev (noexec where set)
  *   memory, nano_cpus, pids   enforced whenever non-zero (adr's builders set them)
  *   seccomp             adr's policy when the builder sets it (adr run does) */
+/* GPUs handed to the sandbox (the engine's device requests): none, all,
+ * a count, or the devices named. */
+struct adr_spec_gpus {
+  int count;              /* 0 none, -1 all, N */
+  struct strv device_ids; /* or these (count 0) */
+};
+
 struct adr_spec {
   char *name; /* sandbox (container) name */
   char *image;
@@ -100,6 +107,7 @@ struct adr_spec {
   int64_t memory; /* bytes */
   int64_t nano_cpus;
   int64_t pids;
+  struct adr_spec_gpus gpus; /* devices only: the hardening stays as it is */
 
   /* hardening (see above); adr_spec_init turns each on */
   bool read_only_root;

@@ -391,3 +391,29 @@ interactive_screen() { # wait adr-args...
   [[ "$stderr" == *"adr: warning: --env-file envf:1: ADR_T_UNSET is not set on the host; not passed"* ]]
   [[ "$stderr" != *"ADR_T_SET is not set"* ]]
 }
+
+@test "--gpus: the engine is asked for the devices; one without a GPU runtime is a clear error, nothing left" {
+  # the control: the same run without --gpus works
+  run adr run sh --prompt 'echo ok'
+  [ "$status" -eq 0 ]
+  # the engine here has no GPU runtime (nvidia-container-runtime): it refuses the device request
+  docker info --format '{{json .Runtimes}}' | grep -qv nvidia
+  run --separate-stderr adr run sh --gpus all --prompt 'echo ran'
+  [ "$status" -ne 0 ]
+  [ "$output" = "" ]
+  [[ "$stderr" == "adr: start sandbox: --gpus: the engine has no GPU runtime (could not select device driver"*"install the NVIDIA Container Toolkit and configure the engine for it (docs/gpu.md)" ]]
+  # the engine's own words show what it was asked: GPU devices (the body is unit-tested)
+  [[ "$stderr" == *"with capabilities: [[gpu]]"* ]]
+  [ "$(leftovers)" -eq 0 ]
+  run --separate-stderr adr run sh --gpus device=0,GPU-3a9c --prompt 'echo ran'
+  [[ "$stderr" == *"--gpus: the engine has no GPU runtime"* ]]
+  [ "$(leftovers)" -eq 0 ]
+  # bad values are named before anything starts
+  run --separate-stderr adr run sh --gpus lots --prompt 'echo ran'
+  [ "$status" -eq 2 ] || [ "$status" -eq 1 ]
+  [[ "$stderr" == *"--gpus 'lots': all, a count (1 to 64) or device=ID[,ID]... (indexes or UUIDs)"* ]]
+  [ "$(leftovers)" -eq 0 ]
+  run adr config set ADR_GPUS sideways
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"--gpus 'sideways'"* ]]
+}

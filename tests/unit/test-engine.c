@@ -66,6 +66,45 @@ static void full_spec(struct adr_spec *s)
   adr_spec_set_label(s, ADR_LABEL_AGENT, "codex"); /* replaces */
 }
 
+/* --gpus: the engine's device requests, nothing else changes; none: no
+ * DeviceRequests at all. */
+static void test_create_body_gpus(void **state)
+{
+  (void)state;
+  cleanup_spec struct adr_spec s;
+  full_spec(&s);
+  char *plain = adr_docker_create_body(&s);
+  assert_null(strstr(plain, "DeviceRequests"));
+  s.gpus.count = -1;
+  char *all = adr_docker_create_body(&s);
+  json_t *j = json_loads(all, 0, NULL);
+  json_t *h = json_object_get(j, "HostConfig");
+  char *dr = json_dumps(json_object_get(h, "DeviceRequests"), JSON_COMPACT | JSON_SORT_KEYS);
+  assert_string_equal(
+    dr, "[{\"Capabilities\":[[\"gpu\"]],\"Count\":-1,\"DeviceIDs\":null,\"Driver\":\"\",\"Options\":{}}]");
+  free(dr);
+  /* the hardening is the same as without */
+  json_object_del(h, "DeviceRequests");
+  json_t *p = json_loads(plain, 0, NULL);
+  assert_true(json_equal(j, p));
+  json_decref(j);
+  json_decref(p);
+  free(all);
+  free(plain);
+  s.gpus.count = 0;
+  strv_push(&s.gpus.device_ids, "0");
+  strv_push(&s.gpus.device_ids, "GPU-3a9c");
+  char *ids = adr_docker_create_body(&s);
+  j = json_loads(ids, 0, NULL);
+  dr = json_dumps(json_object_get(json_object_get(j, "HostConfig"), "DeviceRequests"), JSON_COMPACT | JSON_SORT_KEYS);
+  assert_string_equal(dr,
+                      "[{\"Capabilities\":[[\"gpu\"]],\"Count\":0,\"DeviceIDs\":[\"0\",\"GPU-3a9c\"],\"Driver\":\"\","
+                      "\"Options\":{}}]");
+  free(dr);
+  json_decref(j);
+  free(ids);
+}
+
 static void test_create_body_full(void **state)
 {
   (void)state;
@@ -501,6 +540,7 @@ int main(void)
     cmocka_unit_test(test_create_body_minimal),
     cmocka_unit_test(test_create_body_network),
     cmocka_unit_test(test_create_body_full),
+    cmocka_unit_test(test_create_body_gpus),
     cmocka_unit_test(test_create_body_hardening),
     cmocka_unit_test(test_create_body_hardening_off),
     cmocka_unit_test(test_create_body_never_drops),

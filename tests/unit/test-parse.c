@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "parse.h"
+#include "spec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -614,6 +615,37 @@ static void test_cpus(void **state)
   adr_err_free(&err);
 }
 
+static void test_gpus(void **state)
+{
+  (void)state;
+  struct adr_spec_gpus g = { 0 };
+  adr_err err = NULL;
+  assert_int_equal(adr_parse_gpus("all", &g, &err), 0);
+  assert_int_equal(g.count, -1);
+  assert_int_equal(adr_parse_gpus("2", &g, &err), 0);
+  assert_int_equal(g.count, 2);
+  assert_int_equal(g.device_ids.n, 0);
+  assert_int_equal(adr_parse_gpus("device=0,GPU-3a9c5e1d-8b2f", &g, &err), 0);
+  assert_int_equal(g.count, 0);
+  assert_int_equal(g.device_ids.n, 2);
+  assert_string_equal(g.device_ids.v[1], "GPU-3a9c5e1d-8b2f");
+  static const char *const bad[] = { "", "0", "65", "-1", "many", "device=", "device=,", "device=0;rm", "ALL" };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    assert_int_equal(adr_parse_gpus(bad[i], &g, &err), -1);
+    assert_non_null(strstr(err->msg, "--gpus '"));
+    adr_err_free(&err);
+    assert_int_equal(g.count, 0);
+    assert_int_equal(g.device_ids.n, 0);
+  }
+  assert_int_equal(adr_parse_gpus("device=0;rm", &g, &err), -1);
+  assert_string_equal(err->msg, "--gpus 'device=0;rm': device '0;rm' is not a GPU index or UUID");
+  adr_err_free(&err);
+  assert_int_equal(adr_parse_gpus("many", &g, &err), -1);
+  assert_string_equal(err->msg, "--gpus 'many': all, a count (1 to 64) or device=ID[,ID]... (indexes or UUIDs)");
+  adr_err_free(&err);
+  strv_free(&g.device_ids);
+}
+
 static void test_parse_uint(void **state)
 {
   (void)state;
@@ -1040,6 +1072,7 @@ int main(void)
     cmocka_unit_test(test_size_ok),
     cmocka_unit_test(test_size_errors),
     cmocka_unit_test(test_cpus),
+    cmocka_unit_test(test_gpus),
     cmocka_unit_test(test_parse_uint),
     cmocka_unit_test(test_parse_env),
     cmocka_unit_test(test_parse_env_file),

@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "engine.h"
 #include "runspec.h"
+#include "parse.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -227,6 +228,29 @@ static void test_unsafe_bits(void **state)
   adr_err_free(&err);
 }
 
+/* --gpus: the device request, and every hardening item as without it. */
+static void test_gpus_keep_hardening(void **state)
+{
+  struct fixture *f = *state;
+  f->o.unsafe = 0;
+  cleanup_free char *plain = body_of(f);
+  struct adr_spec_gpus g = { 0 };
+  adr_err err = NULL;
+  assert_int_equal(adr_parse_gpus("device=1", &g, &err), 0);
+  f->o.gpus = &g;
+  json_t *j = spec_json(f);
+  f->o.gpus = NULL;
+  json_t *h = json_object_get(j, "HostConfig");
+  json_t *dr = json_array_get(json_object_get(h, "DeviceRequests"), 0);
+  assert_string_equal(json_string_value(json_array_get(json_object_get(dr, "DeviceIDs"), 0)), "1");
+  json_object_del(h, "DeviceRequests");
+  json_t *p = json_loads(plain, 0, NULL);
+  assert_true(json_equal(j, p));
+  json_decref(j);
+  json_decref(p);
+  strv_free(&g.device_ids);
+}
+
 /* --shell runs bash instead of the agent; -c and --config-file stage
  * exactly what they name, and refuse what does not exist. */
 static void test_shell_and_config(void **state)
@@ -372,6 +396,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_interactive_model_env_mounts, setup, teardown),
     cmocka_unit_test_setup_teardown(test_unsafe_bits, setup, teardown),
     cmocka_unit_test_setup_teardown(test_shell_and_config, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_gpus_keep_hardening, setup, teardown),
     cmocka_unit_test_setup_teardown(test_prompt_is_one_argument, setup, teardown),
     cmocka_unit_test_setup_teardown(test_identity, setup, teardown),
     cmocka_unit_test_setup_teardown(test_typed_fields, setup, teardown),

@@ -86,6 +86,12 @@ static void security_json(const struct adr_spec *s, json_t *h)
     json_object_set_new(h, "NanoCpus", json_integer(s->nano_cpus));
   if (s->pids)
     json_object_set_new(h, "PidsLimit", json_integer(s->pids));
+  if (s->gpus.count || s->gpus.device_ids.n) /* the engine's GPU runtime (NVIDIA's) picks them */
+    json_object_set_new(h, "DeviceRequests",
+                        json_pack("[{s:s, s:i, s:o, s:[[s]], s:{}}]", "Driver", "", "Count",
+                                  s->gpus.device_ids.n ? 0 : s->gpus.count, "DeviceIDs",
+                                  s->gpus.device_ids.n ? docker_strv_json(&s->gpus.device_ids) : json_null(),
+                                  "Capabilities", "gpu", "Options"));
   json_object_set_new(h, "Init", json_boolean(s->init));
   if (s->ipc_private)
     json_object_set_new(h, "IpcMode", json_string("private"));
