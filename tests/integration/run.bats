@@ -413,7 +413,7 @@ interactive_screen() { # wait adr-args...
   [ "$status" -eq 2 ] || [ "$status" -eq 1 ]
   [[ "$stderr" == *"--gpus 'lots': all, a count (1 to 64) or device=ID[,ID]... (indexes or UUIDs)"* ]]
   [ "$(leftovers)" -eq 0 ]
-  run adr config set ADR_GPUS sideways
+  run adr config set ADR_GPUS=sideways
   [ "$status" -ne 0 ]
   [[ "$output" == *"--gpus 'sideways'"* ]]
 }
