@@ -107,6 +107,7 @@ void print_cmd_help(const struct adr_cmd_entry *cmd, FILE *out);
 /* Core's events, printed: warnings and hints on stderr, INFO on stdout. */
 void print_event(const struct adr_event *ev, void *ud);
 extern const struct adr_events cmd_events;
+extern const struct adr_events cmd_launch_events; /* INFO on stderr: a launch's stdout is the agent's */
 
 /* The session, loaded when first needed; loading reports nothing but the
  * warnings; callers report errors. */

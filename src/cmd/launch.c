@@ -39,7 +39,10 @@ static int image(struct adr_ctx *ctx, struct adr_launch *l, bool yes, adr_err *e
   adr_err_free(err);
   const struct adr_agent *one[] = { l->agent };
   const char *tag = l->o->tag ? l->o->tag : adr_config_get(&ctx->s.config, "ADR_TAG");
-  return build_images(ctx, one, 1, tag, false, false) != 0 ? EXIT_FAIL : 0;
+  if (build_images(ctx, one, 1, tag, false, false) != 0)
+    return EXIT_FAIL;
+  have = adr_launch_image(l, err); /* its ID, and a project image's layer */
+  return have == 0 ? 0 : report(err);
 }
 
 static void resize(struct adr_launch *l, struct term *t)
@@ -122,7 +125,7 @@ int cmd_launch(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struct adr
   if (ctx_config(ctx, &err) < 0 || ctx_agents(ctx, &err) < 0 || default_agent(ctx, o, &picked, &err) < 0)
     return report(&err);
   cleanup_launch struct adr_launch l;
-  adr_launch_init(&l, o, &ctx->s.config, &ctx->s.agents, &cmd_events);
+  adr_launch_init(&l, o, &ctx->s.config, &ctx->s.agents, &cmd_launch_events);
   if (adr_launch_plan(&l, &err) < 0) {
     if (err->status == ADR_LAUNCH_USAGE) {
       int r = usage_error(self, "%s", err->msg);

@@ -19,6 +19,8 @@ enum {
   OPT_CPUS,
   OPT_PIDS,
   OPT_GPUS,
+  OPT_IMAGE,
+  OPT_NO_DEVCONTAINER,
   OPT_UNSAFE,
   OPT_NAME,
   OPT_YES,
@@ -48,6 +50,8 @@ enum {
   { "cpus", required_argument, NULL, OPT_CPUS }, \
   { "pids", required_argument, NULL, OPT_PIDS }, \
   { "gpus", required_argument, NULL, OPT_GPUS }, \
+  { "image", required_argument, NULL, OPT_IMAGE }, \
+  { "no-devcontainer", no_argument, NULL, OPT_NO_DEVCONTAINER }, \
   { "unsafe", required_argument, NULL, OPT_UNSAFE }, \
   { "name", required_argument, NULL, OPT_NAME }, \
   { "network", required_argument, NULL, OPT_NETWORK }, \
@@ -105,6 +109,13 @@ static const char run_help[] =
   "      --memory SIZE        memory limit (default: ADR_MEMORY, 4g)\n"
   "      --cpus N             CPU limit (default: ADR_CPUS, 2)\n"
   "      --pids N             process limit (default: ADR_PIDS, 1024)\n"
+  "      --image IMAGE        run the agent in the project's own image (adr adds\n"
+  "                           node and the agent to it once per image and agent\n"
+  "                           version; Debian/Ubuntu-like images; ADR_PROJECT_IMAGE)\n"
+  "      --no-devcontainer    ignore the workspace's .devcontainer/devcontainer.json\n"
+  "                           (or .devcontainer.json), which is used otherwise:\n"
+  "                           its image or Dockerfile, env, workspace mounts and\n"
+  "                           post-create/start commands (in the sandbox)\n"
   "      --gpus all|N|device=ID[,ID]\n"
   "                           GPUs through the engine's GPU runtime (NVIDIA\n"
   "                           Container Toolkit); the sandbox stays hardened\n"
@@ -172,6 +183,8 @@ int run_parse(const struct adr_cmd_entry *self, const struct cmd_args *a, bool p
   o->cpus = args_get(a, OPT_CPUS);
   o->pids = args_get(a, OPT_PIDS);
   o->gpus = args_get(a, OPT_GPUS);
+  o->project_image = args_get(a, OPT_IMAGE);
+  o->no_devcontainer = args_has(a, OPT_NO_DEVCONTAINER);
   o->name = args_get(a, OPT_NAME);
   o->branch = args_get(a, OPT_BRANCH);
   o->no_worktree = args_has(a, OPT_NO_WORKTREE);

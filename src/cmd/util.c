@@ -83,6 +83,19 @@ void print_event(const struct adr_event *ev, void *ud)
 
 const struct adr_events cmd_events = { print_event, NULL };
 
+/* A launch's: stdout is the agent's, so what adr says goes to stderr. */
+static void print_launch_event(const struct adr_event *ev, void *ud)
+{
+  if (ev->kind == ADR_EVENT_INFO) {
+    fflush(stdout);
+    fprintf(stderr, "adr: %s\n", ev->text);
+    return;
+  }
+  print_event(ev, ud);
+}
+
+const struct adr_events cmd_launch_events = { print_launch_event, NULL };
+
 int ctx_config(struct adr_ctx *ctx, adr_err *err)
 {
   if (ctx->s.config_loaded)

@@ -77,6 +77,22 @@ void adr_images_job_agent(struct adr_images_job *j, const struct adr_agent *a, c
   adr_layout_agent_image_labels(a->name, a->npm_package, a->npm_version, &j->labels);
 }
 
+void adr_images_job_project(struct adr_images_job *j, const struct adr_agent *a, const char *image,
+                            const char *project_id, const char *agent_id)
+{
+  memset(j, 0, sizeof(*j));
+  j->image = xstrdup(image);
+  j->dockerfile = "images/project.Dockerfile";
+  strv_pushf(&j->args, "PROJECT_IMAGE=%s", project_id);
+  strv_pushf(&j->args, "AGENT_IMAGE=%s", agent_id);
+  strv_pushf(&j->args, "NPM_PACKAGE=%s", a->npm_package);
+  strv_pushf(&j->args, "AGENT_BINARY=%s", a->binary);
+  strv_push(&j->labels, ADR_LABEL_MANAGED "=1");
+  strv_push(&j->labels, ADR_LABEL_KIND "=project-image");
+  strv_pushf(&j->labels, ADR_LABEL_AGENT "=%s", a->name);
+  strv_pushf(&j->labels, "dev.adr.project-image=%s", project_id);
+}
+
 void adr_images_job_runner(struct adr_images_job *j, const char *tag, const char *adr_bin, const char *gateway_bin)
 {
   memset(j, 0, sizeof(*j));

@@ -34,6 +34,10 @@ struct adr_images_job {
 void adr_images_job_base(struct adr_images_job *j, const char *tag, const char *registry);
 void adr_images_job_agent(struct adr_images_job *j, const struct adr_agent *a, const char *prefix, const char *tag,
                           const char *registry);
+/* The project image (ID project_id) with agent a (from its image, ID
+ * agent_id) added: image (adr_layout_project_image). */
+void adr_images_job_project(struct adr_images_job *j, const struct adr_agent *a, const char *image,
+                            const char *project_id, const char *agent_id);
 /* adr/runner:TAG on adr/base:TAG: adr runner in a container (a Swarm
  * service, a DaemonSet), with the binaries adr_bin and gateway_bin. */
 void adr_images_job_runner(struct adr_images_job *j, const char *tag, const char *adr_bin, const char *gateway_bin);

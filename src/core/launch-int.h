@@ -27,6 +27,15 @@ void launch_fill_ro(struct adr_launch *l);
  * (resolved), or NULL when another start of that name is under way. */
 char *launch_take_marker(struct adr_launch *l, adr_err *err);
 
+/* launch-devcontainer.c: the project's dev container (devcontainer.json) */
+/* found (unless --no-devcontainer or --image), read, checked; its
+ * environment and workspace mounts into the plan */
+int launch_plan_devcontainer(struct adr_launch *l, adr_err *err);
+/* its image (named, or built from its Dockerfile) as l->project_image */
+int launch_devcontainer_image(struct adr_launch *l, adr_err *err);
+/* remoteEnv and the lifecycle commands, in the sandbox before the agent */
+int launch_devcontainer_wrap(struct adr_launch *l);
+
 /* launch-warm.c: warm sandboxes (ADR_WARM) */
 /* ADR_WARM (the environment's, else the configuration's): 0-8, default 0 */
 unsigned launch_warm_size(const struct adr_launch *l);

@@ -27,6 +27,7 @@ int launch_spec_finish(struct adr_launch *l, adr_err *err)
   cleanup_strv struct strv labels = { 0 };
   adr_layout_sandbox_labels(&ls, &labels);
   adr_spec_set_labels(s, &labels);
+  launch_devcontainer_wrap(l);
   if (!l->o->persistent)
     return 0;
   return launch_spec_agent(s, &l->repo, l->made_wt ? &l->wt : NULL, err);

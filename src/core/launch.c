@@ -2,6 +2,7 @@
  * from the options, the configuration and the agent's definition before
  * the engine is asked anything. */
 #include "launch-int.h"
+#include "devcontainer.h"
 #include "fs.h"
 #include "layout.h"
 
@@ -102,6 +103,11 @@ void adr_launch_free(struct adr_launch *l)
   adr_creds_plan_free(&l->creds);
   strv_free(&l->overlay_rels);
   free(l->image);
+  free(l->project_image);
+  if (l->dc) {
+    adr_devcontainer_free(l->dc);
+    free(l->dc);
+  }
   free(l->image_id);
   free(l->cname);
   free(l->scope);
@@ -297,8 +303,9 @@ int adr_launch_plan(struct adr_launch *l, adr_err *err)
   if (o->name && !adr_agent_name_valid(o->name))
     return launch_usage(err, "--name '%s': use lowercase letters, digits, '-', '_', '.'", o->name);
   l->headless = o->headless || o->prompt;
-  if (plan_limits(l, err) < 0 || plan_network(l, err) < 0 || plan_paths(l, err) < 0 || plan_mounts(l, err) < 0 ||
-      plan_env(l, err) < 0 || launch_plan_creds(l, err) < 0)
+  if (plan_limits(l, err) < 0 || plan_network(l, err) < 0 || plan_paths(l, err) < 0 ||
+      launch_plan_devcontainer(l, err) < 0 || plan_mounts(l, err) < 0 || plan_env(l, err) < 0 ||
+      launch_plan_creds(l, err) < 0)
     return -1;
   l->model = o->model;
   if (l->model == NULL) {
@@ -307,5 +314,8 @@ int adr_launch_plan(struct adr_launch *l, adr_err *err)
   }
   l->image = adr_layout_image(adr_config_get(l->config, "ADR_IMAGE_PREFIX"), l->agent->name,
                               o->tag ? o->tag : adr_config_get(l->config, "ADR_TAG"));
+  const char *pi = o->project_image ? o->project_image : adr_config_get(l->config, "ADR_PROJECT_IMAGE");
+  if (pi && *pi && !l->dc) /* a dev container names its own */
+    l->project_image = xstrdup(pi);
   return 0;
 }

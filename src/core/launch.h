@@ -53,7 +53,9 @@ struct adr_launch_opts {
   bool headless, shell;
   const struct strv *command; /* a procedural run (adr runner): this argv instead of the agent */
   const char *tag, *model;
-  const char *timeout; /* --timeout; NULL: ADR_TIMEOUT, for headless runs only */
+  const char *project_image; /* --image: the project's own image; NULL: ADR_PROJECT_IMAGE */
+  bool no_devcontainer;      /* --no-devcontainer: not even when the workspace has one */
+  const char *timeout;       /* --timeout; NULL: ADR_TIMEOUT, for headless runs only */
   const char *memory, *cpus, *pids;
   const char *gpus;       /* --gpus; NULL: ADR_GPUS */
   const char *name;       /* the sandbox's (run) or the agent's (start) name */
@@ -112,7 +114,9 @@ struct adr_launch {
   struct strv overlay_rels;
   const char *model;
   char *image;
-  char *image_id; /* adr_launch_image: what the image is now */
+  char *image_id;              /* adr_launch_image: what the image is now */
+  char *project_image;         /* the project's image as asked (the agent's image is then built on it) */
+  struct adr_devcontainer *dc; /* the workspace's devcontainer.json, when used */
 
   /* warm sandboxes (ADR_WARM, launch-warm.c) */
   bool warm_make;    /* this launch makes one: its first process waits for a claim */

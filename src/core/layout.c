@@ -64,6 +64,17 @@ char *adr_layout_image_repo(const char *prefix, const char *agent) { return xasp
 char *adr_layout_image_filter(const char *prefix) { return xasprintf("%s/*", prefix); }
 
 char *adr_layout_base_image(const char *tag) { return xasprintf("%s:%s", ADR_BASE_IMAGE_REPO, tag); }
+static const char *id_hex(const char *id)
+{
+  const char *c = id ? strchr(id, ':') : NULL;
+  return c ? c + 1 : id ? id : "";
+}
+
+char *adr_layout_project_image(const char *agent, const char *project_id, const char *agent_id)
+{
+  return xasprintf("adr-project/%s:%.12s-%.12s", agent, id_hex(project_id), id_hex(agent_id));
+}
+
 char *adr_layout_runner_image(const char *tag) { return xasprintf("adr/runner:%s", tag); }
 
 char *adr_layout_team_session(const char *team) { return xasprintf("adr-%s", team); }

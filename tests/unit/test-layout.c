@@ -50,6 +50,12 @@ static void test_names(void **state)
   assert_string_equal(filt, "p/*");
   cleanup_free char *base = adr_layout_base_image("latest");
   assert_string_equal(base, "adr/base:latest");
+  cleanup_free char *runner = adr_layout_runner_image("v2");
+  assert_string_equal(runner, "adr/runner:v2");
+  /* the project layer: named by both images' IDs, so a new one of either is a new layer */
+  cleanup_free char *proj =
+    adr_layout_project_image("pi", "sha256:0123456789abcdef0123", "sha256:fedcba9876543210fedc");
+  assert_string_equal(proj, "adr-project/pi:0123456789ab-fedcba987654");
 }
 
 static void test_team_names(void **state)
