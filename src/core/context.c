@@ -1,12 +1,12 @@
 /* Build contexts from directories (context.h). */
 #include "context.h"
+#include "spec.h"
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,13 +272,7 @@ int adr_context_from_dir(const char *dir, const char *dockerfile, struct buf *ta
     adr_err_set(err, EIO, "archive: %s", archive_error_string(w));
     goto out;
   }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned mdn = 0;
-  EVP_Digest(tar->data ? tar->data : "", tar->len, md, &mdn, EVP_sha256(), NULL);
-  char *hex = xmalloc(2 * mdn + 1);
-  for (unsigned i = 0; i < mdn; i++)
-    snprintf(hex + 2 * i, 3, "%02x", md[i]);
-  *digest = hex;
+  *digest = adr_sha256_hex(tar->data, tar->len);
   *df_name = TAKE_PTR(dfn);
   ret = 0;
 out:

@@ -3,6 +3,7 @@
  * used by one request at a time; a claim that finds no work waits on a
  * condition that submits signal). */
 #include "coord.h"
+#include "spec.h"
 #include "agent.h"
 #include "buf.h"
 #include "parse.h"
@@ -46,16 +47,7 @@ static int64_t real_now(void)
 
 static int64_t now_ms(const struct adr_coord *c) { return c->o.now_ms ? c->o.now_ms() : real_now(); }
 
-static char *sha256_hex(const char *s)
-{
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned n = 0;
-  EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL);
-  char *hex = xmalloc(2 * n + 1);
-  for (unsigned i = 0; i < n; i++)
-    snprintf(hex + 2 * i, 3, "%02x", md[i]);
-  return hex;
-}
+static char *sha256_hex(const char *s) { return adr_sha256_hex(s, strlen(s)); }
 
 /* ------------------------------------------------------------ tokens */
 

@@ -12,21 +12,9 @@
 #include "runspec.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static char *sha256_hex(const char *s)
-{
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned n = 0;
-  EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL);
-  char *hex = xmalloc(2 * n + 1);
-  for (unsigned i = 0; i < n; i++)
-    snprintf(hex + 2 * i, 3, "%02x", md[i]);
-  return hex;
-}
 
 /* a directory's name as an image repository's: [a-z0-9._-], never empty */
 static char *repo_part(const char *s)
@@ -150,7 +138,7 @@ int launch_devcontainer_image(struct adr_launch *l, adr_err *err)
   /* the arguments are part of what the image is */
   cleanup_free char *args = strv_join(&d->build_args, "\n");
   cleanup_free char *key = xasprintf("%s\n%s\n%s", digest, dfn, args);
-  cleanup_free char *kd = sha256_hex(key);
+  cleanup_free char *kd = adr_sha256_hex(key, strlen(key));
   const char *base = strrchr(l->ws, '/');
   cleanup_free char *name = repo_part(base ? base + 1 : l->ws);
   cleanup_free char *tag = xasprintf("adr-devcontainer/%s:%.16s", name, kd);

@@ -211,6 +211,22 @@ static void d_strv(EVP_MD_CTX *c, char tag, const struct strv *v)
     d_str(c, tag, v->v[i]);
 }
 
+static char *hex_of(const unsigned char *md, unsigned n)
+{
+  char *hex = xmalloc(2 * n + 1);
+  for (unsigned i = 0; i < n; i++)
+    snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  return hex;
+}
+
+char *adr_sha256_hex(const void *data, size_t len)
+{
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned n = 0;
+  EVP_Digest(len ? data : "", len, md, &n, EVP_sha256(), NULL);
+  return hex_of(md, n);
+}
+
 char *adr_spec_digest(const struct adr_spec *s, const struct strv *extra)
 {
   EVP_MD_CTX *c = EVP_MD_CTX_new();
@@ -255,8 +271,5 @@ char *adr_spec_digest(const struct adr_spec *s, const struct strv *extra)
   unsigned n = 0;
   EVP_DigestFinal_ex(c, md, &n);
   EVP_MD_CTX_free(c);
-  char *hex = xmalloc(2 * n + 1);
-  for (unsigned i = 0; i < n; i++)
-    snprintf(hex + 2 * i, 3, "%02x", md[i]);
-  return hex;
+  return hex_of(md, n);
 }

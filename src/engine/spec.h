@@ -158,6 +158,8 @@ int adr_spec_check(const struct adr_spec *s, adr_err *err);
  * them (strings, in order).  Two specs with equal digests make the same
  * sandbox but for those. */
 char *adr_spec_digest(const struct adr_spec *s, const struct strv *extra);
+/* SHA-256 of len bytes at data, in lowercase hex (64 digits). */
+char *adr_sha256_hex(const void *data, size_t len);
 
 /* Labels every adr object carries. */
 #define ADR_LABEL_MANAGED "dev.adr.managed"

@@ -209,6 +209,15 @@ static void test_docker_mapping(void **state)
 
 /* What a warm sandbox's claim may differ in is left out of the digest;
  * everything else changes it. */
+/* the known vectors */
+static void test_sha256_hex(void **state)
+{
+  (void)state;
+  cleanup_free char *empty = adr_sha256_hex(NULL, 0), *abc = adr_sha256_hex("abc", 3);
+  assert_string_equal(empty, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  assert_string_equal(abc, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
 static void test_digest(void **state)
 {
   (void)state;
@@ -264,7 +273,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_must_defaults),  cmocka_unit_test(test_must_from_fields), cmocka_unit_test(test_check),
-    cmocka_unit_test(test_docker_mapping), cmocka_unit_test(test_digest),
+    cmocka_unit_test(test_docker_mapping), cmocka_unit_test(test_digest),           cmocka_unit_test(test_sha256_hex),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
