@@ -17,6 +17,8 @@ static const struct adr_config_key keys[] = {
   { "ADR_AGENT", ADR_KEY_NAME, NULL, "agent used when none is named (unset: the only agent built, if just one is)" },
   { "ADR_TAG", ADR_KEY_TAG, "latest", "image tag for agent images" },
   { "ADR_MODEL_*", ADR_KEY_STRING, NULL, "default model for one agent, e.g. ADR_MODEL_PI=openai/gpt-5" },
+  { "ADR_ARGS_*", ADR_KEY_STRING, NULL,
+    "extra arguments for one agent, space separated, before those after '--', e.g. ADR_ARGS_CLAUDE=--verbose" },
   { "ADR_IMAGE_PREFIX", ADR_KEY_STRING, "coding-agent", "repository prefix of agent images (PREFIX/AGENT:TAG)", true },
   { "ADR_MOUNTS", ADR_KEY_MOUNTS, NULL, "extra mounts, space separated HOST:CONTAINER[:ro|rw]", true },
   { "ADR_EXTRA_CA", ADR_KEY_STRING, "auto",

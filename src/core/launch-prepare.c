@@ -281,8 +281,8 @@ void launch_fill_ro(struct adr_launch *l)
   ro->term = o->term;
   ro->mounts = l->mounts.v;
   ro->n_mounts = l->mounts.n;
-  ro->agent_args = o->agent_args;
-  ro->n_agent_args = o->n_agent_args;
+  ro->agent_args = l->agent_args.v;
+  ro->n_agent_args = l->agent_args.n;
   ro->uid = root ? (uid_t)sbx : getuid();
   ro->gid = root ? (gid_t)sbx : getgid();
   ro->memory = (int64_t)l->memory;

@@ -94,6 +94,7 @@ void adr_launch_free(struct adr_launch *l)
   strv_free(&l->ro.env);
   adr_netpolicy_free(&l->pol);
   strv_free(&l->gpus.device_ids);
+  strv_free(&l->agent_args);
   strv_free(&l->presets);
   free(l->home);
   free(l->ws);
@@ -132,9 +133,11 @@ void adr_launch_free(struct adr_launch *l)
 
 /* ------------------------------------------------------------ plan */
 
-static char *model_key(const char *agent)
+/* ADR_MODEL_AGENT, ADR_ARGS_AGENT: the agent's name in capitals, '-'
+ * and '.' as '_' */
+static char *agent_key(const char *what, const char *agent)
 {
-  char *k = xasprintf("ADR_MODEL_%s", agent);
+  char *k = xasprintf("ADR_%s_%s", what, agent);
   for (char *p = k; *p; p++)
     *p = (*p == '-' || *p == '.') ? '_' : (char)toupper((unsigned char)*p);
   return k;
@@ -309,11 +312,23 @@ int adr_launch_plan(struct adr_launch *l, adr_err *err)
     return -1;
   l->model = o->model;
   if (l->model == NULL) {
-    cleanup_free char *mkey = model_key(l->agent->name);
+    cleanup_free char *mkey = agent_key("MODEL", l->agent->name);
     l->model = adr_config_get(l->config, mkey);
   }
   l->image = adr_layout_image(adr_config_get(l->config, "ADR_IMAGE_PREFIX"), l->agent->name,
                               o->tag ? o->tag : adr_config_get(l->config, "ADR_TAG"));
+  /* extra agent arguments (a project's .adr may give them: they act in
+   * the sandbox, which they cannot change), then the command line's */
+  cleanup_free char *akey = agent_key("ARGS", l->agent->name);
+  const char *extra = adr_config_get(l->config, akey);
+  if (extra) {
+    cleanup_free char *copy = xstrdup(extra);
+    char *save = NULL;
+    for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
+      strv_push(&l->agent_args, w);
+  }
+  for (size_t i = 0; i < o->n_agent_args; i++)
+    strv_push(&l->agent_args, o->agent_args[i]);
   const char *pi = o->project_image ? o->project_image : adr_config_get(l->config, "ADR_PROJECT_IMAGE");
   if (pi && *pi && !l->dc) /* a dev container names its own */
     l->project_image = xstrdup(pi);

@@ -112,6 +112,7 @@ struct adr_launch {
                                       took its keys) is owned */
   struct adr_creds_plan creds;
   struct strv overlay_rels;
+  struct strv agent_args; /* ADR_ARGS_AGENT's, then the command line's */
   const char *model;
   char *image;
   char *image_id;              /* adr_launch_image: what the image is now */

@@ -148,6 +148,23 @@ leftovers() {
   echo "ADR_MODEL_ECHO=from-config" >>"$XDG_CONFIG_HOME/adr/config"
 }
 
+@test "a project's .adr: the agent's model and extra arguments; never a wider network" {
+  printf '{ "name": "echo", "npm": {"package": "x", "version": "0"}, "binary": "echo",
+    "args": { "interactive": [], "headless": ["{model_args}", "{prompt}"], "model": ["--model={model}"] } }' \
+    >"$XDG_CONFIG_HOME/adr/agents/echo.json"
+  docker tag "$BATS_RUN_PREFIX/sh:latest" "$BATS_RUN_PREFIX/echo:latest"
+  printf 'ADR_MODEL_ECHO=project-model\nADR_ARGS_ECHO=--from-project --verbose\nADR_ALLOW=evil.example\n' >.adr
+  run --separate-stderr adr run echo --prompt 'p' -- --cli
+  [ "$status" -eq 0 ]
+  # the project's arguments first, then the command line's
+  [ "$output" = "--model=project-model p --from-project --verbose --cli" ]
+  # an allow entry is the host's to give: ignored, said
+  [[ "$stderr" == *"ADR_ALLOW is ignored in a project file"* ]]
+  run --separate-stderr adr run echo --network allowlist --prompt 'p'
+  [[ "$stderr" == *"ADR_ALLOW is ignored"* ]]
+  docker rmi "$BATS_RUN_PREFIX/echo:latest" >/dev/null
+}
+
 @test "--timeout stops the agent: message, exit 124, nothing left" {
   start=$SECONDS
   run --separate-stderr adr run sh --timeout 5s --prompt 'sleep 60'
