@@ -22,7 +22,7 @@ COPY --from=agent /usr/local/bin/node /opt/adr/node/bin/node
 COPY --from=agent /usr/local/lib/node_modules/ /opt/adr/node/lib/node_modules/
 COPY adr-entry.sh /usr/local/bin/adr-entry
 RUN set -eu; \
-    fail() { echo "adr-project-error: $*"; exit 3; }; \
+    fail() { echo "adr-layer-error: $*"; exit 3; }; \
     chmod 0755 /usr/local/bin/adr-entry; \
     for t in id cat cp chmod; do command -v "$t" >/dev/null 2>&1 || fail "the image has no '$t' (adr's entry script needs a POSIX userland)"; done; \
     mkdir -p /opt/adr/bin; \

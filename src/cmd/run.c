@@ -25,6 +25,7 @@ enum {
   OPT_NAME,
   OPT_YES,
   OPT_BRANCH,
+  OPT_SSH,
   OPT_NO_WORKTREE,
   OPT_NETWORK,
   OPT_ALLOW,
@@ -70,13 +71,14 @@ static const struct option run_options[] = {
 };
 /* clang-format on */
 
-/* adr start: no --timeout (nobody stays to enforce it); --branch and
- * --no-worktree */
+/* adr start: no --timeout (nobody stays to enforce it); --branch,
+ * --no-worktree and --ssh */
 /* clang-format off */
 const struct option start_options[] = {
   SANDBOX_OPTIONS,
   { "branch", required_argument, NULL, OPT_BRANCH },
   { "no-worktree", no_argument, NULL, OPT_NO_WORKTREE },
+  { "ssh", no_argument, NULL, OPT_SSH },
   { 0 },
 };
 /* clang-format on */
@@ -187,6 +189,7 @@ int run_parse(const struct adr_cmd_entry *self, const struct cmd_args *a, bool p
   o->no_devcontainer = args_has(a, OPT_NO_DEVCONTAINER);
   o->name = args_get(a, OPT_NAME);
   o->branch = args_get(a, OPT_BRANCH);
+  o->ssh = args_has(a, OPT_SSH);
   o->no_worktree = args_has(a, OPT_NO_WORKTREE);
   o->network = args_get(a, OPT_NETWORK);
   o->no_relay = args_has(a, OPT_NO_RELAY);

@@ -19,6 +19,10 @@ static const char start_help[] =
   "                           (default: AGENT, then AGENT-2, ...)\n"
   "      --branch BRANCH      the branch to create (default: adr/NAME)\n"
   "      --no-worktree        work in the workspace itself, even in a repository\n"
+  "      --ssh                sshd in the sandbox for your keys (~/.ssh/id_*.pub):\n"
+  "                           'adr ssh NAME', or 'adr ssh --config NAME' for an\n"
+  "                           ssh_config entry (VS Code Remote-SSH); no port is\n"
+  "                           opened: ssh reaches it through the engine\n"
   "      --prompt TEXT        work on TEXT headless, then stop (see adr logs)\n\n"
   "Inside the sandbox git works on the agent's branch (status, commit,\n"
   "log); the rest of the repository's .git is read-only there.\n\n"
@@ -42,7 +46,7 @@ static int start_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, str
 const struct adr_cmd_entry cmd_start_entry = {
   .name = "start",
   .summary = "start a persistent agent on its own branch",
-  .usage = "adr start [AGENT] [--name NAME] [--branch BRANCH] [run options] [-- AGENT-ARGS...]",
+  .usage = "adr start [AGENT] [--name NAME] [--branch BRANCH] [--ssh] [run options] [-- AGENT-ARGS...]",
   .help = start_help,
   .options = start_options,
   .shortopts = "hw:c:e:m:",

@@ -93,6 +93,16 @@ void adr_images_job_project(struct adr_images_job *j, const struct adr_agent *a,
   strv_pushf(&j->labels, "dev.adr.project-image=%s", project_id);
 }
 
+void adr_images_job_ssh(struct adr_images_job *j, const char *base_id)
+{
+  memset(j, 0, sizeof(*j));
+  j->image = adr_layout_ssh_image(base_id);
+  j->dockerfile = "images/ssh.Dockerfile";
+  strv_pushf(&j->args, "BASE_IMAGE=%s", base_id);
+  strv_push(&j->labels, ADR_LABEL_MANAGED "=1");
+  strv_push(&j->labels, ADR_LABEL_KIND "=ssh-image");
+}
+
 void adr_images_job_runner(struct adr_images_job *j, const char *tag, const char *adr_bin, const char *gateway_bin)
 {
   memset(j, 0, sizeof(*j));

@@ -38,6 +38,9 @@ void adr_images_job_agent(struct adr_images_job *j, const struct adr_agent *a, c
  * agent_id) added: image (adr_layout_project_image). */
 void adr_images_job_project(struct adr_images_job *j, const struct adr_agent *a, const char *image,
                             const char *project_id, const char *agent_id);
+/* sshd added to the image of ID base_id (adr start --ssh):
+ * adr_layout_ssh_image. */
+void adr_images_job_ssh(struct adr_images_job *j, const char *base_id);
 /* adr/runner:TAG on adr/base:TAG: adr runner in a container (a Swarm
  * service, a DaemonSet), with the binaries adr_bin and gateway_bin. */
 void adr_images_job_runner(struct adr_images_job *j, const char *tag, const char *adr_bin, const char *gateway_bin);

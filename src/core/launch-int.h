@@ -36,6 +36,10 @@ int launch_devcontainer_image(struct adr_launch *l, adr_err *err);
 /* remoteEnv and the lifecycle commands, in the sandbox before the agent */
 int launch_devcontainer_wrap(struct adr_launch *l);
 
+/* launch-ssh.c: --ssh's host key, authorized keys and sshd_config in the
+ * identity directory, and the label */
+int launch_ssh_files(struct adr_launch *l, adr_err *err);
+
 /* launch-warm.c: warm sandboxes (ADR_WARM) */
 /* ADR_WARM (the environment's, else the configuration's): 0-8, default 0 */
 unsigned launch_warm_size(const struct adr_launch *l);

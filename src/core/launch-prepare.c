@@ -18,33 +18,65 @@
 #include <string.h>
 #include <unistd.h>
 
-/* What a project layer's build said, kept for its error. */
-struct project_build {
+/* What a layer's build said: its Dockerfile's own verdict. */
+struct layer_build {
   struct adr_launch *l;
-  char *why;        /* the Dockerfile's own "adr-project-error: ..." line */
-  struct strv tail; /* the last lines */
+  char *why; /* the "adr-layer-error: ..." line */
 };
 
-static void project_build_event(const struct adr_build_event *ev, void *ud)
+static void layer_build_event(const struct adr_build_event *ev, void *ud)
 {
-  struct project_build *pb = ud;
+  struct layer_build *lb = ud;
   const char *s = ev->text ? ev->text : "";
   if (ev->kind == ADR_BUILD_STEP) { /* "Step 3/19 : COPY ...": its start */
     size_t n = strcspn(s, "\n");
-    adr_emit(&pb->l->ev, ADR_EVENT_INFO, "  %.*s%s", (int)(n > 60 ? 60 : n), s, n > 60 ? "..." : "");
+    adr_emit(&lb->l->ev, ADR_EVENT_INFO, "  %.*s%s", (int)(n > 60 ? 60 : n), s, n > 60 ? "..." : "");
   }
-  /* the Dockerfile's own verdict: a line of the output (the step's text
-   * holds the words too) */
-  if (ev->kind == ADR_BUILD_OUTPUT && str_has_prefix(s, "adr-project-error: ") && !pb->why)
-    pb->why = xstrndup(s + 19, strcspn(s + 19, "\n"));
-  if (ev->kind == ADR_BUILD_OUTPUT && *s) {
-    if (pb->tail.n >= 5) {
-      free(pb->tail.v[0]);
-      memmove(pb->tail.v, pb->tail.v + 1, (pb->tail.n - 1) * sizeof(char *));
-      pb->tail.v[--pb->tail.n] = NULL;
+  /* a line of the output (the step's own text holds the words too) */
+  if (ev->kind == ADR_BUILD_OUTPUT && str_has_prefix(s, "adr-layer-error: ") && !lb->why)
+    lb->why = xstrndup(s + 17, strcspn(s + 17, "\n"));
+}
+
+/* A layer adr adds (job) to image `on` (for messages: `what 'on'`), built
+ * unless it is there; it becomes the launch's image. */
+static int layer(struct adr_launch *l, struct adr_images_job *job, const char *what, const char *on,
+                 const char *building, adr_err *err)
+{
+  struct adr_image dim = { 0 };
+  int have = adr_engine_image_inspect(l->engine, job->image, &dim, err);
+  if (have < 0)
+    return -1;
+  if (have == 1) {
+    adr_emit(&l->ev, ADR_EVENT_INFO, "%s", building);
+    cleanup_strv struct strv cas = { 0 };
+    struct layer_build lb = { .l = l };
+    int r =
+      adr_extra_ca_files(adr_config_get(l->config, "ADR_EXTRA_CA"), "/usr/local/share/ca-certificates", &cas, err);
+    if (r == 0)
+      r = adr_images_build(l->engine, job, &cas, false, layer_build_event, &lb, err);
+    if (r < 0) {
+      if (lb.why) {
+        adr_err_free(err);
+        adr_err_set(err, EINVAL, "%s '%s': %s", what, on, lb.why);
+      } else if (*err && (*err)->msg && strstr((*err)->msg, "/bin/sh")) {
+        adr_err_free(err);
+        adr_err_set(err, EINVAL, "%s '%s' has no /bin/sh: adr needs a shell and a POSIX userland in it", what, on);
+      } else {
+        adr_err_prefix(err, "build %s on %s '%s'", job->image, what, on);
+      }
+      free(lb.why);
+      return -1;
     }
-    strv_push(&pb->tail, s);
+    free(lb.why);
+    if (adr_engine_image_inspect(l->engine, job->image, &dim, err) != 0)
+      return adr_err_set(err, EIO, "%s '%s': the built layer %s is not there", what, on, job->image);
   }
+  free(l->image);
+  l->image = xstrdup(job->image);
+  free(l->image_id);
+  l->image_id = TAKE_PTR(dim.id);
+  adr_image_free(&dim);
+  return 0;
 }
 
 /* The agent on the project's image (--image): the layer that adds it,
@@ -60,53 +92,22 @@ static int project_image(struct adr_launch *l, adr_err *err)
     return -1;
   }
   cleanup_free char *derived = adr_layout_project_image(l->agent->name, pim.id, l->image_id);
-  struct adr_image dim = { 0 };
-  have = adr_engine_image_inspect(l->engine, derived, &dim, err);
-  if (have < 0) {
-    adr_image_free(&pim);
-    return -1;
-  }
-  if (have == 1) {
-    adr_emit(&l->ev, ADR_EVENT_INFO, "adding %s to the project image %s (once per image and agent version)",
-             l->agent->name, l->project_image);
-    cleanup_images_job struct adr_images_job job;
-    adr_images_job_project(&job, l->agent, derived, pim.id, l->image_id);
-    cleanup_strv struct strv cas = { 0 };
-    struct project_build pb = { .l = l };
-    int r =
-      adr_extra_ca_files(adr_config_get(l->config, "ADR_EXTRA_CA"), "/usr/local/share/ca-certificates", &cas, err);
-    if (r == 0)
-      r = adr_images_build(l->engine, &job, &cas, false, project_build_event, &pb, err);
-    if (r < 0) {
-      if (pb.why) {
-        adr_err_free(err);
-        adr_err_set(err, EINVAL, "project image '%s': %s", l->project_image, pb.why);
-      } else if (*err && (*err)->msg && strstr((*err)->msg, "/bin/sh")) {
-        adr_err_free(err);
-        adr_err_set(err, EINVAL, "project image '%s' has no /bin/sh: adr needs a shell and a POSIX userland in it",
-                    l->project_image);
-      } else {
-        adr_err_prefix(err, "add %s to project image '%s'", l->agent->name, l->project_image);
-      }
-      free(pb.why);
-      strv_free(&pb.tail);
-      adr_image_free(&pim);
-      return -1;
-    }
-    free(pb.why);
-    strv_free(&pb.tail);
-    if (adr_engine_image_inspect(l->engine, derived, &dim, err) != 0) {
-      adr_image_free(&pim);
-      return adr_err_set(err, EIO, "project image '%s': the built layer is not there", l->project_image);
-    }
-  }
+  cleanup_images_job struct adr_images_job job;
+  adr_images_job_project(&job, l->agent, derived, pim.id, l->image_id);
   adr_image_free(&pim);
-  free(l->image);
-  l->image = TAKE_PTR(derived);
-  free(l->image_id);
-  l->image_id = TAKE_PTR(dim.id);
-  adr_image_free(&dim);
-  return 0;
+  cleanup_free char *building =
+    xasprintf("adding %s to the project image %s (once per image and agent version)", l->agent->name, l->project_image);
+  return layer(l, &job, "project image", l->project_image, building, err);
+}
+
+/* --ssh: sshd in the sandbox's image, built once per image. */
+static int ssh_image(struct adr_launch *l, adr_err *err)
+{
+  cleanup_images_job struct adr_images_job job;
+  adr_images_job_ssh(&job, l->image_id);
+  cleanup_free char *on = xstrdup(l->image);
+  cleanup_free char *building = xasprintf("adding sshd to %s (--ssh; once per image)", on);
+  return layer(l, &job, "--ssh: image", on, building, err);
 }
 
 int adr_launch_image(struct adr_launch *l, adr_err *err)
@@ -122,7 +123,8 @@ int adr_launch_image(struct adr_launch *l, adr_err *err)
   if (have == 1)
     adr_err_set(err, ENOENT, "image '%s' not found; build it with 'adr build %s%s%s'", l->image, l->agent->name,
                 l->o->tag ? " --tag " : "", l->o->tag ? l->o->tag : "");
-  if (have == 0 && (launch_devcontainer_image(l, err) < 0 || (l->project_image && project_image(l, err) < 0)))
+  if (have == 0 && (launch_devcontainer_image(l, err) < 0 || (l->project_image && project_image(l, err) < 0) ||
+                    (l->o->ssh && ssh_image(l, err) < 0)))
     return -1;
   return have;
 }
@@ -448,7 +450,9 @@ int adr_launch_prepare(struct adr_launch *l, adr_err *err)
     if (write_file_atomic(rf, l->relay_url, strlen(l->relay_url), 0644) < 0)
       return adr_err_sys(err, errno, "write '%s'", rf);
   }
-  return launch_spec_relay(l, err);
+  if (launch_spec_relay(l, err) < 0)
+    return -1;
+  return l->o->ssh ? launch_ssh_files(l, err) : 0;
 }
 
 int adr_launch_warm_starts(struct adr_launch *l, adr_err *err)

@@ -55,6 +55,7 @@ struct adr_launch_opts {
   const char *tag, *model;
   const char *project_image; /* --image: the project's own image; NULL: ADR_PROJECT_IMAGE */
   bool no_devcontainer;      /* --no-devcontainer: not even when the workspace has one */
+  bool ssh;                  /* adr start --ssh: sshd in the image, the user's keys let in (adr ssh) */
   const char *timeout;       /* --timeout; NULL: ADR_TIMEOUT, for headless runs only */
   const char *memory, *cpus, *pids;
   const char *gpus;       /* --gpus; NULL: ADR_GPUS */

@@ -75,6 +75,8 @@ char *adr_layout_project_image(const char *agent, const char *project_id, const 
   return xasprintf("adr-project/%s:%.12s-%.12s", agent, id_hex(project_id), id_hex(agent_id));
 }
 
+char *adr_layout_ssh_image(const char *base_id) { return xasprintf("adr-ssh/image:%.12s", id_hex(base_id)); }
+
 char *adr_layout_runner_image(const char *tag) { return xasprintf("adr/runner:%s", tag); }
 
 char *adr_layout_team_session(const char *team) { return xasprintf("adr-%s", team); }

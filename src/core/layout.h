@@ -52,6 +52,8 @@ char *adr_layout_base_image(const char *tag);
 /* adr-project/AGENT:P-A: the project image (ID P) with the agent of
  * image ID A added (adr run --image); IDs as sha256:HEX, 12 digits each */
 char *adr_layout_project_image(const char *agent, const char *project_id, const char *agent_id);
+/* adr-ssh/IMAGE:ID12: the image of that ID with sshd (adr start --ssh) */
+char *adr_layout_ssh_image(const char *base_id);
 /* adr/runner:TAG: adr runner in a container (adr build --runner) */
 char *adr_layout_runner_image(const char *tag);
 

@@ -56,6 +56,8 @@ static void test_names(void **state)
   cleanup_free char *proj =
     adr_layout_project_image("pi", "sha256:0123456789abcdef0123", "sha256:fedcba9876543210fedc");
   assert_string_equal(proj, "adr-project/pi:0123456789ab-fedcba987654");
+  cleanup_free char *ssh = adr_layout_ssh_image("sha256:00112233445566778899");
+  assert_string_equal(ssh, "adr-ssh/image:001122334455");
 }
 
 static void test_team_names(void **state)
