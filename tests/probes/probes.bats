@@ -10,6 +10,11 @@
 #   negative  for the layers adr lets a user remove (--unsafe), the matching
 #             probes must FAIL: adr's flag, not something else, is what
 #             refuses
+#
+# probes-project.bats (a link to this file) runs them all again with the
+# agent in a project's own image (ADR_PROJECT_IMAGE): a project image with
+# a setuid-root file and an entry point of its own, which adr's layer must
+# not let weaken the sandbox.
 
 bats_require_minimum_version 1.5.0
 load ../lib/settle
@@ -39,10 +44,23 @@ setup_file() {
   rm -rf "$home"
   export PROBE_IMAGE=coding-agent/claude:latest
   docker tag "$PROBE_IMAGE" "$PROBE_PREFIX/probe:latest"
+  export PROBE_PROJECT_IMAGE=""
+  if [ "${BATS_TEST_FILENAME##*/}" = probes-project.bats ]; then
+    mkdir -p "$BATS_FILE_TMPDIR/proj"
+    printf '%s\n' 'FROM adr/base:latest' \
+      'RUN echo project >/etc/adr-probe-project && cp /bin/true /usr/local/bin/suid-true && chmod 4755 /usr/local/bin/suid-true' \
+      'ENTRYPOINT ["/bin/false"]' >"$BATS_FILE_TMPDIR/proj/Dockerfile"
+    docker build -q -t "$PROBE_PREFIX/project:1" "$BATS_FILE_TMPDIR/proj" >/dev/null
+    export PROBE_PROJECT_IMAGE="$PROBE_PREFIX/project:1"
+  fi
 }
 
 teardown_file() {
   docker rmi "$PROBE_PREFIX/probe:latest" >/dev/null 2>&1 || true
+  if [ -n "${PROBE_PROJECT_IMAGE:-}" ]; then
+    docker images --format '{{.Repository}}:{{.Tag}}' | grep '^adr-project/probe:' | xargs -r docker rmi >/dev/null 2>&1 || true
+    docker rmi "$PROBE_PROJECT_IMAGE" >/dev/null 2>&1 || true
+  fi
 }
 
 setup() {
@@ -51,6 +69,7 @@ setup() {
   unset DOCKER_CONTEXT ADR_DEBUG
   mkdir -p "$XDG_CONFIG_HOME/adr/agents"
   printf 'ADR_IMAGE_PREFIX=%s\nADR_AGENT=probe\nADR_PIDS=512\n' "$PROBE_PREFIX" >"$XDG_CONFIG_HOME/adr/config"
+  [ -z "$PROBE_PROJECT_IMAGE" ] || echo "ADR_PROJECT_IMAGE=$PROBE_PROJECT_IMAGE" >>"$XDG_CONFIG_HOME/adr/config"
   # an agent whose headless "prompt" is a shell command, on the real image
   cat >"$XDG_CONFIG_HOME/adr/agents/probe.json" <<'JSON'
 { "name": "probe", "description": "test agent: a shell on a real agent image",
@@ -111,6 +130,18 @@ control_run() { # ID
 
 # ------------------------------------------------------------ hardened
 # One test per probe: a refusal under adr's defaults.
+
+@test "the image under test: the agent's, or (probes-project.bats) the project's with adr's layer" {
+  run --separate-stderr "$ADR_BIN" run probe --prompt 'cat /etc/adr-probe-project 2>/dev/null || echo agent-image; test -u /usr/local/bin/suid-true && echo suid'
+  [ "$status" -eq 0 ]
+  if [ -n "$PROBE_PROJECT_IMAGE" ]; then
+    [ "$output" = project ] # the project's image, its setuid bit gone
+    # the control: the project image itself has it
+    [ "$(docker run --rm --entrypoint /bin/sh "$PROBE_PROJECT_IMAGE" -c 'test -u /usr/local/bin/suid-true && echo suid')" = suid ]
+  else
+    [ "$output" = agent-image ]
+  fi
+}
 
 @test "PRIV-01 hardened: no capabilities, no_new_privs, seccomp filter in every process" {
   adr_probe -- --only PRIV-01 "${HARDENED_ARGS[@]}"
