@@ -114,7 +114,8 @@ JSON
   run zsh -f -c '_describe() { print -rl -- "${(@P)2}"; }; _arguments() { :; }
     CURRENT=2; words=(adr ""); source <(adr completions zsh)'
   assert_success
-  [ "${#lines[@]}" -eq 26 ] || fail "expected 26 entries, got ${#lines[@]}: $output"
+  n=$(wc -w <<<"$COMMANDS")
+  [ "${#lines[@]}" -eq "$n" ] || fail "expected $n entries, got ${#lines[@]}: $output"
   [ "$(printf '%s\n' "${lines[@]}" | cut -d: -f1 | words)" = "$COMMANDS" ]
   assert_output_contains "status:show agents and their images"
   assert_output_contains "version:print adr's version and the engine's"

@@ -132,7 +132,7 @@ control_run() { # ID
 # One test per probe: a refusal under adr's defaults.
 
 @test "the image under test: the agent's, or (probes-project.bats) the project's with adr's layer" {
-  run --separate-stderr "$ADR_BIN" run probe --prompt 'cat /etc/adr-probe-project 2>/dev/null || echo agent-image; test -u /usr/local/bin/suid-true && echo suid'
+  run --separate-stderr "$ADR_BIN" run probe --prompt 'cat /etc/adr-probe-project 2>/dev/null || echo agent-image; test -u /usr/local/bin/suid-true && echo suid; true'
   [ "$status" -eq 0 ]
   if [ -n "$PROBE_PROJECT_IMAGE" ]; then
     [ "$output" = project ] # the project's image, its setuid bit gone
