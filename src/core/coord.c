@@ -647,6 +647,18 @@ out:
 }
 
 /* heartbeat, started, finish: the holder's moves */
+/* Replies with the failure when the queue's answer r to the holder of
+ * run id is one (-1: err; 1: runner does not hold it); true when r is 0.
+ * Called while the body runner points into is still held. */
+static bool holder_ok(struct adr_coord_resp *rs, int r, const adr_err err, const char *runner, int64_t id)
+{
+  if (r < 0)
+    fail(rs, 500, "%s", err->msg);
+  else if (r == 1)
+    fail(rs, 409, "runner '%s' does not hold run %lld", runner, (long long)id);
+  return r == 0;
+}
+
 static void held(struct adr_coord *c, int64_t id, const char *what, const struct adr_coord_req *rq,
                  struct adr_coord_resp *rs)
 {
@@ -698,12 +710,11 @@ static void held(struct adr_coord *c, int64_t id, const char *what, const struct
     r = adr_queue_finish(c->q, id, runner, (int)json_integer_value(code), result, t, &err);
   pthread_cond_broadcast(&c->work); /* followers of its events */
   pthread_mutex_unlock(&c->mu);
+  bool ok = holder_ok(rs, r, err, runner, id);
   json_decref(j);
-  if (r < 0)
-    fail(rs, 500, "%s", err->msg);
-  else if (r == 1)
-    fail(rs, 409, "runner '%s' does not hold run %lld", runner, (long long)id);
-  else if (streq(what, "heartbeat"))
+  if (!ok)
+    return;
+  if (streq(what, "heartbeat"))
     reply(rs, 200, json_pack("{s:b, s:I}", "cancel", cancel, "lease_ms", (json_int_t)c->o.lease_ms));
   else if (streq(what, "output"))
     reply(rs, 200, json_object());
@@ -728,13 +739,9 @@ static void run_release(struct adr_coord *c, int64_t id, const struct adr_coord_
   int r = adr_queue_release(c->q, id, runner, c->o.max_attempts, why, now_ms(c), NULL, &err);
   pthread_cond_broadcast(&c->work);
   pthread_mutex_unlock(&c->mu);
-  json_decref(j);
-  if (r < 0)
-    fail(rs, 500, "%s", err->msg);
-  else if (r == 1)
-    fail(rs, 409, "runner '%s' does not hold run %lld", runner, (long long)id);
-  else
+  if (holder_ok(rs, r, err, runner, id))
     run_show(c, id, rs);
+  json_decref(j);
 }
 
 /* The bytes base64 text b stands for, or -1 when it is not base64. */
@@ -791,13 +798,9 @@ static void run_bundle(struct adr_coord *c, int64_t id, const struct adr_coord_r
   pthread_mutex_lock(&c->mu);
   int r = adr_queue_file_put(c->q, id, runner, "bundle", data, &err);
   pthread_mutex_unlock(&c->mu);
-  json_decref(j);
-  if (r < 0)
-    fail(rs, 500, "%s", err->msg);
-  else if (r == 1)
-    fail(rs, 409, "runner '%s' does not hold run %lld", runner, (long long)id);
-  else
+  if (holder_ok(rs, r, err, runner, id))
     reply(rs, 200, json_pack("{s:I, s:I}", "id", (json_int_t)id, "bytes", (json_int_t)bytes));
+  json_decref(j);
 }
 
 /* ------------------------------------------------------------ events */

@@ -182,7 +182,9 @@ pg_url() {
   r=$(api POST /v1/claim '{"runner":"small"}')
   [ "$(body_of "$r" | jq -r '.prompt + " " + .state + " " + .runner')" = "plain claimed small" ]
   [ "$(status_of "$(api POST /v1/claim '{"runner":"small"}')")" = 204 ]
-  [ "$(status_of "$(api POST /v1/runs/1/started '{"runner":"big"}')")" = 409 ]
+  r=$(api POST /v1/runs/1/started '{"runner":"big"}')
+  [ "$(status_of "$r")" = 409 ]
+  [ "$(body_of "$r" | jq -r .error)" = "runner 'big' does not hold run 1" ]
   [ "$(status_of "$(api POST /v1/runs/1/started '{"runner":"small"}')")" = 200 ]
   r=$(api POST /v1/runs/1/heartbeat '{"runner":"small"}')
   [ "$(body_of "$r" | jq -c .)" = '{"cancel":false,"lease_ms":60000}' ]
@@ -206,6 +208,7 @@ pg_url() {
   # only the holder: another runner is refused and nothing moves
   r=$(api POST /v1/runs/1/release '{"runner":"r2","why":"not mine"}')
   [ "$(status_of "$r")" = 409 ]
+  [ "$(body_of "$r" | jq -r .error)" = "runner 'r2' does not hold run 1" ]
   [ "$(adr runs show 1 --json | jq -r '.state + " " + .runner')" = "claimed r1" ]
   r=$(api POST /v1/runs/1/release '{"runner":"r1","why":"killed"}')
   [ "$(status_of "$r")" = 200 ]
@@ -226,7 +229,9 @@ pg_url() {
   [ "$(adr runs show 1 --json | jq -r .deliver)" = push ]
   [ "$(status_of "$(api POST /v1/runs/2/bundle '{"runner":"r1","data":"aGVsbG8="}')")" = 409 ] # not held
   api POST /v1/claim '{"runner":"r1"}' >/dev/null
-  [ "$(status_of "$(api POST /v1/runs/2/bundle '{"runner":"r2","data":"aGVsbG8="}')")" = 409 ]
+  r=$(api POST /v1/runs/2/bundle '{"runner":"r2","data":"aGVsbG8="}')
+  [ "$(status_of "$r")" = 409 ]
+  [ "$(body_of "$r" | jq -r .error)" = "runner 'r2' does not hold run 2" ]
   r=$(api POST /v1/runs/2/bundle '{"runner":"r1","data":"not base64!"}')
   [ "$(status_of "$r")" = 400 ]
   [ "$(body_of "$r" | jq -r .error)" = "'data' is the bundle, in base64" ]
