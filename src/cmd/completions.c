@@ -196,20 +196,6 @@ static void gen_bash(struct buf *o)
   buf_puts(o, "  esac\n}\ncomplete -F _adr adr\n");
 }
 
-/* 'text' for sh-like shells (zsh): ' becomes '\'' */
-static void put_sq(struct buf *o, const char *prefix, const char *text)
-{
-  buf_puts(o, "'");
-  buf_puts(o, prefix);
-  for (const char *p = text; *p; p++) {
-    if (*p == '\'')
-      buf_puts(o, "'\\''");
-    else
-      buf_append(o, p, 1);
-  }
-  buf_puts(o, "'");
-}
-
 /* 'text' for fish: \ and ' are escaped with a backslash */
 static void put_fish_sq(struct buf *o, const char *text)
 {
@@ -229,9 +215,9 @@ static void gen_zsh(struct buf *o)
            "_adr() {\n  local -a cmds\n  cmds=(\n");
   for (size_t i = 0; i < adr_n_commands; i++)
     if (!(adr_commands[i]->flags & CMD_HIDDEN)) {
-      cleanup_free char *pre = xasprintf("%s:", adr_commands[i]->name);
+      cleanup_free char *item = xasprintf("%s:%s", adr_commands[i]->name, adr_commands[i]->summary);
       buf_puts(o, "    ");
-      put_sq(o, pre, adr_commands[i]->summary);
+      buf_put_sh_word(o, item);
       buf_puts(o, "\n");
     }
   buf_puts(o,

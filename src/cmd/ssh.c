@@ -32,15 +32,6 @@ static const char ssh_help[] =
   "  adr ssh fixer -- git -C /workspace log -1\n"
   "  adr ssh --config fixer >> ~/.ssh/config && ssh adr-fixer\n";
 
-/* s in '...' for sh (ssh runs ProxyCommand with it) */
-static void sq(struct buf *b, const char *s)
-{
-  buf_puts(b, "'");
-  for (; *s; s++)
-    buf_puts(b, *s == '\'' ? "'\\''" : (char[2]){ *s, 0 });
-  buf_puts(b, "'");
-}
-
 static int ssh_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struct cmd_args *a)
 {
   if (a->argc < 1)
@@ -75,9 +66,9 @@ static int ssh_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struc
    * arguments (the name is [a-z0-9._-]) */
   buf_printf(&pc, "/bin/sh -c 'cd \"$0\" && exec \"$1\" exec %s -- /usr/sbin/sshd -i -e -f /run/adr/ssh/sshd_config' ",
              name);
-  sq(&pc, ag.scope ? ag.scope : "/");
+  buf_put_sh_word(&pc, ag.scope ? ag.scope : "/");
   buf_puts(&pc, " ");
-  sq(&pc, self_path);
+  buf_put_sh_word(&pc, self_path);
   cleanup_free char *kh = xasprintf("%s/ssh/known_hosts", idir), *alias = xasprintf("adr-%s", name);
   /* the keys adr let in: ~/.ssh/id_* with a .pub (ssh's own defaults
    * follow the passwd entry's home, not $HOME) */

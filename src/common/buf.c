@@ -46,6 +46,17 @@ int buf_append(struct buf *b, const void *p, size_t n)
 
 int buf_puts(struct buf *b, const char *s) { return buf_append(b, s, strlen(s)); }
 
+int buf_put_sh_word(struct buf *b, const char *s)
+{
+  int r = buf_puts(b, "'");
+  for (const char *q; r == 0 && (q = strchr(s, '\'')); s = q + 1)
+    if ((r = buf_append(b, s, (size_t)(q - s))) == 0)
+      r = buf_puts(b, "'\\''");
+  if (r == 0)
+    r = buf_puts(b, s);
+  return r ? r : buf_puts(b, "'");
+}
+
 int buf_printf(struct buf *b, const char *fmt, ...)
 {
   va_list ap;

@@ -20,6 +20,8 @@ void buf_init(struct buf *b, size_t limit);
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* s as one word for sh: '...' with each ' written '\'' */
+int buf_put_sh_word(struct buf *b, const char *s);
 void buf_consume(struct buf *b, size_t n); /* drop the first n bytes */
 void buf_reset(struct buf *b);
 void buf_free(struct buf *b);

@@ -167,18 +167,6 @@ int launch_devcontainer_image(struct adr_launch *l, adr_err *err)
   return 0;
 }
 
-/* s as one word for sh: '...' with each ' as '\'' */
-static void sq(struct buf *b, const char *s)
-{
-  buf_puts(b, "'");
-  for (; *s; s++)
-    if (*s == '\'')
-      buf_puts(b, "'\\''");
-    else
-      buf_append(b, s, 1);
-  buf_puts(b, "'");
-}
-
 /* a remoteEnv value in "...": ${containerEnv:X} becomes ${X} (the
  * sandbox's own), everything else is literal */
 static void dq_env(struct buf *b, const char *v)
@@ -224,7 +212,7 @@ static void run_step(struct buf *b, const char *what, const struct strv *cmd)
   buf_puts(b, what);
   buf_puts(b, "\" >&2; ");
   for (size_t i = 0; i < cmd->n; i++) {
-    sq(b, cmd->v[i]);
+    buf_put_sh_word(b, cmd->v[i]);
     buf_puts(b, " ");
   }
   buf_printf(b, ">&2 || { rc=$?; echo \"adr: %s failed (exit $rc)\" >&2; exit $rc; }; ", what);

@@ -163,6 +163,36 @@ static void test_table(void **state)
   assert_null(t.cells);
 }
 
+/* buf_put_sh_word: what sh reads back is the string, and the bound holds */
+static void test_buf_sh_word(void **state)
+{
+  (void)state;
+  static const char *const words[] = { "", "plain", "it's", "''", "a b\tc\n$HOME `id` \\ \"q\" ;|&*?", "'x'y'" };
+  for (size_t i = 0; i < sizeof words / sizeof *words; i++) {
+    struct buf b;
+    buf_init(&b, 0);
+    buf_puts(&b, "printf %s ");
+    assert_int_equal(buf_put_sh_word(&b, words[i]), 0);
+    FILE *f = popen(b.data, "r");
+    assert_non_null(f);
+    char got[256] = "";
+    size_t n = fread(got, 1, sizeof got - 1, f);
+    got[n] = 0;
+    assert_int_equal(pclose(f), 0);
+    assert_string_equal(got, words[i]);
+    buf_free(&b);
+  }
+  struct buf b;
+  buf_init(&b, 0);
+  buf_put_sh_word(&b, "a'b");
+  assert_string_equal(b.data, "'a'\\''b'");
+  buf_free(&b);
+  buf_init(&b, 6);
+  assert_int_equal(buf_put_sh_word(&b, "a'b"), -1);
+  assert_true(b.overflow);
+  buf_free(&b);
+}
+
 /* ---------------------------------------------------------------- buf */
 
 static void test_buf_bounded(void **state)
@@ -445,6 +475,7 @@ int main(void)
     cmocka_unit_test(test_fmt_uptime),
     cmocka_unit_test(test_table),
     cmocka_unit_test(test_buf_bounded),
+    cmocka_unit_test(test_buf_sh_word),
     cmocka_unit_test(test_buf_unbounded_and_steal),
     cmocka_unit_test(test_line_splitter),
     cmocka_unit_test(test_line_splitter_byte_by_byte),
