@@ -16,19 +16,7 @@ teardown_file() {
 
 setup() { agents_setup shared.txt $'one\ntwo\nthree'; }
 
-teardown() {
-  # whatever a test left, removed the way users do (adr rm undoes the
-  # host-side mounts too); then nothing of adr's may remain mounted
-  local n dir
-  for dir in "$REPO" "$BATS_TEST_TMPDIR/plain"; do
-    [ -d "$dir" ] || continue
-    for n in $(cd "$dir" && "$ADR_BIN" ls --json 2>/dev/null | jq -r '.[].name'); do
-      (cd "$dir" && "$ADR_BIN" rm --force --no-push "$n" >/dev/null 2>&1) || true
-    done
-  done
-  docker ps -aq --filter "label=dev.adr.scope=$REPO" | xargs -r docker rm -f >/dev/null
-  agents_no_mounts_left
-}
+teardown() { agents_teardown_started "$BATS_TEST_TMPDIR/plain"; }
 
 adr() { "$ADR_BIN" "$@"; }
 

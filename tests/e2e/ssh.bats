@@ -20,14 +20,7 @@ setup() {
   ssh-keygen -q -t ed25519 -N '' -C test-user -f "$HOME/.ssh/id_ed25519"
 }
 
-teardown() {
-  local n
-  for n in $(cd "$REPO" && "$ADR_BIN" ls --json 2>/dev/null | jq -r '.[].name'); do
-    (cd "$REPO" && "$ADR_BIN" rm --force --no-push "$n" >/dev/null 2>&1) || true
-  done
-  docker ps -aq --filter "label=dev.adr.scope=$REPO" | xargs -r docker rm -f >/dev/null
-  agents_no_mounts_left
-}
+teardown() { agents_teardown_started; }
 
 adr() { "$ADR_BIN" "$@"; }
 

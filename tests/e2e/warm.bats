@@ -22,10 +22,7 @@ setup() {
 
 teardown() {
   adr_settle || true
-  local n
-  for n in $("$ADR_BIN" ls --json 2>/dev/null | jq -r '.[].name'); do
-    "$ADR_BIN" rm --force --no-push "$n" >/dev/null 2>&1 || true
-  done
+  agents_rm_all
   "$ADR_BIN" prune >/dev/null 2>&1 || true
   # nothing of the test's is left: no sandbox, no worktree, no branch
   [ -z "$(docker ps -aq --filter "label=dev.adr.scope=$REPO")" ]

@@ -41,6 +41,26 @@ agents_remove_left() {
     done
 }
 
+# Removes the agents started in each repository DIR (default: here) the
+# way users do: adr rm undoes the host-side mounts too.
+agents_rm_all() {
+  local n dir
+  for dir in "${@:-.}"; do
+    [ -d "$dir" ] || continue
+    for n in $(cd "$dir" && "$ADR_BIN" ls --json 2>/dev/null | jq -r '.[].name'); do
+      (cd "$dir" && "$ADR_BIN" rm --force --no-push "$n" >/dev/null 2>&1) || true
+    done
+  done
+}
+
+# A test's teardown when it starts agents in $REPO (and DIRs): whatever it
+# left is removed, then nothing of adr's may remain mounted.
+agents_teardown_started() {
+  agents_rm_all "$REPO" "$@"
+  docker ps -aq --filter "label=dev.adr.scope=$REPO" | xargs -r docker rm -f >/dev/null
+  agents_no_mounts_left
+}
+
 agents_teardown_file() {
   mock_stop
   docker rmi "$AGENTS_PREFIX/sh:latest" "$AGENTS_PREFIX/pi:latest" >/dev/null 2>&1 || true
