@@ -165,8 +165,21 @@ static int add_file(struct archive *w, struct archive_entry *e, const char *src,
   return ret;
 }
 
-int adr_context_from_dir(const char *dir, const char *dockerfile, struct buf *tar, char **df_name, char **digest,
-                         adr_err *err)
+/* What stamp mode records of an entry: everything a change of the file
+ * changes (ctime too, which no one sets back), none of its bytes. */
+static void stamp_entry(struct buf *stamp, const char *rel, struct archive_entry *e)
+{
+  const char *ln = archive_entry_symlink(e);
+  buf_printf(stamp, "%s%c%o %lld %lld.%09ld %lld.%09ld %llu %s\n", rel, 0, (unsigned)archive_entry_mode(e),
+             (long long)archive_entry_size(e), (long long)archive_entry_mtime(e), archive_entry_mtime_nsec(e),
+             (long long)archive_entry_ctime(e), archive_entry_ctime_nsec(e), (unsigned long long)archive_entry_ino64(e),
+             ln ? ln : "");
+}
+
+/* The walk of the context: into the archive tar, or, when stamp is set,
+ * only the entries' metadata into stamp (then tar is NULL). */
+static int context_walk(const char *dir, const char *dockerfile, struct buf *tar, struct buf *stamp, char **df_name,
+                        char **digest, adr_err *err)
 {
   *df_name = NULL;
   *digest = NULL;
@@ -193,14 +206,20 @@ int adr_context_from_dir(const char *dir, const char *dockerfile, struct buf *ta
   for (size_t i = 0; i < ig.pats.n; i++)
     any_neg |= ig.negate[i];
 
-  buf_init(tar, ADR_CONTEXT_MAX);
   struct sink sk = { .b = tar };
-  struct archive *w = archive_write_new();
+  struct archive *w = NULL;
   struct archive *d = archive_read_disk_new();
   int ret = -1;
-  archive_write_set_format_pax_restricted(w);
-  archive_write_set_bytes_in_last_block(w, 1);
-  if (archive_write_open2(w, &sk, NULL, sink_write, NULL, NULL) != ARCHIVE_OK) {
+  if (stamp) {
+    buf_init(stamp, ADR_CONTEXT_MAX);
+    buf_printf(stamp, "%s\n", rdf);
+  } else {
+    buf_init(tar, ADR_CONTEXT_MAX);
+    w = archive_write_new();
+    archive_write_set_format_pax_restricted(w);
+    archive_write_set_bytes_in_last_block(w, 1);
+  }
+  if (w && archive_write_open2(w, &sk, NULL, sink_write, NULL, NULL) != ARCHIVE_OK) {
     adr_err_set(err, EIO, "archive: %s", archive_error_string(w));
     goto out;
   }
@@ -229,7 +248,9 @@ int adr_context_from_dir(const char *dir, const char *dockerfile, struct buf *ta
                 !(ft == AE_IFREG || ft == AE_IFDIR || ft == AE_IFLNK); /* no sockets, fifos, devices */
     if (isdir && (!*rel || !skip || any_neg))
       archive_read_disk_descend(d); /* an excluded directory may hold an exception */
-    if (!skip) {
+    if (!skip && stamp)
+      stamp_entry(stamp, rel, e);
+    else if (!skip) {
       archive_entry_set_pathname(e, rel);
       archive_entry_set_uid(e, 0);
       archive_entry_set_gid(e, 0);
@@ -248,7 +269,15 @@ int adr_context_from_dir(const char *dir, const char *dockerfile, struct buf *ta
     }
     archive_entry_free(e);
   }
-  if (!inside) {
+  if (!inside && stamp) {
+    struct archive_entry *e = archive_entry_new();
+    struct stat dst;
+    if (stat(rdf, &dst) == 0) {
+      archive_entry_copy_stat(e, &dst);
+      stamp_entry(stamp, dfn, e);
+    }
+    archive_entry_free(e);
+  } else if (!inside) {
     struct buf dft;
     buf_init(&dft, 16 << 20);
     int rr = buf_read_file(&dft, rdf);
@@ -268,19 +297,39 @@ int adr_context_from_dir(const char *dir, const char *dockerfile, struct buf *ta
       goto out;
     }
   }
-  if (archive_write_close(w) != ARCHIVE_OK) {
+  if (stamp && stamp->overflow) {
+    adr_err_set(err, EFBIG, "build context '%s': too many files", dir);
+    goto out;
+  }
+  if (w && archive_write_close(w) != ARCHIVE_OK) {
     adr_err_set(err, EIO, "archive: %s", archive_error_string(w));
     goto out;
   }
-  *digest = adr_sha256_hex(tar->data, tar->len);
+  *digest = stamp ? adr_sha256_hex(stamp->data, stamp->len) : adr_sha256_hex(tar->data, tar->len);
   *df_name = TAKE_PTR(dfn);
   ret = 0;
 out:
   archive_read_free(d);
-  archive_write_free(w);
+  if (w)
+    archive_write_free(w);
   adr_ignore_free(&ig);
   free(dfn);
-  if (ret < 0)
+  if (stamp)
+    buf_free(stamp);
+  else if (ret < 0)
     buf_free(tar);
   return ret;
+}
+
+int adr_context_from_dir(const char *dir, const char *dockerfile, struct buf *tar, char **df_name, char **digest,
+                         adr_err *err)
+{
+  return context_walk(dir, dockerfile, tar, NULL, df_name, digest, err);
+}
+
+int adr_context_stamp(const char *dir, const char *dockerfile, char **stamp, adr_err *err)
+{
+  struct buf meta;
+  cleanup_free char *dfn = NULL;
+  return context_walk(dir, dockerfile, NULL, &meta, &dfn, stamp, err);
 }

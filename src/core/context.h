@@ -30,4 +30,10 @@ bool adr_ignore_match(const struct adr_ignore *ig, const char *rel);
 int adr_context_from_dir(const char *dir, const char *dockerfile, struct buf *tar, char **df_name, char **digest,
                          adr_err *err);
 
+/* A stamp of the same context without reading a byte of its files: a
+ * SHA-256 of each entry's name, mode, size, mtime, ctime, inode and link
+ * target (and the Dockerfile's). A changed file changes the stamp; an
+ * unchanged stamp means the archive's digest is the one made before. */
+int adr_context_stamp(const char *dir, const char *dockerfile, char **stamp, adr_err *err);
+
 #endif

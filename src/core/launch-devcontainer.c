@@ -8,7 +8,10 @@
 #include "context.h"
 #include "devcontainer.h"
 #include "image.h"
+#include "fs.h"
 #include "layout.h"
+#include "log.h"
+#include "paths.h"
 #include "runspec.h"
 
 #include <errno.h>
@@ -119,8 +122,41 @@ int launch_plan_devcontainer(struct adr_launch *l, adr_err *err)
   return 0;
 }
 
+/* Where the stamp of a dev container's context is kept with the tag its
+ * archive made: STATE/devcontainer/<hash of context, Dockerfile, args>. */
+static char *stamp_path(const struct adr_devcontainer *d)
+{
+  cleanup_free char *args = strv_join(&d->build_args, "\n");
+  cleanup_free char *key = xasprintf("%s\n%s\n%s", d->context, d->dockerfile, args);
+  cleanup_free char *kd = adr_sha256_hex(key, strlen(key));
+  cleanup_free char *sd = adr_state_dir();
+  return xasprintf("%s/devcontainer/%.32s", sd, kd);
+}
+
+/* The tag recorded at sp for this stamp, when the engine has it still. */
+static char *stamped_tag(struct adr_launch *l, const char *sp, const char *stamp)
+{
+  struct buf c;
+  buf_init(&c, 4096);
+  char *tag = NULL;
+  size_t sl = strlen(stamp);
+  if (buf_read_file(&c, sp) == 0 && c.len > sl + 1 && strncmp(c.data, stamp, sl) == 0 && c.data[sl] == '\n') {
+    tag = xstrdup(c.data + sl + 1);
+    tag[strcspn(tag, "\n")] = '\0';
+    cleanup_err adr_err e = NULL;
+    if (!*tag || adr_engine_image_inspect(l->engine, tag, NULL, &e) != 0) {
+      free(tag);
+      tag = NULL;
+    }
+  }
+  buf_free(&c);
+  return tag;
+}
+
 /* The dev container's image: the one it names, or the one its Dockerfile
- * builds (once per content of the build context). */
+ * builds (once per content of the build context). The context is archived
+ * and hashed only when its stamp (names, sizes, times; no bytes read)
+ * changed since the last run. */
 int launch_devcontainer_image(struct adr_launch *l, adr_err *err)
 {
   struct adr_devcontainer *d = l->dc;
@@ -131,6 +167,17 @@ int launch_devcontainer_image(struct adr_launch *l, adr_err *err)
     l->project_image = xstrdup(d->image);
     return 0;
   }
+  cleanup_free char *stamp = NULL, *sp = stamp_path(d);
+  cleanup_err adr_err serr = NULL;
+  if (adr_context_stamp(d->context, d->dockerfile, &stamp, &serr) == 0) {
+    char *known = stamped_tag(l, sp, stamp);
+    if (known) {
+      adr_debug("dev container: build context unchanged; image %s", known);
+      free(l->project_image);
+      l->project_image = known;
+      return 0;
+    }
+  }
   struct buf tar;
   cleanup_free char *dfn = NULL, *digest = NULL;
   if (adr_context_from_dir(d->context, d->dockerfile, &tar, &dfn, &digest, err) < 0)
@@ -139,6 +186,7 @@ int launch_devcontainer_image(struct adr_launch *l, adr_err *err)
   cleanup_free char *args = strv_join(&d->build_args, "\n");
   cleanup_free char *key = xasprintf("%s\n%s\n%s", digest, dfn, args);
   cleanup_free char *kd = adr_sha256_hex(key, strlen(key));
+  adr_debug("dev container: archived the build context (%zu bytes)", tar.len);
   const char *base = strrchr(l->ws, '/');
   cleanup_free char *name = repo_part(base ? base + 1 : l->ws);
   cleanup_free char *tag = xasprintf("adr-devcontainer/%s:%.16s", name, kd);
@@ -162,6 +210,14 @@ int launch_devcontainer_image(struct adr_launch *l, adr_err *err)
     }
   }
   buf_free(&tar);
+  if (stamp) { /* a cache: when it cannot be written, the next run archives again */
+    cleanup_free char *dir = xstrdup(sp);
+    *strrchr(dir, '/') = '\0';
+    cleanup_free char *rec = xasprintf("%s\n%s\n", stamp, tag);
+    cleanup_err adr_err werr = NULL;
+    if (adr_mkdir_p(dir, 0700, &werr) == 0)
+      write_file_atomic(sp, rec, strlen(rec), 0600);
+  }
   free(l->project_image);
   l->project_image = TAKE_PTR(tag);
   return 0;

@@ -144,9 +144,18 @@ JSON
   [[ "$stderr" == *"adr: building the dev container's image"* ]]
   # the lifecycle commands ran inside, as the sandbox user, their output on stderr
   [[ "$stderr" == *"started-$(id -u | sed 's/^0$/1000/')"* ]]
-  # built once: the next run takes the image made
-  run --separate-stderr adr run sh --prompt true
+  # built once: the next run takes the image made, without archiving the
+  # context again (its stamp is unchanged)
+  ADR_DEBUG=1 run --separate-stderr adr run sh --prompt true
   [ "$status" -eq 0 ]
+  [[ "$stderr" != *"building the dev container's image"* ]]
+  [[ "$stderr" == *"dev container: build context unchanged; image adr-devcontainer/"* ]]
+  [[ "$stderr" != *"archived the build context"* ]]
+  # a touch archives it again (the control), to find the same content: no build
+  touch .devcontainer/Dockerfile
+  ADR_DEBUG=1 run --separate-stderr adr run sh --prompt true
+  [ "$status" -eq 0 ]
+  [[ "$stderr" == *"dev container: archived the build context"* ]]
   [[ "$stderr" != *"building the dev container's image"* ]]
   # a change to the build context builds anew
   echo "# changed" >>.devcontainer/Dockerfile

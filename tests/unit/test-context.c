@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -154,11 +155,67 @@ static void test_context(void **state)
   adr_err_free(&err);
 }
 
+/* the stamp: the same tree the same stamp; any change to a file in the
+ * context (content, a new file, the outer Dockerfile) another, even with
+ * the mtime set back; files the .dockerignore leaves out do not count */
+static char *stamp_of(const char *d, const char *df)
+{
+  char *st = NULL;
+  adr_err err = NULL;
+  if (adr_context_stamp(d, df, &st, &err) < 0)
+    fail_msg("%s", err->msg);
+  assert_int_equal(strlen(st), 64);
+  return st;
+}
+
+static void test_stamp(void **state)
+{
+  (void)state;
+  put("Dockerfile", "FROM scratch\n");
+  put("main.c", "int main;\n");
+  put("x.log", "noise\n");
+  put(".dockerignore", "*.log\n");
+  cleanup_free char *df = xasprintf("%s/Dockerfile", dir), *mainc = xasprintf("%s/main.c", dir);
+  cleanup_free char *s0 = stamp_of(dir, df), *s1 = stamp_of(dir, df);
+  assert_string_equal(s0, s1);
+  put("x.log", "ignored: no change\n");
+  cleanup_free char *s2 = stamp_of(dir, df);
+  assert_string_equal(s0, s2);
+  /* the same size, the mtime set back: the ctime still tells */
+  struct stat before;
+  assert_int_equal(stat(mainc, &before), 0);
+  put("main.c", "int mai2;\n");
+  struct timespec ts[2] = { before.st_atim, before.st_mtim };
+  assert_int_equal(utimensat(AT_FDCWD, mainc, ts, 0), 0);
+  cleanup_free char *s3 = stamp_of(dir, df);
+  assert_string_not_equal(s0, s3);
+  put("new.c", "\n");
+  cleanup_free char *s4 = stamp_of(dir, df);
+  assert_string_not_equal(s3, s4);
+  /* a Dockerfile outside the context counts too */
+  cleanup_free char *sub = xasprintf("%s/.devcontainer", dir);
+  put(".devcontainer/app", "a\n");
+  cleanup_free char *o1 = stamp_of(sub, df);
+  put("Dockerfile", "FROM scratch\nRUN true\n");
+  cleanup_free char *o2 = stamp_of(sub, df);
+  assert_string_not_equal(o1, o2);
+  /* errors as the archive's */
+  cleanup_free char *nodir = xasprintf("%s/nope", dir);
+  char *st = NULL;
+  adr_err err = NULL;
+  assert_int_equal(adr_context_stamp(nodir, df, &st, &err), -1);
+  assert_null(st);
+  cleanup_free char *want = xasprintf("build context '%s': not a directory", nodir);
+  assert_string_equal(err->msg, want);
+  adr_err_free(&err);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_ignore),
     cmocka_unit_test_setup_teardown(test_context, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_stamp, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
