@@ -38,6 +38,7 @@ void adr_container_free(struct adr_container *c)
   free(c->name);
   free(c->image);
   free(c->state);
+  free(c->health);
   strv_free(&c->labels);
   memset(c, 0, sizeof(*c));
 }

@@ -30,6 +30,7 @@ struct adr_container {
   char *state; /* created, running, exited, ... */
   time_t created;
   int exit_code;
+  char *health; /* inspect only: starting, healthy, unhealthy; NULL: no health check */
   struct strv labels;
 };
 void adr_container_free(struct adr_container *c);

@@ -40,6 +40,8 @@ void adr_spec_free(struct adr_spec *s)
   strv_free(&s->gpus.device_ids);
   free(s->net.name);
   free(s->net.ipv4);
+  strv_free(&s->net.aliases);
+  strv_free(&s->health.test);
   strv_free(&s->dns);
   strv_free(&s->entrypoint);
   strv_free(&s->sysctls);
@@ -111,6 +113,8 @@ void adr_spec_set_net(struct adr_spec *s, enum adr_spec_net_kind kind, const cha
   s->net.kind = kind;
   s->net.name = name ? xstrdup(name) : NULL;
   s->net.ipv4 = ipv4 ? xstrdup(ipv4) : NULL;
+  if (kind != ADR_SPEC_NET_ATTACH)
+    strv_free(&s->net.aliases);
   if (kind == ADR_SPEC_NET_JOIN) {
     free(s->hostname);
     s->hostname = NULL;
@@ -141,7 +145,8 @@ const char *adr_spec_non_utf8(const struct adr_spec *s)
   for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++)
     if (single[i] && !utf8_valid(single[i]))
       return single[i];
-  const struct strv *lists[] = { &s->cmd, &s->env, &s->labels, &s->cap_add, &s->dns, &s->entrypoint, &s->sysctls };
+  const struct strv *lists[] = { &s->cmd,        &s->env,     &s->labels,      &s->cap_add,    &s->dns,
+                                 &s->entrypoint, &s->sysctls, &s->net.aliases, &s->health.test };
   for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
     const char *bad = strv_non_utf8(lists[i]);
     if (bad)
@@ -170,13 +175,13 @@ int adr_spec_check(const struct adr_spec *s, adr_err *err)
   switch (s->net.kind) {
   case ADR_SPEC_NET_OUTBOUND:
   case ADR_SPEC_NET_NONE:
-    if (s->net.ipv4)
-      return adr_err_set(err, EINVAL, "a fixed address needs a network adr made");
+    if (s->net.ipv4 || s->net.aliases.n)
+      return adr_err_set(err, EINVAL, "a fixed address or a name needs a network adr made");
     break;
   case ADR_SPEC_NET_JOIN:
     if (!s->net.name || !*s->net.name)
       return adr_err_set(err, EINVAL, "joining a network namespace needs the sandbox that holds it");
-    if (s->net.ipv4 || s->hostname || s->host_alias || s->dns.n)
+    if (s->net.ipv4 || s->net.aliases.n || s->hostname || s->host_alias || s->dns.n)
       return adr_err_set(err, EINVAL, "a sandbox that joins '%s' takes its address, hostname, hosts and resolvers",
                          s->net.name);
     break;
@@ -259,6 +264,11 @@ char *adr_spec_digest(const struct adr_spec *s, const struct strv *extra)
   d_int(c, 'P', s->pids);
   d_int(c, 'g', s->gpus.count);
   d_strv(c, 'D', &s->gpus.device_ids);
+  d_strv(c, 'q', &s->health.test);
+  d_int(c, 'v', s->health.interval_ms);
+  d_int(c, 'V', s->health.timeout_ms);
+  d_int(c, 'y', s->health.start_period_ms);
+  d_int(c, 'Y', s->health.retries);
   d_int(c, 'H',
         s->read_only_root | s->no_new_privileges << 1 | s->drop_all_caps << 2 | s->ipc_private << 3 |
           s->cgroupns_private << 4 | s->privileged << 5 | s->swap_limited << 6 | s->init << 7);

@@ -42,8 +42,18 @@ enum adr_spec_net_kind {
 };
 struct adr_spec_net {
   enum adr_spec_net_kind kind;
-  char *name; /* JOIN: the sandbox; ATTACH: the network */
-  char *ipv4; /* ATTACH: a fixed address (in a subnet adr chose), NULL = the engine picks */
+  char *name;          /* JOIN: the sandbox; ATTACH: the network */
+  char *ipv4;          /* ATTACH: a fixed address (in a subnet adr chose), NULL = the engine picks */
+  struct strv aliases; /* ATTACH: more names the network's members resolve to it (a service's) */
+};
+
+/* A health check the engine runs in the sandbox (a dev container's
+ * services: adr waits for them to be healthy). test as the engine takes
+ * it: "CMD" ARG..., or "CMD-SHELL" STRING; empty: the image's own. */
+struct adr_spec_health {
+  struct strv test;
+  int64_t interval_ms, timeout_ms, start_period_ms; /* 0: the engine's default */
+  int retries;                                      /* 0: the engine's default */
 };
 
 enum adr_restart {
@@ -108,6 +118,7 @@ struct adr_spec {
   int64_t nano_cpus;
   int64_t pids;
   struct adr_spec_gpus gpus; /* devices only: the hardening stays as it is */
+  struct adr_spec_health health;
 
   /* hardening (see above); adr_spec_init turns each on */
   bool read_only_root;

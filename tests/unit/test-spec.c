@@ -115,8 +115,13 @@ static void test_check(void **state)
 
   /* networks that do not hold together */
   s.net.ipv4 = xstrdup("10.0.0.2");
-  want_check(&s, EINVAL, "a fixed address needs a network adr made");
+  want_check(&s, EINVAL, "a fixed address or a name needs a network adr made");
+  free(s.net.ipv4);
+  s.net.ipv4 = NULL;
+  strv_push(&s.net.aliases, "db");
+  want_check(&s, EINVAL, "a fixed address or a name needs a network adr made");
   adr_spec_set_net(&s, ADR_SPEC_NET_ATTACH, "adr-x-net", "10.0.0.2");
+  strv_push(&s.net.aliases, "db");
   want_check(&s, 0, NULL);
   adr_spec_set_net(&s, ADR_SPEC_NET_ATTACH, NULL, NULL);
   want_check(&s, EINVAL, "attaching to a network needs its name");
@@ -128,6 +133,9 @@ static void test_check(void **state)
   assert_false(s.host_alias);
   assert_int_equal(s.dns.n, 0);
   want_check(&s, 0, NULL);
+  strv_push(&s.net.aliases, "db");
+  want_check(&s, EINVAL, "a sandbox that joins 'adr-x-gw' takes its address, hostname, hosts and resolvers");
+  strv_free(&s.net.aliases);
   s.host_alias = true;
   want_check(&s, EINVAL, "a sandbox that joins 'adr-x-gw' takes its address, hostname, hosts and resolvers");
   s.host_alias = false;
@@ -188,6 +196,26 @@ static void test_docker_mapping(void **state)
   adr_spec_set_net(&s, ADR_SPEC_NET_ATTACH, "adr-pi-1-net", "10.213.4.18");
   expect_field(&s, NULL, "NetworkingConfig",
                "{\"EndpointsConfig\":{\"adr-pi-1-net\":{\"IPAMConfig\":{\"IPv4Address\":\"10.213.4.18\"}}}}");
+  /* a service's names on its network */
+  strv_push(&s.net.aliases, "db");
+  expect_field(&s, NULL, "NetworkingConfig",
+               "{\"EndpointsConfig\":{\"adr-pi-1-net\":{\"Aliases\":[\"db\"],\"IPAMConfig\":{\"IPv4Address\":"
+               "\"10.213.4.18\"}}}}");
+  adr_spec_set_net(&s, ADR_SPEC_NET_ATTACH, "adr-pi-1-svc", NULL);
+  expect_field(&s, NULL, "NetworkingConfig", "{\"EndpointsConfig\":{\"adr-pi-1-svc\":{\"Aliases\":[\"db\"]}}}");
+  /* names go with the attached network only */
+  adr_spec_set_net(&s, ADR_SPEC_NET_NONE, NULL, NULL);
+  assert_int_equal(s.net.aliases.n, 0);
+  adr_spec_set_net(&s, ADR_SPEC_NET_ATTACH, "adr-pi-1-net", "10.213.4.18");
+
+  /* a health check: durations in ns; none by default */
+  expect_field(&s, NULL, "Healthcheck", "absent");
+  strv_push(&s.health.test, "CMD-SHELL");
+  strv_push(&s.health.test, "pg_isready");
+  s.health.interval_ms = 500;
+  s.health.retries = 3;
+  expect_field(&s, NULL, "Healthcheck",
+               "{\"Interval\":500000000,\"Retries\":3,\"Test\":[\"CMD-SHELL\",\"pg_isready\"]}");
 
   expect_field(&s, "HostConfig", "RestartPolicy", "absent");
   s.restart = ADR_RESTART_UNLESS_STOPPED;
@@ -255,6 +283,9 @@ static void test_digest(void **state)
   strv_push(&a.env, "X=1");
   cleanup_free char *d4 = adr_spec_digest(&a, NULL);
   assert_string_not_equal(d0, d4);
+  strv_push(&a.health.test, "CMD-SHELL");
+  cleanup_free char *d5 = adr_spec_digest(&a, NULL);
+  assert_string_not_equal(d4, d5);
   /* the boundary between strings counts: "ab","c" is not "a","bc" */
   struct strv y1 = { 0 }, y2 = { 0 };
   strv_push(&y1, "ab");

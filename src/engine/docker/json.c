@@ -119,10 +119,34 @@ static void network_json(const struct adr_spec *s, json_t *c, json_t *h)
   json_object_set_new(h, "ExtraHosts", hosts);
   if (s->dns.n)
     json_object_set_new(h, "Dns", docker_strv_json(&s->dns));
-  if (s->net.kind == ADR_SPEC_NET_ATTACH && s->net.ipv4)
-    json_object_set_new(
-      c, "NetworkingConfig",
-      json_pack("{s:{s:{s:{s:s}}}}", "EndpointsConfig", s->net.name, "IPAMConfig", "IPv4Address", s->net.ipv4));
+  if (s->net.kind == ADR_SPEC_NET_ATTACH && (s->net.ipv4 || s->net.aliases.n)) {
+    json_t *ep = json_object();
+    if (s->net.ipv4)
+      json_object_set_new(ep, "IPAMConfig", json_pack("{s:s}", "IPv4Address", s->net.ipv4));
+    if (s->net.aliases.n)
+      json_object_set_new(ep, "Aliases", docker_strv_json(&s->net.aliases));
+    json_object_set_new(c, "NetworkingConfig", json_pack("{s:{s:o}}", "EndpointsConfig", s->net.name, ep));
+  }
+}
+
+/* Config.Healthcheck: durations in nanoseconds */
+static void health_json(const struct adr_spec *s, json_t *c)
+{
+  const struct adr_spec_health *hc = &s->health;
+  if (!hc->test.n && !hc->interval_ms && !hc->timeout_ms && !hc->start_period_ms && !hc->retries)
+    return;
+  json_t *h = json_object();
+  if (hc->test.n)
+    json_object_set_new(h, "Test", docker_strv_json(&hc->test));
+  if (hc->interval_ms)
+    json_object_set_new(h, "Interval", json_integer(hc->interval_ms * 1000000));
+  if (hc->timeout_ms)
+    json_object_set_new(h, "Timeout", json_integer(hc->timeout_ms * 1000000));
+  if (hc->start_period_ms)
+    json_object_set_new(h, "StartPeriod", json_integer(hc->start_period_ms * 1000000));
+  if (hc->retries)
+    json_object_set_new(h, "Retries", json_integer(hc->retries));
+  json_object_set_new(c, "Healthcheck", h);
 }
 
 static const char *restart_name(enum adr_restart r)
@@ -160,6 +184,7 @@ char *adr_docker_create_body(const struct adr_spec *s)
   json_object_set_new(c, "AttachStdout", json_true());
   json_object_set_new(c, "AttachStderr", json_true());
   json_object_set_new(c, "Labels", docker_labels_json(&s->labels));
+  health_json(s, c);
 
   json_t *h = json_object();
   mounts_json(s, h);
@@ -199,6 +224,8 @@ void docker_container_from_json(json_t *j, struct adr_container *c, bool inspect
     s = json_string_value(json_object_get(st, "Status"));
     c->state = xstrdup(s ? s : "");
     c->exit_code = (int)json_integer_value(json_object_get(st, "ExitCode"));
+    s = json_string_value(json_object_get(json_object_get(st, "Health"), "Status"));
+    c->health = s ? xstrdup(s) : NULL;
     json_t *cfg = json_object_get(j, "Config");
     s = json_string_value(json_object_get(cfg, "Image"));
     c->image = xstrdup(s ? s : "");
