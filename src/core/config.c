@@ -30,6 +30,10 @@ static const struct adr_config_key keys[] = {
   { "ADR_PIDS", ADR_KEY_UINT, "1024", "process limit of a sandbox" },
   { "ADR_PROJECT_IMAGE", ADR_KEY_STRING, NULL,
     "the project's own image to run agents in (adr adds the agent to it; --image)" },
+  { "ADR_DEVCONTAINER_ENV", ADR_KEY_STRING, NULL,
+    "host variables a devcontainer.json may read with ${localEnv:NAME}, space separated (beyond USER, HOME, LANG, "
+    "TZ, TERM, ...)",
+    true },
   { "ADR_GPUS", ADR_KEY_GPUS, NULL,
     "GPUs a sandbox gets through the engine's GPU runtime: all, a count, or device=ID[,ID] (default: none)", true },
   { "ADR_HOME_SIZE", ADR_KEY_SIZE, "1g", "size of the sandbox's HOME tmpfs" },

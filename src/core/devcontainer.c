@@ -119,6 +119,15 @@ char *adr_jsonc_strip(const char *t, size_t n, adr_err *err)
 
 /* ------------------------------------------------------------ variables */
 
+bool adr_devcontainer_env_allowed(const struct adr_devcontainer_vars *v, const char *name)
+{
+  static const char *const harmless[] = { ADR_DEVCONTAINER_ENV_HARMLESS };
+  for (size_t i = 0; i < ARRAY_SIZE(harmless); i++)
+    if (streq(name, harmless[i]))
+      return true;
+  return v->env_allow && strv_contains(v->env_allow, name);
+}
+
 static char *expand(const char *s, const struct adr_devcontainer_vars *v)
 {
   struct buf b;
@@ -140,7 +149,11 @@ static char *expand(const char *s, const struct adr_devcontainer_vars *v)
         char *var = strchr(name, ':') + 1, *def = strchr(var, ':');
         if (def)
           *def++ = '\0';
-        const char *got = v->getenv_fn ? v->getenv_fn(var) : getenv(var);
+        const char *got = NULL;
+        if (adr_devcontainer_env_allowed(v, var))
+          got = v->getenv_fn ? v->getenv_fn(var) : getenv(var);
+        else if (v->withheld && !strv_contains(v->withheld, var))
+          strv_push(v->withheld, var);
         val = got ? got : def ? def : "";
       }
       if (val) {

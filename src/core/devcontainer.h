@@ -43,12 +43,23 @@ char *adr_jsonc_strip(const char *text, size_t len, adr_err *err);
 
 /* Variables the file may use: ${localWorkspaceFolder},
  * ${localWorkspaceFolderBasename}, ${containerWorkspaceFolder},
- * ${localEnv:NAME} and ${localEnv:NAME:DEFAULT} (getenv_fn: the host's). */
+ * ${localEnv:NAME} and ${localEnv:NAME:DEFAULT} (getenv_fn: the host's).
+ *
+ * A project file is not the user's: it may not copy the host's secrets
+ * into the sandbox (${localEnv:ANTHROPIC_API_KEY}). ${localEnv:NAME} gives
+ * the host's value only for the harmless names below and those in
+ * env_allow (the user's own configuration); any other NAME is withheld:
+ * it takes its DEFAULT (or ""), and is added to *withheld to be said. */
+#define ADR_DEVCONTAINER_ENV_HARMLESS "USER", "LOGNAME", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM", "SHELL"
 struct adr_devcontainer_vars {
   const char *local_workspace;     /* the host's workspace */
   const char *container_workspace; /* where it is in the sandbox */
   const char *(*getenv_fn)(const char *name);
+  const struct strv *env_allow; /* more names the host's environment may give (NULL: none) */
+  struct strv *withheld;        /* out: names asked for and not given (NULL: not kept) */
 };
+/* NAME is one the host's environment may give a project file. */
+bool adr_devcontainer_env_allowed(const struct adr_devcontainer_vars *v, const char *name);
 
 /* The definition in workspace: 0 with *path (the caller frees it), 1 when
  * there is none. */

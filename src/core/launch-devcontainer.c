@@ -82,9 +82,19 @@ int launch_plan_devcontainer(struct adr_launch *l, adr_err *err)
   cleanup_free char *path = NULL;
   if (adr_devcontainer_find(l->ws, &path) != 0)
     return 0;
+  cleanup_strv struct strv allow = { 0 }, withheld = { 0 };
+  const char *names = adr_config_get(l->config, "ADR_DEVCONTAINER_ENV");
+  if (names && *names) {
+    cleanup_free char *copy = xstrdup(names);
+    char *save = NULL;
+    for (char *t = strtok_r(copy, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save))
+      strv_push(&allow, t);
+  }
   struct adr_devcontainer_vars v = { .local_workspace = l->ws,
                                      .container_workspace = ADR_SANDBOX_WORKSPACE,
-                                     .getenv_fn = o->getenv };
+                                     .getenv_fn = o->getenv,
+                                     .env_allow = &allow,
+                                     .withheld = &withheld };
   l->dc = xcalloc(1, sizeof(*l->dc));
   if (adr_devcontainer_load(path, &v, l->dc, err) < 0) {
     free(l->dc);
@@ -92,6 +102,13 @@ int launch_plan_devcontainer(struct adr_launch *l, adr_err *err)
     return adr_err_prefix(err, "devcontainer (--no-devcontainer to run without it)");
   }
   struct adr_devcontainer *d = l->dc;
+  if (withheld.n) {
+    cleanup_free char *list = strv_join(&withheld, ", ");
+    adr_emit(&l->ev, ADR_EVENT_WARNING,
+             "%s: ${localEnv:...} of %s not passed in (a project file does not read the host's environment; "
+             "ADR_DEVCONTAINER_ENV in your configuration allows a name)",
+             d->file, list);
+  }
   if (d->features.n) {
     cleanup_free char *list = strv_join(&d->features, ", ");
     return adr_err_set(err, ENOTSUP,

@@ -171,6 +171,31 @@ JSON
   [ "$(leftovers)" -eq 0 ]
 }
 
+@test "devcontainer.json cannot copy the host's secrets in: \${localEnv:X} withheld and named, unless the user allows X" {
+  mkdir -p .devcontainer
+  cat >.devcontainer/devcontainer.json <<JSON
+{ "image": "$PROJ/app:1",
+  "containerEnv": { "K": "\${localEnv:ADR_TEST_CANARY}", "R": "\${localEnv:PROJ_REGION:unset}", "U": "\${localEnv:USER}" } }
+JSON
+  export ADR_TEST_CANARY=canary-$$-secret PROJ_REGION=eu-1 USER=someone
+  run --separate-stderr adr run sh --prompt 'echo "[$K] [$R] [$U]"; env | grep -c canary- || true'
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(printf '[] [unset] [someone]\n0')" ]
+  [[ "$stderr" == *"adr: warning: "*"devcontainer.json: \${localEnv:...} of ADR_TEST_CANARY, PROJ_REGION not passed in"*"ADR_DEVCONTAINER_ENV"* ]]
+  # the control: a name the user allows in their own configuration is given
+  adr config set ADR_DEVCONTAINER_ENV=PROJ_REGION >/dev/null
+  run --separate-stderr adr run sh --prompt 'echo "[$K] [$R]"'
+  [ "$output" = "[] [eu-1]" ]
+  [[ "$stderr" == *"of ADR_TEST_CANARY not passed in"* ]]
+  # a project's .adr cannot allow one
+  adr config set ADR_DEVCONTAINER_ENV= >/dev/null
+  echo 'ADR_DEVCONTAINER_ENV=ADR_TEST_CANARY' >.adr
+  run --separate-stderr adr run sh --prompt 'echo "[$K]"'
+  [ "$output" = "[]" ]
+  rm -f .adr
+  [ "$(leftovers)" -eq 0 ]
+}
+
 @test "devcontainer.json: what adr refuses, it names; nothing starts" {
   mkdir -p .devcontainer
   printf '{ "image": "%s/app:1", "features": { "ghcr.io/devcontainers/features/node:1": {} } }' "$PROJ" >.devcontainer/devcontainer.json

@@ -19,6 +19,10 @@ static const char *fake_env(const char *name)
 {
   if (strcmp(name, "HOME") == 0)
     return "/home/u";
+  if (strcmp(name, "ANTHROPIC_API_KEY") == 0)
+    return "sk-host-secret";
+  if (strcmp(name, "PROJ_REGION") == 0)
+    return "eu-1";
   return NULL;
 }
 
@@ -206,6 +210,44 @@ static void test_errors(void **state)
   }
 }
 
+/* ${localEnv:X}: the host's value only for harmless names and those the
+ * user allows; a secret is withheld (its default, or empty) and named */
+static void test_local_env(void **state)
+{
+  (void)state;
+  cleanup_free char *p = write_file(".devcontainer.json",
+                                    "{ \"image\": \"i\", \"containerEnv\": {\n"
+                                    "  \"H\": \"${localEnv:HOME}\",\n"
+                                    "  \"K\": \"${localEnv:ANTHROPIC_API_KEY}\",\n"
+                                    "  \"D\": \"${localEnv:ANTHROPIC_API_KEY:none}\",\n"
+                                    "  \"R\": \"${env:PROJ_REGION}\" } }\n");
+  struct strv withheld = { 0 }, allow = { 0 };
+  struct adr_devcontainer_vars v = vars;
+  v.withheld = &withheld;
+  struct adr_devcontainer d;
+  adr_err err = NULL;
+  assert_int_equal(adr_devcontainer_load(p, &v, &d, &err), 0);
+  assert_string_equal(d.container_env.v[0], "H=/home/u");
+  assert_string_equal(d.container_env.v[1], "K=");
+  assert_string_equal(d.container_env.v[2], "D=none");
+  assert_string_equal(d.container_env.v[3], "R=");
+  assert_int_equal(withheld.n, 2);
+  assert_string_equal(withheld.v[0], "ANTHROPIC_API_KEY");
+  assert_string_equal(withheld.v[1], "PROJ_REGION");
+  adr_devcontainer_free(&d);
+  strv_free(&withheld);
+  /* the user's configuration allows a name: then it is given */
+  strv_push(&allow, "PROJ_REGION");
+  v.env_allow = &allow;
+  assert_int_equal(adr_devcontainer_load(p, &v, &d, &err), 0);
+  assert_string_equal(d.container_env.v[1], "K=");
+  assert_string_equal(d.container_env.v[3], "R=eu-1");
+  assert_int_equal(withheld.n, 1);
+  adr_devcontainer_free(&d);
+  strv_free(&withheld);
+  strv_free(&allow);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -213,6 +255,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_full, setup, teardown),
     cmocka_unit_test_setup_teardown(test_image_compose_and_find, setup, teardown),
     cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_local_env, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
