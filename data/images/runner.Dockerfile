@@ -14,7 +14,7 @@ COPY certs/ /usr/local/share/ca-certificates/adr/
 # adr's own run-time libraries (Debian's, as on the host it was built on)
 RUN set -eu; update-ca-certificates >/dev/null 2>&1; apt-get update -qq; \
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      libcurl4 libjansson4 libssl3 libmicrohttpd12 libpq5 libsqlite3-0 libarchive13 >/dev/null; \
+      libcurl4 libjansson4 libssl3 libmicrohttpd12 libpq5 libsqlite3-0 libarchive13 libyaml-0-2 >/dev/null; \
     apt-get clean; rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin; mkdir -p /var/lib/apt/lists/partial
 COPY bin/adr /usr/local/bin/adr
 COPY bin/adr-gateway /usr/local/libexec/adr/adr-gateway
