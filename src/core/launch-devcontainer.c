@@ -102,6 +102,8 @@ int launch_plan_devcontainer(struct adr_launch *l, adr_err *err)
     return adr_err_prefix(err, "devcontainer (--no-devcontainer to run without it)");
   }
   struct adr_devcontainer *d = l->dc;
+  if (d->compose_files.n && !d->features.n && launch_plan_services(l, &withheld, err) < 0)
+    return -1;
   if (withheld.n) {
     cleanup_free char *list = strv_join(&withheld, ", ");
     adr_emit(&l->ev, ADR_EVENT_WARNING,
@@ -116,11 +118,6 @@ int launch_plan_devcontainer(struct adr_launch *l, adr_err *err)
                        "or run with --no-devcontainer",
                        d->file, list);
   }
-  if (d->compose_files.n)
-    return adr_err_set(err, ENOTSUP,
-                       "%s: 'dockerComposeFile' is not supported by adr yet: name an image or a Dockerfile, or run "
-                       "with --no-devcontainer",
-                       d->file);
   if (d->forward_ports.n)
     adr_emit(&l->ev, ADR_EVENT_WARNING, "%s: 'forwardPorts' is not supported by adr yet: no port is published",
              d->file);
@@ -133,18 +130,29 @@ int launch_plan_devcontainer(struct adr_launch *l, adr_err *err)
   /* its environment first: -e and --env-file come after and win */
   for (size_t i = 0; i < d->container_env.n; i++)
     strv_push(&l->ro.env, d->container_env.v[i]);
-  const char *rel = d->file + strlen(l->ws) + (d->file[strlen(l->ws)] == '/');
+  size_t wl = strlen(l->ws);
+  const char *rel = d->file + wl + (d->file[wl] == '/');
+  if (l->compose) {
+    cleanup_free char *with = strv_join(&l->services, ", ");
+    adr_emit(&l->ev, ADR_EVENT_INFO, "using %s (service %s%s%s); --no-devcontainer runs without it", rel, d->service,
+             l->services.n ? ", with " : "", with);
+    return 0;
+  }
+  const char *df = d->dockerfile ? d->dockerfile : "";
   adr_emit(&l->ev, ADR_EVENT_INFO, "using %s (%s%s); --no-devcontainer runs without it", rel,
-           d->image ? "image " : "Dockerfile ", d->image ? d->image : d->dockerfile + strlen(l->ws) + 1);
+           d->image ? "image " : "Dockerfile ",
+           d->image                                       ? d->image
+           : strncmp(df, l->ws, wl) == 0 && df[wl] == '/' ? df + wl + 1
+                                                          : df);
   return 0;
 }
 
-/* Where the stamp of a dev container's context is kept with the tag its
- * archive made: STATE/devcontainer/<hash of context, Dockerfile, args>. */
-static char *stamp_path(const struct adr_devcontainer *d)
+/* Where the stamp of a build context is kept with the tag its archive
+ * made: STATE/devcontainer/<hash of context, Dockerfile, args>. */
+static char *stamp_path(const char *context, const char *dockerfile, const struct strv *build_args)
 {
-  cleanup_free char *args = strv_join(&d->build_args, "\n");
-  cleanup_free char *key = xasprintf("%s\n%s\n%s", d->context, d->dockerfile, args);
+  cleanup_free char *args = strv_join(build_args, "\n");
+  cleanup_free char *key = xasprintf("%s\n%s\n%s", context, dockerfile, args);
   cleanup_free char *kd = adr_sha256_hex(key, strlen(key));
   cleanup_free char *sd = adr_state_dir();
   return xasprintf("%s/devcontainer/%.32s", sd, kd);
@@ -170,6 +178,65 @@ static char *stamped_tag(struct adr_launch *l, const char *sp, const char *stamp
   return tag;
 }
 
+int launch_dc_build(struct adr_launch *l, const char *what, const char *context, const char *dockerfile,
+                    const struct strv *build_args, const char *service, char **out, adr_err *err)
+{
+  *out = NULL;
+  cleanup_free char *stamp = NULL, *sp = stamp_path(context, dockerfile, build_args);
+  cleanup_err adr_err serr = NULL;
+  if (adr_context_stamp(context, dockerfile, &stamp, &serr) == 0) {
+    char *known = stamped_tag(l, sp, stamp);
+    if (known) {
+      adr_debug("%s: build context unchanged; image %s", what, known);
+      *out = known;
+      return 0;
+    }
+  }
+  struct buf tar;
+  cleanup_free char *dfn = NULL, *digest = NULL;
+  if (adr_context_from_dir(context, dockerfile, &tar, &dfn, &digest, err) < 0)
+    return -1;
+  /* the arguments are part of what the image is */
+  cleanup_free char *args = strv_join(build_args, "\n");
+  cleanup_free char *key = xasprintf("%s\n%s\n%s", digest, dfn, args);
+  cleanup_free char *kd = adr_sha256_hex(key, strlen(key));
+  adr_debug("%s: archived the build context (%zu bytes)", what, tar.len);
+  const char *base = strrchr(l->ws, '/');
+  cleanup_free char *name = repo_part(base ? base + 1 : l->ws);
+  cleanup_free char *svc = service ? repo_part(service) : NULL;
+  cleanup_free char *tag = xasprintf("adr-devcontainer/%s%s%s:%.16s", name, svc ? "-" : "", svc ? svc : "", kd);
+  int have = adr_engine_image_inspect(l->engine, tag, NULL, err);
+  if (have < 0) {
+    buf_free(&tar);
+    return -1;
+  }
+  if (have == 1) {
+    adr_emit(&l->ev, ADR_EVENT_INFO, "building %s (%s)", what, tag);
+    struct adr_build_req req = {
+      .tag = tag, .context_tar = tar.data, .context_len = tar.len, .dockerfile = dfn, .build_args = *build_args
+    };
+    strv_push(&req.labels, ADR_LABEL_MANAGED "=1");
+    strv_push(&req.labels, ADR_LABEL_KIND "=devcontainer-image");
+    int r = adr_engine_image_build(l->engine, &req, NULL, NULL, NULL, err);
+    strv_free(&req.labels);
+    if (r < 0) {
+      buf_free(&tar);
+      return adr_err_prefix(err, "build %s", tag);
+    }
+  }
+  buf_free(&tar);
+  if (stamp) { /* a cache: when it cannot be written, the next run archives again */
+    cleanup_free char *dir = xstrdup(sp);
+    *strrchr(dir, '/') = '\0';
+    cleanup_free char *rec = xasprintf("%s\n%s\n", stamp, tag);
+    cleanup_err adr_err werr = NULL;
+    if (adr_mkdir_p(dir, 0700, &werr) == 0)
+      write_file_atomic(sp, rec, strlen(rec), 0600);
+  }
+  *out = TAKE_PTR(tag);
+  return 0;
+}
+
 /* The dev container's image: the one it names, or the one its Dockerfile
  * builds (once per content of the build context). The context is archived
  * and hashed only when its stamp (names, sizes, times; no bytes read)
@@ -184,59 +251,11 @@ int launch_devcontainer_image(struct adr_launch *l, adr_err *err)
     l->project_image = xstrdup(d->image);
     return 0;
   }
-  cleanup_free char *stamp = NULL, *sp = stamp_path(d);
-  cleanup_err adr_err serr = NULL;
-  if (adr_context_stamp(d->context, d->dockerfile, &stamp, &serr) == 0) {
-    char *known = stamped_tag(l, sp, stamp);
-    if (known) {
-      adr_debug("dev container: build context unchanged; image %s", known);
-      free(l->project_image);
-      l->project_image = known;
-      return 0;
-    }
-  }
-  struct buf tar;
-  cleanup_free char *dfn = NULL, *digest = NULL;
-  if (adr_context_from_dir(d->context, d->dockerfile, &tar, &dfn, &digest, err) < 0)
+  char *tag = NULL;
+  if (launch_dc_build(l, "the dev container's image", d->context, d->dockerfile, &d->build_args, NULL, &tag, err) < 0)
     return adr_err_prefix(err, "%s", d->file);
-  /* the arguments are part of what the image is */
-  cleanup_free char *args = strv_join(&d->build_args, "\n");
-  cleanup_free char *key = xasprintf("%s\n%s\n%s", digest, dfn, args);
-  cleanup_free char *kd = adr_sha256_hex(key, strlen(key));
-  adr_debug("dev container: archived the build context (%zu bytes)", tar.len);
-  const char *base = strrchr(l->ws, '/');
-  cleanup_free char *name = repo_part(base ? base + 1 : l->ws);
-  cleanup_free char *tag = xasprintf("adr-devcontainer/%s:%.16s", name, kd);
-  int have = adr_engine_image_inspect(l->engine, tag, NULL, err);
-  if (have < 0) {
-    buf_free(&tar);
-    return -1;
-  }
-  if (have == 1) {
-    adr_emit(&l->ev, ADR_EVENT_INFO, "building the dev container's image (%s)", tag);
-    struct adr_build_req req = {
-      .tag = tag, .context_tar = tar.data, .context_len = tar.len, .dockerfile = dfn, .build_args = d->build_args
-    };
-    strv_push(&req.labels, ADR_LABEL_MANAGED "=1");
-    strv_push(&req.labels, ADR_LABEL_KIND "=devcontainer-image");
-    int r = adr_engine_image_build(l->engine, &req, NULL, NULL, NULL, err);
-    strv_free(&req.labels);
-    if (r < 0) {
-      buf_free(&tar);
-      return adr_err_prefix(err, "%s: build %s", d->file, tag);
-    }
-  }
-  buf_free(&tar);
-  if (stamp) { /* a cache: when it cannot be written, the next run archives again */
-    cleanup_free char *dir = xstrdup(sp);
-    *strrchr(dir, '/') = '\0';
-    cleanup_free char *rec = xasprintf("%s\n%s\n", stamp, tag);
-    cleanup_err adr_err werr = NULL;
-    if (adr_mkdir_p(dir, 0700, &werr) == 0)
-      write_file_atomic(sp, rec, strlen(rec), 0600);
-  }
   free(l->project_image);
-  l->project_image = TAKE_PTR(tag);
+  l->project_image = tag;
   return 0;
 }
 

@@ -33,8 +33,26 @@ char *launch_take_marker(struct adr_launch *l, adr_err *err);
 int launch_plan_devcontainer(struct adr_launch *l, adr_err *err);
 /* its image (named, or built from its Dockerfile) as l->project_image */
 int launch_devcontainer_image(struct adr_launch *l, adr_err *err);
+/* An image built from context with dockerfile and build_args, once per
+ * content (a stamp of the context skips even the archive when nothing
+ * changed): its tag adr-devcontainer/REPO[-SERVICE]:DIGEST in *out. what
+ * names it in events. */
+int launch_dc_build(struct adr_launch *l, const char *what, const char *context, const char *dockerfile,
+                    const struct strv *build_args, const char *service, char **out, adr_err *err);
 /* remoteEnv and the lifecycle commands, in the sandbox before the agent */
 int launch_devcontainer_wrap(struct adr_launch *l);
+
+/* launch-services.c: the dev container's compose services */
+/* read (plan): the agent's service as the project image and environment,
+ * the order of the others (host names a file asked for and did not get
+ * go to withheld) */
+int launch_plan_services(struct adr_launch *l, struct strv *withheld, adr_err *err);
+/* made (prepare, after the egress): their network, each service (built,
+ * started, healthy), the agent's namespace holder on their network */
+int launch_services_up(struct adr_launch *l, adr_err *err);
+/* after the sandbox is made: it joins their network (allowlist) */
+int launch_services_join(struct adr_launch *l, adr_err *err);
+void launch_services_free(struct adr_launch *l);
 
 /* launch-ssh.c: --ssh's host key, authorized keys and sshd_config in the
  * identity directory, and the label */

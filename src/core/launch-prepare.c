@@ -407,7 +407,8 @@ static int prepare_egress(struct adr_launch *l, adr_err *err)
   er.own_interface = l->o->persistent;
   if (l->warm_make && l->pol.mode == ADR_NET_ALLOWLIST)
     up = claim_for_warm(l, &er, err);
-  else if (launch_pool_size(l) > 0) /* a unit made ahead, if one is free */
+  else if (launch_pool_size(l) > 0 && !l->compose) /* a unit made ahead, if one is free (a unit's holder
+                                                     cannot join a sandbox's services) */
     up = adr_egress_pool_claim(l->engine, &er, &l->spec, &l->egress_unit, &l->relay_url, err);
   if (up == 1)
     up = adr_egress_up(l->engine, &er, &l->spec, err);
@@ -450,7 +451,7 @@ int adr_launch_prepare(struct adr_launch *l, adr_err *err)
     if (write_file_atomic(rf, l->relay_url, strlen(l->relay_url), 0644) < 0)
       return adr_err_sys(err, errno, "write '%s'", rf);
   }
-  if (launch_spec_relay(l, err) < 0)
+  if (launch_spec_relay(l, err) < 0 || launch_services_up(l, err) < 0)
     return -1;
   return l->o->ssh ? launch_ssh_files(l, err) : 0;
 }

@@ -27,6 +27,8 @@ int adr_launch_create(struct adr_launch *l, adr_err *err)
       return adr_err_set(err, EEXIST, "an agent named '%s' already exists in %s (see 'adr ls')", l->pname, l->scope);
     return adr_err_prefix(err, "create sandbox '%s'", l->cname);
   }
+  if (launch_services_join(l, err) < 0)
+    return -1;
   /* a claimed pool unit's gateway took its policy meanwhile */
   if (l->egress_unit && adr_egress_pool_served(l->engine, l->egress_unit, l->egress_dir, err) < 0)
     return adr_err_prefix(err, "start egress gateway");
@@ -197,6 +199,7 @@ static void teardown_parts(struct adr_launch *l, struct adr_engine *e, const str
     .egress = l->egress_made,
     .egress_dir = l->egress_dir,
     .egress_unit = l->egress_unit,
+    .services_net = l->svc_net,
   };
   if (l->made_wt) { /* fresh: no commits of the agent's to lose */
     t.repo = &l->repo;
@@ -231,6 +234,8 @@ static void forget(struct adr_launch *l)
   l->id = NULL;
   l->made_wt = false;
   l->egress_made = false;
+  free(l->svc_net);
+  l->svc_net = NULL;
   free(l->identity_dir);
   l->identity_dir = NULL;
   free(l->idmap_dir);

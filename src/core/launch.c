@@ -105,6 +105,7 @@ void adr_launch_free(struct adr_launch *l)
   strv_free(&l->overlay_rels);
   free(l->image);
   free(l->project_image);
+  launch_services_free(l);
   if (l->dc) {
     adr_devcontainer_free(l->dc);
     free(l->dc);

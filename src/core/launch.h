@@ -35,6 +35,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct adr_compose;
+
 /* err->status of an error in the options themselves (the caller shows its
  * usage with it). */
 #define ADR_LAUNCH_USAGE 2
@@ -119,6 +121,8 @@ struct adr_launch {
   char *image_id;              /* adr_launch_image: what the image is now */
   char *project_image;         /* the project's image as asked (the agent's image is then built on it) */
   struct adr_devcontainer *dc; /* the workspace's devcontainer.json, when used */
+  struct adr_compose *compose; /* its compose services, when it names them (launch-services.c) */
+  struct strv services;        /* those that start beside the agent, in order */
 
   /* warm sandboxes (ADR_WARM, launch-warm.c) */
   bool warm_make;    /* this launch makes one: its first process waits for a claim */
@@ -136,6 +140,7 @@ struct adr_launch {
   char *egress_unit; /* the pool unit it claimed (egress.h), NULL: its own */
   char *relay_url;   /* a claimed unit's relay, as the sandbox reaches it */
   char *gateway_bin;
+  char *svc_net; /* the services' network, once made */
   struct adr_spec spec;
 
   /* create, run, detach */

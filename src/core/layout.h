@@ -132,6 +132,16 @@ char *adr_layout_overlay_dir(const char *identity_dir);
 char *adr_layout_idmap_entry(const char *dir, size_t n);
 /* STATE/egress/SANDBOX/FILE (policy, relay, ca.pem) */
 char *adr_layout_egress_file(const char *sandbox, const char *file);
+/* A sandbox's compose services: SANDBOX-svc-NAME on the network
+ * SANDBOX-svc, and the marker STATE/egress/SANDBOX/services that names
+ * the network while it exists (for the reaper). */
+#define ADR_SERVICE_INFIX "-svc-"
+#define ADR_SERVICES_NET_SUFFIX "-svc"
+#define ADR_SERVICES_MARKER "services"
+static inline char *adr_layout_services_marker(const char *sandbox)
+{
+  return adr_layout_egress_file(sandbox, ADR_SERVICES_MARKER);
+}
 /* STATE/worktrees/KEY: the worktrees of a scope's agents. */
 char *adr_layout_worktrees_dir(const char *scope);
 /* DIR/NAME and DIR/.NAME.starting */

@@ -77,13 +77,14 @@ static void reap_host_state(struct adr_engine *e)
   strv_free(&cand[1]);
 }
 
-/* A STATE/egress/NAME/policy (or relay: open mode has no policy) whose
- * sandbox NAME is not in v; with max_age >= 0 only one older than that. */
+/* A STATE/egress/NAME/policy (or relay: open mode has no policy; or the
+ * services marker: none mode has neither) whose sandbox NAME is not in v;
+ * with max_age >= 0 only one older than that. */
 static bool egress_leftover(const char *name, const struct adr_container *v, size_t n, long max_age)
 {
   if (name[0] == '.' || adr_container_listed(v, n, name))
     return false;
-  static const char *const files[] = { "policy", "relay" };
+  static const char *const files[] = { "policy", "relay", ADR_SERVICES_MARKER };
   for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
     cleanup_free char *p = adr_layout_egress_file(name, files[i]);
     struct stat st;
@@ -123,6 +124,8 @@ static void egress_forget(const struct adr_container *v, size_t n, const struct 
     /* a minute old: a younger one may belong to a start making its network */
     if (!net && egress_leftover(de->d_name, v, n, REAP_GRACE_S)) {
       cleanup_free char *sub = adr_layout_state_path(ADR_STATE_EGRESS, de->d_name);
+      cleanup_free char *marker = adr_layout_services_marker(de->d_name);
+      unlink(marker);
       adr_egress_down_files(sub);
     }
   }
@@ -176,6 +179,11 @@ static void reap_networks(struct adr_engine *e, const struct strv *f, const stru
     }
     if (adr_engine_network_remove(e, nv[i].id, &e2) == 0) {
       adr_debug("reaped network %s left by a dead adr", nv[i].name);
+      const char *kind = adr_labels_get(&nv[i].labels, ADR_LABEL_KIND);
+      if (kind && streq(kind, "services-network") && adr_agent_name_valid(for_)) {
+        cleanup_free char *marker = adr_layout_services_marker(for_);
+        unlink(marker); /* it named this network only */
+      }
       free(nv[i].id);
       nv[i].id = NULL;
     }

@@ -28,11 +28,12 @@ struct adr_teardown {
   const struct adr_repo *repo; /* a worktree, removed first; NULL: none */
   const struct adr_worktree *wt;
   bool delete_branch;
-  bool egress;             /* it has an egress gateway and network */
-  const char *egress_dir;  /* their files; NULL: STATE/egress/SANDBOX */
-  const char *egress_unit; /* the pool unit it claimed (egress.h); NULL: named after the sandbox */
-  bool forget_log;         /* the decision log goes too (a removed agent) */
-  bool strict;             /* the worktree or the sandbox failing to go stops it all, with err */
+  bool egress;              /* it has an egress gateway and network */
+  const char *egress_dir;   /* their files; NULL: STATE/egress/SANDBOX */
+  const char *egress_unit;  /* the pool unit it claimed (egress.h); NULL: named after the sandbox */
+  bool forget_log;          /* the decision log goes too (a removed agent) */
+  const char *services_net; /* its compose services' network (SANDBOX-svc); NULL: none */
+  bool strict;              /* the worktree or the sandbox failing to go stops it all, with err */
 };
 
 /* A persistent agent's parts, from its labels (borrowed from a). */
@@ -44,8 +45,8 @@ void adr_teardown_of_pagent(const struct adr_pagent *a, struct adr_teardown *t);
 int adr_teardown_stop(struct adr_engine *e, const struct adr_teardown *t, bool running, adr_err *err);
 
 /* Removes, in this order: the worktree, the sandbox, then (only once the
- * sandbox is gone: it may still use them) its host state and its egress
- * gateway and network.  Failures are warnings through ev, except that in
+ * sandbox is gone: it may still use them) its host state, its compose
+ * services, its egress gateway and network, its services' network.  Failures are warnings through ev, except that in
  * strict mode a worktree or sandbox that does not go is returned in err
  * and nothing after it is touched.  The sandbox's labels go last, with it,
  * so that a kill half way leaves what the next attempt needs. */

@@ -28,7 +28,11 @@ void adr_teardown_of_pagent(const struct adr_pagent *a, struct adr_teardown *t)
   const char *unit = adr_labels_get(&a->c.labels, ADR_LABEL_EGRESS_UNIT);
   t->egress_unit = unit && adr_egress_pool_unit_name(unit) ? unit : NULL; /* a claimed pool unit */
   t->forget_log = true;
+  const char *svc = adr_labels_get(&a->c.labels, ADR_LABEL_SERVICES);
+  t->services_net = svc && t->sandbox ? svc : NULL;
 }
+
+static void services(struct adr_engine *e, const struct adr_teardown *t, bool remove, const struct adr_events *ev);
 
 int adr_teardown_stop(struct adr_engine *e, const struct adr_teardown *t, bool running, adr_err *err)
 {
@@ -40,6 +44,8 @@ int adr_teardown_stop(struct adr_engine *e, const struct adr_teardown *t, bool r
     cleanup_free char *gw = adr_layout_gateway(t->egress_unit ? t->egress_unit : t->sandbox);
     adr_engine_container_stop(e, gw, GATEWAY_GRACE_S, &ignored);
   }
+  if (t->services_net && t->sandbox)
+    services(e, t, false, NULL);
   return r < 0 ? -1 : 0;
 }
 
@@ -50,6 +56,46 @@ static void warn(const struct adr_events *ev, adr_err *e, const char *what, cons
   else
     adr_emit(ev, ADR_EVENT_WARNING, "%s", (*e)->msg);
   adr_err_free(e);
+}
+
+/* The sandbox's compose services, stopped (remove false) or removed. */
+static void services(struct adr_engine *e, const struct adr_teardown *t, bool remove, const struct adr_events *ev)
+{
+  cleanup_strv struct strv f = { 0 };
+  strv_pushf(&f, ADR_LABEL_FOR "=%s", t->sandbox);
+  strv_push(&f, ADR_LABEL_KIND "=service");
+  struct adr_container *v = NULL;
+  size_t n = 0;
+  cleanup_err adr_err err = NULL;
+  if (adr_engine_container_list(e, &f, true, &v, &n, &err) < 0) {
+    warn(ev, &err, "services of", t->sandbox);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    int r = remove ? adr_engine_container_remove(e, v[i].id, true, &err)
+                   : adr_engine_container_stop(e, v[i].id, STOP_GRACE_S, &err);
+    if (r < 0)
+      warn(ev, &err, remove ? "remove service" : "stop service", v[i].name);
+  }
+  adr_containers_free(v, n);
+}
+
+/* Their network (after the egress: an open sandbox's holder is on it),
+ * then its marker. Only the network named after the sandbox. */
+static void services_net(struct adr_engine *e, const struct adr_teardown *t, const struct adr_events *ev)
+{
+  cleanup_free char *want = xasprintf("%s" ADR_SERVICES_NET_SUFFIX, t->sandbox);
+  if (!streq(t->services_net, want))
+    return;
+  cleanup_err adr_err err = NULL;
+  if (adr_engine_network_remove(e, want, &err) < 0 && err->errnum != ENOENT) {
+    warn(ev, &err, "remove network", want);
+    return; /* the marker stays: the reaper finishes */
+  }
+  cleanup_free char *marker = adr_layout_services_marker(t->sandbox);
+  unlink(marker);
+  *strrchr(marker, '/') = '\0';
+  rmdir(marker); /* only when nothing else is kept there */
 }
 
 /* The host state of a sandbox: what its labels name (only below adr's own
@@ -119,7 +165,11 @@ int adr_teardown(struct adr_engine *e, const struct adr_teardown *t, const struc
     return 0; /* what it uses stays: the reaper or the next attempt finishes */
   }
   host_state(t, ev);
+  if (t->services_net && t->sandbox)
+    services(e, t, true, ev);
   if (t->egress)
     egress(e, t, ev);
+  if (t->services_net && t->sandbox)
+    services_net(e, t, ev);
   return 0;
 }

@@ -200,5 +200,9 @@ char *adr_sha256_hex(const void *data, size_t len);
 #define ADR_LABEL_EGRESS_LOG "dev.adr.egress-log" /* host path of the decision log */
 #define ADR_LABEL_POOL "dev.adr.pool"             /* a unit of the egress pool (core/egress.h): its pool dir */
 #define ADR_LABEL_EGRESS_UNIT "dev.adr.egress"    /* on a sandbox: the pool unit it claimed */
+/* a dev container's compose services (kind "service", ADR_LABEL_FOR their
+ * sandbox) and their network (kind "services-network") */
+#define ADR_LABEL_SERVICES "dev.adr.services" /* on a sandbox: its services' network */
+#define ADR_LABEL_SERVICE "dev.adr.service"   /* on a service: its name in the compose file */
 
 #endif

@@ -149,13 +149,13 @@ JSON
   ADR_DEBUG=1 run --separate-stderr adr run sh --prompt true
   [ "$status" -eq 0 ]
   [[ "$stderr" != *"building the dev container's image"* ]]
-  [[ "$stderr" == *"dev container: build context unchanged; image adr-devcontainer/"* ]]
+  [[ "$stderr" == *"the dev container's image: build context unchanged; image adr-devcontainer/"* ]]
   [[ "$stderr" != *"archived the build context"* ]]
   # a touch archives it again (the control), to find the same content: no build
   touch .devcontainer/Dockerfile
   ADR_DEBUG=1 run --separate-stderr adr run sh --prompt true
   [ "$status" -eq 0 ]
-  [[ "$stderr" == *"dev container: archived the build context"* ]]
+  [[ "$stderr" == *"the dev container's image: archived the build context"* ]]
   [[ "$stderr" != *"building the dev container's image"* ]]
   # a change to the build context builds anew
   echo "# changed" >>.devcontainer/Dockerfile
