@@ -8,6 +8,7 @@
 #include "context.h"
 #include "devcontainer.h"
 #include "image.h"
+#include "forward.h"
 #include "fs.h"
 #include "layout.h"
 #include "log.h"
@@ -118,9 +119,12 @@ int launch_plan_devcontainer(struct adr_launch *l, adr_err *err)
                        "or run with --no-devcontainer",
                        d->file, list);
   }
-  if (d->forward_ports.n)
-    adr_emit(&l->ev, ADR_EVENT_WARNING, "%s: 'forwardPorts' is not supported by adr yet: no port is published",
-             d->file);
+  for (size_t i = 0; i < d->forward_ports.n; i++) {
+    cleanup_free char *h = NULL;
+    unsigned port;
+    if (adr_forward_parse(d->forward_ports.v[i], &h, &port, err) < 0)
+      return adr_err_prefix(err, "%s: forwardPorts", d->file);
+  }
   if (d->workspace_folder && !streq(d->workspace_folder, ADR_SANDBOX_WORKSPACE))
     adr_emit(&l->ev, ADR_EVENT_WARNING, "%s: 'workspaceFolder' %s: adr mounts the workspace at %s", d->file,
              d->workspace_folder, ADR_SANDBOX_WORKSPACE);

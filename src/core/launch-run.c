@@ -1,6 +1,8 @@
 /* The launch's create, run, detach and teardown phases. */
 #include "launch-int.h"
+#include "devcontainer.h"
 #include "egress.h"
+#include "forward.h"
 #include "reap.h"
 #include "layout.h"
 #include "runspec.h"
@@ -61,6 +63,10 @@ int adr_launch_detach(struct adr_launch *l, adr_err *err)
     free(l->marker);
     l->marker = NULL;
   }
+  if (l->dc && l->dc->forward_ports.n && l->pname) {
+    cleanup_free char *ports = strv_join(&l->dc->forward_ports, ", ");
+    adr_emit(&l->ev, ADR_EVENT_HINT, "forwardPorts (%s): 'adr port %s' forwards them to 127.0.0.1", ports, l->pname);
+  }
   return 0;
 }
 
@@ -109,6 +115,22 @@ int adr_launch_status(const struct adr_launch *l)
   return l->code;
 }
 
+/* The dev container's forwardPorts on the host's loopback while the run
+ * is attached; one that cannot be is a warning, never the run's end. */
+static void launch_forward(struct adr_launch *l)
+{
+  if (!l->dc || !l->dc->forward_ports.n)
+    return;
+  cleanup_strv struct strv said = { 0 };
+  cleanup_err adr_err e = NULL;
+  if (adr_forward_start(l->engine, l->id, &l->dc->forward_ports, &said, &l->fwd, &e) < 0) {
+    adr_emit(&l->ev, ADR_EVENT_WARNING, "forwardPorts: %s", e->msg);
+    return;
+  }
+  for (size_t i = 0; i < said.n; i++)
+    adr_emit(&l->ev, ADR_EVENT_INFO, "forwarding %s", said.v[i]);
+}
+
 struct run_ctx {
   struct adr_launch *l;
   const struct adr_launch_io *io;
@@ -123,6 +145,7 @@ static int run_ready(void *ud, adr_err *err)
     return start_failed(l, err), adr_err_prefix(err, "start sandbox");
   if (rc->io->on_started)
     rc->io->on_started(l, rc->io->ud);
+  launch_forward(l);
   if (l->timeout)
     arm(l, l->timeout);
   return 0;
@@ -177,6 +200,8 @@ int adr_launch_run(struct adr_launch *l, const struct adr_launch_io *io, adr_err
     .ud = &rc,
   };
   int ar = adr_engine_container_attach(l->engine, l->id, &at, err);
+  adr_forward_stop(l->fwd);
+  l->fwd = NULL;
   arm(l, 0);
   if (io->on_ended)
     io->on_ended(l, io->ud);

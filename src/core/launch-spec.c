@@ -4,6 +4,7 @@
  * idmapped mount sources, the relay's address), and adr fix-owner's helper
  * spec is made here whole. */
 #include "launch-int.h"
+#include "devcontainer.h"
 #include "fs.h"
 #include "idmap.h"
 #include "layout.h"
@@ -30,6 +31,10 @@ int launch_spec_finish(struct adr_launch *l, adr_err *err)
   launch_devcontainer_wrap(l);
   if (!l->o->persistent)
     return 0;
+  if (l->dc && l->dc->forward_ports.n) { /* adr port forwards them */
+    cleanup_free char *ports = strv_join(&l->dc->forward_ports, ",");
+    adr_spec_set_label(s, ADR_LABEL_PORTS, ports);
+  }
   return launch_spec_agent(s, &l->repo, l->made_wt ? &l->wt : NULL, err);
 }
 

@@ -3,6 +3,7 @@
  * the engine is asked anything. */
 #include "launch-int.h"
 #include "devcontainer.h"
+#include "forward.h"
 #include "fs.h"
 #include "layout.h"
 
@@ -106,6 +107,7 @@ void adr_launch_free(struct adr_launch *l)
   free(l->image);
   free(l->project_image);
   launch_services_free(l);
+  adr_forward_stop(l->fwd);
   if (l->dc) {
     adr_devcontainer_free(l->dc);
     free(l->dc);

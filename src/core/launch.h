@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 struct adr_compose;
+struct adr_forward;
 
 /* err->status of an error in the options themselves (the caller shows its
  * usage with it). */
@@ -151,6 +152,7 @@ struct adr_launch {
   int interrupted; /* the signal that stopped it, 0: none */
   int stop_phase;  /* 0 running, 1 SIGTERM sent, 2 SIGKILL sent */
   int timer_fd;
+  struct adr_forward *fwd; /* forwardPorts while a run is attached (forward.h) */
 };
 
 void adr_launch_init(struct adr_launch *l, const struct adr_launch_opts *o, const struct adr_config *config,

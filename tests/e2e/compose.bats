@@ -261,3 +261,81 @@ EOF
   [[ "$stderr" == *"'service' web is not a service of"* ]]
   [ "$(services_left)" -eq 0 ]
 }
+
+# the port a "forwarding 127.0.0.1:N -> TARGET" line of FILE names for TARGET
+forwarded_port() {
+  sed -n "s/^adr: forwarding 127\.0\.0\.1:\([0-9]*\) -> $1\( .*\)\{0,1\}$/\1/p; s/^forwarding 127\.0\.0\.1:\([0-9]*\) -> $1\( .*\)\{0,1\}$/\1/p" "$2" | head -1
+}
+
+@test "forwardPorts: on the host's loopback only, while the run lasts, with no network in the sandbox" {
+  local web=$((20000 + RANDOM % 20000))
+  cat >.devcontainer/devcontainer.json <<JSON
+{ "dockerComposeFile": "compose.yaml", "service": "app", "runServices": ["db"], "forwardPorts": [$web, "db:5432"] }
+JSON
+  "$ADR_BIN" run sh --network none --prompt "PATH=\$PATH:/opt/adr/node/bin node -e 'require(\"http\").createServer((q, s) => s.end(\"hello from the sandbox\\n\")).listen($web)' & sleep 60" \
+    >/dev/null 2>"$BATS_TEST_TMPDIR/run.err" &
+  local pid=$! i got=""
+  for i in $(seq 300); do
+    got=$(curl -s --max-time 2 "http://127.0.0.1:$web/" || true)
+    [ -n "$got" ] && break
+    sleep 0.2
+  done
+  [ "$got" = "hello from the sandbox" ] || { cat "$BATS_TEST_TMPDIR/run.err"; false; }
+  grep -q "^adr: forwarding 127.0.0.1:$web -> $web$" "$BATS_TEST_TMPDIR/run.err"
+  # the database, through the forward (the host's psql)
+  local pg
+  pg=$(forwarded_port db:5432 "$BATS_TEST_TMPDIR/run.err")
+  [ -n "$pg" ]
+  [ "$(psql -h 127.0.0.1 -p "$pg" -U postgres -tAc 'select 6*7')" = 42 ]
+  # loopback only: the host's other addresses do not answer (the control: loopback does)
+  local ip
+  ip=$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}')
+  ! curl -s --max-time 2 "http://$ip:$web/"
+  curl -s --max-time 2 "http://127.0.0.1:$web/" >/dev/null
+  # gone with the run
+  kill -TERM "$pid"
+  wait "$pid" || true
+  ! curl -s --max-time 2 "http://127.0.0.1:$web/"
+  [ "$(services_left)" -eq 0 ]
+}
+
+@test "adr port: a persistent agent's forwardPorts until interrupted; bad ports named" {
+  local web=$((20000 + RANDOM % 20000))
+  cat >.devcontainer/devcontainer.json <<JSON
+{ "dockerComposeFile": "compose.yaml", "service": "app", "runServices": ["db"], "forwardPorts": [$web] }
+JSON
+  git add -A && git commit -qm ports
+  run --separate-stderr adr start sh --name web --prompt "PATH=\$PATH:/opt/adr/node/bin node -e 'require(\"http\").createServer((q, s) => s.end(\"persistent\\n\")).listen($web)'"
+  [ "$status" -eq 0 ]
+  [[ "$stderr" == *"forwardPorts ($web): 'adr port web' forwards them to 127.0.0.1"* ]]
+  "$ADR_BIN" port web >"$BATS_TEST_TMPDIR/port.out" 2>&1 &
+  local pid=$! i got=""
+  for i in $(seq 150); do
+    got=$(curl -s --max-time 2 "http://127.0.0.1:$web/" || true)
+    [ -n "$got" ] && break
+    sleep 0.2
+  done
+  [ "$got" = persistent ] || { cat "$BATS_TEST_TMPDIR/port.out"; false; }
+  grep -q "^forwarding 127.0.0.1:$web -> $web$" "$BATS_TEST_TMPDIR/port.out"
+  kill -INT "$pid"
+  wait "$pid"
+  ! curl -s --max-time 2 "http://127.0.0.1:$web/"
+  # named ports: a service's too
+  "$ADR_BIN" port web db:5432 >"$BATS_TEST_TMPDIR/port2.out" 2>&1 &
+  pid=$!
+  local pg=""
+  for i in $(seq 50); do
+    pg=$(forwarded_port db:5432 "$BATS_TEST_TMPDIR/port2.out")
+    [ -n "$pg" ] && break
+    sleep 0.2
+  done
+  [ "$(psql -h 127.0.0.1 -p "$pg" -U postgres -tAc 'select 1')" = 1 ]
+  kill -INT "$pid"
+  wait "$pid"
+  run --separate-stderr adr port web 70000
+  [ "$status" -eq 2 ]
+  [[ "$stderr" == *"port '70000': a port (1-65535) or HOST:PORT"* ]]
+  run --separate-stderr adr port nosuch 80
+  [ "$status" -ne 0 ]
+  [[ "$stderr" == *"nosuch"* ]]
+}

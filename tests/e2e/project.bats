@@ -208,7 +208,8 @@ JSON
   [[ "$stderr" == *"the source is outside the workspace; a project file cannot mount host paths (use -m on the command line)" ]]
   printf '{ "dockerComposeFile": "c.yml", "service": "app" }' >.devcontainer/devcontainer.json
   run --separate-stderr adr run sh --prompt true
-  [[ "$stderr" == *"'dockerComposeFile' is not supported by adr yet"* ]]
+  [ "$status" -eq 1 ]
+  [[ "$stderr" == *".devcontainer/c.yml: No such file or directory"* ]]
   printf '{\n  "image": "x",\n  "image": "y"\n}' >.devcontainer/devcontainer.json
   run --separate-stderr adr run sh --prompt true
   [ "$status" -ne 0 ]
