@@ -24,6 +24,7 @@ void adr_agent_free(struct adr_agent *a)
   }
   free(a->configs);
   free(a->config_file_home);
+  free(a->skills_dir);
   strv_free(&a->env);
   strv_free(&a->interactive_args);
   strv_free(&a->headless_args);
@@ -46,9 +47,9 @@ bool adr_agent_name_valid(const char *s)
   return true;
 }
 
-static const char *const known_top[] = { "name",        "description", "npm",    "binary",    "config",
-                                         "config_file", "env",         "args",   "api_hosts", "login_hosts",
-                                         "network",     "credentials", "comment" };
+static const char *const known_top[] = { "name",        "description", "npm",     "binary",    "config",
+                                         "config_file", "env",         "args",    "api_hosts", "login_hosts",
+                                         "network",     "credentials", "comment", "skills" };
 
 static int get_str(json_t *o, const char *key, bool required, char **out, const char *ctx, adr_err *err)
 {
@@ -163,6 +164,12 @@ int adr_agent_parse(const char *json, size_t len, const char *source, struct adr
   }
   if (get_str(j, "config_file", false, &a->config_file_home, ctx, err) < 0)
     goto out;
+  if (get_str(j, "skills", false, &a->skills_dir, ctx, err) < 0)
+    goto out;
+  if (a->skills_dir && !(str_has_prefix(a->skills_dir, "~/") && safe_home_rel(a->skills_dir + 2))) {
+    adr_err_set(err, EINVAL, "%s: \"skills\" must be a directory below the home, \"~/...\"", ctx);
+    goto out;
+  }
   if (a->config_file_home && !safe_home_rel(a->config_file_home)) {
     adr_err_set(err, EINVAL, "%s: \"config_file\" must be a relative path inside HOME", ctx);
     goto out;

@@ -32,6 +32,7 @@ struct adr_agent {
   struct strv login_hosts; /* what its own login needs; allowed when the relay carries no key */
   char *network;           /* default network mode, NULL = adr's default */
   char *credentials;       /* the "credentials" object as JSON text (creds.h), or NULL */
+  char *skills_dir;        /* "skills": its user-level skills directory on the host ("~/..."), or NULL */
   char *source;            /* "built-in" or the file it came from */
 };
 
