@@ -157,6 +157,16 @@ FISH_DIR="$PREFIX/share/fish/vendor_completions.d"
 DATA_DIR="$PREFIX/share/adr"
 MANIFEST="$DATA_DIR/install-manifest"
 DEST_DIRS=("$BIN_DIR" "$LIBEXEC_DIR" "$MAN1_DIR" "$MAN5_DIR" "$BASH_DIR" "$ZSH_DIR" "$FISH_DIR" "$DATA_DIR")
+# configuration examples (no keys), each agent's in a directory of its own
+EXAMPLES_DIR="$DATA_DIR/config-examples"
+EXAMPLE_FILES=()
+while IFS= read -r f; do EXAMPLE_FILES+=("$f"); done < <(cd "$HERE/config-examples" && find . -type f | sed 's|^\./||' | sort)
+for f in "${EXAMPLE_FILES[@]}"; do
+  d=$(dirname "$EXAMPLES_DIR/$f")
+  in_dirs=0
+  for x in "${DEST_DIRS[@]}"; do [ "$x" = "$d" ] && in_dirs=1; done
+  [ "$in_dirs" = 1 ] || DEST_DIRS+=("$d")
+done
 
 # Can DIR be created (or written, when it exists)?  Prints why not.
 writable_dir() { # dir
@@ -246,6 +256,9 @@ done
 "$ADR" completions bash >"$STAGE/adr.bash" || die "adr completions bash failed"
 "$ADR" completions zsh >"$STAGE/_adr" || die "adr completions zsh failed"
 "$ADR" completions fish >"$STAGE/adr.fish" || die "adr completions fish failed"
+for f in "${EXAMPLE_FILES[@]}"; do
+  add "$HERE/config-examples/$f" "$EXAMPLES_DIR/$f" 0644
+done
 add "$STAGE/adr.bash" "$BASH_DIR/adr" 0644
 add "$STAGE/_adr" "$ZSH_DIR/_adr" 0644
 add "$STAGE/adr.fish" "$FISH_DIR/adr.fish" 0644

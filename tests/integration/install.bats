@@ -61,6 +61,7 @@ expected_files() {
   echo "$P/share/bash-completion/completions/adr"
   echo "$P/share/zsh/site-functions/_adr"
   echo "$P/share/fish/vendor_completions.d/adr.fish"
+  (cd "$REPO_ROOT/config-examples" && find . -type f | sed "s|^\./|$P/share/adr/config-examples/|")
 }
 
 manifest_files() {
@@ -309,4 +310,26 @@ manifest_files() {
   [[ "$output" != *"set -euo"* ]] || fail "uninstall.sh --help prints code: $output"
   run --separate-stderr "$REPO_ROOT/uninstall.sh" --bogus
   assert_status 2
+}
+
+@test "config examples: each parses as its agent reads it, adr's load without warnings, none holds a key" {
+  local ex=$REPO_ROOT/config-examples f
+  for f in $(cd "$ex" && find . -name '*.json'); do
+    jq -e . "$ex/$f" >/dev/null || fail "$f is not JSON"
+  done
+  python3 -c 'import sys, tomllib; tomllib.load(open(sys.argv[1], "rb"))' "$ex/codex/config.toml"
+  # adr's own, as adr reads them
+  setup_isolated
+  cp "$ex/adr/config" "$XDG_CONFIG_HOME/adr/config"
+  cp "$ex/adr/project.adr" .adr
+  run --separate-stderr adr config
+  assert_success
+  assert_stderr_empty
+  assert_line_matches '^ADR_AGENT +claude +'
+  assert_line_matches '^ADR_MEMORY +8g +.*\.adr'
+  # no key, token or private key anywhere; the control: the same scan finds a planted one
+  local keys='sk-[A-Za-z0-9_-]{16,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{20,}|xox[abpr]-|AIza[0-9A-Za-z_-]{30,}|-----BEGIN [A-Z ]*PRIVATE KEY'
+  ! grep -rEn "$keys" "$ex"
+  printf '{"apiKey": "sk-ant-api03-%s"}\n' "$(printf 'x%.0s' $(seq 40))" >"$BATS_TEST_TMPDIR/planted.json"
+  grep -Eq "$keys" "$BATS_TEST_TMPDIR/planted.json"
 }
