@@ -125,7 +125,11 @@ static int build_one(struct adr_ctx *ctx, const char *who, const struct adr_imag
   struct progress p = { .who = who, .tty = isatty(STDERR_FILENO) != 0, .cols = 80 };
   if (p.tty && ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
     p.cols = ws.ws_col;
-  int r = adr_images_build(ctx->s.engine, job, cas, no_cache, on_event, &p, err);
+  cleanup_strv struct strv allow = { 0 };
+  adr_config_get_list(&ctx->s.config, "ADR_SCAN_ALLOW", &allow);
+  struct adr_images_job scanned = *job;
+  scanned.scan_allow = &allow;
+  int r = adr_images_build(ctx->s.engine, &scanned, cas, no_cache, on_event, &p, err);
   if (p.line_open)
     fputs("\r\033[K", stderr);
   if (r < 0) {

@@ -34,6 +34,8 @@ static const struct adr_config_key keys[] = {
     "host variables a devcontainer.json may read with ${localEnv:NAME}, space separated (beyond USER, HOME, LANG, "
     "TZ, TERM, ...)",
     true },
+  { "ADR_SCAN_ALLOW", ADR_KEY_STRING, NULL,
+    "paths in images adr builds that may hold a key (the secret scan does not stop them), space separated", true },
   { "ADR_GPUS", ADR_KEY_GPUS, NULL,
     "GPUs a sandbox gets through the engine's GPU runtime: all, a count, or device=ID[,ID] (default: none)", true },
   { "ADR_HOME_SIZE", ADR_KEY_SIZE, "1g", "size of the sandbox's HOME tmpfs" },
@@ -197,6 +199,17 @@ const struct adr_config_entry *adr_config_entry(const struct adr_config *c, cons
     if (strcmp(c->e[i].key, key) == 0)
       return &c->e[i];
   return NULL;
+}
+
+void adr_config_get_list(const struct adr_config *c, const char *key, struct strv *out)
+{
+  const char *v = adr_config_get(c, key);
+  if (!v || !*v)
+    return;
+  cleanup_free char *copy = xstrdup(v);
+  char *save = NULL;
+  for (char *t = strtok_r(copy, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save))
+    strv_push(out, t);
 }
 
 const char *adr_config_get(const struct adr_config *c, const char *key)

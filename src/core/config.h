@@ -74,6 +74,8 @@ int adr_config_load_file(struct adr_config *c, const char *path, bool must_exist
 int adr_config_load_buf(struct adr_config *c, const char *data, size_t len, const char *fname, adr_err *err);
 void adr_config_put(struct adr_config *c, const char *key, const char *value, const char *origin);
 const char *adr_config_get(const struct adr_config *c, const char *key);
+/* A list key's words (spaces, tabs, commas) appended to out. */
+void adr_config_get_list(const struct adr_config *c, const char *key, struct strv *out);
 const struct adr_config_entry *adr_config_entry(const struct adr_config *c, const char *key);
 
 char *adr_config_global_path(void);

@@ -1,5 +1,7 @@
 #include "images.h"
+#include "scan.h"
 #include "buf.h"
+#include "builtin.h"
 #include "image.h"
 #include "layout.h"
 #include "spec.h"
@@ -137,7 +139,8 @@ int adr_images_build(struct adr_engine *e, const struct adr_images_job *j, const
   };
   req.build_args = j->args;
   req.labels = j->labels;
-  return adr_engine_image_build(e, &req, cb, ud, NULL, err);
+  const struct adr_builtin_file *df = adr_builtin_find(j->dockerfile);
+  return adr_image_build_scanned(e, &req, df ? (const char *)df->data : NULL, j->scan_allow, cb, ud, NULL, err);
 }
 
 int adr_images_pick_helper(struct adr_engine *e, const char *prefix, const char *wanted, char **out, adr_err *err)

@@ -27,7 +27,8 @@ struct adr_images_job {
   char *image;
   const char *dockerfile;
   struct strv args, labels;
-  struct strv files; /* "NAME=PATH": host files in the context */
+  struct strv files;             /* "NAME=PATH": host files in the context */
+  const struct strv *scan_allow; /* borrowed: paths the secret scan lets through (ADR_SCAN_ALLOW) */
 };
 /* adr/base:TAG, and PREFIX/AGENT:TAG on top of it (registry: the host's
  * npm registry, NULL: npm's default). */

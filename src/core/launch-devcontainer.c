@@ -14,6 +14,7 @@
 #include "log.h"
 #include "paths.h"
 #include "runspec.h"
+#include "scan.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -221,7 +222,12 @@ int launch_dc_build(struct adr_launch *l, const char *what, const char *context,
     };
     strv_push(&req.labels, ADR_LABEL_MANAGED "=1");
     strv_push(&req.labels, ADR_LABEL_KIND "=devcontainer-image");
-    int r = adr_engine_image_build(l->engine, &req, NULL, NULL, NULL, err);
+    cleanup_buf struct buf dft;
+    buf_init(&dft, 1 << 20);
+    buf_read_file(&dft, dockerfile);
+    cleanup_strv struct strv allow = { 0 };
+    adr_config_get_list(l->config, "ADR_SCAN_ALLOW", &allow);
+    int r = adr_image_build_scanned(l->engine, &req, dft.data, &allow, NULL, NULL, NULL, err);
     strv_free(&req.labels);
     if (r < 0) {
       buf_free(&tar);

@@ -52,8 +52,12 @@ static int layer(struct adr_launch *l, struct adr_images_job *job, const char *w
     struct layer_build lb = { .l = l };
     int r =
       adr_extra_ca_files(adr_config_get(l->config, "ADR_EXTRA_CA"), "/usr/local/share/ca-certificates", &cas, err);
+    cleanup_strv struct strv allow = { 0 };
+    adr_config_get_list(l->config, "ADR_SCAN_ALLOW", &allow);
+    job->scan_allow = &allow;
     if (r == 0)
       r = adr_images_build(l->engine, job, &cas, false, layer_build_event, &lb, err);
+    job->scan_allow = NULL;
     if (r < 0) {
       if (lb.why) {
         adr_err_free(err);

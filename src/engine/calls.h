@@ -51,6 +51,19 @@ static inline int adr_engine_image_remove(struct adr_engine *e, const char *ref,
     return adr_engine_unsupported(e, "image remove", err);
   return e->ops->image_remove(e, ref, err);
 }
+static inline int adr_engine_image_save(struct adr_engine *e, const char *ref, int fd, adr_err *err)
+{
+  if (e->ops->image_save == NULL)
+    return adr_engine_unsupported(e, "image save", err);
+  return e->ops->image_save(e, ref, fd, err);
+}
+static inline int adr_engine_image_tag(struct adr_engine *e, const char *ref, const char *repo, const char *tag,
+                                       adr_err *err)
+{
+  if (e->ops->image_tag == NULL)
+    return adr_engine_unsupported(e, "image tag", err);
+  return e->ops->image_tag(e, ref, repo, tag, err);
+}
 static inline int adr_engine_container_create(struct adr_engine *e, const struct adr_spec *spec, char **id,
                                               adr_err *err)
 {

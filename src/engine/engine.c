@@ -12,6 +12,7 @@ void adr_image_free(struct adr_image *im)
   free(im->repository);
   free(im->tag);
   strv_free(&im->labels);
+  strv_free(&im->layers);
   memset(im, 0, sizeof(*im));
 }
 

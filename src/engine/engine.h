@@ -19,6 +19,7 @@ struct adr_image {
   int64_t size;     /* bytes */
   time_t created;
   struct strv labels; /* key=value */
+  struct strv layers; /* inspect only: the layers' digests (sha256:...), base first */
 };
 void adr_image_free(struct adr_image *im);
 void adr_images_free(struct adr_image *v, size_t n);
@@ -171,6 +172,10 @@ struct adr_engine_ops {
   int (*image_build)(struct adr_engine *e, const struct adr_build_req *req, adr_build_cb cb, void *ud, char **image_id,
                      adr_err *err);
   int (*image_remove)(struct adr_engine *e, const char *ref, adr_err *err);
+  /* the image as a tar archive of its layers (docker save / OCI layout), written to fd */
+  int (*image_save)(struct adr_engine *e, const char *ref, int fd, adr_err *err);
+  /* names ref repo:tag too */
+  int (*image_tag)(struct adr_engine *e, const char *ref, const char *repo, const char *tag, adr_err *err);
 
   int (*container_create)(struct adr_engine *e, const struct adr_spec *spec, char **id, adr_err *err);
   int (*container_start)(struct adr_engine *e, const char *id, adr_err *err);

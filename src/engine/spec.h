@@ -187,9 +187,9 @@ char *adr_sha256_hex(const void *data, size_t len);
 #define ADR_LABEL_BRANCH "dev.adr.branch"
 #define ADR_LABEL_WORKTREE "dev.adr.worktree"
 #define ADR_LABEL_GITDIR "dev.adr.gitdir"
-#define ADR_LABEL_BASE "dev.adr.base" /* commit the branch started from */
-#define ADR_LABEL_TEAM "dev.adr.team" /* adr team session it belongs to */
-#define ADR_LABEL_SSH "dev.adr.ssh"   /* started with --ssh: adr ssh reaches it */
+#define ADR_LABEL_BASE "dev.adr.base"   /* commit the branch started from */
+#define ADR_LABEL_TEAM "dev.adr.team"   /* adr team session it belongs to */
+#define ADR_LABEL_SSH "dev.adr.ssh"     /* started with --ssh: adr ssh reaches it */
 #define ADR_LABEL_PORTS "dev.adr.ports" /* its dev container's forwardPorts (adr port), comma separated */
 /* a warm sandbox (core's ADR_WARM): the digest of its spec (adr_spec_digest
  * and what the launch adds); its name, branch and base above are those it

@@ -196,6 +196,28 @@ JSON
   [ "$(leftovers)" -eq 0 ]
 }
 
+@test "a dev container image holding a key is not tagged, and nothing runs; the file is named" {
+  mkdir -p .devcontainer
+  ssh-keygen -q -t ed25519 -N '' -C leaked -f .devcontainer/deploy_key
+  printf '# %s\nFROM debian:bookworm-slim\nCOPY deploy_key /etc/deploy_key\n' "$PROJ" >.devcontainer/Dockerfile
+  printf '{ "build": { "dockerfile": "Dockerfile" } }\n' >.devcontainer/devcontainer.json
+  local before
+  before=$(docker images -q --filter label=dev.adr.kind=devcontainer-image | sort -u | wc -l)
+  run --separate-stderr adr run sh --prompt 'echo ran'
+  [ "$status" -ne 0 ]
+  [ "$output" != ran ]
+  [[ "$stderr" == *": a private key in /etc/deploy_key; not tagged (ADR_SCAN_ALLOW=/etc/deploy_key in your configuration if it belongs there)"* ]]
+  # the image it built is gone, not left untagged
+  [ "$(docker images -q --filter label=dev.adr.kind=devcontainer-image | sort -u | wc -l)" -eq "$before" ]
+  [ -z "$(docker images -q --filter dangling=true --filter label=dev.adr.kind=devcontainer-image)" ]
+  # the control: the same build without the key runs
+  printf '# %s\nFROM debian:bookworm-slim\nCOPY devcontainer.json /etc/dc.json\n' "$PROJ" >.devcontainer/Dockerfile
+  run --separate-stderr adr run sh --prompt 'echo ran'
+  [ "$status" -eq 0 ]
+  [ "$output" = ran ]
+  [ "$(leftovers)" -eq 0 ]
+}
+
 @test "devcontainer.json: what adr refuses, it names; nothing starts" {
   mkdir -p .devcontainer
   printf '{ "image": "%s/app:1", "features": { "ghcr.io/devcontainers/features/node:1": {} } }' "$PROJ" >.devcontainer/devcontainer.json

@@ -69,6 +69,8 @@ int docker_image_inspect(struct adr_engine *e, const char *ref, struct adr_image
 int docker_image_build(struct adr_engine *e, const struct adr_build_req *req, adr_build_cb cb, void *ud,
                        char **image_id, adr_err *err);
 int docker_image_remove(struct adr_engine *e, const char *ref, adr_err *err);
+int docker_image_save(struct adr_engine *e, const char *ref, int fd, adr_err *err);
+int docker_image_tag(struct adr_engine *e, const char *ref, const char *repo, const char *tag, adr_err *err);
 
 int docker_container_attach(struct adr_engine *e, const char *id, const struct adr_attach *a, adr_err *err);
 int docker_container_exec(struct adr_engine *e, const char *id, const struct strv *cmd, const struct adr_attach *a,

@@ -52,6 +52,11 @@ int docker_image_inspect(struct adr_engine *e, const char *ref, struct adr_image
     if (created && strptime(created, "%Y-%m-%dT%H:%M:%S", &tm))
       out->created = timegm(&tm);
     docker_labels_from_json(json_object_get(json_object_get(j, "Config"), "Labels"), &out->labels);
+    size_t i;
+    json_t *l;
+    json_array_foreach (json_object_get(json_object_get(j, "RootFS"), "Layers"), i, l)
+      if (json_is_string(l))
+        strv_push(&out->layers, json_string_value(l));
     const char *colon = strrchr(ref, ':');
     if (colon && !strchr(colon, '/')) {
       out->repository = xstrndup(ref, (size_t)(colon - ref));
@@ -70,6 +75,41 @@ int docker_image_remove(struct adr_engine *e, const char *ref, adr_err *err)
   cleanup_free char *q = docker_esc(ref);
   cleanup_free char *path = xasprintf("/images/%s", q);
   return docker_call(e, "DELETE", path, NULL, NULL, NULL, err);
+}
+
+static int save_chunk(const char *p, size_t n, void *ud)
+{
+  int fd = *(int *)ud;
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return -1; /* the reader went away */
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+int docker_image_save(struct adr_engine *e, const char *ref, int fd, adr_err *err)
+{
+  struct docker *d = D(e);
+  cleanup_free char *q = docker_esc(ref);
+  cleanup_free char *path = xasprintf("%s/images/%s/get", d->prefix, q);
+  struct adr_http_resp r;
+  int ret = adr_http_stream(&d->http, "GET", path, NULL, NULL, 0, save_chunk, &fd, &r, err);
+  if (ret == 0 && r.status >= 400)
+    ret = docker_api_error(&r, err);
+  adr_http_resp_free(&r);
+  return ret;
+}
+
+int docker_image_tag(struct adr_engine *e, const char *ref, const char *repo, const char *tag, adr_err *err)
+{
+  cleanup_free char *q = docker_esc(ref), *qr = docker_esc(repo), *qt = docker_esc(tag);
+  cleanup_free char *path = xasprintf("/images/%s/tag?repo=%s&tag=%s", q, qr, qt);
+  return docker_call(e, "POST", path, NULL, NULL, NULL, err);
 }
 
 struct build_ctx {
@@ -124,11 +164,12 @@ int docker_image_build(struct adr_engine *e, const struct adr_build_req *req, ad
   cleanup_free char *l = json_dumps(labels, JSON_COMPACT);
   json_decref(args);
   json_decref(labels);
-  cleanup_free char *qa = docker_esc(a), *ql = docker_esc(l), *qt = docker_esc(req->tag),
+  /* no tag: the image is only its ID until the caller names it */
+  cleanup_free char *qa = docker_esc(a), *ql = docker_esc(l), *qt = req->tag ? docker_esc(req->tag) : NULL,
                     *qd = docker_esc(req->dockerfile ? req->dockerfile : "Dockerfile");
   cleanup_free char *path =
-    xasprintf("%s/build?t=%s&dockerfile=%s&buildargs=%s&labels=%s&rm=1&forcerm=1&nocache=%d&pull=%d", d->prefix, qt, qd,
-              qa, ql, req->no_cache ? 1 : 0, req->pull ? 1 : 0);
+    xasprintf("%s/build?%s%s%sdockerfile=%s&buildargs=%s&labels=%s&rm=1&forcerm=1&nocache=%d&pull=%d", d->prefix,
+              qt ? "t=" : "", qt ? qt : "", qt ? "&" : "", qd, qa, ql, req->no_cache ? 1 : 0, req->pull ? 1 : 0);
   struct build_ctx b = { .cb = cb, .ud = ud };
   line_splitter_init(&b.ls, BUILD_LINE_LIMIT, build_line, &b);
   struct adr_http_resp r;

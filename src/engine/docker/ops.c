@@ -318,21 +318,22 @@ int docker_container_resize(struct adr_engine *e, const char *id, unsigned rows,
 #define DOCKER_CAPS                                                                                         \
   (ADR_ENG_CAP_BUILD | ADR_ENG_CAP_NETWORKS | ADR_ENG_CAP_LABELS | ADR_ENG_CAP_RESTART | ADR_ENG_CAP_EXEC | \
    ADR_ENG_CAP_ATTACH | ADR_ENG_CAP_LOGS | ADR_ENG_CAP_EGRESS | ADR_ENG_CAP_STATE)
-#define DOCKER_OPS(NAME)                                                                                    \
-  {                                                                                                         \
-    .name = NAME, .caps = DOCKER_CAPS, .open = adr_docker_open, .close = docker_close, .ping = docker_ping, \
-    .version = docker_version, .image_list = docker_image_list, .image_inspect = docker_image_inspect,      \
-    .image_build = docker_image_build, .image_remove = docker_image_remove,                                 \
-    .container_create = docker_container_create, .container_start = docker_container_start,                 \
-    .container_attach = docker_container_attach, .container_wait = docker_container_wait,                   \
-    .container_kill = docker_container_kill, .container_stop = docker_container_stop,                       \
-    .container_remove = docker_container_remove, .container_rename = docker_container_rename,               \
-    .container_inspect = docker_container_inspect, .container_list = docker_container_list,                 \
-    .container_resize = docker_container_resize, .container_logs = docker_container_logs,                   \
-    .container_exec = docker_container_exec, .network_create = docker_network_create,                       \
-    .network_remove = docker_network_remove, .network_connect = docker_network_connect,                     \
-    .network_list = docker_network_list, .egress_up = docker_egress_up, .egress_down = docker_egress_down,  \
-    .state_get = docker_state_get, .state_set = docker_state_set, .state_list = docker_state_list,          \
+#define DOCKER_OPS(NAME)                                                                                           \
+  {                                                                                                                \
+    .name = NAME, .caps = DOCKER_CAPS, .open = adr_docker_open, .close = docker_close, .ping = docker_ping,        \
+    .version = docker_version, .image_list = docker_image_list, .image_inspect = docker_image_inspect,             \
+    .image_build = docker_image_build, .image_remove = docker_image_remove, .image_save = docker_image_save,       \
+    .image_tag = docker_image_tag, .container_create = docker_container_create,                                    \
+    .container_start = docker_container_start, .container_attach = docker_container_attach,                        \
+    .container_wait = docker_container_wait, .container_kill = docker_container_kill,                              \
+    .container_stop = docker_container_stop, .container_remove = docker_container_remove,                          \
+    .container_rename = docker_container_rename, .container_inspect = docker_container_inspect,                    \
+    .container_list = docker_container_list, .container_resize = docker_container_resize,                          \
+    .container_logs = docker_container_logs, .container_exec = docker_container_exec,                              \
+    .network_create = docker_network_create, .network_remove = docker_network_remove,                              \
+    .network_connect = docker_network_connect, .network_list = docker_network_list, .egress_up = docker_egress_up, \
+    .egress_down = docker_egress_down, .state_get = docker_state_get, .state_set = docker_state_set,               \
+    .state_list = docker_state_list,                                                                               \
   }
 
 const struct adr_engine_ops adr_docker_ops = DOCKER_OPS("docker");
