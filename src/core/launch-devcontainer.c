@@ -85,13 +85,7 @@ int launch_plan_devcontainer(struct adr_launch *l, adr_err *err)
   if (adr_devcontainer_find(l->ws, &path) != 0)
     return 0;
   cleanup_strv struct strv allow = { 0 }, withheld = { 0 };
-  const char *names = adr_config_get(l->config, "ADR_DEVCONTAINER_ENV");
-  if (names && *names) {
-    cleanup_free char *copy = xstrdup(names);
-    char *save = NULL;
-    for (char *t = strtok_r(copy, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save))
-      strv_push(&allow, t);
-  }
+  adr_config_get_list(l->config, "ADR_DEVCONTAINER_ENV", &allow);
   struct adr_devcontainer_vars v = { .local_workspace = l->ws,
                                      .container_workspace = ADR_SANDBOX_WORKSPACE,
                                      .getenv_fn = o->getenv,

@@ -374,13 +374,7 @@ static int prepare_egress(struct adr_launch *l, adr_err *err)
     return -1;
   const char *gwbin = l->gateway_bin;
   cleanup_strv struct strv resolvers = { 0 }, glabels = { 0 };
-  const char *dns = adr_config_get(l->config, "ADR_DNS");
-  if (dns && *dns) {
-    cleanup_free char *c2 = xstrdup(dns);
-    char *save = NULL;
-    for (char *t = strtok_r(c2, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save))
-      strv_push(&resolvers, t);
-  }
+  adr_config_get_list(l->config, "ADR_DNS", &resolvers);
   adr_layout_gateway_labels(l->o->persistent, &glabels);
   struct adr_egress_req er = {
     .sandbox = l->cname,

@@ -54,13 +54,7 @@ int launch_plan_services(struct adr_launch *l, struct strv *withheld, adr_err *e
 {
   struct adr_devcontainer *d = l->dc;
   cleanup_strv struct strv allow = { 0 };
-  const char *names = adr_config_get(l->config, "ADR_DEVCONTAINER_ENV");
-  if (names && *names) {
-    cleanup_free char *copy = xstrdup(names);
-    char *save = NULL;
-    for (char *t = strtok_r(copy, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save))
-      strv_push(&allow, t);
-  }
+  adr_config_get_list(l->config, "ADR_DEVCONTAINER_ENV", &allow);
   struct adr_compose_vars v = { .root = l->ws, .getenv_fn = l->o->getenv, .env_allow = &allow, .withheld = withheld };
   l->compose = xcalloc(1, sizeof(*l->compose));
   if (adr_compose_load(&d->compose_files, &v, l->compose, err) < 0)

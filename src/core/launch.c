@@ -208,13 +208,8 @@ static int plan_network(struct adr_launch *l, adr_err *err)
       return adr_err_prefix(err, "--allow");
   for (size_t i = 0; i < n_presets; i++)
     strv_push(&l->presets, o->presets->v[i]);
-  const char *cp = adr_config_get(c, "ADR_ALLOW_PRESETS");
-  if (l->pol.mode == ADR_NET_ALLOWLIST && cp && *cp) {
-    cleanup_free char *c2 = xstrdup(cp);
-    char *save = NULL;
-    for (char *t = strtok_r(c2, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save))
-      strv_push(&l->presets, t);
-  }
+  if (l->pol.mode == ADR_NET_ALLOWLIST)
+    adr_config_get_list(c, "ADR_ALLOW_PRESETS", &l->presets);
   for (size_t i = 0; i < l->presets.n; i++) {
     bool ok = false;
     for (const char *const *pn = adr_netpolicy_preset_names(); *pn; pn++)
