@@ -224,25 +224,19 @@ services:
   app: { image: $PG_IMAGE }
   db: { image: $PG_IMAGE, privileged: true }
 EOF
-  run --separate-stderr adr run sh --prompt true
-  [ "$status" -eq 1 ]
-  [[ "$stderr" == *"compose.yaml: service 'db': 'privileged' is refused: the services share the sandbox's confinement"* ]]
+  run_refused "compose.yaml: service 'db': 'privileged' is refused: the services share the sandbox's confinement"
   cat >.devcontainer/compose.yaml <<EOF
 services:
   app: { image: $PG_IMAGE }
   db: { image: $PG_IMAGE, volumes: ["/etc:/host-etc"] }
 EOF
-  run --separate-stderr adr run sh --prompt true
-  [ "$status" -eq 1 ]
-  [[ "$stderr" == *"service 'db': volume '/etc': a host path outside the project"* ]]
+  run_refused "service 'db': volume '/etc': a host path outside the project"
   cat >.devcontainer/compose.yaml <<EOF
 services:
   app: { image: $PG_IMAGE }
   db: { image: adr-test/not-here:1 }
 EOF
-  run --separate-stderr adr run sh --prompt true
-  [ "$status" -eq 1 ]
-  [[ "$stderr" == *"service 'db': image 'adr-test/not-here:1' is not here: pull it, or give the service a build"* ]]
+  run_refused "service 'db': image 'adr-test/not-here:1' is not here: pull it, or give the service a build"
   # a service that fails is named with its last words
   cat >.devcontainer/compose.yaml <<EOF
 services:
@@ -252,14 +246,21 @@ services:
     command: ["sh", "-c", "echo cannot start; exit 3"]
     healthcheck: { test: ["CMD", "true"], interval: 1s }
 EOF
-  run --separate-stderr adr run sh --prompt true
-  [ "$status" -eq 1 ]
-  [[ "$stderr" == *"service 'db' exited with status 3: cannot start"* ]]
+  run_refused "service 'db' exited with status 3: cannot start"
   printf '{ "dockerComposeFile": "compose.yaml", "service": "web" }\n' >.devcontainer/devcontainer.json
-  run --separate-stderr adr run sh --prompt true
-  [ "$status" -eq 1 ]
-  [[ "$stderr" == *"'service' web is not a service of"* ]]
+  run_refused "'service' web is not a service of"
   [ "$(services_left)" -eq 0 ]
+}
+
+# The body URL answers with, once it answers (tries, 0.2 s apart).
+http_wait() { # url tries
+  local i got=""
+  for i in $(seq "$2"); do
+    got=$(curl -s --max-time 2 "$1" || true)
+    [ -n "$got" ] && break
+    sleep 0.2
+  done
+  printf '%s' "$got"
 }
 
 # the port a "forwarding 127.0.0.1:N -> TARGET" line of FILE names for TARGET
@@ -274,12 +275,8 @@ forwarded_port() {
 JSON
   "$ADR_BIN" run sh --network none --prompt "PATH=\$PATH:/opt/adr/node/bin node -e 'require(\"http\").createServer((q, s) => s.end(\"hello from the sandbox\\n\")).listen($web)' & sleep 60" \
     >/dev/null 2>"$BATS_TEST_TMPDIR/run.err" &
-  local pid=$! i got=""
-  for i in $(seq 300); do
-    got=$(curl -s --max-time 2 "http://127.0.0.1:$web/" || true)
-    [ -n "$got" ] && break
-    sleep 0.2
-  done
+  local pid=$! got
+  got=$(http_wait "http://127.0.0.1:$web/" 300)
   [ "$got" = "hello from the sandbox" ] || { cat "$BATS_TEST_TMPDIR/run.err"; false; }
   grep -q "^adr: forwarding 127.0.0.1:$web -> $web$" "$BATS_TEST_TMPDIR/run.err"
   # the database, through the forward (the host's psql)
@@ -309,12 +306,8 @@ JSON
   [ "$status" -eq 0 ]
   [[ "$stderr" == *"forwardPorts ($web): 'adr port web' forwards them to 127.0.0.1"* ]]
   "$ADR_BIN" port web >"$BATS_TEST_TMPDIR/port.out" 2>&1 &
-  local pid=$! i got=""
-  for i in $(seq 150); do
-    got=$(curl -s --max-time 2 "http://127.0.0.1:$web/" || true)
-    [ -n "$got" ] && break
-    sleep 0.2
-  done
+  local pid=$! i got
+  got=$(http_wait "http://127.0.0.1:$web/" 150)
   [ "$got" = persistent ] || { cat "$BATS_TEST_TMPDIR/port.out"; false; }
   grep -q "^forwarding 127.0.0.1:$web -> $web$" "$BATS_TEST_TMPDIR/port.out"
   kill -INT "$pid"

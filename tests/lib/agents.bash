@@ -41,6 +41,14 @@ agents_remove_left() {
     done
 }
 
+# adr run sh in the workspace fails with status 1 and MESSAGE in its
+# stderr (what a project file asks for that adr refuses).
+run_refused() { # message
+  run --separate-stderr "$ADR_BIN" run sh --prompt true
+  [ "$status" -eq 1 ] || { echo "status $status: $stderr"; return 1; }
+  [[ "$stderr" == *"$1"* ]] || { echo "not in stderr: $1"; echo "$stderr"; return 1; }
+}
+
 # Removes the agents started in each repository DIR (default: here) the
 # way users do: adr rm undoes the host-side mounts too.
 agents_rm_all() {

@@ -9,14 +9,13 @@
 
 #include "buf.h"
 #include "compose.h"
+#include "tmpdir.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static char dir[] = "/tmp/test-compose.XXXXXX";
 
 static const char *fake_env(const char *name)
 {
@@ -29,34 +28,16 @@ static const char *fake_env(const char *name)
   return NULL;
 }
 
-static char *put(const char *rel, const char *text)
-{
-  char *p = xasprintf("%s/%s", dir, rel);
-  for (char *s = strchr(p + strlen(dir) + 1, '/'); s; s = strchr(s + 1, '/')) {
-    *s = '\0';
-    mkdir(p, 0755);
-    *s = '/';
-  }
-  FILE *f = fopen(p, "w");
-  assert_non_null(f);
-  fputs(text, f);
-  fclose(f);
-  return p;
-}
-
 static int setup(void **state)
 {
   (void)state;
-  return mkdtemp(dir) ? 0 : -1;
+  return tmp_make("test-compose");
 }
 
 static int teardown(void **state)
 {
   (void)state;
-  cleanup_free char *cmd = xasprintf("rm -rf '%s'", dir);
-  int r = system(cmd);
-  memcpy(dir + strlen(dir) - 6, "XXXXXX", 6);
-  return r == 0 ? 0 : -1;
+  return tmp_remove();
 }
 
 static int parse(const char *text, const char *dotenv, struct adr_compose *c, struct strv *withheld, adr_err *err)
@@ -68,9 +49,9 @@ static int parse(const char *text, const char *dotenv, struct adr_compose *c, st
 static void test_services(void **state)
 {
   (void)state;
-  free(put("app/Dockerfile", "FROM debian\n"));
-  free(put("db/init.sql", "select 1;\n"));
-  free(put("db.env", "# the database\nPOSTGRES_DB=app\nBARE\n"));
+  free(tmp_put("app/Dockerfile", "FROM debian\n"));
+  free(tmp_put("db/init.sql", "select 1;\n"));
+  free(tmp_put("db.env", "# the database\nPOSTGRES_DB=app\nBARE\n"));
   const char *y =
     "x-common: &common\n"
     "  environment:\n"
@@ -243,16 +224,16 @@ static void test_bounds(void **state)
 static void test_merge_files_and_order(void **state)
 {
   (void)state;
-  cleanup_free char *f1 = put("compose.yaml",
-                              "services:\n"
-                              "  app: { image: app, depends_on: [cache] }\n"
-                              "  db: { image: pg, environment: { A: \"1\", B: \"2\" } }\n"
-                              "  cache: { image: redis, depends_on: [db] }\n"
-                              "  tool: { image: t }\n");
-  cleanup_free char *f2 = put("compose.dev.yaml",
-                              "services:\n"
-                              "  db: { image: pg:16, environment: [\"B=3\", \"C=${FROM_DOTENV}\"] }\n");
-  free(put(".env", "FROM_DOTENV=dot\n"));
+  cleanup_free char *f1 = tmp_put("compose.yaml",
+                                  "services:\n"
+                                  "  app: { image: app, depends_on: [cache] }\n"
+                                  "  db: { image: pg, environment: { A: \"1\", B: \"2\" } }\n"
+                                  "  cache: { image: redis, depends_on: [db] }\n"
+                                  "  tool: { image: t }\n");
+  cleanup_free char *f2 = tmp_put("compose.dev.yaml",
+                                  "services:\n"
+                                  "  db: { image: pg:16, environment: [\"B=3\", \"C=${FROM_DOTENV}\"] }\n");
+  free(tmp_put(".env", "FROM_DOTENV=dot\n"));
   struct strv files = { 0 };
   strv_push(&files, f1);
   strv_push(&files, f2);

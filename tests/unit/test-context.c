@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "context.h"
+#include "tmpdir.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -16,35 +17,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char dir[64];
-
 static void put(const char *rel, const char *text)
 {
-  char *p = xasprintf("%s/%s", dir, rel);
-  for (char *s = strchr(p + strlen(dir) + 1, '/'); s; s = strchr(s + 1, '/')) {
-    *s = '\0';
-    mkdir(p, 0755);
-    *s = '/';
-  }
-  FILE *f = fopen(p, "w");
-  assert_non_null(f);
-  fputs(text, f);
-  fclose(f);
+  char *p = tmp_put(rel, text);
+  assert_non_null(p);
   free(p);
 }
 
 static int setup(void **state)
 {
   (void)state;
-  memcpy(dir, "/tmp/test-context.XXXXXX", sizeof("/tmp/test-context.XXXXXX"));
-  return mkdtemp(dir) ? 0 : -1;
+  return tmp_make("test-context");
 }
 
 static int teardown(void **state)
 {
   (void)state;
-  cleanup_free char *cmd = xasprintf("rm -rf '%s'", dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return tmp_remove();
 }
 
 static void test_ignore(void **state)

@@ -6,14 +6,13 @@
 #include <cmocka.h>
 
 #include "devcontainer.h"
+#include "tmpdir.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static char dir[] = "/tmp/test-devcontainer.XXXXXX";
 
 static const char *fake_env(const char *name)
 {
@@ -32,30 +31,21 @@ static const struct adr_devcontainer_vars vars = { .local_workspace = "/src/app"
 
 static char *write_file(const char *rel, const char *text)
 {
-  char *p = xasprintf("%s/%s", dir, rel);
-  char *slash = strrchr(p, '/');
-  *slash = '\0';
-  mkdir(p, 0755);
-  *slash = '/';
-  FILE *f = fopen(p, "w");
-  assert_non_null(f);
-  fputs(text, f);
-  fclose(f);
+  char *p = tmp_put(rel, text);
+  assert_non_null(p);
   return p;
 }
 
 static int setup(void **state)
 {
   (void)state;
-  memcpy(dir, "/tmp/test-devcontainer.XXXXXX", sizeof(dir));
-  return mkdtemp(dir) ? 0 : -1;
+  return tmp_make("test-devcontainer");
 }
 
 static int teardown(void **state)
 {
   (void)state;
-  cleanup_free char *cmd = xasprintf("rm -rf '%s'", dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return tmp_remove();
 }
 
 static void strip_is(const char *in, const char *want)
