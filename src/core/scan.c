@@ -433,8 +433,11 @@ int adr_image_build_scanned(struct adr_engine *e, const struct adr_build_req *re
     return -1;
   cleanup_free char *base = dockerfile_text ? adr_dockerfile_base(dockerfile_text, &req->build_args) : NULL;
   struct adr_scan_result res;
-  if (adr_image_scan(e, id, base, allow, &res, err) < 0)
-    return adr_err_prefix(err, "%s", req->tag ? req->tag : id);
+  if (adr_image_scan(e, id, base, allow, &res, err) < 0) {
+    cleanup_err adr_err ignored = NULL;
+    adr_engine_image_remove(e, id, &ignored); /* not left behind unnamed */
+    return adr_err_prefix(err, "scan %s", req->tag ? req->tag : id);
+  }
   if (res.n) {
     cleanup_err adr_err ignored = NULL;
     adr_engine_image_remove(e, id, &ignored);
