@@ -28,6 +28,18 @@ EOF
   docker build -q -t "$PROJ/noshell:1" -f "$d/Dockerfile.scratch" "$d" >/dev/null
   printf 'FROM debian:bookworm-slim\nRUN rm -f /usr/lib/x86_64-linux-gnu/libstdc++.so.6*\n' >"$d/Dockerfile.nocxx"
   docker build -q -t "$PROJ/nocxx:1" -f "$d/Dockerfile.nocxx" "$d" >/dev/null
+  # a musl userland as Alpine's (no Alpine image is reachable here): Debian's
+  # musl and busybox-static, and no glibc at all
+  cat >"$d/Dockerfile.musl" <<'DF'
+FROM debian:bookworm-slim AS parts
+RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends musl busybox-static >/dev/null
+FROM scratch
+COPY --from=parts /bin/busybox /bin/busybox
+COPY --from=parts /lib/ld-musl-x86_64.so.1 /lib/ld-musl-x86_64.so.1
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+RUN mkdir -p /etc /tmp /usr/bin && echo 'root:x:0:0:root:/root:/bin/sh' >/etc/passwd && echo 'root:x:0:' >/etc/group
+DF
+  docker build -q -t "$PROJ/musl:1" -f "$d/Dockerfile.musl" "$d" >/dev/null
 }
 
 teardown_file() {
@@ -105,6 +117,24 @@ leftovers() {
   # the control: the same agent on the project image that has libstdc++ builds
   run adr run pi --image "$PROJ/app:1" --prompt true --model nosuch/model
   [[ "$output" != *"cannot run in this image"* ]]
+  [ "$(leftovers)" -eq 0 ]
+}
+
+@test "a musl userland (as Alpine's): npm agents refused with the reason; an agent that is a program of the image runs" {
+  run --separate-stderr adr run pi --image "$PROJ/musl:1" --prompt true
+  [ "$status" -eq 1 ]
+  [[ "$stderr" == *"adr: project image '$PROJ/musl:1': node (from the agent's image) cannot run in this image: it needs glibc >= 2.28 and libstdc++ (musl images such as Alpine are not supported for npm agents)" ]]
+  # an agent with no npm package, whose program the image has (busybox's sh)
+  cat >"$XDG_CONFIG_HOME/adr/agents/ash.json" <<'JSON'
+{ "name": "ash", "description": "test agent: the image's own sh", "npm": { "package": "none", "version": "0" },
+  "binary": "sh", "args": { "interactive": ["-i"], "headless": ["-c", "{prompt}"] } }
+JSON
+  docker tag "$AGENTS_PREFIX/sh:latest" "$AGENTS_PREFIX/ash:latest"
+  run --separate-stderr adr run ash --image "$PROJ/musl:1" --prompt '[ -e /lib/ld-musl-x86_64.so.1 ] && echo musl; [ -e /lib/x86_64-linux-gnu/libc.so.6 ] || echo no-glibc; grep -E "^(CapEff|NoNewPrivs)" /proc/self/status | tr -s "\t " " "; echo hi >/workspace/from-musl.txt && echo wrote'
+  docker rmi "$AGENTS_PREFIX/ash:latest" >/dev/null 2>&1 || true
+  [ "$status" -eq 0 ] || { echo "$stderr"; false; }
+  [ "$output" = "$(printf 'musl\nno-glibc\nCapEff: 0000000000000000\nNoNewPrivs: 1\nwrote')" ]
+  [ "$(stat -c %u:%g from-musl.txt)" = "$(id -u):$(id -g)" ]
   [ "$(leftovers)" -eq 0 ]
 }
 
