@@ -250,10 +250,10 @@ JSON
 
 @test "devcontainer.json: what adr refuses, it names; nothing starts" {
   mkdir -p .devcontainer
-  printf '{ "image": "%s/app:1", "features": { "ghcr.io/devcontainers/features/node:1": {} } }' "$PROJ" >.devcontainer/devcontainer.json
+  printf '{ "image": "%s/app:1", "features": { "features.example.internal/node:1": {} } }' "$PROJ" >.devcontainer/devcontainer.json
   run --separate-stderr adr run sh --prompt true
   [ "$status" -ne 0 ]
-  [[ "$stderr" == *"devcontainer.json: 'features' (ghcr.io/devcontainers/features/node:1) are not supported by adr: install them in the image (build.dockerfile), or run with --no-devcontainer" ]]
+  [[ "$stderr" == *"devcontainer.json: 'features' (features.example.internal/node:1) are not supported by adr: install them in the image (build.dockerfile), or run with --no-devcontainer" ]]
   printf '{ "image": "%s/app:1", "mounts": ["source=%s,target=/h,type=bind"] }' "$PROJ" "$HOME" >.devcontainer/devcontainer.json
   run --separate-stderr adr run sh --prompt true
   [ "$status" -ne 0 ]

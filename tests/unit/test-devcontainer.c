@@ -96,7 +96,7 @@ static void test_full(void **state)
                "  \"postCreateCommand\": \"make deps && echo 'ok'\",\n"
                "  \"postStartCommand\": [\"make\", \"serve\"],\n"
                "  \"forwardPorts\": [3000, \"db:5432\"],\n"
-               "  \"features\": { \"ghcr.io/devcontainers/features/node:1\": {} },\n"
+               "  \"features\": { \"features.example.internal/node:1\": {} },\n"
                "}\n");
   cleanup_free char *found = NULL;
   assert_int_equal(adr_devcontainer_find(dir, &found), 0);
@@ -133,7 +133,7 @@ static void test_full(void **state)
   assert_string_equal(d.forward_ports.v[0], "3000");
   assert_string_equal(d.forward_ports.v[1], "db:5432");
   assert_int_equal(d.features.n, 1);
-  assert_string_equal(d.features.v[0], "ghcr.io/devcontainers/features/node:1");
+  assert_string_equal(d.features.v[0], "features.example.internal/node:1");
   adr_devcontainer_free(&d);
 }
 
