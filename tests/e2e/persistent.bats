@@ -9,10 +9,7 @@ load ../lib/agents
 
 setup_file() { agents_setup_file; }
 
-teardown_file() {
-  agents_remove_left
-  agents_teardown_file
-}
+teardown_file() { agents_teardown_file; }
 
 setup() { agents_setup shared.txt $'one\ntwo\nthree'; }
 

@@ -70,6 +70,7 @@ agents_teardown_started() {
 }
 
 agents_teardown_file() {
+  agents_remove_left
   mock_stop
   docker rmi "$AGENTS_PREFIX/sh:latest" "$AGENTS_PREFIX/pi:latest" >/dev/null 2>&1 || true
 }
