@@ -44,7 +44,8 @@ static void test_patterns(void **state)
   assert_null(hit("AKIA_HEADER_NAME_FOR_X")); /* not its alphabet */
   assert_string_equal(hit("token: ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z5A\n"), "a GitHub token");
   assert_null(hit("ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY")); /* 34 */
-  assert_string_equal(hit("//npm.example.internal/:_authToken=npm_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z5A"), "an npm token");
+  assert_string_equal(hit("//npm.example.internal/:_authToken=npm_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z5A"),
+                      "an npm token");
   assert_null(hit("const npm_config_cache = 1;"));
   assert_string_equal(hit("SLACK=xoxb-123456789012-1234567890123-AbCdEfGhIjKl"), "a Slack token");
   assert_null(hit("xoxb-"));
