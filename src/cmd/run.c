@@ -31,6 +31,7 @@ enum {
   OPT_ALLOW,
   OPT_ALLOW_PRESET,
   OPT_NO_RELAY,
+  OPT_NO_MCP,
 };
 
 /* The options adr run and adr start share (one macro, two tables). */
@@ -59,6 +60,7 @@ enum {
   { "allow", required_argument, NULL, OPT_ALLOW }, \
   { "allow-preset", required_argument, NULL, OPT_ALLOW_PRESET }, \
   { "no-relay", no_argument, NULL, OPT_NO_RELAY }, \
+  { "no-mcp", no_argument, NULL, OPT_NO_MCP }, \
   { "yes", no_argument, NULL, OPT_YES }, \
   { "help", no_argument, NULL, 'h' }
 /* clang-format on */
@@ -133,6 +135,7 @@ static const char run_help[] =
   "                           pip, the workspace's git remotes)\n"
   "      --no-relay           no credential relay: the agent's config is staged\n"
   "                           whole and -e keys enter the sandbox (ADR_RELAY=off)\n"
+  "      --no-mcp             leave out the MCP servers of ~/.config/adr/mcp.json\n"
   "      --unsafe WHAT        turn one protection off: writable-root,\n"
   "                           no-seccomp, new-privileges, no-limits\n"
   "      --yes                build a missing image without asking\n\n"
@@ -193,6 +196,7 @@ int run_parse(const struct adr_cmd_entry *self, const struct cmd_args *a, bool p
   o->no_worktree = args_has(a, OPT_NO_WORKTREE);
   o->network = args_get(a, OPT_NETWORK);
   o->no_relay = args_has(a, OPT_NO_RELAY);
+  o->no_mcp = args_has(a, OPT_NO_MCP);
   args_all(a, 'e', &lists->env);
   args_all(a, OPT_ENV_FILE, &lists->env_files);
   args_all(a, 'm', &lists->mounts);

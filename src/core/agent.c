@@ -1,4 +1,5 @@
 #include "agent.h"
+#include "mcp.h"
 #include "creds.h"
 #include "netpolicy.h"
 #include "buf.h"
@@ -25,6 +26,9 @@ void adr_agent_free(struct adr_agent *a)
   free(a->configs);
   free(a->config_file_home);
   free(a->skills_dir);
+  free(a->mcp_dialect);
+  free(a->mcp_json);
+  free(a->mcp_at);
   strv_free(&a->env);
   strv_free(&a->interactive_args);
   strv_free(&a->headless_args);
@@ -49,7 +53,7 @@ bool adr_agent_name_valid(const char *s)
 
 static const char *const known_top[] = { "name",        "description", "npm",     "binary",    "config",
                                          "config_file", "env",         "args",    "api_hosts", "login_hosts",
-                                         "network",     "credentials", "comment", "skills" };
+                                         "network",     "credentials", "comment", "skills",    "mcp" };
 
 static int get_str(json_t *o, const char *key, bool required, char **out, const char *ctx, adr_err *err)
 {
@@ -62,6 +66,37 @@ static int get_str(json_t *o, const char *key, bool required, char **out, const 
   if (!json_is_string(v))
     return adr_err_set(err, EINVAL, "%s: \"%s\" must be a string", ctx, key);
   *out = xstrdup(json_string_value(v));
+  return 0;
+}
+
+static bool safe_home_rel(const char *p);
+
+/* "mcp": {"dialect": D, "json": FILE, "at": MEMBER} (a JSON dialect) or
+ * {"dialect": "codex"} (arguments) */
+static int get_mcp(json_t *j, struct adr_agent *a, const char *ctx, adr_err *err)
+{
+  json_t *m = json_object_get(j, "mcp");
+  if (!m)
+    return 0;
+  const char *k;
+  json_t *v;
+  if (!json_is_object(m))
+    return adr_err_set(err, EINVAL, "%s: \"mcp\" must be an object", ctx);
+  json_object_foreach (m, k, v)
+    if (!streq(k, "dialect") && !streq(k, "json") && !streq(k, "at"))
+      return adr_err_set(err, EINVAL, "%s: \"mcp\": unknown field \"%s\"", ctx, k);
+  if (get_str(m, "dialect", true, &a->mcp_dialect, ctx, err) < 0 ||
+      get_str(m, "json", false, &a->mcp_json, ctx, err) < 0 || get_str(m, "at", false, &a->mcp_at, ctx, err) < 0)
+    return -1;
+  if (!adr_mcp_dialect_valid(a->mcp_dialect))
+    return adr_err_set(err, EINVAL, "%s: \"mcp\": unknown dialect \"%s\" (claude, gemini, copilot, opencode, codex)",
+                       ctx, a->mcp_dialect);
+  bool js = adr_mcp_dialect_json(a->mcp_dialect);
+  if (js != (a->mcp_json && a->mcp_at))
+    return adr_err_set(err, EINVAL, "%s: \"mcp\": the %s dialect %s \"json\" and \"at\"", ctx, a->mcp_dialect,
+                       js ? "needs" : "takes no");
+  if (js && (!safe_home_rel(a->mcp_json) || !*a->mcp_at || strchr(a->mcp_at, '.')))
+    return adr_err_set(err, EINVAL, "%s: \"mcp\": \"json\" is a file below HOME, \"at\" a member name", ctx);
   return 0;
 }
 
@@ -170,6 +205,8 @@ int adr_agent_parse(const char *json, size_t len, const char *source, struct adr
     adr_err_set(err, EINVAL, "%s: \"skills\" must be a directory below the home, \"~/...\"", ctx);
     goto out;
   }
+  if (get_mcp(j, a, ctx, err) < 0)
+    goto out;
   if (a->config_file_home && !safe_home_rel(a->config_file_home)) {
     adr_err_set(err, EINVAL, "%s: \"config_file\" must be a relative path inside HOME", ctx);
     goto out;

@@ -33,7 +33,11 @@ struct adr_agent {
   char *network;           /* default network mode, NULL = adr's default */
   char *credentials;       /* the "credentials" object as JSON text (creds.h), or NULL */
   char *skills_dir;        /* "skills": its user-level skills directory on the host ("~/..."), or NULL */
-  char *source;            /* "built-in" or the file it came from */
+  /* "mcp": how its MCP client is given mcp.json's servers (mcp.h): a
+   * dialect, and for a JSON one the file (HOME-relative) and the member
+   * that holds the servers; NULL: it has no MCP client */
+  char *mcp_dialect, *mcp_json, *mcp_at;
+  char *source; /* "built-in" or the file it came from */
 };
 
 void adr_agent_free(struct adr_agent *a);

@@ -25,6 +25,7 @@ struct planner {
   json_t *auth;            /* the agent's own login file of API keys, by provider (opencode's auth.json) */
   json_t *auth_seen;       /* providers that took their key from it */
   char *auth_shown;
+  struct strv mcp_secrets; /* sidecars' secret values (never on the sandbox's side) */
 };
 
 char *cp_host_path(const struct planner *pl, const char *rel);
@@ -49,6 +50,11 @@ void cp_key_json_set(struct planner *pl, json_t *places, const char *sentinel);
 void cp_json_set_value(json_t *j, json_t *x, const char *sentinel);
 void cp_scrub_json(json_t *j, const struct adr_creds_plan *p, unsigned depth);
 void cp_do_routes(struct planner *pl);
+/* creds-mcp.c: mcp.json's servers for the agent: routes, sidecars, its
+ * MCP config (a JSON copy or arguments) */
+int cp_do_mcp(struct planner *pl, adr_err *err);
+/* no sidecar's secret on the sandbox's side either */
+int cp_mcp_fail_closed(struct planner *pl, adr_err *err);
 void cp_do_providers(struct planner *pl);
 
 #endif

@@ -152,6 +152,7 @@ const char *cp_route_add(struct planner *pl, const char *want, const char *upstr
   r->sentinel = sentinel();
   r->key = xstrdup(key);
   r->source = xstrdup(src);
+  r->path = NULL;
   return r->name;
 }
 
@@ -165,6 +166,7 @@ static void planner_release(struct planner *pl)
   strv_free(&pl->file_env);
   strv_free(&pl->file_src);
   strv_free(&pl->active_keys);
+  strv_wipe(&pl->mcp_secrets);
   json_decref(pl->auth);
   json_decref(pl->auth_seen);
   free(pl->auth_shown);
@@ -270,10 +272,10 @@ int adr_creds_plan(const struct adr_creds_in *in, struct adr_creds_plan *p, adr_
 {
   memset(p, 0, sizeof(*p));
   const char *text = in->agent->credentials;
-  if (!text)
+  if (!text && !(in->mcp && in->mcp->n))
     return 0;
   json_error_t je;
-  json_t *def = json_loads(text, 0, &je);
+  json_t *def = text ? json_loads(text, 0, &je) : json_object();
   if (!def)
     return adr_err_set(err, EINVAL, "agent '%s': credentials: %s", in->agent->name, je.text);
   struct planner pl = { .in = in, .p = p, .def = def };
@@ -342,6 +344,16 @@ int adr_creds_plan(const struct adr_creds_in *in, struct adr_creds_plan *p, adr_
         strv_pushf(&p->notes, "%s", why);
     }
   }
+  p->n_agent_routes = p->n_routes;
+  if (cp_do_mcp(&pl, err) < 0) {
+    for (size_t f = 0; f < pl.n_jf; f++) {
+      json_decref(pl.jf[f].j);
+      free(pl.jf[f].rel);
+    }
+    free(pl.jf);
+    planner_release(&pl);
+    return -1;
+  }
   for (size_t f = 0; f < pl.n_jf; f++) {
     if (!pl.jf[f].j || strv_contains(&p->hide, pl.jf[f].rel)) { /* hidden: read, never staged */
       json_decref(pl.jf[f].j);
@@ -356,7 +368,7 @@ int adr_creds_plan(const struct adr_creds_in *in, struct adr_creds_plan *p, adr_
     json_decref(pl.jf[f].j);
   }
   free(pl.jf);
-  if (fail_closed(&pl, err) < 0) {
+  if (fail_closed(&pl, err) < 0 || cp_mcp_fail_closed(&pl, err) < 0) {
     planner_release(&pl);
     return -1;
   }
@@ -377,8 +389,21 @@ void adr_creds_plan_free(struct adr_creds_plan *p)
     free(r->sentinel);
     free(r->key);
     free(r->source);
+    free(r->path);
   }
   free(p->routes);
+  for (size_t i = 0; i < p->n_sidecars; i++) {
+    struct adr_mcp_sidecar *c = &p->sidecars[i];
+    free(c->name);
+    free(c->image);
+    strv_free(&c->argv);
+    if (c->env_json)
+      explicit_bzero(c->env_json, strlen(c->env_json));
+    free(c->env_json);
+  }
+  free(p->sidecars);
+  strv_free(&p->mcp_hosts);
+  strv_free(&p->mcp_names);
   /* on the error paths these may still hold a key (a variable or an
    * argument that would have carried it): wiped like the keys */
   for (size_t i = 0; i < p->n_overlays; i++) {
@@ -406,7 +431,9 @@ char *adr_creds_route_file(const struct adr_creds_plan *p)
     const struct adr_relay_route *r = &p->routes[i];
     buf_printf(&b, GW_ROUTE_KW_ROUTE " %s %s\n" GW_ROUTE_KW_SENTINEL " %s\n" GW_ROUTE_KW_KEY " %s\n", r->name,
                r->upstream, r->sentinel, r->key);
-    for (const char *const *pp = adr_relay_api_paths(r->api); pp && *pp; pp++)
+    if (r->path)
+      buf_printf(&b, GW_ROUTE_KW_PATH " %s\n", r->path);
+    for (const char *const *pp = r->path ? NULL : adr_relay_api_paths(r->api); pp && *pp; pp++)
       buf_printf(&b, GW_ROUTE_KW_PATH " %s\n", *pp);
   }
   return buf_steal(&b);

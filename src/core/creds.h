@@ -19,6 +19,7 @@
 #define ADR_CREDS_H
 
 #include "agent.h"
+#include "mcp.h"
 #include "err.h"
 #include "util.h"
 
@@ -33,6 +34,17 @@ struct adr_relay_route {
   char *sentinel; /* what the sandbox holds */
   char *key;      /* the real credential (zeroed when freed) */
   char *source;   /* where it came from, for messages */
+  char *path;     /* api "mcp": the one path served (a remote MCP server's), else NULL */
+};
+
+/* A stdio MCP server that needs a secret: it runs beside the sandbox
+ * (launch-mcp.c), never in it. */
+struct adr_mcp_sidecar {
+  char *name;
+  char *image; /* NULL: the sandbox's */
+  struct strv argv;
+  char *env_json; /* its environment, secrets resolved (zeroed when freed) */
+  bool net_none;
 };
 
 struct adr_creds_overlay {
@@ -52,6 +64,11 @@ struct adr_creds_plan {
   struct strv notes;     /* what the user should know, one line each */
   bool key_seen;         /* a key was found, relayed or not (notes say why not) */
   struct strv key_names; /* no key found at all: the variables that would have given one */
+  size_t n_agent_routes; /* routes that carry the agent's own keys (the rest are MCP servers') */
+  struct adr_mcp_sidecar *sidecars;
+  size_t n_sidecars;
+  struct strv mcp_hosts; /* remote MCP servers reached directly: host:port for the allowlist */
+  struct strv mcp_names; /* the servers the agent is given */
 };
 
 struct adr_creds_in {
@@ -62,6 +79,7 @@ struct adr_creds_in {
   const struct strv *user_env; /* the run's KEY=VALUE entries */
   const char *secrets_dir;     /* NULL: no secret store */
   const char *(*getenv)(const char *name);
+  const struct adr_mcp *mcp; /* mcp.json's servers, or NULL */
 };
 
 int adr_creds_plan(const struct adr_creds_in *in, struct adr_creds_plan *p, adr_err *err);

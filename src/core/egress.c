@@ -358,8 +358,24 @@ int adr_egress_up(struct adr_engine *e, const struct adr_egress_req *r, struct a
   return adr_err_set(err, EINVAL, "unknown network mode");
 }
 
+void adr_egress_mcp_files_remove(const char *dir)
+{
+  DIR *d = opendir(dir);
+  if (!d)
+    return;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL)
+    if (str_has_prefix(de->d_name, ADR_EGRESS_MCP_PREFIX)) {
+      cleanup_free char *p = xasprintf("%s/%s", dir, de->d_name);
+      unlink(p);
+    }
+  closedir(d);
+  rmdir(dir); /* only when nothing else is kept there */
+}
+
 void adr_egress_down_files(const char *dir)
 {
+  adr_egress_mcp_files_remove(dir);
   const char *files[] = { GW_FILE_POLICY, GW_FILE_READY, GW_FILE_ROUTES, GW_FILE_CA, GW_FILE_CLAIM };
   for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
     cleanup_free char *p = xasprintf("%s/%s", dir, files[i]);

@@ -60,6 +60,10 @@ int adr_egress_down(struct adr_engine *e, const char *sandbox, const char *dir, 
 /* Removes the gateway's files in dir (policy, ready file) and dir when
  * nothing else is left; the decision log stays. */
 void adr_egress_down_files(const char *dir);
+/* An MCP sidecar's environment file in a sandbox's egress dir:
+ * mcp-NAME.env (it holds the server's secrets; launch-mcp.c) */
+#define ADR_EGRESS_MCP_PREFIX "mcp-"
+void adr_egress_mcp_files_remove(const char *dir);
 
 /* ------------------------------------------------------------ the pool
  *

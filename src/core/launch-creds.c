@@ -88,6 +88,7 @@ static int plan_relay(struct adr_launch *l, adr_err *err)
     .user_env = &l->ro.env,
     .secrets_dir = sdir,
     .getenv = creds_getenv,
+    .mcp = &l->mcp,
   };
   if (adr_creds_plan(&ci, &l->creds, err) < 0)
     return -1;
@@ -99,6 +100,13 @@ static int plan_relay(struct adr_launch *l, adr_err *err)
   l->ro.pre_args = &l->creds.args;
   if (l->creds.n_routes && l->pol.mode == ADR_NET_NONE)
     adr_emit(&l->ev, ADR_EVENT_HINT, "no network: the credential relay is off, the agent cannot reach its API");
+  for (size_t i = 0; i < l->creds.mcp_hosts.n; i++)
+    if (adr_netpolicy_add(&l->pol, l->creds.mcp_hosts.v[i], "mcp.json:", err) < 0)
+      return -1;
+  if (l->creds.mcp_names.n) {
+    cleanup_free char *names = strv_join(&l->creds.mcp_names, ", ");
+    adr_emit(&l->ev, ADR_EVENT_INFO, "MCP servers for %s: %s", l->agent->name, names);
+  }
   return 0;
 }
 
@@ -137,8 +145,14 @@ int launch_plan_creds(struct adr_launch *l, adr_err *err)
     adr_emit(&l->ev, ADR_EVENT_WARNING,
              "credential relay off (%s): the agent's config is staged whole and -e keys enter the sandbox",
              o->no_relay ? "--no-relay" : adr_config_entry(l->config, "ADR_RELAY")->origin);
-  if (check_mounts(l, relay, err) < 0)
+  if (check_mounts(l, relay, err) < 0 || launch_plan_mcp(l, err) < 0)
     return -1;
+  bool mcp_for = false;
+  for (size_t i = 0; i < l->mcp.n; i++)
+    mcp_for = mcp_for || adr_mcp_for(&l->mcp.v[i], l->agent->name);
+  if (!relay && mcp_for)
+    adr_emit(&l->ev, ADR_EVENT_WARNING,
+             "mcp.json's servers are not given with the relay off: their secrets would enter the sandbox");
   if (relay && plan_relay(l, err) < 0)
     return -1;
   for (size_t i = 0; i < l->creds.n_overlays; i++)
@@ -147,7 +161,7 @@ int launch_plan_creds(struct adr_launch *l, adr_err *err)
   /* the agent's API hosts: reached through the relay when it carries the
    * agent's keys, else directly, with its login hosts (the agent logs in
    * by itself) */
-  if (!l->creds.n_routes) {
+  if (!l->creds.n_agent_routes) {
     cleanup_free char *asrc = xasprintf("agent %s:", l->agent->name);
     const struct strv *hl[] = { &l->agent->api_hosts, &l->agent->login_hosts };
     for (size_t k = 0; k < ARRAY_SIZE(hl); k++)
@@ -155,7 +169,7 @@ int launch_plan_creds(struct adr_launch *l, adr_err *err)
         if (adr_netpolicy_add(&l->pol, hl[k]->v[i], asrc, err) < 0)
           return -1;
   }
-  if (relay && !l->creds.n_routes && l->creds.key_names.n && !o->shell && !o->command)
+  if (relay && !l->creds.n_agent_routes && l->creds.key_names.n && !o->shell && !o->command)
     warn_no_key(l);
   return 0;
 }

@@ -54,6 +54,16 @@ int launch_services_up(struct adr_launch *l, adr_err *err);
 int launch_services_join(struct adr_launch *l, adr_err *err);
 void launch_services_free(struct adr_launch *l);
 
+/* a container's last lines of output, as one line (" | " between) */
+char *launch_last_lines(struct adr_engine *e, const char *id);
+
+/* launch-mcp.c: mcp.json's servers */
+/* read (plan; not with --no-mcp), for the credential planner */
+int launch_plan_mcp(struct adr_launch *l, adr_err *err);
+/* made (prepare, before the sandbox): the sidecars, each serving its
+ * socket; the sandbox's label */
+int launch_mcp_up(struct adr_launch *l, adr_err *err);
+
 /* launch-ssh.c: --ssh's host key, authorized keys and sshd_config in the
  * identity directory, and the label */
 int launch_ssh_files(struct adr_launch *l, adr_err *err);

@@ -99,7 +99,7 @@ int launch_plan_services(struct adr_launch *l, struct strv *withheld, adr_err *e
 /* ------------------------------------------------------------ up */
 
 /* The last lines a service wrote, for the error that names it. */
-static char *last_lines(struct adr_engine *e, const char *id)
+char *launch_last_lines(struct adr_engine *e, const char *id)
 {
   int fd = memfd_create("adr-svc-log", MFD_CLOEXEC);
   if (fd < 0)
@@ -155,7 +155,7 @@ static int wait_ready(struct adr_launch *l, const char *svc, const char *id, adr
       return 0;
     }
     if (failed || unhealthy) {
-      cleanup_free char *logs = last_lines(l->engine, id);
+      cleanup_free char *logs = launch_last_lines(l->engine, id);
       if (failed)
         return adr_err_set(err, ECHILD, "service '%s' exited with status %d%s%s", svc, code, *logs ? ": " : "", logs);
       return adr_err_set(err, ECHILD, "service '%s' is unhealthy%s%s", svc, *logs ? ": " : "", logs);

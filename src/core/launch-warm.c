@@ -46,7 +46,7 @@ bool launch_warm_fits(const struct adr_launch *l)
 {
   const char *b = l->o->branch;
   /* a branch adr/X: the refs directory mounted writable is the same */
-  return l->o->persistent && !l->o->no_worktree && !l->o->team && !l->o->ssh && !l->compose &&
+  return l->o->persistent && !l->o->no_worktree && !l->o->team && !l->o->ssh && !l->compose && !l->creds.n_sidecars &&
          l->pol.mode != ADR_NET_OPEN && (!b || (str_has_prefix(b, "adr/") && !strchr(b + 4, '/'))) &&
          launch_warm_size(l) > 0;
 }

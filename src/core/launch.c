@@ -94,6 +94,7 @@ void adr_launch_free(struct adr_launch *l)
     explicit_bzero(l->ro.env.v[i], strlen(l->ro.env.v[i]));
   strv_free(&l->ro.env);
   adr_netpolicy_free(&l->pol);
+  adr_mcp_free(&l->mcp);
   strv_free(&l->gpus.device_ids);
   strv_free(&l->agent_args);
   strv_free(&l->presets);

@@ -72,6 +72,7 @@ struct adr_launch_opts {
   const struct strv *allow;   /* --allow */
   const struct strv *presets; /* --allow-preset */
   bool no_relay;
+  bool no_mcp;     /* --no-mcp: mcp.json's servers are not given */
   unsigned unsafe; /* ADR_UNSAFE_* */
   char *const *agent_args;
   size_t n_agent_args;
@@ -114,6 +115,8 @@ struct adr_launch {
   struct adr_mounts mounts;
   struct adr_run_opts ro; /* adr_run_spec's inputs; ro.env (the user's KEY=VALUE, after the relay
                                       took its keys) is owned */
+  struct adr_mcp mcp;     /* mcp.json's servers (launch-mcp.c) */
+  bool mcp_up;            /* sidecars were made */
   struct adr_creds_plan creds;
   struct strv overlay_rels;
   struct strv agent_args; /* ADR_ARGS_AGENT's, then the command line's */

@@ -261,8 +261,9 @@ static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *
 
 int adr_identity_remove(const char *dir, adr_err *err)
 {
-  /* the staged copies, and a warm sandbox's files (core/launch-warm.c) */
-  static const char *const subs[] = { "stage", "warm" };
+  /* the staged copies, a warm sandbox's files (core/launch-warm.c), the
+   * MCP sidecars' sockets (core/launch-mcp.c) */
+  static const char *const subs[] = { "stage", "warm", "mcp" };
   for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
     cleanup_free char *sub = xasprintf("%s/%s", dir, subs[i]);
     if (nftw(sub, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)

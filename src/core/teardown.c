@@ -30,9 +30,11 @@ void adr_teardown_of_pagent(const struct adr_pagent *a, struct adr_teardown *t)
   t->forget_log = true;
   const char *svc = adr_labels_get(&a->c.labels, ADR_LABEL_SERVICES);
   t->services_net = svc && t->sandbox ? svc : NULL;
+  t->mcp = t->sandbox && adr_labels_get(&a->c.labels, ADR_LABEL_MCP) != NULL;
 }
 
-static void services(struct adr_engine *e, const struct adr_teardown *t, bool remove, const struct adr_events *ev);
+static void services(struct adr_engine *e, const struct adr_teardown *t, const char *kind, bool remove,
+                     const struct adr_events *ev);
 
 int adr_teardown_stop(struct adr_engine *e, const struct adr_teardown *t, bool running, adr_err *err)
 {
@@ -45,7 +47,9 @@ int adr_teardown_stop(struct adr_engine *e, const struct adr_teardown *t, bool r
     adr_engine_container_stop(e, gw, GATEWAY_GRACE_S, &ignored);
   }
   if (t->services_net && t->sandbox)
-    services(e, t, false, NULL);
+    services(e, t, "service", false, NULL);
+  if (t->mcp && t->sandbox)
+    services(e, t, "mcp", false, NULL);
   return r < 0 ? -1 : 0;
 }
 
@@ -58,24 +62,26 @@ static void warn(const struct adr_events *ev, adr_err *e, const char *what, cons
   adr_err_free(e);
 }
 
-/* The sandbox's compose services, stopped (remove false) or removed. */
-static void services(struct adr_engine *e, const struct adr_teardown *t, bool remove, const struct adr_events *ev)
+/* The sandbox's compose services or MCP sidecars (kind), stopped (remove
+ * false) or removed. */
+static void services(struct adr_engine *e, const struct adr_teardown *t, const char *kind, bool remove,
+                     const struct adr_events *ev)
 {
   cleanup_strv struct strv f = { 0 };
   strv_pushf(&f, ADR_LABEL_FOR "=%s", t->sandbox);
-  strv_push(&f, ADR_LABEL_KIND "=service");
+  strv_pushf(&f, ADR_LABEL_KIND "=%s", kind);
   struct adr_container *v = NULL;
   size_t n = 0;
   cleanup_err adr_err err = NULL;
   if (adr_engine_container_list(e, &f, true, &v, &n, &err) < 0) {
-    warn(ev, &err, "services of", t->sandbox);
+    warn(ev, &err, streq(kind, "mcp") ? "MCP sidecars of" : "services of", t->sandbox);
     return;
   }
   for (size_t i = 0; i < n; i++) {
     int r = remove ? adr_engine_container_remove(e, v[i].id, true, &err)
                    : adr_engine_container_stop(e, v[i].id, STOP_GRACE_S, &err);
     if (r < 0)
-      warn(ev, &err, remove ? "remove service" : "stop service", v[i].name);
+      warn(ev, &err, remove ? "remove" : "stop", v[i].name);
   }
   adr_containers_free(v, n);
 }
@@ -116,6 +122,14 @@ static void host_state(const struct adr_teardown *t, const struct adr_events *ev
     warn(ev, &e, NULL, NULL);
   if (ident && adr_identity_remove(ident, &e) < 0)
     warn(ev, &e, NULL, NULL);
+}
+
+/* The MCP sidecars, then their environment files (their secrets) */
+static void mcp(struct adr_engine *e, const struct adr_teardown *t, const struct adr_events *ev)
+{
+  services(e, t, "mcp", true, ev);
+  cleanup_free char *own = t->egress_dir ? NULL : adr_layout_state_path(ADR_STATE_EGRESS, t->sandbox);
+  adr_egress_mcp_files_remove(t->egress_dir ? t->egress_dir : own);
 }
 
 static void egress(struct adr_engine *e, const struct adr_teardown *t, const struct adr_events *ev)
@@ -164,9 +178,11 @@ int adr_teardown(struct adr_engine *e, const struct adr_teardown *t, const struc
     warn(ev, &e1, "remove sandbox", t->who);
     return 0; /* what it uses stays: the reaper or the next attempt finishes */
   }
+  if (t->mcp && t->sandbox) /* they use its identity dir */
+    mcp(e, t, ev);
   host_state(t, ev);
   if (t->services_net && t->sandbox)
-    services(e, t, true, ev);
+    services(e, t, "service", true, ev);
   if (t->egress)
     egress(e, t, ev);
   if (t->services_net && t->sandbox)

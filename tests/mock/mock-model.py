@@ -18,6 +18,11 @@ Stateless script, decided from each request alone:
 The prompt names the file with this exact grammar (anywhere in the request):
   Create a file named NAME containing exactly: TEXT
 NAME is [A-Za-z0-9._/-]+ relative to /workspace, TEXT is [A-Za-z0-9._-]+.
+Or, for a call of a tool whose name ends in NAME (an MCP server's), with
+{"text": TEXT}:
+  Call the tool [[NAME]] with text [[TEXT]]
+A tool result holding "probe-ok:..." (tests/mock/mcp-server.js) is logged
+as "probes".
 Or, for a shell tool call with a given command (no quotes or backslashes):
   Run this shell command exactly: [[COMMAND]]
 A write-like tool is preferred (write, Write, write_file, create, ...; the
@@ -44,6 +49,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+TOOL_RE = re.compile(r"Call the tool \[\[([A-Za-z0-9_-]+)\]\] with text \[\[([A-Za-z0-9._-]+)\]\]")
+PROBE_RE = re.compile(r"probe-ok:[A-Za-z0-9_-]+:[A-Za-z0-9._-]*:[0-9a-f]{16}|probe-ok:[A-Za-z0-9_-]+:[A-Za-z0-9._-]*:none")
 SHELL_RE = re.compile(r"Run this shell command exactly: \[\[([^\]\"\\]+)\]\]")
 PROMPT_RE = re.compile(r"file named ([A-Za-z0-9._/-]+) containing exactly: ([A-Za-z0-9._-]+)")
 WRITE_TOOLS = ["write", "write_file", "create", "create_file", "writefile", "file_write"]
@@ -124,6 +131,13 @@ def decide(tools, has_result, body_text):
         return ("text", "done")
     if not tools:
         return ("text", "Hello from the mock model.")
+    call = TOOL_RE.findall(body_text)
+    if call:
+        suffix, arg = call[-1]
+        for n, _ in tools:
+            if n.endswith(suffix):
+                return ("tool", n, {"text": arg})
+        return ("text", "I have no tool named like " + suffix + ".")
     shell = SHELL_RE.findall(body_text)
     if shell:
         by_lower = {n.lower(): (n, s) for n, s in tools}
@@ -191,6 +205,7 @@ class Handler(BaseHTTPRequestHandler):
             "key": self.key(), "protocol": protocol,
             "tools": len(tools or []), "tool_names": [t[0] for t in (tools or [])][:40],
             "reply": reply,
+            "probes": PROBE_RE.findall(getattr(self, "body_text", "")),
         }
 
     # ------------------------------------------------------------------ verbs
@@ -211,6 +226,7 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b""
         text = raw.decode("utf-8", "replace")
+        self.body_text = text
         try:
             body = json.loads(text) if text else {}
         except ValueError:
