@@ -172,7 +172,7 @@ int cp_do_mcp(struct planner *pl, adr_err *err)
     cleanup_strv struct strv args = { 0 }, env = { 0 }, headers = { 0 };
     cleanup_free char *url = NULL, *sock = NULL;
     struct adr_mcp_entry e = { .name = s->name, .kind = s->kind, .args = &args, .env = &env, .headers = &headers };
-    if (s->kind == ADR_MCP_STDIO && (s->secret || s->image || s->net_none)) {
+    if (adr_mcp_sidecar(s)) {
       if (sidecar(pl, s, err) < 0)
         return -1;
       sock = xasprintf(ADR_MCP_SOCK_DIR "/%s.sock", s->name);

@@ -33,8 +33,7 @@ int launch_plan_mcp(struct adr_launch *l, adr_err *err)
 {
   if (l->o->no_mcp || l->o->shell || l->o->command)
     return 0;
-  cleanup_free char *dir = adr_config_dir();
-  cleanup_free char *path = xasprintf("%s/" ADR_MCP_FILE, dir);
+  cleanup_free char *path = adr_mcp_path();
   return adr_mcp_load(path, &l->mcp, err);
 }
 

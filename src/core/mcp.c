@@ -4,6 +4,7 @@
 #include "buf.h"
 #include "creds.h"
 #include "parse.h"
+#include "paths.h"
 #include "secret.h"
 
 #include <errno.h>
@@ -32,6 +33,36 @@ void adr_mcp_free(struct adr_mcp *m)
 bool adr_mcp_for(const struct adr_mcp_server *s, const char *agent)
 {
   return s->agents.n == 0 || strv_contains(&s->agents, agent);
+}
+
+char *adr_mcp_path(void)
+{
+  cleanup_free char *dir = adr_config_dir();
+  return xasprintf("%s/" ADR_MCP_FILE, dir);
+}
+
+bool adr_mcp_sidecar(const struct adr_mcp_server *s)
+{
+  return s->kind == ADR_MCP_STDIO && (s->secret || s->image || s->net_none);
+}
+
+const char *adr_mcp_reach(const struct adr_mcp_server *s)
+{
+  if (s->kind == ADR_MCP_STDIO)
+    return adr_mcp_sidecar(s) ? "sidecar" : "in the sandbox";
+  return s->secret ? "relay" : "direct";
+}
+
+void adr_mcp_secret_names(const struct adr_mcp_server *s, struct strv *names)
+{
+  const struct strv *vs[] = { &s->env, &s->headers };
+  for (size_t k = 0; k < 2; k++)
+    for (size_t i = 0; i < vs[k]->n; i++) {
+      char *n = NULL;
+      if (adr_mcp_secret_ref(vs[k]->v[i] + strcspn(vs[k]->v[i], "=") + 1, &n) && !strv_contains(names, n))
+        strv_push(names, n);
+      free(n);
+    }
 }
 
 /* ${secret:NAME} at most once in value, NAME a secret's name */

@@ -64,6 +64,14 @@ void adr_mcp_free(struct adr_mcp *m);
 static inline void adr_mcp_cleanup(struct adr_mcp *m) { adr_mcp_free(m); }
 #define cleanup_mcp __attribute__((cleanup(adr_mcp_cleanup)))
 bool adr_mcp_for(const struct adr_mcp_server *s, const char *agent);
+/* ~/.config/adr/mcp.json (the config dir's) */
+char *adr_mcp_path(void);
+/* stdio servers with a secret, an image or no network run in a sidecar */
+bool adr_mcp_sidecar(const struct adr_mcp_server *s);
+/* How the agent reaches it: "in the sandbox", "sidecar", "relay", "direct" */
+const char *adr_mcp_reach(const struct adr_mcp_server *s);
+/* The secrets its values name, in order */
+void adr_mcp_secret_names(const struct adr_mcp_server *s, struct strv *names);
 
 /* The secret a value names (a pointer into a malloc'd copy in *name), or
  * NULL; the value around it stays (prefix, suffix). */

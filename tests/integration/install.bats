@@ -327,6 +327,13 @@ manifest_files() {
   assert_stderr_empty
   assert_line_matches '^ADR_AGENT +claude +'
   assert_line_matches '^ADR_MEMORY +8g +.*\.adr'
+  # mcp.json, as adr run reads it
+  cp "$ex/adr/mcp.json" "$XDG_CONFIG_HOME/adr/mcp.json"
+  run --separate-stderr adr mcp
+  assert_success
+  assert_line_matches '^github +stdio +sidecar +GITHUB_TOKEN \(missing\) +all$'
+  assert_line_matches '^docs +http +relay +DOCS_TOKEN \(missing\) +all$'
+  assert_line_matches '^scratch +stdio +in the sandbox +- +claude,codex$'
   # no key, token or private key anywhere; the control: the same scan finds a planted one
   local keys='sk-[A-Za-z0-9_-]{16,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{20,}|xox[abpr]-|AIza[0-9A-Za-z_-]{30,}|-----BEGIN [A-Z ]*PRIVATE KEY'
   ! grep -rEn "$keys" "$ex"
