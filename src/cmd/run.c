@@ -32,6 +32,7 @@ enum {
   OPT_ALLOW_PRESET,
   OPT_NO_RELAY,
   OPT_NO_MCP,
+  OPT_GIT_PUSH,
 };
 
 /* The options adr run and adr start share (one macro, two tables). */
@@ -61,6 +62,7 @@ enum {
   { "allow-preset", required_argument, NULL, OPT_ALLOW_PRESET }, \
   { "no-relay", no_argument, NULL, OPT_NO_RELAY }, \
   { "no-mcp", no_argument, NULL, OPT_NO_MCP }, \
+  { "git-push", no_argument, NULL, OPT_GIT_PUSH }, \
   { "yes", no_argument, NULL, OPT_YES }, \
   { "help", no_argument, NULL, 'h' }
 /* clang-format on */
@@ -136,6 +138,9 @@ static const char run_help[] =
   "      --no-relay           no credential relay: the agent's config is staged\n"
   "                           whole and -e keys enter the sandbox (ADR_RELAY=off)\n"
   "      --no-mcp             leave out the MCP servers of ~/.config/adr/mcp.json\n"
+  "      --git-push           let the agent push over https to the workspace's\n"
+  "                           remotes (your git credential, kept on the host,\n"
+  "                           put in by the relay)\n"
   "      --unsafe WHAT        turn one protection off: writable-root,\n"
   "                           no-seccomp, new-privileges, no-limits\n"
   "      --yes                build a missing image without asking\n\n"
@@ -197,6 +202,7 @@ int run_parse(const struct adr_cmd_entry *self, const struct cmd_args *a, bool p
   o->network = args_get(a, OPT_NETWORK);
   o->no_relay = args_has(a, OPT_NO_RELAY);
   o->no_mcp = args_has(a, OPT_NO_MCP);
+  o->git_push = args_has(a, OPT_GIT_PUSH);
   args_all(a, 'e', &lists->env);
   args_all(a, OPT_ENV_FILE, &lists->env_files);
   args_all(a, 'm', &lists->mounts);

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,7 +37,7 @@ int adr_proc_run(const struct adr_proc *p, adr_err *err)
   for (const char *const *e = p->env; e && *e; e++)
     strv_push(&envv, *e);
 
-  int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
+  int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, in = -1;
   int ret = -1;
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
@@ -53,7 +54,17 @@ int adr_proc_run(const struct adr_proc *p, adr_err *err)
     adr_err_sys(err, errno, "pipe");
     goto out;
   }
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  if (p->input) {
+    size_t il = strlen(p->input);
+    in = memfd_create("adr-proc-in", MFD_CLOEXEC);
+    if (in < 0 || write(in, p->input, il) != (ssize_t)il || lseek(in, 0, SEEK_SET) < 0) {
+      adr_err_sys(err, errno, "input for %s", p->argv[0]);
+      goto out;
+    }
+    posix_spawn_file_actions_adddup2(&fa, in, 0);
+  } else {
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  }
   if (p->out)
     posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
   if (p->errout)
@@ -119,6 +130,8 @@ int adr_proc_run(const struct adr_proc *p, adr_err *err)
   if (ret == 127 && p->errout && p->errout->len == 0)
     buf_puts(p->errout, "command not found");
 out:
+  if (in >= 0)
+    close(in);
   for (int i = 0; i < 2; i++) {
     if (outp[i] >= 0)
       close(outp[i]);

@@ -20,6 +20,7 @@ struct adr_proc {
   const char *const *unset; /* names removed from the environment; may be NULL */
   struct buf *out;          /* NULL: stdout goes to ours */
   struct buf *errout;       /* NULL: stderr goes to ours */
+  const char *input;        /* stdin's bytes (a memory file); NULL: /dev/null */
 };
 
 /* Runs p to completion.  Returns the exit status (0..255, 128+N for a

@@ -128,7 +128,7 @@ static int remote(struct planner *pl, const struct adr_mcp_server *s, struct str
       cleanup_free char *src = xasprintf("mcp.json server '%s'", s->name);
       rn = cp_route_add(pl, want, origin, "mcp", key, src);
       struct adr_relay_route *rt = &pl->p->routes[pl->p->n_routes - 1];
-      rt->path = xstrdup(path);
+      strv_push(&rt->paths, path);
       sentinel = rt->sentinel;
       explicit_bzero(key, strlen(key));
       free(key);

@@ -152,7 +152,7 @@ const char *cp_route_add(struct planner *pl, const char *want, const char *upstr
   r->sentinel = sentinel();
   r->key = xstrdup(key);
   r->source = xstrdup(src);
-  r->path = NULL;
+  memset(&r->paths, 0, sizeof(r->paths));
   return r->name;
 }
 
@@ -389,7 +389,7 @@ void adr_creds_plan_free(struct adr_creds_plan *p)
     free(r->sentinel);
     free(r->key);
     free(r->source);
-    free(r->path);
+    strv_free(&r->paths);
   }
   free(p->routes);
   for (size_t i = 0; i < p->n_sidecars; i++) {
@@ -404,6 +404,7 @@ void adr_creds_plan_free(struct adr_creds_plan *p)
   free(p->sidecars);
   strv_free(&p->mcp_hosts);
   strv_free(&p->mcp_names);
+  strv_free(&p->git_hosts);
   /* on the error paths these may still hold a key (a variable or an
    * argument that would have carried it): wiped like the keys */
   for (size_t i = 0; i < p->n_overlays; i++) {
@@ -431,9 +432,9 @@ char *adr_creds_route_file(const struct adr_creds_plan *p)
     const struct adr_relay_route *r = &p->routes[i];
     buf_printf(&b, GW_ROUTE_KW_ROUTE " %s %s\n" GW_ROUTE_KW_SENTINEL " %s\n" GW_ROUTE_KW_KEY " %s\n", r->name,
                r->upstream, r->sentinel, r->key);
-    if (r->path)
-      buf_printf(&b, GW_ROUTE_KW_PATH " %s\n", r->path);
-    for (const char *const *pp = r->path ? NULL : adr_relay_api_paths(r->api); pp && *pp; pp++)
+    for (size_t k = 0; k < r->paths.n; k++)
+      buf_printf(&b, GW_ROUTE_KW_PATH " %s\n", r->paths.v[k]);
+    for (const char *const *pp = r->paths.n ? NULL : adr_relay_api_paths(r->api); pp && *pp; pp++)
       buf_printf(&b, GW_ROUTE_KW_PATH " %s\n", *pp);
   }
   return buf_steal(&b);

@@ -28,13 +28,13 @@
 #define ADR_RELAY_PLACEHOLDER "@@adr-relay@@"
 
 struct adr_relay_route {
-  char *name;     /* [a-z0-9-]{1,32}, the first path segment at the relay */
-  char *upstream; /* https://host[:port][/base] */
-  char *api;      /* anthropic, openai, gemini: selects the declared paths */
-  char *sentinel; /* what the sandbox holds */
-  char *key;      /* the real credential (zeroed when freed) */
-  char *source;   /* where it came from, for messages */
-  char *path;     /* api "mcp": the one path served (a remote MCP server's), else NULL */
+  char *name;        /* [a-z0-9-]{1,32}, the first path segment at the relay */
+  char *upstream;    /* https://host[:port][/base] */
+  char *api;         /* anthropic, openai, gemini: selects the declared paths */
+  char *sentinel;    /* what the sandbox holds */
+  char *key;         /* the real credential (zeroed when freed) */
+  char *source;      /* where it came from, for messages */
+  struct strv paths; /* the paths served (an MCP server's, a repository's); empty: the api family's */
 };
 
 /* A stdio MCP server that needs a secret: it runs beside the sandbox
@@ -69,6 +69,7 @@ struct adr_creds_plan {
   size_t n_sidecars;
   struct strv mcp_hosts; /* remote MCP servers reached directly: host:port for the allowlist */
   struct strv mcp_names; /* the servers the agent is given */
+  struct strv git_hosts; /* --git-push: the hosts pushed to through the relay */
 };
 
 struct adr_creds_in {
@@ -86,6 +87,15 @@ int adr_creds_plan(const struct adr_creds_in *in, struct adr_creds_plan *p, adr_
 void adr_creds_plan_free(struct adr_creds_plan *p);
 static inline void adr_creds_plan_cleanup(struct adr_creds_plan *p) { adr_creds_plan_free(p); }
 #define cleanup_creds_plan __attribute__((cleanup(adr_creds_plan_cleanup)))
+
+/* --git-push: routes for the workspace's https remotes (their smart-HTTP
+ * paths only), each host's credential from the user's git credential
+ * helpers (run in home, outside the workspace), and the sandbox's git
+ * configuration (GIT_CONFIG_* in p->env) that sends the sentinel there. */
+int adr_creds_git_push(struct adr_creds_plan *p, const char *ws, const char *home, adr_err *err);
+/* https://[user@]host[:port]/path -> "https://host[:port]", "/path" (no
+ * trailing slash); -1 for anything else */
+int adr_git_https_split(const char *url, char **origin, char **path);
 
 /* The route file adr-gateway --relay reads (holds the real keys). */
 char *adr_creds_route_file(const struct adr_creds_plan *p);

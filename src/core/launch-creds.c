@@ -92,6 +92,14 @@ static int plan_relay(struct adr_launch *l, adr_err *err)
   };
   if (adr_creds_plan(&ci, &l->creds, err) < 0)
     return -1;
+  if (l->o->git_push) {
+    if (l->pol.mode == ADR_NET_NONE)
+      return launch_usage(err, "--git-push: the sandbox has no network (--network none)");
+    if (adr_creds_git_push(&l->creds, l->ws, l->home, err) < 0)
+      return -1;
+    cleanup_free char *hosts = strv_join(&l->creds.git_hosts, ", ");
+    adr_emit(&l->ev, ADR_EVENT_INFO, "git push over https through the relay: %s", hosts);
+  }
   for (size_t i = 0; i < l->creds.notes.n; i++)
     adr_emit(&l->ev, ADR_EVENT_WARNING, "%s: %s", l->agent->name, l->creds.notes.v[i]);
   if (take_env(l, err) < 0)
@@ -150,6 +158,8 @@ int launch_plan_creds(struct adr_launch *l, adr_err *err)
   bool mcp_for = false;
   for (size_t i = 0; i < l->mcp.n; i++)
     mcp_for = mcp_for || adr_mcp_for(&l->mcp.v[i], l->agent->name);
+  if (!relay && o->git_push)
+    return launch_usage(err, "--git-push needs the credential relay (not --no-relay, ADR_RELAY=off)");
   if (!relay && mcp_for)
     adr_emit(&l->ev, ADR_EVENT_WARNING,
              "mcp.json's servers are not given with the relay off: their secrets would enter the sandbox");

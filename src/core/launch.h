@@ -73,6 +73,7 @@ struct adr_launch_opts {
   const struct strv *presets; /* --allow-preset */
   bool no_relay;
   bool no_mcp;     /* --no-mcp: mcp.json's servers are not given */
+  bool git_push;   /* --git-push: the workspace's https remotes, through the relay */
   unsigned unsafe; /* ADR_UNSAFE_* */
   char *const *agent_args;
   size_t n_agent_args;

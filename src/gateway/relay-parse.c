@@ -37,14 +37,19 @@ static long query_key(const char *qs, size_t ql, const char *tok, size_t tl)
 }
 
 /* Where a credential goes: the value of x-api-key, x-goog-api-key or
- * api-key, or "Bearer VALUE" in Authorization.  The offset of the token in
- * v when the header is one of those and carries exactly tok; else -1. */
+ * api-key, or "Bearer VALUE" or "Basic VALUE" in Authorization (git over
+ * HTTPS: the route's key is then the base64 of "user:password").  The
+ * offset of the token in v when the header is one of those and carries
+ * exactly tok; else -1. */
 static long auth_carrier(const char *name, size_t nl, const char *v, size_t vl, const char *tok, size_t tl)
 {
   if (gw_hdr_is(name, nl, "x-api-key") || gw_hdr_is(name, nl, "x-goog-api-key") || gw_hdr_is(name, nl, "api-key"))
     return vl == tl && memcmp(v, tok, tl) == 0 ? 0 : -1;
-  if (gw_hdr_is(name, nl, "authorization"))
-    return vl == 7 + tl && strncasecmp(v, "Bearer ", 7) == 0 && memcmp(v + 7, tok, tl) == 0 ? 7 : -1;
+  if (gw_hdr_is(name, nl, "authorization")) {
+    if (vl == 7 + tl && strncasecmp(v, "Bearer ", 7) == 0 && memcmp(v + 7, tok, tl) == 0)
+      return 7;
+    return vl == 6 + tl && strncasecmp(v, "Basic ", 6) == 0 && memcmp(v + 6, tok, tl) == 0 ? 6 : -1;
+  }
   return -1;
 }
 

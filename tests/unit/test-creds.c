@@ -882,9 +882,51 @@ static void test_subst_and_paths(void **state)
   assert_null(adr_relay_api_paths("ftp"));
 }
 
+/* --git-push's remotes: only https, the origin without user or password,
+ * the path without a trailing slash; nothing the relay would refuse */
+static void test_git_https_split(void **state)
+{
+  (void)state;
+  static const struct {
+    const char *url, *origin, *path;
+  } ok[] = {
+    { "https://git.example.internal/org/repo.git", "https://git.example.internal", "/org/repo.git" },
+    { "https://u:p@git.example.internal:8443/org/repo/", "https://git.example.internal:8443", "/org/repo" },
+    { "https://[::1]:9/r.git", "https://[::1]:9", "/r.git" },
+  };
+  for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++) {
+    char *o = NULL, *p = NULL;
+    assert_int_equal(adr_git_https_split(ok[i].url, &o, &p), 0);
+    assert_string_equal(o, ok[i].origin);
+    assert_string_equal(p, ok[i].path);
+    free(o);
+    free(p);
+  }
+  static const char *const bad[] = {
+    "git@example.internal:org/repo.git",
+    "ssh://example.internal/r",
+    "http://example.internal/r",
+    "https://example.internal",
+    "https://example.internal/",
+    "https://h/a/../b",
+    "https://h/a%2e%2e/b",
+    "https://h//x",
+    "https://h x/r",
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+    char *o = NULL, *p = NULL;
+    if (adr_git_https_split(bad[i], &o, &p) == 0)
+      print_error("accepted: %s\n", bad[i]);
+    assert_int_equal(adr_git_https_split(bad[i], &o, &p), -1);
+    assert_null(o);
+    assert_null(p);
+  }
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_git_https_split),
     cmocka_unit_test_setup_teardown(test_claude_env_and_settings, setup, teardown),
     cmocka_unit_test_setup_teardown(test_sources_in_order, setup, teardown),
     cmocka_unit_test_setup_teardown(test_no_key_notes_login, setup, teardown),

@@ -296,6 +296,12 @@ static void test_request_rewrite(void **state)
                       "Transfer-Encoding: Chunked\r\nConnection: close\r\n\r\n");
   assert_int_equal(q.body.kind, GW_BODY_CHUNKED);
   assert_false(q.body.done);
+  /* Basic (git over HTTPS): the key is the base64 of user:password */
+  h = "GET /six/x?service=git-receive-pack HTTP/1.1\r\nAuthorization: Basic adr-s3\r\n\r\n";
+  assert_int_equal(req(&rs, h, &q, out, GW_RELAY_OUT_MAX, &n), 1);
+  assert_string_equal(out,
+                      "GET /a/b/x?service=git-receive-pack HTTP/1.1\r\nHost: [::1]:9000\r\n"
+                      "Authorization: Basic REAL3\r\nConnection: close\r\n\r\n");
   gw_routes_free(&rs);
 }
 
@@ -327,7 +333,8 @@ static void test_request_refused(void **state)
     { "POST /anth/v1/messages HTTP/1.1\r\nx-api-key: adr-s1\r\nanthropic-beta: adr-s1\r\n\r\n", 400,
       "sentinel-misplaced" },
     { "POST /anth/v1/messages HTTP/1.1\r\nx-api-key: adr-s1 x\r\n\r\n", 400, "sentinel-misplaced" },
-    { "POST /anth/v1/messages HTTP/1.1\r\nAuthorization: Basic adr-s1\r\n\r\n", 400, "sentinel-misplaced" },
+    { "POST /anth/v1/messages HTTP/1.1\r\nAuthorization: Basic xadr-s1\r\n\r\n", 400, "sentinel-misplaced" },
+    { "POST /anth/v1/messages HTTP/1.1\r\nAuthorization: Digest adr-s1\r\n\r\n", 400, "sentinel-misplaced" },
     { "GET /goog/v1beta/m?key=adr-s2&x=adr-s2 HTTP/1.1\r\n\r\n", 400, "sentinel-misplaced" },
     { "GET /goog/v1beta/m?x=adr-s2&key=adr-s2 HTTP/1.1\r\n\r\n", 400, "sentinel-misplaced" },
     { "GET /six/adr-s3 HTTP/1.1\r\nAuthorization: Bearer adr-s3\r\n\r\n", 400, "sentinel-misplaced" },

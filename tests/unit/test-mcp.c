@@ -293,7 +293,8 @@ static void test_plan_claude(void **state)
   assert_int_equal(p.n_routes, 1);
   assert_string_equal(p.routes[0].name, "mcp-remote");
   assert_string_equal(p.routes[0].upstream, "https://mcp.example.internal");
-  assert_string_equal(p.routes[0].path, "/mcp");
+  assert_int_equal(p.routes[0].paths.n, 1);
+  assert_string_equal(p.routes[0].paths.v[0], "/mcp");
   assert_string_equal(p.routes[0].key, REMOTE_KEY);
   cleanup_free char *rf = adr_creds_route_file(&p);
   assert_non_null(strstr(rf, "\npath /mcp\n"));
