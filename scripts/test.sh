@@ -76,7 +76,7 @@ if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
 # ------------------------------------------------------------ dependencies
 PKGS=(meson ninja-build pkg-config gcc clang clang-format libclang-rt-14-dev libcurl4-openssl-dev libjansson-dev
       libc-ares-dev libssl-dev libseccomp-dev libcap-dev libcmocka-dev bats scdoc debootstrap docker.io tmux git
-      python3 curl jq iproute2 zsh fish openssl ca-certificates util-linux libsqlite3-dev libpq-dev libmicrohttpd-dev libarchive-dev libyaml-dev postgresql openssh-client
+      python3 curl jq iproute2 zsh fish openssl ca-certificates util-linux libsqlite3-dev libpq-dev libmicrohttpd-dev libarchive-dev libyaml-dev postgresql openssh-client openssh-server
       xz-utils apparmor cgroupfs-mount) # the last three: docker.io's recommends that matter
 if [ "$DEPS" = 1 ]; then
   missing=()

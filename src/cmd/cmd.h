@@ -129,7 +129,7 @@ int cmd_launch(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struct adr
 /* adr run's and adr start's options (cmd/run.c) into a launch's; the
  * lists hold the repeatable ones.  0, or the usage error's status. */
 struct run_args {
-  struct strv env, env_files, mounts, allow, presets;
+  struct strv env, env_files, mounts, allow, presets, ssh_agent;
 };
 extern const struct option start_options[];
 int run_parse(const struct adr_cmd_entry *self, const struct cmd_args *a, bool persistent, struct adr_launch_opts *o,

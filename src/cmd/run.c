@@ -33,6 +33,7 @@ enum {
   OPT_NO_RELAY,
   OPT_NO_MCP,
   OPT_GIT_PUSH,
+  OPT_SSH_AGENT,
 };
 
 /* The options adr run and adr start share (one macro, two tables). */
@@ -63,6 +64,7 @@ enum {
   { "no-relay", no_argument, NULL, OPT_NO_RELAY }, \
   { "no-mcp", no_argument, NULL, OPT_NO_MCP }, \
   { "git-push", no_argument, NULL, OPT_GIT_PUSH }, \
+  { "ssh-agent", required_argument, NULL, OPT_SSH_AGENT }, \
   { "yes", no_argument, NULL, OPT_YES }, \
   { "help", no_argument, NULL, 'h' }
 /* clang-format on */
@@ -141,6 +143,9 @@ static const char run_help[] =
   "      --git-push           let the agent push over https to the workspace's\n"
   "                           remotes (your git credential, kept on the host,\n"
   "                           put in by the relay)\n"
+  "      --ssh-agent HOST     forward your ssh-agent, filtered: it signs only\n"
+  "                           for HOST[:PORT] (its key from ~/.ssh/known_hosts;\n"
+  "                           repeatable, or HOST,HOST)\n"
   "      --unsafe WHAT        turn one protection off: writable-root,\n"
   "                           no-seccomp, new-privileges, no-limits\n"
   "      --yes                build a missing image without asking\n\n"
@@ -167,6 +172,7 @@ void run_args_free(struct run_args *r)
   strv_free(&r->mounts);
   strv_free(&r->allow);
   strv_free(&r->presets);
+  strv_free(&r->ssh_agent);
 }
 
 int run_parse(const struct adr_cmd_entry *self, const struct cmd_args *a, bool persistent, struct adr_launch_opts *o,
@@ -208,6 +214,8 @@ int run_parse(const struct adr_cmd_entry *self, const struct cmd_args *a, bool p
   args_all(a, 'm', &lists->mounts);
   args_all(a, OPT_ALLOW, &lists->allow);
   args_all(a, OPT_ALLOW_PRESET, &lists->presets);
+  args_all(a, OPT_SSH_AGENT, &lists->ssh_agent);
+  o->ssh_agent = &lists->ssh_agent;
   o->env = &lists->env;
   o->env_files = &lists->env_files;
   o->mounts = &lists->mounts;

@@ -50,6 +50,11 @@ void cp_key_json_set(struct planner *pl, json_t *places, const char *sentinel);
 void cp_json_set_value(json_t *j, json_t *x, const char *sentinel);
 void cp_scrub_json(json_t *j, const struct adr_creds_plan *p, unsigned depth);
 void cp_do_routes(struct planner *pl);
+/* The staged copy overlays[k] is not staged after all (hidden, with a
+ * note saying why); the last one takes its place. */
+void cp_overlay_drop(struct planner *pl, size_t k, const char *why);
+/* key is in a variable or an argument of the sandbox's */
+bool cp_leaks(const struct adr_creds_plan *p, const char *key);
 /* creds-mcp.c: mcp.json's servers for the agent: routes, sidecars, its
  * MCP config (a JSON copy or arguments) */
 int cp_do_mcp(struct planner *pl, adr_err *err);

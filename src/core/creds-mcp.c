@@ -210,21 +210,10 @@ int cp_mcp_fail_closed(struct planner *pl, adr_err *err)
   for (size_t s = 0; s < pl->mcp_secrets.n; s++) {
     const char *key = pl->mcp_secrets.v[s];
     for (size_t k = 0; k < p->n_overlays; k++) {
-      if (!strstr(p->overlays[k].content, key))
-        continue;
-      strv_pushf(&p->notes, "not staged (an MCP server's secret is in it): '~/%s'", p->overlays[k].rel);
-      strv_push(&p->hide, p->overlays[k].rel);
-      explicit_bzero(p->overlays[k].content, strlen(p->overlays[k].content));
-      free(p->overlays[k].rel);
-      free(p->overlays[k].content);
-      p->overlays[k--] = p->overlays[--p->n_overlays];
+      if (strstr(p->overlays[k].content, key))
+        cp_overlay_drop(pl, k--, "an MCP server's secret is in it");
     }
-    bool leak = false;
-    for (size_t k = 0; k < p->env.n; k++)
-      leak = leak || strstr(p->env.v[k], key);
-    for (size_t k = 0; k < p->args.n; k++)
-      leak = leak || strstr(p->args.v[k], key);
-    if (leak)
+    if (cp_leaks(p, key))
       return adr_err_set(err, EINVAL, "agent '%s': an MCP server's secret would enter the sandbox; not run",
                          pl->in->agent->name);
   }

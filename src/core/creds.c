@@ -230,6 +230,30 @@ static int config_file_check(struct planner *pl, adr_err *err)
   return 0;
 }
 
+void cp_overlay_drop(struct planner *pl, size_t k, const char *why)
+{
+  struct adr_creds_plan *p = pl->p;
+  cleanup_free char *hp = cp_host_path(pl, p->overlays[k].rel);
+  cleanup_free char *shown = hp ? cp_shown_path(pl, hp) : xasprintf("~/%s", p->overlays[k].rel);
+  strv_pushf(&p->notes, "not staged (%s): '%s'", why, shown);
+  strv_push(&p->hide, p->overlays[k].rel);
+  explicit_bzero(p->overlays[k].content, strlen(p->overlays[k].content));
+  free(p->overlays[k].rel);
+  free(p->overlays[k].content);
+  p->overlays[k] = p->overlays[--p->n_overlays];
+}
+
+bool cp_leaks(const struct adr_creds_plan *p, const char *key)
+{
+  for (size_t k = 0; k < p->env.n; k++)
+    if (strstr(p->env.v[k], key))
+      return true;
+  for (size_t k = 0; k < p->args.n; k++)
+    if (strstr(p->args.v[k], key))
+      return true;
+  return false;
+}
+
 /* Fail closed: no real key on the sandbox's side, whatever a config held
  * it in; a copy that has one is not staged, a variable or an argument that
  * has one is an error. */
@@ -247,21 +271,9 @@ static int fail_closed(struct planner *pl, adr_err *err)
       }
       if (!strstr(p->overlays[k].content, key) && !strstr(p->overlays[k].content, cp_key_tail(key)))
         continue;
-      cleanup_free char *hp = cp_host_path(pl, p->overlays[k].rel);
-      cleanup_free char *shown = hp ? cp_shown_path(pl, hp) : xasprintf("~/%s", p->overlays[k].rel);
-      strv_pushf(&p->notes, "not staged (a key the relay carries is left in it): '%s'", shown);
-      strv_push(&p->hide, p->overlays[k].rel);
-      explicit_bzero(p->overlays[k].content, strlen(p->overlays[k].content));
-      free(p->overlays[k].rel);
-      free(p->overlays[k].content);
-      p->overlays[k--] = p->overlays[--p->n_overlays];
+      cp_overlay_drop(pl, k--, "a key the relay carries is left in it");
     }
-    bool leak = false;
-    for (size_t k = 0; k < p->env.n; k++)
-      leak = leak || strstr(p->env.v[k], key);
-    for (size_t k = 0; k < p->args.n; k++)
-      leak = leak || strstr(p->args.v[k], key);
-    if (leak)
+    if (cp_leaks(p, key))
       return adr_err_set(err, EINVAL, "agent '%s': the %s key (from %s) would enter the sandbox in a variable; not run",
                          pl->in->agent->name, p->routes[r].name, p->routes[r].source);
   }

@@ -165,6 +165,8 @@ int launch_plan_creds(struct adr_launch *l, adr_err *err)
              "mcp.json's servers are not given with the relay off: their secrets would enter the sandbox");
   if (relay && plan_relay(l, err) < 0)
     return -1;
+  if (launch_plan_ssh_agent(l, err) < 0)
+    return -1;
   for (size_t i = 0; i < l->creds.n_overlays; i++)
     strv_push(&l->overlay_rels, l->creds.overlays[i].rel);
   l->ro.stage_overlays = &l->overlay_rels;

@@ -60,9 +60,12 @@ char *launch_last_lines(struct adr_engine *e, const char *id);
 /* launch-mcp.c: mcp.json's servers */
 /* read (plan; not with --no-mcp), for the credential planner */
 int launch_plan_mcp(struct adr_launch *l, adr_err *err);
-/* made (prepare, before the sandbox): the sidecars, each serving its
- * socket; the sandbox's label */
-int launch_mcp_up(struct adr_launch *l, adr_err *err);
+/* launch-sidecar.c: sidecars beside the sandbox (MCP servers with
+ * secrets, --ssh-agent's filter); made in prepare, before the sandbox, each
+ * serving its socket; the sandbox's label */
+int launch_sidecars_up(struct adr_launch *l, adr_err *err);
+/* --ssh-agent: SSH_AUTH_SOCK and the hosts' keys from known_hosts (plan) */
+int launch_plan_ssh_agent(struct adr_launch *l, adr_err *err);
 
 /* launch-ssh.c: --ssh's host key, authorized keys and sshd_config in the
  * identity directory, and the label */

@@ -449,7 +449,7 @@ int adr_launch_prepare(struct adr_launch *l, adr_err *err)
     if (write_file_atomic(rf, l->relay_url, strlen(l->relay_url), 0644) < 0)
       return adr_err_sys(err, errno, "write '%s'", rf);
   }
-  if (launch_spec_relay(l, err) < 0 || launch_services_up(l, err) < 0 || launch_mcp_up(l, err) < 0)
+  if (launch_spec_relay(l, err) < 0 || launch_services_up(l, err) < 0 || launch_sidecars_up(l, err) < 0)
     return -1;
   return l->o->ssh ? launch_ssh_files(l, err) : 0;
 }

@@ -225,7 +225,7 @@ static void teardown_parts(struct adr_launch *l, struct adr_engine *e, const str
     .egress_dir = l->egress_dir,
     .egress_unit = l->egress_unit,
     .services_net = l->svc_net,
-    .mcp = l->mcp_up,
+    .sidecars = l->sidecars_up,
   };
   if (l->made_wt) { /* fresh: no commits of the agent's to lose */
     t.repo = &l->repo;

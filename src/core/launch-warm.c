@@ -47,8 +47,8 @@ bool launch_warm_fits(const struct adr_launch *l)
   const char *b = l->o->branch;
   /* a branch adr/X: the refs directory mounted writable is the same */
   return l->o->persistent && !l->o->no_worktree && !l->o->team && !l->o->ssh && !l->compose && !l->creds.n_sidecars &&
-         l->pol.mode != ADR_NET_OPEN && (!b || (str_has_prefix(b, "adr/") && !strchr(b + 4, '/'))) &&
-         launch_warm_size(l) > 0;
+         !(l->o->ssh_agent && l->o->ssh_agent->n) && !l->o->git_push && l->pol.mode != ADR_NET_OPEN &&
+         (!b || (str_has_prefix(b, "adr/") && !strchr(b + 4, '/'))) && launch_warm_size(l) > 0;
 }
 
 /* The spec l would get with another sandbox's names and worktree. */

@@ -95,6 +95,8 @@ void adr_launch_free(struct adr_launch *l)
   strv_free(&l->ro.env);
   adr_netpolicy_free(&l->pol);
   adr_mcp_free(&l->mcp);
+  free(l->ssh_sock);
+  strv_free(&l->ssh_keys);
   strv_free(&l->gpus.device_ids);
   strv_free(&l->agent_args);
   strv_free(&l->presets);

@@ -72,9 +72,10 @@ struct adr_launch_opts {
   const struct strv *allow;   /* --allow */
   const struct strv *presets; /* --allow-preset */
   bool no_relay;
-  bool no_mcp;     /* --no-mcp: mcp.json's servers are not given */
-  bool git_push;   /* --git-push: the workspace's https remotes, through the relay */
-  unsigned unsafe; /* ADR_UNSAFE_* */
+  bool no_mcp;                  /* --no-mcp: mcp.json's servers are not given */
+  bool git_push;                /* --git-push: the workspace's https remotes, through the relay */
+  const struct strv *ssh_agent; /* --ssh-agent HOST[,HOST]: the hosts the forwarded agent signs for */
+  unsigned unsafe;              /* ADR_UNSAFE_* */
   char *const *agent_args;
   size_t n_agent_args;
   bool tty;                               /* the caller has a terminal (stdin and stdout) */
@@ -117,7 +118,11 @@ struct adr_launch {
   struct adr_run_opts ro; /* adr_run_spec's inputs; ro.env (the user's KEY=VALUE, after the relay
                                       took its keys) is owned */
   struct adr_mcp mcp;     /* mcp.json's servers (launch-mcp.c) */
-  bool mcp_up;            /* sidecars were made */
+  bool sidecars_up;       /* sidecars were made (launch-sidecar.c) */
+  char *ssh_sock;         /* --ssh-agent: the user's agent socket */
+  uid_t ssh_uid;          /* its owner: the filter runs as them */
+  gid_t ssh_gid;
+  struct strv ssh_keys; /* the named hosts' keys (base64 blobs) */
   struct adr_creds_plan creds;
   struct strv overlay_rels;
   struct strv agent_args; /* ADR_ARGS_AGENT's, then the command line's */

@@ -33,7 +33,7 @@ struct adr_teardown {
   const char *egress_unit;  /* the pool unit it claimed (egress.h); NULL: named after the sandbox */
   bool forget_log;          /* the decision log goes too (a removed agent) */
   const char *services_net; /* its compose services' network (SANDBOX-svc); NULL: none */
-  bool mcp;                 /* it has MCP sidecars (SANDBOX-mcp-NAME) */
+  bool sidecars;            /* it has sidecars (MCP servers, ssh-agent: launch-mcp.c) */
   bool strict;              /* the worktree or the sandbox failing to go stops it all, with err */
 };
 

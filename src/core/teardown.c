@@ -30,7 +30,7 @@ void adr_teardown_of_pagent(const struct adr_pagent *a, struct adr_teardown *t)
   t->forget_log = true;
   const char *svc = adr_labels_get(&a->c.labels, ADR_LABEL_SERVICES);
   t->services_net = svc && t->sandbox ? svc : NULL;
-  t->mcp = t->sandbox && adr_labels_get(&a->c.labels, ADR_LABEL_MCP) != NULL;
+  t->sidecars = t->sandbox && adr_labels_get(&a->c.labels, ADR_LABEL_SIDECARS) != NULL;
 }
 
 static void services(struct adr_engine *e, const struct adr_teardown *t, const char *kind, bool remove,
@@ -48,8 +48,8 @@ int adr_teardown_stop(struct adr_engine *e, const struct adr_teardown *t, bool r
   }
   if (t->services_net && t->sandbox)
     services(e, t, "service", false, NULL);
-  if (t->mcp && t->sandbox)
-    services(e, t, "mcp", false, NULL);
+  if (t->sidecars && t->sandbox)
+    services(e, t, "sidecar", false, NULL);
   return r < 0 ? -1 : 0;
 }
 
@@ -74,7 +74,7 @@ static void services(struct adr_engine *e, const struct adr_teardown *t, const c
   size_t n = 0;
   cleanup_err adr_err err = NULL;
   if (adr_engine_container_list(e, &f, true, &v, &n, &err) < 0) {
-    warn(ev, &err, streq(kind, "mcp") ? "MCP sidecars of" : "services of", t->sandbox);
+    warn(ev, &err, streq(kind, "sidecar") ? "sidecars of" : "services of", t->sandbox);
     return;
   }
   for (size_t i = 0; i < n; i++) {
@@ -124,10 +124,10 @@ static void host_state(const struct adr_teardown *t, const struct adr_events *ev
     warn(ev, &e, NULL, NULL);
 }
 
-/* The MCP sidecars, then their environment files (their secrets) */
-static void mcp(struct adr_engine *e, const struct adr_teardown *t, const struct adr_events *ev)
+/* The sidecars, then the MCP servers' environment files (their secrets) */
+static void sidecars(struct adr_engine *e, const struct adr_teardown *t, const struct adr_events *ev)
 {
-  services(e, t, "mcp", true, ev);
+  services(e, t, "sidecar", true, ev);
   cleanup_free char *own = t->egress_dir ? NULL : adr_layout_state_path(ADR_STATE_EGRESS, t->sandbox);
   adr_egress_mcp_files_remove(t->egress_dir ? t->egress_dir : own);
 }
@@ -178,8 +178,8 @@ int adr_teardown(struct adr_engine *e, const struct adr_teardown *t, const struc
     warn(ev, &e1, "remove sandbox", t->who);
     return 0; /* what it uses stays: the reaper or the next attempt finishes */
   }
-  if (t->mcp && t->sandbox) /* they use its identity dir */
-    mcp(e, t, ev);
+  if (t->sidecars && t->sandbox) /* they use its identity dir */
+    sidecars(e, t, ev);
   host_state(t, ev);
   if (t->services_net && t->sandbox)
     services(e, t, "service", true, ev);

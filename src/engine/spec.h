@@ -204,7 +204,7 @@ char *adr_sha256_hex(const void *data, size_t len);
 /* a dev container's compose services (kind "service", ADR_LABEL_FOR their
  * sandbox) and their network (kind "services-network") */
 #define ADR_LABEL_SERVICES "dev.adr.services" /* on a sandbox: its services' network */
-#define ADR_LABEL_MCP "dev.adr.mcp"           /* on a sandbox: the MCP sidecars beside it */
+#define ADR_LABEL_SIDECARS "dev.adr.sidecars" /* on a sandbox: sidecars beside it (MCP servers, ssh-agent) */
 #define ADR_LABEL_SERVICE "dev.adr.service"   /* on a service: its name in the compose file */
 
 #endif

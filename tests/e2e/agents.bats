@@ -15,6 +15,7 @@
 bats_require_minimum_version 1.5.0
 load ../lib/mock
 load ../lib/sweep
+load ../lib/e2e
 
 setup_file() {
   export ADR_BIN=${ADR_BIN:-$BATS_TEST_DIRNAME/../../build/adr}
@@ -31,16 +32,7 @@ teardown_file() {
 }
 
 setup() {
-  export HOME="$BATS_TEST_TMPDIR/home"
-  export XDG_CONFIG_HOME="$HOME/.config" XDG_STATE_HOME="$HOME/.local/state"
-  mkdir -p "$HOME" "$XDG_CONFIG_HOME/adr"
-  # the default network mode, allowlist, with nothing listed: the mock is
-  # reached through the relay only; the relay trusts the mock's CA
-  printf 'ADR_EXTRA_CA=%s\n' "$MOCK_CA" >"$XDG_CONFIG_HOME/adr/config"
-  WS="$BATS_TEST_TMPDIR/ws"
-  mkdir -p "$WS"
-  cd "$WS"
-  : >"$MOCK_LOG"
+  e2e_home
 }
 
 teardown() {

@@ -11,16 +11,12 @@
 
 bats_require_minimum_version 1.5.0
 load ../lib/mock
+load ../lib/e2e
 load ../lib/sweep
 
 setup_file() {
   export ADR_BIN=${ADR_BIN:-$BATS_TEST_DIRNAME/../../build/adr}
-  if ! docker image inspect coding-agent/pi:latest >/dev/null 2>&1; then
-    E2E_HOME=$(mktemp -d)
-    HOME=$E2E_HOME XDG_CONFIG_HOME=$E2E_HOME/.config "$ADR_BIN" build --yes pi >"$BATS_FILE_TMPDIR/build.log" 2>&1 || {
-      tail -30 "$BATS_FILE_TMPDIR/build.log" >&3; return 1; }
-    rm -rf "$E2E_HOME"
-  fi
+  e2e_image pi
   mock_start "$BATS_FILE_TMPDIR/mock.log"
   export GIT_PASSWORD="git-canary-$RANDOM$RANDOM$RANDOM-token"
   export GIT_ROOT="$BATS_FILE_TMPDIR/srv"
@@ -47,10 +43,7 @@ teardown_file() {
 }
 
 setup() {
-  export HOME="$BATS_TEST_TMPDIR/home"
-  export XDG_CONFIG_HOME="$HOME/.config" XDG_STATE_HOME="$HOME/.local/state"
-  mkdir -p "$HOME" "$XDG_CONFIG_HOME/adr"
-  printf 'ADR_EXTRA_CA=%s\n' "$MOCK_CA" >"$XDG_CONFIG_HOME/adr/config"
+  e2e_home
   # the user's own git setup: a credential store holding the password
   git config --global user.name tester
   git config --global user.email tester@example.internal
@@ -58,21 +51,12 @@ setup() {
   git config --global http.sslCAInfo "$MOCK_CA"
   printf 'https://tester:%s@%s\n' "$GIT_PASSWORD" "${GIT_ORIGIN#https://}" >"$HOME/.git-credentials"
   chmod 600 "$HOME/.git-credentials"
-  WS="$BATS_TEST_TMPDIR/ws"
   git init -q -b main "$WS"
-  cd "$WS"
   git remote add origin "$GIT_ORIGIN/proj.git"
   echo one >f && git add f && git commit -qm one
-  : >"$MOCK_LOG"
   : >"$GIT_LOG"
   # pi, its key in its own models.json (relayed)
-  CFG="$BATS_TEST_TMPDIR/cfg-pi"
-  mkdir -p "$CFG/agent"
-  cat >"$CFG/agent/models.json" <<JSON
-{ "providers": { "mock": { "baseUrl": "$MOCK_URL/v1", "api": "openai-completions", "apiKey": "$MOCK_KEY",
-  "models": [ { "id": "mock-model", "contextWindow": 128000, "maxTokens": 4096 } ] } } }
-JSON
-  ARGS=(-c "$CFG" --model mock/mock-model)
+  pi_wire
 }
 
 teardown() {
@@ -80,13 +64,6 @@ teardown() {
   SWEEP_NAME=
 }
 
-agent_runs() { # adr options... -- command
-  local opts=()
-  while [ "$1" != -- ]; do opts+=("$1"); shift; done
-  shift
-  run --separate-stderr "$ADR_BIN" run pi "${ARGS[@]}" "${opts[@]}" --prompt "Run this shell command exactly: [[$*]]"
-  echo "status=$status out=$output err=$stderr"
-}
 
 branch_on_server() { git --git-dir="$GIT_ROOT/$1" rev-parse --verify -q "refs/heads/$2"; }
 

@@ -14,16 +14,12 @@
 
 bats_require_minimum_version 1.5.0
 load ../lib/mock
+load ../lib/e2e
 load ../lib/sweep
 
 setup_file() {
   export ADR_BIN=${ADR_BIN:-$BATS_TEST_DIRNAME/../../build/adr}
-  if ! docker image inspect coding-agent/claude:latest >/dev/null 2>&1; then
-    E2E_HOME=$(mktemp -d)
-    HOME=$E2E_HOME XDG_CONFIG_HOME=$E2E_HOME/.config "$ADR_BIN" build --yes claude >"$BATS_FILE_TMPDIR/build.log" 2>&1 || {
-      tail -30 "$BATS_FILE_TMPDIR/build.log" >&3; return 1; }
-    rm -rf "$E2E_HOME"
-  fi
+  e2e_image claude
   # the sidecar's image: the agent's, with the test server in it (a
   # sidecar has no mount of the workspace or the host)
   local ctx
@@ -54,14 +50,7 @@ teardown_file() {
 }
 
 setup() {
-  export HOME="$BATS_TEST_TMPDIR/home"
-  export XDG_CONFIG_HOME="$HOME/.config" XDG_STATE_HOME="$HOME/.local/state"
-  mkdir -p "$HOME" "$XDG_CONFIG_HOME/adr"
-  printf 'ADR_EXTRA_CA=%s\n' "$MOCK_CA" >"$XDG_CONFIG_HOME/adr/config"
-  WS="$BATS_TEST_TMPDIR/ws"
-  mkdir -p "$WS"
-  cd "$WS"
-  : >"$MOCK_LOG"
+  e2e_home
   : >"$MCP_LOG"
   printf '%s' "$SIDE_KEY" | "$ADR_BIN" secret set PROBE_TOKEN >/dev/null
   printf '%s' "$REMOTE_KEY" | "$ADR_BIN" secret set MCP_TOKEN >/dev/null
@@ -109,7 +98,7 @@ call_tool() { # tool text
   ! probes | grep -q ':none$'
   # gone with the run: the sidecar, its environment file, its socket
   adr_settle
-  [ -z "$(docker ps -aq --filter label=dev.adr.kind=mcp)" ]
+  [ -z "$(docker ps -aq --filter label=dev.adr.kind=sidecar)" ]
   [ -z "$(find "$XDG_STATE_HOME/adr" -name 'mcp-*.env' -o -name '*.sock' 2>/dev/null)" ]
 }
 
@@ -169,14 +158,14 @@ call_tool() { # tool text
   # the sidecar runs beside the stopped agent; neither engine record holds
   # a key (its environment comes from a file)
   local sc
-  sc=$(docker ps -aq --filter label=dev.adr.kind=mcp --filter "label=dev.adr.for=$(docker inspect -f '{{.Name}}' "$cid" | tr -d /)")
+  sc=$(docker ps -aq --filter label=dev.adr.kind=sidecar --filter "label=dev.adr.for=$(docker inspect -f '{{.Name}}' "$cid" | tr -d /)")
   [ -n "$sc" ]
   ! docker inspect "$cid" "$sc" | grep -qF -e "$SIDE_KEY" -e "$REMOTE_KEY"
   docker inspect "$sc" | grep -qF '"ADR_MCP_SERVER=side"' # control: its environment is in the record
   # removed with the agent
   "$ADR_BIN" rm --force --no-push "$SWEEP_NAME"
   SWEEP_NAME=
-  [ -z "$(docker ps -aq --filter label=dev.adr.kind=mcp)" ]
+  [ -z "$(docker ps -aq --filter label=dev.adr.kind=sidecar)" ]
 }
 
 @test "mcp: bad mcp.json, missing secrets and literal keys stop the run with the culprit named" {
@@ -196,5 +185,5 @@ call_tool() { # tool text
   [[ "$stderr" == *"mcp.json:1:"* ]]
   # nothing was started, and the model was never asked
   [ ! -s "$MOCK_LOG" ]
-  [ -z "$(docker ps -aq --filter label=dev.adr.kind=mcp)" ]
+  [ -z "$(docker ps -aq --filter label=dev.adr.kind=sidecar)" ]
 }
