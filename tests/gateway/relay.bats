@@ -214,7 +214,7 @@ get() { curl -sS -o "$T/body" -D "$T/head" -w '%{http_code}' "$@"; }
   [ "$output" = 400 ]
   run get "http://127.0.0.1:$RP/anth/v1/json?x=$S_ANTH" -H "x-api-key: $S_ANTH"
   [ "$output" = 400 ]
-  run get "http://127.0.0.1:$RP/anth/v1/json" -H "Authorization: Basic $S_ANTH"
+  run get "http://127.0.0.1:$RP/anth/v1/json" -H "Authorization: Digest $S_ANTH"
   [ "$output" = 400 ]
   [ -z "$(requests)" ]
   run new_lines 4
@@ -223,6 +223,10 @@ get() { curl -sS -o "$T/body" -D "$T/head" -w '%{http_code}' "$@"; }
   run get "http://127.0.0.1:$RP/anth/v1/json" -H "x-api-key: $S_ANTH"
   [ "$output" = 200 ]
   [ "$(requests | wc -l)" -eq 1 ]
+  # Basic carries a sentinel too (git over HTTPS: --git-push)
+  run get "http://127.0.0.1:$RP/anth/v1/json" -H "Authorization: Basic $S_ANTH"
+  [ "$output" = 200 ]
+  [ "$(requests | wc -l)" -eq 2 ]
 }
 
 @test "403 for an undeclared path, '..', '%2e%2e', '//': upstream sees nothing (control: a declared one)" {
