@@ -125,8 +125,6 @@ call_tool() { # tool text
 }
 
 @test "mcp: --no-mcp leaves the servers out" {
-  call_tool probe_side nothere
-  : >"$MOCK_LOG"
   run --separate-stderr env "${HOSTENV[@]}" "$ADR_BIN" run claude --no-mcp "${ARGS[@]}" \
     --prompt "Call the tool [[probe_side]] with text [[nothere]]"
   [ "$status" -eq 0 ]
