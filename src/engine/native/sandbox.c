@@ -1,0 +1,515 @@
+/* The native engine's sandbox (sandbox.h).
+ *
+ *   caller ── fork ──> C1: unshare(user, mount, pid, ipc, uts, net, cgroup);
+ *                          the caller writes its uid/gid maps
+ *                      C1 ── fork ──> C2, pid 1: mounts, pivot_root, masks;
+ *                                     forks C3, drops everything, reaps
+ *                                     C2 ── fork ──> C3: drops everything,
+ *                                                    seccomp, exec
+ * A set-up failure in C1, C2 or C3 is written to a pipe the caller reads
+ * (close-on-exec: the program's exec closes it, nothing read means it
+ * ran).  Exit statuses travel back C3 -> C2 -> C1 -> the caller. */
+#include "sandbox.h"
+#include "buf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <linux/capability.h>
+#include <net/if.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <grp.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------ seccomp */
+
+static uint32_t action_of(const char *a, json_t *rule, json_t *prof, bool *ok)
+{
+  *ok = true;
+  if (a && streq(a, "SCMP_ACT_ALLOW"))
+    return SCMP_ACT_ALLOW;
+  if (a && streq(a, "SCMP_ACT_ERRNO")) {
+    json_t *r = json_object_get(rule, "errnoRet");
+    if (!r)
+      r = json_object_get(prof, "defaultErrnoRet");
+    return SCMP_ACT_ERRNO(r ? (uint16_t)json_integer_value(r) : EPERM);
+  }
+  if (a && streq(a, "SCMP_ACT_KILL_PROCESS"))
+    return SCMP_ACT_KILL_PROCESS;
+  if (a && (streq(a, "SCMP_ACT_KILL") || streq(a, "SCMP_ACT_KILL_THREAD")))
+    return SCMP_ACT_KILL;
+  *ok = false;
+  return 0;
+}
+
+static bool op_of(const char *o, enum scmp_compare *c)
+{
+  static const struct {
+    const char *n;
+    enum scmp_compare c;
+  } ops[] = { { "SCMP_CMP_EQ", SCMP_CMP_EQ },
+              { "SCMP_CMP_NE", SCMP_CMP_NE },
+              { "SCMP_CMP_LT", SCMP_CMP_LT },
+              { "SCMP_CMP_LE", SCMP_CMP_LE },
+              { "SCMP_CMP_GT", SCMP_CMP_GT },
+              { "SCMP_CMP_GE", SCMP_CMP_GE },
+              { "SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ } };
+  for (size_t i = 0; o && i < ARRAY_SIZE(ops); i++)
+    if (streq(o, ops[i].n)) {
+      *c = ops[i].c;
+      return true;
+    }
+  return false;
+}
+
+/* this machine's name in the profile's "includes"/"excludes" arches */
+static bool arch_listed(json_t *a)
+{
+#if defined(__x86_64__)
+  static const char *const me[] = { "amd64", "x86_64" };
+#elif defined(__aarch64__)
+  static const char *const me[] = { "arm64", "aarch64" };
+#else
+  static const char *const me[] = { "" };
+#endif
+  size_t i;
+  json_t *x;
+  json_array_foreach (a, i, x)
+    for (size_t k = 0; k < ARRAY_SIZE(me); k++)
+      if (json_is_string(x) && streq(json_string_value(x), me[k]))
+        return true;
+  return false;
+}
+
+static scmp_filter_ctx seccomp_build(const char *text, adr_err *err)
+{
+  json_error_t je;
+  json_t *p = json_loads(text, 0, &je);
+  if (!p) {
+    adr_err_set(err, EINVAL, "seccomp policy: %s", je.text);
+    return NULL;
+  }
+  bool ok;
+  uint32_t def = action_of(json_string_value(json_object_get(p, "defaultAction")), NULL, p, &ok);
+  scmp_filter_ctx ctx = ok ? seccomp_init(def) : NULL;
+  if (!ctx) {
+    adr_err_set(err, EINVAL, "seccomp policy: default action '%s' is not supported",
+                json_string_value(json_object_get(p, "defaultAction")) ?: "?");
+    json_decref(p);
+    return NULL;
+  }
+#if defined(__x86_64__)
+  seccomp_arch_add(ctx, SCMP_ARCH_X86);
+  seccomp_arch_add(ctx, SCMP_ARCH_X32);
+#endif
+  size_t i;
+  json_t *r;
+  json_array_foreach (json_object_get(p, "syscalls"), i, r) {
+    json_t *inc = json_object_get(json_object_get(r, "includes"), "arches");
+    json_t *exc = json_object_get(json_object_get(r, "excludes"), "arches");
+    if ((inc && !arch_listed(inc)) || (exc && arch_listed(exc)))
+      continue;
+    if (json_object_get(json_object_get(r, "includes"), "caps") ||
+        json_object_get(json_object_get(r, "excludes"), "caps"))
+      continue; /* capability-dependent rules: no capability is ever held */
+    uint32_t act = action_of(json_string_value(json_object_get(r, "action")), r, p, &ok);
+    if (!ok) {
+      adr_err_set(err, EINVAL, "seccomp policy: rule %zu: action '%s' is not supported", i,
+                  json_string_value(json_object_get(r, "action")) ?: "?");
+      goto fail;
+    }
+    struct scmp_arg_cmp args[6];
+    unsigned na = 0;
+    size_t k;
+    json_t *a;
+    json_array_foreach (json_object_get(r, "args"), k, a) {
+      enum scmp_compare c;
+      if (na == 6 || !op_of(json_string_value(json_object_get(a, "op")), &c)) {
+        adr_err_set(err, EINVAL, "seccomp policy: rule %zu: argument %zu is not supported", i, k);
+        goto fail;
+      }
+      args[na++] = (struct scmp_arg_cmp){ .arg = (unsigned)json_integer_value(json_object_get(a, "index")),
+                                          .op = c,
+                                          .datum_a = (scmp_datum_t)json_integer_value(json_object_get(a, "value")),
+                                          .datum_b = (scmp_datum_t)json_integer_value(json_object_get(a, "valueTwo")) };
+    }
+    json_t *n;
+    json_array_foreach (json_object_get(r, "names"), k, n) {
+      int nr = seccomp_syscall_resolve_name(json_string_value(n));
+      if (nr == __NR_SCMP_ERROR)
+        continue; /* newer than this libseccomp: the default (refused) */
+      if (act == def && na == 0)
+        continue;
+      int rc = seccomp_rule_add_array(ctx, act, nr, na, args);
+      if (rc < 0 && rc != -EEXIST) {
+        adr_err_set(err, -rc, "seccomp policy: rule %zu: %s", i, json_string_value(n));
+        goto fail;
+      }
+    }
+  }
+  json_decref(p);
+  return ctx;
+fail:
+  json_decref(p);
+  seccomp_release(ctx);
+  return NULL;
+}
+
+int adr_native_seccomp_check(const char *json, adr_err *err)
+{
+  scmp_filter_ctx c = seccomp_build(json, err);
+  if (!c)
+    return -1;
+  seccomp_release(c);
+  return 0;
+}
+
+/* ------------------------------------------------------------ the child */
+
+static int errfd = -1; /* the set-up's report to the caller */
+
+static __attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...)
+{
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  n = snprintf(msg + (n > 0 && n < (int)sizeof(msg) ? n : 0), sizeof(msg) - (size_t)(n > 0 ? n : 0), ": %s",
+               strerror(errno)) +
+      n;
+  if (errfd >= 0 && write(errfd, msg, strlen(msg)) < 0)
+    _exit(126);
+  _exit(126);
+}
+
+static void mkdirs(const char *path)
+{
+  char p[4096];
+  snprintf(p, sizeof(p), "%s", path);
+  for (char *c = p + 1; *c; c++)
+    if (*c == '/') {
+      *c = '\0';
+      mkdir(p, 0755);
+      *c = '/';
+    }
+  mkdir(p, 0755);
+}
+
+/* a mount point for a file (a bind of a device, a masked path) */
+static void touch(const char *path)
+{
+  int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd >= 0)
+    close(fd);
+}
+
+static void bind_ro(const char *src, const char *dst, unsigned long extra)
+{
+  if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+    die("bind '%s'", dst);
+  /* the flags a user namespace locks must be kept when remounting */
+  if (mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | extra, NULL) < 0 &&
+      mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | extra, NULL) < 0)
+    die("read-only '%s'", dst);
+}
+
+static void lo_up(void)
+{
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0)
+    die("socket");
+  struct ifreq ifr = { 0 };
+  snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+    die("loopback");
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+    die("loopback up");
+  close(s);
+}
+
+/* the root: the layers (overlayfs; writable while it is set up), the
+ * mounts, /proc, /dev; then pivot_root and the masks */
+static void make_root(const struct adr_native_box *b)
+{
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+    die("make / private");
+  char scratch[4096], root[4200], upper[4200], work[4200];
+  snprintf(scratch, sizeof(scratch), "%s", b->run_dir);
+  if (mount("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=16m") < 0)
+    die("tmpfs '%s'", scratch);
+  snprintf(root, sizeof(root), "%s/root", scratch);
+  snprintf(upper, sizeof(upper), "%s/upper", scratch);
+  snprintf(work, sizeof(work), "%s/work", scratch);
+  mkdir(root, 0755);
+  mkdir(upper, 0755);
+  mkdir(work, 0755);
+  struct buf o;
+  buf_init(&o, 0);
+  buf_puts(&o, "lowerdir=");
+  for (size_t i = b->layers->n; i-- > 0;) /* the top first */
+    buf_printf(&o, "%s%s", b->layers->v[i], i ? ":" : "");
+  buf_printf(&o, ",upperdir=%s,workdir=%s,userxattr", upper, work);
+  if (mount("overlay", root, "overlay", MS_NOSUID | MS_NODEV, o.data) < 0) {
+    /* as root in the initial namespace the whiteouts are trusted.*: no userxattr */
+    char *ux = strstr(o.data, ",userxattr");
+    *ux = '\0';
+    if (mount("overlay", root, "overlay", MS_NOSUID | MS_NODEV, o.data) < 0)
+      die("overlayfs of %zu layers", b->layers->n);
+  }
+  buf_free(&o);
+  char p[8192];
+  for (size_t i = 0; b->tmpfs && i < b->tmpfs->n; i++) {
+    snprintf(p, sizeof(p), "%s%s", root, b->tmpfs->v[i]);
+    mkdirs(p);
+    if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=256m") < 0)
+      die("tmpfs '%s'", b->tmpfs->v[i]);
+  }
+  for (size_t i = 0; i < b->n_binds; i++) {
+    snprintf(p, sizeof(p), "%s%s", root, b->binds[i].dst);
+    struct stat st;
+    if (stat(b->binds[i].src, &st) < 0)
+      die("mount source '%s'", b->binds[i].src);
+    if (S_ISDIR(st.st_mode))
+      mkdirs(p);
+    else
+      touch(p);
+    if (b->binds[i].ro)
+      bind_ro(b->binds[i].src, p, MS_NOSUID);
+    else if (mount(b->binds[i].src, p, NULL, MS_BIND | MS_REC, NULL) < 0)
+      die("bind '%s'", b->binds[i].dst);
+  }
+  snprintf(p, sizeof(p), "%s/proc", root);
+  mkdirs(p);
+  if (mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+    die("mount /proc");
+  /* /dev: a tmpfs with the harmless devices of the host's */
+  snprintf(p, sizeof(p), "%s/dev", root);
+  mkdirs(p);
+  if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
+    die("tmpfs /dev");
+  static const char *const devs[] = { "null", "zero", "full", "random", "urandom", "tty" };
+  for (size_t i = 0; i < ARRAY_SIZE(devs); i++) {
+    char src[64];
+    snprintf(src, sizeof(src), "/dev/%s", devs[i]);
+    snprintf(p, sizeof(p), "%s/dev/%s", root, devs[i]);
+    touch(p);
+    if (mount(src, p, NULL, MS_BIND, NULL) < 0)
+      die("bind %s", src);
+  }
+  static const char *const links[][2] = { { "/proc/self/fd", "fd" },
+                                          { "/proc/self/fd/0", "stdin" },
+                                          { "/proc/self/fd/1", "stdout" },
+                                          { "/proc/self/fd/2", "stderr" } };
+  for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
+    snprintf(p, sizeof(p), "%s/dev/%s", root, links[i][1]);
+    if (symlink(links[i][0], p) < 0)
+      die("/dev/%s", links[i][1]);
+  }
+  snprintf(p, sizeof(p), "%s/dev/shm", root);
+  mkdir(p, 01777);
+  if (mount("shm", p, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=64m") < 0)
+    die("/dev/shm");
+  /* in */
+  snprintf(p, sizeof(p), "%s/.adr-old-root", root);
+  mkdir(p, 0700);
+  if (syscall(SYS_pivot_root, root, p) < 0)
+    die("pivot_root");
+  if (chdir("/") < 0 || umount2("/.adr-old-root", MNT_DETACH) < 0)
+    die("leave the old root");
+  rmdir("/.adr-old-root");
+  /* what a sandbox must not read or write of /proc (as Docker masks it) */
+  static const char *const masked[] = { "/proc/kcore",       "/proc/keys",          "/proc/timer_list",
+                                        "/proc/sched_debug", "/proc/sysrq-trigger", "/proc/latency_stats" };
+  for (size_t i = 0; i < ARRAY_SIZE(masked); i++)
+    if (access(masked[i], F_OK) == 0 && mount("/dev/null", masked[i], NULL, MS_BIND, NULL) < 0)
+      die("mask %s", masked[i]);
+  static const char *const ro[] = { "/proc/sys", "/proc/irq", "/proc/bus", "/proc/fs" };
+  for (size_t i = 0; i < ARRAY_SIZE(ro); i++)
+    if (access(ro[i], F_OK) == 0)
+      bind_ro(ro[i], ro[i], MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  /* the root read-only from here on */
+  if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+    die("read-only root");
+}
+
+/* no capability, none to regain; no new privileges; the policy */
+static void drop(const struct adr_native_box *b, scmp_filter_ctx sc)
+{
+  for (int c = 0; c <= CAP_LAST_CAP; c++)
+    if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+      die("drop capability %d from the bounding set", c);
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  if (setgroups(0, NULL) < 0 && errno != EPERM)
+    die("setgroups");
+  if (setresgid(b->gid, b->gid, b->gid) < 0 || setresuid(b->uid, b->uid, b->uid) < 0)
+    die("become %u:%u", (unsigned)b->uid, (unsigned)b->gid);
+  struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+  struct __user_cap_data_struct d[2] = { 0 };
+  if (syscall(SYS_capset, &h, d) < 0)
+    die("clear capabilities");
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    die("no-new-privileges");
+  if (sc && seccomp_load(sc) < 0)
+    die("load the seccomp policy");
+}
+
+static int wait_for(pid_t pid)
+{
+  int st;
+  for (;;) {
+    pid_t w = waitpid(-1, &st, 0);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      return 127;
+    if (w == pid)
+      return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  }
+}
+
+static __attribute__((noreturn)) void pid1(const struct adr_native_box *b, scmp_filter_ctx sc)
+{
+  make_root(b);
+  if (sethostname(b->hostname ? b->hostname : "sandbox", strlen(b->hostname ? b->hostname : "sandbox")) < 0)
+    die("hostname");
+  lo_up();
+  pid_t c3 = fork();
+  if (c3 < 0)
+    die("fork");
+  if (c3 == 0) {
+    drop(b, sc);
+    if (chdir(b->workdir ? b->workdir : "/") < 0)
+      die("workdir '%s'", b->workdir);
+    char **env = b->env ? b->env->v : (char *[]){ NULL };
+    for (size_t i = 0; b->env && i < b->env->n; i++)
+      if (str_has_prefix(b->env->v[i], "PATH="))
+        setenv("PATH", b->env->v[i] + 5, 1); /* execvpe looks the program up in it */
+    execvpe(b->argv->v[0], b->argv->v, env);
+    die("run '%s'", b->argv->v[0]);
+  }
+  close(errfd);
+  errfd = -1;
+  drop(b, NULL); /* pid 1 only waits */
+  _exit(wait_for(c3));
+}
+
+static __attribute__((noreturn)) void child(const struct adr_native_box *b, int go, int ready, scmp_filter_ctx sc)
+{
+  if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET |
+              CLONE_NEWCGROUP) < 0)
+    die("new namespaces");
+  char c = 0;
+  if (write(ready, &c, 1) != 1 || read(go, &c, 1) != 1 || c != 1)
+    _exit(126); /* the caller reports */
+  close(ready);
+  close(go);
+  /* the caller's uid maps to b->uid here, with every capability over the
+   * new namespaces (not outside them) until drop() */
+  pid_t c2 = fork();
+  if (c2 < 0)
+    die("fork");
+  if (c2 == 0)
+    pid1(b, sc);
+  close(errfd);
+  _exit(wait_for(c2));
+}
+
+/* ------------------------------------------------------------ the caller */
+
+static int write_map(pid_t pid, const char *what, const char *text, adr_err *err)
+{
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return adr_err_sys(err, errno, "open %s", path);
+  ssize_t n = write(fd, text, strlen(text));
+  int e = errno;
+  close(fd);
+  return n == (ssize_t)strlen(text) ? 0 : adr_err_sys(err, e, "write %s", path);
+}
+
+int adr_native_run(const struct adr_native_box *b, int *status, adr_err *err)
+{
+  if (!b->layers || !b->layers->n || !b->argv || !b->argv->n || !b->run_dir)
+    return adr_err_set(err, EINVAL, "native sandbox: layers, a program and a run directory are needed");
+  scmp_filter_ctx sc = NULL;
+  if (b->seccomp && !(sc = seccomp_build(b->seccomp, err)))
+    return -1;
+  int ep[2], gp[2], rp[2];
+  if (pipe2(ep, O_CLOEXEC) < 0 || pipe2(gp, O_CLOEXEC) < 0 || pipe2(rp, O_CLOEXEC) < 0) {
+    if (sc)
+      seccomp_release(sc);
+    return adr_err_sys(err, errno, "pipe");
+  }
+  uid_t hu = getuid();
+  gid_t hg = getgid();
+  pid_t c1 = fork();
+  if (c1 < 0) {
+    if (sc)
+      seccomp_release(sc);
+    return adr_err_sys(err, errno, "fork");
+  }
+  if (c1 == 0) {
+    close(ep[0]);
+    close(gp[1]);
+    close(rp[0]);
+    errfd = ep[1];
+    child(b, gp[0], rp[1], sc);
+  }
+  if (sc)
+    seccomp_release(sc);
+  close(ep[1]);
+  close(gp[0]);
+  close(rp[1]);
+  char c = 0;
+  int ret = 0;
+  if (read(rp[0], &c, 1) != 1) {
+    ret = -1; /* it failed to unshare: its message follows */
+  } else {
+    char map[64];
+    snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)b->uid, (unsigned)hu);
+    char gmap[64];
+    snprintf(gmap, sizeof(gmap), "%u %u 1\n", (unsigned)b->gid, (unsigned)hg);
+    if (write_map(c1, "setgroups", "deny", err) < 0 || write_map(c1, "uid_map", map, err) < 0 ||
+        write_map(c1, "gid_map", gmap, err) < 0)
+      ret = -2;
+    c = ret == 0 ? 1 : 0;
+    if (write(gp[1], &c, 1) != 1 && ret == 0)
+      ret = adr_err_sys(err, errno, "start the sandbox");
+  }
+  close(gp[1]);
+  close(rp[0]);
+  char msg[512];
+  ssize_t n = read(ep[0], msg, sizeof(msg) - 1);
+  close(ep[0]);
+  int st;
+  while (waitpid(c1, &st, 0) < 0 && errno == EINTR)
+    ;
+  if (ret == -2) {
+    return -1;
+  }
+  if (n > 0) {
+    msg[n] = '\0';
+    return adr_err_set(err, EPERM, "native sandbox: %s", msg);
+  }
+  if (ret < 0)
+    return adr_err_set(err, EPERM, "native sandbox: new namespaces refused");
+  *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return 0;
+}

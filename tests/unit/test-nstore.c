@@ -1,0 +1,340 @@
+/* Unit tests for the native engine's image store (store.h): a docker-archive
+ * made here with libarchive is imported; layers land under their own
+ * digests with overlayfs whiteouts; what would leave a layer, or lies about
+ * its digest, is refused and leaves nothing behind. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "buf.h"
+#include "store.h"
+#include "tmpdir.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+struct ent {
+  const char *name;
+  char type; /* f file, d dir, l symlink, h hardlink, c char device */
+  const char *data;
+};
+
+/* a tar of the entries, in memory */
+static void tar_of(const struct ent *v, size_t n, struct buf *out)
+{
+  struct archive *a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  size_t cap = 1 << 20, used = 0;
+  char *mem = xmalloc(cap);
+  assert_int_equal(archive_write_open_memory(a, mem, cap, &used), ARCHIVE_OK);
+  for (size_t i = 0; i < n; i++) {
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, v[i].name);
+    archive_entry_set_mtime(e, 1700000000, 0);
+    switch (v[i].type) {
+    case 'd':
+      archive_entry_set_filetype(e, AE_IFDIR);
+      archive_entry_set_perm(e, 0755);
+      break;
+    case 'l':
+      archive_entry_set_filetype(e, AE_IFLNK);
+      archive_entry_set_symlink(e, v[i].data);
+      archive_entry_set_perm(e, 0777);
+      break;
+    case 'h':
+      archive_entry_set_filetype(e, AE_IFREG);
+      archive_entry_set_hardlink(e, v[i].data);
+      break;
+    case 'c':
+      archive_entry_set_filetype(e, AE_IFCHR);
+      archive_entry_set_rdev(e, makedev(1, 3));
+      archive_entry_set_perm(e, 0666);
+      break;
+    default:
+      archive_entry_set_filetype(e, AE_IFREG);
+      archive_entry_set_perm(e, 0644);
+      archive_entry_set_size(e, (la_int64_t)strlen(v[i].data));
+    }
+    assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+    if (v[i].type == 'f')
+      archive_write_data(a, v[i].data, strlen(v[i].data));
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  buf_init(out, 0);
+  buf_append(out, mem, used);
+  free(mem);
+}
+
+static void sha(const void *p, size_t n, char hex[65])
+{
+  unsigned char md[32];
+  unsigned l = 0;
+  EVP_Digest(p, n, md, &l, EVP_sha256(), NULL);
+  for (int i = 0; i < 32; i++)
+    snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+static const struct ent layer1[] = {
+  { "etc/", 'd', NULL }, { "etc/hello", 'f', "one\n" }, { "etc/gone", 'f', "x" },  { "etc/hello2", 'h', "etc/hello" },
+  { "opt/", 'd', NULL }, { "opt/a", 'f', "a" },         { "lib", 'l', "usr/lib" },
+};
+static const struct ent layer2[] = {
+  { "etc/.wh.gone", 'f', "" }, { "opt/.wh..wh..opq", 'f', "" }, { "opt/b", 'f', "b" },
+  { "dev/null", 'c', NULL },   { "new/deep/.wh.x", 'f', "" },
+};
+
+/* An archive of one image of the given layers; names: OCI blobs, or the
+ * legacy ID/layer.tar; lie: the second layer named for another digest. */
+static char *archive_of(const struct ent *const *layers, const size_t *nl, size_t n, bool legacy, bool lie)
+{
+  struct archive *a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  char *path = xasprintf("%s/img-%d-%d.tar", dir, legacy, lie);
+  assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+  json_t *diff = json_array(), *lnames = json_array();
+  for (size_t i = 0; i < n; i++) {
+    struct buf t;
+    tar_of(layers[i], nl[i], &t);
+    char hex[65];
+    sha(t.data, t.len, hex);
+    json_array_append_new(diff, json_sprintf("sha256:%s", hex));
+    cleanup_free char *name =
+      legacy ? xasprintf("%zu/layer.tar", i)
+             : xasprintf("blobs/sha256/%s",
+                         lie && i == 1 ? "0000000000000000000000000000000000000000000000000000000000000000" : hex);
+    json_array_append_new(lnames, json_string(name));
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, (la_int64_t)t.len);
+    archive_write_header(a, e);
+    archive_write_data(a, t.data, t.len);
+    archive_entry_free(e);
+    buf_free(&t);
+  }
+  json_t *cfg = json_pack("{s:{s:s, s:o}, s:{s:[s], s:[s], s:s, s:s}}", "rootfs", "type", "layers", "diff_ids", diff,
+                          "config", "Env", "PATH=/usr/bin", "Cmd", "sh", "WorkingDir", "/w", "User", "1000");
+  char *ct = json_dumps(cfg, JSON_COMPACT);
+  char chex[65];
+  sha(ct, strlen(ct), chex);
+  cleanup_free char *cname = xasprintf("blobs/sha256/%s", chex);
+  json_t *man =
+    json_pack("[{s:s, s:[s], s:o}]", "Config", cname, "RepoTags", "example.internal/img:1", "Layers", lnames);
+  char *mt = json_dumps(man, JSON_COMPACT);
+  const char *names[] = { cname, "manifest.json" };
+  const char *texts[] = { ct, mt };
+  for (int i = 0; i < 2; i++) { /* after the layers, as docker writes them */
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, names[i]);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, (la_int64_t)strlen(texts[i]));
+    archive_write_header(a, e);
+    archive_write_data(a, texts[i], strlen(texts[i]));
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  free(ct);
+  free(mt);
+  json_decref(cfg);
+  json_decref(man);
+  return path;
+}
+
+static int import(struct adr_nstore *s, const char *path, struct strv *ids, adr_err *err)
+{
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  assert_true(fd >= 0);
+  int r = adr_nstore_import(s, fd, ids, err);
+  close(fd);
+  return r;
+}
+
+static int setup(void **state)
+{
+  (void)state;
+  return tmp_make("adr-nstore");
+}
+
+static int teardown(void **state)
+{
+  (void)state;
+  return tmp_remove();
+}
+
+/* nothing but finished layers in ROOT/layers/sha256, no tmp-* in ROOT/layers */
+static size_t layers_in(const char *root)
+{
+  cleanup_free char *ld = xasprintf("%s/layers", root);
+  DIR *d = opendir(ld);
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL)
+    assert_false(str_has_prefix(de->d_name, "tmp-"));
+  closedir(d);
+  cleanup_free char *sd = xasprintf("%s/layers/sha256", root);
+  d = opendir(sd);
+  size_t n = 0;
+  while ((de = readdir(d)) != NULL)
+    n += de->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
+static void test_import(void **state)
+{
+  (void)state;
+  const struct ent *ls[] = { layer1, layer2 };
+  size_t nl[] = { ARRAY_SIZE(layer1), ARRAY_SIZE(layer2) };
+  for (int legacy = 0; legacy < 2; legacy++) {
+    cleanup_free char *root = xasprintf("%s/store-%d", dir, legacy);
+    cleanup_free char *path = archive_of(ls, nl, 2, legacy, false);
+    struct adr_nstore s;
+    adr_err err = NULL;
+    assert_int_equal(adr_nstore_open(&s, root, &err), 0);
+    struct strv ids = { 0 };
+    if (import(&s, path, &ids, &err) < 0)
+      print_error("%s\n", err->msg);
+    assert_int_equal(ids.n, 1);
+    assert_int_equal(layers_in(s.root), 2);
+    struct adr_nimage im;
+    assert_int_equal(adr_nstore_image(&s, "example.internal/img:1", &im, &err), 0);
+    assert_string_equal(im.id, ids.v[0]);
+    assert_int_equal(im.layers.n, 2);
+    assert_string_equal(im.env.v[0], "PATH=/usr/bin");
+    assert_string_equal(im.cmd.v[0], "sh");
+    assert_string_equal(im.workdir, "/w");
+    assert_string_equal(im.user, "1000");
+    /* the bottom layer: files, a hard link, a symlink */
+    cleanup_free char *l1 = adr_nstore_layer_dir(&s, im.layers.v[0]), *l2 = adr_nstore_layer_dir(&s, im.layers.v[1]);
+    cleanup_free char *hello = xasprintf("%s/etc/hello", l1), *hello2 = xasprintf("%s/etc/hello2", l1),
+                      *lib = xasprintf("%s/lib", l1);
+    struct stat a, b;
+    assert_int_equal(stat(hello, &a), 0);
+    assert_int_equal(stat(hello2, &b), 0);
+    assert_int_equal(a.st_ino, b.st_ino);
+    char target[64] = "";
+    assert_int_equal(readlink(lib, target, sizeof(target) - 1), 7);
+    assert_string_equal(target, "usr/lib");
+    /* the top layer: whiteouts as overlayfs has them, no device node */
+    cleanup_free char *gone = xasprintf("%s/etc/gone", l2), *wh = xasprintf("%s/etc/.wh.gone", l2),
+                      *opt = xasprintf("%s/opt", l2), *null = xasprintf("%s/dev/null", l2),
+                      *deep = xasprintf("%s/new/deep/x", l2);
+    assert_int_equal(lstat(gone, &a), 0);
+    assert_true(S_ISCHR(a.st_mode));
+    assert_int_equal(a.st_rdev, makedev(0, 0));
+    assert_int_equal(lstat(deep, &a), 0);
+    assert_true(S_ISCHR(a.st_mode));
+    assert_int_equal(lstat(wh, &a), -1);
+    assert_int_equal(lstat(null, &a), -1);
+    char v[4] = "";
+    assert_int_equal(getxattr(opt, "user.overlay.opaque", v, sizeof(v)), 1);
+    assert_int_equal(v[0], 'y');
+    if (s.root_user)
+      assert_int_equal(getxattr(opt, "trusted.overlay.opaque", v, sizeof(v)), 1);
+    adr_nimage_free(&im);
+    /* again: nothing new, the same image */
+    struct strv again = { 0 };
+    assert_int_equal(import(&s, path, &again, &err), 0);
+    assert_string_equal(again.v[0], ids.v[0]);
+    assert_int_equal(layers_in(s.root), 2);
+    assert_int_equal(adr_nstore_image(&s, "example.internal/img:2", &im, &err), 1);
+    strv_free(&again);
+    strv_free(&ids);
+    adr_nstore_close(&s);
+  }
+}
+
+static void test_refused(void **state)
+{
+  (void)state;
+  static const struct ent dotdot[] = { { "etc/", 'd', NULL }, { "../escape", 'f', "x" } };
+  static const struct ent abs_link[] = { { "hl", 'h', "../../etc/passwd" } };
+  static const struct {
+    const struct ent *v;
+    size_t n;
+    const char *want;
+  } cases[] = {
+    { dotdot, ARRAY_SIZE(dotdot), "entry '../escape' leaves the layer" },
+    { abs_link, ARRAY_SIZE(abs_link), "links outside the layer" },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+    cleanup_free char *root = xasprintf("%s/bad-%zu", dir, i);
+    const struct ent *ls[] = { cases[i].v };
+    size_t nl[] = { cases[i].n };
+    cleanup_free char *path = archive_of(ls, nl, 1, false, false);
+    struct adr_nstore s;
+    adr_err err = NULL;
+    assert_int_equal(adr_nstore_open(&s, root, &err), 0);
+    int r = import(&s, path, NULL, &err);
+    if (r == 0)
+      print_error("case %zu: accepted\n", i);
+    assert_int_equal(r, -1);
+    if (!strstr(err->msg, cases[i].want))
+      print_error("case %zu: %s\n", i, err->msg);
+    assert_non_null(strstr(err->msg, cases[i].want));
+    adr_err_free(&err);
+    assert_int_equal(layers_in(s.root), 0);
+    adr_nstore_close(&s);
+  }
+  /* a file written through a symlink the layer made: the symlink goes, the
+   * file lands in the layer, nothing outside */
+  {
+    cleanup_free char *outside = xasprintf("%s/outside", dir), *root = xasprintf("%s/through", dir);
+    assert_int_equal(mkdir(outside, 0755), 0);
+    struct ent through[] = { { "x", 'l', outside }, { "x/evil", 'f', "x" } };
+    const struct ent *ls[] = { through };
+    size_t nl[] = { ARRAY_SIZE(through) };
+    cleanup_free char *path = archive_of(ls, nl, 1, false, false);
+    struct adr_nstore s;
+    adr_err err = NULL;
+    assert_int_equal(adr_nstore_open(&s, root, &err), 0);
+    struct strv ids = { 0 };
+    assert_int_equal(import(&s, path, &ids, &err), 0);
+    struct adr_nimage im;
+    assert_int_equal(adr_nstore_image(&s, ids.v[0], &im, &err), 0);
+    cleanup_free char *l = adr_nstore_layer_dir(&s, im.layers.v[0]);
+    cleanup_free char *in = xasprintf("%s/x/evil", l), *out = xasprintf("%s/evil", outside);
+    struct stat st;
+    assert_int_equal(lstat(in, &st), 0);
+    assert_int_equal(lstat(out, &st), -1);
+    adr_nimage_free(&im);
+    strv_free(&ids);
+    adr_nstore_close(&s);
+  }
+  /* a layer whose name lies about its digest */
+  const struct ent *ls[] = { layer1, layer2 };
+  size_t nl[] = { ARRAY_SIZE(layer1), ARRAY_SIZE(layer2) };
+  cleanup_free char *root = xasprintf("%s/lie", dir);
+  cleanup_free char *path = archive_of(ls, nl, 2, false, true);
+  struct adr_nstore s;
+  adr_err err = NULL;
+  assert_int_equal(adr_nstore_open(&s, root, &err), 0);
+  assert_int_equal(import(&s, path, NULL, &err), -1);
+  assert_non_null(strstr(err->msg, "not the sha256:0000"));
+  adr_err_free(&err);
+  assert_int_equal(layers_in(s.root), 1); /* the honest one stays: content-addressed */
+  adr_nstore_close(&s);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_import, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
