@@ -77,6 +77,9 @@ static int group_teardown(void **state)
 
 /* sh -c SCRIPT in a sandbox (script "!PROG": PROG itself): its exit
  * status, its stdout in *out */
+static struct adr_ncgroup_limits LIMITS; /* for the next run */
+static struct strv WARNINGS;
+
 static int run(const char *script, bool seccomp, const char *ws, char **out, adr_err *err)
 {
   cleanup_free char *rd = xasprintf("%s/run-%u", DIR_, ++SEQ), *of = xasprintf("%s/out-%u", DIR_, SEQ);
@@ -107,6 +110,8 @@ static int run(const char *script, bool seccomp, const char *ws, char **out, adr
     .n_binds = ws ? 1 : 0,
     .tmpfs = &tmpfs,
     .run_dir = rd,
+    .limits = LIMITS,
+    .warnings = &WARNINGS,
   };
   fflush(stdout);
   int saved = dup(1), fd = open(of, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -206,12 +211,52 @@ static void test_setup_failure_named(void **state)
   free(out);
 }
 
+/* memory and pids limits (a cgroup per sandbox), each with its control:
+ * the same program without the limit */
+static void test_limits(void **state)
+{
+  (void)state;
+  adr_err err = NULL;
+  char *out = NULL;
+  const char *hog = "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived ${#x}";
+  LIMITS = (struct adr_ncgroup_limits){ .memory = 32ll << 20 };
+  strv_free(&WARNINGS);
+  int st = run(hog, true, NULL, &out, &err);
+  if (WARNINGS.n)
+    fail_msg("limits not applied: %s", WARNINGS.v[0]);
+  print_message("memory limit: status %d, %s", st, out);
+  assert_null(strstr(out, "survived"));
+  assert_int_not_equal(st, 0);
+  free(out);
+  LIMITS = (struct adr_ncgroup_limits){ 0 };
+  st = run(hog, true, NULL, &out, &err);
+  print_message("no limit: status %d, %s", st, out);
+  assert_int_equal(st, 0);
+  assert_non_null(strstr(out, "survived 100000000"));
+  free(out);
+  /* 30 background processes: with pids.max 10 the shell cannot fork them
+   * all (dash gives up at the first fork that fails) */
+  const char *forks = "i=0; while [ $i -lt 30 ]; do sleep 2 & i=$((i+1)); done; echo forked=$i";
+  LIMITS = (struct adr_ncgroup_limits){ .pids = 10 };
+  st = run(forks, true, NULL, &out, &err);
+  print_message("pids limit: status %d, %s", st, out);
+  assert_int_not_equal(st, 0);
+  assert_null(strstr(out, "forked=30"));
+  free(out);
+  LIMITS = (struct adr_ncgroup_limits){ 0 };
+  assert_int_equal(run(forks, true, NULL, &out, &err), 0);
+  assert_non_null(strstr(out, "forked=30"));
+  free(out);
+  strv_free(&WARNINGS);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_identity_and_namespaces),
     cmocka_unit_test(test_hardening),
     cmocka_unit_test(test_setup_failure_named),
+    cmocka_unit_test(test_limits),
   };
   return cmocka_run_group_tests_name("native sandbox", tests, group_setup, group_teardown);
 }

@@ -408,8 +408,11 @@ static __attribute__((noreturn)) void pid1(const struct adr_native_box *b, scmp_
   _exit(wait_for(c3));
 }
 
-static __attribute__((noreturn)) void child(const struct adr_native_box *b, int go, int ready, scmp_filter_ctx sc)
+static __attribute__((noreturn)) void child(const struct adr_native_box *b, int go, int ready, scmp_filter_ctx sc,
+                                            const struct adr_ncgroup *cg)
 {
+  if (adr_ncgroup_enter(cg) < 0)
+    die("join the sandbox's cgroup");
   if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET |
               CLONE_NEWCGROUP) < 0)
     die("new namespaces");
@@ -459,10 +462,18 @@ int adr_native_run(const struct adr_native_box *b, int *status, adr_err *err)
   }
   uid_t hu = getuid();
   gid_t hg = getgid();
+  static unsigned seq;
+  char cgname[64];
+  snprintf(cgname, sizeof(cgname), "%d-%u", (int)getpid(), ++seq);
+  struct strv quiet = { 0 };
+  struct adr_ncgroup cg;
+  adr_ncgroup_make(&cg, b->name ? b->name : cgname, &b->limits, b->warnings ? b->warnings : &quiet);
+  strv_free(&quiet);
   pid_t c1 = fork();
   if (c1 < 0) {
     if (sc)
       seccomp_release(sc);
+    adr_ncgroup_remove(&cg);
     return adr_err_sys(err, errno, "fork");
   }
   if (c1 == 0) {
@@ -470,7 +481,7 @@ int adr_native_run(const struct adr_native_box *b, int *status, adr_err *err)
     close(gp[1]);
     close(rp[0]);
     errfd = ep[1];
-    child(b, gp[0], rp[1], sc);
+    child(b, gp[0], rp[1], sc, &cg);
   }
   if (sc)
     seccomp_release(sc);
@@ -501,6 +512,7 @@ int adr_native_run(const struct adr_native_box *b, int *status, adr_err *err)
   int st;
   while (waitpid(c1, &st, 0) < 0 && errno == EINTR)
     ;
+  adr_ncgroup_remove(&cg);
   if (ret == -2) {
     return -1;
   }

@@ -4,7 +4,8 @@
  * daemon.  What exists: one foreground run (adr_native_run) with network
  * "none" (loopback only); not yet: engine operations (create, attach,
  * exec, logs, list), the other network modes, cgroup limits, Landlock,
- * the supervisor for persistent agents.
+ * the supervisor for persistent agents.  Memory, CPU and pids limits:
+ * cgroup.h.
  *
  * The caller's uid and gid are the only ones mapped: the sandbox's user
  * (uid/gid inside) is the caller outside, so what it writes to a bind
@@ -16,6 +17,7 @@
 #ifndef ADR_NATIVE_SANDBOX_H
 #define ADR_NATIVE_SANDBOX_H
 
+#include "cgroup.h"
 #include "err.h"
 #include "util.h"
 
@@ -40,6 +42,9 @@ struct adr_native_box {
   size_t n_binds;
   const struct strv *tmpfs; /* paths, writable, 1777 */
   const char *run_dir;      /* an empty host directory for the run's mounts */
+  const char *name;         /* for its cgroup; NULL: one of the caller's pid */
+  struct adr_ncgroup_limits limits;
+  struct strv *warnings; /* limits that cannot be had (NULL: not said) */
 };
 
 /* Runs b in the foreground (stdio inherited).  0 with *status (the exit

@@ -1,0 +1,161 @@
+/* The native sandbox's limits (cgroup.h): a cgroup per sandbox under the
+ * caller's own, in the unified hierarchy when there is one (it must be
+ * delegated: writable, controllers enabled), else in the v1 hierarchies
+ * root can write.  A limit no hierarchy can hold is named in a warning,
+ * never silently dropped. */
+#include "cgroup.h"
+#include "buf.h"
+#include "fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+#define CG_ROOT "/sys/fs/cgroup"
+
+/* the caller's cgroup in a hierarchy: "0::PATH" (v2) or "N:CTRL,...:PATH" */
+static char *own_path(const char *ctrl)
+{
+  struct buf b;
+  buf_init(&b, 1 << 16);
+  char *ret = NULL;
+  if (buf_read_file(&b, "/proc/self/cgroup") == 0 && b.data) {
+    for (char *line = b.data, *nl; line && *line && !ret; line = nl ? nl + 1 : NULL) {
+      nl = strchr(line, '\n');
+      if (nl)
+        *nl = '\0';
+      char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+      if (!c2)
+        continue;
+      *c2 = '\0';
+      const char *ctrls = c1 + 1;
+      bool match = ctrl ? false : streq(line, "0") && !*ctrls;
+      if (ctrl) {
+        cleanup_free char *list = xstrdup(ctrls);
+        char *save = NULL;
+        for (char *t = strtok_r(list, ",", &save); t && !match; t = strtok_r(NULL, ",", &save))
+          match = streq(t, ctrl);
+      }
+      if (match)
+        ret = xstrdup(c2 + 1);
+    }
+  }
+  buf_free(&b);
+  return ret;
+}
+
+static int put(const char *dir, const char *file, const char *val)
+{
+  cleanup_free char *p = xasprintf("%s/%s", dir, file);
+  int fd = open(p, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  ssize_t n = write(fd, val, strlen(val));
+  int e = errno;
+  close(fd);
+  errno = e;
+  return n == (ssize_t)strlen(val) ? 0 : -1;
+}
+
+static bool unified(void)
+{
+  struct statfs st;
+  return statfs(CG_ROOT, &st) == 0 && (unsigned long)st.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+/* base/own/adr-native-name, made; *out points into g->dirs */
+static int make_dir(struct adr_ncgroup *g, const char *base, const char *own, const char *name, char **out)
+{
+  size_t n = strlen(own);
+  cleanup_free char *d = xasprintf("%s%s%sadr-native-%s", base, own, n && own[n - 1] == '/' ? "" : "/", name);
+  *out = NULL;
+  if (mkdir(d, 0755) < 0 && errno != EEXIST)
+    return -1;
+  strv_push(&g->dirs, d);
+  *out = g->dirs.v[g->dirs.n - 1];
+  return 0;
+}
+
+int adr_ncgroup_make(struct adr_ncgroup *g, const char *name, const struct adr_ncgroup_limits *lim,
+                     struct strv *warnings)
+{
+  memset(g, 0, sizeof(*g));
+  char num[64];
+  if (unified()) {
+    cleanup_free char *own = own_path(NULL);
+    char *dir = NULL;
+    if (!own || make_dir(g, CG_ROOT, own, name, &dir) < 0) {
+      strv_pushf(warnings, "no memory, CPU or pids limit: the cgroup %s%s is not delegated to this user (%s)", CG_ROOT,
+                 own ? own : "/?", strerror(errno));
+      return 0;
+    }
+    if (lim->memory > 0) {
+      snprintf(num, sizeof(num), "%lld", (long long)lim->memory);
+      if (put(dir, "memory.max", num) < 0)
+        strv_pushf(warnings, "no memory limit: %s/memory.max (%s)", dir, strerror(errno));
+      put(dir, "memory.swap.max", "0");
+    }
+    if (lim->pids > 0) {
+      snprintf(num, sizeof(num), "%lld", (long long)lim->pids);
+      if (put(dir, "pids.max", num) < 0)
+        strv_pushf(warnings, "no pids limit: %s/pids.max (%s)", dir, strerror(errno));
+    }
+    if (lim->nano_cpus > 0) {
+      snprintf(num, sizeof(num), "%lld 100000", (long long)(lim->nano_cpus / 10000));
+      if (put(dir, "cpu.max", num) < 0)
+        strv_pushf(warnings, "no CPU limit: %s/cpu.max (%s)", dir, strerror(errno));
+    }
+    return 0;
+  }
+  /* v1: one hierarchy per controller */
+  static const char *const ctrls[] = { "memory", "pids", "cpu" };
+  const int64_t want[] = { lim->memory, lim->pids, lim->nano_cpus };
+  for (size_t i = 0; i < ARRAY_SIZE(ctrls); i++) {
+    if (want[i] <= 0)
+      continue;
+    cleanup_free char *own = own_path(ctrls[i]), *base = xasprintf(CG_ROOT "/%s", ctrls[i]);
+    char *dir = NULL;
+    if (!own || make_dir(g, base, own, name, &dir) < 0) {
+      strv_pushf(warnings, "no %s limit: cgroup v1 %s is not writable (%s)", ctrls[i], base,
+                 own ? strerror(errno) : "not mounted");
+      continue;
+    }
+    int r = 0;
+    snprintf(num, sizeof(num), "%lld", (long long)want[i]);
+    if (i == 0) {
+      r = put(dir, "memory.limit_in_bytes", num);
+      put(dir, "memory.memsw.limit_in_bytes", num); /* no swap beyond it, where accounted */
+    } else if (i == 1) {
+      r = put(dir, "pids.max", num);
+    } else {
+      snprintf(num, sizeof(num), "%lld", (long long)(lim->nano_cpus / 10000));
+      r = put(dir, "cpu.cfs_period_us", "100000") < 0 ? -1 : put(dir, "cpu.cfs_quota_us", num);
+    }
+    if (r < 0)
+      strv_pushf(warnings, "no %s limit: %s (%s)", ctrls[i], dir, strerror(errno));
+  }
+  return 0;
+}
+
+int adr_ncgroup_enter(const struct adr_ncgroup *g)
+{
+  for (size_t i = 0; i < g->dirs.n; i++)
+    if (put(g->dirs.v[i], "cgroup.procs", "0") < 0)
+      return -1;
+  return 0;
+}
+
+void adr_ncgroup_remove(struct adr_ncgroup *g)
+{
+  for (size_t i = 0; i < g->dirs.n; i++)
+    rmdir(g->dirs.v[i]);
+  strv_free(&g->dirs);
+}
