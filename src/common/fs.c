@@ -3,6 +3,8 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <string.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -50,4 +52,18 @@ char *adr_getcwd(void)
     return xstrdup(pwd);
   }
   return cwd;
+}
+
+int adr_write_existing(const char *path, const char *s)
+{
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  ssize_t n = write(fd, s, strlen(s));
+  int saved = errno;
+  close(fd);
+  if (n >= 0 && (size_t)n != strlen(s))
+    saved = EIO;
+  errno = saved;
+  return n == (ssize_t)strlen(s) ? 0 : -1;
 }

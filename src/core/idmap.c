@@ -1,4 +1,5 @@
 #include "idmap.h"
+#include "fs.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -15,18 +16,6 @@
 #ifndef MOUNT_ATTR_IDMAP
 #define MOUNT_ATTR_IDMAP 0x00100000
 #endif
-
-static int write_file(const char *path, const char *s)
-{
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0)
-    return -1;
-  ssize_t n = write(fd, s, strlen(s));
-  int saved = errno;
-  close(fd);
-  errno = saved;
-  return n == (ssize_t)strlen(s) ? 0 : -1;
-}
 
 /* 0 <-> id swapped, every other id maps to itself. */
 static char *swap_map(unsigned id)
@@ -73,12 +62,12 @@ static int userns_fd(uid_t uid, gid_t gid, adr_err *err)
   cleanup_free char *gm = xasprintf("/proc/%d/gid_map", (int)pid);
   cleanup_free char *sg = xasprintf("/proc/%d/setgroups", (int)pid);
   cleanup_free char *umap = swap_map((unsigned)uid), *gmap = swap_map((unsigned)gid);
-  if (write_file(um, umap) < 0) {
+  if (adr_write_existing(um, umap) < 0) {
     adr_err_sys(err, errno, "idmap: write uid_map");
     goto out;
   }
-  write_file(sg, "deny");
-  if (write_file(gm, gmap) < 0) {
+  adr_write_existing(sg, "deny");
+  if (adr_write_existing(gm, gmap) < 0) {
     adr_err_sys(err, errno, "idmap: write gid_map");
     goto out;
   }

@@ -55,14 +55,7 @@ static char *own_path(const char *ctrl)
 static int put(const char *dir, const char *file, const char *val)
 {
   cleanup_free char *p = xasprintf("%s/%s", dir, file);
-  int fd = open(p, O_WRONLY | O_CLOEXEC);
-  if (fd < 0)
-    return -1;
-  ssize_t n = write(fd, val, strlen(val));
-  int e = errno;
-  close(fd);
-  errno = e;
-  return n == (ssize_t)strlen(val) ? 0 : -1;
+  return adr_write_existing(p, val);
 }
 
 static bool unified(void)

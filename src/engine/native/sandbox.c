@@ -11,6 +11,7 @@
  * ran).  Exit statuses travel back C3 -> C2 -> C1 -> the caller. */
 #include "sandbox.h"
 #include "buf.h"
+#include "fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -438,13 +439,7 @@ static int write_map(pid_t pid, const char *what, const char *text, adr_err *err
 {
   char path[64];
   snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0)
-    return adr_err_sys(err, errno, "open %s", path);
-  ssize_t n = write(fd, text, strlen(text));
-  int e = errno;
-  close(fd);
-  return n == (ssize_t)strlen(text) ? 0 : adr_err_sys(err, e, "write %s", path);
+  return adr_write_existing(path, text) < 0 ? adr_err_sys(err, errno, "write %s", path) : 0;
 }
 
 int adr_native_run(const struct adr_native_box *b, int *status, adr_err *err)
