@@ -95,13 +95,33 @@ static const struct ent layer2[] = {
   { "dev/null", 'c', NULL },   { "new/deep/.wh.x", 'f', "" },
 };
 
+static void gzip_of(const struct buf *in, struct buf *out)
+{
+  struct archive *a = archive_write_new();
+  archive_write_add_filter_gzip(a);
+  archive_write_set_format_raw(a);
+  size_t cap = 1 << 20, used = 0;
+  char *mem = xmalloc(cap);
+  assert_int_equal(archive_write_open_memory(a, mem, cap, &used), ARCHIVE_OK);
+  struct archive_entry *e = archive_entry_new();
+  archive_entry_set_filetype(e, AE_IFREG);
+  archive_write_header(a, e);
+  archive_write_data(a, in->data, in->len);
+  archive_entry_free(e);
+  archive_write_close(a);
+  archive_write_free(a);
+  buf_init(out, 0);
+  buf_append(out, mem, used);
+  free(mem);
+}
+
 /* An archive of one image of the given layers; names: OCI blobs, or the
  * legacy ID/layer.tar; lie: the second layer named for another digest. */
-static char *archive_of(const struct ent *const *layers, const size_t *nl, size_t n, bool legacy, bool lie)
+static char *archive_of(const struct ent *const *layers, const size_t *nl, size_t n, bool legacy, bool lie, bool gz)
 {
   struct archive *a = archive_write_new();
   archive_write_set_format_pax_restricted(a);
-  char *path = xasprintf("%s/img-%d-%d.tar", dir, legacy, lie);
+  char *path = xasprintf("%s/img-%d-%d-%d.tar", dir, legacy, lie, gz);
   assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
   json_t *diff = json_array(), *lnames = json_array();
   for (size_t i = 0; i < n; i++) {
@@ -110,6 +130,13 @@ static char *archive_of(const struct ent *const *layers, const size_t *nl, size_
     char hex[65];
     sha(t.data, t.len, hex);
     json_array_append_new(diff, json_sprintf("sha256:%s", hex));
+    if (gz) { /* the blob gzip-compressed, named by that: its diff ID stays the tar's */
+      struct buf z;
+      gzip_of(&t, &z);
+      buf_free(&t);
+      t = z;
+      sha(t.data, t.len, hex);
+    }
     cleanup_free char *name =
       legacy ? xasprintf("%zu/layer.tar", i)
              : xasprintf("blobs/sha256/%s",
@@ -201,7 +228,7 @@ static void test_import(void **state)
   size_t nl[] = { ARRAY_SIZE(layer1), ARRAY_SIZE(layer2) };
   for (int legacy = 0; legacy < 2; legacy++) {
     cleanup_free char *root = xasprintf("%s/store-%d", dir, legacy);
-    cleanup_free char *path = archive_of(ls, nl, 2, legacy, false);
+    cleanup_free char *path = archive_of(ls, nl, 2, legacy, false, false);
     struct adr_nstore s;
     adr_err err = NULL;
     assert_int_equal(adr_nstore_open(&s, root, &err), 0);
@@ -258,6 +285,34 @@ static void test_import(void **state)
   }
 }
 
+/* OCI archives may hold gzip layers: stored under the diff ID, checked
+ * against the blob's own digest */
+static void test_gzip_layers(void **state)
+{
+  (void)state;
+  const struct ent *ls[] = { layer1, layer2 };
+  size_t nl[] = { ARRAY_SIZE(layer1), ARRAY_SIZE(layer2) };
+  cleanup_free char *root = xasprintf("%s/gz", dir), *path = archive_of(ls, nl, 2, false, false, true);
+  cleanup_free char *plain = archive_of(ls, nl, 2, false, false, false);
+  struct adr_nstore s;
+  adr_err err = NULL;
+  assert_int_equal(adr_nstore_open(&s, root, &err), 0);
+  struct strv ids = { 0 };
+  if (import(&s, path, &ids, &err) < 0)
+    fail_msg("%s", err->msg);
+  struct adr_nimage im;
+  assert_int_equal(adr_nstore_image(&s, ids.v[0], &im, &err), 0);
+  cleanup_free char *l1 = adr_nstore_layer_dir(&s, im.layers.v[0]), *hello = xasprintf("%s/etc/hello", l1);
+  struct stat st;
+  assert_int_equal(stat(hello, &st), 0);
+  /* the same layers uncompressed: the same diff IDs, nothing new */
+  assert_int_equal(import(&s, plain, NULL, &err), 0);
+  assert_int_equal(layers_in(s.root), 2);
+  adr_nimage_free(&im);
+  strv_free(&ids);
+  adr_nstore_close(&s);
+}
+
 static void test_refused(void **state)
 {
   (void)state;
@@ -275,7 +330,7 @@ static void test_refused(void **state)
     cleanup_free char *root = xasprintf("%s/bad-%zu", dir, i);
     const struct ent *ls[] = { cases[i].v };
     size_t nl[] = { cases[i].n };
-    cleanup_free char *path = archive_of(ls, nl, 1, false, false);
+    cleanup_free char *path = archive_of(ls, nl, 1, false, false, false);
     struct adr_nstore s;
     adr_err err = NULL;
     assert_int_equal(adr_nstore_open(&s, root, &err), 0);
@@ -298,7 +353,7 @@ static void test_refused(void **state)
     struct ent through[] = { { "x", 'l', outside }, { "x/evil", 'f', "x" } };
     const struct ent *ls[] = { through };
     size_t nl[] = { ARRAY_SIZE(through) };
-    cleanup_free char *path = archive_of(ls, nl, 1, false, false);
+    cleanup_free char *path = archive_of(ls, nl, 1, false, false, false);
     struct adr_nstore s;
     adr_err err = NULL;
     assert_int_equal(adr_nstore_open(&s, root, &err), 0);
@@ -319,7 +374,7 @@ static void test_refused(void **state)
   const struct ent *ls[] = { layer1, layer2 };
   size_t nl[] = { ARRAY_SIZE(layer1), ARRAY_SIZE(layer2) };
   cleanup_free char *root = xasprintf("%s/lie", dir);
-  cleanup_free char *path = archive_of(ls, nl, 2, false, true);
+  cleanup_free char *path = archive_of(ls, nl, 2, false, true, false);
   struct adr_nstore s;
   adr_err err = NULL;
   assert_int_equal(adr_nstore_open(&s, root, &err), 0);
@@ -334,6 +389,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_import, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_gzip_layers, setup, teardown),
     cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -90,32 +90,55 @@ static void rm_tree(const char *dir) { nftw(dir, rm_entry, 32, FTW_DEPTH | FTW_P
 
 /* ---------------------------------------------------------------- a layer */
 
-/* The layer tar, read through the outer archive: the bytes already
- * peeked first, the SHA-256 of all of them taken on the way. */
+/* A layer blob, read through the outer archive in two stages: raw (the
+ * blob as stored: the bytes already peeked first, then the rest; its
+ * SHA-256 is the digest it is named for) decompressed by libarchive when
+ * it is gzip or zstd, and the tar read from that (its SHA-256 is the diff
+ * ID the layer is stored under). */
 struct inner {
-  struct archive *outer;
-  EVP_MD_CTX *md;
+  struct archive *outer, *raw;
+  EVP_MD_CTX *blob, *diff;
   const char *pre;
   size_t npre;
-  char buf[65536];
+  char buf[65536], dbuf[65536];
 };
 
-static la_ssize_t inner_read(struct archive *a, void *ud, const void **out)
+static la_ssize_t raw_read(struct archive *a, void *ud, const void **out)
 {
   (void)a;
   struct inner *in = ud;
   if (in->npre) {
     *out = in->pre;
     la_ssize_t n = (la_ssize_t)in->npre;
-    EVP_DigestUpdate(in->md, in->pre, in->npre);
+    EVP_DigestUpdate(in->blob, in->pre, in->npre);
     in->npre = 0;
     return n;
   }
   la_ssize_t n = archive_read_data(in->outer, in->buf, sizeof(in->buf));
   if (n > 0)
-    EVP_DigestUpdate(in->md, in->buf, (size_t)n);
+    EVP_DigestUpdate(in->blob, in->buf, (size_t)n);
   *out = in->buf;
   return n < 0 ? -1 : n;
+}
+
+static la_ssize_t inner_read(struct archive *a, void *ud, const void **out)
+{
+  (void)a;
+  struct inner *in = ud;
+  la_ssize_t n = archive_read_data(in->raw, in->dbuf, sizeof(in->dbuf));
+  if (n > 0)
+    EVP_DigestUpdate(in->diff, in->dbuf, (size_t)n);
+  *out = in->dbuf;
+  return n < 0 ? -1 : n;
+}
+
+static void digest_hex(EVP_MD_CTX *m, char hex[65])
+{
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned mdl = 0;
+  EVP_DigestFinal_ex(m, md, &mdl);
+  EVP_MD_CTX_free(m);
+  hex_of(md, hex);
 }
 
 /* a path inside the layer: relative, no ".." component */
@@ -283,21 +306,34 @@ static int layer(const struct adr_nstore *s, struct archive *outer, const char *
   if (!mkdtemp(tmp))
     return adr_err_sys(err, errno, "mkdtemp in '%s/layers'", s->root);
   chmod(tmp, 0755);
-  struct inner in = { .outer = outer, .md = EVP_MD_CTX_new(), .pre = pre, .npre = npre };
-  if (!in.md || EVP_DigestInit_ex(in.md, EVP_sha256(), NULL) != 1)
+  struct inner *in = xcalloc(1, sizeof(*in));
+  *in = (struct inner){ .outer = outer, .blob = EVP_MD_CTX_new(), .diff = EVP_MD_CTX_new(), .pre = pre, .npre = npre };
+  if (!in->blob || !in->diff || EVP_DigestInit_ex(in->blob, EVP_sha256(), NULL) != 1 ||
+      EVP_DigestInit_ex(in->diff, EVP_sha256(), NULL) != 1)
     abort(); /* out of memory */
-  int r = unpack(s, &in, tmp, err);
+  in->raw = archive_read_new();
+  archive_read_support_filter_all(in->raw);
+  archive_read_support_format_raw(in->raw);
+  struct archive_entry *re;
+  int r = 0;
+  if (archive_read_open(in->raw, in, NULL, raw_read, NULL) != ARCHIVE_OK ||
+      archive_read_next_header(in->raw, &re) != ARCHIVE_OK)
+    r = adr_err_set(err, EINVAL, "not a layer: %s", archive_error_string(in->raw));
+  else
+    r = unpack(s, in, tmp, err);
   char sink[65536];
   la_ssize_t n;
-  while ((n = archive_read_data(outer, sink, sizeof(sink))) > 0) /* the rest, for the digest */
-    EVP_DigestUpdate(in.md, sink, (size_t)n);
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned mdl = 0;
-  EVP_DigestFinal_ex(in.md, md, &mdl);
-  EVP_MD_CTX_free(in.md);
-  hex_of(md, hex);
-  if (r == 0 && want && !streq(want, hex))
-    r = adr_err_set(err, EINVAL, "its content is sha256:%s, not the sha256:%s it is named for", hex, want);
+  while (r == 0 && (n = archive_read_data(in->raw, sink, sizeof(sink))) > 0) /* the rest, for the digests */
+    EVP_DigestUpdate(in->diff, sink, (size_t)n);
+  while ((n = archive_read_data(outer, sink, sizeof(sink))) > 0)
+    EVP_DigestUpdate(in->blob, sink, (size_t)n);
+  archive_read_free(in->raw);
+  char bhex[65];
+  digest_hex(in->blob, bhex);
+  digest_hex(in->diff, hex);
+  free(in);
+  if (r == 0 && want && !streq(want, bhex))
+    r = adr_err_set(err, EINVAL, "its content is sha256:%s, not the sha256:%s it is named for", bhex, want);
   cleanup_free char *final = xasprintf("%s/layers/sha256/%s", s->root, hex);
   if (r == 0 && rename(tmp, final) < 0 && errno != EEXIST && errno != ENOTEMPTY)
     r = adr_err_sys(err, errno, "rename to '%s'", final);
@@ -486,10 +522,13 @@ int adr_nstore_import(struct adr_nstore *s, int fd, struct strv *ids, adr_err *e
       buf_free(&b);
       continue;
     }
-    if (got < 262 || memcmp(pre + 257, "ustar", 5) != 0)
-      continue; /* neither JSON nor a tar: nothing an image is made of */
+    bool tar = got >= 262 && memcmp(pre + 257, "ustar", 5) == 0;
+    bool gz = got >= 2 && (unsigned char)pre[0] == 0x1f && (unsigned char)pre[1] == 0x8b;
+    bool zst = got >= 4 && memcmp(pre, "\x28\xb5\x2f\xfd", 4) == 0;
+    if (!tar && !gz && !zst)
+      continue; /* neither JSON nor a (compressed) tar: nothing an image is made of */
     const char *claimed = str_has_prefix(name, "blobs/sha256/") && hex64(name + 13) ? name + 13 : NULL;
-    if (claimed) { /* named by its digest: already here, nothing to unpack */
+    if (claimed && tar) { /* named by its digest, which is its diff ID: already here, nothing to unpack */
       cleanup_free char *have = xasprintf("%s/layers/sha256/%s", s->root, claimed);
       struct stat st;
       if (stat(have, &st) == 0) {
