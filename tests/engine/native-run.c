@@ -162,6 +162,8 @@ static void test_hardening(void **state)
     "grep -E '^(CapEff|CapBnd|CapPrm|NoNewPrivs|Seccomp):' /proc/self/status;"
     "touch /root-write 2>/dev/null && echo root=rw || echo root=ro;"
     "touch /tmp/x && echo tmp=rw;"
+    "touch /dev/x 2>/dev/null && echo dev=rw || echo dev=ro;"
+    "touch /dev/shm/x && echo shm=rw; echo x >/dev/null && echo null=rw;"
     "echo masked=$(cat /proc/timer_list | wc -c);"
     "unshare -U true 2>/dev/null && echo unshare=ok || echo unshare=refused";
   assert_int_equal(run(probe, true, NULL, &out, &err), 0);
@@ -173,6 +175,9 @@ static void test_hardening(void **state)
   assert_non_null(strstr(out, "Seccomp:\t2"));
   assert_non_null(strstr(out, "root=ro"));
   assert_non_null(strstr(out, "tmp=rw"));
+  assert_non_null(strstr(out, "dev=ro"));
+  assert_non_null(strstr(out, "shm=rw")); /* the controls: what must stay writable is */
+  assert_non_null(strstr(out, "null=rw"));
   assert_non_null(strstr(out, "masked=0\n")); /* /proc/timer_list: /dev/null */
   assert_non_null(strstr(out, "unshare=refused"));
   free(out);

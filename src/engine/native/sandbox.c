@@ -325,6 +325,10 @@ static void make_root(const struct adr_native_box *b)
   mkdir(p, 01777);
   if (mount("shm", p, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=64m") < 0)
     die("/dev/shm");
+  /* /dev itself read-only: its devices and /dev/shm are mounts of their own */
+  snprintf(p, sizeof(p), "%s/dev", root);
+  if (mount(NULL, p, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
+    die("read-only /dev");
   /* in */
   snprintf(p, sizeof(p), "%s/.adr-old-root", root);
   mkdir(p, 0700);
