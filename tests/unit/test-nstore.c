@@ -117,11 +117,12 @@ static void gzip_of(const struct buf *in, struct buf *out)
 
 /* An archive of one image of the given layers; names: OCI blobs, or the
  * legacy ID/layer.tar; lie: the second layer named for another digest. */
-static char *archive_of(const struct ent *const *layers, const size_t *nl, size_t n, bool legacy, bool lie, bool gz)
+static char *archive_of(const struct ent *const *layers, const size_t *nl, size_t n, bool legacy, bool lie, bool gz,
+                        bool oci)
 {
   struct archive *a = archive_write_new();
   archive_write_set_format_pax_restricted(a);
-  char *path = xasprintf("%s/img-%d-%d-%d.tar", dir, legacy, lie, gz);
+  char *path = xasprintf("%s/img-%d-%d-%d-%d.tar", dir, legacy, lie, gz, oci);
   assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
   json_t *diff = json_array(), *lnames = json_array();
   for (size_t i = 0; i < n; i++) {
@@ -161,9 +162,31 @@ static char *archive_of(const struct ent *const *layers, const size_t *nl, size_
   json_t *man =
     json_pack("[{s:s, s:[s], s:o}]", "Config", cname, "RepoTags", "example.internal/img:1", "Layers", lnames);
   char *mt = json_dumps(man, JSON_COMPACT);
-  const char *names[] = { cname, "manifest.json" };
-  const char *texts[] = { ct, mt };
-  for (int i = 0; i < 2; i++) { /* after the layers, as docker writes them */
+  const char *names[] = { cname, "manifest.json", NULL };
+  const char *texts[] = { ct, mt, NULL };
+  cleanup_free char *oman = NULL, *oidx = NULL, *omname = NULL;
+  if (oci) { /* an OCI layout alone: index.json -> manifest blob -> config, layers */
+    json_t *om = json_object(), *ls = json_array(), *x;
+    size_t k;
+    json_object_set_new(om, "config", json_pack("{s:s+}", "digest", "sha256:", cname + 13));
+    json_array_foreach (lnames, k, x)
+      json_array_append_new(ls, json_pack("{s:s+}", "digest", "sha256:", json_string_value(x) + 13));
+    json_object_set_new(om, "layers", ls);
+    oman = json_dumps(om, JSON_COMPACT);
+    json_decref(om);
+    char mhex[65];
+    sha(oman, strlen(oman), mhex);
+    omname = xasprintf("blobs/sha256/%s", mhex);
+    json_t *ix = json_pack("{s:[{s:s+, s:{s:s}}]}", "manifests", "digest", "sha256:", omname + 13, "annotations",
+                           "io.containerd.image.name", "example.internal/img:1");
+    oidx = json_dumps(ix, JSON_COMPACT);
+    json_decref(ix);
+    names[1] = omname;
+    texts[1] = oman;
+    names[2] = "index.json";
+    texts[2] = oidx;
+  }
+  for (int i = 0; i < 3 && names[i]; i++) { /* after the layers, as docker writes them */
     struct archive_entry *e = archive_entry_new();
     archive_entry_set_pathname(e, names[i]);
     archive_entry_set_filetype(e, AE_IFREG);
@@ -228,7 +251,7 @@ static void test_import(void **state)
   size_t nl[] = { ARRAY_SIZE(layer1), ARRAY_SIZE(layer2) };
   for (int legacy = 0; legacy < 2; legacy++) {
     cleanup_free char *root = xasprintf("%s/store-%d", dir, legacy);
-    cleanup_free char *path = archive_of(ls, nl, 2, legacy, false, false);
+    cleanup_free char *path = archive_of(ls, nl, 2, legacy, false, false, false);
     struct adr_nstore s;
     adr_err err = NULL;
     assert_int_equal(adr_nstore_open(&s, root, &err), 0);
@@ -292,8 +315,8 @@ static void test_gzip_layers(void **state)
   (void)state;
   const struct ent *ls[] = { layer1, layer2 };
   size_t nl[] = { ARRAY_SIZE(layer1), ARRAY_SIZE(layer2) };
-  cleanup_free char *root = xasprintf("%s/gz", dir), *path = archive_of(ls, nl, 2, false, false, true);
-  cleanup_free char *plain = archive_of(ls, nl, 2, false, false, false);
+  cleanup_free char *root = xasprintf("%s/gz", dir), *path = archive_of(ls, nl, 2, false, false, true, false);
+  cleanup_free char *plain = archive_of(ls, nl, 2, false, false, false, false);
   struct adr_nstore s;
   adr_err err = NULL;
   assert_int_equal(adr_nstore_open(&s, root, &err), 0);
@@ -305,6 +328,15 @@ static void test_gzip_layers(void **state)
   cleanup_free char *l1 = adr_nstore_layer_dir(&s, im.layers.v[0]), *hello = xasprintf("%s/etc/hello", l1);
   struct stat st;
   assert_int_equal(stat(hello, &st), 0);
+  adr_nimage_free(&im);
+  /* an OCI layout alone (index.json, a manifest blob), gzip layers: the same image */
+  cleanup_free char *oci = archive_of(ls, nl, 2, false, false, true, true);
+  struct strv oids = { 0 };
+  if (import(&s, oci, &oids, &err) < 0)
+    fail_msg("%s", err->msg);
+  assert_string_equal(oids.v[0], ids.v[0]);
+  assert_int_equal(adr_nstore_image(&s, "example.internal/img:1", &im, &err), 0);
+  strv_free(&oids);
   /* the same layers uncompressed: the same diff IDs, nothing new */
   assert_int_equal(import(&s, plain, NULL, &err), 0);
   assert_int_equal(layers_in(s.root), 2);
@@ -330,7 +362,7 @@ static void test_refused(void **state)
     cleanup_free char *root = xasprintf("%s/bad-%zu", dir, i);
     const struct ent *ls[] = { cases[i].v };
     size_t nl[] = { cases[i].n };
-    cleanup_free char *path = archive_of(ls, nl, 1, false, false, false);
+    cleanup_free char *path = archive_of(ls, nl, 1, false, false, false, false);
     struct adr_nstore s;
     adr_err err = NULL;
     assert_int_equal(adr_nstore_open(&s, root, &err), 0);
@@ -353,7 +385,7 @@ static void test_refused(void **state)
     struct ent through[] = { { "x", 'l', outside }, { "x/evil", 'f', "x" } };
     const struct ent *ls[] = { through };
     size_t nl[] = { ARRAY_SIZE(through) };
-    cleanup_free char *path = archive_of(ls, nl, 1, false, false, false);
+    cleanup_free char *path = archive_of(ls, nl, 1, false, false, false, false);
     struct adr_nstore s;
     adr_err err = NULL;
     assert_int_equal(adr_nstore_open(&s, root, &err), 0);
@@ -374,7 +406,7 @@ static void test_refused(void **state)
   const struct ent *ls[] = { layer1, layer2 };
   size_t nl[] = { ARRAY_SIZE(layer1), ARRAY_SIZE(layer2) };
   cleanup_free char *root = xasprintf("%s/lie", dir);
-  cleanup_free char *path = archive_of(ls, nl, 2, false, true, false);
+  cleanup_free char *path = archive_of(ls, nl, 2, false, true, false, false);
   struct adr_nstore s;
   adr_err err = NULL;
   assert_int_equal(adr_nstore_open(&s, root, &err), 0);

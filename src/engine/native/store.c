@@ -482,6 +482,76 @@ out:
   return ret;
 }
 
+static json_t *kept_json(const struct kept *k, const char *digest)
+{
+  if (!digest || !str_has_prefix(digest, "sha256:") || !hex64(digest + 7))
+    return NULL;
+  cleanup_free char *name = xasprintf("blobs/sha256/%s", digest + 7);
+  const char *t = kept_get(&k->names, &k->texts, name);
+  return t ? json_loads(t, 0, NULL) : NULL;
+}
+
+/* An OCI image layout's index.json as docker's manifest.json would say it
+ * (one item per image; an image index: this machine's platform), or NULL */
+static char *oci_manifests(const struct kept *k)
+{
+  const char *idx = kept_get(&k->names, &k->texts, "index.json");
+  json_t *index = idx ? json_loads(idx, 0, NULL) : NULL;
+  if (!index)
+    return NULL;
+#if defined(__aarch64__)
+  const char *arch = "arm64";
+#else
+  const char *arch = "amd64";
+#endif
+  json_t *out = json_array();
+  size_t i;
+  json_t *d;
+  json_array_foreach (json_object_get(index, "manifests"), i, d) {
+    json_t *m = kept_json(k, json_string_value(json_object_get(d, "digest")));
+    json_t *ann = json_object_get(d, "annotations");
+    if (m && json_object_get(m, "manifests")) { /* an image index: the platform's manifest */
+      json_t *pick = NULL, *x;
+      size_t j;
+      json_array_foreach (json_object_get(m, "manifests"), j, x) {
+        json_t *pl = json_object_get(x, "platform");
+        const char *a = json_string_value(json_object_get(pl, "architecture"));
+        const char *os = json_string_value(json_object_get(pl, "os"));
+        if (!pick && a && os && streq(a, arch) && streq(os, "linux"))
+          pick = kept_json(k, json_string_value(json_object_get(x, "digest")));
+      }
+      json_decref(m);
+      m = pick;
+    }
+    const char *cfg = m ? json_string_value(json_object_get(json_object_get(m, "config"), "digest")) : NULL;
+    if (!cfg || !str_has_prefix(cfg, "sha256:")) {
+      json_decref(m);
+      continue;
+    }
+    json_t *item = json_object(), *layers = json_array(), *tags = json_array(), *l;
+    json_object_set_new(item, "Config", json_sprintf("blobs/sha256/%s", cfg + 7));
+    size_t j;
+    json_array_foreach (json_object_get(m, "layers"), j, l) {
+      const char *ld = json_string_value(json_object_get(l, "digest"));
+      if (ld && str_has_prefix(ld, "sha256:"))
+        json_array_append_new(layers, json_sprintf("blobs/sha256/%s", ld + 7));
+    }
+    const char *name = json_string_value(json_object_get(ann, "io.containerd.image.name"));
+    if (!name)
+      name = json_string_value(json_object_get(ann, "org.opencontainers.image.ref.name"));
+    if (name)
+      json_array_append_new(tags, json_string(name));
+    json_object_set_new(item, "Layers", layers);
+    json_object_set_new(item, "RepoTags", tags);
+    json_array_append_new(out, item);
+    json_decref(m);
+  }
+  json_decref(index);
+  char *text = json_array_size(out) ? json_dumps(out, JSON_COMPACT) : NULL;
+  json_decref(out);
+  return text;
+}
+
 int adr_nstore_import(struct adr_nstore *s, int fd, struct strv *ids, adr_err *err)
 {
   struct archive *outer = archive_read_new();
@@ -548,7 +618,9 @@ int adr_nstore_import(struct adr_nstore *s, int fd, struct strv *ids, adr_err *e
   if (ret == 0 && hr != ARCHIVE_EOF)
     ret = adr_err_set(err, EIO, "image archive: %s", archive_error_string(outer));
   if (ret == 0 && !manifest)
-    ret = adr_err_set(err, EINVAL, "image archive: no manifest.json");
+    manifest = oci_manifests(&k); /* an OCI layout without docker's manifest.json */
+  if (ret == 0 && !manifest)
+    ret = adr_err_set(err, EINVAL, "image archive: neither manifest.json nor an OCI index.json with an image");
   if (ret == 0) {
     json_error_t je;
     json_t *m = json_loads(manifest, 0, &je);

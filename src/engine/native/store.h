@@ -43,9 +43,10 @@ struct adr_nstore {
 int adr_nstore_open(struct adr_nstore *s, const char *root, adr_err *err);
 void adr_nstore_close(struct adr_nstore *s);
 
-/* Imports every image of a docker-archive stream (`docker save`, or the
- * Engine API's /images/get; the legacy and the OCI-layout form) read from
- * fd.  Layers already in the store are not unpacked again.  The images'
+/* Imports every image of an archive read from fd: a docker-archive
+ * (`docker save`, the Engine API's /images/get; the legacy and the
+ * OCI-layout form) or an OCI image layout alone (index.json; an image
+ * index: this machine's platform).  Layers may be gzip or zstd.  Layers already in the store are not unpacked again.  The images'
  * IDs go to ids (may be NULL); their RepoTags become tags. */
 int adr_nstore_import(struct adr_nstore *s, int fd, struct strv *ids, adr_err *err);
 
