@@ -140,12 +140,21 @@ static void test_identity_and_namespaces(void **state)
   cleanup_free char *ws = xasprintf("%s/ws", DIR_);
   mkdir(ws, 0755);
   char *out = NULL;
-  int st =
-    run("id -u; id -g; echo pid=$$; hostname; grep -c . /proc/net/dev; echo hi >/workspace/made", true, ws, &out, &err);
+  /* a descriptor of the caller's opened without close-on-exec must not
+   * reach the sandbox (the control: it is open here) */
+  int leak = open("/dev/null", O_RDONLY);
+  assert_true(leak > 2 && fcntl(leak, F_GETFD) == 0);
+  int st = run(
+    "id -u; id -g; echo pid=$$; hostname; grep -c . /proc/net/dev; echo hi >/workspace/made;"
+    "echo fds=$(ls /proc/self/fd | wc -l); echo core=$(ulimit -c)",
+    true, ws, &out, &err);
+  close(leak);
   if (st != 0)
     fail_msg("status %d: %s %s", st, err ? err->msg : "", out);
   print_message("%s", out);
   assert_non_null(strstr(out, "1000\n1000\npid=2\nnative-test\n3\n")); /* net/dev: 2 header lines and lo */
+  assert_non_null(strstr(out, "fds=4\n"));                             /* 0, 1, 2 and ls's own */
+  assert_non_null(strstr(out, "core=0\n"));
   cleanup_free char *made = xasprintf("%s/made", ws);
   struct stat sb;
   assert_int_equal(stat(made, &sb), 0);

@@ -28,6 +28,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -397,6 +398,13 @@ static __attribute__((noreturn)) void pid1(const struct adr_native_box *b, scmp_
   if (c3 < 0)
     die("fork");
   if (c3 == 0) {
+    /* nothing of the caller's but stdio: every other descriptor closes at
+     * exec, whether its opener asked for that or not */
+    if (syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) < 0)
+      die("close the caller's descriptors");
+    struct rlimit core = { 0, 0 }; /* no core file: a dump could hold what the program read */
+    if (setrlimit(RLIMIT_CORE, &core) < 0)
+      die("RLIMIT_CORE");
     drop(b, sc);
     if (chdir(b->workdir ? b->workdir : "/") < 0)
       die("workdir '%s'", b->workdir);
