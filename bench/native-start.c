@@ -112,6 +112,8 @@ int main(int argc, char **argv)
   cleanup_free char *rd = xasprintf("%s/run", dir);
   mkdir(rd, 0700);
   const struct adr_builtin_file *sc = adr_builtin_find("seccomp.json");
+  cleanup_free char *cache = xasprintf("%s/cache", dir);
+  mkdir(cache, 0700);
   struct adr_native_box b = { .layers = &layers,
                               .argv = &av,
                               .env = &env,
@@ -119,7 +121,8 @@ int main(int argc, char **argv)
                               .gid = 1000,
                               .seccomp = (const char *)sc->data,
                               .tmpfs = &tmpfs,
-                              .run_dir = rd };
+                              .run_dir = rd,
+                              .cache_dir = cache };
   double *nat = calloc((size_t)n, sizeof(double)), *dock = calloc((size_t)n, sizeof(double));
   for (int i = -1; i < n; i++) { /* -1: the warm-up of each */
     double t0 = now_ms();
@@ -137,7 +140,8 @@ int main(int argc, char **argv)
   double nm = rank(nat, n, 0.5), np = rank(nat, n, 0.9), dm = rank(dock, n, 0.5), dp = rank(dock, n, 0.9);
   printf("| what (%d runs each, alternating) | median | p90 |\n|---|---|---|\n", n);
   printf(
-    "| native sandbox, `true` (namespaces, overlayfs of %zu layers, seccomp, no capabilities) | %.1f ms | %.1f ms |\n",
+    "| native sandbox, `true` (namespaces, overlayfs of %zu layer(s), seccomp, no capabilities) | %.1f ms | %.1f ms "
+    "|\n",
     im.layers.n, nm, np);
   printf("| `docker run --rm --network none --cap-drop ALL --read-only ... true` | %.1f ms | %.1f ms |\n", dm, dp);
   printf("| **ratio native / docker** | **%.3f** | **%.3f** |\n", nm / dm, np / dp);

@@ -110,6 +110,7 @@ static int run(const char *script, bool seccomp, const char *ws, char **out, adr
     .n_binds = ws ? 1 : 0,
     .tmpfs = &tmpfs,
     .run_dir = rd,
+    .cache_dir = DIR_, /* the compiled policy: the first run compiles, the others load it */
     .limits = LIMITS,
     .warnings = &WARNINGS,
   };

@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <locale.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -32,6 +33,11 @@ struct ent {
 /* a tar of the entries, in memory */
 static void tar_of(const struct ent *v, size_t n, struct buf *out)
 {
+  /* the layers' UTF-8 names written as a C.UTF-8 process would (the
+   * store must read them whatever the reader's locale: this test's is C) */
+  locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+  assert_non_null(utf8);
+  locale_t old = uselocale(utf8);
   struct archive *a = archive_write_new();
   archive_write_set_format_pax_restricted(a);
   size_t cap = 1 << 20, used = 0;
@@ -75,6 +81,8 @@ static void tar_of(const struct ent *v, size_t n, struct buf *out)
   buf_init(out, 0);
   buf_append(out, mem, used);
   free(mem);
+  uselocale(old);
+  freelocale(utf8);
 }
 
 static void sha(const void *p, size_t n, char hex[65])
@@ -87,8 +95,15 @@ static void sha(const void *p, size_t n, char hex[65])
 }
 
 static const struct ent layer1[] = {
-  { "etc/", 'd', NULL }, { "etc/hello", 'f', "one\n" }, { "etc/gone", 'f', "x" },  { "etc/hello2", 'h', "etc/hello" },
-  { "opt/", 'd', NULL }, { "opt/a", 'f', "a" },         { "lib", 'l', "usr/lib" },
+  { "etc/", 'd', NULL },
+  { "etc/hello", 'f', "one\n" },
+  { "etc/gone", 'f', "x" },
+  { "etc/hello2", 'h', "etc/hello" },
+  { "opt/", 'd', NULL },
+  { "opt/a", 'f', "a" },
+  { "lib", 'l', "usr/lib" },
+  { "etc/caf\xc3\xa9", 'f', "utf-8 name" },
+  { "etc/l\xc3\xa9", 'l', "caf\xc3\xa9" },
 };
 static const struct ent layer2[] = {
   { "etc/.wh.gone", 'f', "" }, { "opt/.wh..wh..opq", 'f', "" }, { "opt/b", 'f', "b" },
@@ -276,6 +291,9 @@ static void test_import(void **state)
     assert_int_equal(stat(hello, &a), 0);
     assert_int_equal(stat(hello2, &b), 0);
     assert_int_equal(a.st_ino, b.st_ino);
+    /* UTF-8 names (pax), whatever the process's locale */
+    cleanup_free char *cafe = xasprintf("%s/etc/caf\xc3\xa9", l1);
+    assert_int_equal(lstat(cafe, &a), 0);
     char target[64] = "";
     assert_int_equal(readlink(lib, target, sizeof(target) - 1), 7);
     assert_string_equal(target, "usr/lib");

@@ -12,6 +12,7 @@
 #include "sandbox.h"
 #include "buf.h"
 #include "fs.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +20,11 @@
 #include <linux/capability.h>
 #include <net/if.h>
 #include <sched.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <openssl/evp.h>
 #include <seccomp.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -168,6 +173,58 @@ fail:
   json_decref(p);
   seccomp_release(ctx);
   return NULL;
+}
+
+/* The policy as the BPF program the kernel loads: from cache_dir (keyed by
+ * the policy's SHA-256) when it was compiled before, else compiled by
+ * libseccomp and kept there.  prog->filter is the caller's to free. */
+static int seccomp_bpf(const char *json, const char *cache_dir, struct sock_fprog *prog, adr_err *err)
+{
+  memset(prog, 0, sizeof(*prog));
+  cleanup_free char *path = NULL;
+  if (cache_dir) {
+    unsigned char md[32];
+    unsigned mdl = 0;
+    EVP_Digest(json, strlen(json), md, &mdl, EVP_sha256(), NULL);
+    char hex[65];
+    for (int i = 0; i < 32; i++)
+      snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    path = xasprintf("%s/seccomp-%s.bpf", cache_dir, hex);
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    if (buf_read_file(&b, path) == 0 && b.len && b.len % sizeof(struct sock_filter) == 0 &&
+        b.len / sizeof(struct sock_filter) <= BPF_MAXINSNS) {
+      prog->len = (unsigned short)(b.len / sizeof(struct sock_filter));
+      prog->filter = (struct sock_filter *)buf_steal(&b);
+      return 0;
+    }
+    buf_free(&b);
+  }
+  scmp_filter_ctx c = seccomp_build(json, err);
+  if (!c)
+    return -1;
+  int fd = memfd_create("adr-seccomp", MFD_CLOEXEC);
+  int rc = fd < 0 ? -errno : seccomp_export_bpf(c, fd);
+  seccomp_release(c);
+  off_t len = rc == 0 ? lseek(fd, 0, SEEK_END) : -1;
+  if (rc < 0 || len <= 0 || len % (off_t)sizeof(struct sock_filter) != 0 ||
+      len / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS) {
+    if (fd >= 0)
+      close(fd);
+    return adr_err_set(err, rc < 0 ? -rc : EINVAL, "seccomp policy: could not compile it");
+  }
+  char *bytes = xmalloc((size_t)len);
+  ssize_t got = pread(fd, bytes, (size_t)len, 0);
+  close(fd);
+  if (got != len) {
+    free(bytes);
+    return adr_err_set(err, EIO, "seccomp policy: could not read it back");
+  }
+  if (path)
+    write_file_atomic(path, bytes, (size_t)len, 0600); /* a cache: a failure only costs the next run time */
+  prog->len = (unsigned short)(len / (off_t)sizeof(struct sock_filter));
+  prog->filter = (struct sock_filter *)bytes;
+  return 0;
 }
 
 int adr_native_seccomp_check(const char *json, adr_err *err)
@@ -354,7 +411,7 @@ static void make_root(const struct adr_native_box *b)
 }
 
 /* no capability, none to regain; no new privileges; the policy */
-static void drop(const struct adr_native_box *b, scmp_filter_ctx sc)
+static void drop(const struct adr_native_box *b, const struct sock_fprog *sc)
 {
   for (int c = 0; c <= CAP_LAST_CAP; c++)
     if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
@@ -370,7 +427,7 @@ static void drop(const struct adr_native_box *b, scmp_filter_ctx sc)
     die("clear capabilities");
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     die("no-new-privileges");
-  if (sc && seccomp_load(sc) < 0)
+  if (sc && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, sc) < 0)
     die("load the seccomp policy");
 }
 
@@ -388,7 +445,7 @@ static int wait_for(pid_t pid)
   }
 }
 
-static __attribute__((noreturn)) void pid1(const struct adr_native_box *b, scmp_filter_ctx sc)
+static __attribute__((noreturn)) void pid1(const struct adr_native_box *b, const struct sock_fprog *sc)
 {
   make_root(b);
   if (sethostname(b->hostname ? b->hostname : "sandbox", strlen(b->hostname ? b->hostname : "sandbox")) < 0)
@@ -421,8 +478,8 @@ static __attribute__((noreturn)) void pid1(const struct adr_native_box *b, scmp_
   _exit(wait_for(c3));
 }
 
-static __attribute__((noreturn)) void child(const struct adr_native_box *b, int go, int ready, scmp_filter_ctx sc,
-                                            const struct adr_ncgroup *cg)
+static __attribute__((noreturn)) void child(const struct adr_native_box *b, int go, int ready,
+                                            const struct sock_fprog *sc, const struct adr_ncgroup *cg)
 {
   if (adr_ncgroup_enter(cg) < 0)
     die("join the sandbox's cgroup");
@@ -458,13 +515,13 @@ int adr_native_run(const struct adr_native_box *b, int *status, adr_err *err)
 {
   if (!b->layers || !b->layers->n || !b->argv || !b->argv->n || !b->run_dir)
     return adr_err_set(err, EINVAL, "native sandbox: layers, a program and a run directory are needed");
-  scmp_filter_ctx sc = NULL;
-  if (b->seccomp && !(sc = seccomp_build(b->seccomp, err)))
+  struct sock_fprog prog = { 0 };
+  if (b->seccomp && seccomp_bpf(b->seccomp, b->cache_dir, &prog, err) < 0)
     return -1;
+  const struct sock_fprog *sc = b->seccomp ? &prog : NULL;
   int ep[2], gp[2], rp[2];
   if (pipe2(ep, O_CLOEXEC) < 0 || pipe2(gp, O_CLOEXEC) < 0 || pipe2(rp, O_CLOEXEC) < 0) {
-    if (sc)
-      seccomp_release(sc);
+    free(prog.filter);
     return adr_err_sys(err, errno, "pipe");
   }
   uid_t hu = getuid();
@@ -478,8 +535,7 @@ int adr_native_run(const struct adr_native_box *b, int *status, adr_err *err)
   strv_free(&quiet);
   pid_t c1 = fork();
   if (c1 < 0) {
-    if (sc)
-      seccomp_release(sc);
+    free(prog.filter);
     adr_ncgroup_remove(&cg);
     return adr_err_sys(err, errno, "fork");
   }
@@ -490,8 +546,7 @@ int adr_native_run(const struct adr_native_box *b, int *status, adr_err *err)
     errfd = ep[1];
     child(b, gp[0], rp[1], sc, &cg);
   }
-  if (sc)
-    seccomp_release(sc);
+  free(prog.filter);
   close(ep[1]);
   close(gp[0]);
   close(rp[1]);

@@ -42,6 +42,7 @@ struct adr_native_box {
   size_t n_binds;
   const struct strv *tmpfs; /* paths, writable, 1777 */
   const char *run_dir;      /* an empty host directory for the run's mounts */
+  const char *cache_dir;    /* where the compiled seccomp policy is kept (NULL: compiled each run) */
   const char *name;         /* for its cgroup; NULL: one of the caller's pid */
   struct adr_ncgroup_limits limits;
   struct strv *warnings; /* limits that cannot be had (NULL: not said) */

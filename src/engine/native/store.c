@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <jansson.h>
+#include <locale.h>
 #include <linux/openat2.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -552,7 +553,24 @@ static char *oci_manifests(const struct kept *k)
   return text;
 }
 
+static int import(struct adr_nstore *s, int fd, struct strv *ids, adr_err *err);
+
+/* Names in layers are UTF-8 (pax headers): libarchive converts them to the
+ * current locale's charset, so the import runs in C.UTF-8 (this thread
+ * only), whatever locale the process has. */
 int adr_nstore_import(struct adr_nstore *s, int fd, struct strv *ids, adr_err *err)
+{
+  locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+  locale_t old = utf8 ? uselocale(utf8) : (locale_t)0;
+  int r = import(s, fd, ids, err);
+  if (utf8) {
+    uselocale(old);
+    freelocale(utf8);
+  }
+  return r;
+}
+
+static int import(struct adr_nstore *s, int fd, struct strv *ids, adr_err *err)
 {
   struct archive *outer = archive_read_new();
   archive_read_support_format_tar(outer);
