@@ -2,9 +2,10 @@
  * through the relay; the credential stays on the host.
  *
  * For each host of the workspace's https remotes: the user's credential
- * from their own git credential helpers (`git credential fill`, run outside
- * the workspace so that no configuration the agent could have written runs
- * on the host), a relay route whose paths are only those remotes' smart-HTTP
+ * from their own git credential helpers (`git credential fill`, run from /,
+ * outside any repository, so that no repository configuration the agent
+ * could have written runs on the host: only the user's global and system
+ * configuration), a relay route whose paths are only those remotes' smart-HTTP
  * endpoints, and in the sandbox git configuration (GIT_CONFIG_* variables):
  * the host's URLs rewritten to the route, and "Authorization: Basic
  * SENTINEL" sent to it.  The relay swaps the sentinel for the base64 of
@@ -79,7 +80,7 @@ static int remote_urls(const char *ws, struct strv *urls, adr_err *err)
 
 /* The user's credential for origin, from their git credential helpers:
  * base64(user:password) in *basic. */
-static int credential(const char *home, const char *origin, const char *path, char **basic, adr_err *err)
+static int credential(const char *origin, const char *path, char **basic, adr_err *err)
 {
   cleanup_free char *in = xasprintf("protocol=https\nhost=%s\npath=%s\n\n", origin + 8, path + 1);
   const char *argv[] = { "git", "-c", "core.fsmonitor=false", "credential", "fill", NULL };
@@ -89,7 +90,7 @@ static int credential(const char *home, const char *origin, const char *path, ch
   buf_init(&out, 64 << 10);
   buf_init(&eout, 4096);
   struct adr_proc pr = {
-    .argv = argv, .dir = home, .env = env, .unset = unset, .out = &out, .errout = &eout, .input = in
+    .argv = argv, .dir = "/", .env = env, .unset = unset, .out = &out, .errout = &eout, .input = in
   };
   int rc = adr_proc_run(&pr, err);
   const char *user = NULL, *pass = NULL;
@@ -134,7 +135,7 @@ static void route_name(const char *origin, char *want, size_t cap)
   }
 }
 
-int adr_creds_git_push(struct adr_creds_plan *p, const char *ws, const char *home, adr_err *err)
+int adr_creds_git_push(struct adr_creds_plan *p, const char *ws, adr_err *err)
 {
   cleanup_strv struct strv urls = { 0 }, origins = { 0 }, paths = { 0 };
   if (remote_urls(ws, &urls, err) < 0)
@@ -159,7 +160,7 @@ int adr_creds_git_push(struct adr_creds_plan *p, const char *ws, const char *hom
     if (seen)
       continue;
     char *basic = NULL;
-    if (credential(home, origins.v[i], paths.v[i], &basic, err) < 0)
+    if (credential(origins.v[i], paths.v[i], &basic, err) < 0)
       return -1;
     char want[GW_ROUTE_NAME_MAX + 1];
     route_name(origins.v[i], want, sizeof(want));

@@ -90,9 +90,9 @@ static inline void adr_creds_plan_cleanup(struct adr_creds_plan *p) { adr_creds_
 
 /* --git-push: routes for the workspace's https remotes (their smart-HTTP
  * paths only), each host's credential from the user's git credential
- * helpers (run in home, outside the workspace), and the sandbox's git
+ * helpers (run from /, outside any repository), and the sandbox's git
  * configuration (GIT_CONFIG_* in p->env) that sends the sentinel there. */
-int adr_creds_git_push(struct adr_creds_plan *p, const char *ws, const char *home, adr_err *err);
+int adr_creds_git_push(struct adr_creds_plan *p, const char *ws, adr_err *err);
 /* https://[user@]host[:port]/path -> "https://host[:port]", "/path" (no
  * trailing slash); -1 for anything else */
 int adr_git_https_split(const char *url, char **origin, char **path);

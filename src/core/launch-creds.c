@@ -95,7 +95,7 @@ static int plan_relay(struct adr_launch *l, adr_err *err)
   if (l->o->git_push) {
     if (l->pol.mode == ADR_NET_NONE)
       return launch_usage(err, "--git-push: the sandbox has no network (--network none)");
-    if (adr_creds_git_push(&l->creds, l->ws, l->home, err) < 0)
+    if (adr_creds_git_push(&l->creds, l->ws, err) < 0)
       return -1;
     cleanup_free char *hosts = strv_join(&l->creds.git_hosts, ", ");
     adr_emit(&l->ev, ADR_EVENT_INFO, "git push over https through the relay: %s", hosts);

@@ -79,6 +79,21 @@ branch_on_server() { git --git-dir="$GIT_ROOT/$1" rev-parse --verify -q "refs/he
   jq -r .path "$GIT_LOG" | grep -qx /proj.git/git-receive-pack
 }
 
+@test "git-push: no repository's configuration runs on the host, only the user's own" {
+  # a repository at HOME (as when the workspace is the home directory)
+  # whose configuration names a credential helper that leaves a mark
+  git init -q "$HOME"
+  git -C "$HOME" config credential.helper "!touch $BATS_TEST_TMPDIR/helper-ran; true"
+  # the control: git run from HOME would run it
+  printf 'protocol=https\nhost=example.internal\n\n' | (cd "$HOME" && GIT_TERMINAL_PROMPT=0 git credential fill >/dev/null 2>&1 || true)
+  [ -e "$BATS_TEST_TMPDIR/helper-ran" ]
+  rm "$BATS_TEST_TMPDIR/helper-ran"
+  agent_runs --git-push -- git -C /workspace push origin HEAD:refs/heads/from-home-test
+  [ "$status" -eq 0 ]
+  [ "$(branch_on_server proj.git from-home-test)" = "$(git rev-parse HEAD)" ] # the global store served
+  [ ! -e "$BATS_TEST_TMPDIR/helper-ran" ]
+}
+
 @test "git-push: without it the push does not get through (the control)" {
   agent_runs -- git -C /workspace push origin HEAD:refs/heads/no-flag
   [ "$status" -eq 0 ] # the agent ran; its push failed
