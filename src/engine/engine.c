@@ -2,9 +2,15 @@
  * closing, and the object helpers of engine.h. */
 #include "engine.h"
 
+#include "fs.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 void adr_image_free(struct adr_image *im)
 {
@@ -82,8 +88,8 @@ const char *adr_labels_get(const struct strv *labels, const char *key)
 
 /* The engines adr knows.  Podman serves the Docker Engine API: the same
  * adapter, found at Podman's sockets and reporting its own name. */
-static const struct adr_engine_ops *const engines[] = { &adr_docker_ops, &adr_podman_ops };
-static const char *const engine_names[] = { "docker", "podman", NULL };
+static const struct adr_engine_ops *const engines[] = { &adr_docker_ops, &adr_podman_ops, &adr_native_ops };
+static const char *const engine_names[] = { "docker", "podman", "native", NULL };
 
 const char *const *adr_engine_names(void) { return engine_names; }
 
@@ -95,12 +101,46 @@ static const struct adr_engine_ops *engine_ops(const char *name)
   return NULL;
 }
 
+static bool auto_native;
+
+bool adr_engine_auto_native(void) { return auto_native; }
+
+char *adr_native_root(void)
+{
+  const char *r = getenv("ADR_NATIVE_ROOT");
+  if (r && *r)
+    return xstrdup(r);
+  const char *x = getenv("XDG_DATA_HOME");
+  if (x && *x == '/')
+    return xasprintf("%s/adr/native", x);
+  cleanup_free char *home = adr_home_dir();
+  return xasprintf("%s/.local/share/adr/native", home ? home : "/tmp");
+}
+
+/* A local socket that takes a connection (an engine listens there); any
+ * other endpoint (tcp, ssh) is taken to answer: its errors say more. */
+static bool endpoint_answers(const char *ep)
+{
+  if (!str_has_prefix(ep, "unix://"))
+    return true;
+  struct sockaddr_un a = { .sun_family = AF_UNIX };
+  if (strlen(ep + 7) >= sizeof(a.sun_path))
+    return true;
+  snprintf(a.sun_path, sizeof(a.sun_path), "%s", ep + 7);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return true;
+  bool ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+  close(fd);
+  return ok;
+}
+
 static bool is_auto(const char *name) { return name == NULL || *name == '\0' || streq(name, "auto"); }
 
 static int unknown_engine(const char *name, adr_err *err)
 {
   cleanup_free char *shown = adr_str_escape(name, 60);
-  return adr_err_set(err, EINVAL, "unknown engine '%s' in ADR_ENGINE (known: docker, podman, auto)", shown);
+  return adr_err_set(err, EINVAL, "unknown engine '%s' in ADR_ENGINE (known: docker, podman, native, auto)", shown);
 }
 
 int adr_engine_locate(const char *name, const char **engine, char **endpoint, adr_err *err)
@@ -110,6 +150,16 @@ int adr_engine_locate(const char *name, const char **engine, char **endpoint, ad
   if (is_auto(name)) {
     *endpoint = adr_docker_endpoint(true, &podman, err);
     *engine = podman ? "podman" : "docker";
+    if (*endpoint && !endpoint_answers(*endpoint)) {
+      /* no engine answers: the native engine needs none */
+      free(*endpoint);
+      *endpoint = adr_native_root();
+      *engine = "native";
+      auto_native = true;
+    }
+  } else if (streq(name, "native")) {
+    *endpoint = adr_native_root();
+    *engine = "native";
   } else if (streq(name, "docker")) {
     *endpoint = adr_docker_endpoint(false, &podman, err);
     *engine = "docker";
@@ -165,7 +215,9 @@ char *adr_engine_endpoint(adr_err *err)
 int adr_engine_open(struct adr_engine **out, const char *endpoint, adr_err *err)
 {
   const char *name = engine_wanted(NULL);
-  return adr_engine_open_as(out, is_auto(name) ? "docker" : name, endpoint, err);
+  if (is_auto(name))
+    name = auto_native && !str_has_prefix(endpoint, "unix://") && !strstr(endpoint, "://") ? "native" : "docker";
+  return adr_engine_open_as(out, name, endpoint, err);
 }
 
 int adr_engine_reopen(const struct adr_engine *e, struct adr_engine **out, adr_err *err)

@@ -243,7 +243,7 @@ static inline bool adr_engine_can(const struct adr_engine *e, unsigned caps) { r
 /* The calls, adr_engine_*(): every caller goes through them. */
 #include "calls.h"
 
-/* The engines adr knows, NULL-terminated: "docker", "podman". */
+/* The engines adr knows, NULL-terminated: "docker", "podman", "native". */
 const char *const *adr_engine_names(void);
 /* Which engine and where it listens.  name is ADR_ENGINE's value:
  *   NULL, "" or "auto"  Docker's discovery: DOCKER_HOST, else the current
@@ -253,6 +253,10 @@ const char *const *adr_engine_names(void);
  *   "docker"            the same without the Podman fallback
  *   "podman"            CONTAINER_HOST, else $XDG_RUNTIME_DIR/podman/podman.sock,
  *                       else /run/podman/podman.sock
+ *   "native"            no daemon (native/): the endpoint is its state
+ *                       directory, adr_native_root()
+ * auto takes the native engine when the socket it found takes no
+ * connection (adr_engine_auto_native() then says so, for the one message). 
  * *engine is a static name; *endpoint is the caller's.  An unknown name
  * fails with EINVAL naming it and the known ones. */
 int adr_engine_locate(const char *name, const char **engine, char **endpoint, adr_err *err);
@@ -286,6 +290,11 @@ bool adr_host_routes(const char *subnet);
  * for unit tests of request building. */
 extern const struct adr_engine_ops adr_docker_ops;
 extern const struct adr_engine_ops adr_podman_ops;
+extern const struct adr_engine_ops adr_native_ops;
+/* $ADR_NATIVE_ROOT, else ${XDG_DATA_HOME:-~/.local/share}/adr/native */
+char *adr_native_root(void);
+/* Did auto pick the native engine because no engine answered? */
+bool adr_engine_auto_native(void);
 int adr_docker_open(struct adr_engine *e, adr_err *err);
 /* Docker's discovery (see adr_engine_locate); podman_fallback: try
  * Podman's sockets when the default socket is absent (*is_podman then). */

@@ -83,6 +83,7 @@ int adr_ncgroup_make(struct adr_ncgroup *g, const char *name, const struct adr_n
   memset(g, 0, sizeof(*g));
   char num[64];
   if (unified()) {
+    g->unified = true;
     cleanup_free char *own = own_path(NULL);
     char *dir = NULL;
     if (!own || make_dir(g, CG_ROOT, own, name, &dir) < 0) {
@@ -112,15 +113,18 @@ int adr_ncgroup_make(struct adr_ncgroup *g, const char *name, const struct adr_n
   static const char *const ctrls[] = { "memory", "pids", "cpu" };
   const int64_t want[] = { lim->memory, lim->pids, lim->nano_cpus };
   for (size_t i = 0; i < ARRAY_SIZE(ctrls); i++) {
-    if (want[i] <= 0)
-      continue;
+    /* a cgroup of its own in each, limited or not: its accounting, and
+     * what the sandbox sees at /sys/fs/cgroup */
     cleanup_free char *own = own_path(ctrls[i]), *base = xasprintf(CG_ROOT "/%s", ctrls[i]);
     char *dir = NULL;
     if (!own || make_dir(g, base, own, name, &dir) < 0) {
-      strv_pushf(warnings, "no %s limit: cgroup v1 %s is not writable (%s)", ctrls[i], base,
-                 own ? strerror(errno) : "not mounted");
+      if (want[i] > 0)
+        strv_pushf(warnings, "no %s limit: cgroup v1 %s is not writable (%s)", ctrls[i], base,
+                   own ? strerror(errno) : "not mounted");
       continue;
     }
+    if (want[i] <= 0)
+      continue;
     int r = 0;
     snprintf(num, sizeof(num), "%lld", (long long)want[i]);
     if (i == 0) {

@@ -7,6 +7,7 @@
 
 #include "util.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct adr_ncgroup_limits {
@@ -17,6 +18,8 @@ struct adr_ncgroup_limits {
 
 struct adr_ncgroup {
   struct strv dirs; /* made, one per hierarchy */
+  bool unified;     /* dirs[0] is in cgroup v2's unified hierarchy; else each
+                       is /sys/fs/cgroup/CONTROLLER/... (v1) */
 };
 
 /* Made for sandbox name with the limits; what cannot be had goes to

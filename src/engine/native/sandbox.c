@@ -301,9 +301,57 @@ static void lo_up(void)
   close(s);
 }
 
+static void tmpfs_at(const char *path, const char *shown, uint64_t size, unsigned mode)
+{
+  char opt[96];
+  snprintf(opt, sizeof(opt), "mode=%o,size=%llu", mode ? mode : 01777,
+           (unsigned long long)(size ? size : 256ull << 20));
+  mkdirs(path);
+  if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opt) < 0)
+    die("tmpfs '%s'", shown);
+}
+
+/* /sys read-only, with the sandbox's own cgroup (its limits) at
+ * /sys/fs/cgroup and the firmware's tables masked */
+static void make_sys(const char *root, const struct adr_ncgroup *cg)
+{
+  char p[8192];
+  snprintf(p, sizeof(p), "%s/sys", root);
+  mkdirs(p);
+  if (mount("sysfs", p, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 &&
+      mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=4k") < 0)
+    die("mount /sys");
+  snprintf(p, sizeof(p), "%s/sys/fs/cgroup", root);
+  if (access(p, F_OK) == 0) {
+    if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=4k") < 0)
+      die("tmpfs /sys/fs/cgroup");
+    for (size_t i = 0; cg && i < cg->dirs.n; i++) {
+      const char *d = cg->dirs.v[i];
+      if (cg->unified) {
+        snprintf(p, sizeof(p), "%s/sys/fs/cgroup", root);
+      } else {
+        const char *c = d + strlen("/sys/fs/cgroup/");
+        snprintf(p, sizeof(p), "%s/sys/fs/cgroup/%.*s", root, (int)strcspn(c, "/"), c);
+        mkdir(p, 0755);
+      }
+      bind_ro(d, p, MS_NOSUID | MS_NODEV | MS_NOEXEC);
+    }
+    snprintf(p, sizeof(p), "%s/sys/fs/cgroup", root);
+    if (mount(NULL, p, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=4k") < 0)
+      die("read-only /sys/fs/cgroup");
+  }
+  static const char *const masked[] = { "/sys/firmware", "/sys/devices/virtual/powercap" };
+  for (size_t i = 0; i < ARRAY_SIZE(masked); i++) {
+    snprintf(p, sizeof(p), "%s%s", root, masked[i]);
+    if (access(p, F_OK) == 0 &&
+        mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0555,size=4k") < 0)
+      die("mask %s", masked[i]);
+  }
+}
+
 /* the root: the layers (overlayfs; writable while it is set up), the
- * mounts, /proc, /dev; then pivot_root and the masks */
-static void make_root(const struct adr_native_box *b)
+ * mounts, /proc, /sys, /dev; then pivot_root and the masks */
+static void make_root(const struct adr_native_box *b, const struct adr_ncgroup *cg)
 {
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     die("make / private");
@@ -334,9 +382,11 @@ static void make_root(const struct adr_native_box *b)
   char p[8192];
   for (size_t i = 0; b->tmpfs && i < b->tmpfs->n; i++) {
     snprintf(p, sizeof(p), "%s%s", root, b->tmpfs->v[i]);
-    mkdirs(p);
-    if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=256m") < 0)
-      die("tmpfs '%s'", b->tmpfs->v[i]);
+    tmpfs_at(p, b->tmpfs->v[i], 0, 0);
+  }
+  for (size_t i = 0; i < b->n_tmpfs_at; i++) {
+    snprintf(p, sizeof(p), "%s%s", root, b->tmpfs_at[i].path);
+    tmpfs_at(p, b->tmpfs_at[i].path, b->tmpfs_at[i].size, b->tmpfs_at[i].mode);
   }
   for (size_t i = 0; i < b->n_binds; i++) {
     snprintf(p, sizeof(p), "%s%s", root, b->binds[i].dst);
@@ -356,6 +406,7 @@ static void make_root(const struct adr_native_box *b)
   mkdirs(p);
   if (mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
     die("mount /proc");
+  make_sys(root, cg);
   /* /dev: a tmpfs with the harmless devices of the host's */
   snprintf(p, sizeof(p), "%s/dev", root);
   mkdirs(p);
@@ -406,29 +457,72 @@ static void make_root(const struct adr_native_box *b)
     if (access(ro[i], F_OK) == 0)
       bind_ro(ro[i], ro[i], MS_NOSUID | MS_NODEV | MS_NOEXEC);
   /* the root read-only from here on */
-  if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+  if (!b->rw_root && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
     die("read-only root");
 }
 
+/* who a program runs as, and with what */
+struct prog {
+  const struct strv *argv, *env;
+  const char *workdir;
+  uid_t uid;
+  gid_t gid;
+  bool keep_caps, no_nnp, tty;
+};
+
 /* no capability, none to regain; no new privileges; the policy */
-static void drop(const struct adr_native_box *b, const struct sock_fprog *sc)
+static void drop(const struct prog *x, const struct sock_fprog *sc)
 {
-  for (int c = 0; c <= CAP_LAST_CAP; c++)
-    if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-      die("drop capability %d from the bounding set", c);
+  if (!x->keep_caps)
+    for (int c = 0; c <= CAP_LAST_CAP; c++)
+      if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+        die("drop capability %d from the bounding set", c);
   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
   if (setgroups(0, NULL) < 0 && errno != EPERM)
     die("setgroups");
-  if (setresgid(b->gid, b->gid, b->gid) < 0 || setresuid(b->uid, b->uid, b->uid) < 0)
-    die("become %u:%u", (unsigned)b->uid, (unsigned)b->gid);
-  struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-  struct __user_cap_data_struct d[2] = { 0 };
-  if (syscall(SYS_capset, &h, d) < 0)
-    die("clear capabilities");
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+  if (setresgid(x->gid, x->gid, x->gid) < 0 || setresuid(x->uid, x->uid, x->uid) < 0)
+    die("become %u:%u", (unsigned)x->uid, (unsigned)x->gid);
+  if (!x->keep_caps) {
+    struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+    struct __user_cap_data_struct d[2] = { 0 };
+    if (syscall(SYS_capset, &h, d) < 0)
+      die("clear capabilities");
+  }
+  if (!x->no_nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     die("no-new-privileges");
   if (sc && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, sc) < 0)
     die("load the seccomp policy");
+}
+
+/* the program itself: nothing of the caller's but stdio, hardened, exec */
+static __attribute__((noreturn)) void become(const struct prog *x, const struct sock_fprog *sc)
+{
+  /* every other descriptor closes at exec, whether its opener asked for
+   * that or not */
+  if (syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) < 0)
+    die("close the caller's descriptors");
+  if (x->tty && (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) < 0))
+    die("the terminal");
+  struct rlimit core = { 0, 0 }; /* no core file: a dump could hold what the program read */
+  if (setrlimit(RLIMIT_CORE, &core) < 0)
+    die("RLIMIT_CORE");
+  drop(x, sc);
+  if (chdir(x->workdir ? x->workdir : "/") < 0)
+    die("workdir '%s'", x->workdir);
+  char **env = x->env ? x->env->v : (char *[]){ NULL };
+  for (size_t i = 0; x->env && i < x->env->n; i++)
+    if (str_has_prefix(x->env->v[i], "PATH="))
+      setenv("PATH", x->env->v[i] + 5, 1); /* execvpe looks the program up in it */
+  execvpe(x->argv->v[0], x->argv->v, env);
+  die("run '%s'", x->argv->v[0]);
+}
+
+static volatile pid_t forward_to; /* pid 1 passes signals to the program */
+
+static void forward(int sig)
+{
+  if (forward_to > 0)
+    kill(forward_to, sig);
 }
 
 static int wait_for(pid_t pid)
@@ -445,59 +539,107 @@ static int wait_for(pid_t pid)
   }
 }
 
-static __attribute__((noreturn)) void pid1(const struct adr_native_box *b, const struct sock_fprog *sc)
+/* dies with its parent (which must not be gone already; a parent outside
+ * the caller's pid namespace, 0, cannot be checked) */
+static void die_with_parent(pid_t parent)
 {
-  make_root(b);
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || (parent && getppid() != parent))
+    _exit(137);
+}
+
+static __attribute__((noreturn)) void pid1(const struct adr_native_box *b, const struct prog *x,
+                                           const struct sock_fprog *sc, const struct adr_ncgroup *cg)
+{
+  make_root(b, cg);
   if (sethostname(b->hostname ? b->hostname : "sandbox", strlen(b->hostname ? b->hostname : "sandbox")) < 0)
     die("hostname");
   lo_up();
+  /* signals a pid 1 has no handler for are not delivered: pass them on */
+  static const int fwd[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT };
+  struct sigaction sa = { .sa_handler = forward };
+  for (size_t i = 0; i < ARRAY_SIZE(fwd); i++)
+    sigaction(fwd[i], &sa, NULL);
   pid_t c3 = fork();
   if (c3 < 0)
     die("fork");
-  if (c3 == 0) {
-    /* nothing of the caller's but stdio: every other descriptor closes at
-     * exec, whether its opener asked for that or not */
-    if (syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) < 0)
-      die("close the caller's descriptors");
-    struct rlimit core = { 0, 0 }; /* no core file: a dump could hold what the program read */
-    if (setrlimit(RLIMIT_CORE, &core) < 0)
-      die("RLIMIT_CORE");
-    drop(b, sc);
-    if (chdir(b->workdir ? b->workdir : "/") < 0)
-      die("workdir '%s'", b->workdir);
-    char **env = b->env ? b->env->v : (char *[]){ NULL };
-    for (size_t i = 0; b->env && i < b->env->n; i++)
-      if (str_has_prefix(b->env->v[i], "PATH="))
-        setenv("PATH", b->env->v[i] + 5, 1); /* execvpe looks the program up in it */
-    execvpe(b->argv->v[0], b->argv->v, env);
-    die("run '%s'", b->argv->v[0]);
-  }
+  if (c3 == 0)
+    become(x, sc);
+  forward_to = c3;
   close(errfd);
   errfd = -1;
-  drop(b, NULL); /* pid 1 only waits */
+  struct prog waiter = *x; /* pid 1 only waits: hardened the same */
+  waiter.no_nnp = false;
+  waiter.keep_caps = false;
+  drop(&waiter, NULL);
+  die_with_parent(0); /* C1 is outside this pid namespace */
   _exit(wait_for(c3));
 }
 
-static __attribute__((noreturn)) void child(const struct adr_native_box *b, int go, int ready,
-                                            const struct sock_fprog *sc, const struct adr_ncgroup *cg)
+/* the program's stdio on 0, 1, 2 (given fds may be any numbers), and no
+ * other descriptor but keep[] */
+static void own_fds(const int *stdio, int *keep, size_t nkeep)
 {
+  if (stdio) {
+    int t[3];
+    for (int i = 0; i < 3; i++)
+      if ((t[i] = fcntl(stdio[i], F_DUPFD_CLOEXEC, 3)) < 0)
+        die("stdio");
+    for (int i = 0; i < 3; i++)
+      if (dup2(t[i], i) < 0)
+        die("stdio");
+  }
+  /* keep[] sorted, then everything between closed */
+  for (size_t i = 1; i < nkeep; i++)
+    for (size_t k = i; k > 0 && keep[k - 1] > keep[k]; k--) {
+      int s = keep[k];
+      keep[k] = keep[k - 1];
+      keep[k - 1] = s;
+    }
+  unsigned from = 3;
+  for (size_t i = 0; i < nkeep; i++) {
+    if ((unsigned)keep[i] > from)
+      syscall(SYS_close_range, from, (unsigned)keep[i] - 1, 0U);
+    from = (unsigned)keep[i] + 1;
+  }
+  syscall(SYS_close_range, from, ~0U, 0U);
+}
+
+static __attribute__((noreturn)) void child(const struct adr_native_box *b, int go, int ready,
+                                            const struct sock_fprog *sc, const struct adr_ncgroup *cg, pid_t parent)
+{
+  int keep[] = { go, ready, errfd };
+  own_fds(b->stdio, keep, ARRAY_SIZE(keep));
   if (adr_ncgroup_enter(cg) < 0)
     die("join the sandbox's cgroup");
   if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET |
-              CLONE_NEWCGROUP) < 0)
+              (b->host_cgroupns ? 0 : CLONE_NEWCGROUP)) < 0)
     die("new namespaces");
   char c = 0;
   if (write(ready, &c, 1) != 1 || read(go, &c, 1) != 1 || c != 1)
     _exit(126); /* the caller reports */
-  close(ready);
   close(go);
+  die_with_parent(parent);
   /* the caller's uid maps to b->uid here, with every capability over the
    * new namespaces (not outside them) until drop() */
+  struct prog x = { .argv = b->argv,
+                    .env = b->env,
+                    .workdir = b->workdir,
+                    .uid = b->uid,
+                    .gid = b->gid,
+                    .keep_caps = b->keep_caps,
+                    .no_nnp = b->no_nnp,
+                    .tty = b->tty };
   pid_t c2 = fork();
   if (c2 < 0)
     die("fork");
-  if (c2 == 0)
-    pid1(b, sc);
+  if (c2 == 0) {
+    close(ready);
+    pid1(b, &x, sc, cg);
+  }
+  /* the host's pid of the sandbox's pid 1, for exec and signals */
+  if (write(ready, &c2, sizeof(c2)) != (ssize_t)sizeof(c2))
+    _exit(126);
+  close(ready);
   close(errfd);
   _exit(wait_for(c2));
 }
@@ -511,8 +653,34 @@ static int write_map(pid_t pid, const char *what, const char *text, adr_err *err
   return adr_write_existing(path, text) < 0 ? adr_err_sys(err, errno, "write %s", path) : 0;
 }
 
-int adr_native_run(const struct adr_native_box *b, int *status, adr_err *err)
+/* What the set-up wrote to the error pipe, if anything: the program ran
+ * when it closed with nothing (close-on-exec). */
+static int setup_report(int fd, adr_err *err)
 {
+  char msg[512];
+  ssize_t n;
+  while ((n = read(fd, msg, sizeof(msg) - 1)) < 0 && errno == EINTR)
+    ;
+  close(fd);
+  if (n > 0) {
+    msg[n] = '\0';
+    return adr_err_set(err, EPERM, "native sandbox: %s", msg);
+  }
+  return 0;
+}
+
+static int exit_code(pid_t pid)
+{
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR)
+      return 127;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int adr_native_spawn(const struct adr_native_box *b, struct adr_native_proc *p, adr_err *err)
+{
+  memset(p, 0, sizeof(*p));
   if (!b->layers || !b->layers->n || !b->argv || !b->argv->n || !b->run_dir)
     return adr_err_set(err, EINVAL, "native sandbox: layers, a program and a run directory are needed");
   struct sock_fprog prog = { 0 };
@@ -530,26 +698,33 @@ int adr_native_run(const struct adr_native_box *b, int *status, adr_err *err)
   char cgname[64];
   snprintf(cgname, sizeof(cgname), "%d-%u", (int)getpid(), ++seq);
   struct strv quiet = { 0 };
-  struct adr_ncgroup cg;
-  adr_ncgroup_make(&cg, b->name ? b->name : cgname, &b->limits, b->warnings ? b->warnings : &quiet);
+  adr_ncgroup_make(&p->cg, b->name ? b->name : cgname, &b->limits, b->warnings ? b->warnings : &quiet);
   strv_free(&quiet);
+  pid_t me = getpid();
   pid_t c1 = fork();
   if (c1 < 0) {
+    int saved = errno;
     free(prog.filter);
-    adr_ncgroup_remove(&cg);
-    return adr_err_sys(err, errno, "fork");
+    adr_ncgroup_remove(&p->cg);
+    for (int i = 0; i < 2; i++) {
+      close(ep[i]);
+      close(gp[i]);
+      close(rp[i]);
+    }
+    return adr_err_sys(err, saved, "fork");
   }
   if (c1 == 0) {
     close(ep[0]);
     close(gp[1]);
     close(rp[0]);
     errfd = ep[1];
-    child(b, gp[0], rp[1], sc, &cg);
+    child(b, gp[0], rp[1], sc, &p->cg, me);
   }
   free(prog.filter);
   close(ep[1]);
   close(gp[0]);
   close(rp[1]);
+  p->pid = c1;
   char c = 0;
   int ret = 0;
   if (read(rp[0], &c, 1) != 1) {
@@ -565,25 +740,128 @@ int adr_native_run(const struct adr_native_box *b, int *status, adr_err *err)
     c = ret == 0 ? 1 : 0;
     if (write(gp[1], &c, 1) != 1 && ret == 0)
       ret = adr_err_sys(err, errno, "start the sandbox");
+    if (ret == 0 && read(rp[0], &p->init, sizeof(p->init)) != (ssize_t)sizeof(p->init))
+      ret = -1;
   }
   close(gp[1]);
   close(rp[0]);
-  char msg[512];
-  ssize_t n = read(ep[0], msg, sizeof(msg) - 1);
-  close(ep[0]);
-  int st;
-  while (waitpid(c1, &st, 0) < 0 && errno == EINTR)
-    ;
-  adr_ncgroup_remove(&cg);
+  adr_err report = NULL;
+  setup_report(ep[0], &report);
+  if (ret == 0 && !report)
+    return 0;
+  exit_code(c1);
+  adr_ncgroup_remove(&p->cg);
   if (ret == -2) {
+    adr_err_free(&report);
     return -1;
   }
-  if (n > 0) {
-    msg[n] = '\0';
-    return adr_err_set(err, EPERM, "native sandbox: %s", msg);
+  if (report) {
+    adr_err_free(err);
+    *err = report;
+    return -1;
   }
-  if (ret < 0)
-    return adr_err_set(err, EPERM, "native sandbox: new namespaces refused");
-  *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return adr_err_set(err, EPERM, "native sandbox: new namespaces refused");
+}
+
+int adr_native_reap(struct adr_native_proc *p)
+{
+  int code = exit_code(p->pid);
+  adr_ncgroup_remove(&p->cg);
+  return code;
+}
+
+int adr_native_run(const struct adr_native_box *b, int *status, adr_err *err)
+{
+  struct adr_native_proc p;
+  if (adr_native_spawn(b, &p, err) < 0)
+    return -1;
+  *status = adr_native_reap(&p);
   return 0;
 }
+
+/* ------------------------------------------------------------ exec */
+
+static __attribute__((noreturn)) void exec_child(const struct adr_native_exec *x, const struct sock_fprog *sc)
+{
+  int keep[] = { errfd };
+  own_fds(x->stdio, keep, ARRAY_SIZE(keep));
+  for (size_t i = 0; x->cgroup_dirs && i < x->cgroup_dirs->n; i++) {
+    cleanup_free char *procs = xasprintf("%s/cgroup.procs", x->cgroup_dirs->v[i]);
+    if (adr_write_existing(procs, "0") < 0)
+      die("join the sandbox's cgroup");
+  }
+  /* every namespace's handle first: /proc/PID is the sandbox's until it ends */
+  static const char *const ns[] = { "user", "mnt", "pid", "ipc", "uts", "net", "cgroup" };
+  int fds[ARRAY_SIZE(ns)];
+  for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)x->init, ns[i]);
+    if ((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+      die("the sandbox's %s namespace", ns[i]);
+  }
+  for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
+    char mine[64], theirs[64], path[64];
+    snprintf(path, sizeof(path), "/proc/self/ns/%s", ns[i]);
+    ssize_t a = readlink(path, mine, sizeof(mine));
+    snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)x->init, ns[i]);
+    ssize_t t = readlink(path, theirs, sizeof(theirs));
+    if (a > 0 && t > 0 && a == t && memcmp(mine, theirs, (size_t)a) == 0)
+      continue; /* shared already (a cgroup namespace not made private) */
+    if (setns(fds[i], 0) < 0)
+      die("enter the sandbox's %s namespace", ns[i]);
+  }
+  pid_t c = fork(); /* into the pid namespace */
+  if (c < 0)
+    die("fork");
+  if (c == 0) {
+    die_with_parent(0);
+    struct prog p = { .argv = x->argv,
+                      .env = x->env,
+                      .workdir = x->workdir,
+                      .uid = x->uid,
+                      .gid = x->gid,
+                      .keep_caps = x->keep_caps,
+                      .no_nnp = x->no_nnp,
+                      .tty = x->tty };
+    become(&p, sc);
+  }
+  close(errfd);
+  _exit(wait_for(c));
+}
+
+int adr_native_exec_start(const struct adr_native_exec *x, pid_t *pid, adr_err *err)
+{
+  if (!x->argv || !x->argv->n || x->init <= 0)
+    return adr_err_set(err, EINVAL, "native exec: a program and a running sandbox are needed");
+  struct sock_fprog prog = { 0 };
+  if (x->seccomp && seccomp_bpf(x->seccomp, x->cache_dir, &prog, err) < 0)
+    return -1;
+  int ep[2];
+  if (pipe2(ep, O_CLOEXEC) < 0) {
+    free(prog.filter);
+    return adr_err_sys(err, errno, "pipe");
+  }
+  pid_t c = fork();
+  if (c < 0) {
+    int saved = errno;
+    free(prog.filter);
+    close(ep[0]);
+    close(ep[1]);
+    return adr_err_sys(err, saved, "fork");
+  }
+  if (c == 0) {
+    close(ep[0]);
+    errfd = ep[1];
+    exec_child(x, x->seccomp ? &prog : NULL);
+  }
+  free(prog.filter);
+  close(ep[1]);
+  if (setup_report(ep[0], err) < 0) {
+    exit_code(c);
+    return -1;
+  }
+  *pid = c;
+  return 0;
+}
+
+int adr_native_wait(pid_t pid) { return exit_code(pid); }

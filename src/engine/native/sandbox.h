@@ -22,11 +22,18 @@
 #include "util.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct adr_native_bind {
   const char *src, *dst;
   bool ro;
+};
+
+struct adr_native_tmpfs {
+  const char *path;
+  uint64_t size; /* 0: 256 MiB */
+  unsigned mode; /* 0: 01777 */
 };
 
 struct adr_native_box {
@@ -40,18 +47,54 @@ struct adr_native_box {
   const char *seccomp;  /* Docker/OCI-format JSON, NULL: none */
   const struct adr_native_bind *binds;
   size_t n_binds;
-  const struct strv *tmpfs; /* paths, writable, 1777 */
-  const char *run_dir;      /* an empty host directory for the run's mounts */
-  const char *cache_dir;    /* where the compiled seccomp policy is kept (NULL: compiled each run) */
-  const char *name;         /* for its cgroup; NULL: one of the caller's pid */
+  const struct strv *tmpfs; /* paths, writable, 1777, 256 MiB */
+  const struct adr_native_tmpfs *tmpfs_at;
+  size_t n_tmpfs_at;
+  const char *run_dir;   /* an empty host directory for the run's mounts */
+  const char *cache_dir; /* where the compiled seccomp policy is kept (NULL: compiled each run) */
+  const char *name;      /* for its cgroup; NULL: one of the caller's pid */
   struct adr_ncgroup_limits limits;
   struct strv *warnings; /* limits that cannot be had (NULL: not said) */
+  const int *stdio;      /* the program's stdin, stdout, stderr (NULL: the caller's) */
+  bool tty;              /* stdio[0] is a terminal: the program's controlling one */
+  /* hardening turned off: only for the conformance suite's controls */
+  bool keep_caps, no_nnp, rw_root, host_cgroupns;
 };
 
-/* Runs b in the foreground (stdio inherited).  0 with *status (the exit
- * code, 128+N for a signal), or -1 with err (what failed in set-up, before
- * the program). */
+/* A sandbox started: pid, the caller's child, ends with the sandbox (its
+ * exit status is the program's); init is the sandbox's pid 1 as the host
+ * sees it (signals go there: it passes them on to the program). */
+struct adr_native_proc {
+  pid_t pid, init;
+  struct adr_ncgroup cg;
+};
+
+/* Starts b (stdio: b->stdio, else the caller's).  0 once the program runs,
+ * -1 with err (what failed in set-up, before the program).  Both the
+ * sandbox and its pid 1 die with the caller (PR_SET_PDEATHSIG). */
+int adr_native_spawn(const struct adr_native_box *b, struct adr_native_proc *p, adr_err *err);
+/* Waits for it to end: its exit code (128+N for a signal); its cgroup goes. */
+int adr_native_reap(struct adr_native_proc *p);
+/* Both, in the foreground.  0 with *status, or -1 with err. */
 int adr_native_run(const struct adr_native_box *b, int *status, adr_err *err);
+
+/* A program run in a running sandbox: its namespaces and cgroup, the same
+ * hardening as the sandbox's own program. */
+struct adr_native_exec {
+  pid_t init; /* the sandbox's pid 1 (adr_native_proc.init) */
+  const struct strv *argv, *env;
+  const char *workdir;
+  uid_t uid;
+  gid_t gid;
+  const char *seccomp, *cache_dir;
+  const struct strv *cgroup_dirs; /* the sandbox's (adr_ncgroup.dirs) */
+  const int *stdio;               /* NULL: the caller's */
+  bool tty;
+  bool keep_caps, no_nnp;
+};
+/* Starts it: *pid, the caller's child, ends with it (adr_native_wait). */
+int adr_native_exec_start(const struct adr_native_exec *x, pid_t *pid, adr_err *err);
+int adr_native_wait(pid_t pid);
 
 /* The seccomp policy as libseccomp rules, checked without loading it:
  * for tests and for `adr status`. */

@@ -1,0 +1,72 @@
+/* The native engine's insides, shared by its files (ops.c: the engine
+ * operations and the sandboxes' records; super.c: the supervisor that holds
+ * a running sandbox, and its clients).
+ *
+ *   ROOT/store/              the image store (store.h)
+ *   ROOT/cache/              compiled seccomp policies
+ *   ROOT/names/NAME          a symlink to the sandbox's ID
+ *   ROOT/boxes/ID/config.json  what it runs: made at create, from the spec
+ *                 seccomp.json the policy, when it has one
+ *                 lock        held (flock) by its supervisor while it runs
+ *                 sock        the supervisor's socket (attach, stdin, resize)
+ *                 init        the host pid of its pid 1, while it runs
+ *                 cgroups     its cgroup directories, one a line
+ *                 log         what it printed, as frames (below)
+ *                 status.json its exit code, once it ended
+ *                 run/        where its root is put together
+ *
+ * A frame, in the log and on the socket: a byte for the stream (1 stdout,
+ * 2 stderr; NAT_F_* on the socket only), three zero bytes, the length
+ * (32 bits, big-endian), the bytes.  Clients send frames too: NAT_C_*. */
+#ifndef ADR_NATIVE_H
+#define ADR_NATIVE_H
+
+#include "engine.h"
+#include "sandbox.h"
+#include "store.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct nat {
+  char *root;
+  struct adr_nstore store;
+  char *cache;
+};
+
+enum {
+  NAT_F_OUT = 1,
+  NAT_F_ERR = 2,
+  NAT_F_START = 0xfe, /* supervisor -> client: where the stream starts in the log (8 bytes) */
+  NAT_F_END = 0xff,   /* supervisor -> client: the sandbox ended, nothing follows */
+  NAT_C_ATTACH = 'A', /* client: from this log offset (8 bytes, -1: from now), flags (1 byte) */
+  NAT_C_STDIN = 'I',
+  NAT_C_EOF = 'E',
+  NAT_C_RESIZE = 'R', /* rows, cols: 16 bits each, big-endian */
+};
+#define NAT_FRAME_HDR 8
+#define NAT_FRAME_MAX (1u << 20)
+#define NAT_ATTACH_STDIN 1
+
+char *nat_box_dir(const struct nat *n, const char *id);
+/* The sandbox's state: "created", "running" (*init: its pid 1), "exited"
+ * (*code).  -1 when it has no record. */
+int nat_box_state(const char *dir, const char **state, pid_t *init, int *code);
+
+/* Starts box (built from the record in dir) under a supervisor of its
+ * own; 0 once its program runs. */
+int nat_super_spawn(const char *dir, const struct adr_native_box *b, bool interactive, bool detachable, adr_err *err);
+/* A client of the supervisor: a's streams from log offset from (-1: from
+ * now) until the sandbox ends or a detaches (detach keys); a->on_ready is
+ * called once it is connected.  A sandbox that ends before the client
+ * connects (or whose supervisor is gone) has the rest of its log copied. */
+int nat_attach(const char *dir, int64_t from, const struct adr_attach *a, adr_err *err);
+int nat_resize(const char *dir, unsigned rows, unsigned cols, adr_err *err);
+/* The log's frames from offset from to fds; *end: the offset after. */
+int nat_log_copy(const char *dir, int64_t from, int out_fd, int err_fd, bool raw, int64_t *end, adr_err *err);
+
+/* an AF_UNIX path for DIR/NAME that fits: through /proc/self/fd of dirfd */
+void nat_sock_path(char *out, size_t len, int dirfd, const char *name);
+
+#endif

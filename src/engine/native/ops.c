@@ -1,0 +1,1068 @@
+/* The native engine (issue 17): adr's sandboxes without a daemon.  The
+ * engine operations over the records of native.h, the sandbox of
+ * sandbox.h and the supervisor of super.c; images from the store of
+ * store.h, imported from a Docker engine when one answers. */
+#include "builtin.h"
+#include "buf.h"
+#include "fs.h"
+#include "native.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NAT(e) ((struct nat *)(e)->priv)
+
+char *nat_box_dir(const struct nat *n, const char *id) { return xasprintf("%s/boxes/%s", n->root, id); }
+
+static bool valid_name(const char *s)
+{
+  if (!s || !*s || strlen(s) > 128 || s[0] == '.')
+    return false;
+  for (const char *p = s; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+          *p == '.' || *p == '-'))
+      return false;
+  return true;
+}
+
+static char *read_small(const char *dir, const char *name)
+{
+  cleanup_free char *p = xasprintf("%s/%s", dir, name);
+  struct buf b;
+  buf_init(&b, 1 << 20);
+  if (buf_read_file(&b, p) < 0) {
+    buf_free(&b);
+    return NULL;
+  }
+  return buf_steal(&b);
+}
+
+int nat_box_state(const char *dir, const char **state, pid_t *init, int *code)
+{
+  *state = "created";
+  if (init)
+    *init = 0;
+  if (code)
+    *code = 0;
+  cleanup_free char *cfgp = xasprintf("%s/config.json", dir), *lockp = xasprintf("%s/lock", dir);
+  if (access(cfgp, F_OK) < 0)
+    return -1;
+  cleanup_close int lfd = open(lockp, O_RDONLY | O_CLOEXEC);
+  if (lfd < 0)
+    return 0; /* never started */
+  if (flock(lfd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+    *state = "running";
+    cleanup_free char *pid = read_small(dir, "init");
+    if (init && pid)
+      *init = (pid_t)strtol(pid, NULL, 10);
+    return 0;
+  }
+  *state = "exited";
+  cleanup_free char *st = read_small(dir, "status.json");
+  json_t *j = st ? json_loads(st, 0, NULL) : NULL;
+  if (code) /* no status: its supervisor was killed, and the sandbox with it */
+    *code = j ? (int)json_integer_value(json_object_get(j, "exit_code")) : 137;
+  json_decref(j);
+  return 0;
+}
+
+/* ref (a name or an ID) -> ID: 0, 1 when there is none */
+static int resolve(const struct nat *n, const char *ref, char **id)
+{
+  *id = NULL;
+  if (!valid_name(ref))
+    return 1;
+  cleanup_free char *link = xasprintf("%s/names/%s", n->root, ref);
+  char target[128];
+  ssize_t l = readlink(link, target, sizeof(target) - 1);
+  if (l > 0) {
+    target[l] = '\0';
+    *id = xstrdup(target);
+    return 0;
+  }
+  cleanup_free char *dir = nat_box_dir(n, ref), *cfg = xasprintf("%s/config.json", dir);
+  if (access(cfg, F_OK) == 0) {
+    *id = xstrdup(ref);
+    return 0;
+  }
+  return 1;
+}
+
+static json_t *load_cfg(const char *dir)
+{
+  cleanup_free char *t = read_small(dir, "config.json");
+  return t ? json_loads(t, 0, NULL) : NULL;
+}
+
+static int save_cfg(const char *dir, json_t *cfg, adr_err *err)
+{
+  cleanup_free char *t = json_dumps(cfg, JSON_COMPACT), *p = xasprintf("%s/config.json", dir);
+  if (!t || write_file_atomic(p, t, strlen(t), 0600) < 0)
+    return adr_err_sys(err, errno, "write %s", p);
+  return 0;
+}
+
+static void strv_of(json_t *a, struct strv *out)
+{
+  size_t i;
+  json_t *x;
+  json_array_foreach (a, i, x)
+    if (json_is_string(x))
+      strv_push(out, json_string_value(x));
+}
+
+static json_t *json_strv(const struct strv *v)
+{
+  json_t *a = json_array();
+  for (size_t i = 0; i < v->n; i++)
+    json_array_append_new(a, json_string(v->v[i]));
+  return a;
+}
+
+static const char *jstr(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
+static long long jint(json_t *o, const char *k) { return json_integer_value(json_object_get(o, k)); }
+static bool jbool(json_t *o, const char *k) { return json_is_true(json_object_get(o, k)); }
+
+static int nat_rmtree_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+  (void)st;
+  (void)f;
+  return flag == FTW_DP ? rmdir(p) : unlink(p);
+}
+
+static void rmtree(const char *dir) { nftw(dir, nat_rmtree_cb, 16, FTW_DEPTH | FTW_PHYS); }
+
+/* ------------------------------------------------------------ open */
+
+static int nat_open(struct adr_engine *e, adr_err *err)
+{
+  struct nat *n = xcalloc(1, sizeof(*n));
+  e->priv = n;
+  n->root = xstrdup(e->endpoint);
+  static const char *const sub[] = { "", "/boxes", "/names", "/cache" };
+  for (size_t i = 0; i < ARRAY_SIZE(sub); i++) {
+    cleanup_free char *d = xasprintf("%s%s", n->root, sub[i]);
+    if (adr_mkdir_p(d, 0700, err) < 0)
+      return adr_err_prefix(err, "native engine");
+  }
+  n->cache = xasprintf("%s/cache", n->root);
+  cleanup_free char *store = xasprintf("%s/store", n->root);
+  if (adr_nstore_open(&n->store, store, err) < 0)
+    return adr_err_prefix(err, "native engine");
+  e->api_version = xstrdup("1");
+  return 0;
+}
+
+static void nat_close(struct adr_engine *e)
+{
+  struct nat *n = NAT(e);
+  if (!n)
+    return;
+  adr_nstore_close(&n->store);
+  free(n->root);
+  free(n->cache);
+  free(n);
+  e->priv = NULL;
+}
+
+static int nat_ping(struct adr_engine *e, adr_err *err)
+{
+  cleanup_free char *boxes = xasprintf("%s/boxes", NAT(e)->root);
+  if (access(boxes, W_OK) < 0)
+    return adr_err_sys(err, errno, "native engine: %s", boxes);
+  return 0;
+}
+
+static int nat_version(struct adr_engine *e, char **version, char **api, adr_err *err)
+{
+  (void)e;
+  (void)err;
+  *version = xstrdup("adr-native 1");
+  if (api)
+    *api = xstrdup("1");
+  return 0;
+}
+
+/* ------------------------------------------------------------ images */
+
+/* The image by tag or ID; one a Docker engine has (when one answers) is
+ * imported first.  0, 1 when there is none, -1 error. */
+static int image_get(struct nat *n, const char *ref, struct adr_nimage *im, adr_err *err)
+{
+  int r = adr_nstore_image(&n->store, ref, im, err);
+  if (r != 1)
+    return r;
+  bool podman = false;
+  adr_err ignored = NULL;
+  cleanup_free char *ep = adr_docker_endpoint(false, &podman, &ignored);
+  adr_err_free(&ignored);
+  struct adr_engine *d = NULL;
+  if (!ep || adr_engine_open_as(&d, "docker", ep, &ignored) < 0 || adr_engine_ping(d, &ignored) < 0 ||
+      adr_engine_image_inspect(d, ref, NULL, &ignored) != 0) {
+    adr_err_free(&ignored);
+    adr_engine_close(d);
+    return 1;
+  }
+  cleanup_free char *tmp = xasprintf("%s/cache/import-XXXXXX", n->root);
+  int fd = mkostemp(tmp, O_CLOEXEC);
+  if (fd < 0) {
+    adr_engine_close(d);
+    return adr_err_sys(err, errno, "import %s", ref);
+  }
+  unlink(tmp);
+  r = adr_engine_image_save(d, ref, fd, err);
+  adr_engine_close(d);
+  if (r < 0 || lseek(fd, 0, SEEK_SET) != 0 || adr_nstore_import(&n->store, fd, NULL, err) < 0) {
+    close(fd);
+    return adr_err_prefix(err, "import %s from the Docker engine", ref);
+  }
+  close(fd);
+  return adr_nstore_image(&n->store, ref, im, err);
+}
+
+static void image_of(const struct adr_nimage *im, const char *ref, struct adr_image *out)
+{
+  memset(out, 0, sizeof(*out));
+  out->id = xstrdup(im->id);
+  const char *colon = ref ? strrchr(ref, ':') : NULL;
+  if (ref && !str_has_prefix(ref, "sha256:")) {
+    out->repository = colon && !strchr(colon, '/') ? xstrndup(ref, (size_t)(colon - ref)) : xstrdup(ref);
+    out->tag = xstrdup(colon && !strchr(colon, '/') ? colon + 1 : "latest");
+  }
+  for (size_t i = 0; i < im->layers.n; i++)
+    strv_push(&out->layers, im->layers.v[i]);
+}
+
+static int nat_image_inspect(struct adr_engine *e, const char *ref, struct adr_image *out, adr_err *err)
+{
+  struct adr_nimage im = { 0 };
+  int r = image_get(NAT(e), ref, &im, err);
+  if (r == 0 && out)
+    image_of(&im, ref, out);
+  adr_nimage_free(&im);
+  return r;
+}
+
+static int nat_image_list(struct adr_engine *e, const char *reference, struct adr_image **out, size_t *n,
+                          adr_err *err)
+{
+  struct nat *nt = NAT(e);
+  *out = NULL;
+  *n = 0;
+  cleanup_free char *tags = xasprintf("%s/tags", nt->store.root);
+  DIR *d = opendir(tags);
+  if (!d)
+    return 0;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    if (de->d_name[0] == '.')
+      continue;
+    /* tags are kept with '/' as %2F and '%' as %25 (store.c) */
+    cleanup_free char *slashed = adr_str_replace(de->d_name, "%2F", "/");
+    cleanup_free char *name = adr_str_replace(slashed, "%25", "%");
+    if (reference && *reference && !str_has_prefix(name, reference))
+      continue;
+    struct adr_nimage im = { 0 };
+    if (adr_nstore_image(&nt->store, name, &im, err) == 0) {
+      *out = xrealloc(*out, (*n + 1) * sizeof(**out));
+      image_of(&im, name, &(*out)[(*n)++]);
+    }
+    adr_nimage_free(&im);
+  }
+  closedir(d);
+  return 0;
+}
+
+static int nat_image_build(struct adr_engine *e, const struct adr_build_req *req, adr_build_cb cb, void *ud,
+                           char **image_id, adr_err *err)
+{
+  (void)e;
+  (void)cb;
+  (void)ud;
+  (void)image_id;
+  return adr_err_set(err, ENOTSUP,
+                     "build %s: the native engine does not build images; build it with a Docker or Podman engine "
+                     "(ADR_ENGINE=docker adr build), then the native engine imports it from there, or import a "
+                     "`docker save` archive",
+                     req->tag);
+}
+
+/* ------------------------------------------------------------ create */
+
+static int parse_ids(const char *user, const char *fallback, long *uid, long *gid, adr_err *err)
+{
+  const char *u = user && *user ? user : fallback && *fallback ? fallback : "0:0";
+  char *end;
+  errno = 0;
+  *uid = strtol(u, &end, 10);
+  *gid = *uid;
+  if (end == u || errno)
+    goto bad;
+  if (*end == ':') {
+    const char *g = end + 1;
+    *gid = strtol(g, &end, 10);
+    if (end == g || errno)
+      goto bad;
+  }
+  if (*end || *uid < 0 || *gid < 0 || *uid > 0xfffffffe || *gid > 0xfffffffe)
+    goto bad;
+  return 0;
+bad:
+  return adr_err_set(err, ENOTSUP, "user '%s': the native engine takes numeric uid:gid only", u);
+}
+
+static const char *net_name(enum adr_spec_net_kind k)
+{
+  switch (k) {
+  case ADR_SPEC_NET_OUTBOUND: return "outbound";
+  case ADR_SPEC_NET_JOIN: return "join";
+  case ADR_SPEC_NET_ATTACH: return "attach";
+  default: return "none";
+  }
+}
+
+/* what the native engine cannot give a spec is refused, never dropped */
+static int refuse_unsupported(const struct adr_spec *s, adr_err *err)
+{
+  if (s->net.kind != ADR_SPEC_NET_NONE)
+    return adr_err_set(err, ENOTSUP, "sandbox '%s': the native engine has no network '%s' yet (only none)", s->name,
+                       net_name(s->net.kind));
+  if (s->gpus.count || s->gpus.device_ids.n)
+    return adr_err_set(err, ENOTSUP, "sandbox '%s': the native engine hands no GPU to a sandbox", s->name);
+  if (s->cap_add.n)
+    return adr_err_set(err, ENOTSUP, "sandbox '%s': the native engine keeps no capability (%s)", s->name,
+                       s->cap_add.v[0]);
+  if (s->sysctls.n)
+    return adr_err_set(err, ENOTSUP, "sandbox '%s': the native engine sets no sysctl (%s)", s->name, s->sysctls.v[0]);
+  return 0;
+}
+
+/* env: the image's, then the spec's over it */
+static json_t *merged_env(const struct adr_nimage *im, const struct strv *env)
+{
+  struct strv out = { 0 };
+  for (size_t i = 0; i < im->env.n; i++) {
+    size_t kl = strcspn(im->env.v[i], "=");
+    bool over = false;
+    for (size_t k = 0; k < env->n && !over; k++)
+      over = strncmp(env->v[k], im->env.v[i], kl) == 0 && env->v[k][kl] == '=';
+    if (!over)
+      strv_push(&out, im->env.v[i]);
+  }
+  for (size_t i = 0; i < env->n; i++)
+    strv_push(&out, env->v[i]);
+  json_t *a = json_strv(&out);
+  strv_free(&out);
+  return a;
+}
+
+static int nat_container_create(struct adr_engine *e, const struct adr_spec *s, char **id, adr_err *err)
+{
+  struct nat *n = NAT(e);
+  *id = NULL;
+  if (adr_spec_check(s, err) < 0)
+    return -1;
+  if (!valid_name(s->name))
+    return adr_err_set(err, EINVAL, "sandbox name '%s' is not valid", s->name ? s->name : "");
+  if (refuse_unsupported(s, err) < 0)
+    return -1;
+  struct adr_nimage im = { 0 };
+  int r = image_get(n, s->image, &im, err);
+  if (r != 0) {
+    adr_nimage_free(&im);
+    return r < 0 ? -1 : adr_err_set(err, ENOENT, "no such image '%s' (in the native store or a Docker engine)",
+                                    s->image);
+  }
+  long uid, gid;
+  if (parse_ids(s->user, im.user, &uid, &gid, err) < 0) {
+    adr_nimage_free(&im);
+    return -1;
+  }
+  const struct strv *ep = s->entrypoint.n ? &s->entrypoint : &im.entrypoint;
+  const struct strv *cmd = s->cmd.n ? &s->cmd : s->entrypoint.n ? NULL : &im.cmd;
+  json_t *argv = json_strv(ep);
+  for (size_t i = 0; cmd && i < cmd->n; i++)
+    json_array_append_new(argv, json_string(cmd->v[i]));
+  if (!json_array_size(argv)) {
+    json_decref(argv);
+    adr_nimage_free(&im);
+    return adr_err_set(err, EINVAL, "sandbox '%s': no program to run (the spec and image '%s' name none)", s->name,
+                       s->image);
+  }
+  unsigned char rnd[12];
+  if (getentropy(rnd, sizeof(rnd)) < 0) {
+    json_decref(argv);
+    adr_nimage_free(&im);
+    return adr_err_sys(err, errno, "getentropy");
+  }
+  char hex[25];
+  for (size_t i = 0; i < sizeof(rnd); i++)
+    snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+  json_t *layers = json_array();
+  for (size_t i = 0; i < im.layers.n; i++) {
+    cleanup_free char *d = adr_nstore_layer_dir(&n->store, im.layers.v[i]);
+    json_array_append_new(layers, json_string(d));
+  }
+  json_t *binds = json_array(), *tmpfs = json_array();
+  for (size_t i = 0; i < s->n_mounts; i++) {
+    const struct adr_spec_mount *m = &s->mounts[i];
+    if (m->type == ADR_MOUNT_BIND)
+      json_array_append_new(binds, json_pack("{s:s, s:s, s:b}", "src", m->source, "dst", m->target, "ro", m->readonly));
+    else
+      json_array_append_new(tmpfs, json_pack("{s:s, s:I, s:i}", "path", m->target, "size", (json_int_t)m->size,
+                                             "mode", (int)m->mode));
+  }
+  const char *wd = s->workdir && *s->workdir ? s->workdir : im.workdir && *im.workdir ? im.workdir : "/";
+  json_t *cfg = json_pack("{s:s, s:s, s:s, s:I, s:o, s:o, s:I, s:I, s:s, s:s, s:b, s:b, s:b, s:o, s:o, s:o, s:o, "
+                          "s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:b}",
+                          "id", hex, "name", s->name, "image", s->image, "created", (json_int_t)time(NULL), "argv",
+                          argv, "env", merged_env(&im, &s->env), "uid", (json_int_t)uid, "gid", (json_int_t)gid,
+                          "workdir", wd, "hostname", s->hostname && *s->hostname ? s->hostname : s->name, "tty",
+                          s->tty, "interactive", s->interactive, "detachable", s->detachable, "labels",
+                          json_strv(&s->labels), "layers", layers, "binds", binds, "tmpfs", tmpfs, "memory",
+                          (json_int_t)s->memory, "pids", (json_int_t)s->pids, "nano_cpus", (json_int_t)s->nano_cpus,
+                          "keep_caps", !s->drop_all_caps, "no_nnp", !s->no_new_privileges, "rw_root",
+                          !s->read_only_root, "host_cgroupns", !s->cgroupns_private, "seccomp",
+                          s->seccomp != ADR_SECCOMP_NONE);
+  adr_nimage_free(&im);
+  cleanup_free char *dir = nat_box_dir(n, hex), *link = xasprintf("%s/names/%s", n->root, s->name);
+  if (mkdir(dir, 0700) < 0) {
+    json_decref(cfg);
+    return adr_err_sys(err, errno, "create %s", dir);
+  }
+  cleanup_free char *run = xasprintf("%s/run", dir);
+  mkdir(run, 0700);
+  const char *policy = NULL;
+  if (s->seccomp == ADR_SECCOMP_ADR) {
+    policy = s->seccomp_profile;
+  } else if (s->seccomp == ADR_SECCOMP_ENGINE) {
+    /* the native engine's own default is adr's policy */
+    const struct adr_builtin_file *f = adr_builtin_find("seccomp.json");
+    policy = f ? (const char *)f->data : NULL;
+  }
+  cleanup_free char *sp = xasprintf("%s/seccomp.json", dir);
+  if ((s->seccomp != ADR_SECCOMP_NONE && (!policy || write_file_atomic(sp, policy, strlen(policy), 0600) < 0)) ||
+      save_cfg(dir, cfg, err) < 0) {
+    json_decref(cfg);
+    rmtree(dir);
+    return adr_err_set(err, EIO, "create sandbox '%s': its record", s->name);
+  }
+  json_decref(cfg);
+  if (symlink(hex, link) < 0) {
+    int saved = errno;
+    rmtree(dir);
+    return saved == EEXIST ? adr_err_set(err, EEXIST, "create sandbox '%s': name in use", s->name)
+                           : adr_err_sys(err, saved, "create sandbox '%s'", s->name);
+  }
+  *id = xstrdup(hex);
+  return 0;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+/* The record of ref: its ID and directory; ENOENT when there is none. */
+static int find(struct adr_engine *e, const char *ref, char **id, char **dir, adr_err *err)
+{
+  if (resolve(NAT(e), ref, id) != 0)
+    return adr_err_set(err, ENOENT, "no such sandbox '%s'", ref);
+  *dir = nat_box_dir(NAT(e), *id);
+  return 0;
+}
+
+/* the box to run, from its record; strings point into cfg and *keep */
+struct built {
+  struct adr_native_box b;
+  struct strv layers, argv, env, tmpfs_paths;
+  struct adr_native_bind *binds;
+  struct adr_native_tmpfs *tmpfs;
+  char *run, *seccomp, *name;
+};
+
+static void built_free(struct built *x)
+{
+  strv_free(&x->layers);
+  strv_free(&x->argv);
+  strv_free(&x->env);
+  free(x->binds);
+  free(x->tmpfs);
+  free(x->run);
+  free(x->seccomp);
+  free(x->name);
+}
+
+static void build_box(struct nat *n, const char *dir, json_t *cfg, struct built *x)
+{
+  memset(x, 0, sizeof(*x));
+  strv_of(json_object_get(cfg, "layers"), &x->layers);
+  strv_of(json_object_get(cfg, "argv"), &x->argv);
+  strv_of(json_object_get(cfg, "env"), &x->env);
+  json_t *bs = json_object_get(cfg, "binds"), *ts = json_object_get(cfg, "tmpfs"), *m;
+  size_t i;
+  x->binds = xcalloc(json_array_size(bs) + 1, sizeof(*x->binds));
+  json_array_foreach (bs, i, m)
+    x->binds[i] = (struct adr_native_bind){ .src = jstr(m, "src"), .dst = jstr(m, "dst"), .ro = jbool(m, "ro") };
+  x->tmpfs = xcalloc(json_array_size(ts) + 1, sizeof(*x->tmpfs));
+  json_array_foreach (ts, i, m)
+    x->tmpfs[i] = (struct adr_native_tmpfs){ .path = jstr(m, "path"),
+                                             .size = (uint64_t)jint(m, "size"),
+                                             .mode = (unsigned)jint(m, "mode") };
+  x->run = xasprintf("%s/run", dir);
+  x->seccomp = jbool(cfg, "seccomp") ? read_small(dir, "seccomp.json") : NULL;
+  x->name = xstrdup(jstr(cfg, "id"));
+  x->b = (struct adr_native_box){ .layers = &x->layers,
+                                  .argv = &x->argv,
+                                  .env = &x->env,
+                                  .workdir = jstr(cfg, "workdir"),
+                                  .uid = (uid_t)jint(cfg, "uid"),
+                                  .gid = (gid_t)jint(cfg, "gid"),
+                                  .hostname = jstr(cfg, "hostname"),
+                                  .seccomp = x->seccomp,
+                                  .binds = x->binds,
+                                  .n_binds = json_array_size(bs),
+                                  .tmpfs_at = x->tmpfs,
+                                  .n_tmpfs_at = json_array_size(ts),
+                                  .run_dir = x->run,
+                                  .cache_dir = n->cache,
+                                  .name = x->name,
+                                  .limits = { .memory = jint(cfg, "memory"),
+                                              .pids = jint(cfg, "pids"),
+                                              .nano_cpus = jint(cfg, "nano_cpus") },
+                                  .tty = jbool(cfg, "tty"),
+                                  .keep_caps = jbool(cfg, "keep_caps"),
+                                  .no_nnp = jbool(cfg, "no_nnp"),
+                                  .rw_root = jbool(cfg, "rw_root"),
+                                  .host_cgroupns = jbool(cfg, "host_cgroupns") };
+}
+
+static int nat_container_start(struct adr_engine *e, const char *ref, adr_err *err)
+{
+  cleanup_free char *id = NULL, *dir = NULL;
+  if (find(e, ref, &id, &dir, err) < 0)
+    return -1;
+  const char *state;
+  nat_box_state(dir, &state, NULL, NULL);
+  if (streq(state, "running"))
+    return 0;
+  json_t *cfg = load_cfg(dir);
+  if (!cfg)
+    return adr_err_set(err, EIO, "start sandbox '%s': its record is unreadable", ref);
+  struct built x;
+  build_box(NAT(e), dir, cfg, &x);
+  int r = nat_super_spawn(dir, &x.b, jbool(cfg, "interactive"), jbool(cfg, "detachable"), err);
+  built_free(&x);
+  json_decref(cfg);
+  return r < 0 ? adr_err_prefix(err, "start sandbox '%s'", ref) : 0;
+}
+
+static int nat_container_attach(struct adr_engine *e, const char *ref, const struct adr_attach *a, adr_err *err)
+{
+  cleanup_free char *id = NULL, *dir = NULL;
+  if (find(e, ref, &id, &dir, err) < 0)
+    return -1;
+  const char *state;
+  nat_box_state(dir, &state, NULL, NULL);
+  /* a sandbox not started yet is seen from its first byte; a running one
+   * from now on */
+  return nat_attach(dir, streq(state, "running") ? -1 : 0, a, err);
+}
+
+static int nat_container_wait(struct adr_engine *e, const char *ref, int *exit_code, adr_err *err)
+{
+  cleanup_free char *id = NULL, *dir = NULL;
+  if (find(e, ref, &id, &dir, err) < 0)
+    return -1;
+  cleanup_free char *lockp = xasprintf("%s/lock", dir);
+  cleanup_close int lfd = open(lockp, O_RDONLY | O_CLOEXEC);
+  if (lfd < 0)
+    return adr_err_set(err, EINVAL, "wait for sandbox '%s': it was never started", ref);
+  while (flock(lfd, LOCK_SH) < 0)
+    if (errno != EINTR)
+      return adr_err_sys(err, errno, "wait for sandbox '%s'", ref);
+  const char *state;
+  nat_box_state(dir, &state, NULL, exit_code);
+  return 0;
+}
+
+static int nat_container_kill(struct adr_engine *e, const char *ref, int sig, adr_err *err)
+{
+  cleanup_free char *id = NULL, *dir = NULL;
+  if (find(e, ref, &id, &dir, err) < 0)
+    return -1;
+  const char *state;
+  pid_t init = 0;
+  nat_box_state(dir, &state, &init, NULL);
+  if (!streq(state, "running") || init <= 0)
+    return adr_err_set(err, EINVAL, "sandbox '%s' is not running", ref);
+  /* a pidfd taken while the lock says it runs: the pid is its pid 1 (its
+   * supervisor has not reaped it), not a pid reused since */
+  int pfd = (int)syscall(SYS_pidfd_open, init, 0);
+  nat_box_state(dir, &state, NULL, NULL);
+  if (pfd < 0 || !streq(state, "running")) {
+    if (pfd >= 0)
+      close(pfd);
+    return 0; /* it ended meanwhile */
+  }
+  int r = (int)syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0);
+  int saved = errno;
+  close(pfd);
+  return r < 0 && saved != ESRCH ? adr_err_sys(err, saved, "signal sandbox '%s'", ref) : 0;
+}
+
+/* ended within ms: true */
+static bool ended_within(const char *dir, int ms)
+{
+  for (int t = 0;; t += 20) {
+    const char *state;
+    nat_box_state(dir, &state, NULL, NULL);
+    if (!streq(state, "running"))
+      return true;
+    if (t >= ms)
+      return false;
+    struct timespec ts = { 0, 20 * 1000000 };
+    nanosleep(&ts, NULL);
+  }
+}
+
+static int nat_container_stop(struct adr_engine *e, const char *ref, int timeout_s, adr_err *err)
+{
+  cleanup_free char *id = NULL, *dir = NULL;
+  if (find(e, ref, &id, &dir, err) < 0)
+    return -1;
+  if (ended_within(dir, 0))
+    return 0;
+  adr_err ignored = NULL;
+  nat_container_kill(e, id, SIGTERM, &ignored);
+  adr_err_free(&ignored);
+  if (ended_within(dir, timeout_s * 1000))
+    return 0;
+  if (nat_container_kill(e, id, SIGKILL, err) < 0)
+    return -1;
+  int code;
+  return nat_container_wait(e, id, &code, err);
+}
+
+static int nat_container_remove(struct adr_engine *e, const char *ref, bool force, adr_err *err)
+{
+  cleanup_free char *id = NULL, *dir = NULL;
+  if (find(e, ref, &id, &dir, err) < 0)
+    return -1;
+  const char *state;
+  nat_box_state(dir, &state, NULL, NULL);
+  if (streq(state, "running")) {
+    if (!force)
+      return adr_err_set(err, EBUSY, "remove sandbox '%s': it is running", ref);
+    if (nat_container_kill(e, id, SIGKILL, err) < 0)
+      return -1;
+    int code;
+    if (nat_container_wait(e, id, &code, err) < 0)
+      return -1;
+  }
+  json_t *cfg = load_cfg(dir);
+  const char *name = cfg ? jstr(cfg, "name") : NULL;
+  if (name) {
+    cleanup_free char *link = xasprintf("%s/names/%s", NAT(e)->root, name);
+    char t[128];
+    ssize_t l = readlink(link, t, sizeof(t) - 1);
+    if (l > 0 && (size_t)l == strlen(id) && memcmp(t, id, (size_t)l) == 0)
+      unlink(link);
+  }
+  json_decref(cfg);
+  /* a supervisor killed with -9 left its cgroups */
+  cleanup_free char *cgs = read_small(dir, "cgroups");
+  for (char *l = cgs, *nl; l && *l; l = nl ? nl + 1 : NULL) {
+    nl = strchr(l, '\n');
+    if (nl)
+      *nl = '\0';
+    if (*l)
+      rmdir(l);
+  }
+  rmtree(dir);
+  return 0;
+}
+
+static int nat_container_rename(struct adr_engine *e, const char *ref, const char *name, adr_err *err)
+{
+  struct nat *n = NAT(e);
+  cleanup_free char *id = NULL, *dir = NULL;
+  if (find(e, ref, &id, &dir, err) < 0)
+    return -1;
+  if (!valid_name(name))
+    return adr_err_set(err, EINVAL, "sandbox name '%s' is not valid", name);
+  json_t *cfg = load_cfg(dir);
+  if (!cfg)
+    return adr_err_set(err, EIO, "rename sandbox '%s': its record is unreadable", ref);
+  cleanup_free char *old = xstrdup(jstr(cfg, "name") ? jstr(cfg, "name") : ""),
+                    *nl = xasprintf("%s/names/%s", n->root, name), *ol = xasprintf("%s/names/%s", n->root, old);
+  if (symlink(id, nl) < 0) {
+    json_decref(cfg);
+    return errno == EEXIST ? adr_err_set(err, EEXIST, "rename sandbox '%s' to '%s': name in use", ref, name)
+                           : adr_err_sys(err, errno, "rename sandbox '%s'", ref);
+  }
+  json_object_set_new(cfg, "name", json_string(name));
+  int r = save_cfg(dir, cfg, err);
+  json_decref(cfg);
+  if (r < 0) {
+    unlink(nl);
+    return -1;
+  }
+  unlink(ol);
+  return 0;
+}
+
+static void container_of(json_t *cfg, const char *dir, struct adr_container *out)
+{
+  memset(out, 0, sizeof(*out));
+  const char *state;
+  int code = 0;
+  nat_box_state(dir, &state, NULL, &code);
+  out->id = xstrdup(jstr(cfg, "id"));
+  out->name = xstrdup(jstr(cfg, "name"));
+  out->image = xstrdup(jstr(cfg, "image") ? jstr(cfg, "image") : "");
+  out->state = xstrdup(state);
+  out->created = (time_t)jint(cfg, "created");
+  out->exit_code = code;
+  strv_of(json_object_get(cfg, "labels"), &out->labels);
+}
+
+static int nat_container_inspect(struct adr_engine *e, const char *ref, struct adr_container *out, adr_err *err)
+{
+  (void)err;
+  cleanup_free char *id = NULL;
+  if (resolve(NAT(e), ref, &id) != 0)
+    return 1;
+  cleanup_free char *dir = nat_box_dir(NAT(e), id);
+  json_t *cfg = load_cfg(dir);
+  if (!cfg)
+    return 1;
+  if (out)
+    container_of(cfg, dir, out);
+  json_decref(cfg);
+  return 0;
+}
+
+static bool labels_match(const struct strv *labels, const struct strv *filters)
+{
+  for (size_t i = 0; filters && i < filters->n; i++) {
+    const char *f = filters->v[i], *eq = strchr(f, '=');
+    cleanup_free char *key = eq ? xstrndup(f, (size_t)(eq - f)) : xstrdup(f);
+    const char *v = adr_labels_get(labels, key);
+    if (!v || (eq && !streq(v, eq + 1)))
+      return false;
+  }
+  return true;
+}
+
+static int nat_container_list(struct adr_engine *e, const struct strv *filters, bool all, struct adr_container **out,
+                              size_t *n, adr_err *err)
+{
+  (void)err;
+  *out = NULL;
+  *n = 0;
+  cleanup_free char *boxes = xasprintf("%s/boxes", NAT(e)->root);
+  DIR *d = opendir(boxes);
+  if (!d)
+    return 0;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    if (de->d_name[0] == '.')
+      continue;
+    cleanup_free char *dir = nat_box_dir(NAT(e), de->d_name);
+    json_t *cfg = load_cfg(dir);
+    if (!cfg)
+      continue;
+    struct adr_container c;
+    container_of(cfg, dir, &c);
+    json_decref(cfg);
+    if ((all || streq(c.state, "running")) && labels_match(&c.labels, filters)) {
+      *out = xrealloc(*out, (*n + 1) * sizeof(**out));
+      (*out)[(*n)++] = c;
+    } else {
+      adr_container_free(&c);
+    }
+  }
+  closedir(d);
+  return 0;
+}
+
+static int nat_container_resize(struct adr_engine *e, const char *ref, unsigned rows, unsigned cols, adr_err *err)
+{
+  cleanup_free char *id = NULL, *dir = NULL;
+  if (find(e, ref, &id, &dir, err) < 0)
+    return -1;
+  return nat_resize(dir, rows, cols, err);
+}
+
+static int nat_container_logs(struct adr_engine *e, const char *ref, bool follow, int out_fd, int err_fd,
+                              adr_err *err)
+{
+  cleanup_free char *id = NULL, *dir = NULL;
+  if (find(e, ref, &id, &dir, err) < 0)
+    return -1;
+  json_t *cfg = load_cfg(dir);
+  bool tty = cfg && jbool(cfg, "tty");
+  json_decref(cfg);
+  if (!follow)
+    return nat_log_copy(dir, 0, out_fd, err_fd, tty, NULL, err);
+  struct adr_attach a = { .in_fd = -1, .out_fd = out_fd, .err_fd = err_fd, .tty = tty, .wake_fd = -1 };
+  return nat_attach(dir, 0, &a, err);
+}
+
+/* ------------------------------------------------------------ exec */
+
+static int write_all_fd(int fd, const char *p, size_t n)
+{
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return -1;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* the exec'd program's streams through pipes (or a terminal): a host
+ * descriptor of the caller's (a terminal) never enters the sandbox */
+static int exec_pump(int out, int errp, int in, const struct adr_attach *a)
+{
+  int in_fd = a->in_fd;
+  char b[65536];
+  while (out >= 0 || errp >= 0) {
+    struct pollfd p[4];
+    int np = 0, i_o = -1, i_e = -1, i_i = -1, i_w = -1;
+    if (out >= 0) {
+      i_o = np;
+      p[np++] = (struct pollfd){ .fd = out, .events = POLLIN };
+    }
+    if (errp >= 0) {
+      i_e = np;
+      p[np++] = (struct pollfd){ .fd = errp, .events = POLLIN };
+    }
+    if (in_fd >= 0 && in >= 0) {
+      i_i = np;
+      p[np++] = (struct pollfd){ .fd = in_fd, .events = POLLIN };
+    }
+    if (a->wake_fd >= 0) {
+      i_w = np;
+      p[np++] = (struct pollfd){ .fd = a->wake_fd, .events = POLLIN };
+    }
+    if (poll(p, (nfds_t)np, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      return -1;
+    }
+    if (i_w >= 0 && (p[i_w].revents & POLLIN) && a->on_wake && a->on_wake(a->ud) < 0)
+      return 0;
+    int *fds[2] = { &out, &errp };
+    int idx[2] = { i_o, i_e }, to[2] = { a->out_fd, a->err_fd };
+    for (int k = 0; k < 2; k++) {
+      if (idx[k] < 0 || !p[idx[k]].revents)
+        continue;
+      ssize_t r = read(*fds[k], b, sizeof(b));
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r <= 0) {
+        close(*fds[k]);
+        *fds[k] = -1;
+      } else if (to[k] >= 0) {
+        write_all_fd(to[k], b, (size_t)r);
+      }
+    }
+    if (i_i >= 0 && p[i_i].revents) {
+      ssize_t r = read(in_fd, b, sizeof(b));
+      if (r <= 0 || write_all_fd(in, b, (size_t)r) < 0) {
+        in_fd = -1;
+        if (!a->tty) {
+          close(in);
+          in = -1;
+        }
+      }
+    }
+  }
+  if (in >= 0 && !a->tty)
+    close(in);
+  return 0;
+}
+
+static int nat_container_exec(struct adr_engine *e, const char *ref, const struct strv *cmd,
+                              const struct adr_attach *a, int *exit_code, adr_err *err)
+{
+  struct nat *n = NAT(e);
+  cleanup_free char *id = NULL, *dir = NULL;
+  if (find(e, ref, &id, &dir, err) < 0)
+    return -1;
+  const char *state;
+  pid_t init = 0;
+  nat_box_state(dir, &state, &init, NULL);
+  if (!streq(state, "running") || init <= 0)
+    return adr_err_set(err, EINVAL, "exec in sandbox '%s': it is not running", ref);
+  json_t *cfg = load_cfg(dir);
+  if (!cfg)
+    return adr_err_set(err, EIO, "exec in sandbox '%s': its record is unreadable", ref);
+  struct strv env = { 0 }, cgroups = { 0 };
+  strv_of(json_object_get(cfg, "env"), &env);
+  cleanup_free char *cgs = read_small(dir, "cgroups"), *policy = jbool(cfg, "seccomp") ? read_small(dir, "seccomp.json")
+                                                                                        : NULL;
+  for (char *l = cgs, *nl; l && *l; l = nl ? nl + 1 : NULL) {
+    nl = strchr(l, '\n');
+    if (nl)
+      *nl = '\0';
+    if (*l)
+      strv_push(&cgroups, l);
+  }
+  /* its streams: a terminal, or pipes */
+  int stdio[3] = { -1, -1, -1 }, mine[3] = { -1, -1, -1 };
+  int ret = 0;
+  if (a->tty) {
+    int m, s;
+    if (openpty(&m, &s, NULL, NULL, NULL) < 0) {
+      ret = adr_err_sys(err, errno, "exec: a terminal");
+      goto out;
+    }
+    fcntl(m, F_SETFD, FD_CLOEXEC);
+    fcntl(s, F_SETFD, FD_CLOEXEC);
+    stdio[0] = stdio[1] = stdio[2] = s;
+    mine[0] = m;
+    mine[1] = dup(m);
+    fcntl(mine[1], F_SETFD, FD_CLOEXEC);
+  } else {
+    int o[2], er[2], in[2] = { -1, -1 };
+    if (pipe2(o, O_CLOEXEC) < 0 || pipe2(er, O_CLOEXEC) < 0 ||
+        (a->in_fd >= 0 ? pipe2(in, O_CLOEXEC) : ((in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ? -1 : 0)) <
+          0) {
+      ret = adr_err_sys(err, errno, "exec: pipes");
+      goto out;
+    }
+    stdio[0] = in[0];
+    stdio[1] = o[1];
+    stdio[2] = er[1];
+    mine[0] = in[1];
+    mine[1] = o[0];
+    mine[2] = er[0];
+  }
+  struct adr_native_exec x = { .init = init,
+                               .argv = cmd,
+                               .env = &env,
+                               .workdir = jstr(cfg, "workdir"),
+                               .uid = (uid_t)jint(cfg, "uid"),
+                               .gid = (gid_t)jint(cfg, "gid"),
+                               .seccomp = policy,
+                               .cache_dir = n->cache,
+                               .cgroup_dirs = &cgroups,
+                               .stdio = stdio,
+                               .tty = a->tty,
+                               .keep_caps = jbool(cfg, "keep_caps"),
+                               .no_nnp = jbool(cfg, "no_nnp") };
+  pid_t pid;
+  ret = adr_native_exec_start(&x, &pid, err);
+  for (int i = 0; i < 3; i++)
+    if (stdio[i] >= 0 && (i == 0 || stdio[i] != stdio[0]))
+      close(stdio[i]);
+  if (ret == 0) {
+    exec_pump(mine[1], a->tty ? -1 : mine[2], mine[0], a);
+    mine[1] = mine[2] = -1;
+    if (a->tty)
+      mine[0] = -1; /* the pump closed the terminal's master */
+    *exit_code = adr_native_wait(pid);
+  }
+out:
+  for (int i = 0; i < 3; i++)
+    if (mine[i] >= 0)
+      close(mine[i]);
+  strv_free(&env);
+  strv_free(&cgroups);
+  json_decref(cfg);
+  return ret < 0 ? adr_err_prefix(err, "exec in sandbox '%s'", ref) : 0;
+}
+
+/* ------------------------------------------------------------ state */
+
+static int nat_state_get(struct adr_engine *e, const char *sandbox, const char *key, char **value, adr_err *err)
+{
+  *value = NULL;
+  struct adr_container c;
+  int r = nat_container_inspect(e, sandbox, &c, err);
+  if (r != 0)
+    return r;
+  const char *v = adr_labels_get(&c.labels, key);
+  *value = v ? xstrdup(v) : NULL;
+  adr_container_free(&c);
+  return 0;
+}
+
+static int nat_state_set(struct adr_engine *e, const char *sandbox, const char *key, const char *value, adr_err *err)
+{
+  cleanup_free char *id = NULL, *dir = NULL;
+  if (find(e, sandbox, &id, &dir, err) < 0)
+    return -1;
+  json_t *cfg = load_cfg(dir);
+  if (!cfg)
+    return adr_err_set(err, EIO, "sandbox '%s': its record is unreadable", sandbox);
+  json_t *labels = json_array(), *l;
+  size_t i, kl = strlen(key);
+  json_array_foreach (json_object_get(cfg, "labels"), i, l) {
+    const char *s = json_string_value(l);
+    if (s && !(strncmp(s, key, kl) == 0 && s[kl] == '='))
+      json_array_append(labels, l);
+  }
+  if (value) {
+    cleanup_free char *kv = xasprintf("%s=%s", key, value);
+    json_array_append_new(labels, json_string(kv));
+  }
+  json_object_set_new(cfg, "labels", labels);
+  int r = save_cfg(dir, cfg, err);
+  json_decref(cfg);
+  return r;
+}
+
+static int nat_state_list(struct adr_engine *e, const struct strv *filters, struct adr_container **out, size_t *n,
+                          adr_err *err)
+{
+  return nat_container_list(e, filters, true, out, n, err);
+}
+
+const struct adr_engine_ops adr_native_ops = {
+  .name = "native",
+  .caps = ADR_ENG_CAP_LABELS | ADR_ENG_CAP_EXEC | ADR_ENG_CAP_ATTACH | ADR_ENG_CAP_LOGS | ADR_ENG_CAP_STATE,
+  .open = nat_open,
+  .close = nat_close,
+  .ping = nat_ping,
+  .version = nat_version,
+  .image_list = nat_image_list,
+  .image_inspect = nat_image_inspect,
+  .image_build = nat_image_build,
+  .container_create = nat_container_create,
+  .container_start = nat_container_start,
+  .container_attach = nat_container_attach,
+  .container_wait = nat_container_wait,
+  .container_kill = nat_container_kill,
+  .container_stop = nat_container_stop,
+  .container_remove = nat_container_remove,
+  .container_rename = nat_container_rename,
+  .container_inspect = nat_container_inspect,
+  .container_list = nat_container_list,
+  .container_resize = nat_container_resize,
+  .container_logs = nat_container_logs,
+  .container_exec = nat_container_exec,
+  .state_get = nat_state_get,
+  .state_set = nat_state_set,
+  .state_list = nat_state_list,
+};
