@@ -352,8 +352,14 @@ int adr_egress_up(struct adr_engine *e, const struct adr_egress_req *r, struct a
     strv_free(&spec->dns);
     adr_spec_set_label(spec, ADR_LABEL_NETMODE, "none");
     return 0;
-  case ADR_NET_OPEN: return up_open(e, r, spec, err);
-  case ADR_NET_ALLOWLIST: return up_allowlist(e, r, spec, err);
+  case ADR_NET_OPEN:
+  case ADR_NET_ALLOWLIST:
+    if (!adr_engine_can(e, ADR_ENG_CAP_EGRESS))
+      return adr_err_set(err, ENOTSUP,
+                         "network '%s': the %s engine has no egress gateway yet; use --network none "
+                         "(ADR_NETWORK=none) or a Docker or Podman engine (ADR_ENGINE=docker)",
+                         r->policy->mode == ADR_NET_OPEN ? "open" : "allowlist", e->ops->name);
+    return r->policy->mode == ADR_NET_OPEN ? up_open(e, r, spec, err) : up_allowlist(e, r, spec, err);
   }
   return adr_err_set(err, EINVAL, "unknown network mode");
 }
@@ -398,7 +404,8 @@ void adr_egress_down_files(const char *dir)
 
 int adr_egress_down(struct adr_engine *e, const char *sandbox, const char *dir, adr_err *err)
 {
-  int ret = adr_engine_egress_down(e, sandbox, err);
+  /* an engine without egress made nothing to take down */
+  int ret = adr_engine_can(e, ADR_ENG_CAP_EGRESS) ? adr_engine_egress_down(e, sandbox, err) : 0;
   if (dir)
     adr_egress_down_files(dir);
   return ret;

@@ -306,7 +306,10 @@ void launch_fill_ro(struct adr_launch *l)
   ro->identity_dir = l->identity_dir;
   l->overlay_dir = adr_layout_overlay_dir(l->identity_dir);
   ro->overlay_dir = l->overlay_dir;
-  l->idmap_dir = root ? adr_layout_state_path(ADR_STATE_IDMAP, l->cname) : NULL;
+  /* an engine whose user namespace maps the sandbox's user to the caller
+   * needs no idmapped mounts */
+  bool idmap = root && !(l->engine && adr_engine_can(l->engine, ADR_ENG_CAP_USERNS));
+  l->idmap_dir = idmap ? adr_layout_state_path(ADR_STATE_IDMAP, l->cname) : NULL;
 }
 
 /* adr_run_spec's inputs, and the identity files it mounts. */

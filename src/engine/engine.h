@@ -153,6 +153,9 @@ enum {
   ADR_ENG_CAP_ATTACH = 1u << 6,   /* container_attach to a running sandbox, with detach keys */
   ADR_ENG_CAP_LOGS = 1u << 7,     /* container_logs after the fact */
   ADR_ENG_CAP_STATE = 1u << 8,    /* the state store: state_get/state_set/state_list */
+  ADR_ENG_CAP_USERNS = 1u << 9,   /* the sandbox's user is the caller outside (a user namespace that
+                                     maps only it): what it writes to a bind mount is the caller's
+                                     without idmapped mounts */
 };
 
 struct adr_engine;
@@ -293,6 +296,9 @@ extern const struct adr_engine_ops adr_podman_ops;
 extern const struct adr_engine_ops adr_native_ops;
 /* $ADR_NATIVE_ROOT, else ${XDG_DATA_HOME:-~/.local/share}/adr/native */
 char *adr_native_root(void);
+/* Imports the images of a docker-archive or OCI layout read from fd into
+ * the native engine e's store; ids (may be NULL) gets their IDs. */
+int adr_native_import(struct adr_engine *e, int fd, struct strv *ids, adr_err *err);
 /* Did auto pick the native engine because no engine answered? */
 bool adr_engine_auto_native(void);
 int adr_docker_open(struct adr_engine *e, adr_err *err);

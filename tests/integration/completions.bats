@@ -7,7 +7,7 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
-COMMANDS="run start ls attach logs exec ssh port diff merge stop rm team secret build update status warm prune serve submit runs runner config skill mcp scan completions fix-owner version help"
+COMMANDS="run start ls attach logs exec ssh port diff merge stop rm team secret build update status warm prune serve submit runs runner config skill mcp image scan completions fix-owner version help"
 
 setup() {
   setup_isolated

@@ -169,7 +169,7 @@ static void test_podman(void **state)
 static void test_unknown(void **state)
 {
   (void)state;
-  static const char want[] = "unknown engine 'containerd' in ADR_ENGINE (known: docker, podman, auto)";
+  static const char want[] = "unknown engine 'containerd' in ADR_ENGINE (known: docker, podman, native, auto)";
   const char *engine = NULL;
   char *ep = NULL;
   adr_err err = NULL;
@@ -198,7 +198,7 @@ static void test_unknown(void **state)
   adr_err_free(&err);
   unsetenv("ADR_ENGINE");
   assert_int_equal(adr_engine_open_default(&e, "lxc", &err), -1);
-  assert_string_equal(err->msg, "unknown engine 'lxc' in ADR_ENGINE (known: docker, podman, auto)");
+  assert_string_equal(err->msg, "unknown engine 'lxc' in ADR_ENGINE (known: docker, podman, native, auto)");
   adr_err_free(&err);
 
   /* the config key takes the same names */

@@ -64,14 +64,24 @@ static bool unified(void)
   return statfs(CG_ROOT, &st) == 0 && (unsigned long)st.f_type == CGROUP2_SUPER_MAGIC;
 }
 
-/* base/own/adr-native-name, made; *out points into g->dirs */
+/* base/own/adr-native-name, made; *out points into g->dirs.  Where the
+ * caller's own cgroup is not writable, a subtree root prepared for its
+ * uid: base/adr-native-UID (owned by the user: ADR_NATIVE_CGROUP_V1 of
+ * docs/native.md) */
 static int make_dir(struct adr_ncgroup *g, const char *base, const char *own, const char *name, char **out)
 {
   size_t n = strlen(own);
   cleanup_free char *d = xasprintf("%s%s%sadr-native-%s", base, own, n && own[n - 1] == '/' ? "" : "/", name);
   *out = NULL;
-  if (mkdir(d, 0755) < 0 && errno != EEXIST)
-    return -1;
+  if (mkdir(d, 0755) < 0 && errno != EEXIST) {
+    int saved = errno;
+    free(d);
+    d = xasprintf("%s/adr-native-%u/adr-native-%s", base, (unsigned)getuid(), name);
+    if (getuid() == 0 || (mkdir(d, 0755) < 0 && errno != EEXIST)) {
+      errno = saved;
+      return -1;
+    }
+  }
   strv_push(&g->dirs, d);
   *out = g->dirs.v[g->dirs.n - 1];
   return 0;

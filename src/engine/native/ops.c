@@ -236,6 +236,18 @@ static int image_get(struct nat *n, const char *ref, struct adr_nimage *im, adr_
   return adr_nstore_image(&n->store, ref, im, err);
 }
 
+int adr_native_import(struct adr_engine *e, int fd, struct strv *tags, adr_err *err)
+{
+  if (!streq(e->ops->name, "native"))
+    return adr_err_set(err, ENOTSUP, "import: only the native engine's store imports archives");
+  struct strv ids = { 0 };
+  int r = adr_nstore_import(&NAT(e)->store, fd, &ids, err);
+  for (size_t i = 0; r == 0 && tags && i < ids.n; i++)
+    strv_push(tags, ids.v[i]);
+  strv_free(&ids);
+  return r;
+}
+
 static void image_of(const struct adr_nimage *im, const char *ref, struct adr_image *out)
 {
   memset(out, 0, sizeof(*out));
@@ -296,11 +308,11 @@ static int nat_image_build(struct adr_engine *e, const struct adr_build_req *req
   (void)cb;
   (void)ud;
   (void)image_id;
+  (void)req;
   return adr_err_set(err, ENOTSUP,
-                     "build %s: the native engine does not build images; build it with a Docker or Podman engine "
-                     "(ADR_ENGINE=docker adr build), then the native engine imports it from there, or import a "
-                     "`docker save` archive",
-                     req->tag);
+                     "the native engine builds no image: build it with a Docker or Podman engine "
+                     "(ADR_ENGINE=docker adr build), which the native engine then imports from, or import "
+                     "a `docker save` archive (adr image import)");
 }
 
 /* ------------------------------------------------------------ create */
@@ -1041,7 +1053,8 @@ static int nat_state_list(struct adr_engine *e, const struct strv *filters, stru
 
 const struct adr_engine_ops adr_native_ops = {
   .name = "native",
-  .caps = ADR_ENG_CAP_LABELS | ADR_ENG_CAP_EXEC | ADR_ENG_CAP_ATTACH | ADR_ENG_CAP_LOGS | ADR_ENG_CAP_STATE,
+  .caps = ADR_ENG_CAP_LABELS | ADR_ENG_CAP_EXEC | ADR_ENG_CAP_ATTACH | ADR_ENG_CAP_LOGS | ADR_ENG_CAP_STATE |
+          ADR_ENG_CAP_USERNS,
   .open = nat_open,
   .close = nat_close,
   .ping = nat_ping,

@@ -619,6 +619,16 @@ int nat_attach(const char *dir, int64_t from, const struct adr_attach *a, adr_er
   struct buf b;
   buf_init(&b, 4 * NAT_FRAME_MAX);
   int ret = 0;
+  bool ready = false;
+  if (sock < 0 && a->on_ready) {
+    /* not started yet: on_ready starts it, then its supervisor answers */
+    if (a->on_ready(a->ud, err) < 0) {
+      buf_free(&b);
+      return -1;
+    }
+    ready = true;
+    sock = connect_to(dir);
+  }
   if (sock >= 0) {
     unsigned char m[9];
     put64(m, from);
@@ -628,7 +638,7 @@ int nat_attach(const char *dir, int64_t from, const struct adr_attach *a, adr_er
       sock = -1;
     }
   }
-  if (a->on_ready && a->on_ready(a->ud, err) < 0) {
+  if (!ready && a->on_ready && a->on_ready(a->ud, err) < 0) {
     if (sock >= 0)
       close(sock);
     buf_free(&b);
@@ -702,10 +712,17 @@ int nat_attach(const char *dir, int64_t from, const struct adr_attach *a, adr_er
      * log holds the rest */
     cleanup_free char *lock = xasprintf("%s/lock", dir);
     cleanup_close int lfd = open(lock, O_RDONLY | O_CLOEXEC);
-    if (lfd >= 0)
-      while (flock(lfd, LOCK_SH) < 0 && errno == EINTR)
-        ;
-    ret = nat_log_copy(dir, d.at, a->out_fd, a->err_fd, a->tty, NULL, err);
+    bool woken = false;
+    while (lfd >= 0 && flock(lfd, LOCK_SH | LOCK_NB) < 0 && (errno == EWOULDBLOCK || errno == EINTR)) {
+      /* the caller's wake-ups (signals, timers) still reach it */
+      struct pollfd pw = { .fd = a->wake_fd, .events = POLLIN };
+      if (poll(&pw, a->wake_fd >= 0 ? 1 : 0, 50) > 0 && a->on_wake && a->on_wake(a->ud) < 0) {
+        woken = true;
+        break;
+      }
+    }
+    if (!woken)
+      ret = nat_log_copy(dir, d.at, a->out_fd, a->err_fd, a->tty, NULL, err);
   }
   buf_free(&b);
   return ret;
