@@ -272,6 +272,46 @@ run_cmocka() { # layer command...
   rm -f "$log"
 }
 
+# The native engine rootless: the conformance suite (its core: the native
+# engine has no egress yet) as an unprivileged user, with limits from a
+# cgroup subtree prepared for that user (v1: one per controller; v2: a
+# delegated one), and the image from a `docker save` archive imported with
+# adr image import (the user has no engine to import from).
+native_rootless() {
+  local user=adr-rootless dir uid c
+  id -u "$user" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$user" ||
+    { echo "  could not add the user $user"; count engine-rootless 0 1 0; return; }
+  uid=$(id -u "$user")
+  if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
+    mkdir -p "/sys/fs/cgroup/adr-native-$uid"
+    echo "+memory +pids +cpu" >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
+    echo "+memory +pids +cpu" >"/sys/fs/cgroup/adr-native-$uid/cgroup.subtree_control" 2>/dev/null || true
+    chown -R "$user" "/sys/fs/cgroup/adr-native-$uid"
+  else
+    for c in memory pids cpu; do
+      [ "$(stat -fc %T "/sys/fs/cgroup/$c" 2>/dev/null)" = cgroupfs ] || continue
+      mkdir -p "/sys/fs/cgroup/$c/adr-native-$uid" && chown -R "$user" "/sys/fs/cgroup/$c/adr-native-$uid"
+    done
+  fi
+  dir=$(mktemp -d /tmp/adr-rootless.XXXXXX)
+  chmod 755 "$dir"
+  cp "$ROOT/build/adr" "$ROOT/build/tests/engine-conformance" "$dir/"
+  docker save debian:bookworm-slim >"$dir/image.tar"
+  chmod 644 "$dir/image.tar"
+  chown "$user" "$dir"
+  if ! runuser -u "$user" -- env HOME="$dir" ADR_NATIVE_ROOT="$dir/root" "$dir/adr" image import "$dir/image.tar" >/dev/null; then
+    echo "  adr image import failed as $user"; count engine-rootless 0 1 0
+  else
+    run_cmocka engine-rootless runuser -u "$user" -- env HOME="$dir" ADR_ENGINE=native ADR_NATIVE_ROOT="$dir/root" \
+      "$dir/engine-conformance" core
+  fi
+  rm -rf "$dir"
+}
+if want engine && [ "$(id -u)" = 0 ]; then
+  say "engine: the native engine rootless, as an unprivileged user (tests/engine, core)"
+  native_rootless
+fi
+
 # A PostgreSQL server of the test's own: a new cluster in a temporary
 # directory, listening only on a unix socket there (as the postgres user
 # when root: the server refuses root), stopped after the layer.

@@ -81,7 +81,8 @@ static void test_names(void **state)
   const char *const *n = adr_engine_names();
   assert_string_equal(n[0], "docker");
   assert_string_equal(n[1], "podman");
-  assert_null(n[2]);
+  assert_string_equal(n[2], "native");
+  assert_null(n[3]);
 }
 
 /* unset, "" and "auto" are Docker's discovery as before ADR_ENGINE. */

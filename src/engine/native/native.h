@@ -10,6 +10,7 @@
  *                 lock        held (flock) by its supervisor while it runs
  *                 sock        the supervisor's socket (attach, stdin, resize)
  *                 init        the host pid of its pid 1, while it runs
+ *                 supervisor  the supervisor's pid
  *                 cgroups     its cgroup directories, one a line
  *                 log         what it printed, as frames (below)
  *                 status.json its exit code, once it ended

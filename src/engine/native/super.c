@@ -433,6 +433,9 @@ static __attribute__((noreturn)) void supervise(const char *dir, const struct ad
   fcntl(s.out, F_SETFL, O_NONBLOCK);
   if (s.err >= 0)
     fcntl(s.err, F_SETFL, O_NONBLOCK);
+  cleanup_free char *me = xasprintf("%d\n", (int)getpid());
+  nat_sock_path(path, sizeof(path), s.dirfd, "supervisor");
+  write_file_atomic(path, me, strlen(me), 0600);
   cleanup_free char *pid = xasprintf("%d\n", (int)s.proc.init);
   nat_sock_path(path, sizeof(path), s.dirfd, "init");
   write_file_atomic(path, pid, strlen(pid), 0600);

@@ -1,0 +1,185 @@
+#!/usr/bin/env bats
+# adr on the native engine (ADR_ENGINE=native: no daemon), with the small
+# shell "agent" image the Docker engine builds (the native engine imports
+# it from there the first time).  Its store is this file's, shared by its
+# tests; each test's sandboxes are gone at its end.
+
+bats_require_minimum_version 1.5.0
+load ../lib/testimage
+
+setup_file() {
+  export ADR_BIN=${ADR_BIN:-$BATS_TEST_DIRNAME/../../build/adr}
+  export PREFIX_ID="adrtest$$$RANDOM"
+  export BATS_RUN_PREFIX="$PREFIX_ID"
+  adr_test_image "$PREFIX_ID"
+  export ADR_NATIVE_ROOT="$BATS_FILE_TMPDIR/native"
+}
+
+teardown_file() {
+  docker rmi "$BATS_RUN_PREFIX/sh:latest" >/dev/null 2>&1 || true
+  pkill -9 -f "^$ADR_BIN " 2>/dev/null || true
+}
+
+setup() {
+  export HOME="$BATS_TEST_TMPDIR/home"
+  export XDG_CONFIG_HOME="$HOME/.config" XDG_STATE_HOME="$HOME/.local/state"
+  export ADR_ENGINE=native
+  unset DOCKER_CONTEXT ADR_DEBUG
+  mkdir -p "$HOME" "$XDG_CONFIG_HOME/adr"
+  printf 'ADR_IMAGE_PREFIX=%s\nADR_AGENT=sh\nADR_NETWORK=none\n' "$BATS_RUN_PREFIX" >"$XDG_CONFIG_HOME/adr/config"
+  adr_test_agent
+  WS="$BATS_TEST_TMPDIR/ws"
+  mkdir -p "$WS"
+  cd "$WS"
+}
+
+adr() { "$ADR_BIN" "$@"; }
+
+# sandboxes in the store, and supervisors alive for them
+boxes() { find "$ADR_NATIVE_ROOT/boxes" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+# live supervisors (and their sandboxes' first processes), zombies aside,
+# after a moment for those that are ending
+supervisors() {
+  local n
+  for _ in $(seq 30); do
+    n=$(ps -eo stat=,comm= | awk '$2 == "adr-native" && $1 !~ /^Z/' | wc -l)
+    [ "$n" -eq 0 ] && break
+    sleep 0.1
+  done
+  echo "$n"
+}
+
+@test "native: a headless run's output and exit status, hardened, the workspace the user's, nothing left" {
+  run --separate-stderr adr run sh --prompt 'echo out; echo err >&2; echo hi >/workspace/f;
+    grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status; id -u;
+    if ( : >/probe ) 2>/dev/null; then echo root-writable; fi; exit 7'
+  [ "$status" -eq 7 ]
+  [ "$stderr" = "err" ]
+  [[ "$output" == out* ]]
+  [[ "$output" == *"CapEff:	0000000000000000"* ]]
+  [[ "$output" == *"CapBnd:	0000000000000000"* ]]
+  [[ "$output" == *"NoNewPrivs:	1"* ]]
+  [[ "$output" == *"Seccomp:	2"* ]]
+  [[ "$output" != *root-writable* ]]
+  # the agent is never root in the sandbox, even when adr is
+  [ "${lines[-1]}" != 0 ]
+  [ "$(stat -c %u "$WS/f")" = "$(id -u)" ]
+  [ "$(boxes)" -eq 0 ]
+  [ "$(supervisors)" -eq 0 ]
+}
+
+@test "native: the limits are the sandbox's cgroup, as it sees them" {
+  run adr run sh --pids 77 --memory 300m --prompt 'cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max 2>/dev/null;
+    cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null; true'
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = 77 ]
+  [ "${lines[1]}" = $((300 * 1024 * 1024)) ]
+}
+
+@test "native: a network it cannot give is refused in one line, and nothing is made" {
+  run adr run sh --network allowlist --prompt 'true'
+  [ "$status" -ne 0 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "adr: network 'allowlist': the native engine has no egress gateway yet"* ]]
+  [ "$(boxes)" -eq 0 ]
+  # control: the same run with --network none runs
+  run adr run sh --network none --prompt 'echo ran'
+  [ "$status" -eq 0 ]
+  [ "$output" = ran ]
+}
+
+@test "native: adr build says what native users do instead" {
+  run adr build sh
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"the native engine builds no image"*"adr image import"* ]]
+}
+
+@test "native: a persistent agent: start, ls, exec, logs, diff, stop, rm" {
+  git init -q && git -c user.name=t -c user.email=t@example.internal commit -q --allow-empty -m init
+  run adr start sh --name w1
+  [ "$status" -eq 0 ]
+  run adr ls
+  [[ "$output" == *"w1"*"running"* ]]
+  run adr exec w1 -- sh -c 'echo from-exec >/workspace/x; id -u'
+  [ "$status" -eq 0 ]
+  [ "$output" != 0 ]
+  run adr diff w1
+  [[ "$output" == *"+from-exec"* ]]
+  run adr stop w1
+  [ "$status" -eq 0 ]
+  run adr ls
+  [[ "$output" == *"w1"*"exited"* ]]
+  run adr rm --force w1
+  [ "$status" -eq 0 ]
+  [ "$(boxes)" -eq 0 ]
+  run adr ls
+  [[ "$output" != *w1* ]]
+}
+
+@test "native: adr killed with -9 mid-run leaves nothing the next command does not reap" {
+  "$ADR_BIN" run sh --prompt 'sleep 60' >/dev/null 2>&1 & # the process itself, not a subshell
+  local pid=$!
+  for _ in $(seq 100); do [ -s "$ADR_NATIVE_ROOT"/boxes/*/init ] 2>/dev/null && break; sleep 0.1; done
+  [ "$(boxes)" -eq 1 ]
+  kill -9 "$pid"
+  wait "$pid" || true
+  [ "$(boxes)" -eq 1 ] # the sandbox outlives the adr that was killed ...
+  run adr ls
+  [ "$(boxes)" -eq 0 ] # ... until the next command reaps it
+  [ "$(supervisors)" -eq 0 ]
+}
+
+@test "native: a supervisor killed with -9 takes its sandbox with it" {
+  adr run sh --prompt 'echo started; sleep 60; echo not-killed' >"$BATS_TEST_TMPDIR/out" 2>&1 &
+  local pid=$!
+  local sup=""
+  for _ in $(seq 100); do
+    sup=$(cat "$ADR_NATIVE_ROOT"/boxes/*/supervisor 2>/dev/null) && [ -n "$sup" ] && break
+    sleep 0.1
+  done
+  [ -n "$sup" ]
+  local init
+  init=$(cat "$ADR_NATIVE_ROOT"/boxes/*/init)
+  kill -0 "$init" # control: its pid 1 is there before
+  kill -9 "$sup"
+  wait "$pid" || true
+  ! kill -0 "$init" 2>/dev/null || grep -q '^Z' <(ps -o stat= -p "$init")
+  cat "$BATS_TEST_TMPDIR/out"
+  grep -q started "$BATS_TEST_TMPDIR/out"
+  ! grep -q not-killed "$BATS_TEST_TMPDIR/out"
+  [ "$(boxes)" -eq 0 ]
+}
+
+@test "native: adr image import fills an empty store from an archive; bad archives are named" {
+  docker save "$BATS_RUN_PREFIX/sh:latest" >"$BATS_TEST_TMPDIR/sh.tar"
+  export ADR_NATIVE_ROOT="$BATS_TEST_TMPDIR/store2"
+  run adr image ls
+  [[ "$output" != *"$BATS_RUN_PREFIX/sh"* ]]
+  run adr image import "$BATS_TEST_TMPDIR/sh.tar"
+  [ "$status" -eq 0 ]
+  [[ "$output" == "imported sha256:"* ]]
+  run adr image ls
+  [[ "$output" == *"$BATS_RUN_PREFIX/sh"*latest* ]]
+  echo 'not an archive' >"$BATS_TEST_TMPDIR/bad.tar"
+  run adr image import "$BATS_TEST_TMPDIR/bad.tar"
+  [ "$status" -ne 0 ]
+  [[ "$output" == "adr: import '$BATS_TEST_TMPDIR/bad.tar': "* ]]
+  run adr image import "$BATS_TEST_TMPDIR/missing.tar"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"missing.tar"* ]]
+}
+
+@test "native: auto takes the native engine when no engine answers, and says so" {
+  docker save "$BATS_RUN_PREFIX/sh:latest" >"$BATS_TEST_TMPDIR/sh.tar"
+  adr image import "$BATS_TEST_TMPDIR/sh.tar" >/dev/null
+  unset ADR_ENGINE
+  export DOCKER_HOST="unix://$BATS_TEST_TMPDIR/no-engine.sock"
+  run --separate-stderr adr run sh --prompt 'echo ran-native'
+  [ "$status" -eq 0 ]
+  [ "$output" = ran-native ]
+  [[ "$stderr" == *"adr runs its native engine"* ]]
+  # control: ADR_ENGINE=docker insists on the engine that is not there
+  ADR_ENGINE=docker run adr run sh --prompt 'echo ran'
+  [ "$status" -ne 0 ]
+  [[ "$output" != *ran* ]]
+}
