@@ -9,10 +9,12 @@
  * Usage: build/tests/native-bench [N] [IMAGE]   (bench/native.sh) */
 #include "builtin.h"
 #include "engine.h"
+#include "spec.h"
 #include "sandbox.h"
 #include "store.h"
 #include "util.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -77,6 +79,34 @@ static double docker_run(const char *image)
   return now_ms() - t0;
 }
 
+/* The same no-op through the engine interface on the native engine: what
+ * adr run does (create, attach and start, wait, remove), supervisor and
+ * all. */
+static int engine_run(struct adr_engine *ne, const char *image, adr_err *err)
+{
+  static unsigned seq;
+  struct adr_spec s;
+  adr_spec_init(&s);
+  s.name = xasprintf("adr-bench-%d-%u", (int)getpid(), ++seq);
+  s.image = xstrdup(image);
+  strv_push(&s.cmd, "true");
+  s.user = xstrdup("1000:1000");
+  adr_spec_set_net(&s, ADR_SPEC_NET_NONE, NULL, NULL);
+  s.memory = 256ll << 20;
+  s.pids = 128;
+  adr_spec_add_tmpfs(&s, "/tmp", 16u << 20, 01777, -1, -1);
+  const struct adr_builtin_file *sc = adr_builtin_find("seccomp.json");
+  adr_spec_set_seccomp(&s, ADR_SECCOMP_ADR, (const char *)sc->data);
+  cleanup_free char *id = NULL;
+  int code = -1, r = adr_engine_container_create(ne, &s, &id, err);
+  adr_spec_free(&s);
+  if (r < 0 || adr_engine_container_start(ne, id, err) < 0 || adr_engine_container_wait(ne, id, &code, err) < 0)
+    return -1;
+  if (adr_engine_container_remove(ne, id, true, err) < 0)
+    return -1;
+  return code == 0 ? 0 : adr_err_set(err, EIO, "the no-op exited %d", code);
+}
+
 int main(int argc, char **argv)
 {
   int n = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 20;
@@ -123,28 +153,48 @@ int main(int argc, char **argv)
                               .tmpfs = &tmpfs,
                               .run_dir = rd,
                               .cache_dir = cache };
-  double *nat = calloc((size_t)n, sizeof(double)), *dock = calloc((size_t)n, sizeof(double));
-  for (int i = -1; i < n; i++) { /* -1: the warm-up of each */
+  cleanup_free char *nroot = xasprintf("%s/engine", dir);
+  struct adr_engine *ne = NULL;
+  if (adr_engine_open_as(&ne, "native", nroot, &err) < 0) {
+    fprintf(stderr, "native-bench: %s\n", err->msg);
+    return 1;
+  }
+  double *nat = calloc((size_t)n, sizeof(double)), *dock = calloc((size_t)n, sizeof(double)),
+         *eng = calloc((size_t)n, sizeof(double));
+  for (int i = -1; i < n; i++) { /* -1: the warm-up of each (and the engine's import of the image) */
     double t0 = now_ms();
     int st = -1;
     if (adr_native_run(&b, &st, &err) < 0 || st != 0) {
       fprintf(stderr, "native-bench: %s\n", err ? err->msg : "the no-op failed");
       return 1;
     }
-    double tn = now_ms() - t0, td = docker_run(image);
+    double tn = now_ms() - t0;
+    t0 = now_ms();
+    if (engine_run(ne, image, &err) < 0) {
+      fprintf(stderr, "native-bench: engine: %s\n", err ? err->msg : "?");
+      return 1;
+    }
+    double te = now_ms() - t0, td = docker_run(image);
     if (i >= 0) {
       nat[i] = tn;
+      eng[i] = te;
       dock[i] = td;
     }
   }
-  double nm = rank(nat, n, 0.5), np = rank(nat, n, 0.9), dm = rank(dock, n, 0.5), dp = rank(dock, n, 0.9);
+  adr_engine_close(ne);
+  double nm = rank(nat, n, 0.5), np = rank(nat, n, 0.9), dm = rank(dock, n, 0.5), dp = rank(dock, n, 0.9),
+         em = rank(eng, n, 0.5), ep90 = rank(eng, n, 0.9);
   printf("| what (%d runs each, alternating) | median | p90 |\n|---|---|---|\n", n);
   printf(
     "| native sandbox, `true` (namespaces, overlayfs of %zu layer(s), seccomp, no capabilities) | %.1f ms | %.1f ms "
     "|\n",
     im.layers.n, nm, np);
+  printf("| native engine through the engine interface: create, start (its supervisor), wait, remove | %.1f ms | "
+         "%.1f ms |\n",
+         em, ep90);
   printf("| `docker run --rm --network none --cap-drop ALL --read-only ... true` | %.1f ms | %.1f ms |\n", dm, dp);
-  printf("| **ratio native / docker** | **%.3f** | **%.3f** |\n", nm / dm, np / dp);
+  printf("| **ratio native sandbox / docker** | **%.3f** | **%.3f** |\n", nm / dm, np / dp);
+  printf("| **ratio native engine / docker** | **%.3f** | **%.3f** |\n", em / dm, ep90 / dp);
   adr_nimage_free(&im);
   adr_nstore_close(&s);
   adr_engine_close(e);

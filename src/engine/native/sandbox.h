@@ -1,11 +1,9 @@
-/* The native engine's sandbox (issue 17, second part): a process in its
- * own user, mount, pid, ipc, uts, net and cgroup namespaces, on an
- * overlayfs of the image's layers (store.h), with adr's hardening, and no
- * daemon.  What exists: one foreground run (adr_native_run) with network
- * "none" (loopback only); not yet: engine operations (create, attach,
- * exec, logs, list), the other network modes, cgroup limits, Landlock,
- * the supervisor for persistent agents.  Memory, CPU and pids limits:
- * cgroup.h.
+/* The native engine's sandbox (issue 17): a process in its own user,
+ * mount, pid, ipc, uts, net and cgroup namespaces, on an overlayfs of the
+ * image's layers (store.h), with adr's hardening, and no daemon.  The
+ * engine operations over it are ops.c; a running sandbox is held by the
+ * supervisor of super.c.  Network: none (loopback) only, so far.  Memory,
+ * CPU and pids limits: cgroup.h.
  *
  * The caller's uid and gid are the only ones mapped: the sandbox's user
  * (uid/gid inside) is the caller outside, so what it writes to a bind

@@ -1,7 +1,6 @@
 /* The native engine's image store (issue 17, first part): images without a
  * daemon, as a content-addressed cache of unpacked layers that overlayfs
- * stacks.  Nothing else of the native engine exists yet; this is what it
- * will read images from.
+ * stacks: what the native engine (ops.c) reads images from.
  *
  *   ROOT/layers/sha256/HEX/      a layer, unpacked: HEX is the SHA-256 of
  *                                its uncompressed tar (the diff ID), taken
