@@ -929,8 +929,15 @@ static int nat_container_exec(struct adr_engine *e, const char *ref, const struc
   json_t *cfg = load_cfg(dir);
   if (!cfg)
     return adr_err_set(err, EIO, "exec in sandbox '%s': its record is unreadable", ref);
-  struct strv env = { 0 }, cgroups = { 0 };
+  struct strv env = { 0 }, cgroups = { 0 }, writable = { 0 };
   strv_of(json_object_get(cfg, "env"), &env);
+  json_t *mnt;
+  size_t mi;
+  json_array_foreach (json_object_get(cfg, "tmpfs"), mi, mnt)
+    strv_push(&writable, jstr(mnt, "path"));
+  json_array_foreach (json_object_get(cfg, "binds"), mi, mnt)
+    if (!jbool(mnt, "ro"))
+      strv_push(&writable, jstr(mnt, "dst"));
   cleanup_free char *cgs = read_small(dir, "cgroups"), *policy = jbool(cfg, "seccomp") ? read_small(dir, "seccomp.json")
                                                                                         : NULL;
   for (char *l = cgs, *nl; l && *l; l = nl ? nl + 1 : NULL) {
@@ -982,7 +989,9 @@ static int nat_container_exec(struct adr_engine *e, const char *ref, const struc
                                .stdio = stdio,
                                .tty = a->tty,
                                .keep_caps = jbool(cfg, "keep_caps"),
-                               .no_nnp = jbool(cfg, "no_nnp") };
+                               .no_nnp = jbool(cfg, "no_nnp"),
+                               .rw_root = jbool(cfg, "rw_root"),
+                               .writable = &writable };
   pid_t pid;
   ret = adr_native_exec_start(&x, &pid, err);
   for (int i = 0; i < 3; i++)
@@ -1001,6 +1010,7 @@ out:
       close(mine[i]);
   strv_free(&env);
   strv_free(&cgroups);
+  strv_free(&writable);
   json_decref(cfg);
   return ret < 0 ? adr_err_prefix(err, "exec in sandbox '%s'", ref) : 0;
 }

@@ -468,7 +468,95 @@ struct prog {
   uid_t uid;
   gid_t gid;
   bool keep_caps, no_nnp, tty;
+  const struct strv *writable; /* Landlock: where it may write (its writable mounts) */
+  bool rw_root, no_landlock;
 };
+
+/* ------------------------------------------------------------ Landlock
+ *
+ * An extra layer where the kernel has it: the program may read and run
+ * anything of its root, write only beneath its writable mounts, use the
+ * devices of /dev, and write nothing of /proc.  The ABI definitions are
+ * carried here, past what the build's headers know; the rights asked for
+ * are those of the kernel's ABI (1: the first 13, 2: REFER, 3: TRUNCATE,
+ * 5: IOCTL_DEV); no Landlock (ENOSYS, EOPNOTSUPP): the other layers alone. */
+#define LL_CREATE_RULESET 444
+#define LL_ADD_RULE 445
+#define LL_RESTRICT_SELF 446
+#define LL_VERSION (1U << 0)
+#define LL_RULE_PATH_BENEATH 1
+#define LL_EXECUTE (1ULL << 0)
+#define LL_WRITE_FILE (1ULL << 1)
+#define LL_READ_FILE (1ULL << 2)
+#define LL_READ_DIR (1ULL << 3)
+#define LL_REMOVE_DIR (1ULL << 4)
+#define LL_REMOVE_FILE (1ULL << 5)
+#define LL_MAKE_CHAR (1ULL << 6)
+#define LL_MAKE_DIR (1ULL << 7)
+#define LL_MAKE_REG (1ULL << 8)
+#define LL_MAKE_SOCK (1ULL << 9)
+#define LL_MAKE_FIFO (1ULL << 10)
+#define LL_MAKE_BLOCK (1ULL << 11)
+#define LL_MAKE_SYM (1ULL << 12)
+#define LL_REFER (1ULL << 13)
+#define LL_TRUNCATE (1ULL << 14)
+#define LL_IOCTL_DEV (1ULL << 15)
+
+struct ll_ruleset_attr {
+  uint64_t handled_access_fs;
+};
+struct ll_path_beneath {
+  uint64_t allowed_access;
+  int32_t parent_fd;
+} __attribute__((packed));
+
+static uint64_t ll_handled(int abi)
+{
+  uint64_t h = (LL_MAKE_SYM << 1) - 1; /* ABI 1 */
+  if (abi >= 2)
+    h |= LL_REFER;
+  if (abi >= 3)
+    h |= LL_TRUNCATE;
+  if (abi >= 5)
+    h |= LL_IOCTL_DEV;
+  return h;
+}
+
+static void ll_allow(int rs, const char *path, uint64_t access, uint64_t handled)
+{
+  int fd = open(path, O_PATH | O_CLOEXEC);
+  if (fd < 0)
+    return; /* not in this sandbox (a /dev/shm the spec has not) */
+  struct ll_path_beneath pb = { .allowed_access = access & handled, .parent_fd = fd };
+  if (syscall(LL_ADD_RULE, rs, LL_RULE_PATH_BENEATH, &pb, 0) < 0)
+    die("Landlock rule for '%s'", path);
+  close(fd);
+}
+
+static void landlock(const struct prog *x)
+{
+  if (x->no_landlock)
+    return;
+  long abi = syscall(LL_CREATE_RULESET, NULL, 0, LL_VERSION);
+  if (abi < 1)
+    return; /* the kernel has none */
+  uint64_t h = ll_handled((int)abi);
+  struct ll_ruleset_attr attr = { .handled_access_fs = h };
+  int rs = (int)syscall(LL_CREATE_RULESET, &attr, sizeof(attr), 0);
+  if (rs < 0)
+    die("Landlock ruleset");
+  const uint64_t read = LL_EXECUTE | LL_READ_FILE | LL_READ_DIR,
+                 write = LL_WRITE_FILE | LL_REMOVE_DIR | LL_REMOVE_FILE | LL_MAKE_DIR | LL_MAKE_REG | LL_MAKE_SOCK |
+                         LL_MAKE_FIFO | LL_MAKE_SYM | LL_REFER | LL_TRUNCATE;
+  ll_allow(rs, "/", read | (x->rw_root ? write : 0), h);
+  for (size_t i = 0; x->writable && i < x->writable->n; i++)
+    ll_allow(rs, x->writable->v[i], read | write, h);
+  ll_allow(rs, "/dev/shm", read | write, h);
+  ll_allow(rs, "/dev", read | LL_WRITE_FILE | LL_TRUNCATE | LL_IOCTL_DEV, h);
+  if (syscall(LL_RESTRICT_SELF, rs, 0) < 0)
+    die("Landlock");
+  close(rs);
+}
 
 /* no capability, none to regain; no new privileges; the policy */
 static void drop(const struct prog *x, const struct sock_fprog *sc)
@@ -490,6 +578,8 @@ static void drop(const struct prog *x, const struct sock_fprog *sc)
   }
   if (!x->no_nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     die("no-new-privileges");
+  if (!x->no_nnp) /* Landlock needs no-new-privileges (or a capability it no longer has) */
+    landlock(x);
   if (sc && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, sc) < 0)
     die("load the seccomp policy");
 }
@@ -570,6 +660,8 @@ static __attribute__((noreturn)) void pid1(const struct adr_native_box *b, const
   struct prog waiter = *x; /* pid 1 only waits: hardened the same */
   waiter.no_nnp = false;
   waiter.keep_caps = false;
+  waiter.writable = NULL; /* it writes nothing at all */
+  waiter.rw_root = false;
   drop(&waiter, NULL);
   die_with_parent(0); /* C1 is outside this pid namespace */
   _exit(wait_for(c3));
@@ -628,7 +720,19 @@ static __attribute__((noreturn)) void child(const struct adr_native_box *b, int 
                     .gid = b->gid,
                     .keep_caps = b->keep_caps,
                     .no_nnp = b->no_nnp,
-                    .tty = b->tty };
+                    .tty = b->tty,
+                    .rw_root = b->rw_root,
+                    .no_landlock = b->no_landlock };
+  /* Landlock's writable places: the tmpfs and read-write binds */
+  struct strv writable = { 0 };
+  for (size_t i = 0; b->tmpfs && i < b->tmpfs->n; i++)
+    strv_push(&writable, b->tmpfs->v[i]);
+  for (size_t i = 0; i < b->n_tmpfs_at; i++)
+    strv_push(&writable, b->tmpfs_at[i].path);
+  for (size_t i = 0; i < b->n_binds; i++)
+    if (!b->binds[i].ro)
+      strv_push(&writable, b->binds[i].dst);
+  x.writable = &writable;
   pid_t c2 = fork();
   if (c2 < 0)
     die("fork");
@@ -822,7 +926,9 @@ static __attribute__((noreturn)) void exec_child(const struct adr_native_exec *x
                       .gid = x->gid,
                       .keep_caps = x->keep_caps,
                       .no_nnp = x->no_nnp,
-                      .tty = x->tty };
+                      .tty = x->tty,
+                      .writable = x->writable,
+                      .rw_root = x->rw_root };
     become(&p, sc);
   }
   close(errfd);

@@ -3,7 +3,9 @@
  * image's layers (store.h), with adr's hardening, and no daemon.  The
  * engine operations over it are ops.c; a running sandbox is held by the
  * supervisor of super.c.  Network: none (loopback) only, so far.  Memory,
- * CPU and pids limits: cgroup.h.
+ * CPU and pids limits: cgroup.h.  Landlock, where the kernel has it, as a
+ * layer more: the program writes only beneath its writable mounts (and
+ * /dev's devices), nothing of /proc.
  *
  * The caller's uid and gid are the only ones mapped: the sandbox's user
  * (uid/gid inside) is the caller outside, so what it writes to a bind
@@ -57,6 +59,7 @@ struct adr_native_box {
   bool tty;              /* stdio[0] is a terminal: the program's controlling one */
   /* hardening turned off: only for the conformance suite's controls */
   bool keep_caps, no_nnp, rw_root, host_cgroupns;
+  bool no_landlock; /* for tests' controls only */
 };
 
 /* A sandbox started: pid, the caller's child, ends with the sandbox (its
@@ -88,7 +91,8 @@ struct adr_native_exec {
   const struct strv *cgroup_dirs; /* the sandbox's (adr_ncgroup.dirs) */
   const int *stdio;               /* NULL: the caller's */
   bool tty;
-  bool keep_caps, no_nnp;
+  bool keep_caps, no_nnp, rw_root;
+  const struct strv *writable; /* Landlock: the sandbox's writable mounts */
 };
 /* Starts it: *pid, the caller's child, ends with it (adr_native_wait). */
 int adr_native_exec_start(const struct adr_native_exec *x, pid_t *pid, adr_err *err);
