@@ -77,6 +77,7 @@ if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
 PKGS=(meson ninja-build pkg-config gcc clang clang-format libclang-rt-14-dev libcurl4-openssl-dev libjansson-dev
       libc-ares-dev libssl-dev libseccomp-dev libcap-dev libcmocka-dev bats scdoc debootstrap docker.io tmux git
       python3 curl jq iproute2 zsh fish openssl ca-certificates util-linux libsqlite3-dev libpq-dev libmicrohttpd-dev libarchive-dev libyaml-dev postgresql openssh-client openssh-server
+      docker-registry
       xz-utils apparmor cgroupfs-mount) # the last three: docker.io's recommends that matter
 if [ "$DEPS" = 1 ]; then
   missing=()
@@ -363,9 +364,32 @@ if want queue; then
   fi
   rm -rf "$qtmp"
 fi
+# A registry of the tests' own (Debian's docker-registry) on loopback, for
+# the native engine's pulls (tests/integration/native.bats): its storage in
+# a temporary directory, stopped after the layer.
+REG_PID="" REG_DIR=""
+reg_start() {
+  command -v docker-registry >/dev/null || return 1
+  local port
+  REG_DIR=$(mktemp -d)
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s/data\nhttp:\n  addr: 127.0.0.1:%s\n' \
+    "$REG_DIR" "$port" >"$REG_DIR/config.yml"
+  docker-registry serve "$REG_DIR/config.yml" >"$REG_DIR/log" 2>&1 &
+  REG_PID=$!
+  for _ in $(seq 50); do
+    curl -sf --noproxy '*' "http://127.0.0.1:$port/v2/" >/dev/null && { export ADR_TEST_REGISTRY="127.0.0.1:$port"; return 0; }
+    sleep 0.1
+  done
+  tail -5 "$REG_DIR/log"
+  return 1
+}
+reg_stop() { [ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null; wait "$REG_PID" 2>/dev/null; [ -n "$REG_DIR" ] && rm -rf "$REG_DIR"; REG_PID=""; }
 if want integration; then
   say "integration: bats against the real engine (tests/integration)"
+  reg_start || { echo "  no registry (docker-registry) on loopback: the native engine's pull test fails"; }
   run_bats integration 300 tests/integration/*.bats
+  reg_stop
   run_bats integration 300 tests/gateway/*.bats # adr-gateway alone: no engine, no root
 fi
 if want e2e; then

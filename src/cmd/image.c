@@ -26,13 +26,17 @@ static const char image_help[] =
   "  import FILE...  import each archive (- : standard input); gzip or zstd\n"
   "                  layers are fine, layers already stored are not\n"
   "                  unpacked again\n"
+  "  pull REF...     pull each image from its registry: HOST[:PORT]/NAME[:TAG]\n"
+  "                  or @sha256:DIGEST (HTTPS; HTTP for loopback hosts and\n"
+  "                  those ADR_INSECURE_REGISTRIES lists; anonymous tokens)\n"
   "  ls              the images in the store\n"
   "\n"
   "The store is $ADR_NATIVE_ROOT, else ~/.local/share/adr/native.\n"
   "\n"
   "Examples:\n"
   "  docker save coding-agent/claude:latest | ssh box adr image import -\n"
-  "  adr image import agent.tar && ADR_ENGINE=native adr run claude\n";
+  "  adr image import agent.tar && ADR_ENGINE=native adr run claude\n"
+  "  adr image pull registry.example.internal:5000/coding-agent/pi:latest\n";
 
 static int open_native(struct adr_engine **e, adr_err *err)
 {
@@ -62,6 +66,19 @@ static int image_import(struct adr_engine *e, int argc, char **argv)
   return EXIT_OK;
 }
 
+static int image_pull(struct adr_engine *e, int argc, char **argv)
+{
+  for (int i = 0; i < argc; i++) {
+    cleanup_err adr_err err = NULL;
+    cleanup_strv struct strv ids = { 0 };
+    if (adr_native_pull(e, argv[i], &ids, &err) < 0)
+      return report(&err);
+    for (size_t k = 0; k < ids.n; k++)
+      printf("pulled %s %s\n", argv[i], ids.v[k]);
+  }
+  return EXIT_OK;
+}
+
 static int image_ls(struct adr_engine *e)
 {
   cleanup_err adr_err err = NULL;
@@ -82,25 +99,29 @@ static int image_exec(struct adr_ctx *ctx, const struct adr_cmd_entry *self, str
 {
   (void)ctx;
   if (args->argc < 1)
-    return usage_error(self, "what to do: import or ls");
+    return usage_error(self, "what to do: import, pull or ls");
   const char *verb = args->argv[0];
   if (streq(verb, "import") && args->argc < 2)
     return usage_error(self, "import: which archive (a file, or - for standard input)");
+  if (streq(verb, "pull") && args->argc < 2)
+    return usage_error(self, "pull: which image (HOST[:PORT]/NAME[:TAG])");
   if (streq(verb, "ls") && args->argc > 1)
     return usage_error(self, "unexpected argument '%s'", args->argv[1]);
-  if (!streq(verb, "import") && !streq(verb, "ls"))
-    return usage_error(self, "unknown subcommand '%s' (import, ls)", verb);
+  if (!streq(verb, "import") && !streq(verb, "ls") && !streq(verb, "pull"))
+    return usage_error(self, "unknown subcommand '%s' (import, pull, ls)", verb);
   cleanup_err adr_err err = NULL;
   cleanup_engine struct adr_engine *e = NULL;
   if (open_native(&e, &err) < 0)
     return report(&err);
+  if (streq(verb, "pull"))
+    return image_pull(e, args->argc - 1, args->argv + 1);
   return streq(verb, "ls") ? image_ls(e) : image_import(e, args->argc - 1, args->argv + 1);
 }
 
 const struct adr_cmd_entry cmd_image_entry = {
   .name = "image",
-  .summary = "the native engine's images: import an archive, list them",
-  .usage = "adr image import FILE...\n       adr image ls",
+  .summary = "the native engine's images: import an archive, pull, list them",
+  .usage = "adr image import FILE...\n       adr image pull REF...\n       adr image ls",
   .help = image_help,
   .options = image_options,
   .shortopts = "+h",

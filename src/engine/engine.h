@@ -299,6 +299,9 @@ char *adr_native_root(void);
 /* Imports the images of a docker-archive or OCI layout read from fd into
  * the native engine e's store; ids (may be NULL) gets their IDs. */
 int adr_native_import(struct adr_engine *e, int fd, struct strv *ids, adr_err *err);
+/* Pulls ref (HOST[:PORT]/NAME[:TAG|@DIGEST]) from its registry into the
+ * native engine e's store (native/registry.c); ids gets its ID. */
+int adr_native_pull(struct adr_engine *e, const char *ref, struct strv *ids, adr_err *err);
 /* Did auto pick the native engine because no engine answered? */
 bool adr_engine_auto_native(void);
 int adr_docker_open(struct adr_engine *e, adr_err *err);

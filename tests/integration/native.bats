@@ -183,3 +183,48 @@ supervisors() {
   [ "$status" -ne 0 ]
   [[ "$output" != *ran* ]]
 }
+
+# A registry of the tests' own on loopback (scripts/test.sh starts one:
+# ADR_TEST_REGISTRY=127.0.0.1:PORT).
+registry() {
+  [ -n "${ADR_TEST_REGISTRY:-}" ] || { echo "ADR_TEST_REGISTRY is not set: scripts/test.sh starts a registry" >&2; return 1; }
+  echo "$ADR_TEST_REGISTRY"
+}
+
+@test "native: adr image pull from a registry; a missing tag and a bare name are named" {
+  local reg
+  reg=$(registry)
+  docker tag "$BATS_RUN_PREFIX/sh:latest" "$reg/$BATS_RUN_PREFIX/sh:v1"
+  docker push -q "$reg/$BATS_RUN_PREFIX/sh:v1" >/dev/null
+  export ADR_NATIVE_ROOT="$BATS_TEST_TMPDIR/store3"
+  run adr image pull "$reg/$BATS_RUN_PREFIX/sh:v1"
+  [ "$status" -eq 0 ]
+  [[ "$output" == "pulled $reg/$BATS_RUN_PREFIX/sh:v1 sha256:"* ]]
+  # the same image the engine has: the same config digest
+  local want
+  want=$(docker image inspect -f '{{.Id}}' "$BATS_RUN_PREFIX/sh:latest")
+  [[ "$output" == *"$want" ]]
+  run adr image ls
+  [[ "$output" == *"$reg/$BATS_RUN_PREFIX/sh"*v1* ]]
+  run adr image pull "$reg/$BATS_RUN_PREFIX/sh:nope"
+  [ "$status" -ne 0 ]
+  [ "$output" = "adr: pull $reg/$BATS_RUN_PREFIX/sh:nope: no such image in the registry (nope)" ]
+  run adr image pull "$BATS_RUN_PREFIX/sh"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"is not a registry host"* ]]
+  docker rmi "$reg/$BATS_RUN_PREFIX/sh:v1" >/dev/null
+}
+
+@test "native: a run whose image names a registry pulls it there, with no engine anywhere" {
+  local reg
+  reg=$(registry)
+  docker tag "$BATS_RUN_PREFIX/sh:latest" "$reg/$BATS_RUN_PREFIX/sh:latest"
+  docker push -q "$reg/$BATS_RUN_PREFIX/sh:latest" >/dev/null
+  docker rmi "$reg/$BATS_RUN_PREFIX/sh:latest" >/dev/null
+  export ADR_NATIVE_ROOT="$BATS_TEST_TMPDIR/store4"
+  export DOCKER_HOST="unix://$BATS_TEST_TMPDIR/no-engine.sock"
+  printf 'ADR_IMAGE_PREFIX=%s\nADR_AGENT=sh\nADR_NETWORK=none\n' "$reg/$BATS_RUN_PREFIX" >"$XDG_CONFIG_HOME/adr/config"
+  run adr run sh --prompt 'echo pulled-and-ran'
+  [ "$status" -eq 0 ]
+  [ "$output" = pulled-and-ran ]
+}

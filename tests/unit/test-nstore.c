@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "buf.h"
+#include "registry.h"
 #include "store.h"
 #include "tmpdir.h"
 
@@ -435,12 +436,50 @@ static void test_refused(void **state)
   adr_nstore_close(&s);
 }
 
+/* Registry references: the registry is always named; tag, digest and the
+ * default tag; what is not a name, tag or host is refused. */
+static void test_registry_refs(void **state)
+{
+  (void)state;
+  static const struct {
+    const char *in, *host, *name, *tag;
+  } ok[] = {
+    { "127.0.0.1:5000/a/b:v1", "127.0.0.1:5000", "a/b", "v1" },
+    { "localhost/x", "localhost", "x", "latest" },
+    { "reg.example.internal/org/img@sha256:0123", "reg.example.internal", "org/img", "sha256:0123" },
+    { "reg.example.internal:443/deep/er/name:1.2-rc_3", "reg.example.internal:443", "deep/er/name", "1.2-rc_3" },
+  };
+  for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+    char *h = NULL, *n = NULL, *t = NULL;
+    adr_err err = NULL;
+    assert_int_equal(adr_registry_parse_ref(ok[i].in, &h, &n, &t, &err), 0);
+    assert_string_equal(h, ok[i].host);
+    assert_string_equal(n, ok[i].name);
+    assert_string_equal(t, ok[i].tag);
+    free(h);
+    free(n);
+    free(t);
+  }
+  static const char *const bad[] = { "debian", "coding-agent/pi", "/x", "reg.example.internal/",
+                                     "reg.example.internal/UPPER", "reg.example.internal/a:b c",
+                                     "reg.example.internal/a:" };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    char *h = NULL, *n = NULL, *t = NULL;
+    adr_err err = NULL;
+    assert_int_equal(adr_registry_parse_ref(bad[i], &h, &n, &t, &err), -1);
+    assert_non_null(strstr(err->msg, bad[i]));
+    assert_null(h);
+    adr_err_free(&err);
+  }
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_import, setup, teardown),
     cmocka_unit_test_setup_teardown(test_gzip_layers, setup, teardown),
     cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+    cmocka_unit_test(test_registry_refs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

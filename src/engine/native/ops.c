@@ -6,6 +6,7 @@
 #include "buf.h"
 #include "fs.h"
 #include "native.h"
+#include "registry.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -217,7 +218,16 @@ static int image_get(struct nat *n, const char *ref, struct adr_nimage *im, adr_
       adr_engine_image_inspect(d, ref, NULL, &ignored) != 0) {
     adr_err_free(&ignored);
     adr_engine_close(d);
-    return 1;
+    /* a reference that names its registry: from there */
+    cleanup_free char *h = NULL, *nm = NULL, *tg = NULL;
+    if (adr_registry_parse_ref(ref, &h, &nm, &tg, &ignored) < 0) {
+      adr_err_free(&ignored);
+      return 1;
+    }
+    struct adr_engine pe = { .ops = &adr_native_ops, .priv = n };
+    if (adr_native_pull(&pe, ref, NULL, err) < 0)
+      return -1;
+    return adr_nstore_image(&n->store, ref, im, err);
   }
   cleanup_free char *tmp = xasprintf("%s/cache/import-XXXXXX", n->root);
   int fd = mkostemp(tmp, O_CLOEXEC);
@@ -245,6 +255,25 @@ int adr_native_import(struct adr_engine *e, int fd, struct strv *tags, adr_err *
   for (size_t i = 0; r == 0 && tags && i < ids.n; i++)
     strv_push(tags, ids.v[i]);
   strv_free(&ids);
+  return r;
+}
+
+int adr_native_pull(struct adr_engine *e, const char *ref, struct strv *ids, adr_err *err)
+{
+  if (!streq(e->ops->name, "native"))
+    return adr_err_set(err, ENOTSUP, "pull: only the native engine pulls by itself");
+  struct nat *n = NAT(e);
+  cleanup_free char *tmp = xasprintf("%s/cache/pull-XXXXXX", n->root);
+  int fd = mkostemp(tmp, O_CLOEXEC);
+  if (fd < 0)
+    return adr_err_sys(err, errno, "pull %s", ref);
+  unlink(tmp);
+  int r = adr_registry_pull(ref, fd, err);
+  if (r == 0 && lseek(fd, 0, SEEK_SET) != 0)
+    r = adr_err_sys(err, errno, "pull %s", ref);
+  if (r == 0 && adr_nstore_import(&n->store, fd, ids, err) < 0)
+    r = adr_err_prefix(err, "pull %s", ref);
+  close(fd);
   return r;
 }
 
