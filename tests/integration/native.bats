@@ -116,6 +116,22 @@ supervisors() {
   [[ "$output" != *w1* ]]
 }
 
+@test "native: the sandbox's pid 1 keeps none of adr's environment" {
+  git init -q && git -c user.name=t -c user.email=t@example.internal commit -q --allow-empty -m init
+  ADR_TEST_CANARY=canary-$$-$RANDOM-key run adr start sh --name envp
+  [ "$status" -eq 0 ]
+  local dir sup init
+  dir=$(echo "$ADR_NATIVE_ROOT"/boxes/*) # its only sandbox
+  sup=$(cat "$dir/supervisor")
+  init=$(cat "$dir/init")
+  # control: the supervisor (outside the sandbox) still has it, so the probe sees it
+  tr '\0' '\n' <"/proc/$sup/environ" | grep -q '^ADR_TEST_CANARY=canary-'
+  ! tr '\0' '\n' <"/proc/$init/environ" | grep -q 'canary-'
+  [ "$(tr -d '\0' <"/proc/$init/environ" | wc -c)" -eq 0 ]
+  run adr rm --force envp
+  [ "$status" -eq 0 ]
+}
+
 @test "native: adr killed with -9 mid-run leaves nothing the next command does not reap" {
   "$ADR_BIN" run sh --prompt 'sleep 60' >/dev/null 2>&1 & # the process itself, not a subshell
   local pid=$!

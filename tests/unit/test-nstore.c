@@ -446,7 +446,8 @@ static void test_registry_refs(void **state)
   } ok[] = {
     { "127.0.0.1:5000/a/b:v1", "127.0.0.1:5000", "a/b", "v1" },
     { "localhost/x", "localhost", "x", "latest" },
-    { "reg.example.internal/org/img@sha256:0123", "reg.example.internal", "org/img", "sha256:0123" },
+    { "reg.example.internal/org/img@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+      "reg.example.internal", "org/img", "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" },
     { "reg.example.internal:443/deep/er/name:1.2-rc_3", "reg.example.internal:443", "deep/er/name", "1.2-rc_3" },
   };
   for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -462,7 +463,8 @@ static void test_registry_refs(void **state)
   }
   static const char *const bad[] = { "debian", "coding-agent/pi", "/x", "reg.example.internal/",
                                      "reg.example.internal/UPPER", "reg.example.internal/a:b c",
-                                     "reg.example.internal/a:" };
+                                     "reg.example.internal/a:", "reg.example.internal/a@sha256:0123",
+                                     "reg.example.internal/a@sha512:00" };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     char *h = NULL, *n = NULL, *t = NULL;
     adr_err err = NULL;

@@ -67,6 +67,17 @@ int nat_resize(const char *dir, unsigned rows, unsigned cols, adr_err *err);
 /* The log's frames from offset from to fds; *end: the offset after. */
 int nat_log_copy(const char *dir, int64_t from, int out_fd, int err_fd, bool raw, int64_t *end, adr_err *err);
 
+/* The record's lock (an open file description lock on DIR/lock): held
+ * for writing by the supervisor while it lives.  Readers never take it
+ * (a reader's lock could make a starting supervisor fail): they test it,
+ * or wait for it. */
+bool nat_lock_held(int fd);
+/* Blocks until no supervisor holds it; -1 with errno. */
+int nat_lock_wait(int fd);
+/* The supervisor's: 0 once taken (retrying a moment), -1 when another
+ * supervisor holds it. */
+int nat_lock_take(int fd);
+
 /* an AF_UNIX path for DIR/NAME that fits: through /proc/self/fd of dirfd */
 void nat_sock_path(char *out, size_t len, int dirfd, const char *name);
 

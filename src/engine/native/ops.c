@@ -67,7 +67,7 @@ int nat_box_state(const char *dir, const char **state, pid_t *init, int *code)
   cleanup_close int lfd = open(lockp, O_RDONLY | O_CLOEXEC);
   if (lfd < 0)
     return 0; /* never started */
-  if (flock(lfd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+  if (nat_lock_held(lfd)) {
     *state = "running";
     cleanup_free char *pid = read_small(dir, "init");
     if (init && pid)
@@ -225,9 +225,15 @@ static int image_get(struct nat *n, const char *ref, struct adr_nimage *im, adr_
       return 1;
     }
     struct adr_engine pe = { .ops = &adr_native_ops, .priv = n };
-    if (adr_native_pull(&pe, ref, NULL, err) < 0)
+    struct strv ids = { 0 };
+    if (adr_native_pull(&pe, ref, &ids, err) < 0) {
+      strv_free(&ids);
       return -1;
-    return adr_nstore_image(&n->store, ref, im, err);
+    }
+    /* by its ID: a pull by digest names no tag */
+    r = ids.n ? adr_nstore_image(&n->store, ids.v[0], im, err) : adr_nstore_image(&n->store, ref, im, err);
+    strv_free(&ids);
+    return r;
   }
   cleanup_free char *tmp = xasprintf("%s/cache/import-XXXXXX", n->root);
   int fd = mkostemp(tmp, O_CLOEXEC);
@@ -618,9 +624,12 @@ static int nat_container_attach(struct adr_engine *e, const char *ref, const str
     return -1;
   const char *state;
   nat_box_state(dir, &state, NULL, NULL);
-  /* a sandbox not started yet is seen from its first byte; a running one
-   * from now on */
-  return nat_attach(dir, streq(state, "running") ? -1 : 0, a, err);
+  /* a running sandbox is seen from now on; one that is not (started by
+   * a->on_ready) from where its log ends, its earlier runs' output left out */
+  struct stat st;
+  cleanup_free char *log = xasprintf("%s/log", dir);
+  int64_t end = stat(log, &st) == 0 ? (int64_t)st.st_size : 0;
+  return nat_attach(dir, streq(state, "running") ? -1 : end, a, err);
 }
 
 static int nat_container_wait(struct adr_engine *e, const char *ref, int *exit_code, adr_err *err)
@@ -632,9 +641,8 @@ static int nat_container_wait(struct adr_engine *e, const char *ref, int *exit_c
   cleanup_close int lfd = open(lockp, O_RDONLY | O_CLOEXEC);
   if (lfd < 0)
     return adr_err_set(err, EINVAL, "wait for sandbox '%s': it was never started", ref);
-  while (flock(lfd, LOCK_SH) < 0)
-    if (errno != EINTR)
-      return adr_err_sys(err, errno, "wait for sandbox '%s'", ref);
+  if (nat_lock_wait(lfd) < 0)
+    return adr_err_sys(err, errno, "wait for sandbox '%s'", ref);
   const char *state;
   nat_box_state(dir, &state, NULL, exit_code);
   return 0;
@@ -880,10 +888,33 @@ static int write_all_fd(int fd, const char *p, size_t n)
   return 0;
 }
 
+/* to the program's (non-blocking) stdin, its outputs still read meanwhile
+ * by nobody: bounded by a 5 s wait for room */
+static int write_in(int fd, const char *p, size_t n)
+{
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0 && errno == EAGAIN) {
+      struct pollfd pf = { .fd = fd, .events = POLLOUT };
+      if (poll(&pf, 1, 5000) <= 0)
+        return -1;
+      continue;
+    }
+    if (w <= 0)
+      return -1;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
 /* the exec'd program's streams through pipes (or a terminal): a host
  * descriptor of the caller's (a terminal) never enters the sandbox */
-static int exec_pump(int out, int errp, int in, const struct adr_attach *a)
+static int exec_pump(int out, int errp, int *inp, const struct adr_attach *a)
 {
+  int in = *inp;
   int in_fd = a->in_fd;
   char b[65536];
   while (out >= 0 || errp >= 0) {
@@ -910,8 +941,13 @@ static int exec_pump(int out, int errp, int in, const struct adr_attach *a)
         continue;
       return -1;
     }
-    if (i_w >= 0 && (p[i_w].revents & POLLIN) && a->on_wake && a->on_wake(a->ud) < 0)
+    if (i_w >= 0 && (p[i_w].revents & POLLIN) && a->on_wake && a->on_wake(a->ud) < 0) {
+      if (out >= 0) /* the caller stops here: what the pump holds goes */
+        close(out);
+      if (errp >= 0)
+        close(errp);
       return 0;
+    }
     int *fds[2] = { &out, &errp };
     int idx[2] = { i_o, i_e }, to[2] = { a->out_fd, a->err_fd };
     for (int k = 0; k < 2; k++) {
@@ -929,17 +965,21 @@ static int exec_pump(int out, int errp, int in, const struct adr_attach *a)
     }
     if (i_i >= 0 && p[i_i].revents) {
       ssize_t r = read(in_fd, b, sizeof(b));
-      if (r <= 0 || write_all_fd(in, b, (size_t)r) < 0) {
+      /* blocking on the program's stdin while it blocks on its output would
+       * stall both: a write that cannot go on within 5 s ends stdin */
+      if (r <= 0 || write_in(in, b, (size_t)r) < 0) {
         in_fd = -1;
-        if (!a->tty) {
+        if (!a->tty) { /* the program's stdin ends with ours (a terminal's stays: it is the output too) */
           close(in);
-          in = -1;
+          *inp = in = -1;
         }
       }
     }
   }
-  if (in >= 0 && !a->tty)
+  if (in >= 0 && !a->tty) {
     close(in);
+    *inp = -1;
+  }
   return 0;
 }
 
@@ -1027,10 +1067,15 @@ static int nat_container_exec(struct adr_engine *e, const char *ref, const struc
     if (stdio[i] >= 0 && (i == 0 || stdio[i] != stdio[0]))
       close(stdio[i]);
   if (ret == 0) {
-    exec_pump(mine[1], a->tty ? -1 : mine[2], mine[0], a);
-    mine[1] = mine[2] = -1;
-    if (a->tty)
-      mine[0] = -1; /* the pump closed the terminal's master */
+    if (mine[0] >= 0 && !a->tty)
+      fcntl(mine[0], F_SETFL, O_NONBLOCK);
+    exec_pump(mine[1], a->tty ? -1 : mine[2], &mine[0], a);
+    mine[1] = mine[2] = -1; /* the pump closed the outputs */
+    if (mine[0] >= 0) { /* its stdin ends (a terminal hangs up): a program waiting on it ends */
+      close(mine[0]);
+      mine[0] = -1;
+    }
+    mine[1] = mine[2] = -1; /* the pump closed the outputs */
     *exit_code = adr_native_wait(pid);
   }
 out:

@@ -39,6 +39,17 @@ static void ref_free(struct ref *r)
   free(r->tag);
 }
 
+/* sha256: and 64 lowercase hex digits */
+static bool sha256_ref(const char *d)
+{
+  if (!d || !str_has_prefix(d, "sha256:") || strlen(d) != 71)
+    return false;
+  for (const char *p = d + 7; *p; p++)
+    if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+      return false;
+  return true;
+}
+
 int adr_registry_parse_ref(const char *s, char **host, char **name, char **tag, adr_err *err)
 {
   const char *slash = strchr(s, '/');
@@ -57,8 +68,10 @@ int adr_registry_parse_ref(const char *s, char **host, char **name, char **tag, 
   for (const char *p = n; *p; p++)
     if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("._-/", *p)))
       return adr_err_set(err, EINVAL, "image '%s': '%s' is not a repository name", s, n);
-  for (const char *p = t; *p; p++)
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("._-:", *p)))
+  if (at && !sha256_ref(t))
+    return adr_err_set(err, EINVAL, "image '%s': '%s' is not a sha256:HEX digest", s, t);
+  for (const char *p = t; !at && *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("._-", *p)))
       return adr_err_set(err, EINVAL, "image '%s': '%s' is not a tag or digest", s, t);
   *host = xstrdup(h);
   *name = xstrdup(n);
@@ -102,6 +115,7 @@ struct pull {
 };
 
 struct sink {
+  CURL *c;
   struct buf *b;        /* small bodies */
   struct archive *ar;   /* or a blob into the archive */
   EVP_MD_CTX *md;       /* and its digest */
@@ -117,6 +131,10 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud)
   size_t len = sz * n;
   if (s->b)
     return buf_append(s->b, p, len) < 0 ? 0 : len;
+  long code = 0;
+  curl_easy_getinfo(s->c, CURLINFO_RESPONSE_CODE, &code);
+  if (code != 200)
+    return len; /* a challenge's or a redirect's body: not the blob */
   s->got += len;
   if (s->got > s->want || archive_write_data(s->ar, p, len) != (la_ssize_t)len) {
     s->failed = true;
@@ -340,7 +358,7 @@ static int blob(struct pull *pl, struct archive *ar, json_t *desc, char **hex_ou
     return adr_err_set(err, EIO, "pull: %s", archive_error_string(ar));
   }
   archive_entry_free(e);
-  struct sink s = { .ar = ar, .md = EVP_MD_CTX_new(), .want = (uint64_t)size };
+  struct sink s = { .c = pl->c, .ar = ar, .md = EVP_MD_CTX_new(), .want = (uint64_t)size };
   EVP_DigestInit_ex(s.md, EVP_sha256(), NULL);
   long st = get_auth(pl, url, NULL, &s, err);
   unsigned char md[32];
@@ -408,6 +426,10 @@ int adr_registry_pull(const char *ref, int fd, adr_err *err)
     }
     if (!pick) {
       adr_err_set(err, ENOENT, "pull %s: no image for linux/%s in its index", ref, this_arch());
+      goto out;
+    }
+    if (!sha256_ref(pick)) {
+      adr_err_set(err, EPROTO, "pull %s: its index names '%.80s', not a sha256 digest", ref, pick);
       goto out;
     }
     cleanup_free char *dg = xstrdup(pick);

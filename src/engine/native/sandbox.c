@@ -311,46 +311,49 @@ static void tmpfs_at(const char *path, const char *shown, uint64_t size, unsigne
     die("tmpfs '%s'", shown);
 }
 
+#define OLD "/.adr-old-root" /* the host's root, until the mounts are made */
+
 /* /sys read-only, with the sandbox's own cgroup (its limits) at
- * /sys/fs/cgroup and the firmware's tables masked */
-static void make_sys(const char *root, const struct adr_ncgroup *cg)
+ * /sys/fs/cgroup and the firmware's tables masked (in the new root) */
+static void make_sys(const struct adr_ncgroup *cg, const int *cgfd)
 {
   char p[8192];
-  snprintf(p, sizeof(p), "%s/sys", root);
-  mkdirs(p);
-  if (mount("sysfs", p, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 &&
-      mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=4k") < 0)
+  mkdirs("/sys");
+  if (mount("sysfs", "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 &&
+      mount("tmpfs", "/sys", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=4k") < 0)
     die("mount /sys");
-  snprintf(p, sizeof(p), "%s/sys/fs/cgroup", root);
-  if (access(p, F_OK) == 0) {
-    if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=4k") < 0)
+  if (access("/sys/fs/cgroup", F_OK) == 0) {
+    if (mount("tmpfs", "/sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=4k") < 0)
       die("tmpfs /sys/fs/cgroup");
     for (size_t i = 0; cg && i < cg->dirs.n; i++) {
       const char *d = cg->dirs.v[i];
+      char src[64];
+      snprintf(src, sizeof(src), "/proc/self/fd/%d", cgfd[i]);
       if (cg->unified) {
-        snprintf(p, sizeof(p), "%s/sys/fs/cgroup", root);
+        snprintf(p, sizeof(p), "/sys/fs/cgroup");
       } else {
         const char *c = d + strlen("/sys/fs/cgroup/");
-        snprintf(p, sizeof(p), "%s/sys/fs/cgroup/%.*s", root, (int)strcspn(c, "/"), c);
+        snprintf(p, sizeof(p), "/sys/fs/cgroup/%.*s", (int)strcspn(c, "/"), c);
         mkdir(p, 0755);
       }
-      bind_ro(d, p, MS_NOSUID | MS_NODEV | MS_NOEXEC);
+      bind_ro(src, p, MS_NOSUID | MS_NODEV | MS_NOEXEC);
     }
-    snprintf(p, sizeof(p), "%s/sys/fs/cgroup", root);
-    if (mount(NULL, p, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=4k") < 0)
+    if (mount(NULL, "/sys/fs/cgroup", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              "mode=0755,size=4k") < 0)
       die("read-only /sys/fs/cgroup");
   }
   static const char *const masked[] = { "/sys/firmware", "/sys/devices/virtual/powercap" };
-  for (size_t i = 0; i < ARRAY_SIZE(masked); i++) {
-    snprintf(p, sizeof(p), "%s%s", root, masked[i]);
-    if (access(p, F_OK) == 0 &&
-        mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0555,size=4k") < 0)
+  for (size_t i = 0; i < ARRAY_SIZE(masked); i++)
+    if (access(masked[i], F_OK) == 0 &&
+        mount("tmpfs", masked[i], "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0555,size=4k") < 0)
       die("mask %s", masked[i]);
-  }
 }
 
-/* the root: the layers (overlayfs; writable while it is set up), the
- * mounts, /proc, /sys, /dev; then pivot_root and the masks */
+/* the root: the layers (overlayfs; writable while it is set up), pivoted
+ * into at once, so that every mount point is looked up in it (a symlink
+ * of the image's cannot send one, or a directory made for one, out to the
+ * host's files); then the mounts, their sources under the old root,
+ * /proc, /sys, /dev; the old root goes, the masks come */
 static void make_root(const struct adr_native_box *b, const struct adr_ncgroup *cg)
 {
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -379,73 +382,86 @@ static void make_root(const struct adr_native_box *b, const struct adr_ncgroup *
       die("overlayfs of %zu layers", b->layers->n);
   }
   buf_free(&o);
+  /* the mounts' sources, looked up on the host's side (their symlinks
+   * are the host's) and mounted from /proc/self/fd once inside */
+  int *bfd = xcalloc(b->n_binds + 1, sizeof(int)), *cgfd = xcalloc((cg ? cg->dirs.n : 0) + 1, sizeof(int));
+  for (size_t i = 0; i < b->n_binds; i++)
+    if ((bfd[i] = open(b->binds[i].src, O_PATH | O_CLOEXEC)) < 0)
+      die("mount source '%s'", b->binds[i].src);
+  for (size_t i = 0; cg && i < cg->dirs.n; i++)
+    if ((cgfd[i] = open(cg->dirs.v[i], O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+      die("cgroup '%s'", cg->dirs.v[i]);
+  /* in, the host's root kept at OLD for the devices */
   char p[8192];
-  for (size_t i = 0; b->tmpfs && i < b->tmpfs->n; i++) {
-    snprintf(p, sizeof(p), "%s%s", root, b->tmpfs->v[i]);
-    tmpfs_at(p, b->tmpfs->v[i], 0, 0);
-  }
-  for (size_t i = 0; i < b->n_tmpfs_at; i++) {
-    snprintf(p, sizeof(p), "%s%s", root, b->tmpfs_at[i].path);
-    tmpfs_at(p, b->tmpfs_at[i].path, b->tmpfs_at[i].size, b->tmpfs_at[i].mode);
-  }
+  snprintf(p, sizeof(p), "%s" OLD, root);
+  rmdir(p); /* an image's own entry of that name: ours */
+  if (mkdir(p, 0700) < 0)
+    die("'%s' in the image", OLD);
+  if (syscall(SYS_pivot_root, root, p) < 0)
+    die("pivot_root");
+  if (chdir("/") < 0)
+    die("chdir /");
+  mkdirs("/proc");
+  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+    die("mount /proc");
+  for (size_t i = 0; b->tmpfs && i < b->tmpfs->n; i++)
+    tmpfs_at(b->tmpfs->v[i], b->tmpfs->v[i], 0, 0);
+  for (size_t i = 0; i < b->n_tmpfs_at; i++)
+    tmpfs_at(b->tmpfs_at[i].path, b->tmpfs_at[i].path, b->tmpfs_at[i].size, b->tmpfs_at[i].mode);
   for (size_t i = 0; i < b->n_binds; i++) {
-    snprintf(p, sizeof(p), "%s%s", root, b->binds[i].dst);
+    char src[64];
+    snprintf(src, sizeof(src), "/proc/self/fd/%d", bfd[i]);
+    const char *dst = b->binds[i].dst;
     struct stat st;
-    if (stat(b->binds[i].src, &st) < 0)
+    if (fstat(bfd[i], &st) < 0)
       die("mount source '%s'", b->binds[i].src);
     if (S_ISDIR(st.st_mode))
-      mkdirs(p);
+      mkdirs(dst);
     else
-      touch(p);
+      touch(dst);
     if (b->binds[i].ro)
-      bind_ro(b->binds[i].src, p, MS_NOSUID);
-    else if (mount(b->binds[i].src, p, NULL, MS_BIND | MS_REC, NULL) < 0)
-      die("bind '%s'", b->binds[i].dst);
+      bind_ro(src, dst, MS_NOSUID);
+    else if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+      die("bind '%s'", dst);
   }
-  snprintf(p, sizeof(p), "%s/proc", root);
-  mkdirs(p);
-  if (mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-    die("mount /proc");
-  make_sys(root, cg);
+  make_sys(cg, cgfd);
+  for (size_t i = 0; i < b->n_binds; i++)
+    close(bfd[i]);
+  for (size_t i = 0; cg && i < cg->dirs.n; i++)
+    close(cgfd[i]);
+  free(bfd);
+  free(cgfd);
   /* /dev: a tmpfs with the harmless devices of the host's */
-  snprintf(p, sizeof(p), "%s/dev", root);
-  mkdirs(p);
-  if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
+  mkdirs("/dev");
+  if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
     die("tmpfs /dev");
   static const char *const devs[] = { "null", "zero", "full", "random", "urandom", "tty" };
   for (size_t i = 0; i < ARRAY_SIZE(devs); i++) {
     char src[64];
-    snprintf(src, sizeof(src), "/dev/%s", devs[i]);
-    snprintf(p, sizeof(p), "%s/dev/%s", root, devs[i]);
+    snprintf(src, sizeof(src), OLD "/dev/%s", devs[i]);
+    snprintf(p, sizeof(p), "/dev/%s", devs[i]);
     touch(p);
     if (mount(src, p, NULL, MS_BIND, NULL) < 0)
-      die("bind %s", src);
+      die("bind %s", p);
   }
   static const char *const links[][2] = { { "/proc/self/fd", "fd" },
                                           { "/proc/self/fd/0", "stdin" },
                                           { "/proc/self/fd/1", "stdout" },
                                           { "/proc/self/fd/2", "stderr" } };
   for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
-    snprintf(p, sizeof(p), "%s/dev/%s", root, links[i][1]);
+    snprintf(p, sizeof(p), "/dev/%s", links[i][1]);
     if (symlink(links[i][0], p) < 0)
       die("/dev/%s", links[i][1]);
   }
-  snprintf(p, sizeof(p), "%s/dev/shm", root);
-  mkdir(p, 01777);
-  if (mount("shm", p, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=64m") < 0)
+  mkdir("/dev/shm", 01777);
+  if (mount("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=64m") < 0)
     die("/dev/shm");
   /* /dev itself read-only: its devices and /dev/shm are mounts of their own */
-  snprintf(p, sizeof(p), "%s/dev", root);
-  if (mount(NULL, p, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
+  if (mount(NULL, "/dev", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
     die("read-only /dev");
-  /* in */
-  snprintf(p, sizeof(p), "%s/.adr-old-root", root);
-  mkdir(p, 0700);
-  if (syscall(SYS_pivot_root, root, p) < 0)
-    die("pivot_root");
-  if (chdir("/") < 0 || umount2("/.adr-old-root", MNT_DETACH) < 0)
+  if (umount2(OLD, MNT_DETACH) < 0)
     die("leave the old root");
-  rmdir("/.adr-old-root");
+  rmdir(OLD);
   /* what a sandbox must not read or write of /proc (as Docker masks it) */
   static const char *const masked[] = { "/proc/kcore",       "/proc/keys",          "/proc/timer_list",
                                         "/proc/sched_debug", "/proc/sysrq-trigger", "/proc/latency_stats" };
@@ -527,6 +543,9 @@ static void ll_allow(int rs, const char *path, uint64_t access, uint64_t handled
   int fd = open(path, O_PATH | O_CLOEXEC);
   if (fd < 0)
     return; /* not in this sandbox (a /dev/shm the spec has not) */
+  struct stat st;
+  if (fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode)) /* a file (a bind of one): a file's rights only */
+    access &= LL_EXECUTE | LL_READ_FILE | LL_WRITE_FILE | LL_TRUNCATE | LL_IOCTL_DEV;
   struct ll_path_beneath pb = { .allowed_access = access & handled, .parent_fd = fd };
   if (syscall(LL_ADD_RULE, rs, LL_RULE_PATH_BENEATH, &pb, 0) < 0)
     die("Landlock rule for '%s'", path);
@@ -593,6 +612,13 @@ static __attribute__((noreturn)) void become(const struct prog *x, const struct 
     die("close the caller's descriptors");
   if (x->tty && (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) < 0))
     die("the terminal");
+  /* the caller's signal state is not the program's: defaults, none blocked */
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      signal(sig, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
   struct rlimit core = { 0, 0 }; /* no core file: a dump could hold what the program read */
   if (setrlimit(RLIMIT_CORE, &core) < 0)
     die("RLIMIT_CORE");
@@ -640,6 +666,7 @@ static void die_with_parent(pid_t parent)
 static __attribute__((noreturn)) void pid1(const struct adr_native_box *b, const struct prog *x,
                                            const struct sock_fprog *sc, const struct adr_ncgroup *cg)
 {
+  die_with_parent(0); /* C1 is outside this pid namespace; set before the set-up, which may take a while */
   make_root(b, cg);
   if (sethostname(b->hostname ? b->hostname : "sandbox", strlen(b->hostname ? b->hostname : "sandbox")) < 0)
     die("hostname");
@@ -655,16 +682,27 @@ static __attribute__((noreturn)) void pid1(const struct adr_native_box *b, const
   if (c3 == 0)
     become(x, sc);
   forward_to = c3;
-  close(errfd);
-  errfd = -1;
-  struct prog waiter = *x; /* pid 1 only waits: hardened the same */
+  struct prog waiter = *x; /* pid 1 only waits: hardened the same, and more */
   waiter.no_nnp = false;
   waiter.keep_caps = false;
   waiter.writable = NULL; /* it writes nothing at all */
   waiter.rw_root = false;
-  drop(&waiter, NULL);
-  die_with_parent(0); /* C1 is outside this pid namespace */
+  drop(&waiter, sc); /* a failure here is still reported */
+  close(errfd);
+  errfd = -1;
   _exit(wait_for(c3));
+}
+
+/* The caller's environment (its keys, its tokens) is not the sandbox's:
+ * its strings are wiped where they are (/proc/PID/environ reads the
+ * original ones, whatever environ points to), then dropped.  The program
+ * gets its own (execvpe's). */
+static void scrub_env(void)
+{
+  extern char **environ;
+  for (char **e = environ; e && *e; e++)
+    explicit_bzero(*e, strlen(*e));
+  clearenv();
 }
 
 /* the program's stdio on 0, 1, 2 (given fds may be any numbers), and no
@@ -701,6 +739,7 @@ static __attribute__((noreturn)) void child(const struct adr_native_box *b, int 
 {
   int keep[] = { go, ready, errfd };
   own_fds(b->stdio, keep, ARRAY_SIZE(keep));
+  scrub_env();
   if (adr_ncgroup_enter(cg) < 0)
     die("join the sandbox's cgroup");
   if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET |

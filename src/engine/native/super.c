@@ -33,6 +33,38 @@
 #include <time.h>
 #include <unistd.h>
 
+bool nat_lock_held(int fd)
+{
+  struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+  return fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+}
+
+int nat_lock_wait(int fd)
+{
+  struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+  while (fcntl(fd, F_OFD_SETLKW, &fl) < 0)
+    if (errno != EINTR)
+      return -1;
+  fl.l_type = F_UNLCK; /* a reader holds nothing once it knows */
+  fcntl(fd, F_OFD_SETLK, &fl);
+  return 0;
+}
+
+int nat_lock_take(int fd)
+{
+  struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+  for (int i = 0; i < 100; i++) { /* a waiter that has just taken it to learn the end lets go at once */
+    if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+      return 0;
+    if (errno != EAGAIN && errno != EACCES && errno != EINTR)
+      return -1;
+    struct timespec ts = { 0, 10 * 1000000 };
+    nanosleep(&ts, NULL);
+  }
+  errno = EBUSY;
+  return -1;
+}
+
 void nat_sock_path(char *out, size_t len, int dirfd, const char *name)
 {
   snprintf(out, len, "/proc/self/fd/%d/%s", dirfd, name);
@@ -66,8 +98,10 @@ static int write_all(int fd, const void *data, size_t n)
       continue;
     if (w < 0 && errno == EAGAIN) {
       struct pollfd pf = { .fd = fd, .events = POLLOUT };
-      if (poll(&pf, 1, 5000) <= 0)
+      if (poll(&pf, 1, 5000) <= 0) {
+        errno = ETIMEDOUT;
         return -1;
+      }
       continue;
     }
     if (w <= 0)
@@ -164,7 +198,9 @@ static int message(struct sup *s, struct client *c, int type, const unsigned cha
   }
   case NAT_C_STDIN:
     if (c->in && s->in >= 0 && write_all(s->in, p, n) < 0) {
-      close(s->in);
+      if (errno != EPIPE || s->tty)
+        return -1; /* a program that does not read: this client goes, its stdin stays */
+      close(s->in);  /* the program closed its stdin */
       s->in = -1;
     }
     return 0;
@@ -400,7 +436,7 @@ static __attribute__((noreturn)) void supervise(const char *dir, const struct ad
   }
   nat_sock_path(path, sizeof(path), s.dirfd, "lock");
   s.lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (s.lock < 0 || flock(s.lock, LOCK_EX | LOCK_NB) < 0) {
+  if (s.lock < 0 || nat_lock_take(s.lock) < 0) {
     what = "its lock (is it running already?)";
     goto fail;
   }
@@ -615,6 +651,22 @@ static size_t detach_seq(const char *keys, char *seq, size_t max)
   return n;
 }
 
+/* asks the supervisor at sock for the log from offset from */
+static int ask_attach(int sock, int64_t from, bool in)
+{
+  unsigned char m[9];
+  put64(m, from);
+  m[8] = in ? NAT_ATTACH_STDIN : 0;
+  return send_frame(sock, NAT_C_ATTACH, m, sizeof(m));
+}
+
+static bool still_running(const char *dir)
+{
+  cleanup_free char *lock = xasprintf("%s/lock", dir);
+  cleanup_close int lfd = open(lock, O_RDONLY | O_CLOEXEC);
+  return lfd >= 0 && nat_lock_held(lfd);
+}
+
 int nat_attach(const char *dir, int64_t from, const struct adr_attach *a, adr_err *err)
 {
   int sock = connect_to(dir);
@@ -632,14 +684,9 @@ int nat_attach(const char *dir, int64_t from, const struct adr_attach *a, adr_er
     ready = true;
     sock = connect_to(dir);
   }
-  if (sock >= 0) {
-    unsigned char m[9];
-    put64(m, from);
-    m[8] = a->in_fd >= 0 ? NAT_ATTACH_STDIN : 0;
-    if (send_frame(sock, NAT_C_ATTACH, m, sizeof(m)) < 0) {
-      close(sock);
-      sock = -1;
-    }
+  if (sock >= 0 && ask_attach(sock, from, a->in_fd >= 0) < 0) {
+    close(sock);
+    sock = -1;
   }
   if (!ready && a->on_ready && a->on_ready(a->ud, err) < 0) {
     if (sock >= 0)
@@ -650,83 +697,90 @@ int nat_attach(const char *dir, int64_t from, const struct adr_attach *a, adr_er
   char seq[16];
   size_t nseq = a->in_fd >= 0 && a->tty ? detach_seq(a->detach_keys, seq, sizeof(seq)) : 0, matched = 0;
   int in_fd = a->in_fd;
-  bool detached = false;
+  bool detached = false, woken = false;
   char chunk[65536];
-  while (sock >= 0 && !d.end && !detached) {
-    struct pollfd p[3];
-    int np = 0, i_in = -1, i_w = -1;
-    p[np++] = (struct pollfd){ .fd = sock, .events = POLLIN };
-    if (in_fd >= 0) {
-      i_in = np;
-      p[np++] = (struct pollfd){ .fd = in_fd, .events = POLLIN };
-    }
-    if (a->wake_fd >= 0) {
-      i_w = np;
-      p[np++] = (struct pollfd){ .fd = a->wake_fd, .events = POLLIN };
-    }
-    if (poll(p, (nfds_t)np, -1) < 0) {
-      if (errno == EINTR)
+  for (;;) {
+    while (sock >= 0 && !d.end && !detached && !woken && ret == 0) {
+      struct pollfd p[3];
+      int np = 0, i_in = -1, i_w = -1;
+      p[np++] = (struct pollfd){ .fd = sock, .events = POLLIN };
+      if (in_fd >= 0) {
+        i_in = np;
+        p[np++] = (struct pollfd){ .fd = in_fd, .events = POLLIN };
+      }
+      if (a->wake_fd >= 0) {
+        i_w = np;
+        p[np++] = (struct pollfd){ .fd = a->wake_fd, .events = POLLIN };
+      }
+      if (poll(p, (nfds_t)np, -1) < 0) {
+        if (errno != EINTR)
+          ret = adr_err_sys(err, errno, "attach: poll");
         continue;
-      ret = adr_err_sys(err, errno, "attach: poll");
-      break;
-    }
-    if (i_w >= 0 && (p[i_w].revents & POLLIN) && a->on_wake && a->on_wake(a->ud) < 0)
-      break;
-    if (p[0].revents) {
-      ssize_t r = read(sock, chunk, sizeof(chunk));
-      if (r < 0 && errno == EINTR)
-        continue;
-      if (r <= 0)
-        break; /* gone before its end frame: the rest is in the log */
-      if (buf_append(&b, chunk, (size_t)r) < 0 || demux(&d, &b, false) < 0) {
-        ret = adr_err_sys(err, errno ? errno : EPROTO, "attach: write output");
+      }
+      if (i_w >= 0 && (p[i_w].revents & POLLIN) && a->on_wake && a->on_wake(a->ud) < 0) {
+        woken = true;
         break;
       }
-    }
-    if (i_in >= 0 && p[i_in].revents) {
-      ssize_t r = read(in_fd, chunk, sizeof(chunk));
-      if (r < 0 && (errno == EINTR || errno == EAGAIN))
-        continue;
-      if (r <= 0) {
-        send_frame(sock, NAT_C_EOF, NULL, 0);
-        in_fd = -1;
-        continue;
-      }
-      /* the detach keys, typed in a row, are not passed on */
-      for (size_t i = 0; nseq && i < (size_t)r; i++) {
-        if (chunk[i] == seq[matched]) {
-          if (++matched == nseq) {
-            detached = true;
-            r = (ssize_t)(i + 1 >= nseq ? i + 1 - nseq : 0);
-            break;
-          }
-        } else {
-          matched = chunk[i] == seq[0] ? 1 : 0;
+      if (p[0].revents) {
+        ssize_t r = read(sock, chunk, sizeof(chunk));
+        if (r < 0 && errno == EINTR)
+          continue;
+        if (r <= 0) { /* gone before its end frame: again, or the rest is in the log */
+          close(sock);
+          sock = -1;
+          buf_reset(&b);
+          break;
+        }
+        if (buf_append(&b, chunk, (size_t)r) < 0 || demux(&d, &b, false) < 0) {
+          ret = adr_err_sys(err, errno ? errno : EPROTO, "attach: write output");
+          break;
         }
       }
-      if (r > 0 && send_frame(sock, NAT_C_STDIN, chunk, (size_t)r) < 0)
-        in_fd = -1;
+      if (i_in >= 0 && p[i_in].revents) {
+        ssize_t r = read(in_fd, chunk, sizeof(chunk));
+        if (r < 0 && (errno == EINTR || errno == EAGAIN))
+          continue;
+        if (r <= 0) {
+          send_frame(sock, NAT_C_EOF, NULL, 0);
+          in_fd = -1;
+          continue;
+        }
+        /* the detach keys, typed in a row, are not passed on */
+        for (size_t i = 0; nseq && i < (size_t)r; i++) {
+          if (chunk[i] == seq[matched]) {
+            if (++matched == nseq) {
+              detached = true;
+              r = (ssize_t)(i + 1 >= nseq ? i + 1 - nseq : 0);
+              break;
+            }
+          } else {
+            matched = chunk[i] == seq[0] ? 1 : 0;
+          }
+        }
+        if (r > 0 && send_frame(sock, NAT_C_STDIN, chunk, (size_t)r) < 0)
+          in_fd = -1;
+      }
+    }
+    if (d.end || detached || woken || ret < 0)
+      break;
+    /* dropped (slow, or one client too many) while it still runs: again,
+     * from where this client is; once it has ended, the log holds the rest */
+    if (!still_running(dir))
+      break;
+    struct pollfd pw = { .fd = a->wake_fd, .events = POLLIN };
+    if (poll(&pw, a->wake_fd >= 0 ? 1 : 0, 50) > 0 && a->on_wake && a->on_wake(a->ud) < 0) {
+      woken = true;
+      break;
+    }
+    if ((sock = connect_to(dir)) >= 0 && ask_attach(sock, d.started ? d.at : from, in_fd >= 0) < 0) {
+      close(sock);
+      sock = -1;
     }
   }
   if (sock >= 0)
     close(sock);
-  if (ret == 0 && !d.end && !detached) {
-    /* the supervisor is gone (or was before we came): once it is, the
-     * log holds the rest */
-    cleanup_free char *lock = xasprintf("%s/lock", dir);
-    cleanup_close int lfd = open(lock, O_RDONLY | O_CLOEXEC);
-    bool woken = false;
-    while (lfd >= 0 && flock(lfd, LOCK_SH | LOCK_NB) < 0 && (errno == EWOULDBLOCK || errno == EINTR)) {
-      /* the caller's wake-ups (signals, timers) still reach it */
-      struct pollfd pw = { .fd = a->wake_fd, .events = POLLIN };
-      if (poll(&pw, a->wake_fd >= 0 ? 1 : 0, 50) > 0 && a->on_wake && a->on_wake(a->ud) < 0) {
-        woken = true;
-        break;
-      }
-    }
-    if (!woken)
-      ret = nat_log_copy(dir, d.at, a->out_fd, a->err_fd, a->tty, NULL, err);
-  }
+  if (ret == 0 && !d.end && !detached && !woken)
+    ret = nat_log_copy(dir, d.started || from >= 0 ? d.at : 0, a->out_fd, a->err_fd, a->tty, NULL, err);
   buf_free(&b);
   return ret;
 }
