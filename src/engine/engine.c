@@ -150,8 +150,12 @@ int adr_engine_locate(const char *name, const char **engine, char **endpoint, ad
   if (is_auto(name)) {
     *endpoint = adr_docker_endpoint(true, &podman, err);
     *engine = podman ? "podman" : "docker";
-    if (*endpoint && !endpoint_answers(*endpoint)) {
-      /* no engine answers: the native engine needs none */
+    /* none configured (no DOCKER_HOST, no docker context but the default)
+     * and none answers at the default sockets: the native engine needs
+     * none.  One that is configured and does not answer is an error. */
+    const char *dh = getenv("DOCKER_HOST");
+    bool defaults = !(dh && *dh) && (podman || streq(*endpoint ? *endpoint : "", "unix:///var/run/docker.sock"));
+    if (*endpoint && defaults && !endpoint_answers(*endpoint)) {
       free(*endpoint);
       *endpoint = adr_native_root();
       *engine = "native";

@@ -258,8 +258,10 @@ const char *const *adr_engine_names(void);
  *                       else /run/podman/podman.sock
  *   "native"            no daemon (native/): the endpoint is its state
  *                       directory, adr_native_root()
- * auto takes the native engine when the socket it found takes no
- * connection (adr_engine_auto_native() then says so, for the one message). 
+ * auto takes the native engine when no engine is configured (no
+ * DOCKER_HOST, no docker context) and the default sockets take no
+ * connection (adr_engine_auto_native() then says so, for the one message);
+ * a configured engine that does not answer stays an error. 
  * *engine is a static name; *endpoint is the caller's.  An unknown name
  * fails with EINVAL naming it and the known ones. */
 int adr_engine_locate(const char *name, const char **engine, char **endpoint, adr_err *err);

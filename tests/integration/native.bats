@@ -186,18 +186,23 @@ supervisors() {
 }
 
 @test "native: auto takes the native engine when no engine answers, and says so" {
+  [ "$(id -u)" = 0 ] || { echo "this test hides the engine's socket in a mount namespace: it needs root" >&2; return 1; }
   docker save "$BATS_RUN_PREFIX/sh:latest" >"$BATS_TEST_TMPDIR/sh.tar"
   adr image import "$BATS_TEST_TMPDIR/sh.tar" >/dev/null
-  unset ADR_ENGINE
-  export DOCKER_HOST="unix://$BATS_TEST_TMPDIR/no-engine.sock"
-  run --separate-stderr adr run sh --prompt 'echo ran-native'
+  unset ADR_ENGINE DOCKER_HOST
+  # no engine configured, and none answering at the default socket (hidden
+  # in a mount namespace of the test's own)
+  run --separate-stderr unshare --mount sh -c 'mount --bind /dev/null /var/run/docker.sock && exec "$0" "$@"' \
+    "$ADR_BIN" run sh --prompt 'echo ran-native'
   [ "$status" -eq 0 ]
   [ "$output" = ran-native ]
   [[ "$stderr" == *"adr runs its native engine"* ]]
-  # control: ADR_ENGINE=docker insists on the engine that is not there
-  ADR_ENGINE=docker run adr run sh --prompt 'echo ran'
+  # control: an engine that is configured (DOCKER_HOST) and does not answer
+  # is an error, not a fallback
+  DOCKER_HOST="unix://$BATS_TEST_TMPDIR/no-engine.sock" run adr run sh --prompt 'echo ran'
   [ "$status" -ne 0 ]
   [[ "$output" != *ran* ]]
+  [[ "$output" == *no-engine.sock* ]]
 }
 
 # A registry of the tests' own on loopback (scripts/test.sh starts one:
