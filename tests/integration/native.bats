@@ -123,7 +123,7 @@ supervisors() {
   local dir sup init
   dir=$(echo "$ADR_NATIVE_ROOT"/boxes/*) # its only sandbox
   sup=$(cat "$dir/supervisor")
-  init=$(cat "$dir/init")
+  init=$(cut -d" " -f1 "$dir/init")
   # control: the supervisor (outside the sandbox) still has it, so the probe sees it
   tr '\0' '\n' <"/proc/$sup/environ" | grep -q '^ADR_TEST_CANARY=canary-'
   ! tr '\0' '\n' <"/proc/$init/environ" | grep -q 'canary-'
@@ -155,7 +155,7 @@ supervisors() {
   done
   [ -n "$sup" ]
   local init
-  init=$(cat "$ADR_NATIVE_ROOT"/boxes/*/init)
+  init=$(cut -d" " -f1 "$ADR_NATIVE_ROOT"/boxes/*/init)
   kill -0 "$init" # control: its pid 1 is there before
   kill -9 "$sup"
   wait "$pid" || true

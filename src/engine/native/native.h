@@ -9,7 +9,8 @@
  *                 seccomp.json the policy, when it has one
  *                 lock        held (flock) by its supervisor while it runs
  *                 sock        the supervisor's socket (attach, stdin, resize)
- *                 init        the host pid of its pid 1, while it runs
+ *                 init        the host pid of its pid 1 and its start time
+ *                              (/proc/PID/stat's), while it runs
  *                 supervisor  the supervisor's pid
  *                 cgroups     its cgroup directories, one a line
  *                 log         what it printed, as frames (below)
@@ -77,6 +78,14 @@ int nat_lock_wait(int fd);
 /* The supervisor's: 0 once taken (retrying a moment), -1 when another
  * supervisor holds it. */
 int nat_lock_take(int fd);
+
+/* a process's start time (clock ticks after boot), 0 when it is gone:
+ * with its pid, a name no other process has had */
+unsigned long long nat_start_time(pid_t pid);
+
+/* every byte to fd, waiting up to 5 s at a time for a slow (non-blocking)
+ * peer; -1 with errno (ETIMEDOUT: it took none for 5 s) */
+int nat_write_all(int fd, const void *data, size_t n);
 
 /* an AF_UNIX path for DIR/NAME that fits: through /proc/self/fd of dirfd */
 void nat_sock_path(char *out, size_t len, int dirfd, const char *name);

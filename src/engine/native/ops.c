@@ -648,21 +648,32 @@ static int nat_container_wait(struct adr_engine *e, const char *ref, int *exit_c
   return 0;
 }
 
+/* The record of a running sandbox, and the host's pid of its pid 1. */
+static int find_running(struct adr_engine *e, const char *ref, char **id, char **dir, pid_t *init, adr_err *err)
+{
+  if (find(e, ref, id, dir, err) < 0)
+    return -1;
+  const char *state;
+  *init = 0;
+  nat_box_state(*dir, &state, init, NULL);
+  if (!streq(state, "running") || *init <= 0)
+    return adr_err_set(err, EINVAL, "sandbox '%s' is not running", ref);
+  return 0;
+}
+
 static int nat_container_kill(struct adr_engine *e, const char *ref, int sig, adr_err *err)
 {
   cleanup_free char *id = NULL, *dir = NULL;
-  if (find(e, ref, &id, &dir, err) < 0)
+  pid_t init;
+  if (find_running(e, ref, &id, &dir, &init, err) < 0)
     return -1;
-  const char *state;
-  pid_t init = 0;
-  nat_box_state(dir, &state, &init, NULL);
-  if (!streq(state, "running") || init <= 0)
-    return adr_err_set(err, EINVAL, "sandbox '%s' is not running", ref);
-  /* a pidfd taken while the lock says it runs: the pid is its pid 1 (its
-   * supervisor has not reaped it), not a pid reused since */
+  /* a pidfd, then the start time the supervisor recorded: the process
+   * the pidfd holds is its pid 1, not one that took the pid since */
+  cleanup_free char *rec = read_small(dir, "init");
+  const char *sp = rec ? strchr(rec, ' ') : NULL;
+  unsigned long long born = sp ? strtoull(sp + 1, NULL, 10) : 0;
   int pfd = (int)syscall(SYS_pidfd_open, init, 0);
-  nat_box_state(dir, &state, NULL, NULL);
-  if (pfd < 0 || !streq(state, "running")) {
+  if (pfd < 0 || !born || nat_start_time(init) != born) {
     if (pfd >= 0)
       close(pfd);
     return 0; /* it ended meanwhile */
@@ -874,42 +885,6 @@ static int nat_container_logs(struct adr_engine *e, const char *ref, bool follow
 
 /* ------------------------------------------------------------ exec */
 
-static int write_all_fd(int fd, const char *p, size_t n)
-{
-  while (n) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0)
-      return -1;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
-/* to the program's (non-blocking) stdin, its outputs still read meanwhile
- * by nobody: bounded by a 5 s wait for room */
-static int write_in(int fd, const char *p, size_t n)
-{
-  while (n) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w < 0 && errno == EAGAIN) {
-      struct pollfd pf = { .fd = fd, .events = POLLOUT };
-      if (poll(&pf, 1, 5000) <= 0)
-        return -1;
-      continue;
-    }
-    if (w <= 0)
-      return -1;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 /* the exec'd program's streams through pipes (or a terminal): a host
  * descriptor of the caller's (a terminal) never enters the sandbox */
 static int exec_pump(int out, int errp, int *inp, const struct adr_attach *a)
@@ -960,14 +935,14 @@ static int exec_pump(int out, int errp, int *inp, const struct adr_attach *a)
         close(*fds[k]);
         *fds[k] = -1;
       } else if (to[k] >= 0) {
-        write_all_fd(to[k], b, (size_t)r);
+        nat_write_all(to[k], b, (size_t)r);
       }
     }
     if (i_i >= 0 && p[i_i].revents) {
       ssize_t r = read(in_fd, b, sizeof(b));
       /* blocking on the program's stdin while it blocks on its output would
        * stall both: a write that cannot go on within 5 s ends stdin */
-      if (r <= 0 || write_in(in, b, (size_t)r) < 0) {
+      if (r <= 0 || nat_write_all(in, b, (size_t)r) < 0) {
         in_fd = -1;
         if (!a->tty) { /* the program's stdin ends with ours (a terminal's stays: it is the output too) */
           close(in);
@@ -988,13 +963,9 @@ static int nat_container_exec(struct adr_engine *e, const char *ref, const struc
 {
   struct nat *n = NAT(e);
   cleanup_free char *id = NULL, *dir = NULL;
-  if (find(e, ref, &id, &dir, err) < 0)
-    return -1;
-  const char *state;
-  pid_t init = 0;
-  nat_box_state(dir, &state, &init, NULL);
-  if (!streq(state, "running") || init <= 0)
-    return adr_err_set(err, EINVAL, "exec in sandbox '%s': it is not running", ref);
+  pid_t init;
+  if (find_running(e, ref, &id, &dir, &init, err) < 0)
+    return adr_err_prefix(err, "exec");
   json_t *cfg = load_cfg(dir);
   if (!cfg)
     return adr_err_set(err, EIO, "exec in sandbox '%s': its record is unreadable", ref);

@@ -88,8 +88,30 @@ static void put64(unsigned char *p, int64_t v)
 }
 static int64_t get64(const unsigned char *p) { return (int64_t)((uint64_t)get32(p) << 32 | get32(p + 4)); }
 
-/* every byte, waiting up to 5 s at a time for a slow (non-blocking) peer */
-static int write_all(int fd, const void *data, size_t n)
+unsigned long long nat_start_time(pid_t pid)
+{
+  char path[64], b[1024];
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  ssize_t n = read(fd, b, sizeof(b) - 1);
+  close(fd);
+  if (n <= 0)
+    return 0;
+  b[n] = '\0';
+  const char *p = strrchr(b, ')'); /* after the command name, which may hold anything */
+  unsigned long long t = 0;
+  /* fields 3.. after ") ": state is 3, starttime is 22 */
+  for (int f = 3; p && f <= 22; f++) {
+    p = strchr(p + 1, ' ');
+    if (p && f == 22)
+      t = strtoull(p + 1, NULL, 10);
+  }
+  return t;
+}
+
+int nat_write_all(int fd, const void *data, size_t n)
 {
   const char *p = data;
   while (n) {
@@ -116,7 +138,7 @@ static int send_frame(int fd, int type, const void *data, size_t n)
 {
   unsigned char h[NAT_FRAME_HDR] = { (unsigned char)type };
   put32(h + 4, (uint32_t)n);
-  return write_all(fd, h, sizeof(h)) < 0 || (n && write_all(fd, data, n) < 0) ? -1 : 0;
+  return nat_write_all(fd, h, sizeof(h)) < 0 || (n && nat_write_all(fd, data, n) < 0) ? -1 : 0;
 }
 
 /* ------------------------------------------------------------ supervisor */
@@ -150,8 +172,8 @@ static void output(struct sup *s, int stream, const char *p, size_t n)
 {
   unsigned char h[NAT_FRAME_HDR] = { (unsigned char)stream };
   put32(h + 4, (uint32_t)n);
-  if (write_all(s->log, h, sizeof(h)) == 0)
-    write_all(s->log, p, n);
+  if (nat_write_all(s->log, h, sizeof(h)) == 0)
+    nat_write_all(s->log, p, n);
   for (size_t i = 0; i < s->nc;)
     if (s->c[i].attached && send_frame(s->c[i].fd, stream, p, n) < 0)
       drop_client(s, i);
@@ -169,7 +191,7 @@ static int replay(struct sup *s, int fd, int64_t off)
       continue;
     if (r <= 0)
       return r < 0 ? -1 : 0;
-    if (write_all(fd, b, (size_t)r) < 0)
+    if (nat_write_all(fd, b, (size_t)r) < 0)
       return -1;
     off += r;
   }
@@ -197,7 +219,7 @@ static int message(struct sup *s, struct client *c, int type, const unsigned cha
     return 0;
   }
   case NAT_C_STDIN:
-    if (c->in && s->in >= 0 && write_all(s->in, p, n) < 0) {
+    if (c->in && s->in >= 0 && nat_write_all(s->in, p, n) < 0) {
       if (errno != EPIPE || s->tty)
         return -1; /* a program that does not read: this client goes, its stdin stays */
       close(s->in);  /* the program closed its stdin */
@@ -472,7 +494,7 @@ static __attribute__((noreturn)) void supervise(const char *dir, const struct ad
   cleanup_free char *me = xasprintf("%d\n", (int)getpid());
   nat_sock_path(path, sizeof(path), s.dirfd, "supervisor");
   write_file_atomic(path, me, strlen(me), 0600);
-  cleanup_free char *pid = xasprintf("%d\n", (int)s.proc.init);
+  cleanup_free char *pid = xasprintf("%d %llu\n", (int)s.proc.init, nat_start_time(s.proc.init));
   nat_sock_path(path, sizeof(path), s.dirfd, "init");
   write_file_atomic(path, pid, strlen(pid), 0600);
   struct buf cg;
@@ -588,7 +610,7 @@ static int demux(struct demux *d, struct buf *b, bool from_log)
       d->end = true;
     } else if (h[0] == NAT_F_OUT || h[0] == NAT_F_ERR) {
       int fd = h[0] == NAT_F_ERR && !d->raw ? d->err_fd : d->out_fd;
-      if (fd >= 0 && write_all(fd, p, n) < 0)
+      if (fd >= 0 && nat_write_all(fd, p, n) < 0)
         return -1;
       d->at += NAT_FRAME_HDR + n;
     }
