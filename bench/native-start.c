@@ -189,9 +189,10 @@ int main(int argc, char **argv)
     "| native sandbox, `true` (namespaces, overlayfs of %zu layer(s), seccomp, no capabilities) | %.1f ms | %.1f ms "
     "|\n",
     im.layers.n, nm, np);
-  printf("| native engine through the engine interface: create, start (its supervisor), wait, remove | %.1f ms | "
-         "%.1f ms |\n",
-         em, ep90);
+  printf(
+    "| native engine through the engine interface: create, start (its supervisor), wait, remove | %.1f ms | "
+    "%.1f ms |\n",
+    em, ep90);
   printf("| `docker run --rm --network none --cap-drop ALL --read-only ... true` | %.1f ms | %.1f ms |\n", dm, dp);
   printf("| **ratio native sandbox / docker** | **%.3f** | **%.3f** |\n", nm / dm, np / dp);
   printf("| **ratio native engine / docker** | **%.3f** | **%.3f** |\n", em / dm, ep90 / dp);

@@ -14,13 +14,13 @@
 
 /* In the order `adr help` lists them. */
 const struct adr_cmd_entry *const adr_commands[] = {
-  &cmd_run_entry,    &cmd_start_entry,  &cmd_ls_entry,          &cmd_attach_entry,    &cmd_logs_entry,
-  &cmd_exec_entry,   &cmd_ssh_entry,    &cmd_port_entry,        &cmd_diff_entry,      &cmd_merge_entry,
-  &cmd_stop_entry,   &cmd_rm_entry,     &cmd_team_entry,        &cmd_secret_entry,    &cmd_build_entry,
-  &cmd_update_entry, &cmd_status_entry, &cmd_warm_entry,        &cmd_prune_entry,     &cmd_serve_entry,
-  &cmd_submit_entry, &cmd_runs_entry,   &cmd_runner_entry,      &cmd_config_entry,    &cmd_skill_entry,
-  &cmd_mcp_entry,    &cmd_image_entry,    &cmd_scan_entry,   &cmd_completions_entry, &cmd_fix_owner_entry, &cmd_version_entry,
-  &cmd_help_entry,
+  &cmd_run_entry,     &cmd_start_entry,  &cmd_ls_entry,     &cmd_attach_entry,      &cmd_logs_entry,
+  &cmd_exec_entry,    &cmd_ssh_entry,    &cmd_port_entry,   &cmd_diff_entry,        &cmd_merge_entry,
+  &cmd_stop_entry,    &cmd_rm_entry,     &cmd_team_entry,   &cmd_secret_entry,      &cmd_build_entry,
+  &cmd_update_entry,  &cmd_status_entry, &cmd_warm_entry,   &cmd_prune_entry,       &cmd_serve_entry,
+  &cmd_submit_entry,  &cmd_runs_entry,   &cmd_runner_entry, &cmd_config_entry,      &cmd_skill_entry,
+  &cmd_mcp_entry,     &cmd_image_entry,  &cmd_scan_entry,   &cmd_completions_entry, &cmd_fix_owner_entry,
+  &cmd_version_entry, &cmd_help_entry,
 };
 const size_t adr_n_commands = ARRAY_SIZE(adr_commands);
 

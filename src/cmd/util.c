@@ -121,8 +121,9 @@ int ctx_engine(struct adr_ctx *ctx, adr_err *err)
   bool had = ctx->s.engine != NULL;
   int r = adr_session_engine(&ctx->s, err);
   if (r == 0 && !had && adr_engine_auto_native())
-    hintf("no Docker or Podman engine answers: adr runs its native engine (ADR_ENGINE=native chooses it "
-          "without this line, ADR_ENGINE=docker requires Docker)");
+    hintf(
+      "no Docker or Podman engine answers: adr runs its native engine (ADR_ENGINE=native chooses it "
+      "without this line, ADR_ENGINE=docker requires Docker)");
   return r;
 }
 

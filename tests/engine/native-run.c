@@ -244,9 +244,10 @@ static void test_landlock(void **state)
   adr_err err = NULL;
   cleanup_free char *ws = xasprintf("%s/ws-ll", DIR_);
   mkdir(ws, 0755);
-  const char *probe = "echo probe >/proc/self/comm 2>/dev/null && echo proc=rw || echo proc=ro;"
-                      "echo x >/workspace/ll && echo ws=rw; echo x >/tmp/ll && echo tmp=rw;"
-                      "echo x >/dev/null && echo null=rw; mkfifo /tmp/f && echo fifo=ok";
+  const char *probe =
+    "echo probe >/proc/self/comm 2>/dev/null && echo proc=rw || echo proc=ro;"
+    "echo x >/workspace/ll && echo ws=rw; echo x >/tmp/ll && echo tmp=rw;"
+    "echo x >/dev/null && echo null=rw; mkfifo /tmp/f && echo fifo=ok";
   char *out = NULL;
   assert_int_equal(run(probe, true, ws, &out, &err), 0);
   print_message("%s", out);
@@ -306,7 +307,8 @@ int main(void)
     cmocka_unit_test(test_identity_and_namespaces),
     cmocka_unit_test(test_hardening),
     cmocka_unit_test(test_setup_failure_named),
-    cmocka_unit_test(test_landlock), cmocka_unit_test(test_limits),
+    cmocka_unit_test(test_landlock),
+    cmocka_unit_test(test_limits),
   };
   return cmocka_run_group_tests_name("native sandbox", tests, group_setup, group_teardown);
 }

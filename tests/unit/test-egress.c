@@ -312,8 +312,9 @@ static void test_failures(void **state)
   f->engine.ops = &bare_ops;
   assert_int_equal(adr_egress_up(&f->engine, &f->req, &f->spec, &err), -1);
   assert_int_equal(err->errnum, ENOTSUP);
-  assert_string_equal(err->msg, "network 'allowlist': the bare engine has no egress gateway yet; use --network none "
-                                "(ADR_NETWORK=none) or a Docker or Podman engine (ADR_ENGINE=docker)");
+  assert_string_equal(err->msg,
+                      "network 'allowlist': the bare engine has no egress gateway yet; use --network none "
+                      "(ADR_NETWORK=none) or a Docker or Podman engine (ADR_ENGINE=docker)");
   adr_err_free(&err);
 
   f->engine.ops = &fake_ops;

@@ -461,9 +461,14 @@ static void test_registry_refs(void **state)
     free(n);
     free(t);
   }
-  static const char *const bad[] = { "debian", "coding-agent/pi", "/x", "reg.example.internal/",
-                                     "reg.example.internal/UPPER", "reg.example.internal/a:b c",
-                                     "reg.example.internal/a:", "reg.example.internal/a@sha256:0123",
+  static const char *const bad[] = { "debian",
+                                     "coding-agent/pi",
+                                     "/x",
+                                     "reg.example.internal/",
+                                     "reg.example.internal/UPPER",
+                                     "reg.example.internal/a:b c",
+                                     "reg.example.internal/a:",
+                                     "reg.example.internal/a@sha256:0123",
                                      "reg.example.internal/a@sha512:00" };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     char *h = NULL, *n = NULL, *t = NULL;

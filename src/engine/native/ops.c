@@ -36,8 +36,8 @@ static bool valid_name(const char *s)
   if (!s || !*s || strlen(s) > 128 || s[0] == '.')
     return false;
   for (const char *p = s; *p; p++)
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
-          *p == '.' || *p == '-'))
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' ||
+          *p == '-'))
       return false;
   return true;
 }
@@ -306,8 +306,7 @@ static int nat_image_inspect(struct adr_engine *e, const char *ref, struct adr_i
   return r;
 }
 
-static int nat_image_list(struct adr_engine *e, const char *reference, struct adr_image **out, size_t *n,
-                          adr_err *err)
+static int nat_image_list(struct adr_engine *e, const char *reference, struct adr_image **out, size_t *n, adr_err *err)
 {
   struct nat *nt = NAT(e);
   *out = NULL;
@@ -433,8 +432,8 @@ static int nat_container_create(struct adr_engine *e, const struct adr_spec *s, 
   int r = image_get(n, s->image, &im, err);
   if (r != 0) {
     adr_nimage_free(&im);
-    return r < 0 ? -1 : adr_err_set(err, ENOENT, "no such image '%s' (in the native store or a Docker engine)",
-                                    s->image);
+    return r < 0 ? -1
+                 : adr_err_set(err, ENOENT, "no such image '%s' (in the native store or a Docker engine)", s->image);
   }
   long uid, gid;
   if (parse_ids(s->user, im.user, &uid, &gid, err) < 0) {
@@ -472,21 +471,20 @@ static int nat_container_create(struct adr_engine *e, const struct adr_spec *s, 
     if (m->type == ADR_MOUNT_BIND)
       json_array_append_new(binds, json_pack("{s:s, s:s, s:b}", "src", m->source, "dst", m->target, "ro", m->readonly));
     else
-      json_array_append_new(tmpfs, json_pack("{s:s, s:I, s:i}", "path", m->target, "size", (json_int_t)m->size,
-                                             "mode", (int)m->mode));
+      json_array_append_new(
+        tmpfs, json_pack("{s:s, s:I, s:i}", "path", m->target, "size", (json_int_t)m->size, "mode", (int)m->mode));
   }
   const char *wd = s->workdir && *s->workdir ? s->workdir : im.workdir && *im.workdir ? im.workdir : "/";
-  json_t *cfg = json_pack("{s:s, s:s, s:s, s:I, s:o, s:o, s:I, s:I, s:s, s:s, s:b, s:b, s:b, s:o, s:o, s:o, s:o, "
-                          "s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:b}",
-                          "id", hex, "name", s->name, "image", s->image, "created", (json_int_t)time(NULL), "argv",
-                          argv, "env", merged_env(&im, &s->env), "uid", (json_int_t)uid, "gid", (json_int_t)gid,
-                          "workdir", wd, "hostname", s->hostname && *s->hostname ? s->hostname : s->name, "tty",
-                          s->tty, "interactive", s->interactive, "detachable", s->detachable, "labels",
-                          json_strv(&s->labels), "layers", layers, "binds", binds, "tmpfs", tmpfs, "memory",
-                          (json_int_t)s->memory, "pids", (json_int_t)s->pids, "nano_cpus", (json_int_t)s->nano_cpus,
-                          "keep_caps", !s->drop_all_caps, "no_nnp", !s->no_new_privileges, "rw_root",
-                          !s->read_only_root, "host_cgroupns", !s->cgroupns_private, "seccomp",
-                          s->seccomp != ADR_SECCOMP_NONE);
+  json_t *cfg = json_pack(
+    "{s:s, s:s, s:s, s:I, s:o, s:o, s:I, s:I, s:s, s:s, s:b, s:b, s:b, s:o, s:o, s:o, s:o, "
+    "s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:b}",
+    "id", hex, "name", s->name, "image", s->image, "created", (json_int_t)time(NULL), "argv", argv, "env",
+    merged_env(&im, &s->env), "uid", (json_int_t)uid, "gid", (json_int_t)gid, "workdir", wd, "hostname",
+    s->hostname && *s->hostname ? s->hostname : s->name, "tty", s->tty, "interactive", s->interactive, "detachable",
+    s->detachable, "labels", json_strv(&s->labels), "layers", layers, "binds", binds, "tmpfs", tmpfs, "memory",
+    (json_int_t)s->memory, "pids", (json_int_t)s->pids, "nano_cpus", (json_int_t)s->nano_cpus, "keep_caps",
+    !s->drop_all_caps, "no_nnp", !s->no_new_privileges, "rw_root", !s->read_only_root, "host_cgroupns",
+    !s->cgroupns_private, "seccomp", s->seccomp != ADR_SECCOMP_NONE);
   adr_nimage_free(&im);
   cleanup_free char *dir = nat_box_dir(n, hex), *link = xasprintf("%s/names/%s", n->root, s->name);
   if (mkdir(dir, 0700) < 0) {
@@ -572,29 +570,29 @@ static void build_box(struct nat *n, const char *dir, json_t *cfg, struct built 
   x->run = xasprintf("%s/run", dir);
   x->seccomp = jbool(cfg, "seccomp") ? read_small(dir, "seccomp.json") : NULL;
   x->name = xstrdup(jstr(cfg, "id"));
-  x->b = (struct adr_native_box){ .layers = &x->layers,
-                                  .argv = &x->argv,
-                                  .env = &x->env,
-                                  .workdir = jstr(cfg, "workdir"),
-                                  .uid = (uid_t)jint(cfg, "uid"),
-                                  .gid = (gid_t)jint(cfg, "gid"),
-                                  .hostname = jstr(cfg, "hostname"),
-                                  .seccomp = x->seccomp,
-                                  .binds = x->binds,
-                                  .n_binds = json_array_size(bs),
-                                  .tmpfs_at = x->tmpfs,
-                                  .n_tmpfs_at = json_array_size(ts),
-                                  .run_dir = x->run,
-                                  .cache_dir = n->cache,
-                                  .name = x->name,
-                                  .limits = { .memory = jint(cfg, "memory"),
-                                              .pids = jint(cfg, "pids"),
-                                              .nano_cpus = jint(cfg, "nano_cpus") },
-                                  .tty = jbool(cfg, "tty"),
-                                  .keep_caps = jbool(cfg, "keep_caps"),
-                                  .no_nnp = jbool(cfg, "no_nnp"),
-                                  .rw_root = jbool(cfg, "rw_root"),
-                                  .host_cgroupns = jbool(cfg, "host_cgroupns") };
+  x->b = (struct adr_native_box){
+    .layers = &x->layers,
+    .argv = &x->argv,
+    .env = &x->env,
+    .workdir = jstr(cfg, "workdir"),
+    .uid = (uid_t)jint(cfg, "uid"),
+    .gid = (gid_t)jint(cfg, "gid"),
+    .hostname = jstr(cfg, "hostname"),
+    .seccomp = x->seccomp,
+    .binds = x->binds,
+    .n_binds = json_array_size(bs),
+    .tmpfs_at = x->tmpfs,
+    .n_tmpfs_at = json_array_size(ts),
+    .run_dir = x->run,
+    .cache_dir = n->cache,
+    .name = x->name,
+    .limits = { .memory = jint(cfg, "memory"), .pids = jint(cfg, "pids"), .nano_cpus = jint(cfg, "nano_cpus") },
+    .tty = jbool(cfg, "tty"),
+    .keep_caps = jbool(cfg, "keep_caps"),
+    .no_nnp = jbool(cfg, "no_nnp"),
+    .rw_root = jbool(cfg, "rw_root"),
+    .host_cgroupns = jbool(cfg, "host_cgroupns")
+  };
 }
 
 static int nat_container_start(struct adr_engine *e, const char *ref, adr_err *err)
@@ -868,8 +866,7 @@ static int nat_container_resize(struct adr_engine *e, const char *ref, unsigned 
   return nat_resize(dir, rows, cols, err);
 }
 
-static int nat_container_logs(struct adr_engine *e, const char *ref, bool follow, int out_fd, int err_fd,
-                              adr_err *err)
+static int nat_container_logs(struct adr_engine *e, const char *ref, bool follow, int out_fd, int err_fd, adr_err *err)
 {
   cleanup_free char *id = NULL, *dir = NULL;
   if (find(e, ref, &id, &dir, err) < 0)
@@ -958,8 +955,8 @@ static int exec_pump(int out, int errp, int *inp, const struct adr_attach *a)
   return 0;
 }
 
-static int nat_container_exec(struct adr_engine *e, const char *ref, const struct strv *cmd,
-                              const struct adr_attach *a, int *exit_code, adr_err *err)
+static int nat_container_exec(struct adr_engine *e, const char *ref, const struct strv *cmd, const struct adr_attach *a,
+                              int *exit_code, adr_err *err)
 {
   struct nat *n = NAT(e);
   cleanup_free char *id = NULL, *dir = NULL;
@@ -978,8 +975,8 @@ static int nat_container_exec(struct adr_engine *e, const char *ref, const struc
   json_array_foreach (json_object_get(cfg, "binds"), mi, mnt)
     if (!jbool(mnt, "ro"))
       strv_push(&writable, jstr(mnt, "dst"));
-  cleanup_free char *cgs = read_small(dir, "cgroups"), *policy = jbool(cfg, "seccomp") ? read_small(dir, "seccomp.json")
-                                                                                        : NULL;
+  cleanup_free char *cgs = read_small(dir, "cgroups"),
+                    *policy = jbool(cfg, "seccomp") ? read_small(dir, "seccomp.json") : NULL;
   for (char *l = cgs, *nl; l && *l; l = nl ? nl + 1 : NULL) {
     nl = strchr(l, '\n');
     if (nl)
@@ -1005,8 +1002,7 @@ static int nat_container_exec(struct adr_engine *e, const char *ref, const struc
   } else {
     int o[2], er[2], in[2] = { -1, -1 };
     if (pipe2(o, O_CLOEXEC) < 0 || pipe2(er, O_CLOEXEC) < 0 ||
-        (a->in_fd >= 0 ? pipe2(in, O_CLOEXEC) : ((in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ? -1 : 0)) <
-          0) {
+        (a->in_fd >= 0 ? pipe2(in, O_CLOEXEC) : ((in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ? -1 : 0)) < 0) {
       ret = adr_err_sys(err, errno, "exec: pipes");
       goto out;
     }
@@ -1042,7 +1038,7 @@ static int nat_container_exec(struct adr_engine *e, const char *ref, const struc
       fcntl(mine[0], F_SETFL, O_NONBLOCK);
     exec_pump(mine[1], a->tty ? -1 : mine[2], &mine[0], a);
     mine[1] = mine[2] = -1; /* the pump closed the outputs */
-    if (mine[0] >= 0) { /* its stdin ends (a terminal hangs up): a program waiting on it ends */
+    if (mine[0] >= 0) {     /* its stdin ends (a terminal hangs up): a program waiting on it ends */
       close(mine[0]);
       mine[0] = -1;
     }

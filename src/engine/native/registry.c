@@ -116,11 +116,11 @@ struct pull {
 
 struct sink {
   CURL *c;
-  struct buf *b;        /* small bodies */
-  struct archive *ar;   /* or a blob into the archive */
-  EVP_MD_CTX *md;       /* and its digest */
-  uint64_t got, want;   /* bytes */
-  char www[1024];       /* WWW-Authenticate */
+  struct buf *b;      /* small bodies */
+  struct archive *ar; /* or a blob into the archive */
+  EVP_MD_CTX *md;     /* and its digest */
+  uint64_t got, want; /* bytes */
+  char www[1024];     /* WWW-Authenticate */
   char ctype[256];
   bool failed;
 };
@@ -188,16 +188,18 @@ static long get(struct pull *pl, const char *url, const char *accept, struct sin
 static int fetch_token(struct pull *pl, const char *www, adr_err *err)
 {
   if (strncasecmp(www, "Bearer ", 7) != 0)
-    return adr_err_set(err, EACCES, "registry %s: it wants '%.40s' authentication (only anonymous Bearer tokens are "
-                                    "supported)",
+    return adr_err_set(err, EACCES,
+                       "registry %s: it wants '%.40s' authentication (only anonymous Bearer tokens are "
+                       "supported)",
                        pl->r.host, www);
   cleanup_free char *realm = auth_param(www, "realm"), *service = auth_param(www, "service"),
                     *scope = auth_param(www, "scope");
   if (!realm || !str_has_prefix(realm, "https://"))
     return adr_err_set(err, EACCES, "registry %s: no https token realm in its challenge", pl->r.host);
-  char *es = service ? curl_easy_escape(pl->c, service, 0) : NULL, *sc = scope ? curl_easy_escape(pl->c, scope, 0) : NULL;
-  cleanup_free char *url = xasprintf("%s%sservice=%s&scope=%s", realm, strchr(realm, '?') ? "&" : "?", es ? es : "",
-                                     sc ? sc : "");
+  char *es = service ? curl_easy_escape(pl->c, service, 0) : NULL,
+       *sc = scope ? curl_easy_escape(pl->c, scope, 0) : NULL;
+  cleanup_free char *url =
+    xasprintf("%s%sservice=%s&scope=%s", realm, strchr(realm, '?') ? "&" : "?", es ? es : "", sc ? sc : "");
   curl_free(es);
   curl_free(sc);
   struct buf b;
@@ -343,7 +345,8 @@ static int blob(struct pull *pl, struct archive *ar, json_t *desc, char **hex_ou
   const char *dg = json_string_value(json_object_get(desc, "digest"));
   json_int_t size = json_integer_value(json_object_get(desc, "size"));
   if (!dg || !str_has_prefix(dg, "sha256:") || strlen(dg) != 71 || size <= 0)
-    return adr_err_set(err, EPROTO, "%s/%s: a layer or config without a sha256 digest and size", pl->r.host, pl->r.name);
+    return adr_err_set(err, EPROTO, "%s/%s: a layer or config without a sha256 digest and size", pl->r.host,
+                       pl->r.name);
   for (const char *p = dg + 7; *p; p++)
     if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
       return adr_err_set(err, EPROTO, "%s: not a sha256 digest", dg);
@@ -389,8 +392,8 @@ static int add_text(struct archive *ar, const char *name, const char *text, adr_
   archive_entry_set_filetype(e, AE_IFREG);
   archive_entry_set_perm(e, 0644);
   archive_entry_set_size(e, (la_int64_t)strlen(text));
-  int r = archive_write_header(ar, e) == ARCHIVE_OK &&
-          archive_write_data(ar, text, strlen(text)) == (la_ssize_t)strlen(text);
+  int r =
+    archive_write_header(ar, e) == ARCHIVE_OK && archive_write_data(ar, text, strlen(text)) == (la_ssize_t)strlen(text);
   archive_entry_free(e);
   return r ? 0 : adr_err_set(err, EIO, "pull: %s", archive_error_string(ar));
 }

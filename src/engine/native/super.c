@@ -221,8 +221,8 @@ static int message(struct sup *s, struct client *c, int type, const unsigned cha
   case NAT_C_STDIN:
     if (c->in && s->in >= 0 && nat_write_all(s->in, p, n) < 0) {
       if (errno != EPIPE || s->tty)
-        return -1; /* a program that does not read: this client goes, its stdin stays */
-      close(s->in);  /* the program closed its stdin */
+        return -1;  /* a program that does not read: this client goes, its stdin stays */
+      close(s->in); /* the program closed its stdin */
       s->in = -1;
     }
     return 0;
@@ -236,7 +236,8 @@ static int message(struct sup *s, struct client *c, int type, const unsigned cha
     return 0;
   case NAT_C_RESIZE:
     if (n == 4 && s->tty) {
-      struct winsize ws = { .ws_row = (unsigned short)(p[0] << 8 | p[1]), .ws_col = (unsigned short)(p[2] << 8 | p[3]) };
+      struct winsize ws = { .ws_row = (unsigned short)(p[0] << 8 | p[1]),
+                            .ws_col = (unsigned short)(p[2] << 8 | p[3]) };
       ioctl(s->out, TIOCSWINSZ, &ws);
     }
     return 0;
