@@ -143,3 +143,32 @@ out:
   strv_free(&envv);
   return ret;
 }
+
+/* start time of a process in clock ticks since boot (field 22), 0 if gone
+ * or a zombie (dead, not yet waited for: whatever it held is free) */
+unsigned long long adr_proc_start_time(pid_t pid)
+{
+  char p[64];
+  snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
+  struct buf b;
+  buf_init(&b, 8192);
+  unsigned long long st = 0;
+  if (buf_read_file(&b, p) == 0) {
+    const char *rp = strrchr(b.data, ')');
+    if (rp && (rp[2] == 'Z' || rp[2] == 'X'))
+      rp = NULL;
+    if (rp) {
+      /* after ") " comes field 3 (the state); start time is field 22 */
+      const char *q = rp + 2;
+      for (int f = 3; f < 22 && q; f++) {
+        q = strchr(q, ' ');
+        if (q)
+          q++;
+      }
+      if (q)
+        st = strtoull(q, NULL, 10);
+    }
+  }
+  buf_free(&b);
+  return st;
+}

@@ -9,6 +9,7 @@
 #include "err.h"
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define ADR_PROC_MAX_OUT (64u << 20) /* stdout kept, at most */
 #define ADR_PROC_MAX_ERR (64u << 10) /* stderr kept, at most (the rest is dropped) */
@@ -27,5 +28,10 @@ struct adr_proc {
  * signal) or -1 with err when it could not be started or its stdout
  * exceeded ADR_PROC_MAX_OUT. */
 int adr_proc_run(const struct adr_proc *p, adr_err *err);
+
+/* A process's start time in clock ticks since boot (/proc/PID/stat's
+ * field 22), 0 when it is gone or a zombie: with its pid, a name no other
+ * process has had. */
+unsigned long long adr_proc_start_time(pid_t pid);
 
 #endif

@@ -1,4 +1,5 @@
 #include "layout.h"
+#include "proc.h"
 #include "buf.h"
 #include "engine.h"
 #include "image.h"
@@ -105,40 +106,11 @@ char *adr_layout_boot_id(void)
   return r ? r : xstrdup("unknown");
 }
 
-/* start time of a process in clock ticks since boot (field 22), 0 if gone
- * or a zombie (dead, not yet waited for: whatever it held is free) */
-static unsigned long long proc_start(pid_t pid)
-{
-  char p[64];
-  snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
-  struct buf b;
-  buf_init(&b, 8192);
-  unsigned long long st = 0;
-  if (buf_read_file(&b, p) == 0) {
-    const char *rp = strrchr(b.data, ')');
-    if (rp && (rp[2] == 'Z' || rp[2] == 'X'))
-      rp = NULL;
-    if (rp) {
-      /* after ") " comes field 3 (the state); start time is field 22 */
-      const char *q = rp + 2;
-      for (int f = 3; f < 22 && q; f++) {
-        q = strchr(q, ' ');
-        if (q)
-          q++;
-      }
-      if (q)
-        st = strtoull(q, NULL, 10);
-    }
-  }
-  buf_free(&b);
-  return st;
-}
-
 void adr_layout_owner_labels(struct strv *labels)
 {
   cleanup_free char *b = adr_layout_boot_id();
   strv_pushf(labels, ADR_LABEL_MANAGED "=1");
-  strv_pushf(labels, ADR_LABEL_OWNER_PID "=%d:%llu", (int)getpid(), proc_start(getpid()));
+  strv_pushf(labels, ADR_LABEL_OWNER_PID "=%d:%llu", (int)getpid(), adr_proc_start_time(getpid()));
   strv_pushf(labels, ADR_LABEL_OWNER_BOOT "=%s", b);
 }
 
@@ -152,7 +124,7 @@ static bool pid_alive(const char *pid, const char *b, const char *boot)
     return false;
   if (kill(p, 0) < 0 && errno == ESRCH)
     return false;
-  return proc_start(p) == st;
+  return adr_proc_start_time(p) == st;
 }
 
 bool adr_layout_owner_alive(const struct strv *labels, const char *boot)
@@ -166,7 +138,7 @@ bool adr_layout_owner_alive(const struct strv *labels, const char *boot)
 char *adr_layout_owner_token(void)
 {
   cleanup_free char *b = adr_layout_boot_id();
-  return xasprintf("%d:%llu %s", (int)getpid(), proc_start(getpid()), b);
+  return xasprintf("%d:%llu %s", (int)getpid(), adr_proc_start_time(getpid()), b);
 }
 
 bool adr_layout_token_alive(const char *token, const char *boot)

@@ -16,6 +16,7 @@
 #define ADR_DOCKER_H
 
 #include "engine.h"
+#include "jsonv.h"
 #include "buf.h"
 #include "http.h"
 
@@ -43,7 +44,6 @@ char *docker_esc(const char *s);
 
 /* json.c */
 void docker_labels_from_json(json_t *obj, struct strv *out);
-json_t *docker_strv_json(const struct strv *s);
 json_t *docker_labels_json(const struct strv *s);
 /* inspect: a GET /containers/ID/json body, else an item of GET /containers/json */
 void docker_container_from_json(json_t *j, struct adr_container *c, bool inspect);

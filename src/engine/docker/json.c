@@ -14,14 +14,6 @@ void docker_labels_from_json(json_t *obj, struct strv *out)
   }
 }
 
-json_t *docker_strv_json(const struct strv *s)
-{
-  json_t *a = json_array();
-  for (size_t i = 0; i < s->n; i++)
-    json_array_append_new(a, json_string(s->v[i]));
-  return a;
-}
-
 json_t *docker_labels_json(const struct strv *s)
 {
   json_t *o = json_object();
@@ -66,7 +58,7 @@ static void security_json(const struct adr_spec *s, json_t *h)
   if (s->drop_all_caps)
     json_object_set_new(h, "CapDrop", json_pack("[s]", "ALL"));
   if (s->cap_add.n)
-    json_object_set_new(h, "CapAdd", docker_strv_json(&s->cap_add));
+    json_object_set_new(h, "CapAdd", adr_json_strv(&s->cap_add));
   json_t *secopt = json_array();
   if (s->no_new_privileges)
     json_array_append_new(secopt, json_string("no-new-privileges:true"));
@@ -90,7 +82,7 @@ static void security_json(const struct adr_spec *s, json_t *h)
     json_object_set_new(h, "DeviceRequests",
                         json_pack("[{s:s, s:i, s:o, s:[[s]], s:{}}]", "Driver", "", "Count",
                                   s->gpus.device_ids.n ? 0 : s->gpus.count, "DeviceIDs",
-                                  s->gpus.device_ids.n ? docker_strv_json(&s->gpus.device_ids) : json_null(),
+                                  s->gpus.device_ids.n ? adr_json_strv(&s->gpus.device_ids) : json_null(),
                                   "Capabilities", "gpu", "Options"));
   json_object_set_new(h, "Init", json_boolean(s->init));
   if (s->ipc_private)
@@ -118,13 +110,13 @@ static void network_json(const struct adr_spec *s, json_t *c, json_t *h)
     json_array_append_new(hosts, json_string("host.docker.internal:host-gateway"));
   json_object_set_new(h, "ExtraHosts", hosts);
   if (s->dns.n)
-    json_object_set_new(h, "Dns", docker_strv_json(&s->dns));
+    json_object_set_new(h, "Dns", adr_json_strv(&s->dns));
   if (s->net.kind == ADR_SPEC_NET_ATTACH && (s->net.ipv4 || s->net.aliases.n)) {
     json_t *ep = json_object();
     if (s->net.ipv4)
       json_object_set_new(ep, "IPAMConfig", json_pack("{s:s}", "IPv4Address", s->net.ipv4));
     if (s->net.aliases.n)
-      json_object_set_new(ep, "Aliases", docker_strv_json(&s->net.aliases));
+      json_object_set_new(ep, "Aliases", adr_json_strv(&s->net.aliases));
     json_object_set_new(c, "NetworkingConfig", json_pack("{s:{s:o}}", "EndpointsConfig", s->net.name, ep));
   }
 }
@@ -137,7 +129,7 @@ static void health_json(const struct adr_spec *s, json_t *c)
     return;
   json_t *h = json_object();
   if (hc->test.n)
-    json_object_set_new(h, "Test", docker_strv_json(&hc->test));
+    json_object_set_new(h, "Test", adr_json_strv(&hc->test));
   if (hc->interval_ms)
     json_object_set_new(h, "Interval", json_integer(hc->interval_ms * 1000000));
   if (hc->timeout_ms)
@@ -167,10 +159,10 @@ char *adr_docker_create_body(const struct adr_spec *s)
   json_t *c = json_object();
   json_object_set_new(c, "Image", json_string(s->image));
   if (s->entrypoint.n)
-    json_object_set_new(c, "Entrypoint", docker_strv_json(&s->entrypoint));
+    json_object_set_new(c, "Entrypoint", adr_json_strv(&s->entrypoint));
   if (s->cmd.n)
-    json_object_set_new(c, "Cmd", docker_strv_json(&s->cmd));
-  json_object_set_new(c, "Env", docker_strv_json(&s->env));
+    json_object_set_new(c, "Cmd", adr_json_strv(&s->cmd));
+  json_object_set_new(c, "Env", adr_json_strv(&s->env));
   if (s->user)
     json_object_set_new(c, "User", json_string(s->user));
   if (s->workdir)

@@ -290,7 +290,7 @@ int docker_container_list(struct adr_engine *e, const struct strv *label_filters
 {
   json_t *f = json_object();
   if (label_filters && label_filters->n)
-    json_object_set_new(f, "label", docker_strv_json(label_filters));
+    json_object_set_new(f, "label", adr_json_strv(label_filters));
   cleanup_free char *fs = json_dumps(f, JSON_COMPACT);
   json_decref(f);
   cleanup_free char *q = docker_esc(fs);

@@ -79,10 +79,6 @@ int nat_lock_wait(int fd);
  * supervisor holds it. */
 int nat_lock_take(int fd);
 
-/* a process's start time (clock ticks after boot), 0 when it is gone:
- * with its pid, a name no other process has had */
-unsigned long long nat_start_time(pid_t pid);
-
 /* every byte to fd, waiting up to 5 s at a time for a slow (non-blocking)
  * peer; -1 with errno (ETIMEDOUT: it took none for 5 s) */
 int nat_write_all(int fd, const void *data, size_t n);

@@ -5,7 +5,9 @@
 #include "builtin.h"
 #include "buf.h"
 #include "fs.h"
+#include "jsonv.h"
 #include "native.h"
+#include "proc.h"
 #include "registry.h"
 #include "util.h"
 
@@ -105,6 +107,15 @@ static int resolve(const struct nat *n, const char *ref, char **id)
   return 1;
 }
 
+/* the non-empty lines of DIR/NAME */
+static void read_lines(const char *dir, const char *name, struct strv *out)
+{
+  cleanup_free char *t = read_small(dir, name);
+  char *save = NULL;
+  for (char *l = t ? strtok_r(t, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save))
+    strv_push(out, l);
+}
+
 static json_t *load_cfg(const char *dir)
 {
   cleanup_free char *t = read_small(dir, "config.json");
@@ -117,23 +128,6 @@ static int save_cfg(const char *dir, json_t *cfg, adr_err *err)
   if (!t || write_file_atomic(p, t, strlen(t), 0600) < 0)
     return adr_err_sys(err, errno, "write %s", p);
   return 0;
-}
-
-static void strv_of(json_t *a, struct strv *out)
-{
-  size_t i;
-  json_t *x;
-  json_array_foreach (a, i, x)
-    if (json_is_string(x))
-      strv_push(out, json_string_value(x));
-}
-
-static json_t *json_strv(const struct strv *v)
-{
-  json_t *a = json_array();
-  for (size_t i = 0; i < v->n; i++)
-    json_array_append_new(a, json_string(v->v[i]));
-  return a;
 }
 
 static const char *jstr(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
@@ -311,27 +305,19 @@ static int nat_image_list(struct adr_engine *e, const char *reference, struct ad
   struct nat *nt = NAT(e);
   *out = NULL;
   *n = 0;
-  cleanup_free char *tags = xasprintf("%s/tags", nt->store.root);
-  DIR *d = opendir(tags);
-  if (!d)
-    return 0;
-  struct dirent *de;
-  while ((de = readdir(d))) {
-    if (de->d_name[0] == '.')
-      continue;
-    /* tags are kept with '/' as %2F and '%' as %25 (store.c) */
-    cleanup_free char *slashed = adr_str_replace(de->d_name, "%2F", "/");
-    cleanup_free char *name = adr_str_replace(slashed, "%25", "%");
-    if (reference && *reference && !str_has_prefix(name, reference))
+  cleanup_strv struct strv tags = { 0 };
+  if (adr_nstore_tags(&nt->store, &tags) < 0)
+    return adr_err_sys(err, errno, "list %s/tags", nt->store.root);
+  for (size_t i = 0; i < tags.n; i++) {
+    if (reference && *reference && !str_has_prefix(tags.v[i], reference))
       continue;
     struct adr_nimage im = { 0 };
-    if (adr_nstore_image(&nt->store, name, &im, err) == 0) {
+    if (adr_nstore_image(&nt->store, tags.v[i], &im, err) == 0) {
       *out = xrealloc(*out, (*n + 1) * sizeof(**out));
-      image_of(&im, name, &(*out)[(*n)++]);
+      image_of(&im, tags.v[i], &(*out)[(*n)++]);
     }
     adr_nimage_free(&im);
   }
-  closedir(d);
   return 0;
 }
 
@@ -413,7 +399,7 @@ static json_t *merged_env(const struct adr_nimage *im, const struct strv *env)
   }
   for (size_t i = 0; i < env->n; i++)
     strv_push(&out, env->v[i]);
-  json_t *a = json_strv(&out);
+  json_t *a = adr_json_strv(&out);
   strv_free(&out);
   return a;
 }
@@ -442,7 +428,7 @@ static int nat_container_create(struct adr_engine *e, const struct adr_spec *s, 
   }
   const struct strv *ep = s->entrypoint.n ? &s->entrypoint : &im.entrypoint;
   const struct strv *cmd = s->cmd.n ? &s->cmd : s->entrypoint.n ? NULL : &im.cmd;
-  json_t *argv = json_strv(ep);
+  json_t *argv = adr_json_strv(ep);
   for (size_t i = 0; cmd && i < cmd->n; i++)
     json_array_append_new(argv, json_string(cmd->v[i]));
   if (!json_array_size(argv)) {
@@ -481,7 +467,7 @@ static int nat_container_create(struct adr_engine *e, const struct adr_spec *s, 
     "id", hex, "name", s->name, "image", s->image, "created", (json_int_t)time(NULL), "argv", argv, "env",
     merged_env(&im, &s->env), "uid", (json_int_t)uid, "gid", (json_int_t)gid, "workdir", wd, "hostname",
     s->hostname && *s->hostname ? s->hostname : s->name, "tty", s->tty, "interactive", s->interactive, "detachable",
-    s->detachable, "labels", json_strv(&s->labels), "layers", layers, "binds", binds, "tmpfs", tmpfs, "memory",
+    s->detachable, "labels", adr_json_strv(&s->labels), "layers", layers, "binds", binds, "tmpfs", tmpfs, "memory",
     (json_int_t)s->memory, "pids", (json_int_t)s->pids, "nano_cpus", (json_int_t)s->nano_cpus, "keep_caps",
     !s->drop_all_caps, "no_nnp", !s->no_new_privileges, "rw_root", !s->read_only_root, "host_cgroupns",
     !s->cgroupns_private, "seccomp", s->seccomp != ADR_SECCOMP_NONE);
@@ -554,9 +540,9 @@ static void built_free(struct built *x)
 static void build_box(struct nat *n, const char *dir, json_t *cfg, struct built *x)
 {
   memset(x, 0, sizeof(*x));
-  strv_of(json_object_get(cfg, "layers"), &x->layers);
-  strv_of(json_object_get(cfg, "argv"), &x->argv);
-  strv_of(json_object_get(cfg, "env"), &x->env);
+  adr_strv_json(json_object_get(cfg, "layers"), &x->layers);
+  adr_strv_json(json_object_get(cfg, "argv"), &x->argv);
+  adr_strv_json(json_object_get(cfg, "env"), &x->env);
   json_t *bs = json_object_get(cfg, "binds"), *ts = json_object_get(cfg, "tmpfs"), *m;
   size_t i;
   x->binds = xcalloc(json_array_size(bs) + 1, sizeof(*x->binds));
@@ -671,7 +657,7 @@ static int nat_container_kill(struct adr_engine *e, const char *ref, int sig, ad
   const char *sp = rec ? strchr(rec, ' ') : NULL;
   unsigned long long born = sp ? strtoull(sp + 1, NULL, 10) : 0;
   int pfd = (int)syscall(SYS_pidfd_open, init, 0);
-  if (pfd < 0 || !born || nat_start_time(init) != born) {
+  if (pfd < 0 || !born || adr_proc_start_time(init) != born) {
     if (pfd >= 0)
       close(pfd);
     return 0; /* it ended meanwhile */
@@ -742,14 +728,10 @@ static int nat_container_remove(struct adr_engine *e, const char *ref, bool forc
   }
   json_decref(cfg);
   /* a supervisor killed with -9 left its cgroups */
-  cleanup_free char *cgs = read_small(dir, "cgroups");
-  for (char *l = cgs, *nl; l && *l; l = nl ? nl + 1 : NULL) {
-    nl = strchr(l, '\n');
-    if (nl)
-      *nl = '\0';
-    if (*l)
-      rmdir(l);
-  }
+  cleanup_strv struct strv cgroups = { 0 };
+  read_lines(dir, "cgroups", &cgroups);
+  for (size_t i = 0; i < cgroups.n; i++)
+    rmdir(cgroups.v[i]);
   rmtree(dir);
   return 0;
 }
@@ -795,7 +777,7 @@ static void container_of(json_t *cfg, const char *dir, struct adr_container *out
   out->state = xstrdup(state);
   out->created = (time_t)jint(cfg, "created");
   out->exit_code = code;
-  strv_of(json_object_get(cfg, "labels"), &out->labels);
+  adr_strv_json(json_object_get(cfg, "labels"), &out->labels);
 }
 
 static int nat_container_inspect(struct adr_engine *e, const char *ref, struct adr_container *out, adr_err *err)
@@ -958,7 +940,6 @@ static int exec_pump(int out, int errp, int *inp, const struct adr_attach *a)
 static int nat_container_exec(struct adr_engine *e, const char *ref, const struct strv *cmd, const struct adr_attach *a,
                               int *exit_code, adr_err *err)
 {
-  struct nat *n = NAT(e);
   cleanup_free char *id = NULL, *dir = NULL;
   pid_t init;
   if (find_running(e, ref, &id, &dir, &init, err) < 0)
@@ -966,24 +947,12 @@ static int nat_container_exec(struct adr_engine *e, const char *ref, const struc
   json_t *cfg = load_cfg(dir);
   if (!cfg)
     return adr_err_set(err, EIO, "exec in sandbox '%s': its record is unreadable", ref);
-  struct strv env = { 0 }, cgroups = { 0 }, writable = { 0 };
-  strv_of(json_object_get(cfg, "env"), &env);
-  json_t *mnt;
-  size_t mi;
-  json_array_foreach (json_object_get(cfg, "tmpfs"), mi, mnt)
-    strv_push(&writable, jstr(mnt, "path"));
-  json_array_foreach (json_object_get(cfg, "binds"), mi, mnt)
-    if (!jbool(mnt, "ro"))
-      strv_push(&writable, jstr(mnt, "dst"));
-  cleanup_free char *cgs = read_small(dir, "cgroups"),
-                    *policy = jbool(cfg, "seccomp") ? read_small(dir, "seccomp.json") : NULL;
-  for (char *l = cgs, *nl; l && *l; l = nl ? nl + 1 : NULL) {
-    nl = strchr(l, '\n');
-    if (nl)
-      *nl = '\0';
-    if (*l)
-      strv_push(&cgroups, l);
-  }
+  /* as the sandbox's own program runs: the same box */
+  struct built bx; /* its strings point into cfg */
+  build_box(NAT(e), dir, cfg, &bx);
+  struct strv cgroups = { 0 }, writable = { 0 };
+  read_lines(dir, "cgroups", &cgroups);
+  adr_native_writable(&bx.b, &writable);
   /* its streams: a terminal, or pipes */
   int stdio[3] = { -1, -1, -1 }, mine[3] = { -1, -1, -1 };
   int ret = 0;
@@ -995,63 +964,67 @@ static int nat_container_exec(struct adr_engine *e, const char *ref, const struc
     }
     fcntl(m, F_SETFD, FD_CLOEXEC);
     fcntl(s, F_SETFD, FD_CLOEXEC);
-    stdio[0] = stdio[1] = stdio[2] = s;
+    stdio[0] = s;
     mine[0] = m;
-    mine[1] = dup(m);
-    fcntl(mine[1], F_SETFD, FD_CLOEXEC);
-  } else {
-    int o[2], er[2], in[2] = { -1, -1 };
-    if (pipe2(o, O_CLOEXEC) < 0 || pipe2(er, O_CLOEXEC) < 0 ||
-        (a->in_fd >= 0 ? pipe2(in, O_CLOEXEC) : ((in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ? -1 : 0)) < 0) {
-      ret = adr_err_sys(err, errno, "exec: pipes");
+    if ((mine[1] = fcntl(m, F_DUPFD_CLOEXEC, 3)) < 0) {
+      ret = adr_err_sys(err, errno, "exec: a terminal");
       goto out;
     }
+  } else {
+    int o[2] = { -1, -1 }, er[2] = { -1, -1 }, in[2] = { -1, -1 };
+    bool ok = pipe2(o, O_CLOEXEC) == 0 && pipe2(er, O_CLOEXEC) == 0 &&
+              (a->in_fd >= 0 ? pipe2(in, O_CLOEXEC) == 0 : (in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0);
+    int saved = errno;
     stdio[0] = in[0];
     stdio[1] = o[1];
     stdio[2] = er[1];
     mine[0] = in[1];
     mine[1] = o[0];
     mine[2] = er[0];
+    if (!ok) {
+      ret = adr_err_sys(err, saved, "exec: pipes");
+      goto out;
+    }
   }
   struct adr_native_exec x = { .init = init,
                                .argv = cmd,
-                               .env = &env,
-                               .workdir = jstr(cfg, "workdir"),
-                               .uid = (uid_t)jint(cfg, "uid"),
-                               .gid = (gid_t)jint(cfg, "gid"),
-                               .seccomp = policy,
-                               .cache_dir = n->cache,
+                               .env = bx.b.env,
+                               .workdir = bx.b.workdir,
+                               .uid = bx.b.uid,
+                               .gid = bx.b.gid,
+                               .seccomp = bx.b.seccomp,
+                               .cache_dir = bx.b.cache_dir,
                                .cgroup_dirs = &cgroups,
-                               .stdio = stdio,
+                               .stdio = a->tty ? (int[]){ stdio[0], stdio[0], stdio[0] } : stdio,
                                .tty = a->tty,
-                               .keep_caps = jbool(cfg, "keep_caps"),
-                               .no_nnp = jbool(cfg, "no_nnp"),
-                               .rw_root = jbool(cfg, "rw_root"),
+                               .keep_caps = bx.b.keep_caps,
+                               .no_nnp = bx.b.no_nnp,
+                               .rw_root = bx.b.rw_root,
                                .writable = &writable };
   pid_t pid;
   ret = adr_native_exec_start(&x, &pid, err);
-  for (int i = 0; i < 3; i++)
-    if (stdio[i] >= 0 && (i == 0 || stdio[i] != stdio[0]))
+  for (int i = 0; i < 3; i++) /* the program's ends: its own now */
+    if (stdio[i] >= 0) {
       close(stdio[i]);
+      stdio[i] = -1;
+    }
   if (ret == 0) {
     if (mine[0] >= 0 && !a->tty)
       fcntl(mine[0], F_SETFL, O_NONBLOCK);
     exec_pump(mine[1], a->tty ? -1 : mine[2], &mine[0], a);
-    mine[1] = mine[2] = -1; /* the pump closed the outputs */
-    if (mine[0] >= 0) {     /* its stdin ends (a terminal hangs up): a program waiting on it ends */
-      close(mine[0]);
-      mine[0] = -1;
-    }
-    mine[1] = mine[2] = -1; /* the pump closed the outputs */
+    mine[1] = mine[2] = -1; /* the pump closed the outputs; stdin ends below (a terminal hangs up) */
     *exit_code = adr_native_wait(pid);
   }
 out:
-  for (int i = 0; i < 3; i++)
+  for (int i = 0; i < 3; i++) {
+    if (stdio[i] >= 0)
+      close(stdio[i]);
     if (mine[i] >= 0)
       close(mine[i]);
-  strv_free(&env);
+  }
   strv_free(&cgroups);
   strv_free(&writable);
+  built_free(&bx);
   json_decref(cfg);
   return ret < 0 ? adr_err_prefix(err, "exec in sandbox '%s'", ref) : 0;
 }

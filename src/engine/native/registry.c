@@ -11,6 +11,7 @@
  * which the store's import checks as it unpacks them. */
 #include "registry.h"
 #include "buf.h"
+#include "spec.h"
 #include "util.h"
 
 #include <archive.h>
@@ -277,17 +278,6 @@ static long get_auth(struct pull *pl, const char *url, const char *accept, struc
   return get(pl, url, accept, s, err);
 }
 
-static char *sha256_hex(const void *p, size_t n)
-{
-  unsigned char md[32];
-  unsigned l = 0;
-  EVP_Digest(p, n, md, &l, EVP_sha256(), NULL);
-  char *h = xmalloc(65);
-  for (int i = 0; i < 32; i++)
-    snprintf(h + 2 * i, 3, "%02x", md[i]);
-  return h;
-}
-
 /* a manifest (or index) by tag or digest, checked against its digest */
 static json_t *manifest(struct pull *pl, const char *ref, adr_err *err)
 {
@@ -302,7 +292,7 @@ static json_t *manifest(struct pull *pl, const char *ref, adr_err *err)
   json_t *j = NULL;
   if (st == 200 && b.data) {
     if (str_has_prefix(ref, "sha256:")) {
-      cleanup_free char *h = sha256_hex(b.data, b.len);
+      cleanup_free char *h = adr_sha256_hex(b.data, b.len);
       if (!streq(h, ref + 7)) {
         buf_free(&b);
         adr_err_set(err, EPROTO, "%s: the manifest does not match its digest", url);

@@ -693,6 +693,17 @@ static __attribute__((noreturn)) void pid1(const struct adr_native_box *b, const
   _exit(wait_for(c3));
 }
 
+void adr_native_writable(const struct adr_native_box *b, struct strv *out)
+{
+  for (size_t i = 0; b->tmpfs && i < b->tmpfs->n; i++)
+    strv_push(out, b->tmpfs->v[i]);
+  for (size_t i = 0; i < b->n_tmpfs_at; i++)
+    strv_push(out, b->tmpfs_at[i].path);
+  for (size_t i = 0; i < b->n_binds; i++)
+    if (!b->binds[i].ro)
+      strv_push(out, b->binds[i].dst);
+}
+
 /* The caller's environment (its keys, its tokens) is not the sandbox's:
  * its strings are wiped where they are (/proc/PID/environ reads the
  * original ones, whatever environ points to), then dropped.  The program
@@ -762,15 +773,8 @@ static __attribute__((noreturn)) void child(const struct adr_native_box *b, int 
                     .tty = b->tty,
                     .rw_root = b->rw_root,
                     .no_landlock = b->no_landlock };
-  /* Landlock's writable places: the tmpfs and read-write binds */
   struct strv writable = { 0 };
-  for (size_t i = 0; b->tmpfs && i < b->tmpfs->n; i++)
-    strv_push(&writable, b->tmpfs->v[i]);
-  for (size_t i = 0; i < b->n_tmpfs_at; i++)
-    strv_push(&writable, b->tmpfs_at[i].path);
-  for (size_t i = 0; i < b->n_binds; i++)
-    if (!b->binds[i].ro)
-      strv_push(&writable, b->binds[i].dst);
+  adr_native_writable(b, &writable);
   x.writable = &writable;
   pid_t c2 = fork();
   if (c2 < 0)

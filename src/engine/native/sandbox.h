@@ -94,6 +94,8 @@ struct adr_native_exec {
   bool keep_caps, no_nnp, rw_root;
   const struct strv *writable; /* Landlock: the sandbox's writable mounts */
 };
+/* Where b's program may write (Landlock): its tmpfs and read-write binds. */
+void adr_native_writable(const struct adr_native_box *b, struct strv *out);
 /* Starts it: *pid, the caller's child, ends with it (adr_native_wait). */
 int adr_native_exec_start(const struct adr_native_exec *x, pid_t *pid, adr_err *err);
 int adr_native_wait(pid_t pid);

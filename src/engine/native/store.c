@@ -1,10 +1,12 @@
 /* The native engine's image store (store.h). */
 #include "store.h"
+#include "jsonv.h"
 #include "buf.h"
 #include "fs.h"
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -369,15 +371,6 @@ static const char *kept_get(const struct strv *names, const struct strv *vals, c
   return NULL;
 }
 
-static void strs(json_t *a, struct strv *out)
-{
-  size_t i;
-  json_t *x;
-  json_array_foreach (a, i, x)
-    if (json_is_string(x))
-      strv_push(out, json_string_value(x));
-}
-
 static char *tag_file(const struct adr_nstore *s, const char *tag)
 {
   struct buf b;
@@ -389,6 +382,24 @@ static char *tag_file(const struct adr_nstore *s, const char *tag)
     else
       buf_append(&b, c, 1);
   return buf_steal(&b);
+}
+
+int adr_nstore_tags(const struct adr_nstore *s, struct strv *tags)
+{
+  cleanup_free char *dir = xasprintf("%s/tags", s->root);
+  DIR *d = opendir(dir);
+  if (!d)
+    return errno == ENOENT ? 0 : -1;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    if (de->d_name[0] == '.')
+      continue;
+    /* tag_file's names undone: %2F is '/', %25 '%' */
+    cleanup_free char *slashed = adr_str_replace(de->d_name, "%2F", "/");
+    strv_push_take(tags, adr_str_replace(slashed, "%25", "%"));
+  }
+  closedir(d);
+  return 0;
 }
 
 static bool tag_ok(const char *t)
@@ -441,9 +452,9 @@ static int image(const struct adr_nstore *s, json_t *item, const struct kept *k,
     strv_pushf(&im.layers, "sha256:%s", hex);
   }
   json_t *cc = json_object_get(c, "config");
-  strs(json_object_get(cc, "Env"), &im.env);
-  strs(json_object_get(cc, "Entrypoint"), &im.entrypoint);
-  strs(json_object_get(cc, "Cmd"), &im.cmd);
+  adr_strv_json(json_object_get(cc, "Env"), &im.env);
+  adr_strv_json(json_object_get(cc, "Entrypoint"), &im.entrypoint);
+  adr_strv_json(json_object_get(cc, "Cmd"), &im.cmd);
   json_t *rec = json_pack("{s:s, s:[], s:[], s:[], s:[], s:s, s:s}", "id", im.id, "layers", "env", "entrypoint", "cmd",
                           "workdir", json_string_value(json_object_get(cc, "WorkingDir")) ?: "", "user",
                           json_string_value(json_object_get(cc, "User")) ?: "");
@@ -686,10 +697,10 @@ int adr_nstore_image(const struct adr_nstore *s, const char *ref, struct adr_nim
   if (!j)
     return access(path, F_OK) < 0 ? 1 : adr_err_set(err, EINVAL, "%s: %s", path, je.text);
   im->id = xstrdup(json_string_value(json_object_get(j, "id")) ?: "");
-  strs(json_object_get(j, "layers"), &im->layers);
-  strs(json_object_get(j, "env"), &im->env);
-  strs(json_object_get(j, "entrypoint"), &im->entrypoint);
-  strs(json_object_get(j, "cmd"), &im->cmd);
+  adr_strv_json(json_object_get(j, "layers"), &im->layers);
+  adr_strv_json(json_object_get(j, "env"), &im->env);
+  adr_strv_json(json_object_get(j, "entrypoint"), &im->entrypoint);
+  adr_strv_json(json_object_get(j, "cmd"), &im->cmd);
   im->workdir = xstrdup(json_string_value(json_object_get(j, "workdir")) ?: "");
   im->user = xstrdup(json_string_value(json_object_get(j, "user")) ?: "");
   json_decref(j);

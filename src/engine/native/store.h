@@ -51,6 +51,8 @@ int adr_nstore_import(struct adr_nstore *s, int fd, struct strv *ids, adr_err *e
 
 /* An image by tag or ID: 0, 1 when there is none, -1 error. */
 int adr_nstore_image(const struct adr_nstore *s, const char *ref, struct adr_nimage *im, adr_err *err);
+/* Every tag in the store, pushed to tags; -1 with errno. */
+int adr_nstore_tags(const struct adr_nstore *s, struct strv *tags);
 /* The directory of a layer (sha256:HEX), unpacked. */
 char *adr_nstore_layer_dir(const struct adr_nstore *s, const char *diff_id);
 

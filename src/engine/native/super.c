@@ -11,6 +11,7 @@
 #include "native.h"
 #include "buf.h"
 #include "fs.h"
+#include "proc.h"
 #include "sandbox.h"
 #include "util.h"
 
@@ -87,29 +88,6 @@ static void put64(unsigned char *p, int64_t v)
   put32(p + 4, (uint32_t)v);
 }
 static int64_t get64(const unsigned char *p) { return (int64_t)((uint64_t)get32(p) << 32 | get32(p + 4)); }
-
-unsigned long long nat_start_time(pid_t pid)
-{
-  char path[64], b[1024];
-  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return 0;
-  ssize_t n = read(fd, b, sizeof(b) - 1);
-  close(fd);
-  if (n <= 0)
-    return 0;
-  b[n] = '\0';
-  const char *p = strrchr(b, ')'); /* after the command name, which may hold anything */
-  unsigned long long t = 0;
-  /* fields 3.. after ") ": state is 3, starttime is 22 */
-  for (int f = 3; p && f <= 22; f++) {
-    p = strchr(p + 1, ' ');
-    if (p && f == 22)
-      t = strtoull(p + 1, NULL, 10);
-  }
-  return t;
-}
 
 int nat_write_all(int fd, const void *data, size_t n)
 {
@@ -495,7 +473,7 @@ static __attribute__((noreturn)) void supervise(const char *dir, const struct ad
   cleanup_free char *me = xasprintf("%d\n", (int)getpid());
   nat_sock_path(path, sizeof(path), s.dirfd, "supervisor");
   write_file_atomic(path, me, strlen(me), 0600);
-  cleanup_free char *pid = xasprintf("%d %llu\n", (int)s.proc.init, nat_start_time(s.proc.init));
+  cleanup_free char *pid = xasprintf("%d %llu\n", (int)s.proc.init, adr_proc_start_time(s.proc.init));
   nat_sock_path(path, sizeof(path), s.dirfd, "init");
   write_file_atomic(path, pid, strlen(pid), 0600);
   struct buf cg;
