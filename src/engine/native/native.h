@@ -7,7 +7,7 @@
  *   ROOT/names/NAME          a symlink to the sandbox's ID
  *   ROOT/boxes/ID/config.json  what it runs: made at create, from the spec
  *                 seccomp.json the policy, when it has one
- *                 lock        held (flock) by its supervisor while it runs
+ *                 lock        held (an OFD lock) by its supervisor while it runs
  *                 sock        the supervisor's socket (attach, stdin, resize)
  *                 init        the host pid of its pid 1 and its start time
  *                              (/proc/PID/stat's), while it runs
