@@ -83,7 +83,8 @@ install_deps() {
   command -v apt-get >/dev/null || die "--deps needs apt-get (Debian/Ubuntu); install a C compiler, meson, ninja, pkg-config, libcurl, jansson and Docker yourself"
   need_root "--deps"
   local pkgs=(meson ninja-build pkg-config gcc libc6-dev libcurl4-openssl-dev libjansson-dev libc-ares-dev libssl-dev
-              libsqlite3-dev libpq-dev libmicrohttpd-dev libarchive-dev libyaml-dev python3 scdoc curl ca-certificates debootstrap docker.io)
+              libsqlite3-dev libpq-dev libmicrohttpd-dev libarchive-dev libyaml-dev python3 scdoc curl ca-certificates debootstrap docker.io
+              slirp4netns) # slirp4netns: the native engine's open network
   local missing=() p
   for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -30,6 +30,10 @@
 #define GW_OPT_READY "--ready-file"      /* PATH: "<pid>\n" once it serves */
 #define GW_OPT_MAX_CONNS "--max-conns"   /* N */
 #define GW_OPT_LOG_MAX "--log-max"       /* BYTES: the decision log's cap */
+/* N, repeated: a listening socket it is given, made in the sandbox's
+ * network namespace, not the gateway's; with any, it makes none of its
+ * own (and an address of its own namespace is then never one of them) */
+#define GW_OPT_LISTEN_FD "--listen-fd"
 /* open mode's namespace holder: */
 #define GW_OPT_HOLD "--hold"
 #define GW_OPT_BLACKHOLE "--blackhole" /* CIDR, repeated: routed nowhere */

@@ -17,6 +17,8 @@ void egress_gateway_spec(const struct adr_egress_req *r, struct adr_spec *g);
 void egress_allowlist_gateway(const struct adr_egress_req *r, struct adr_spec *g);
 /* An allowlist gateway's options for r's policy, listening on addr. */
 void egress_allowlist_args(const struct adr_egress_req *r, const char *addr, struct strv *args);
+/* what the gateway of egress_allowlist_args listens on: "tcp:PORT", "udp:PORT" */
+void egress_listeners(const struct adr_egress_req *r, struct strv *out);
 /* r->dir with the (empty) decision log, owned by uid:gid; the policy. */
 int egress_prepare_dir(const struct adr_egress_req *r, uid_t uid, gid_t gid, adr_err *err);
 int egress_write_policy(const struct adr_egress_req *r, adr_err *err);

@@ -218,6 +218,22 @@ void egress_allowlist_args(const struct adr_egress_req *r, const char *addr, str
   }
 }
 
+void egress_listeners(const struct adr_egress_req *r, struct strv *out)
+{
+  strv_pushf(out, "tcp:%d", GW_PROXY_PORT);
+  cleanup_strv struct strv ports = { 0 };
+  adr_netpolicy_ports(r->policy, &ports);
+  for (size_t i = 0; i < ports.n; i++) {
+    cleanup_free char *l = xasprintf("tcp:%ld", strtol(ports.v[i], NULL, 10));
+    if (!strv_contains(out, l))
+      strv_push(out, l);
+  }
+  strv_pushf(out, "udp:%d", GW_DNS_PORT);
+  strv_pushf(out, "tcp:%d", GW_DNS_PORT);
+  if (r->relay)
+    strv_pushf(out, "tcp:%d", GW_RELAY_PORT);
+}
+
 int egress_write_policy(const struct adr_egress_req *r, adr_err *err)
 {
   cleanup_free char *policy = adr_netpolicy_format(r->policy);
@@ -232,8 +248,15 @@ void egress_point_sandbox(struct adr_spec *spec, const struct adr_egress_result 
   const char *gwip = res->addr;
   adr_spec_set_net(spec, res->net.kind, res->net.name, res->net.ipv4);
   strv_free(&spec->dns);
-  strv_push(&spec->dns, gwip);
   spec->host_alias = false;
+  if (res->net.kind == ADR_SPEC_NET_JOIN) {
+    /* a namespace the gateway serves (native): its resolver, hosts and
+     * hostname come with it */
+    free(spec->hostname);
+    spec->hostname = NULL;
+  } else {
+    strv_push(&spec->dns, gwip);
+  }
   cleanup_free char *proxy = xasprintf("http://%s:%d", gwip, GW_PROXY_PORT);
   const char *vars[] = { "HTTP_PROXY",  "HTTPS_PROXY",      "http_proxy",
                          "https_proxy", "npm_config_proxy", "npm_config_https_proxy" };
@@ -253,7 +276,12 @@ void egress_point_sandbox(struct adr_spec *spec, const struct adr_egress_result 
 
 static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, struct adr_spec *spec, adr_err *err)
 {
-  if (egress_prepare_dir(r, EGRESS_UID(r), EGRESS_GID(r), err) < 0 || egress_write_policy(r, err) < 0)
+  /* the gateway's files are its user's; on an engine whose sandbox user is
+   * the caller outside (native), the caller's */
+  bool own = adr_engine_can(e, ADR_ENG_CAP_USERNS);
+  uid_t fu = own ? getuid() : EGRESS_UID(r);
+  gid_t fg = own ? getgid() : EGRESS_GID(r);
+  if (egress_prepare_dir(r, fu, fg, err) < 0 || egress_write_policy(r, err) < 0)
     return -1;
 
   /* the network (the engine makes it): a subnet adr chose, so that the
@@ -265,13 +293,17 @@ static int up_allowlist(struct adr_engine *e, const struct adr_egress_req *r, st
     return -1;
   }
   egress_base_labels(r, &net_labels, "network");
+  cleanup_strv struct strv listen = { 0 };
+  egress_listeners(r, &listen);
+  plan.listen = &listen;
+  plan.listen_arg = GW_OPT_LISTEN_FD;
   plan.subnets = &subnets;
   plan.addrs = &addrs;
   plan.net_labels = &net_labels;
   egress_allowlist_gateway(r, &plan.gateway); /* the plan owns it now */
   egress_allowlist_args(r, ADR_EGRESS_ADDR, &plan.gateway.cmd);
   struct adr_egress_result res = { 0 };
-  if (egress_relay_setup(r, EGRESS_UID(r), EGRESS_GID(r), &plan.gateway.cmd, err) < 0 ||
+  if (egress_relay_setup(r, fu, fg, &plan.gateway.cmd, err) < 0 ||
       egress_realise(e, r, &plan, GW_FILE_READY, &res, err) < 0) {
     adr_spec_free(&plan.gateway);
     egress_remove_files(r->dir);
@@ -324,6 +356,12 @@ static int up_open(struct adr_engine *e, const struct adr_egress_req *r, struct 
     strv_push(&g.cmd, r->sandbox);
   }
   struct adr_egress_plan plan = { .mode = ADR_EGRESS_OPEN, .sandbox = r->sandbox, .gateway = g };
+  /* the relay's listener, for an engine that makes it (native) */
+  cleanup_strv struct strv listen = { 0 };
+  if (r->relay)
+    strv_pushf(&listen, "tcp:%d", GW_RELAY_PORT);
+  plan.listen = &listen;
+  plan.listen_arg = GW_OPT_LISTEN_FD;
   struct adr_egress_result res = { 0 };
   if (egress_relay_setup(r, 0, 0, &plan.gateway.cmd, err) < 0 ||
       egress_realise(e, r, &plan, GW_FILE_READY, &res, err) < 0) {

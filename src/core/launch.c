@@ -49,7 +49,14 @@ unsigned adr_launch_pool_size(const struct adr_config *c, const char *(*getenv_f
   return launch_count(c, getenv_fn, "ADR_EGRESS_POOL", 1);
 }
 
-unsigned launch_pool_size(const struct adr_launch *l) { return adr_launch_pool_size(l->config, l->o->getenv); }
+unsigned launch_pool_size(const struct adr_launch *l)
+{
+  /* units made ahead are networks and gateways an engine keeps: one
+   * without networks (native) makes each when it is needed */
+  if (l->engine && !adr_engine_can(l->engine, ADR_ENG_CAP_NETWORKS))
+    return 0;
+  return adr_launch_pool_size(l->config, l->o->getenv);
+}
 
 void adr_mounts_free(struct adr_mounts *m)
 {

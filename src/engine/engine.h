@@ -96,7 +96,11 @@ struct adr_attach {
  *   ADR_EGRESS_ALLOWLIST  a network with no route out (and none to the
  *                         host) whose only other member is the gateway, at
  *                         the address of the subnet the engine could make;
- *                         the gateway has the engine's outbound network too
+ *                         the gateway has the engine's outbound network too.
+ *                         Or (the native engine) a loopback-only namespace
+ *                         the sandbox joins, where the gateway's listeners
+ *                         are made (plan->listen) and handed to it: then
+ *                         the address is 127.0.0.1
  *   ADR_EGRESS_OPEN       the gateway holds a network namespace with a route
  *                         out (it blackholes the metadata addresses); the
  *                         sandbox joins it
@@ -128,6 +132,12 @@ struct adr_egress_plan {
   const struct strv *addrs;      /* the gateway's address in each */
   const char *pool;              /* where they were carved from, for messages */
   const struct strv *net_labels; /* key=value, for the network */
+  /* what the gateway listens on ("tcp:PORT", "udp:PORT"), for an engine
+   * that makes the listeners itself, in the namespace the sandbox joins,
+   * and gives them to the gateway as descriptors, each as the two
+   * arguments "listen_arg FD" (the native engine: no bridge, no veth) */
+  const struct strv *listen;
+  const char *listen_arg;
 };
 
 struct adr_egress_result {
@@ -138,6 +148,10 @@ struct adr_egress_result {
                                    resolver and proxy */
 };
 void adr_egress_result_free(struct adr_egress_result *r);
+struct adr_engine;
+/* For engines' egress_up: waits until the gateway id wrote ready, or ended
+ * (an error with the last line it wrote), or timeout_ms passed. */
+int adr_egress_wait_ready(struct adr_engine *e, const char *id, const char *ready, int timeout_ms, adr_err *err);
 
 /* What an engine can do, for callers that adapt (an engine without
  * ADR_ENG_CAP_BUILD cannot make adr's images; one without _EGRESS cannot

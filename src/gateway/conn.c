@@ -213,26 +213,9 @@ static size_t nlisteners;
 
 static int listen_on(uint16_t port, int type, bool dns, adr_err *err)
 {
-  int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = gw_listener(gwd.bind, port, type, 1024, NULL, err);
   if (fd < 0)
-    return adr_err_sys(err, errno, "socket");
-  int one = 1;
-  if (type == SOCK_STREAM) /* for UDP it would let two gateways share the port */
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr = gwd.bind };
-  char addr[INET_ADDRSTRLEN];
-  inet_ntop(AF_INET, &gwd.bind, addr, sizeof(addr));
-  const char *proto = type == SOCK_DGRAM ? "udp" : "tcp";
-  if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-    int e = errno;
-    close(fd);
-    return adr_err_sys(err, e, "bind %s:%u/%s", addr, port, proto);
-  }
-  if (type == SOCK_STREAM && listen(fd, 1024) < 0) {
-    int e = errno;
-    close(fd);
-    return adr_err_sys(err, e, "listen %s:%u/%s", addr, port, proto);
-  }
+    return -1;
   listeners = xrealloc(listeners, (nlisteners + 1) * sizeof(*listeners));
   struct listener *l = &listeners[nlisteners++];
   l->w = (struct watch){ .t = type == SOCK_DGRAM ? W_DNS_UDP : W_LISTEN, .fd = fd };

@@ -15,7 +15,7 @@ int gwd_run_hold(struct opts *o, adr_err *err)
   gwd_block_signals(&set);
   for (size_t i = 0; i < o->blackholes.n; i++) {
     bool skipped;
-    if (gw_blackhole(o->blackholes.v[i], &skipped, err) < 0)
+    if (adr_blackhole(GW_OPT_BLACKHOLE, o->blackholes.v[i], &skipped, err) < 0)
       return -1;
   }
   if (o->relay) {

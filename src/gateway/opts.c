@@ -3,9 +3,11 @@
  * credential relay's (--relay ...) in both.  The flags' names are the
  * contract with adr (gwproto.h): adr's egress.c passes them. */
 #include "gwd.h"
+#include "sys.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,7 +20,8 @@ static void usage(FILE *f)
         "                   [" GW_OPT_DNS_PORT " N] [" GW_OPT_PROXY_PORT " N] [" GW_OPT_PORT " N]... [" GW_OPT_RESOLVER
         " IP[:PORT]]...\n"
         "                   [" GW_OPT_READY " PATH] [" GW_OPT_MAX_CONNS " N] [" GW_OPT_LOG_MAX
-        " BYTES]\n"
+        " BYTES] [" GW_OPT_LISTEN_FD
+        " N]...\n"
         "                   [" GW_OPT_RELAY " FILE " GW_OPT_CA " FILE [" GW_OPT_RELAY_PORT
         " N]]\n"
         "       adr-gateway " GW_OPT_WAIT_CLAIM " FILE [" GW_OPT_READY
@@ -114,7 +117,8 @@ enum {
   O_RELAY,
   O_RELAY_PORT,
   O_CA,
-  O_WAIT_CLAIM
+  O_WAIT_CLAIM,
+  O_LISTEN_FD
 };
 
 /* getopt_long wants the names without their dashes */
@@ -144,6 +148,7 @@ static const struct option longopts[] = {
   LONGOPT(GW_OPT_RELAY_PORT, required_argument, O_RELAY_PORT),
   LONGOPT(GW_OPT_CA, required_argument, O_CA),
   LONGOPT(GW_OPT_WAIT_CLAIM, required_argument, O_WAIT_CLAIM),
+  LONGOPT(GW_OPT_LISTEN_FD, required_argument, O_LISTEN_FD),
   { NULL, 0, NULL, 0 },
 };
 /* clang-format on */
@@ -198,6 +203,15 @@ static int take(int ch, const char *arg, struct opts *o, struct seen *s, adr_err
       return -1;
     o->ports = xrealloc(o->ports, (o->nports + 1) * sizeof(*o->ports));
     o->ports[o->nports++] = p;
+    return 0;
+  }
+  case O_LISTEN_FD: {
+    char *end;
+    errno = 0;
+    long fd = strtol(arg, &end, 10);
+    if (arg[0] < '0' || arg[0] > '9' || *end || errno || fd < 3 || fd > 65535 || fcntl((int)fd, F_GETFD) < 0)
+      return adr_err_set(err, EINVAL, GW_OPT_LISTEN_FD ": '%s' is not an open descriptor (3 or more)", arg);
+    gw_inherit_add((int)fd);
     return 0;
   }
   case O_MAX_CONNS:
@@ -257,8 +271,8 @@ int gwd_opts_parse(int argc, char **argv, struct opts *o, adr_err *err)
     /* with --hold: its own options, and the relay's (with --relay) */
     if (ch == O_RELAY_PORT || ch == O_CA || ch == O_LOG || ch == O_SANDBOX || ch == O_LOG_MAX || ch == O_RESOLVER)
       s.relay_opt = true;
-    else if (ch != O_HOLD && ch != O_BLACKHOLE && ch != O_READY && ch != O_HELP && ch != O_RELAY && ch != '?' &&
-             ch != ':')
+    else if (ch != O_HOLD && ch != O_BLACKHOLE && ch != O_READY && ch != O_HELP && ch != O_RELAY && ch != O_LISTEN_FD &&
+             ch != '?' && ch != ':')
       s.gw_only++;
     if (ch == O_HELP) {
       usage(stdout);

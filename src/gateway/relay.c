@@ -227,24 +227,9 @@ int gw_relay_init(const struct gw_relay_conf *conf, adr_err *err)
     adr_err_sys(err, errno, "eventfd");
     goto fail;
   }
-  relayd.lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (relayd.lfd < 0) {
-    adr_err_sys(err, errno, "relay socket");
+  relayd.lfd = gw_listener(conf->bind, conf->port, SOCK_STREAM, 256, GW_OPT_RELAY_PORT, err);
+  if (relayd.lfd < 0)
     goto fail;
-  }
-  int one = 1;
-  setsockopt(relayd.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(conf->port), .sin_addr = conf->bind };
-  char addr[INET_ADDRSTRLEN];
-  inet_ntop(AF_INET, &conf->bind, addr, sizeof(addr));
-  if (bind(relayd.lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-    adr_err_sys(err, errno, GW_OPT_RELAY_PORT ": bind %s:%u/tcp", addr, conf->port);
-    goto fail;
-  }
-  if (listen(relayd.lfd, 256) < 0) {
-    adr_err_sys(err, errno, GW_OPT_RELAY_PORT ": listen %s:%u/tcp", addr, conf->port);
-    goto fail;
-  }
   return 0;
 fail:
   cleanup();

@@ -5,6 +5,7 @@
 #include "gwproto.h"
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -43,86 +44,6 @@ int gw_drop_privileges(adr_err *err)
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     return adr_err_sys(err, errno, "PR_SET_NO_NEW_PRIVS");
   return 0;
-}
-
-int gw_blackhole(const char *cidr, bool *skipped, adr_err *err)
-{
-  *skipped = false;
-  struct gw_addr a;
-  const char *slash = strchr(cidr, '/');
-  size_t alen = slash ? (size_t)(slash - cidr) : strlen(cidr);
-  bool v6 = memchr(cidr, ':', alen) != NULL;
-  if (gw_addr_parse(cidr, alen, &a) < 0 || (v6 && a.family != AF_INET6))
-    return adr_err_set(err, EINVAL, GW_OPT_BLACKHOLE " %s: not an IPv4 or IPv6 CIDR", cidr);
-  unsigned maxp = a.family == AF_INET ? 32 : 128, prefix = maxp;
-  if (slash) {
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(slash + 1, &end, 10);
-    if (slash[1] < '0' || slash[1] > '9' || *end || errno || v > maxp)
-      return adr_err_set(err, EINVAL, GW_OPT_BLACKHOLE " %s: bad prefix length", cidr);
-    prefix = (unsigned)v;
-  }
-  for (unsigned b = prefix; b < maxp; b++)
-    a.a[b / 8] &= (uint8_t) ~(0x80 >> (b % 8));
-  if (a.family == AF_INET6 && access("/proc/sys/net/ipv6", F_OK) != 0) {
-    *skipped = true;
-    return 0;
-  }
-
-  cleanup_close int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-  if (fd < 0)
-    return adr_err_sys(err, errno, "blackhole %s: netlink socket", cidr);
-  struct {
-    struct nlmsghdr n;
-    struct rtmsg r;
-    char attrs[64];
-  } req;
-  memset(&req, 0, sizeof(req));
-  req.n.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
-  req.n.nlmsg_type = RTM_NEWROUTE;
-  req.n.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
-  req.n.nlmsg_seq = 1;
-  req.r.rtm_family = (unsigned char)a.family;
-  req.r.rtm_dst_len = (unsigned char)prefix;
-  req.r.rtm_table = RT_TABLE_MAIN;
-  req.r.rtm_protocol = RTPROT_STATIC;
-  req.r.rtm_scope = RT_SCOPE_UNIVERSE;
-  req.r.rtm_type = RTN_UNREACHABLE;
-  if (prefix > 0) {
-    size_t al = a.family == AF_INET ? 4 : 16;
-    struct rtattr *rta = (struct rtattr *)((char *)&req + NLMSG_ALIGN(req.n.nlmsg_len));
-    rta->rta_type = RTA_DST;
-    rta->rta_len = (unsigned short)RTA_LENGTH(al);
-    memcpy(RTA_DATA(rta), a.a, al);
-    req.n.nlmsg_len = NLMSG_ALIGN(req.n.nlmsg_len) + RTA_ALIGN(rta->rta_len);
-  }
-  struct sockaddr_nl k = { .nl_family = AF_NETLINK };
-  if (sendto(fd, &req, req.n.nlmsg_len, 0, (struct sockaddr *)&k, sizeof(k)) < 0)
-    return adr_err_sys(err, errno, "blackhole %s: netlink send", cidr);
-  char buf[4096];
-  for (;;) {
-    ssize_t n = recv(fd, buf, sizeof(buf), 0);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return adr_err_sys(err, errno, "blackhole %s: netlink receive", cidr);
-    for (struct nlmsghdr *m = (struct nlmsghdr *)buf; NLMSG_OK(m, (size_t)n); m = NLMSG_NEXT(m, n)) {
-      if (m->nlmsg_seq != 1 || m->nlmsg_type != NLMSG_ERROR)
-        continue;
-      if (m->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr)))
-        return adr_err_set(err, EPROTO, "blackhole %s: short netlink answer", cidr);
-      const struct nlmsgerr *e = NLMSG_DATA(m);
-      int code = -e->error;
-      if (code == 0)
-        return 0;
-      if (a.family == AF_INET6 && (code == EAFNOSUPPORT || code == EOPNOTSUPP || code == EPROTONOSUPPORT)) {
-        *skipped = true;
-        return 0;
-      }
-      return adr_err_sys(err, code, "blackhole %s: add route", cidr);
-    }
-  }
 }
 
 int gw_write_ready(const char *path, adr_err *err)
@@ -180,4 +101,75 @@ socklen_t gw_addr_sockaddr(const struct gw_addr *a, int port, struct sockaddr_st
   s->sin6_port = htons((uint16_t)port);
   memcpy(&s->sin6_addr, a->a, 16);
   return sizeof(*s);
+}
+
+static int *inherited;
+static size_t ninherited;
+
+void gw_inherit_add(int fd)
+{
+  inherited = xrealloc(inherited, (ninherited + 1) * sizeof(*inherited));
+  inherited[ninherited++] = fd;
+}
+
+/* the inherited socket of this type and port, taken (-1: none) */
+static int take_inherited(uint16_t port, int type)
+{
+  for (size_t i = 0; i < ninherited; i++) {
+    int t = 0;
+    socklen_t tl = sizeof(t);
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof(sa);
+    if (inherited[i] < 0 || getsockopt(inherited[i], SOL_SOCKET, SO_TYPE, &t, &tl) < 0 || t != type ||
+        getsockname(inherited[i], (struct sockaddr *)&sa, &sl) < 0 || sa.sin_family != AF_INET ||
+        ntohs(sa.sin_port) != port)
+      continue;
+    int fd = inherited[i];
+    inherited[i] = -1;
+    return fd;
+  }
+  return -1;
+}
+
+bool gw_listeners_given(void) { return ninherited > 0; }
+
+int gw_listener(struct in_addr at, uint16_t port, int type, int backlog, const char *what, adr_err *err)
+{
+  char addr[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, &at, addr, sizeof(addr));
+  const char *proto = type == SOCK_DGRAM ? "udp" : "tcp";
+  char pre[64] = "";
+  if (what)
+    snprintf(pre, sizeof(pre), "%s: ", what);
+  if (ninherited) {
+    int fd = take_inherited(port, type);
+    if (fd < 0)
+      return adr_err_set(err, ENOENT, "%sno listener on port %u/%s among those given (" GW_OPT_LISTEN_FD ")", pre, port,
+                         proto);
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+      int e = errno;
+      close(fd);
+      return adr_err_sys(err, e, "%slistener %u/%s", pre, port, proto);
+    }
+    return fd;
+  }
+  int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return adr_err_sys(err, errno, "%ssocket", pre);
+  int one = 1;
+  if (type == SOCK_STREAM) /* for UDP it would let two gateways share the port */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr = at };
+  if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+    int e = errno;
+    close(fd);
+    return adr_err_sys(err, e, "%sbind %s:%u/%s", pre, addr, port, proto);
+  }
+  if (type == SOCK_STREAM && listen(fd, backlog) < 0) {
+    int e = errno;
+    close(fd);
+    return adr_err_sys(err, e, "%slisten %s:%u/%s", pre, addr, port, proto);
+  }
+  return fd;
 }

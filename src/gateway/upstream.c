@@ -16,9 +16,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* One of the gateway's own sockets: connecting there would loop. */
+/* One of the gateway's own sockets: connecting there would loop.  With
+ * listeners it was given (made in the sandbox's namespace, not this one)
+ * an address here is never one of them. */
 static bool is_self(const struct gw_addr *a, int port)
 {
+  if (gw_listeners_given())
+    return false;
   if (a->family != AF_INET || (memcmp(a->a, &gwd.bind, 4) != 0 && memcmp(a->a, &gwd.answer, 4) != 0))
     return false;
   if (port == gwd.proxy_port || port == gwd.dns_port || (gwd.relay_port && port == gwd.relay_port))

@@ -633,3 +633,52 @@ claim() {
   [ "$status" -eq 0 ]
   rm -f "$T/main.ready"
 }
+
+# gw_given PORT-PP PORT-DP [args]: the gateway exec'd by python with its
+# listeners made for it (TCP PP, UDP and TCP DP on 127.0.0.1), passed as
+# --listen-fd N; the rest of the arguments are the gateway's
+gw_given() {
+  local pp=$1 dp=$2
+  shift 2
+  python3 - "$GW" "$pp" "$dp" "$@" <<'PY'
+import os, socket, sys
+gw, pp, dp, rest = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+want = [(socket.SOCK_STREAM, pp)] + ([(socket.SOCK_DGRAM, dp), (socket.SOCK_STREAM, dp)] if dp else [])
+args = [gw] + rest
+for t, p in want:
+    s = socket.socket(socket.AF_INET, t)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", p))
+    if t == socket.SOCK_STREAM:
+        s.listen(16)
+    fd = s.detach()
+    os.set_inheritable(fd, True)
+    args += ["--listen-fd", str(fd)]
+os.execv(gw, args)
+PY
+}
+
+@test "--listen-fd: it serves on the listeners it is given and makes none; a missing one is named" {
+  local pp dp
+  pp=$(free_port) dp=$(free_port)
+  printf 'allow given.example.test * t\n' >"$T/given.policy"
+  gw_given "$pp" "$dp" --policy "$T/given.policy" --log "$T/given.log" --sandbox t --bind 127.0.0.1 \
+    --proxy-port "$pp" --dns-port "$dp" --ready-file "$T/given.ready" 2>"$T/given.err" </dev/null 3>&- &
+  local pid=$!
+  for _ in $(seq 100); do [ -s "$T/given.ready" ] && break; sleep 0.05; done
+  [ -s "$T/given.ready" ]
+  # its proxy answers on the given socket: a denied host, 403
+  run curl -s -o /dev/null -w '%{http_code}' -x "http://127.0.0.1:$pp" http://denied.example.test/
+  [ "$output" = 403 ]
+  kill "$(cat "$T/given.ready")"
+  wait "$pid" || true
+  # the DNS listeners not given: named, and it does not make its own
+  pp=$(free_port)
+  run gw_given "$pp" 0 --policy "$T/given.policy" --log "$T/given.log" --sandbox t --bind 127.0.0.1 \
+    --proxy-port "$pp" --dns-port "$dp"
+  [ "$status" -eq 1 ]
+  [ "$output" = "adr-gateway: no listener on port $dp/udp among those given (--listen-fd)" ]
+  run "$GW" --listen-fd 999 --policy "$T/given.policy" --log "$T/given.log" --sandbox t --bind 127.0.0.1
+  [ "$status" -eq 1 ]
+  [ "$output" = "adr-gateway: --listen-fd: '999' is not an open descriptor (3 or more)" ]
+}

@@ -76,11 +76,118 @@ supervisors() {
   [ "${lines[1]}" = $((300 * 1024 * 1024)) ]
 }
 
+# a one-line HTTP server on the host (python3), on ADDR: its port in
+# PORT, its pid in HTTP_PID (teardown stops it)
+http_up() {
+  python3 - "$1" >"$BATS_TEST_TMPDIR/http.port" 2>/dev/null 3>&- <<'PY' &
+import http.server, socketserver, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers(); self.wfile.write(b"hello from the host\n")
+    def log_message(self, *a): pass
+s = socketserver.TCPServer((sys.argv[1], 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+PY
+  HTTP_PID=$!
+  PORT=""
+  for _ in $(seq 50); do PORT=$(cat "$BATS_TEST_TMPDIR/http.port" 2>/dev/null) && [ -n "$PORT" ] && break; sleep 0.1; done
+  [ -n "$PORT" ]
+}
+
+teardown() {
+  [ -z "${HTTP_PID:-}" ] || kill "$HTTP_PID" 2>/dev/null || true
+}
+
+# the network's helpers left running: holders and slirp4netns
+net_helpers() {
+  local n
+  for _ in $(seq 30); do
+    n=$(ps -eo stat=,comm= | awk '($2 == "adr-netns" || $2 == "slirp4netns") && $1 !~ /^Z/' | wc -l)
+    [ "$n" -eq 0 ] && break
+    sleep 0.1
+  done
+  echo "$n"
+}
+
+@test "native: allowlist: the allowed host through the gateway, the rest refused and logged, no route, nothing left" {
+  local port
+  http_up 127.0.0.1
+  port=$PORT
+  run adr run sh --network allowlist --allow "127.0.0.1:$port" --prompt '
+    exec 3<>/dev/tcp/127.0.0.1/3128 && printf "GET http://127.0.0.1:'"$port"'/ HTTP/1.0\r\n\r\n" >&3 && tail -1 <&3
+    exec 4<>/dev/tcp/127.0.0.1/3128 && printf "GET http://127.0.0.1:'"$((port + 1))"'/ HTTP/1.0\r\n\r\n" >&4 && head -1 <&4
+    ( exec 5<>/dev/tcp/10.0.0.1/80 ) 2>&1 | grep -o "Network is unreachable" | head -1
+    awk "\$2 == \"00000000\"" /proc/net/route | wc -l
+    grep nameserver /etc/resolv.conf
+    echo "proxy=$HTTPS_PROXY"'
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "hello from the host" ] # the allowed one: the control
+  [[ "${lines[1]}" == "HTTP/1.1 403"* ]]
+  [ "${lines[2]}" = "Network is unreachable" ]
+  [ "${lines[3]}" = 0 ]
+  [ "${lines[4]}" = "nameserver 127.0.0.1" ]
+  [ "${lines[5]}" = "proxy=http://127.0.0.1:3128" ]
+  local log
+  log=$(echo "$XDG_STATE_HOME"/adr/egress/*/egress.jsonl)
+  grep -q "\"port\":$port,.*\"verdict\":\"allow\"" "$log"
+  grep -q "\"port\":$((port + 1)),.*\"verdict\":\"deny\"" "$log"
+  adr_settle
+  [ "$(boxes)" -eq 0 ]
+  [ "$(supervisors)" -eq 0 ]
+  [ "$(net_helpers)" -eq 0 ]
+}
+
+@test "native: allowlist: nothing listens on the host's network for the sandbox" {
+  "$ADR_BIN" run sh --network allowlist --prompt 'sleep 30' >/dev/null 2>&1 3>&- &
+  local pid=$!
+  for _ in $(seq 100); do [ "$(boxes)" -eq 2 ] && [ -s "$ADR_NATIVE_ROOT"/boxes/*/holder ] 2>/dev/null && break; sleep 0.1; done
+  [ -s "$(echo "$ADR_NATIVE_ROOT"/boxes/*/holder)" ]
+  local holder
+  holder=$(cut -d" " -f1 "$ADR_NATIVE_ROOT"/boxes/*/holder)
+  # control: the gateway's proxy listens in the holder's namespace ...
+  nsenter -n -t "$holder" ss -Hltn | grep -q '127.0.0.1:3128 '
+  # ... and not on the host's
+  ! ss -Hltn | grep -q '127.0.0.1:3128 '
+  kill -9 "$pid"
+  wait "$pid" || true
+  run adr ls # reaps
+  [ "$(boxes)" -eq 0 ]
+  [ "$(net_helpers)" -eq 0 ]
+}
+
+@test "native: open: a way out; the host's loopback and the metadata address refused" {
+  [ -c /dev/net/tun ] && command -v slirp4netns >/dev/null # test.sh installs it
+  local port hostip
+  http_up 0.0.0.0
+  port=$PORT
+  hostip=$(ip -4 -o addr show scope global | awk '{ sub("/.*", "", $4); print $4; exit }')
+  [ -n "$hostip" ]
+  run adr run sh --network open --prompt '
+    ( exec 3<>/dev/tcp/'"$hostip/$port"' && printf "GET / HTTP/1.0\r\n\r\n" >&3 && tail -1 <&3 ) 2>&1
+    ( exec 4<>/dev/tcp/10.0.2.2/'"$port"' ) 2>&1 | grep -oE "refused|unreachable" | head -1
+    ( exec 5<>/dev/tcp/169.254.169.254/80 ) 2>&1 | grep -oE "No route to host|unreachable" | head -1
+    grep nameserver /etc/resolv.conf'
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "hello from the host" ] # the control: it gets out
+  [[ "${lines[1]}" == refused || "${lines[1]}" == unreachable ]]
+  [[ "${lines[2]}" == "No route to host" || "${lines[2]}" == unreachable ]]
+  [ "${lines[3]}" = "nameserver 10.0.2.3" ]
+  adr_settle
+  [ "$(boxes)" -eq 0 ]
+  [ "$(net_helpers)" -eq 0 ]
+}
+
 @test "native: a network it cannot give is refused in one line, and nothing is made" {
-  run adr run sh --network allowlist --prompt 'true'
+  # open without slirp4netns: what to install, in one line
+  mkdir -p "$BATS_TEST_TMPDIR/bin"
+  ln -s "$(command -v git)" "$BATS_TEST_TMPDIR/bin/git"
+  PATH="$BATS_TEST_TMPDIR/bin" run "$ADR_BIN" run sh --network open --prompt 'true'
   [ "$status" -ne 0 ]
   [ "${#lines[@]}" -eq 1 ]
-  [[ "$output" == "adr: network 'allowlist': the native engine has no egress gateway yet"* ]]
+  [[ "$output" == "adr: "*"network 'open' on the native engine: no slirp4netns on PATH (Debian and Ubuntu: apt install slirp4netns)"* ]]
   [ "$(boxes)" -eq 0 ]
   # control: the same run with --network none runs
   run adr run sh --network none --prompt 'echo ran'
@@ -96,13 +203,17 @@ supervisors() {
 
 @test "native: a persistent agent: start, ls, exec, logs, diff, stop, rm" {
   git init -q && git -c user.name=t -c user.email=t@example.internal commit -q --allow-empty -m init
-  run adr start sh --name w1
+  run adr start sh --name w1 --network allowlist
   [ "$status" -eq 0 ]
   run adr ls
   [[ "$output" == *"w1"*"running"* ]]
   run adr exec w1 -- sh -c 'echo from-exec >/workspace/x; id -u'
   [ "$status" -eq 0 ]
   [ "$output" != 0 ]
+  # exec joins its network too: the gateway's proxy answers there
+  run adr exec w1 -- bash -c 'exec 3<>/dev/tcp/127.0.0.1/3128 && printf "GET http://192.0.2.1/ HTTP/1.0\r\n\r\n" >&3 && head -1 <&3'
+  [ "$status" -eq 0 ]
+  [[ "$output" == "HTTP/1.1 403"* ]]
   run adr diff w1
   [[ "$output" == *"+from-exec"* ]]
   run adr stop w1
@@ -111,7 +222,9 @@ supervisors() {
   [[ "$output" == *"w1"*"exited"* ]]
   run adr rm --force w1
   [ "$status" -eq 0 ]
+  adr_settle
   [ "$(boxes)" -eq 0 ]
+  [ "$(net_helpers)" -eq 0 ]
   run adr ls
   [[ "$output" != *w1* ]]
 }

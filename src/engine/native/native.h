@@ -56,9 +56,20 @@ char *nat_box_dir(const struct nat *n, const char *id);
  * (*code).  -1 when it has no record. */
 int nat_box_state(const char *dir, const char **state, pid_t *init, int *code);
 
+/* An egress gateway's network: the supervisor starts a network holder
+ * (adr_native_holder_start) before the box, gives it the listeners made
+ * there, each named by the arguments "ARG FD", and writes the holder's
+ * "PID STARTTIME" to DIR/holder for the sandboxes that join it. */
+struct nat_net {
+  const struct strv *want; /* "tcp:PORT", "udp:PORT" */
+  const char *arg;
+  const struct strv *blackholes; /* routed nowhere there */
+  bool outbound;                 /* a way out (slirp4netns) */
+};
 /* Starts box (built from the record in dir) under a supervisor of its
- * own; 0 once its program runs. */
-int nat_super_spawn(const char *dir, const struct adr_native_box *b, bool interactive, bool detachable, adr_err *err);
+ * own; 0 once its program runs.  nl: NULL, or the network above. */
+int nat_super_spawn(const char *dir, const struct adr_native_box *b, const struct nat_net *nl, bool interactive,
+                    bool detachable, adr_err *err);
 /* A client of the supervisor: a's streams from log offset from (-1: from
  * now) until the sandbox ends or a detaches (detach keys); a->on_ready is
  * called once it is connected.  A sandbox that ends before the client

@@ -5,6 +5,7 @@
 #include "builtin.h"
 #include "buf.h"
 #include "fs.h"
+#include "gwproto.h"
 #include "jsonv.h"
 #include "native.h"
 #include "proc.h"
@@ -30,6 +31,8 @@
 #include <unistd.h>
 
 #define NAT(e) ((struct nat *)(e)->priv)
+/* where an egress gateway serves the sandboxes that join its network */
+#define NAT_GW_ADDR "127.0.0.1"
 
 char *nat_box_dir(const struct nat *n, const char *id) { return xasprintf("%s/boxes/%s", n->root, id); }
 
@@ -372,8 +375,10 @@ static const char *net_name(enum adr_spec_net_kind k)
 /* what the native engine cannot give a spec is refused, never dropped */
 static int refuse_unsupported(const struct adr_spec *s, adr_err *err)
 {
-  if (s->net.kind != ADR_SPEC_NET_NONE)
-    return adr_err_set(err, ENOTSUP, "sandbox '%s': the native engine has no network '%s' yet (only none)", s->name,
+  /* join: an egress gateway's network (egress_up), the only way out */
+  if (s->net.kind != ADR_SPEC_NET_NONE && s->net.kind != ADR_SPEC_NET_JOIN)
+    return adr_err_set(err, ENOTSUP,
+                       "sandbox '%s': the native engine has no network '%s' (none, or an egress gateway's)", s->name,
                        net_name(s->net.kind));
   if (s->gpus.count || s->gpus.device_ids.n)
     return adr_err_set(err, ENOTSUP, "sandbox '%s': the native engine hands no GPU to a sandbox", s->name);
@@ -404,16 +409,18 @@ static json_t *merged_env(const struct adr_nimage *im, const struct strv *env)
   return a;
 }
 
-static int nat_container_create(struct adr_engine *e, const struct adr_spec *s, char **id, adr_err *err)
+/* The record of s; extra: keys of the engine's own over the spec's (an
+ * egress gateway's network; the caller's). */
+static int create_record(struct adr_engine *e, const struct adr_spec *s, json_t *extra, char **id, adr_err *err)
 {
   struct nat *n = NAT(e);
   *id = NULL;
-  if (adr_spec_check(s, err) < 0)
-    return -1;
-  if (!valid_name(s->name))
-    return adr_err_set(err, EINVAL, "sandbox name '%s' is not valid", s->name ? s->name : "");
-  if (refuse_unsupported(s, err) < 0)
-    return -1;
+  if (s->net.kind == ADR_SPEC_NET_JOIN) {
+    cleanup_free char *gid = NULL;
+    if (!s->net.name || resolve(n, s->net.name, &gid) != 0)
+      return adr_err_set(err, ENOENT, "sandbox '%s': no sandbox '%s' whose network it could join", s->name,
+                         s->net.name ? s->net.name : "");
+  }
   struct adr_nimage im = { 0 };
   int r = image_get(n, s->image, &im, err);
   if (r != 0) {
@@ -472,6 +479,12 @@ static int nat_container_create(struct adr_engine *e, const struct adr_spec *s, 
     !s->drop_all_caps, "no_nnp", !s->no_new_privileges, "rw_root", !s->read_only_root, "host_cgroupns",
     !s->cgroupns_private, "seccomp", s->seccomp != ADR_SECCOMP_NONE);
   adr_nimage_free(&im);
+  if (s->net.kind == ADR_SPEC_NET_JOIN)
+    json_object_set_new(cfg, "join", json_string(s->net.name));
+  if (s->dns.n)
+    json_object_set_new(cfg, "dns", adr_json_strv(&s->dns));
+  if (extra)
+    json_object_update(cfg, extra);
   cleanup_free char *dir = nat_box_dir(n, hex), *link = xasprintf("%s/names/%s", n->root, s->name);
   if (mkdir(dir, 0700) < 0) {
     json_decref(cfg);
@@ -505,6 +518,18 @@ static int nat_container_create(struct adr_engine *e, const struct adr_spec *s, 
   return 0;
 }
 
+static int nat_container_create(struct adr_engine *e, const struct adr_spec *s, char **id, adr_err *err)
+{
+  *id = NULL;
+  if (adr_spec_check(s, err) < 0)
+    return -1;
+  if (!valid_name(s->name))
+    return adr_err_set(err, EINVAL, "sandbox name '%s' is not valid", s->name ? s->name : "");
+  if (refuse_unsupported(s, err) < 0)
+    return -1;
+  return create_record(e, s, NULL, id, err);
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 /* The record of ref: its ID and directory; ENOENT when there is none. */
@@ -522,7 +547,7 @@ struct built {
   struct strv layers, argv, env, tmpfs_paths;
   struct adr_native_bind *binds;
   struct adr_native_tmpfs *tmpfs;
-  char *run, *seccomp, *name;
+  char *run, *seccomp, *name, *resolv;
 };
 
 static void built_free(struct built *x)
@@ -535,6 +560,7 @@ static void built_free(struct built *x)
   free(x->run);
   free(x->seccomp);
   free(x->name);
+  free(x->resolv);
 }
 
 static void build_box(struct nat *n, const char *dir, json_t *cfg, struct built *x)
@@ -581,6 +607,57 @@ static void build_box(struct nat *n, const char *dir, json_t *cfg, struct built 
   };
 }
 
+/* The box's network from its record: its own namespace (loopback only),
+ * the host's (an egress gateway's: "host_net", with the host's
+ * "resolv.conf"), or the namespace of the egress gateway it joins ("join":
+ * that sandbox's network holder, which must be running); "dns": its
+ * resolvers. */
+static int box_network(struct nat *n, json_t *cfg, struct built *x, adr_err *err)
+{
+  x->b.host_net = jbool(cfg, "host_net");
+  const char *resolv = jstr(cfg, "resolv");
+  json_t *dns = json_object_get(cfg, "dns");
+  if (resolv) {
+    x->resolv = xstrdup(resolv);
+  } else if (json_array_size(dns)) {
+    struct buf b;
+    buf_init(&b, 0);
+    size_t i;
+    json_t *d;
+    json_array_foreach (dns, i, d)
+      if (json_string_value(d))
+        buf_printf(&b, "nameserver %s\n", json_string_value(d));
+    x->resolv = buf_steal(&b);
+  }
+  x->b.resolv = x->resolv;
+  const char *join = jstr(cfg, "join");
+  if (!join)
+    return 0;
+  cleanup_free char *gid = NULL;
+  if (resolve(n, join, &gid) != 0)
+    return adr_err_set(err, ENOENT, "the network of '%s' it joins: no such sandbox", join);
+  cleanup_free char *gdir = nat_box_dir(n, gid);
+  const char *state;
+  nat_box_state(gdir, &state, NULL, NULL);
+  cleanup_free char *rec = read_small(gdir, "holder");
+  char *sp = rec ? strchr(rec, ' ') : NULL;
+  if (!streq(state, "running") || !sp)
+    return adr_err_set(err, ESRCH, "the network of '%s' it joins: that sandbox is not running", join);
+  /* the resolver of that namespace (its gateway's, or slirp4netns's) */
+  json_t *gcfg = load_cfg(gdir);
+  const char *jr = gcfg ? jstr(gcfg, "join_resolv") : NULL;
+  if (!x->resolv && jr) {
+    x->resolv = xstrdup(jr);
+    x->b.resolv = x->resolv;
+  }
+  json_decref(gcfg);
+  x->b.join_pid = (pid_t)strtol(rec, NULL, 10);
+  x->b.join_start = strtoull(sp + 1, NULL, 10);
+  if (x->b.join_pid <= 0 || !x->b.join_start)
+    return adr_err_set(err, EIO, "the network of '%s' it joins: its holder's record is unreadable", join);
+  return 0;
+}
+
 static int nat_container_start(struct adr_engine *e, const char *ref, adr_err *err)
 {
   cleanup_free char *id = NULL, *dir = NULL;
@@ -595,7 +672,18 @@ static int nat_container_start(struct adr_engine *e, const char *ref, adr_err *e
     return adr_err_set(err, EIO, "start sandbox '%s': its record is unreadable", ref);
   struct built x;
   build_box(NAT(e), dir, cfg, &x);
-  int r = nat_super_spawn(dir, &x.b, jbool(cfg, "interactive"), jbool(cfg, "detachable"), err);
+  struct strv want = { 0 }, blackholes = { 0 };
+  struct nat_net nl = {
+    .want = &want, .arg = jstr(cfg, "listen_arg"), .blackholes = &blackholes, .outbound = jbool(cfg, "outbound")
+  };
+  adr_strv_json(json_object_get(cfg, "listen"), &want);
+  adr_strv_json(json_object_get(cfg, "blackholes"), &blackholes);
+  int r = box_network(NAT(e), cfg, &x, err);
+  if (r == 0)
+    r = nat_super_spawn(dir, &x.b, jbool(cfg, "holder") ? &nl : NULL, jbool(cfg, "interactive"),
+                        jbool(cfg, "detachable"), err);
+  strv_free(&want);
+  strv_free(&blackholes);
   built_free(&x);
   json_decref(cfg);
   return r < 0 ? adr_err_prefix(err, "start sandbox '%s'", ref) : 0;
@@ -1075,10 +1163,106 @@ static int nat_state_list(struct adr_engine *e, const struct strv *filters, stru
   return nat_container_list(e, filters, true, out, n, err);
 }
 
+/* ------------------------------------------------------------ egress
+ *
+ * Allowlist: the gateway is a box on the host's network, run as the
+ * caller like any sandbox (its other namespaces and hardening as theirs).
+ * Its supervisor starts a network holder first (netns.c): a loopback-only
+ * namespace where the gateway's listeners are made on 127.0.0.1 and handed
+ * to it.  The sandbox joins that namespace: 127.0.0.1 is its proxy,
+ * resolver and relay, and it has no route anywhere else.  Nothing is made
+ * on the host's network, and nothing needs root. */
+
+static int nat_egress_up(struct adr_engine *e, struct adr_egress_plan *p, struct adr_egress_result *res, adr_err *err)
+{
+  memset(res, 0, sizeof(*res));
+  struct adr_spec *g = &p->gateway;
+  if (!g->name)
+    return adr_err_set(err, EINVAL, "egress gateway without a name");
+  bool open = p->mode == ADR_EGRESS_OPEN;
+  if (open && adr_native_outbound_check(err) < 0)
+    return adr_err_prefix(err, "network 'open' on the native engine");
+  if (!open && (!p->listen || !p->listen->n))
+    return adr_err_set(err, EINVAL, "egress plan without listeners");
+  if (p->listen && p->listen->n && !p->listen_arg)
+    return adr_err_set(err, EINVAL, "egress plan without a listener argument");
+  /* the metadata routes go to the holder, which keeps the namespace (the
+   * gateway, on the host's network, has no say there) */
+  struct strv cmd = { 0 }, blackholes = { 0 };
+  for (size_t i = 0; i < g->cmd.n; i++) {
+    if (streq(g->cmd.v[i], GW_OPT_BLACKHOLE) && i + 1 < g->cmd.n) {
+      strv_push(&blackholes, g->cmd.v[++i]);
+      continue;
+    }
+    strv_push(&cmd, streq(g->cmd.v[i], ADR_EGRESS_ADDR) ? NAT_GW_ADDR : g->cmd.v[i]);
+  }
+  strv_free(&g->cmd);
+  g->cmd = cmd;
+  /* what the sysctls and capabilities are for (ports below 1024, no
+   * forwarding, the metadata routes) the holder does, as root of its own
+   * namespaces */
+  strv_free(&g->sysctls);
+  strv_free(&g->cap_add);
+  adr_spec_set_net(g, ADR_SPEC_NET_NONE, NULL, NULL);
+  if (refuse_unsupported(g, err) < 0) {
+    strv_free(&blackholes);
+    return adr_err_prefix(err, "egress gateway");
+  }
+  /* the host's resolvers, for its way out on the host's network */
+  struct buf rc;
+  buf_init(&rc, 64 << 10);
+  if (buf_read_file(&rc, "/etc/resolv.conf") < 0)
+    buf_puts(&rc, "");
+  static const struct strv none;
+  json_t *extra =
+    json_pack("{s:b, s:b, s:b, s:o, s:o, s:s, s:s, s:s}", "host_net", 1, "holder", 1, "outbound", open, "listen",
+              adr_json_strv(p->listen ? p->listen : &none), "blackholes", adr_json_strv(&blackholes), "listen_arg",
+              p->listen_arg ? p->listen_arg : "", "resolv", rc.data ? rc.data : "", "join_resolv",
+              open ? "nameserver " ADR_NATIVE_SLIRP_DNS "\n" : "nameserver " NAT_GW_ADDR "\n");
+  buf_free(&rc);
+  strv_free(&blackholes);
+  cleanup_free char *id = NULL;
+  int r = create_record(e, g, extra, &id, err);
+  if (r < 0 && (*err)->errnum == EEXIST) { /* a killed adr's, for a sandbox of this name */
+    adr_err_free(err);
+    cleanup_err adr_err e2 = NULL;
+    nat_container_remove(e, g->name, true, &e2);
+    r = create_record(e, g, extra, &id, err);
+  }
+  json_decref(extra);
+  if (r < 0)
+    return adr_err_prefix(err, "create egress gateway '%s'", g->name);
+  if (nat_container_start(e, id, err) < 0 ||
+      adr_egress_wait_ready(e, id, p->ready_file, p->ready_timeout_ms ? p->ready_timeout_ms : 10000, err) < 0) {
+    adr_err_prefix(err, "start egress gateway '%s'", g->name);
+    cleanup_err adr_err e2 = NULL;
+    nat_container_remove(e, id, true, &e2);
+    return -1;
+  }
+  res->net.kind = ADR_SPEC_NET_JOIN;
+  res->net.name = xstrdup(g->name);
+  res->addr = open ? NULL : xstrdup(NAT_GW_ADDR);
+  return 0;
+}
+
+static int nat_egress_down(struct adr_engine *e, const char *sandbox, adr_err *err)
+{
+  cleanup_free char *gw = xasprintf("%s" ADR_EGRESS_GW_SUFFIX, sandbox);
+  cleanup_err adr_err e0 = NULL, e1 = NULL;
+  /* a stop first: the gateway logs its open connections on SIGTERM; its
+   * holder ends with its supervisor */
+  nat_container_stop(e, gw, 2, &e0);
+  if (nat_container_remove(e, gw, true, &e1) < 0 && e1->errnum != ENOENT) {
+    adr_err_move(err, &e1);
+    return adr_err_prefix(err, "remove egress gateway '%s'", gw);
+  }
+  return 0;
+}
+
 const struct adr_engine_ops adr_native_ops = {
   .name = "native",
   .caps = ADR_ENG_CAP_LABELS | ADR_ENG_CAP_EXEC | ADR_ENG_CAP_ATTACH | ADR_ENG_CAP_LOGS | ADR_ENG_CAP_STATE |
-          ADR_ENG_CAP_USERNS,
+          ADR_ENG_CAP_USERNS | ADR_ENG_CAP_EGRESS,
   .open = nat_open,
   .close = nat_close,
   .ping = nat_ping,
@@ -1102,4 +1286,6 @@ const struct adr_engine_ops adr_native_ops = {
   .state_get = nat_state_get,
   .state_set = nat_state_set,
   .state_list = nat_state_list,
+  .egress_up = nat_egress_up,
+  .egress_down = nat_egress_down,
 };

@@ -12,6 +12,7 @@
 #include "sandbox.h"
 #include "buf.h"
 #include "fs.h"
+#include "proc.h"
 #include "util.h"
 
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <linux/filter.h>
+#include <linux/nsfs.h>
 #include <linux/seccomp.h>
 #include <openssl/evp.h>
 #include <seccomp.h>
@@ -286,21 +288,6 @@ static void bind_ro(const char *src, const char *dst, unsigned long extra)
     die("read-only '%s'", dst);
 }
 
-static void lo_up(void)
-{
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0)
-    die("socket");
-  struct ifreq ifr = { 0 };
-  snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-    die("loopback");
-  ifr.ifr_flags |= IFF_UP;
-  if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-    die("loopback up");
-  close(s);
-}
-
 static void tmpfs_at(const char *path, const char *shown, uint64_t size, unsigned mode)
 {
   char opt[96];
@@ -415,10 +402,18 @@ static void make_root(const struct adr_native_box *b, const struct adr_ncgroup *
     struct stat st;
     if (fstat(bfd[i], &st) < 0)
       die("mount source '%s'", b->binds[i].src);
-    if (S_ISDIR(st.st_mode))
+    if (S_ISDIR(st.st_mode)) {
       mkdirs(dst);
-    else
+    } else {
+      char parent[4096];
+      snprintf(parent, sizeof(parent), "%s", dst);
+      char *slash = strrchr(parent, '/');
+      if (slash && slash != parent) {
+        *slash = '\0';
+        mkdirs(parent);
+      }
       touch(dst);
+    }
     if (b->binds[i].ro)
       bind_ro(src, dst, MS_NOSUID);
     else if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
@@ -472,6 +467,23 @@ static void make_root(const struct adr_native_box *b, const struct adr_ncgroup *
   for (size_t i = 0; i < ARRAY_SIZE(ro); i++)
     if (access(ro[i], F_OK) == 0)
       bind_ro(ro[i], ro[i], MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  if (b->resolv) {
+    /* the image's may be a symlink: replaced, in the sandbox's own root */
+    mkdirs("/etc");
+    static const char *const files[] = { "/etc/resolv.conf", "/etc/hosts" };
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+      char text[1024];
+      if (i == 0)
+        snprintf(text, sizeof(text), "%s", b->resolv);
+      else
+        snprintf(text, sizeof(text), "127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+                 b->hostname ? b->hostname : "sandbox");
+      unlink(files[i]);
+      int fd = open(files[i], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || close(fd) < 0)
+        die("write %s", files[i]);
+    }
+  }
   /* the root read-only from here on */
   if (!b->rw_root && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
     die("read-only root");
@@ -486,6 +498,8 @@ struct prog {
   bool keep_caps, no_nnp, tty;
   const struct strv *writable; /* Landlock: where it may write (its writable mounts) */
   bool rw_root, no_landlock;
+  const int *pass_fds; /* left open across exec */
+  size_t n_pass_fds;
 };
 
 /* ------------------------------------------------------------ Landlock
@@ -610,6 +624,9 @@ static __attribute__((noreturn)) void become(const struct prog *x, const struct 
    * that or not */
   if (syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) < 0)
     die("close the caller's descriptors");
+  for (size_t i = 0; i < x->n_pass_fds; i++)
+    if (fcntl(x->pass_fds[i], F_SETFD, 0) < 0)
+      die("descriptor %d", x->pass_fds[i]);
   if (x->tty && (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) < 0))
     die("the terminal");
   /* the caller's signal state is not the program's: defaults, none blocked */
@@ -670,7 +687,8 @@ static __attribute__((noreturn)) void pid1(const struct adr_native_box *b, const
   make_root(b, cg);
   if (sethostname(b->hostname ? b->hostname : "sandbox", strlen(b->hostname ? b->hostname : "sandbox")) < 0)
     die("hostname");
-  lo_up();
+  if (!b->host_net && !b->join_pid && adr_native_lo_up() < 0)
+    die("loopback up");
   /* signals a pid 1 has no handler for are not delivered: pass them on */
   static const int fwd[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT };
   struct sigaction sa = { .sa_handler = forward };
@@ -746,15 +764,35 @@ static void own_fds(const int *stdio, int *keep, size_t nkeep)
 }
 
 static __attribute__((noreturn)) void child(const struct adr_native_box *b, int go, int ready,
-                                            const struct sock_fprog *sc, const struct adr_ncgroup *cg, pid_t parent)
+                                            const struct sock_fprog *sc, const struct adr_ncgroup *cg, pid_t parent,
+                                            const int *joinfd)
 {
-  int keep[] = { go, ready, errfd };
-  own_fds(b->stdio, keep, ARRAY_SIZE(keep));
+  int *keep = xcalloc(b->n_pass_fds + 5, sizeof(int));
+  size_t nkeep = 0;
+  keep[nkeep++] = go;
+  keep[nkeep++] = ready;
+  keep[nkeep++] = errfd;
+  if (joinfd) {
+    keep[nkeep++] = joinfd[0];
+    keep[nkeep++] = joinfd[1];
+  }
+  for (size_t i = 0; i < b->n_pass_fds; i++)
+    keep[nkeep++] = b->pass_fds[i];
+  own_fds(b->stdio, keep, nkeep);
+  free(keep);
   scrub_env();
   if (adr_ncgroup_enter(cg) < 0)
     die("join the sandbox's cgroup");
-  if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET |
-              (b->host_cgroupns ? 0 : CLONE_NEWCGROUP)) < 0)
+  /* the holder's user namespace first: its network namespace is its, and
+   * the sandbox's own user namespace becomes a child of it */
+  if (joinfd && (setns(joinfd[0], CLONE_NEWUSER) < 0 || setns(joinfd[1], CLONE_NEWNET) < 0))
+    die("join the network's namespaces");
+  if (joinfd) {
+    close(joinfd[0]);
+    close(joinfd[1]);
+  }
+  if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+              (b->host_net || joinfd ? 0 : CLONE_NEWNET) | (b->host_cgroupns ? 0 : CLONE_NEWCGROUP)) < 0)
     die("new namespaces");
   char c = 0;
   if (write(ready, &c, 1) != 1 || read(go, &c, 1) != 1 || c != 1)
@@ -772,7 +810,9 @@ static __attribute__((noreturn)) void child(const struct adr_native_box *b, int 
                     .no_nnp = b->no_nnp,
                     .tty = b->tty,
                     .rw_root = b->rw_root,
-                    .no_landlock = b->no_landlock };
+                    .no_landlock = b->no_landlock,
+                    .pass_fds = b->pass_fds,
+                    .n_pass_fds = b->n_pass_fds };
   struct strv writable = { 0 };
   adr_native_writable(b, &writable);
   x.writable = &writable;
@@ -792,13 +832,6 @@ static __attribute__((noreturn)) void child(const struct adr_native_box *b, int 
 }
 
 /* ------------------------------------------------------------ the caller */
-
-static int write_map(pid_t pid, const char *what, const char *text, adr_err *err)
-{
-  char path[64];
-  snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
-  return adr_write_existing(path, text) < 0 ? adr_err_sys(err, errno, "write %s", path) : 0;
-}
 
 /* What the set-up wrote to the error pipe, if anything: the program ran
  * when it closed with nothing (close-on-exec). */
@@ -825,6 +858,89 @@ static int exit_code(pid_t pid)
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* the caller (outside: hu, hg) maps to b's uid and gid in c1's new user
+ * namespace */
+static int write_maps(pid_t c1, const struct adr_native_box *b, uid_t hu, gid_t hg, adr_err *err)
+{
+  char map[64], gmap[64];
+  snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)b->uid, (unsigned)hu);
+  snprintf(gmap, sizeof(gmap), "%u %u 1\n", (unsigned)b->gid, (unsigned)hg);
+  if (adr_native_write_map(c1, "setgroups", "deny", err) < 0 || adr_native_write_map(c1, "uid_map", map, err) < 0 ||
+      adr_native_write_map(c1, "gid_map", gmap, err) < 0)
+    return -1;
+  return 0;
+}
+
+/* c1's user namespace is a child of the holder's, where the caller is
+ * root: only a process in that parent may write its maps, so a child
+ * enters it to write them (the caller's id there is 0) */
+static int write_maps_joined(pid_t c1, const struct adr_native_box *b, int userns, adr_err *err)
+{
+  int ep[2];
+  if (pipe2(ep, O_CLOEXEC) < 0)
+    return adr_err_sys(err, errno, "pipe");
+  pid_t w = fork();
+  if (w < 0) {
+    int saved = errno;
+    close(ep[0]);
+    close(ep[1]);
+    return adr_err_sys(err, saved, "fork");
+  }
+  if (w == 0) {
+    close(ep[0]);
+    adr_err e2 = NULL;
+    if (setns(userns, CLONE_NEWUSER) < 0)
+      adr_err_sys(&e2, errno, "enter the network's user namespace");
+    else
+      write_maps(c1, b, 0, 0, &e2);
+    if (e2 && write(ep[1], e2->msg, strlen(e2->msg)) < 0)
+      _exit(1);
+    _exit(e2 ? 1 : 0);
+  }
+  close(ep[1]);
+  char msg[300];
+  ssize_t n;
+  while ((n = read(ep[0], msg, sizeof(msg) - 1)) < 0 && errno == EINTR)
+    ;
+  close(ep[0]);
+  int code = exit_code(w);
+  if (n > 0 || code != 0) {
+    msg[n > 0 ? n : 0] = '\0';
+    return adr_err_set(err, EPERM, "native sandbox: %s", n > 0 ? msg : "its user namespace's maps");
+  }
+  return 0;
+}
+
+static void close_join(int *jfd)
+{
+  for (int i = 0; i < 2; i++)
+    if (jfd[i] >= 0)
+      close(jfd[i]);
+  jfd[0] = jfd[1] = -1;
+}
+
+/* The holder's user and network namespaces, opened while it is the
+ * process that started at b->join_start (not a pid reused since). */
+static int open_join(const struct adr_native_box *b, int *jfd, adr_err *err)
+{
+  static const char *const ns[] = { "user", "net" };
+  for (int i = 0; i < 2; i++) {
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)b->join_pid, ns[i]);
+    if ((jfd[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+      int saved = errno;
+      close_join(jfd);
+      return adr_err_sys(err, saved == ENOENT ? ESRCH : saved, "native sandbox: its network's holder (pid %d)",
+                         (int)b->join_pid);
+    }
+  }
+  if (adr_proc_start_time(b->join_pid) != b->join_start) {
+    close_join(jfd);
+    return adr_err_set(err, ESRCH, "native sandbox: its network's holder (pid %d) is gone", (int)b->join_pid);
+  }
+  return 0;
+}
+
 int adr_native_spawn(const struct adr_native_box *b, struct adr_native_proc *p, adr_err *err)
 {
   memset(p, 0, sizeof(*p));
@@ -834,9 +950,15 @@ int adr_native_spawn(const struct adr_native_box *b, struct adr_native_proc *p, 
   if (b->seccomp && seccomp_bpf(b->seccomp, b->cache_dir, &prog, err) < 0)
     return -1;
   const struct sock_fprog *sc = b->seccomp ? &prog : NULL;
+  int jfd[2] = { -1, -1 };
+  if (b->join_pid && open_join(b, jfd, err) < 0) {
+    free(prog.filter);
+    return -1;
+  }
   int ep[2], gp[2], rp[2];
   if (pipe2(ep, O_CLOEXEC) < 0 || pipe2(gp, O_CLOEXEC) < 0 || pipe2(rp, O_CLOEXEC) < 0) {
     free(prog.filter);
+    close_join(jfd);
     return adr_err_sys(err, errno, "pipe");
   }
   uid_t hu = getuid();
@@ -858,6 +980,7 @@ int adr_native_spawn(const struct adr_native_box *b, struct adr_native_proc *p, 
       close(gp[i]);
       close(rp[i]);
     }
+    close_join(jfd);
     return adr_err_sys(err, saved, "fork");
   }
   if (c1 == 0) {
@@ -865,7 +988,7 @@ int adr_native_spawn(const struct adr_native_box *b, struct adr_native_proc *p, 
     close(gp[1]);
     close(rp[0]);
     errfd = ep[1];
-    child(b, gp[0], rp[1], sc, &p->cg, me);
+    child(b, gp[0], rp[1], sc, &p->cg, me, jfd[0] >= 0 ? jfd : NULL);
   }
   free(prog.filter);
   close(ep[1]);
@@ -877,12 +1000,7 @@ int adr_native_spawn(const struct adr_native_box *b, struct adr_native_proc *p, 
   if (read(rp[0], &c, 1) != 1) {
     ret = -1; /* it failed to unshare: its message follows */
   } else {
-    char map[64];
-    snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)b->uid, (unsigned)hu);
-    char gmap[64];
-    snprintf(gmap, sizeof(gmap), "%u %u 1\n", (unsigned)b->gid, (unsigned)hg);
-    if (write_map(c1, "setgroups", "deny", err) < 0 || write_map(c1, "uid_map", map, err) < 0 ||
-        write_map(c1, "gid_map", gmap, err) < 0)
+    if (jfd[0] >= 0 ? write_maps_joined(c1, b, jfd[0], err) < 0 : write_maps(c1, b, hu, hg, err) < 0)
       ret = -2;
     c = ret == 0 ? 1 : 0;
     if (write(gp[1], &c, 1) != 1 && ret == 0)
@@ -890,6 +1008,7 @@ int adr_native_spawn(const struct adr_native_box *b, struct adr_native_proc *p, 
     if (ret == 0 && read(rp[0], &p->init, sizeof(p->init)) != (ssize_t)sizeof(p->init))
       ret = -1;
   }
+  close_join(jfd);
   close(gp[1]);
   close(rp[0]);
   adr_err report = NULL;
@@ -946,7 +1065,30 @@ static __attribute__((noreturn)) void exec_child(const struct adr_native_exec *x
     if ((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
       die("the sandbox's %s namespace", ns[i]);
   }
+  /* a network namespace the sandbox joined (a holder's) belongs to the
+   * holder's user namespace, the parent of the sandbox's: entered first,
+   * through it, while the caller may */
+  bool net_done = false;
+  int owner = ioctl(fds[5], NS_GET_USERNS);
+  struct stat ost, ust;
+  if (owner >= 0 && fstat(owner, &ost) == 0 && fstat(fds[0], &ust) == 0 &&
+      (ost.st_ino != ust.st_ino || ost.st_dev != ust.st_dev)) {
+    char mine[64], theirs[64], path[64];
+    snprintf(path, sizeof(path), "/proc/self/ns/net");
+    ssize_t a = readlink(path, mine, sizeof(mine));
+    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)x->init);
+    ssize_t t = readlink(path, theirs, sizeof(theirs));
+    if (!(a > 0 && t > 0 && a == t && memcmp(mine, theirs, (size_t)a) == 0)) { /* not the host's */
+      if (setns(owner, CLONE_NEWUSER) < 0 || setns(fds[5], CLONE_NEWNET) < 0)
+        die("enter the sandbox's network");
+      net_done = true;
+    }
+  }
+  if (owner >= 0)
+    close(owner);
   for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
+    if (i == 5 && net_done)
+      continue;
     char mine[64], theirs[64], path[64];
     snprintf(path, sizeof(path), "/proc/self/ns/%s", ns[i]);
     ssize_t a = readlink(path, mine, sizeof(mine));

@@ -56,7 +56,19 @@ struct adr_native_box {
   struct adr_ncgroup_limits limits;
   struct strv *warnings; /* limits that cannot be had (NULL: not said) */
   const int *stdio;      /* the program's stdin, stdout, stderr (NULL: the caller's) */
-  bool tty;              /* stdio[0] is a terminal: the program's controlling one */
+  /* its network: a namespace of its own with loopback only (the default);
+   * the host's (host_net: only for the egress gateway, which connects out
+   * and serves the sandbox through listeners it is given); or the one a
+   * holder (adr_native_holder_start) keeps, joined with the holder's user
+   * namespace (join_pid, which started at join_start: a pid reused since
+   * is refused) */
+  bool host_net;
+  pid_t join_pid;
+  unsigned long long join_start;
+  const int *pass_fds; /* kept open for the program, at their numbers */
+  size_t n_pass_fds;
+  const char *resolv; /* /etc/resolv.conf's text (NULL: the image's) */
+  bool tty;           /* stdio[0] is a terminal: the program's controlling one */
   /* hardening turned off: only for the conformance suite's controls */
   bool keep_caps, no_nnp, rw_root, host_cgroupns;
   bool no_landlock; /* for tests' controls only */
@@ -69,6 +81,35 @@ struct adr_native_proc {
   pid_t pid, init;
   struct adr_ncgroup cg;
 };
+
+/* A network namespace kept by a process of its own (the holder, the
+ * caller's child, dies with it) in a user namespace of its own (so that an
+ * unprivileged caller may make it, and its sandboxes join it).  It has
+ * loopback, and with outbound a way out through slirp4netns (the caller's
+ * child too, ending with it); blackholes: CIDRs routed nowhere there.
+ * listen: "tcp:PORT" or "udp:PORT", each made on 127.0.0.1 there and given
+ * to the caller: fds[i] (the caller's to close). */
+struct adr_native_holder_req {
+  const struct strv *listen, *blackholes;
+  bool outbound;
+};
+struct adr_native_holder {
+  pid_t pid;
+  int *fds;
+  size_t n;
+  pid_t slirp;
+  int slirp_exit; /* slirp4netns ends when this closes */
+};
+/* slirp4netns's address for the namespace's resolver (its DNS forwarder) */
+#define ADR_NATIVE_SLIRP_DNS "10.0.2.3"
+/* 0 when outbound holders can be made here; else -1 with err saying why */
+int adr_native_outbound_check(adr_err *err);
+int adr_native_holder_start(const struct adr_native_holder_req *rq, struct adr_native_holder *h, adr_err *err);
+void adr_native_holder_free(struct adr_native_holder *h);
+/* text into /proc/PID/WHAT (a uid_map, gid_map, setgroups) */
+int adr_native_write_map(pid_t pid, const char *what, const char *text, adr_err *err);
+/* loopback up in the caller's network namespace; -1 with errno */
+int adr_native_lo_up(void);
 
 /* Starts b (stdio: b->stdio, else the caller's).  0 once the program runs,
  * -1 with err (what failed in set-up, before the program).  Both the

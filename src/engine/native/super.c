@@ -409,8 +409,8 @@ static int make_stdio(struct sup *s, bool interactive, int stdio[3], int *close_
 }
 
 /* the supervisor's set-up; a failure goes to report, as text */
-static __attribute__((noreturn)) void supervise(const char *dir, const struct adr_native_box *b, bool interactive,
-                                                bool detachable, int report)
+static __attribute__((noreturn)) void supervise(const char *dir, const struct adr_native_box *b,
+                                                const struct nat_net *nl, bool interactive, bool detachable, int report)
 {
   struct sup s = { .tty = b->tty, .detachable = detachable, .in = -1, .err = -1 };
   adr_err err = NULL;
@@ -461,8 +461,32 @@ static __attribute__((noreturn)) void supervise(const char *dir, const struct ad
   }
   struct adr_native_box box = *b;
   box.stdio = stdio;
+  struct adr_native_holder h = { 0 };
+  struct strv argv = { 0 };
+  if (nl) {
+    struct adr_native_holder_req rq = { .listen = nl->want, .blackholes = nl->blackholes, .outbound = nl->outbound };
+    if (adr_native_holder_start(&rq, &h, &err) < 0)
+      goto fail_err;
+    for (size_t i = 0; i < b->argv->n; i++)
+      strv_push(&argv, b->argv->v[i]);
+    for (size_t i = 0; i < h.n; i++) {
+      strv_push(&argv, nl->arg);
+      strv_pushf(&argv, "%d", h.fds[i]);
+    }
+    box.argv = &argv;
+    box.pass_fds = h.fds;
+    box.n_pass_fds = h.n;
+    cleanup_free char *rec = xasprintf("%d %llu\n", (int)h.pid, adr_proc_start_time(h.pid));
+    nat_sock_path(path, sizeof(path), s.dirfd, "holder");
+    if (write_file_atomic(path, rec, strlen(rec), 0600) < 0) {
+      what = "its network holder's record";
+      goto fail;
+    }
+  }
   if (adr_native_spawn(&box, &s.proc, &err) < 0)
     goto fail_err;
+  adr_native_holder_free(&h); /* the program has them; the holder lives on */
+  strv_free(&argv);
   for (size_t i = 0; i < nca; i++)
     close(close_after[i]);
   if (s.in >= 0 && !s.tty)
@@ -497,7 +521,8 @@ fail_err:
 
 /* Starts a supervisor for box (the caller built it from the record):
  * double-forked, in a session of its own; 0 once the program runs. */
-int nat_super_spawn(const char *dir, const struct adr_native_box *b, bool interactive, bool detachable, adr_err *err)
+int nat_super_spawn(const char *dir, const struct adr_native_box *b, const struct nat_net *nl, bool interactive,
+                    bool detachable, adr_err *err)
 {
   int rp[2];
   if (pipe2(rp, O_CLOEXEC) < 0)
@@ -514,7 +539,7 @@ int nat_super_spawn(const char *dir, const struct adr_native_box *b, bool intera
     pid_t g = fork();
     if (g != 0)
       _exit(g < 0 ? 1 : 0);
-    supervise(dir, b, interactive, detachable, rp[1]);
+    supervise(dir, b, nl, interactive, detachable, rp[1]);
   }
   close(rp[1]);
   while (waitpid(c, NULL, 0) < 0 && errno == EINTR)
