@@ -95,8 +95,18 @@ ua_pattern() {
   esac
 }
 
+# ENGINE=native: the run on the native engine (no daemon), its images
+# imported from the Docker engine that built them, into a store this file's
+# tests share
+on_engine() {
+  [ "${ENGINE:-}" = native ] || return 0
+  echo ADR_ENGINE=native >>"$XDG_CONFIG_HOME/adr/config"
+  export ADR_NATIVE_ROOT="$BATS_FILE_TMPDIR/native"
+}
+
 agent_writes_file() {
   local agent=$1 unit=""
+  on_engine
   wire "$agent" "$MOCK_URL"
   if [ "${POOLED:-0}" = 1 ]; then # in a unit of the egress pool, made ahead
     export ADR_EGRESS_POOL=1
@@ -140,6 +150,7 @@ agent_writes_file() {
 
 agent_fails_without_model() {
   local agent=$1
+  on_engine
   wire "$agent" "$(dead_url)"
   run env "${HOSTENV[@]}" "$ADR_BIN" run "$agent" "${ARGS[@]}" --timeout 45s \
     --prompt "Create a file named $agent.txt containing exactly: adr-e2e-$agent"
@@ -203,11 +214,20 @@ canary_sweep() { # agent [adr start options...]
 @test "gemini writes the requested file through adr" { agent_writes_file gemini; }
 @test "copilot writes the requested file through adr" { agent_writes_file copilot; }
 
+@test "pi writes the requested file through adr, on the native engine" { ENGINE=native agent_writes_file pi; }
+@test "claude writes the requested file through adr, on the native engine" { ENGINE=native agent_writes_file claude; }
+
 @test "pi writes the requested file through adr, in a pooled egress unit" { POOLED=1 agent_writes_file pi; }
 @test "claude writes the requested file through adr, in a pooled egress unit" { POOLED=1 agent_writes_file claude; }
 
 @test "control: pi with the model unreachable writes nothing and fails" { agent_fails_without_model pi; }
 @test "control: claude with the model unreachable writes nothing and fails" { agent_fails_without_model claude; }
+@test "control: pi with the model unreachable writes nothing and fails, on the native engine" {
+  ENGINE=native agent_fails_without_model pi
+}
+@test "control: claude with the model unreachable writes nothing and fails, on the native engine" {
+  ENGINE=native agent_fails_without_model claude
+}
 @test "control: codex with the model unreachable writes nothing" { agent_fails_without_model codex; }
 @test "control: opencode with the model unreachable writes nothing and fails" { agent_fails_without_model opencode; }
 @test "control: gemini with the model unreachable writes nothing and fails" { agent_fails_without_model gemini; }
