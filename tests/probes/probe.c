@@ -259,6 +259,12 @@ static int in_set(int e, const int *set)
 /* Answer sets.  W_* = what counts as "refused" in hardened mode;
  * C_* = what counts as "did not reach the kernel" in control mode. */
 static const int W_EPERM[] = { EPERM, 0 };
+/* setuid(0) where uid 0 is not mapped in the sandbox's user namespace (the
+ * native engine maps one uid): no such user to become, EINVAL */
+static const int W_SETUID0[] = { EPERM, EINVAL, 0 };
+/* a device node where Landlock handles MAKE_CHAR (the native engine): it
+ * refuses, EACCES, before the capability check would (EPERM) */
+static const int W_MKNOD[] = { EPERM, EACCES, 0 };
 static const int W_ENOSYS[] = { ENOSYS, 0 };
 static const int W_EPERM_ENOSYS[] = { EPERM, ENOSYS, 0 };
 static const int W_FAMILY[] = { EPERM, EAFNOSUPPORT, EACCES, 0 };
@@ -598,14 +604,14 @@ static void probe_priv02(struct res *r)
     r->cbad++; /* control: the planted file must be found */
   }
 
-  /* b) setuid(0): EPERM without CAP_SETUID */
+  /* b) setuid(0): EPERM without CAP_SETUID (EINVAL: uid 0 not mapped) */
   uid_t ruid, euid, suid;
   getresuid(&ruid, &euid, &suid);
   /* hardened sandboxes never run as uid 0 */
   note(r, "uid=%u%s", (unsigned)ruid, (ruid == 0 || euid == 0) && !g_control ? "!" : "");
   if (ruid == 0 || euid == 0)
     r->bad++;
-  TRY(r, "setuid(0)", W_EPERM, C_EPERM, 0, in_child(do_setuid, 0));
+  TRY(r, "setuid(0)", W_SETUID0, C_EPERM, 0, in_child(do_setuid, 0));
 
   /* c) exec of a setuid-root binary does not raise the euid */
   const char *target = g_suid ? g_suid : planted[0] ? planted : NULL;
@@ -1072,7 +1078,7 @@ static void probe_fs06(struct res *r)
   int e = errno;
   if (rv == 0)
     unlink(path);
-  op(r, "mknod(c1:3)", rv, e, W_EPERM, C_EPERM);
+  op(r, "mknod(c1:3)", rv, e, W_MKNOD, C_EPERM);
 
   /* nosuid,nodev on /tmp and the --nosuid dirs */
   const char *dirs[MAXLIST + 1];

@@ -14,7 +14,11 @@
 # probes-project.bats (a link to this file) runs them all again with the
 # agent in a project's own image (ADR_PROJECT_IMAGE): a project image with
 # a setuid-root file and an entry point of its own, which adr's layer must
-# not let weaken the sandbox.
+# not let weaken the sandbox.  probes-native.bats (another link) runs them
+# on the native engine (ADR_ENGINE=native: no daemon; the image imported
+# from the Docker engine once, into a store the file's tests share); the
+# controls are the same permissive raw containers, which prove the probes
+# can see an escape on this host.
 
 bats_require_minimum_version 1.5.0
 load ../lib/settle
@@ -44,7 +48,8 @@ setup_file() {
   rm -rf "$home"
   export PROBE_IMAGE=coding-agent/claude:latest
   docker tag "$PROBE_IMAGE" "$PROBE_PREFIX/probe:latest"
-  export PROBE_PROJECT_IMAGE=""
+  export PROBE_PROJECT_IMAGE="" PROBE_ENGINE=docker
+  [ "${BATS_TEST_FILENAME##*/}" != probes-native.bats ] || PROBE_ENGINE=native
   if [ "${BATS_TEST_FILENAME##*/}" = probes-project.bats ]; then
     mkdir -p "$BATS_FILE_TMPDIR/proj"
     printf '%s\n' 'FROM adr/base:latest' \
@@ -70,6 +75,10 @@ setup() {
   mkdir -p "$XDG_CONFIG_HOME/adr/agents"
   printf 'ADR_IMAGE_PREFIX=%s\nADR_AGENT=probe\nADR_PIDS=512\n' "$PROBE_PREFIX" >"$XDG_CONFIG_HOME/adr/config"
   [ -z "$PROBE_PROJECT_IMAGE" ] || echo "ADR_PROJECT_IMAGE=$PROBE_PROJECT_IMAGE" >>"$XDG_CONFIG_HOME/adr/config"
+  if [ "$PROBE_ENGINE" = native ]; then
+    echo "ADR_ENGINE=native" >>"$XDG_CONFIG_HOME/adr/config"
+    export ADR_NATIVE_ROOT="$BATS_FILE_TMPDIR/native"
+  fi
   # an agent whose headless "prompt" is a shell command, on the real image
   cat >"$XDG_CONFIG_HOME/adr/agents/probe.json" <<'JSON'
 { "name": "probe", "description": "test agent: a shell on a real agent image",
@@ -224,7 +233,14 @@ control_run() { # ID
 
 @test "negative: --unsafe no-seccomp (engine default profile) lets PRIV-09 through" {
   adr_probe --unsafe no-seccomp -- --only PRIV-09 "${HARDENED_ARGS[@]}"
-  [ "$status" -ne 0 ]; verdict PRIV-09 FAIL
+  if [ "$PROBE_ENGINE" = native ]; then
+    # the native engine's default profile is adr's policy: the layer stays
+    # (docs/security.md); without any filter (PRIV-01's negative below has
+    # no-new-privileges off) the control above shows what gets through
+    [ "$status" -eq 0 ]; verdict PRIV-09 PASS
+  else
+    [ "$status" -ne 0 ]; verdict PRIV-09 FAIL
+  fi
 }
 @test "negative: --unsafe new-privileges turns PRIV-01 red" {
   adr_probe --unsafe new-privileges -- --only PRIV-01 "${HARDENED_ARGS[@]}"
@@ -255,6 +271,11 @@ control_run() { # ID
 
 @test "no sandbox is left behind by the probes" {
   adr_settle
+  if [ "$PROBE_ENGINE" = native ]; then
+    [ "$(find "$BATS_FILE_TMPDIR/native/boxes" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)" -eq 0 ]
+    # control: the probes did run there
+    [ -d "$BATS_FILE_TMPDIR/native/boxes" ]
+  fi
   [ "$(docker ps -aq --filter "label=dev.adr.agent=probe" | wc -l)" -eq 0 ]
   [ "$(docker ps -aq --filter "label=dev.adr.test=probes" | wc -l)" -eq 0 ]
 }

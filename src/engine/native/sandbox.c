@@ -594,6 +594,12 @@ static void landlock(const struct prog *x)
 /* no capability, none to regain; no new privileges; the policy */
 static void drop(const struct prog *x, const struct sock_fprog *sc)
 {
+  /* without no-new-privileges a filter needs CAP_SYS_ADMIN (in the
+   * sandbox's user namespace): then it is loaded first, while that is
+   * held, and filters the rest of this too */
+  bool early = sc && x->no_nnp;
+  if (early && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, sc) < 0)
+    die("load the seccomp policy");
   if (!x->keep_caps)
     for (int c = 0; c <= CAP_LAST_CAP; c++)
       if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
@@ -613,7 +619,7 @@ static void drop(const struct prog *x, const struct sock_fprog *sc)
     die("no-new-privileges");
   if (!x->no_nnp) /* Landlock needs no-new-privileges (or a capability it no longer has) */
     landlock(x);
-  if (sc && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, sc) < 0)
+  if (sc && !early && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, sc) < 0)
     die("load the seccomp policy");
 }
 
