@@ -61,11 +61,17 @@ static int warm_all(struct adr_ctx *ctx, const struct adr_cmd_entry *self, struc
   if (adr_launch_warm_size(&ctx->s.config, NULL) > 0)
     ret = warm_sandboxes(ctx, o);
   unsigned want = adr_launch_pool_size(&ctx->s.config, NULL);
-  int ready = want ? adr_launch_warm(ctx->s.engine, &ctx->s.config, a, o->tag, want, &err) : 0;
+  /* a unit is a network and gateway the engine keeps; the native engine
+   * makes a run's network as it starts, in milliseconds */
+  bool networks = adr_engine_can(ctx->s.engine, ADR_ENG_CAP_NETWORKS);
+  int ready = want && networks ? adr_launch_warm(ctx->s.engine, &ctx->s.config, a, o->tag, want, &err) : 0;
   if (ready < 0)
     return report(&err);
-  if (want)
+  if (want && networks)
     printf("egress pool: %d of %u ready\n", ready, want);
+  else if (want)
+    printf("egress pool: the %s engine makes each run's network as it starts: nothing to make\n",
+           ctx->s.engine->ops->name);
   else
     printf("ADR_EGRESS_POOL is 0: nothing to make\n");
   return ret;
