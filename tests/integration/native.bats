@@ -37,17 +37,21 @@ adr() { "$ADR_BIN" "$@"; }
 
 # sandboxes in the store, and supervisors alive for them
 boxes() { find "$ADR_NATIVE_ROOT/boxes" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
-# live supervisors (and their sandboxes' first processes), zombies aside,
-# after a moment for those that are ending
-supervisors() {
-  local n
+# live processes named COMM..., zombies aside, after a moment for those
+# that are ending
+alive() {
+  local n names=" $* "
   for _ in $(seq 30); do
-    n=$(ps -eo stat=,comm= | awk '$2 == "adr-native" && $1 !~ /^Z/' | wc -l)
+    n=$(ps -eo stat=,comm= | awk -v names="$names" 'index(names, " " $2 " ") && $1 !~ /^Z/' | wc -l)
     [ "$n" -eq 0 ] && break
     sleep 0.1
   done
   echo "$n"
 }
+# live supervisors (and their sandboxes' first processes)
+supervisors() { alive adr-native; }
+# the network's helpers: holders and slirp4netns
+net_helpers() { alive adr-netns slirp4netns; }
 
 @test "native: a headless run's output and exit status, hardened, the workspace the user's, nothing left" {
   run --separate-stderr adr run sh --prompt 'echo out; echo err >&2; echo hi >/workspace/f;
@@ -97,17 +101,6 @@ PY
 
 teardown() {
   [ -z "${HTTP_PID:-}" ] || kill "$HTTP_PID" 2>/dev/null || true
-}
-
-# the network's helpers left running: holders and slirp4netns
-net_helpers() {
-  local n
-  for _ in $(seq 30); do
-    n=$(ps -eo stat=,comm= | awk '($2 == "adr-netns" || $2 == "slirp4netns") && $1 !~ /^Z/' | wc -l)
-    [ "$n" -eq 0 ] && break
-    sleep 0.1
-  done
-  echo "$n"
 }
 
 @test "native: allowlist: the allowed host through the gateway, the rest refused and logged, no route, nothing left" {

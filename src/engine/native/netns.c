@@ -38,6 +38,17 @@ int adr_native_write_map(pid_t pid, const char *what, const char *text, adr_err 
   return adr_write_existing(path, text) < 0 ? adr_err_sys(err, errno, "write %s", path) : 0;
 }
 
+void adr_native_stdio_null(void)
+{
+  int dn = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (dn >= 0) {
+    dup2(dn, 0);
+    dup2(dn, 1);
+    dup2(dn, 2);
+    close(dn);
+  }
+}
+
 int adr_native_lo_up(void)
 {
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -153,13 +164,7 @@ static __attribute__((noreturn)) void holder(int sock, const struct adr_native_h
   for (size_t i = 0; i < n; i++)
     close(fds[i]);
   close(sock);
-  int dn = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (dn >= 0) {
-    dup2(dn, 0);
-    dup2(dn, 1);
-    dup2(dn, 2);
-    close(dn);
-  }
+  adr_native_stdio_null();
   sigset_t all;
   sigfillset(&all);
   sigdelset(&all, SIGTERM);

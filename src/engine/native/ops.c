@@ -824,6 +824,23 @@ static int nat_container_remove(struct adr_engine *e, const char *ref, bool forc
   return 0;
 }
 
+/* Held while a record's config is read, changed and written again
+ * (rename, state_set): two changes at once would lose one.  -1: not
+ * taken (the change goes on unserialised rather than failing). */
+static int cfg_lock(const char *dir)
+{
+  cleanup_free char *p = xasprintf("%s/config.lock", dir);
+  int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return -1;
+  while (flock(fd, LOCK_EX) < 0)
+    if (errno != EINTR) {
+      close(fd);
+      return -1;
+    }
+  return fd;
+}
+
 static int nat_container_rename(struct adr_engine *e, const char *ref, const char *name, adr_err *err)
 {
   struct nat *n = NAT(e);
@@ -832,6 +849,7 @@ static int nat_container_rename(struct adr_engine *e, const char *ref, const cha
     return -1;
   if (!valid_name(name))
     return adr_err_set(err, EINVAL, "sandbox name '%s' is not valid", name);
+  cleanup_close int lk = cfg_lock(dir);
   json_t *cfg = load_cfg(dir);
   if (!cfg)
     return adr_err_set(err, EIO, "rename sandbox '%s': its record is unreadable", ref);
@@ -1137,6 +1155,7 @@ static int nat_state_set(struct adr_engine *e, const char *sandbox, const char *
   cleanup_free char *id = NULL, *dir = NULL;
   if (find(e, sandbox, &id, &dir, err) < 0)
     return -1;
+  cleanup_close int lk = cfg_lock(dir);
   json_t *cfg = load_cfg(dir);
   if (!cfg)
     return adr_err_set(err, EIO, "sandbox '%s': its record is unreadable", sandbox);

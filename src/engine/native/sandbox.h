@@ -108,6 +108,8 @@ int adr_native_holder_start(const struct adr_native_holder_req *rq, struct adr_n
 void adr_native_holder_free(struct adr_native_holder *h);
 /* text into /proc/PID/WHAT (a uid_map, gid_map, setgroups) */
 int adr_native_write_map(pid_t pid, const char *what, const char *text, adr_err *err);
+/* /dev/null on 0, 1 and 2 (a process that outlives its caller's terminal) */
+void adr_native_stdio_null(void);
 /* loopback up in the caller's network namespace; -1 with errno */
 int adr_native_lo_up(void);
 

@@ -420,13 +420,7 @@ static __attribute__((noreturn)) void supervise(const char *dir, const struct ad
   if (report != 3 && dup3(report, 3, O_CLOEXEC) == 3)
     report = 3;
   syscall(SYS_close_range, 4U, ~0U, 0U);
-  int dn = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (dn >= 0) {
-    dup2(dn, 0);
-    dup2(dn, 1);
-    dup2(dn, 2);
-    close(dn);
-  }
+  adr_native_stdio_null();
   signal(SIGPIPE, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
   s.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -709,6 +703,19 @@ int nat_attach(const char *dir, int64_t from, const struct adr_attach *a, adr_er
     }
     ready = true;
     sock = connect_to(dir);
+  }
+  if (sock >= 0 && from >= 0) {
+    /* the log so far is read here, not replayed by the supervisor, which
+     * would serve no other client while it sent a long one; it sends
+     * only what came since */
+    int64_t end;
+    if (nat_log_copy(dir, from, a->out_fd, a->err_fd, a->tty, &end, err) < 0) {
+      close(sock);
+      buf_free(&b);
+      return -1;
+    }
+    from = end;
+    d.at = end;
   }
   if (sock >= 0 && ask_attach(sock, from, a->in_fd >= 0) < 0) {
     close(sock);
