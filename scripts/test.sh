@@ -422,9 +422,66 @@ if want scaleout; then
   nodes_stop
   trap '[ "$PG_OK" = 1 ] && pg_stop' EXIT
 fi
+# The probes once more on the native engine as an unprivileged user
+# (rootless: user namespaces, its own cgroup subtree, the allowlist network
+# in its own namespaces), each probe one test; the image is the one the
+# probes above used, imported from a `docker save` archive.  Their controls
+# are probes.bats's.
+probes_rootless() {
+  local user=adr-rootless dir id out ok=0 fail=0 img=adrrootless/probe:latest
+  local ids=(PRIV-01 PRIV-02 PRIV-03 PRIV-04 PRIV-05 PRIV-06 PRIV-07 PRIV-09 PRIV-10 FS-01 FS-03 FS-06 SEC-02 FD-01 RES-01)
+  id -u "$user" >/dev/null 2>&1 || { echo "  no user $user (the engine layer adds it)"; count probes-rootless 0 1 0; return; }
+  docker image inspect coding-agent/claude:latest >/dev/null 2>&1 ||
+    { echo "  no coding-agent/claude image (the probes above build it)"; count probes-rootless 0 1 0; return; }
+  dir=$(mktemp -d /tmp/adr-probes-rootless.XXXXXX)
+  chmod 755 "$dir"
+  mkdir -p "$dir/bin" "$dir/suid" "$dir/home/.config/adr/agents" "$dir/home/.ssh" "$dir/ws"
+  cp "$ROOT/build/adr" "$ROOT/build/adr-gateway" "$dir/bin/"
+  "${CC:-cc}" -static -O2 -o "$dir/ws/probe" "$ROOT/tests/probes/probe.c"
+  cp "$dir/ws/probe" "$dir/suid/probe-suid" && chmod 4755 "$dir/suid/probe-suid" # root's, setuid
+  echo secret >"$dir/home/.ssh/id_ed25519"
+  printf 'ADR_IMAGE_PREFIX=adrrootless\nADR_AGENT=probe\nADR_PIDS=512\nADR_ENGINE=native\n' >"$dir/home/.config/adr/config"
+  printf '%s\n' '{ "name": "probe", "description": "a shell on a real agent image", "npm": { "package": "none",' \
+    '"version": "0" }, "binary": "bash", "args": { "interactive": [], "headless": ["-c", "{prompt}"] } }' \
+    >"$dir/home/.config/adr/agents/probe.json"
+  docker tag coding-agent/claude:latest "$img" && docker save "$img" >"$dir/image.tar" && docker rmi "$img" >/dev/null
+  chmod 644 "$dir/image.tar"
+  chown -R "$user" "$dir/home" "$dir/ws"
+  as_user() { (cd "$dir/ws" && runuser -u "$user" -- env HOME="$dir/home" XDG_CONFIG_HOME="$dir/home/.config" \
+    XDG_STATE_HOME="$dir/home/.local/state" ADR_NATIVE_ROOT="$dir/home/native" ADR_EGRESS_POOL=0 "$@"); }
+  if ! as_user "$dir/bin/adr" image import "$dir/image.tar" >/dev/null; then
+    echo "  adr image import failed as $user"; count probes-rootless 0 1 0; rm -rf "$dir"; return
+  fi
+  rm -f "$dir/image.tar"
+  for id in "${ids[@]}"; do
+    # fd 7 open in adr (FD-01: it must not reach the sandbox)
+    out=$(as_user "$dir/bin/adr" run probe -m "$dir/suid:/opt/adr-probe:ro" --prompt "/workspace/probe --only $id --writable /workspace /tmp /home/agent --nosuid /tmp /home/agent --pids-max 512 \
+--suid /opt/adr-probe/probe-suid" 2>&1 7</etc/hostname)
+    if [ "$(printf '%s\n' "$out" | grep -c "^PASS $id ")" -eq 1 ]; then
+      ok=$((ok + 1)); echo "  ok $id (rootless, native)"
+    else
+      fail=$((fail + 1)); echo "  not ok $id (rootless, native):"; printf '%s\n' "$out" | tail -5 | sed 's/^/    /'
+    fi
+  done
+  # nothing left: no sandbox in the store, no supervisor or network holder of the user's
+  # (zombies aside: this machine's pid 1 may not reap them)
+  live() { ps -u "$user" -o stat= 2>/dev/null | grep -vc '^Z'; }
+  for _ in $(seq 100); do [ "$(live)" -eq 0 ] && break; sleep 0.1; done
+  if [ -n "$(ls -A "$dir/home/native/boxes" 2>/dev/null)" ] || [ "$(live)" -ne 0 ]; then
+    fail=$((fail + 1)); echo "  not ok: the probes left sandboxes or processes of $user"
+  else
+    ok=$((ok + 1)); echo "  ok nothing left (rootless, native)"
+  fi
+  count probes-rootless "$ok" "$fail" 0
+  rm -rf "$dir"
+}
 if want probes; then
   say "probes: security probes inside sandboxes (tests/probes)"
   run_bats probes 300 tests/probes/*.bats
+  if [ "$(id -u)" = 0 ]; then
+    say "probes: on the native engine as an unprivileged user"
+    probes_rootless
+  fi
 fi
 shopt -u nullglob
 

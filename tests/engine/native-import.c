@@ -6,6 +6,7 @@
  * import must find everything there. */
 #include "engine.h"
 #include "store.h"
+#include "tarball.h"
 #include "util.h"
 
 #include <errno.h>
@@ -75,10 +76,85 @@ static void test_import_from_engine(void **state)
   assert_int_equal(system(cmd), 0);
 }
 
+/* ADR_ENGINE=native adr build: a Docker engine that answers builds, and
+ * the image is in the native store at once; a rebuild replaces the tag's
+ * image there.  With no engine to build: what to do instead. */
+static int build_one(struct adr_engine *n, const char *tag, const char *label, char **id, adr_err *err)
+{
+  cleanup_free char *df = xasprintf("FROM debian:bookworm-slim\nLABEL adr.test.build=%s\n", label);
+  struct adr_tar *t = adr_tar_new();
+  struct buf ctx;
+  buf_init(&ctx, 0);
+  if (adr_tar_add(t, "Dockerfile", df, strlen(df), 0644, err) < 0 || adr_tar_finish(t, &ctx, err) < 0) {
+    adr_tar_free(t);
+    return -1;
+  }
+  adr_tar_free(t);
+  struct adr_build_req req = { .tag = tag, .context_tar = ctx.data, .context_len = ctx.len, .dockerfile = "Dockerfile" };
+  int r = adr_engine_image_build(n, &req, NULL, NULL, id, err);
+  buf_free(&ctx);
+  return r;
+}
+
+static void test_build_through_docker(void **state)
+{
+  (void)state;
+  adr_err err = NULL;
+  char dir[] = "/tmp/adr-native-build.XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  struct adr_engine *n = NULL;
+  if (adr_engine_open_as(&n, "native", dir, &err) < 0)
+    fail_msg("native: %s", err->msg);
+  cleanup_free char *tag = xasprintf("adr-native-build-test/%d:1", (int)getpid());
+  cleanup_free char *id1 = NULL, *id2 = NULL;
+  if (build_one(n, tag, "one", &id1, &err) < 0)
+    fail_msg("build: %s", err->msg);
+  struct adr_image im = { 0 };
+  assert_int_equal(adr_engine_image_inspect(n, tag, &im, &err), 0);
+  cleanup_free char *first = xstrdup(im.id);
+  adr_image_free(&im);
+  if (build_one(n, tag, "two", &id2, &err) < 0)
+    fail_msg("rebuild: %s", err->msg);
+  assert_int_equal(adr_engine_image_inspect(n, tag, &im, &err), 0);
+  assert_string_not_equal(im.id, first); /* the tag's new image, not the old one */
+  adr_image_free(&im);
+  /* the Docker engine's, as it built them (the control: it has the tag) */
+  struct adr_engine *d = NULL;
+  cleanup_free char *ep = adr_engine_endpoint(&err);
+  assert_non_null(ep);
+  assert_int_equal(adr_engine_open_as(&d, "docker", ep, &err), 0);
+  assert_int_equal(adr_engine_image_inspect(d, tag, &im, &err), 0);
+  adr_image_free(&im);
+  cleanup_free char *rmi = xasprintf("docker rmi -f '%s' >/dev/null 2>&1", tag);
+  assert_int_equal(system(rmi), 0);
+  adr_engine_close(d);
+  adr_engine_close(n);
+
+  /* no engine answers: one message that says what to do */
+  char *old = getenv("DOCKER_HOST") ? xstrdup(getenv("DOCKER_HOST")) : NULL;
+  setenv("DOCKER_HOST", "unix:///nonexistent/adr-no-engine.sock", 1);
+  assert_int_equal(adr_engine_open_as(&n, "native", dir, &err), 0);
+  cleanup_free char *id3 = NULL;
+  assert_int_equal(build_one(n, tag, "three", &id3, &err), -1);
+  assert_int_equal(err->errnum, ENOTSUP);
+  assert_non_null(strstr(err->msg, "no Docker or Podman engine answers"));
+  assert_non_null(strstr(err->msg, "adr image import"));
+  adr_err_free(&err);
+  adr_engine_close(n);
+  if (old)
+    setenv("DOCKER_HOST", old, 1);
+  else
+    unsetenv("DOCKER_HOST");
+  free(old);
+  cleanup_free char *cmd = xasprintf("rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_import_from_engine),
+    cmocka_unit_test(test_build_through_docker),
   };
   return cmocka_run_group_tests_name("native image store, from the engine", tests, NULL, NULL);
 }

@@ -199,6 +199,9 @@ static int nat_version(struct adr_engine *e, char **version, char **api, adr_err
 
 /* ------------------------------------------------------------ images */
 
+static struct adr_engine *docker_engine(void);
+static int import_from(struct nat *n, struct adr_engine *d, const char *ref, adr_err *err);
+
 /* The image by tag or ID; one a Docker engine has (when one answers) is
  * imported first.  0, 1 when there is none, -1 error. */
 static int image_get(struct nat *n, const char *ref, struct adr_nimage *im, adr_err *err)
@@ -206,13 +209,9 @@ static int image_get(struct nat *n, const char *ref, struct adr_nimage *im, adr_
   int r = adr_nstore_image(&n->store, ref, im, err);
   if (r != 1)
     return r;
-  bool podman = false;
   adr_err ignored = NULL;
-  cleanup_free char *ep = adr_docker_endpoint(false, &podman, &ignored);
-  adr_err_free(&ignored);
-  struct adr_engine *d = NULL;
-  if (!ep || adr_engine_open_as(&d, "docker", ep, &ignored) < 0 || adr_engine_ping(d, &ignored) < 0 ||
-      adr_engine_image_inspect(d, ref, NULL, &ignored) != 0) {
+  struct adr_engine *d = docker_engine();
+  if (!d || adr_engine_image_inspect(d, ref, NULL, &ignored) != 0) {
     adr_err_free(&ignored);
     adr_engine_close(d);
     /* a reference that names its registry: from there */
@@ -232,21 +231,9 @@ static int image_get(struct nat *n, const char *ref, struct adr_nimage *im, adr_
     strv_free(&ids);
     return r;
   }
-  cleanup_free char *tmp = xasprintf("%s/cache/import-XXXXXX", n->root);
-  int fd = mkostemp(tmp, O_CLOEXEC);
-  if (fd < 0) {
-    adr_engine_close(d);
-    return adr_err_sys(err, errno, "import %s", ref);
-  }
-  unlink(tmp);
-  r = adr_engine_image_save(d, ref, fd, err);
+  r = import_from(n, d, ref, err);
   adr_engine_close(d);
-  if (r < 0 || lseek(fd, 0, SEEK_SET) != 0 || adr_nstore_import(&n->store, fd, NULL, err) < 0) {
-    close(fd);
-    return adr_err_prefix(err, "import %s from the Docker engine", ref);
-  }
-  close(fd);
-  return adr_nstore_image(&n->store, ref, im, err);
+  return r < 0 ? -1 : adr_nstore_image(&n->store, ref, im, err);
 }
 
 int adr_native_import(struct adr_engine *e, int fd, struct strv *tags, adr_err *err)
@@ -324,18 +311,56 @@ static int nat_image_list(struct adr_engine *e, const char *reference, struct ad
   return 0;
 }
 
+/* A Docker or Podman engine that answers at the default places, or NULL */
+static struct adr_engine *docker_engine(void)
+{
+  bool podman = false;
+  adr_err ignored = NULL;
+  cleanup_free char *ep = adr_docker_endpoint(false, &podman, &ignored);
+  struct adr_engine *d = NULL;
+  if (!ep || adr_engine_open_as(&d, "docker", ep, &ignored) < 0 || adr_engine_ping(d, &ignored) < 0) {
+    adr_engine_close(d);
+    d = NULL;
+  }
+  adr_err_free(&ignored);
+  return d;
+}
+
+/* ref from Docker engine d into the store (an image of that tag there is
+ * replaced) */
+static int import_from(struct nat *n, struct adr_engine *d, const char *ref, adr_err *err)
+{
+  cleanup_free char *tmp = xasprintf("%s/cache/import-XXXXXX", n->root);
+  int fd = mkostemp(tmp, O_CLOEXEC);
+  if (fd < 0)
+    return adr_err_sys(err, errno, "import %s", ref);
+  unlink(tmp);
+  int r = adr_engine_image_save(d, ref, fd, err);
+  if (r < 0 || lseek(fd, 0, SEEK_SET) != 0 || adr_nstore_import(&n->store, fd, NULL, err) < 0) {
+    close(fd);
+    return adr_err_prefix(err, "import %s from the Docker engine", ref);
+  }
+  close(fd);
+  return 0;
+}
+
+/* The native engine builds nothing itself: a Docker or Podman engine that
+ * answers builds, and the image comes into the store at once (a rebuilt
+ * tag replaces the one there).  Without one: what to do instead. */
 static int nat_image_build(struct adr_engine *e, const struct adr_build_req *req, adr_build_cb cb, void *ud,
                            char **image_id, adr_err *err)
 {
-  (void)e;
-  (void)cb;
-  (void)ud;
-  (void)image_id;
-  (void)req;
-  return adr_err_set(err, ENOTSUP,
-                     "the native engine builds no image: build it with a Docker or Podman engine "
-                     "(ADR_ENGINE=docker adr build), which the native engine then imports from, or import "
-                     "a `docker save` archive (adr image import)");
+  struct adr_engine *d = docker_engine();
+  if (!d)
+    return adr_err_set(err, ENOTSUP,
+                       "the native engine builds no image, and no Docker or Podman engine answers to build it: "
+                       "build it where one does (adr build), then docker save it there and adr image import it "
+                       "here, or push it to a registry and adr image pull it");
+  int r = adr_engine_image_build(d, req, cb, ud, image_id, err);
+  if (r == 0)
+    r = import_from(NAT(e), d, req->tag, err);
+  adr_engine_close(d);
+  return r;
 }
 
 /* ------------------------------------------------------------ create */
