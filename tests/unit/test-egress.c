@@ -24,7 +24,9 @@ static struct {
   int up_calls, down_calls;
   enum adr_egress_mode mode;
   char *sandbox, *gw_name, *gw_user, *gw_hostname, *ready_file, *pool, *down_sandbox;
-  struct strv cmd, caps, sysctls, gw_labels, subnets, addrs, net_labels;
+  struct strv cmd, caps, sysctls, gw_labels, subnets, addrs, net_labels, listen;
+  char *listen_arg;
+  bool join; /* answer allowlist as the native engine does: a namespace joined, 127.0.0.1 */
   enum adr_restart restart;
   bool host_alias, init;
   int64_t memory, pids;
@@ -40,8 +42,9 @@ static void fake_reset(void)
   free(fake.ready_file);
   free(fake.pool);
   free(fake.down_sandbox);
-  struct strv *v[] = { &fake.cmd,     &fake.caps,  &fake.sysctls,   &fake.gw_labels,
-                       &fake.subnets, &fake.addrs, &fake.net_labels };
+  free(fake.listen_arg);
+  struct strv *v[] = { &fake.cmd,     &fake.caps,  &fake.sysctls,    &fake.gw_labels,
+                       &fake.subnets, &fake.addrs, &fake.net_labels, &fake.listen };
   for (size_t i = 0; i < ARRAY_SIZE(v); i++)
     strv_free(v[i]);
   memset(&fake, 0, sizeof(fake));
@@ -73,6 +76,8 @@ static int fake_up(struct adr_engine *e, struct adr_egress_plan *p, struct adr_e
   copy_strv(&fake.subnets, p->subnets);
   copy_strv(&fake.addrs, p->addrs);
   copy_strv(&fake.net_labels, p->net_labels);
+  copy_strv(&fake.listen, p->listen);
+  fake.listen_arg = dup_or_null(p->listen_arg);
   fake.restart = p->gateway.restart;
   fake.host_alias = p->gateway.host_alias;
   fake.init = p->gateway.init;
@@ -81,7 +86,11 @@ static int fake_up(struct adr_engine *e, struct adr_egress_plan *p, struct adr_e
   if (fake.fail)
     return adr_err_set(err, fake.fail, "fake engine refuses");
   memset(res, 0, sizeof(*res));
-  if (p->mode == ADR_EGRESS_ALLOWLIST) {
+  if (p->mode == ADR_EGRESS_ALLOWLIST && fake.join) {
+    res->net.kind = ADR_SPEC_NET_JOIN;
+    res->net.name = xstrdup(p->gateway.name);
+    res->addr = xstrdup("127.0.0.1");
+  } else if (p->mode == ADR_EGRESS_ALLOWLIST) {
     res->net.kind = ADR_SPEC_NET_ATTACH;
     res->net.name = xasprintf("%s" ADR_EGRESS_NET_SUFFIX, p->sandbox);
     res->addr = xstrdup(p->addrs->v[1]); /* as if the first subnet were taken */
@@ -285,6 +294,39 @@ static void test_open_plan(void **state)
   assert_int_equal(adr_spec_check(&f->spec, &err), 0);
 }
 
+/* The plan's listeners, and an engine that answers with a namespace the
+ * sandbox joins (native): no resolver or hostname of the sandbox's own
+ * (they come with the namespace), everything at 127.0.0.1 */
+static void test_allowlist_joined(void **state)
+{
+  struct fixture *f = *state;
+  fake.join = true;
+  adr_err err = NULL;
+  if (adr_egress_up(&f->engine, &f->req, &f->spec, &err) < 0)
+    fail_msg("%s", err->msg);
+  cleanup_free char *proxy_l = xasprintf("tcp:%d", GW_PROXY_PORT), *dns_u = xasprintf("udp:%d", GW_DNS_PORT),
+                    *dns_t = xasprintf("tcp:%d", GW_DNS_PORT);
+  assert_true(has(&fake.listen, proxy_l));
+  assert_true(has(&fake.listen, "tcp:8443")); /* the policy's port */
+  assert_true(has(&fake.listen, dns_u));
+  assert_true(has(&fake.listen, dns_t));
+  for (size_t i = 0; i < fake.listen.n; i++) /* each once */
+    for (size_t k = 0; k < i; k++)
+      assert_string_not_equal(fake.listen.v[i], fake.listen.v[k]);
+  assert_string_equal(fake.listen_arg, GW_OPT_LISTEN_FD);
+  assert_int_equal(f->spec.net.kind, ADR_SPEC_NET_JOIN);
+  assert_string_equal(f->spec.net.name, "adr-x-1-gw");
+  assert_int_equal(f->spec.dns.n, 0);
+  assert_null(f->spec.hostname);
+  cleanup_free char *proxy = xasprintf("http://127.0.0.1:%d", GW_PROXY_PORT);
+  assert_string_equal(env_get(&f->spec, "HTTPS_PROXY"), proxy);
+  assert_string_equal(adr_labels_get(&f->spec.labels, ADR_LABEL_NETMODE), "allowlist");
+  cleanup_free char *relay = adr_egress_relay_url(&f->spec);
+  cleanup_free char *want_relay = xasprintf("http://127.0.0.1:%d", GW_RELAY_PORT);
+  assert_string_equal(relay, want_relay);
+  assert_int_equal(adr_spec_check(&f->spec, &err), 0);
+}
+
 static void test_none_needs_no_engine(void **state)
 {
   struct fixture *f = *state;
@@ -329,6 +371,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_allowlist_plan, setup, teardown),
     cmocka_unit_test_setup_teardown(test_open_plan, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_allowlist_joined, setup, teardown),
     cmocka_unit_test_setup_teardown(test_none_needs_no_engine, setup, teardown),
     cmocka_unit_test_setup_teardown(test_failures, setup, teardown),
   };
