@@ -444,15 +444,16 @@ probes_rootless() {
   printf '%s\n' '{ "name": "probe", "description": "a shell on a real agent image", "npm": { "package": "none",' \
     '"version": "0" }, "binary": "bash", "args": { "interactive": [], "headless": ["-c", "{prompt}"] } }' \
     >"$dir/home/.config/adr/agents/probe.json"
-  docker tag coding-agent/claude:latest "$img" && docker save "$img" >"$dir/image.tar" && docker rmi "$img" >/dev/null
-  chmod 644 "$dir/image.tar"
   chown -R "$user" "$dir/home" "$dir/ws"
   as_user() { (cd "$dir/ws" && runuser -u "$user" -- env HOME="$dir/home" XDG_CONFIG_HOME="$dir/home/.config" \
     XDG_STATE_HOME="$dir/home/.local/state" ADR_NATIVE_ROOT="$dir/home/native" ADR_EGRESS_POOL=0 "$@"); }
-  if ! as_user "$dir/bin/adr" image import "$dir/image.tar" >/dev/null; then
+  # streamed: the user reads no file of root's, and no copy is written
+  docker tag coding-agent/claude:latest "$img"
+  if ! docker save "$img" | as_user "$dir/bin/adr" image import - >/dev/null; then
+    docker rmi "$img" >/dev/null
     echo "  adr image import failed as $user"; count probes-rootless 0 1 0; rm -rf "$dir"; return
   fi
-  rm -f "$dir/image.tar"
+  docker rmi "$img" >/dev/null
   for id in "${ids[@]}"; do
     # fd 7 open in adr (FD-01: it must not reach the sandbox)
     out=$(as_user "$dir/bin/adr" run probe -m "$dir/suid:/opt/adr-probe:ro" --prompt "/workspace/probe --only $id --writable /workspace /tmp /home/agent --nosuid /tmp /home/agent --pids-max 512 \
@@ -463,6 +464,13 @@ probes_rootless() {
       fail=$((fail + 1)); echo "  not ok $id (rootless, native):"; printf '%s\n' "$out" | tail -5 | sed 's/^/    /'
     fi
   done
+  # the negative control: without adr's limits, RES-01's fork bomb gets through
+  out=$(as_user "$dir/bin/adr" run probe --unsafe no-limits --prompt "/workspace/probe --only RES-01 --pids-max 512" 2>&1)
+  if [ "$(printf '%s\n' "$out" | grep -c "^FAIL RES-01 ")" -eq 1 ]; then
+    ok=$((ok + 1)); echo "  ok RES-01 turns red with --unsafe no-limits (rootless, native)"
+  else
+    fail=$((fail + 1)); echo "  not ok RES-01 with --unsafe no-limits (rootless, native):"; printf '%s\n' "$out" | tail -5 | sed 's/^/    /'
+  fi
   # nothing left: no sandbox in the store, no supervisor or network holder of the user's
   # (zombies aside: this machine's pid 1 may not reap them)
   live() { ps -u "$user" -o stat= 2>/dev/null | grep -vc '^Z'; }
