@@ -2,6 +2,10 @@
 # Needs $work (a scratch directory) and the repository as the current
 # directory.  shellcheck shell=bash
 
+# the agent "sh" whose headless prompt is a no-op (true)
+BENCH_NOOP_AGENT='{ "name": "sh", "npm": { "package": "none", "version": "0" }, "binary": "true",
+  "args": { "interactive": [], "headless": ["{prompt}"] } }'
+
 # bench_init PREFIX AGENT_JSON: a private HOME under $work whose adr config
 # names PREFIX as the image prefix and defines the agent "sh" (AGENT_JSON),
 # the small test image PREFIX/sh:latest, $work/ws, and HARDENED: the
@@ -25,6 +29,15 @@ bench_init() {
     --tmpfs /run/adr:rw,nosuid,nodev,exec,size=1m,mode=1777
     --memory 4g --memory-swap 4g --cpus 2 --pids-limit 1024 --user "$uid:$gid"
     --add-host host.docker.internal:host-gateway -e HOME=/home/agent -w /workspace)
+}
+
+# bench_raw PREFIX [docker run flags...]: the raw, hardened run of the test
+# image (no-op), the workspace mounted as adr mounts it
+bench_raw() {
+  local prefix=$1
+  shift
+  "$DOCKER" run --rm "${HARDENED[@]}" "$@" --mount "type=bind,src=$work/ws,dst=/workspace" \
+    "$prefix/sh:latest" /usr/local/bin/adr-entry true x
 }
 
 now() { date +%s%N; }

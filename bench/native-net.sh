@@ -18,16 +18,12 @@ work=$(mktemp -d)
 trap '"$ADR" prune >/dev/null 2>&1 || true; rm -rf "$work"; "$DOCKER" rmi benchnat/sh:latest >/dev/null 2>&1 || true' EXIT
 
 . bench/lib.sh
-bench_init benchnat '{ "name": "sh", "npm": { "package": "none", "version": "0" }, "binary": "true",
-  "args": { "interactive": [], "headless": ["{prompt}"] } }'
+bench_init benchnat "$BENCH_NOOP_AGENT"
 export ADR_NATIVE_ROOT=$work/native
 OPEN=1
 command -v slirp4netns >/dev/null && [ -r /dev/net/tun ] || OPEN=0
 
-raw() { # extra docker run flags...
-  "$DOCKER" run --rm "${HARDENED[@]}" "$@" --mount "type=bind,src=$work/ws,dst=/workspace" \
-    benchnat/sh:latest /usr/local/bin/adr-entry true x
-}
+raw() { bench_raw benchnat "$@"; } # extra docker run flags...
 # adr with ENGINE (native, docker), then adr run options
 viaadr() { local eng=$1; shift; (cd "$work/ws" && ADR_ENGINE=$eng "$ADR" run sh "$@" --prompt x); }
 measure() { # name command... : appends "WALL_US CPU_US SETTLED_US" to $work/name

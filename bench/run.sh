@@ -13,12 +13,8 @@ work=$(mktemp -d)
 trap '"$ADR" prune >/dev/null 2>&1 || true; rm -rf "$work"; "$DOCKER" rmi benchadr/sh:latest >/dev/null 2>&1 || true' EXIT
 
 . bench/lib.sh
-bench_init benchadr '{ "name": "sh", "npm": { "package": "none", "version": "0" }, "binary": "true",
-  "args": { "interactive": [], "headless": ["{prompt}"] } }'
-raw() { # extra docker run flags... (the warm-up)
-  "$DOCKER" run --rm "${HARDENED[@]}" "$@" --mount "type=bind,src=$work/ws,dst=/workspace" \
-    benchadr/sh:latest /usr/local/bin/adr-entry true x
-}
+bench_init benchadr "$BENCH_NOOP_AGENT"
+raw() { bench_raw benchadr "$@"; } # extra docker run flags...
 viaadr() { (cd "$work/ws" && "$ADR" run sh "$@" --prompt x); }
 
 # Pairs, alternating in one loop: the like-for-like one (no network on

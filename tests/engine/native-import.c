@@ -90,7 +90,9 @@ static int build_one(struct adr_engine *n, const char *tag, const char *label, c
     return -1;
   }
   adr_tar_free(t);
-  struct adr_build_req req = { .tag = tag, .context_tar = ctx.data, .context_len = ctx.len, .dockerfile = "Dockerfile" };
+  struct adr_build_req req = {
+    .tag = tag, .context_tar = ctx.data, .context_len = ctx.len, .dockerfile = "Dockerfile"
+  };
   int r = adr_engine_image_build(n, &req, NULL, NULL, id, err);
   buf_free(&ctx);
   return r;
