@@ -83,7 +83,8 @@ install_deps() {
   command -v apt-get >/dev/null || die "--deps needs apt-get (Debian/Ubuntu); install a C compiler, meson, ninja, pkg-config, libcurl, jansson and Docker yourself"
   need_root "--deps"
   local pkgs=(meson ninja-build pkg-config gcc libc6-dev libcurl4-openssl-dev libjansson-dev libc-ares-dev libssl-dev
-              libsqlite3-dev libpq-dev libmicrohttpd-dev libarchive-dev libyaml-dev python3 scdoc curl ca-certificates debootstrap docker.io
+              libsqlite3-dev libpq-dev libmicrohttpd-dev libarchive-dev libyaml-dev libseccomp-dev libcap-dev python3 scdoc curl
+              ca-certificates debootstrap docker.io
               slirp4netns) # slirp4netns: the native engine's open network
   local missing=() p
   for p in "${pkgs[@]}"; do
@@ -137,11 +138,15 @@ check_build_deps() {
     pkg-config --exists libcurl || missing+=(libcurl4-openssl-dev)
     pkg-config --exists jansson || missing+=(libjansson-dev)
     pkg-config --exists libcares || missing+=(libc-ares-dev)
+    pkg-config --exists libcrypto || missing+=(libssl-dev)
+    pkg-config --exists openssl || missing+=(libssl-dev)
     pkg-config --exists sqlite3 || missing+=(libsqlite3-dev)
     pkg-config --exists libpq || missing+=(libpq-dev)
     pkg-config --exists libmicrohttpd || missing+=(libmicrohttpd-dev)
     pkg-config --exists libarchive || missing+=(libarchive-dev)
     pkg-config --exists yaml-0.1 || missing+=(libyaml-dev)
+    pkg-config --exists libseccomp || missing+=(libseccomp-dev)
+    pkg-config --exists libcap || missing+=(libcap-dev)
   fi
   [ ${#missing[@]} -eq 0 ] ||
     die "missing build dependencies: ${missing[*]} (run ./install.sh --deps, or apt-get install ${missing[*]})"

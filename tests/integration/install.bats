@@ -340,3 +340,29 @@ manifest_files() {
   printf '{"apiKey": "sk-ant-api03-%s"}\n' "$(printf 'x%.0s' $(seq 40))" >"$BATS_TEST_TMPDIR/planted.json"
   grep -Eq "$keys" "$BATS_TEST_TMPDIR/planted.json"
 }
+
+# every library meson.build needs (but threads, the C library's) is
+# checked by install.sh (DIR/install.sh), and --deps installs its package
+deps_covered() { # DIR
+  local dep pkg n=0
+  for dep in $(grep -oE "dependency\('[a-z0-9.-]+'" "$REPO_ROOT/meson.build" | sed "s/dependency('//; s/'//" | sort -u); do
+    [ "$dep" = threads ] && continue
+    n=$((n + 1))
+    pkg=$(grep -oE "pkg-config --exists $dep \|\| missing\+=\(([a-z0-9.-]+)\)" "$1/install.sh" |
+      sed -E 's/.*missing\+=\(([a-z0-9.-]+)\)/\1/')
+    [ -n "$pkg" ] || { echo "install.sh does not check $dep"; return 1; }
+    sed -n '/local pkgs=(/,/)/p' "$1/install.sh" | grep -qw -- "$pkg" ||
+      { echo "install.sh --deps does not install $pkg (for $dep)"; return 1; }
+  done
+  [ "$n" -ge 10 ] # meson.build's dependencies were found
+}
+
+@test "install.sh checks every library meson.build needs, and --deps installs its package" {
+  deps_covered "$REPO_ROOT"
+  # the control: without one check, the test says which
+  mkdir -p "$BATS_TEST_TMPDIR/r"
+  grep -v 'pkg-config --exists libseccomp ' "$REPO_ROOT/install.sh" >"$BATS_TEST_TMPDIR/r/install.sh"
+  run deps_covered "$BATS_TEST_TMPDIR/r"
+  [ "$status" -ne 0 ]
+  [ "$output" = "install.sh does not check libseccomp" ]
+}

@@ -18,7 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <linux/capability.h>
+#include <sys/capability.h>
 #include <net/if.h>
 #include <sched.h>
 #include <linux/filter.h>
@@ -600,20 +600,22 @@ static void drop(const struct prog *x, const struct sock_fprog *sc)
   bool early = sc && x->no_nnp;
   if (early && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, sc) < 0)
     die("load the seccomp policy");
+  /* libcap: the bounding set emptied (every capability this kernel has,
+   * past what the build's headers name), the ambient set cleared */
   if (!x->keep_caps)
-    for (int c = 0; c <= CAP_LAST_CAP; c++)
-      if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-        die("drop capability %d from the bounding set", c);
-  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    for (cap_value_t c = 0; c < (cap_value_t)cap_max_bits(); c++)
+      if (cap_drop_bound(c) < 0 && errno != EINVAL)
+        die("drop capability %d from the bounding set", (int)c);
+  cap_reset_ambient();
   if (setgroups(0, NULL) < 0 && errno != EPERM)
     die("setgroups");
   if (setresgid(x->gid, x->gid, x->gid) < 0 || setresuid(x->uid, x->uid, x->uid) < 0)
     die("become %u:%u", (unsigned)x->uid, (unsigned)x->gid);
   if (!x->keep_caps) {
-    struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-    struct __user_cap_data_struct d[2] = { 0 };
-    if (syscall(SYS_capset, &h, d) < 0)
+    cap_t none = cap_init(); /* every set empty */
+    if (!none || cap_set_proc(none) < 0)
       die("clear capabilities");
+    cap_free(none);
   }
   if (!x->no_nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     die("no-new-privileges");
