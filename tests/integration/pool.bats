@@ -237,7 +237,7 @@ MYIP='awk '"'"'/32 host/ && f != "127.0.0.1" { print f } { f = $2 }'"'"' /proc/n
 
 @test "adr warm, ADR_EGRESS_POOL, adr prune" {
   ADR_EGRESS_POOL=3 run adr warm
-  [ "$status" -eq 0 ]
+  [ "$status" -eq 0 ] || { echo "adr warm: $output"; false; }
   [ "$output" = "egress pool: 3 of 3 ready" ]
   [ "$(free_units | wc -l)" -eq 3 ]
   # fewer wanted: the next fill removes the rest
