@@ -88,13 +88,20 @@ static int parse_listen(const char *s, int *type, uint16_t *port)
 }
 
 /* the holder's message to its caller: a reason, then it exits */
-static __attribute__((noreturn)) void holder_fail(int sock, const char *what)
+static __attribute__((noreturn)) void holder_say(int sock, const char *why)
 {
   char msg[256];
-  int n = snprintf(msg, sizeof(msg), "network holder: %s: %s", what, strerror(errno));
+  int n = snprintf(msg, sizeof(msg), "network holder: %s", why);
   if (n > 0 && send(sock, msg, (size_t)n, MSG_NOSIGNAL) < 0)
     _exit(1);
   _exit(1);
+}
+
+static __attribute__((noreturn)) void holder_fail(int sock, const char *what)
+{
+  char why[200];
+  snprintf(why, sizeof(why), "%s: %s", what, strerror(errno));
+  holder_say(sock, why);
 }
 
 static __attribute__((noreturn)) void holder(int sock, const struct adr_native_holder_req *rq, pid_t parent)
@@ -115,13 +122,8 @@ static __attribute__((noreturn)) void holder(int sock, const struct adr_native_h
   for (size_t i = 0; rq->blackholes && i < rq->blackholes->n; i++) {
     adr_err e = NULL;
     bool skipped;
-    if (adr_blackhole("blackhole", rq->blackholes->v[i], &skipped, &e) < 0) {
-      char msg[256];
-      int n = snprintf(msg, sizeof(msg), "network holder: %s", e->msg);
-      if (n > 0 && send(sock, msg, (size_t)n, MSG_NOSIGNAL) < 0)
-        _exit(1);
-      _exit(1);
-    }
+    if (adr_blackhole("blackhole", rq->blackholes->v[i], &skipped, &e) < 0)
+      holder_say(sock, e->msg);
   }
   const struct strv *want = rq->listen;
   int fds[HOLDER_MAX_FDS];

@@ -88,6 +88,17 @@ int nat_box_state(const char *dir, const char **state, pid_t *init, int *code)
   return 0;
 }
 
+/* A "PID STARTTIME" record the supervisor wrote (init, holder): true
+ * with both when it is there and whole */
+static bool pid_record(const char *dir, const char *name, pid_t *pid, unsigned long long *start)
+{
+  cleanup_free char *rec = read_small(dir, name);
+  const char *sp = rec ? strchr(rec, ' ') : NULL;
+  *pid = rec ? (pid_t)strtol(rec, NULL, 10) : 0;
+  *start = sp ? strtoull(sp + 1, NULL, 10) : 0;
+  return *pid > 0 && *start;
+}
+
 /* ref (a name or an ID) -> ID: 0, 1 when there is none */
 static int resolve(const struct nat *n, const char *ref, char **id)
 {
@@ -664,9 +675,8 @@ static int box_network(struct nat *n, json_t *cfg, struct built *x, adr_err *err
   cleanup_free char *gdir = nat_box_dir(n, gid);
   const char *state;
   nat_box_state(gdir, &state, NULL, NULL);
-  cleanup_free char *rec = read_small(gdir, "holder");
-  char *sp = rec ? strchr(rec, ' ') : NULL;
-  if (!streq(state, "running") || !sp)
+  bool held = pid_record(gdir, "holder", &x->b.join_pid, &x->b.join_start);
+  if (!streq(state, "running") || !held)
     return adr_err_set(err, ESRCH, "the network of '%s' it joins: that sandbox is not running", join);
   /* the resolver of that namespace (its gateway's, or slirp4netns's) */
   json_t *gcfg = load_cfg(gdir);
@@ -676,10 +686,6 @@ static int box_network(struct nat *n, json_t *cfg, struct built *x, adr_err *err
     x->b.resolv = x->resolv;
   }
   json_decref(gcfg);
-  x->b.join_pid = (pid_t)strtol(rec, NULL, 10);
-  x->b.join_start = strtoull(sp + 1, NULL, 10);
-  if (x->b.join_pid <= 0 || !x->b.join_start)
-    return adr_err_set(err, EIO, "the network of '%s' it joins: its holder's record is unreadable", join);
   return 0;
 }
 
@@ -766,9 +772,10 @@ static int nat_container_kill(struct adr_engine *e, const char *ref, int sig, ad
     return -1;
   /* a pidfd, then the start time the supervisor recorded: the process
    * the pidfd holds is its pid 1, not one that took the pid since */
-  cleanup_free char *rec = read_small(dir, "init");
-  const char *sp = rec ? strchr(rec, ' ') : NULL;
-  unsigned long long born = sp ? strtoull(sp + 1, NULL, 10) : 0;
+  pid_t recorded;
+  unsigned long long born;
+  if (!pid_record(dir, "init", &recorded, &born) || recorded != init)
+    born = 0;
   int pfd = (int)syscall(SYS_pidfd_open, init, 0);
   if (pfd < 0 || !born || adr_proc_start_time(init) != born) {
     if (pfd >= 0)

@@ -408,6 +408,16 @@ static int make_stdio(struct sup *s, bool interactive, int stdio[3], int *close_
   return 0;
 }
 
+/* DIR/NAME: "PID STARTTIME", so that a reader can tell pid's process
+ * from one that took the pid since */
+static int write_pid_record(int dirfd, const char *name, pid_t pid)
+{
+  char path[64];
+  nat_sock_path(path, sizeof(path), dirfd, name);
+  cleanup_free char *rec = xasprintf("%d %llu\n", (int)pid, adr_proc_start_time(pid));
+  return write_file_atomic(path, rec, strlen(rec), 0600);
+}
+
 /* the supervisor's set-up; a failure goes to report, as text */
 static __attribute__((noreturn)) void supervise(const char *dir, const struct adr_native_box *b,
                                                 const struct nat_net *nl, bool interactive, bool detachable, int report)
@@ -470,9 +480,7 @@ static __attribute__((noreturn)) void supervise(const char *dir, const struct ad
     box.argv = &argv;
     box.pass_fds = h.fds;
     box.n_pass_fds = h.n;
-    cleanup_free char *rec = xasprintf("%d %llu\n", (int)h.pid, adr_proc_start_time(h.pid));
-    nat_sock_path(path, sizeof(path), s.dirfd, "holder");
-    if (write_file_atomic(path, rec, strlen(rec), 0600) < 0) {
+    if (write_pid_record(s.dirfd, "holder", h.pid) < 0) {
       what = "its network holder's record";
       goto fail;
     }
@@ -491,9 +499,7 @@ static __attribute__((noreturn)) void supervise(const char *dir, const struct ad
   cleanup_free char *me = xasprintf("%d\n", (int)getpid());
   nat_sock_path(path, sizeof(path), s.dirfd, "supervisor");
   write_file_atomic(path, me, strlen(me), 0600);
-  cleanup_free char *pid = xasprintf("%d %llu\n", (int)s.proc.init, adr_proc_start_time(s.proc.init));
-  nat_sock_path(path, sizeof(path), s.dirfd, "init");
-  write_file_atomic(path, pid, strlen(pid), 0600);
+  write_pid_record(s.dirfd, "init", s.proc.init);
   struct buf cg;
   buf_init(&cg, 0);
   for (size_t i = 0; i < s.proc.cg.dirs.n; i++)
