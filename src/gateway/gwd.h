@@ -112,6 +112,7 @@ struct conn {
   bool c_eof, u_eof, u_shut, c_shut;
   uint64_t bytes_up, bytes_down;
   bool ares_pending, logged, dead;
+  struct conn *lnext; /* waiting on the same name's lookup (upstream.c) */
 };
 
 struct ares_watch {

@@ -153,27 +153,47 @@ void gwd_connect_failed(struct conn *c, int e)
 
 /* ---------------------------------------------------------------- resolve */
 
+/* One question in flight per name: connections to a name already being
+ * resolved wait for that answer (a build opening a hundred connections to
+ * one registry asks once, and a slow resolver is not flooded). */
+struct lookup {
+  struct lookup *next;
+  struct conn *waiters; /* through conn.lnext */
+  char name[GW_NAME_MAX + 1];
+};
+
+static struct lookup *lookups;
+
+/* c's answer: the addresses the policy lets through for its port, tried
+ * in order; none is a denial */
+static void resolved_one(struct conn *c, const struct gw_addr *v, size_t n)
+{
+  struct gw_addr mine[64];
+  memcpy(mine, v, n * sizeof(v[0]));
+  const char *reason = NULL;
+  size_t k = gw_filter_addrs(&gwd.policy, (uint16_t)c->port, mine, n, MAX_ADDRS, &reason);
+  if (k == 0) {
+    gwd_deny(c, reason, c->mode == M_TLS ? 0 : 403);
+    return;
+  }
+  memcpy(c->addrs, mine, k * sizeof(mine[0]));
+  c->naddr = k;
+  c->ai = 0;
+  connect_next(c);
+}
+
 static void on_resolved(void *arg, int status, int timeouts, struct ares_addrinfo *res)
 {
   (void)timeouts;
-  struct conn *c = arg;
-  c->ares_pending = false;
+  struct lookup *l = arg, **pp;
+  for (pp = &lookups; *pp != l; pp = &(*pp)->next)
+    ;
+  *pp = l->next;
   gwd.ares_queries--;
-  if (c->dead) {
-    if (res)
-      ares_freeaddrinfo(res);
-    return;
-  }
-  if (status != ARES_SUCCESS) {
-    if (res)
-      ares_freeaddrinfo(res);
-    gwd_set_error(c, "resolve: %s", ares_strerror(status));
-    gwd_fail(c);
-    return;
-  }
   struct gw_addr v[64];
   size_t n = 0;
-  for (struct ares_addrinfo_node *a = res->nodes; a && n < ARRAY_SIZE(v); a = a->ai_next) {
+  for (struct ares_addrinfo_node *a = res && status == ARES_SUCCESS ? res->nodes : NULL; a && n < ARRAY_SIZE(v);
+       a = a->ai_next) {
     memset(&v[n], 0, sizeof(v[n]));
     if (a->ai_family == AF_INET && a->ai_addr) {
       v[n].family = AF_INET;
@@ -185,17 +205,24 @@ static void on_resolved(void *arg, int status, int timeouts, struct ares_addrinf
       n++;
     }
   }
-  ares_freeaddrinfo(res);
-  const char *reason = NULL;
-  size_t k = gw_filter_addrs(&gwd.policy, (uint16_t)c->port, v, n, MAX_ADDRS, &reason);
-  if (k == 0) {
-    gwd_deny(c, reason, c->mode == M_TLS ? 0 : 403);
-    return;
+  if (res)
+    ares_freeaddrinfo(res);
+  struct conn *c = l->waiters;
+  free(l);
+  while (c) {
+    struct conn *next = c->lnext;
+    c->lnext = NULL;
+    c->ares_pending = false;
+    if (c->dead) {
+      /* nothing */
+    } else if (status != ARES_SUCCESS) {
+      gwd_set_error(c, "resolve: %s", ares_strerror(status));
+      gwd_fail(c);
+    } else {
+      resolved_one(c, v, n);
+    }
+    c = next;
   }
-  memcpy(c->addrs, v, k * sizeof(v[0]));
-  c->naddr = k;
-  c->ai = 0;
-  connect_next(c);
 }
 
 void gwd_upstream(struct conn *c, const struct gw_decision *d)
@@ -210,9 +237,21 @@ void gwd_upstream(struct conn *c, const struct gw_decision *d)
   memcpy(c->name, d->name, sizeof(c->name));
   c->st = S_RESOLVE;
   c->ares_pending = true;
+  struct lookup *l;
+  for (l = lookups; l; l = l->next)
+    if (strcmp(l->name, c->name) == 0) {
+      c->lnext = l->waiters;
+      l->waiters = c;
+      return;
+    }
+  l = xcalloc(1, sizeof(*l));
+  memcpy(l->name, c->name, sizeof(l->name));
+  l->waiters = c;
+  l->next = lookups;
+  lookups = l;
   gwd.ares_queries++;
   struct ares_addrinfo_hints hints = { .ai_family = AF_UNSPEC, .ai_flags = ARES_AI_NOSORT };
-  ares_getaddrinfo(gwd.ch, c->name, NULL, &hints, on_resolved, c); /* may call back at once (hosts file) */
+  ares_getaddrinfo(gwd.ch, l->name, NULL, &hints, on_resolved, l); /* may call back at once (hosts file) */
 }
 
 /* ---------------------------------------------------------------- c-ares in the loop */

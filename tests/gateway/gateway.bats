@@ -480,6 +480,8 @@ PY
   local pid; pid=$(cat "$T/main.ready")
   run python3 "$CLIENT" hold "$PP" "echo.example.test:$EP" 1000 "$pid"
   echo "$output"
+  # on failure, the gateway's own account of the tunnels it failed
+  if [ "$status" -ne 0 ]; then grep -v '"error":null' "$T/main.log" | grep '"error"' | tail -3; fi
   [ "$status" -eq 0 ]
   [ "${lines[1]}" = "ok" ]
   local rss; rss=$(echo "${lines[0]}" | awk '{print $2}')
@@ -489,6 +491,34 @@ PY
   local limit=65536
   if ldd "$GW" 2>/dev/null | grep -q libasan; then limit=524288; fi
   [ "$rss" -lt "$limit" ]
+}
+
+@test "one question per name in flight: 20 CONNECTs at once to a slow resolver's name ask it once" {
+  local sp
+  sp=$(start_bg "$T/slowdns.out" python3 "$HERE/../mock/dns.py" --port 0 --log "$T/slowdns.log" \
+    --delay-ms 1500 --map echo.example.test=127.0.0.2)
+  own_gw coalesce "allow echo.example.test $EP echo
+allow gone.example.test $EP gone
+allow 127.0.0.2 $EP upstreams" --resolver "127.0.0.1:$sp"
+  run python3 "$CLIENT" hold "$OWN_PP" "echo.example.test:$EP" 20 "$OWN_PID"
+  echo "$output"
+  cat "$T/slowdns.log"
+  [ "$status" -eq 0 ]
+  [ "${lines[1]}" = "ok" ]
+  # every one of the 20 waited on the same answer: one A, one AAAA
+  [ "$(grep -c '^echo.example.test A$' "$T/slowdns.log")" -eq 1 ]
+  [ "$(grep -c '^echo.example.test AAAA$' "$T/slowdns.log")" -eq 1 ]
+  # a failed lookup fails every waiter, each logged with the resolver's answer
+  run python3 "$CLIENT" hold "$OWN_PP" "gone.example.test:$EP" 3 "$OWN_PID"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"502 Bad Gateway"* ]]
+  for _ in $(seq 100); do
+    [ "$(grep -c '"error":"resolve: ' "$T/coalesce.log")" -ge 3 ] && break
+    sleep 0.05
+  done
+  [ "$(grep -c '"host":"gone.example.test".*"error":"resolve: Domain name not found"' "$T/coalesce.log")" -eq 3 ]
+  [ "$(grep -c '^gone.example.test A$' "$T/slowdns.log")" -eq 1 ]
+  kill "$OWN_PID"
 }
 
 @test "--hold: unreachable routes for IPv4 and IPv6 blackholes, capabilities dropped" {

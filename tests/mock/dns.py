@@ -2,13 +2,16 @@
 """A small DNS responder for tests: "a resolver you run".
 
     python3 tests/mock/dns.py --port 0 --map name=ip[,ip...] ... --log FILE [--bind ADDR]
+                              [--delay-ms MS]
 
 Answers A (IPv4 values) and AAAA (IPv6 values) for the mapped names
 (case-insensitive, trailing dot ignored), NOERROR with no answers for a
 mapped name's other types, NXDOMAIN for everything else.  UDP and TCP on
 the same port.  Every query it receives is appended to the log file as one
 line "NAME QTYPE" (NAME lowercased, without the trailing dot), flushed at
-once.  Prints "listening PORT" on stdout when ready; exits on SIGTERM.
+once.  --delay-ms: every UDP answer leaves MS milliseconds after its
+question came (a slow resolver; questions are still logged at once).
+Prints "listening PORT" on stdout when ready; exits on SIGTERM.
 """
 import argparse
 import ipaddress
@@ -17,6 +20,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 
 TYPES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT", 28: "AAAA",
          33: "SRV", 64: "SVCB", 65: "HTTPS", 255: "ANY"}
@@ -79,6 +83,7 @@ def main():
     ap.add_argument("--bind", default="127.0.0.1")
     ap.add_argument("--map", action="append", default=[], help="name=ip[,ip...]")
     ap.add_argument("--log", required=True)
+    ap.add_argument("--delay-ms", type=int, default=0)
     a = ap.parse_args()
     table = {}
     for item in a.map:
@@ -103,14 +108,22 @@ def main():
     if tcp:
         sel.register(tcp, selectors.EVENT_READ, "tcp")
     bufs = {}
+    later = []  # (due, peer, answer), oldest first: --delay-ms
     print("listening %d" % port, flush=True)
     while True:
-        for key, _ in sel.select():
+        now = time.monotonic()
+        while later and later[0][0] <= now:
+            _, peer, r = later.pop(0)
+            udp.sendto(r, peer)
+        timeout = max(0.0, later[0][0] - now) if later else None
+        for key, _ in sel.select(timeout):
             s = key.fileobj
             if key.data == "udp":
                 m, peer = s.recvfrom(4096)
                 r = answer(m, table, log)
-                if r:
+                if r and a.delay_ms:
+                    later.append((time.monotonic() + a.delay_ms / 1000.0, peer, r))
+                elif r:
                     s.sendto(r, peer)
             elif key.data == "tcp":
                 c, _ = s.accept()
