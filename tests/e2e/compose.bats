@@ -137,11 +137,28 @@ services_left() {
 # a container on the engine's default network.
 host_listener() {
   HOST_IP=$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}')
-  HOST_PORT=$((20000 + RANDOM % 20000))
-  python3 -m http.server --bind 0.0.0.0 "$HOST_PORT" >/dev/null 2>&1 3>&- &
+  # the listener picks its port (one picked for it could be in use) and says it once listening
+  python3 -c 'import http.server, sys
+s = http.server.HTTPServer(("0.0.0.0", 0), http.server.SimpleHTTPRequestHandler)
+print(s.server_address[1], flush=True)
+s.serve_forever()' >"$BATS_TEST_TMPDIR/listener.port" 2>/dev/null 3>&- &
   echo $! >"$BATS_TEST_TMPDIR/listener.pid"
+  for _ in $(seq 200); do [ -s "$BATS_TEST_TMPDIR/listener.port" ] && break; sleep 0.05; done
+  HOST_PORT=$(cat "$BATS_TEST_TMPDIR/listener.port")
+  [ -n "$HOST_PORT" ]
   REACH="timeout 6 bash -c '(exec 3<>/dev/tcp/$HOST_IP/$HOST_PORT) 2>/dev/null && echo reached || echo unreachable' || echo unreachable"
-  sleep 0.5
+}
+
+# a port nothing on the host uses, below the kernel's range for outgoing
+# connections' own ports (so none takes it meanwhile)
+free_port() {
+  local p
+  for _ in $(seq 50); do
+    p=$((20000 + RANDOM % 12000))
+    python3 -c 'import socket, sys; s = socket.socket(); s.bind(("0.0.0.0", int(sys.argv[1])))' "$p" 2>/dev/null &&
+      { echo "$p"; return; }
+  done
+  return 1
 }
 
 @test "compose services reach nothing outside, and are not the agent's way out" {
@@ -269,7 +286,8 @@ forwarded_port() {
 }
 
 @test "forwardPorts: on the host's loopback only, while the run lasts, with no network in the sandbox" {
-  local web=$((20000 + RANDOM % 20000))
+  local web
+  web=$(free_port)
   cat >.devcontainer/devcontainer.json <<JSON
 { "dockerComposeFile": "compose.yaml", "service": "app", "runServices": ["db"], "forwardPorts": [$web, "db:5432"] }
 JSON
@@ -297,7 +315,8 @@ JSON
 }
 
 @test "adr port: a persistent agent's forwardPorts until interrupted; bad ports named" {
-  local web=$((20000 + RANDOM % 20000))
+  local web
+  web=$(free_port)
   cat >.devcontainer/devcontainer.json <<JSON
 { "dockerComposeFile": "compose.yaml", "service": "app", "runServices": ["db"], "forwardPorts": [$web] }
 JSON

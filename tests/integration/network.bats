@@ -152,6 +152,9 @@ sbx() { # mode/flags... -- script
   SBX="adr-nettest-$RANDOM$RANDOM"
   run --separate-stderr adr run sh --name "$SBX" "${args[@]}" --prompt "$LIB
 $1"
+  # shown only when the test fails: what this run said
+  echo "# adr run ${args[*]}: exit $status"
+  [ -z "$stderr" ] || printf '# stderr: %s\n' "$stderr"
   [ -n "$before" ] || return 0
   # it ran in a pooled unit: that unit is claimed and gone with the sandbox
   adr_settle
