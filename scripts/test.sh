@@ -471,6 +471,18 @@ probes_rootless() {
   else
     fail=$((fail + 1)); echo "  not ok RES-01 with --unsafe no-limits (rootless, native):"; printf '%s\n' "$out" | tail -5 | sed 's/^/    /'
   fi
+  # no cgroup the user may write: the pids limit is RLIMIT_NPROC's, and the run says so
+  local uid cgs=()
+  uid=$(id -u "$user")
+  for c in /sys/fs/cgroup/adr-native-"$uid" /sys/fs/cgroup/*/adr-native-"$uid"; do [ -d "$c" ] && cgs+=("$c"); done
+  if [ "${#cgs[@]}" -gt 0 ]; then chown root "${cgs[@]}"; fi
+  out=$(as_user "$dir/bin/adr" run probe --prompt "/workspace/probe --only RES-01 --pids-max 512" 2>&1)
+  if [ "${#cgs[@]}" -gt 0 ]; then chown "$user" "${cgs[@]}"; fi
+  if [ "$(printf '%s\n' "$out" | grep -c "^PASS RES-01 ")" -eq 1 ] && [[ "$out" == *"RLIMIT_NPROC"* ]]; then
+    ok=$((ok + 1)); echo "  ok RES-01 without a cgroup: RLIMIT_NPROC holds the pids limit, said (rootless, native)"
+  else
+    fail=$((fail + 1)); echo "  not ok RES-01 without a cgroup (rootless, native):"; printf '%s\n' "$out" | tail -5 | sed 's/^/    /'
+  fi
   # nothing left: no sandbox in the store, no supervisor or network holder of the user's
   # (zombies aside: this machine's pid 1 may not reap them)
   live() { ps -u "$user" -o stat= 2>/dev/null | grep -vc '^Z'; }

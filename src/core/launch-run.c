@@ -53,10 +53,21 @@ static int start_failed(const struct adr_launch *l, adr_err *err)
   return -1;
 }
 
+/* What the engine said while it made and started the sandbox and its
+ * parts (the native engine: a limit it could not set). */
+static void engine_said(struct adr_launch *l)
+{
+  cleanup_strv struct strv w = { 0 };
+  adr_engine_take_warnings(l->engine, &w);
+  for (size_t i = 0; i < w.n; i++)
+    adr_emit(&l->ev, ADR_EVENT_WARNING, "%s", w.v[i]);
+}
+
 int adr_launch_detach(struct adr_launch *l, adr_err *err)
 {
   if (!l->warm_claimed && adr_engine_container_start(l->engine, l->id, err) < 0)
     return start_failed(l, err), adr_err_prefix(err, "start sandbox '%s'", l->cname);
+  engine_said(l);
   l->started = true;
   if (l->marker) {
     unlink(l->marker);
@@ -143,6 +154,7 @@ static int run_ready(void *ud, adr_err *err)
   struct adr_launch *l = rc->l;
   if (adr_engine_container_start(l->engine, l->id, err) < 0)
     return start_failed(l, err), adr_err_prefix(err, "start sandbox");
+  engine_said(l);
   if (rc->io->on_started)
     rc->io->on_started(l, rc->io->ud);
   launch_forward(l);

@@ -237,7 +237,15 @@ void adr_engine_close(struct adr_engine *e)
     e->ops->close(e);
   free(e->endpoint);
   free(e->api_version);
+  strv_free(&e->warnings);
   free(e);
+}
+
+void adr_engine_take_warnings(struct adr_engine *e, struct strv *out)
+{
+  for (size_t i = 0; i < e->warnings.n; i++)
+    strv_push(out, e->warnings.v[i]);
+  strv_free(&e->warnings);
 }
 
 bool adr_host_routes(const char *subnet)

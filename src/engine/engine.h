@@ -252,7 +252,13 @@ struct adr_engine {
   char *endpoint; /* "unix:///var/run/docker.sock" */
   char *api_version;
   void *priv;
+  /* what the engine said while it worked that the user should know (a
+   * limit it could not set): the caller takes them */
+  struct strv warnings;
 };
+
+/* e's warnings so far, moved to the end of out. */
+void adr_engine_take_warnings(struct adr_engine *e, struct strv *out);
 
 /* Has the engine every capability in caps (ADR_ENG_CAP_*)? */
 static inline bool adr_engine_can(const struct adr_engine *e, unsigned caps) { return (e->ops->caps & caps) == caps; }

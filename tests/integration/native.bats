@@ -52,6 +52,8 @@ alive() {
 supervisors() { alive adr-native; }
 # the network's helpers: holders and slirp4netns
 net_helpers() { alive adr-netns slirp4netns; }
+# the cgroups of sandbox ID, in any hierarchy
+sandbox_cgroups() { find /sys/fs/cgroup -maxdepth 4 -type d -name "adr-native-$1" 2>/dev/null; }
 
 @test "native: a headless run's output and exit status, hardened, the workspace the user's, nothing left" {
   run --separate-stderr adr run sh --prompt 'echo out; echo err >&2; echo hi >/workspace/f;
@@ -261,9 +263,11 @@ teardown() {
     sleep 0.1
   done
   [ -n "$sup" ]
-  local init
+  local init id
   init=$(cut -d" " -f1 "$ADR_NATIVE_ROOT"/boxes/*/init)
+  id=$(basename "$(echo "$ADR_NATIVE_ROOT"/boxes/*)")
   kill -0 "$init" # control: its pid 1 is there before
+  [ -n "$(sandbox_cgroups "$id")" ] # control: and its cgroup
   kill -9 "$sup"
   wait "$pid" || true
   ! kill -0 "$init" 2>/dev/null || grep -q '^Z' <(ps -o stat= -p "$init")
@@ -271,6 +275,32 @@ teardown() {
   grep -q started "$BATS_TEST_TMPDIR/out"
   ! grep -q not-killed "$BATS_TEST_TMPDIR/out"
   [ "$(boxes)" -eq 0 ]
+  [ -z "$(sandbox_cgroups "$id")" ] # its cgroup went with it, though its processes were still exiting
+}
+
+@test "native: cgroups of unnamed sandboxes whose caller died are swept; a live caller's and new ones kept" {
+  [ "$(id -u)" = 0 ] # as test.sh runs it: the cgroup beside the caller's is root's to make
+  local parent dead
+  if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
+    parent=/sys/fs/cgroup$(awk -F: '$1 == "0" { print $3 }' /proc/self/cgroup)
+  else
+    parent=/sys/fs/cgroup/pids$(awk -F: '$2 ~ /(^|,)pids(,|$)/ { print $3 }' /proc/self/cgroup)
+  fi
+  parent=${parent%/}
+  true & dead=$!
+  wait "$dead"
+  ! kill -0 "$dead" 2>/dev/null
+  mkdir "$parent/adr-native-$dead-1" "$parent/adr-native-$dead-2" "$parent/adr-native-$$-1"
+  touch -d '1 minute ago' "$parent/adr-native-$dead-1" "$parent/adr-native-$$-1"
+  run adr run sh --prompt true
+  [ "$status" -eq 0 ]
+  local gone=0 kept=0
+  [ -d "$parent/adr-native-$dead-1" ] || gone=1     # stale: its caller is gone
+  [ -d "$parent/adr-native-$dead-2" ] && kept=$((kept + 1)) # just made: maybe another pid namespace's
+  [ -d "$parent/adr-native-$$-1" ] && kept=$((kept + 1))    # its caller lives
+  rmdir "$parent/adr-native-$dead-1" "$parent/adr-native-$dead-2" "$parent/adr-native-$$-1" 2>/dev/null || true
+  [ "$gone" -eq 1 ]
+  [ "$kept" -eq 2 ]
 }
 
 @test "native: adr image import fills an empty store from an archive; bad archives are named" {

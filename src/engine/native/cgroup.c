@@ -7,12 +7,15 @@
 #include "buf.h"
 #include "fs.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef CGROUP2_SUPER_MAGIC
@@ -68,6 +71,30 @@ static bool unified(void)
  * caller's own cgroup is not writable, a subtree root prepared for its
  * uid: base/adr-native-UID (owned by the user: ADR_NATIVE_CGROUP_V1 of
  * docs/native.md) */
+/* The cgroups of unnamed sandboxes (adr-native-PID-SEQ) whose caller is
+ * gone, in parent: removed where empty (a caller killed with -9 could not;
+ * rmdir refuses one that still has processes), and made over 10 s ago */
+static void sweep(const char *parent)
+{
+  DIR *d = opendir(parent);
+  if (!d)
+    return;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    int pid = 0, seq = 0, end = 0;
+    if (sscanf(e->d_name, "adr-native-%d-%d%n", &pid, &seq, &end) != 2 || e->d_name[end] || pid <= 0)
+      continue;
+    if (kill(pid, 0) == 0 || errno != ESRCH)
+      continue;
+    /* and not one a caller in another pid namespace is making just now */
+    cleanup_free char *p = xasprintf("%s/%s", parent, e->d_name);
+    struct stat st;
+    if (stat(p, &st) == 0 && st.st_mtime + 10 < time(NULL))
+      rmdir(p);
+  }
+  closedir(d);
+}
+
 static int make_dir(struct adr_ncgroup *g, const char *base, const char *own, const char *name, char **out)
 {
   size_t n = strlen(own);
@@ -82,13 +109,21 @@ static int make_dir(struct adr_ncgroup *g, const char *base, const char *own, co
       return -1;
     }
   }
+  cleanup_free char *parent = xstrdup(d);
+  *strrchr(parent, '/') = '\0';
+  sweep(parent);
   strv_push(&g->dirs, d);
   *out = g->dirs.v[g->dirs.n - 1];
   return 0;
 }
 
-int adr_ncgroup_make(struct adr_ncgroup *g, const char *name, const struct adr_ncgroup_limits *lim,
-                     struct strv *warnings)
+static const char *no_pids(const struct adr_ncgroup_limits *lim)
+{
+  return lim->pids_by_rlimit ? "no pids cgroup limit, RLIMIT_NPROC instead" : "no pids limit";
+}
+
+static int make_limits(struct adr_ncgroup *g, const char *name, const struct adr_ncgroup_limits *lim,
+                       struct strv *warnings)
 {
   memset(g, 0, sizeof(*g));
   char num[64];
@@ -97,8 +132,10 @@ int adr_ncgroup_make(struct adr_ncgroup *g, const char *name, const struct adr_n
     cleanup_free char *own = own_path(NULL);
     char *dir = NULL;
     if (!own || make_dir(g, CG_ROOT, own, name, &dir) < 0) {
-      strv_pushf(warnings, "no memory, CPU or pids limit: the cgroup %s%s is not delegated to this user (%s)", CG_ROOT,
-                 own ? own : "/?", strerror(errno));
+      strv_pushf(warnings, "%s: the cgroup %s%s is not delegated to this user (%s)",
+                 lim->pids_by_rlimit ? "no memory or CPU limit, pids through RLIMIT_NPROC only"
+                                     : "no memory, CPU or pids limit",
+                 CG_ROOT, own ? own : "/?", strerror(errno));
       return 0;
     }
     if (lim->memory > 0) {
@@ -110,7 +147,9 @@ int adr_ncgroup_make(struct adr_ncgroup *g, const char *name, const struct adr_n
     if (lim->pids > 0) {
       snprintf(num, sizeof(num), "%lld", (long long)lim->pids);
       if (put(dir, "pids.max", num) < 0)
-        strv_pushf(warnings, "no pids limit: %s/pids.max (%s)", dir, strerror(errno));
+        strv_pushf(warnings, "%s: %s/pids.max (%s)", no_pids(lim), dir, strerror(errno));
+      else
+        g->pids_held = true;
     }
     if (lim->nano_cpus > 0) {
       snprintf(num, sizeof(num), "%lld 100000", (long long)(lim->nano_cpus / 10000));
@@ -121,6 +160,7 @@ int adr_ncgroup_make(struct adr_ncgroup *g, const char *name, const struct adr_n
   }
   /* v1: one hierarchy per controller */
   static const char *const ctrls[] = { "memory", "pids", "cpu" };
+  static const char *const no_limit[] = { "no memory limit", "", "no cpu limit" };
   const int64_t want[] = { lim->memory, lim->pids, lim->nano_cpus };
   for (size_t i = 0; i < ARRAY_SIZE(ctrls); i++) {
     /* a cgroup of its own in each, limited or not: its accounting, and
@@ -129,7 +169,7 @@ int adr_ncgroup_make(struct adr_ncgroup *g, const char *name, const struct adr_n
     char *dir = NULL;
     if (!own || make_dir(g, base, own, name, &dir) < 0) {
       if (want[i] > 0)
-        strv_pushf(warnings, "no %s limit: cgroup v1 %s is not writable (%s)", ctrls[i], base,
+        strv_pushf(warnings, "%s: cgroup v1 %s is not writable (%s)", i == 1 ? no_pids(lim) : no_limit[i], base,
                    own ? strerror(errno) : "not mounted");
       continue;
     }
@@ -142,14 +182,24 @@ int adr_ncgroup_make(struct adr_ncgroup *g, const char *name, const struct adr_n
       put(dir, "memory.memsw.limit_in_bytes", num); /* no swap beyond it, where accounted */
     } else if (i == 1) {
       r = put(dir, "pids.max", num);
+      g->pids_held = r == 0;
     } else {
       snprintf(num, sizeof(num), "%lld", (long long)(lim->nano_cpus / 10000));
       r = put(dir, "cpu.cfs_period_us", "100000") < 0 ? -1 : put(dir, "cpu.cfs_quota_us", num);
     }
     if (r < 0)
-      strv_pushf(warnings, "no %s limit: %s (%s)", ctrls[i], dir, strerror(errno));
+      strv_pushf(warnings, "%s: %s (%s)", i == 1 ? no_pids(lim) : no_limit[i], dir, strerror(errno));
   }
   return 0;
+}
+
+int adr_ncgroup_make(struct adr_ncgroup *g, const char *name, const struct adr_ncgroup_limits *lim,
+                     struct strv *warnings)
+{
+  int r = make_limits(g, name, lim, warnings);
+  if (lim->pids > 0 && lim->pids_by_rlimit && !g->pids_held)
+    g->nproc = lim->pids;
+  return r;
 }
 
 int adr_ncgroup_enter(const struct adr_ncgroup *g)
@@ -160,9 +210,22 @@ int adr_ncgroup_enter(const struct adr_ncgroup *g)
   return 0;
 }
 
+int adr_ncgroup_rmdir(const char *dir)
+{
+  for (int i = 0; i < 200; i++) { /* 2 s at most */
+    if (rmdir(dir) == 0 || errno == ENOENT)
+      return 0;
+    if (errno != EBUSY)
+      return -1;
+    struct timespec ts = { 0, 10 * 1000 * 1000 };
+    nanosleep(&ts, NULL);
+  }
+  return -1;
+}
+
 void adr_ncgroup_remove(struct adr_ncgroup *g)
 {
   for (size_t i = 0; i < g->dirs.n; i++)
-    rmdir(g->dirs.v[i]);
+    adr_ncgroup_rmdir(g->dirs.v[i]);
   strv_free(&g->dirs);
 }

@@ -14,12 +14,18 @@ struct adr_ncgroup_limits {
   int64_t memory;    /* bytes, 0: none */
   int64_t pids;      /* 0: none */
   int64_t nano_cpus; /* 1e9 per CPU, 0: none */
+  /* the caller limits the sandbox's processes with RLIMIT_NPROC where no
+   * pids cgroup holds them (the warnings say so).  Not for root: the
+   * kernel does not hold its uid to RLIMIT_NPROC */
+  bool pids_by_rlimit;
 };
 
 struct adr_ncgroup {
   struct strv dirs; /* made, one per hierarchy */
   bool unified;     /* dirs[0] is in cgroup v2's unified hierarchy; else each
                        is /sys/fs/cgroup/CONTROLLER/... (v1) */
+  bool pids_held;   /* a pids controller holds the pids limit */
+  int64_t nproc;    /* else, with pids_by_rlimit: the limit for RLIMIT_NPROC */
 };
 
 /* Made for sandbox name with the limits; what cannot be had goes to
@@ -31,5 +37,8 @@ int adr_ncgroup_make(struct adr_ncgroup *g, const char *name, const struct adr_n
 int adr_ncgroup_enter(const struct adr_ncgroup *g);
 /* Removed (once their processes are gone). */
 void adr_ncgroup_remove(struct adr_ncgroup *g);
+/* One sandbox cgroup removed, waiting up to 2 s while its last processes
+ * exit (EBUSY); 0 also when it is gone already, else -1 with errno. */
+int adr_ncgroup_rmdir(const char *dir);
 
 #endif

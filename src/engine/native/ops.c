@@ -713,6 +713,12 @@ static int nat_container_start(struct adr_engine *e, const char *ref, adr_err *e
   if (r == 0)
     r = nat_super_spawn(dir, &x.b, jbool(cfg, "holder") ? &nl : NULL, jbool(cfg, "interactive"),
                         jbool(cfg, "detachable"), err);
+  if (r == 0) { /* its supervisor's warnings, for the caller to show */
+    cleanup_strv struct strv w = { 0 };
+    read_lines(dir, "warnings", &w);
+    for (size_t i = 0; i < w.n; i++)
+      strv_pushf(&e->warnings, "sandbox '%s': %s", jstr(cfg, "name") ? jstr(cfg, "name") : id, w.v[i]);
+  }
   strv_free(&want);
   strv_free(&blackholes);
   built_free(&x);
@@ -851,7 +857,7 @@ static int nat_container_remove(struct adr_engine *e, const char *ref, bool forc
   cleanup_strv struct strv cgroups = { 0 };
   read_lines(dir, "cgroups", &cgroups);
   for (size_t i = 0; i < cgroups.n; i++)
-    rmdir(cgroups.v[i]);
+    adr_ncgroup_rmdir(cgroups.v[i]); /* its processes may still be exiting */
   rmtree(dir);
   return 0;
 }

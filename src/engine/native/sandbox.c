@@ -500,6 +500,10 @@ struct prog {
   bool rw_root, no_landlock;
   const int *pass_fds; /* left open across exec */
   size_t n_pass_fds;
+  /* RLIMIT_NPROC, where no pids cgroup holds the pids limit (0: none).  It
+   * counts the processes of the program's uid in the sandbox's own user
+   * namespace, which is the sandbox's alone */
+  rlim_t nproc;
 };
 
 /* ------------------------------------------------------------ Landlock
@@ -594,6 +598,9 @@ static void landlock(const struct prog *x)
 /* no capability, none to regain; no new privileges; the policy */
 static void drop(const struct prog *x, const struct sock_fprog *sc)
 {
+  struct rlimit np = { x->nproc, x->nproc };
+  if (x->nproc && setrlimit(RLIMIT_NPROC, &np) < 0)
+    die("RLIMIT_NPROC");
   /* without no-new-privileges a filter needs CAP_SYS_ADMIN (in the
    * sandbox's user namespace): then it is loaded first, while that is
    * held, and filters the rest of this too */
@@ -820,7 +827,8 @@ static __attribute__((noreturn)) void child(const struct adr_native_box *b, int 
                     .rw_root = b->rw_root,
                     .no_landlock = b->no_landlock,
                     .pass_fds = b->pass_fds,
-                    .n_pass_fds = b->n_pass_fds };
+                    .n_pass_fds = b->n_pass_fds,
+                    .nproc = (rlim_t)cg->nproc };
   struct strv writable = { 0 };
   adr_native_writable(b, &writable);
   x.writable = &writable;
@@ -975,7 +983,9 @@ int adr_native_spawn(const struct adr_native_box *b, struct adr_native_proc *p, 
   char cgname[64];
   snprintf(cgname, sizeof(cgname), "%d-%u", (int)getpid(), ++seq);
   struct strv quiet = { 0 };
-  adr_ncgroup_make(&p->cg, b->name ? b->name : cgname, &b->limits, b->warnings ? b->warnings : &quiet);
+  struct adr_ncgroup_limits lim = b->limits;
+  lim.pids_by_rlimit = hu != 0;
+  adr_ncgroup_make(&p->cg, b->name ? b->name : cgname, &lim, b->warnings ? b->warnings : &quiet);
   strv_free(&quiet);
   pid_t me = getpid();
   pid_t c1 = fork();
@@ -1122,6 +1132,15 @@ static __attribute__((noreturn)) void exec_child(const struct adr_native_exec *x
                       .tty = x->tty,
                       .writable = x->writable,
                       .rw_root = x->rw_root };
+    /* the sandbox's RLIMIT_NPROC (it is root here, in the sandbox's user
+     * namespace, so it may read pid 1's), never above its own */
+    struct rlimit np, mine;
+    if (prlimit(x->init, RLIMIT_NPROC, NULL, &np) == 0 && getrlimit(RLIMIT_NPROC, &mine) == 0) {
+      np.rlim_max = np.rlim_max < mine.rlim_max ? np.rlim_max : mine.rlim_max;
+      np.rlim_cur = np.rlim_cur < np.rlim_max ? np.rlim_cur : np.rlim_max;
+      if (setrlimit(RLIMIT_NPROC, &np) < 0)
+        die("RLIMIT_NPROC");
+    }
     become(&p, sc);
   }
   close(errfd);

@@ -465,6 +465,8 @@ static __attribute__((noreturn)) void supervise(const char *dir, const struct ad
   }
   struct adr_native_box box = *b;
   box.stdio = stdio;
+  struct strv warnings = { 0 };
+  box.warnings = &warnings;
   struct adr_native_holder h = { 0 };
   struct strv argv = { 0 };
   if (nl) {
@@ -506,7 +508,14 @@ static __attribute__((noreturn)) void supervise(const char *dir, const struct ad
     buf_printf(&cg, "%s\n", s.proc.cg.dirs.v[i]);
   nat_sock_path(path, sizeof(path), s.dirfd, "cgroups");
   write_file_atomic(path, cg.data ? cg.data : "", cg.len, 0600);
+  buf_reset(&cg);
+  /* what the caller shows: a limit that could not be had */
+  for (size_t i = 0; i < warnings.n; i++)
+    buf_printf(&cg, "%s\n", warnings.v[i]);
+  nat_sock_path(path, sizeof(path), s.dirfd, "warnings");
+  write_file_atomic(path, cg.data ? cg.data : "", cg.len, 0600);
   buf_free(&cg);
+  strv_free(&warnings);
   if (write(report, "", 1) != 1)
     _exit(1);
   close(report);
