@@ -192,6 +192,17 @@ int docker_container_create(struct adr_engine *e, const struct adr_spec *spec, c
       *id = xstrdup(cid);
     else
       ret = adr_err_set(err, EPROTO, "engine returned no container id");
+    /* what the engine could not give (a limit its kernel lacks), for the
+     * caller to show; bounded, as anything a peer sends */
+    json_t *w = json_object_get(j, "Warnings"), *v;
+    size_t i;
+    json_array_foreach (w, i, v) {
+      const char *t = json_string_value(v);
+      if (t && *t && i < 16) {
+        cleanup_free char *shown = adr_str_escape(t, 300);
+        strv_pushf(&e->warnings, "sandbox '%s': %s", spec->name ? spec->name : "?", shown);
+      }
+    }
     json_decref(j);
   }
   adr_http_resp_free(&r);
