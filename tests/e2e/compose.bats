@@ -9,6 +9,7 @@
 
 bats_require_minimum_version 1.5.0
 load ../lib/agents
+load ../lib/hostip
 
 PG_IMAGE=adr-test/postgres:1
 
@@ -136,7 +137,7 @@ services_left() {
 # "unreachable". The probe runs in the agent, a service, and (the control)
 # a container on the engine's default network.
 host_listener() {
-  HOST_IP=$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}')
+  HOST_IP=$(bridge_host_ip)
   # the listener picks its port (one picked for it could be in use) and says it once listening
   python3 -c 'import http.server, sys
 s = http.server.HTTPServer(("0.0.0.0", 0), http.server.SimpleHTTPRequestHandler)
@@ -304,7 +305,7 @@ JSON
   [ "$(psql -h 127.0.0.1 -p "$pg" -U postgres -tAc 'select 6*7')" = 42 ]
   # loopback only: the host's other addresses do not answer (the control: loopback does)
   local ip
-  ip=$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}')
+  ip=$(bridge_host_ip)
   ! curl -s --max-time 2 "http://$ip:$web/"
   curl -s --max-time 2 "http://127.0.0.1:$web/" >/dev/null
   # gone with the run

@@ -19,6 +19,7 @@
 
 bats_require_minimum_version 1.5.0
 load ../lib/testimage
+load ../lib/hostip
 
 POOL=0
 [ "$(basename "$BATS_TEST_FILENAME")" != network-pool.bats ] || POOL=1
@@ -29,8 +30,7 @@ setup_file() {
   export PREFIX_ID="adrnet$$$RANDOM"
   export BATS_RUN_PREFIX="$PREFIX_ID"
   adr_test_image "$PREFIX_ID"
-  HOSTIP=$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}' 2>/dev/null)
-  [ -n "$HOSTIP" ] || HOSTIP=172.17.0.1
+  HOSTIP=$(bridge_host_ip)
   export HOSTIP
   local d=$BATS_FILE_TMPDIR
   export UP_LOG="$d/upstream.log" DNS_LOG="$d/dns.log"

@@ -10,6 +10,7 @@
 
 bats_require_minimum_version 1.5.0
 load ../lib/testimage
+load ../lib/hostip
 load ../lib/tls
 
 setup_file() {
@@ -17,8 +18,7 @@ setup_file() {
   export PREFIX_ID="adrrl$$$RANDOM"
   adr_test_image "$PREFIX_ID"
   docker tag "$PREFIX_ID/sh:latest" "$PREFIX_ID/rl:latest"
-  HOSTIP=$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}' 2>/dev/null)
-  [ -n "$HOSTIP" ] || HOSTIP=172.17.0.1
+  HOSTIP=$(bridge_host_ip)
   export HOSTIP
   local d=$BATS_FILE_TMPDIR
   test_ca "$d/tls" "IP:$HOSTIP"

@@ -7,13 +7,13 @@
 # entries for reaching the mock directly, without the relay).
 # adr_settle: waits for the detached teardown of finished runs
 source "$(dirname "${BASH_SOURCE[0]}")/settle.bash"
+source "$(dirname "${BASH_SOURCE[0]}")/hostip.bash"
 load ../lib/tls
 
 mock_start() { # logfile [extra args]
   local log=$1; shift
   local gw
-  gw=$(ip -4 -o addr show docker0 2>/dev/null | awk '{print $4}' | cut -d/ -f1)
-  [ -n "$gw" ] || gw=172.17.0.1
+  gw=$(bridge_host_ip)
   test_ca "$BATS_FILE_TMPDIR/mock-tls" "IP:$gw" DNS:host.docker.internal || return 1
   MOCK_KEY="sk-adr-canary-$RANDOM$RANDOM$RANDOM-real"
   local out; out=$(mktemp)
