@@ -20,4 +20,8 @@ int adr_idmap_umount(const char *dst, adr_err *err);
 /* Unmounts and removes every entry of dir, then dir itself. */
 int adr_idmap_umount_dir(const char *dir, adr_err *err);
 
+/* A file in a sandbox's mounts directory: its teardown began (the sandbox
+ * may be gone), so the reaper unmounts them without waiting. */
+#define ADR_IDMAP_TORN ".torn"
+
 #endif

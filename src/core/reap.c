@@ -45,8 +45,11 @@ static void reap_host_state(struct adr_engine *e)
       if (de->d_name[0] == '.')
         continue;
       cleanup_free char *p = adr_layout_state_path(areas[k], de->d_name);
-      struct stat st;
-      if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && now - st.st_mtime >= HOST_STATE_GRACE_S)
+      cleanup_free char *torn = xasprintf("%s/" ADR_IDMAP_TORN, p);
+      struct stat st, tst;
+      /* a teardown that was cut short marked its mounts: no grace */
+      if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode) &&
+          (now - st.st_mtime >= HOST_STATE_GRACE_S || (k == 0 && lstat(torn, &tst) == 0)))
         strv_push(&cand[k], p);
     }
     closedir(d);

@@ -7,6 +7,7 @@
 #include "runspec.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -104,16 +105,24 @@ static void services_net(struct adr_engine *e, const struct adr_teardown *t, con
   rmdir(marker); /* only when nothing else is kept there */
 }
 
-/* The host state of a sandbox: what its labels name (only below adr's own
- * state dir), or what the run that made it knows. */
-static void host_state(const struct adr_teardown *t, const struct adr_events *ev)
+/* The sandbox's idmapped mounts' directory: what its labels name (only
+ * below adr's own state dir), or what the run that made it knows. */
+static const char *idmap_dir(const struct adr_teardown *t)
 {
-  cleanup_err adr_err e = NULL;
-  const char *idm = t->idmap_dir, *ident = t->identity_dir;
+  const char *idm = t->idmap_dir;
   if (!idm && t->labels) {
     idm = adr_labels_get(t->labels, ADR_LABEL_IDMAP);
     idm = adr_layout_in_area(ADR_STATE_IDMAP, idm) ? idm : NULL;
   }
+  return idm;
+}
+
+/* The host state of a sandbox: what its labels name, or what the run that
+ * made it knows. */
+static void host_state(const struct adr_teardown *t, const struct adr_events *ev)
+{
+  cleanup_err adr_err e = NULL;
+  const char *idm = idmap_dir(t), *ident = t->identity_dir;
   if (!ident && t->labels) {
     ident = adr_labels_get(t->labels, ADR_LABEL_IDENTITY);
     ident = adr_layout_in_area(ADR_STATE_IDENTITY, ident) ? ident : NULL;
@@ -169,6 +178,16 @@ int adr_teardown(struct adr_engine *e, const struct adr_teardown *t, const struc
         rmdir(parent);
       }
     }
+  }
+  /* the mounts outlive the sandbox until host_state(): should this adr
+   * die in between, the mark lets the next one unmount them at once, not
+   * after the grace a start under way gets (reap.c) */
+  const char *idm = t->id ? idmap_dir(t) : NULL;
+  if (idm) {
+    cleanup_free char *mark = xasprintf("%s/" ADR_IDMAP_TORN, idm);
+    int fd = open(mark, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0)
+      close(fd);
   }
   if (t->id && adr_engine_container_remove(e, t->id, true, &e1) < 0) {
     if (t->strict) {

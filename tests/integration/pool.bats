@@ -198,6 +198,8 @@ MYIP='awk '"'"'/32 host/ && f != "127.0.0.1" { print f } { f = $2 }'"'"' /proc/n
   ! docker inspect torn-run >/dev/null 2>&1
   [ "$(unit_objects "$u")" -eq 0 ]
   [ ! -e "$POOLDIR/.$u.lock" ]
+  # and its mounts, wherever the kill fell (root's adr: idmapped mounts)
+  [ "$(grep -c " $XDG_STATE_HOME/adr/mnt/torn-run" /proc/mounts)" -eq 0 ]
 }
 
 @test "a unit made by another adr-gateway is not claimed: it is removed and made again" {

@@ -198,6 +198,32 @@ leftovers() {
   [ "$output" = "0" ]
 }
 
+@test "a teardown cut short after the sandbox went: the next adr unmounts what it left at once" {
+  [ "$(id -u)" = 0 ] # idmapped mounts are root's adr's (as test.sh runs it)
+  mounts() { grep -c " $XDG_STATE_HOME/adr/mnt/$1/" /proc/mounts || true; }
+  # two runs killed with -9, each sandbox then removed by hand: as far as
+  # a teardown gets before it unmounts (one marked as the teardown marks it)
+  for n in cut-marked cut-unmarked; do
+    "$ADR_BIN" run sh --name "$n" --prompt 'sleep 60' >/dev/null 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do docker inspect "$n" >/dev/null 2>&1 && [ "$(mounts "$n")" -gt 0 ] && break; sleep 0.1; done
+    [ "$(mounts "$n")" -gt 0 ]
+    kill -9 "$pid"
+    wait "$pid" || true
+    docker rm -f "$n" >/dev/null
+  done
+  touch "$XDG_STATE_HOME/adr/mnt/cut-marked/.torn"
+  run adr run sh --prompt true
+  [ "$status" -eq 0 ]
+  [ "$(mounts cut-marked)" -eq 0 ]
+  [ ! -e "$XDG_STATE_HOME/adr/mnt/cut-marked" ]
+  # the control: unmarked, it may be a start under way, so it waits its grace
+  [ "$(mounts cut-unmarked)" -gt 0 ]
+  touch "$XDG_STATE_HOME/adr/mnt/cut-unmarked/.torn" # (and it goes the same way)
+  run adr ls
+  [ "$(mounts cut-unmarked)" -eq 0 ]
+}
+
 @test "interactive session under a real terminal: size, input, exit status" {
   sock="adrt$$"
   tmux -L "$sock" -f /dev/null new-session -d -x 120 -y 40 \
