@@ -569,6 +569,8 @@ EOF
     for i in $(seq 100); do [ -s "$2/ns.ready" ] && break; sleep 0.05; done
     ip route show type unreachable
     curl -sS -o /dev/null -w "status %{http_code}\n" http://127.0.0.1:3129/oai/chat/completions -H "Authorization: Bearer $3"
+    # the thread of the request may still be ending after curl has its answer
+    for i in $(seq 100); do [ "$(ls /proc/$pid/task | wc -l)" -le 2 ] && break; sleep 0.05; done
     grep -h CapEff /proc/$pid/task/*/status | sort | uniq -c
     ls /proc/$pid/task | wc -l | sed "s/^/threads /"
     kill -TERM $pid; wait $pid; echo "exit $?"
