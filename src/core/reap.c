@@ -45,11 +45,15 @@ static void reap_host_state(struct adr_engine *e)
       if (de->d_name[0] == '.')
         continue;
       cleanup_free char *p = adr_layout_state_path(areas[k], de->d_name);
-      cleanup_free char *torn = xasprintf("%s/" ADR_IDMAP_TORN, p);
-      struct stat st, tst;
-      /* a teardown that was cut short marked its mounts: no grace */
-      if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode) &&
-          (now - st.st_mtime >= HOST_STATE_GRACE_S || (k == 0 && lstat(torn, &tst) == 0)))
+      struct stat st;
+      if (lstat(p, &st) < 0 || !S_ISDIR(st.st_mode))
+        continue;
+      bool due = now - st.st_mtime >= HOST_STATE_GRACE_S;
+      if (!due && areas[k] == ADR_STATE_IDMAP) { /* a teardown cut short marked its mounts: no grace */
+        cleanup_free char *torn = xasprintf("%s/" ADR_IDMAP_TORN, p);
+        due = access(torn, F_OK) == 0;
+      }
+      if (due)
         strv_push(&cand[k], p);
     }
     closedir(d);

@@ -213,12 +213,10 @@ static void on_resolved(void *arg, int status, int timeouts, struct ares_addrinf
     struct conn *next = c->lnext;
     c->lnext = NULL;
     c->ares_pending = false;
-    if (c->dead) {
-      /* nothing */
-    } else if (status != ARES_SUCCESS) {
+    if (!c->dead && status != ARES_SUCCESS) {
       gwd_set_error(c, "resolve: %s", ares_strerror(status));
       gwd_fail(c);
-    } else {
+    } else if (!c->dead) {
       resolved_one(c, v, n);
     }
     c = next;

@@ -198,7 +198,9 @@ int docker_container_create(struct adr_engine *e, const struct adr_spec *spec, c
     size_t i;
     json_array_foreach (w, i, v) {
       const char *t = json_string_value(v);
-      if (t && *t && i < 16) {
+      if (i == 16)
+        break;
+      if (t && *t) {
         cleanup_free char *shown = adr_str_escape(t, 300);
         strv_pushf(&e->warnings, "sandbox '%s': %s", spec->name ? spec->name : "?", shown);
       }

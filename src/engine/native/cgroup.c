@@ -67,10 +67,6 @@ static bool unified(void)
   return statfs(CG_ROOT, &st) == 0 && (unsigned long)st.f_type == CGROUP2_SUPER_MAGIC;
 }
 
-/* base/own/adr-native-name, made; *out points into g->dirs.  Where the
- * caller's own cgroup is not writable, a subtree root prepared for its
- * uid: base/adr-native-UID (owned by the user: ADR_NATIVE_CGROUP_V1 of
- * docs/native.md) */
 /* The cgroups of unnamed sandboxes (adr-native-PID-SEQ) whose caller is
  * gone, in parent: removed where empty (a caller killed with -9 could not;
  * rmdir refuses one that still has processes), and made over 10 s ago */
@@ -95,6 +91,10 @@ static void sweep(const char *parent)
   closedir(d);
 }
 
+/* base/own/adr-native-name, made; *out points into g->dirs.  Where the
+ * caller's own cgroup is not writable, a subtree root prepared for its
+ * uid: base/adr-native-UID (owned by the user: ADR_NATIVE_CGROUP_V1 of
+ * docs/native.md) */
 static int make_dir(struct adr_ncgroup *g, const char *base, const char *own, const char *name, char **out)
 {
   size_t n = strlen(own);
@@ -122,10 +122,11 @@ static const char *no_pids(const struct adr_ncgroup_limits *lim)
   return lim->pids_by_rlimit ? "no pids cgroup limit, RLIMIT_NPROC instead" : "no pids limit";
 }
 
-static int make_limits(struct adr_ncgroup *g, const char *name, const struct adr_ncgroup_limits *lim,
-                       struct strv *warnings)
+int adr_ncgroup_make(struct adr_ncgroup *g, const char *name, const struct adr_ncgroup_limits *lim,
+                     struct strv *warnings)
 {
   memset(g, 0, sizeof(*g));
+  g->nproc = lim->pids_by_rlimit && lim->pids > 0 ? lim->pids : 0; /* until a pids controller holds it */
   char num[64];
   if (unified()) {
     g->unified = true;
@@ -149,7 +150,7 @@ static int make_limits(struct adr_ncgroup *g, const char *name, const struct adr
       if (put(dir, "pids.max", num) < 0)
         strv_pushf(warnings, "%s: %s/pids.max (%s)", no_pids(lim), dir, strerror(errno));
       else
-        g->pids_held = true;
+        g->nproc = 0;
     }
     if (lim->nano_cpus > 0) {
       snprintf(num, sizeof(num), "%lld 100000", (long long)(lim->nano_cpus / 10000));
@@ -182,7 +183,8 @@ static int make_limits(struct adr_ncgroup *g, const char *name, const struct adr
       put(dir, "memory.memsw.limit_in_bytes", num); /* no swap beyond it, where accounted */
     } else if (i == 1) {
       r = put(dir, "pids.max", num);
-      g->pids_held = r == 0;
+      if (r == 0)
+        g->nproc = 0;
     } else {
       snprintf(num, sizeof(num), "%lld", (long long)(lim->nano_cpus / 10000));
       r = put(dir, "cpu.cfs_period_us", "100000") < 0 ? -1 : put(dir, "cpu.cfs_quota_us", num);
@@ -191,15 +193,6 @@ static int make_limits(struct adr_ncgroup *g, const char *name, const struct adr
       strv_pushf(warnings, "%s: %s (%s)", i == 1 ? no_pids(lim) : no_limit[i], dir, strerror(errno));
   }
   return 0;
-}
-
-int adr_ncgroup_make(struct adr_ncgroup *g, const char *name, const struct adr_ncgroup_limits *lim,
-                     struct strv *warnings)
-{
-  int r = make_limits(g, name, lim, warnings);
-  if (lim->pids > 0 && lim->pids_by_rlimit && !g->pids_held)
-    g->nproc = lim->pids;
-  return r;
 }
 
 int adr_ncgroup_enter(const struct adr_ncgroup *g)

@@ -24,8 +24,8 @@ struct adr_ncgroup {
   struct strv dirs; /* made, one per hierarchy */
   bool unified;     /* dirs[0] is in cgroup v2's unified hierarchy; else each
                        is /sys/fs/cgroup/CONTROLLER/... (v1) */
-  bool pids_held;   /* a pids controller holds the pids limit */
-  int64_t nproc;    /* else, with pids_by_rlimit: the limit for RLIMIT_NPROC */
+  int64_t nproc;    /* with pids_by_rlimit, where no pids controller holds
+                       the pids limit: the limit for RLIMIT_NPROC (0: none) */
 };
 
 /* Made for sandbox name with the limits; what cannot be had goes to

@@ -418,6 +418,19 @@ static int write_pid_record(int dirfd, const char *name, pid_t pid)
   return write_file_atomic(path, rec, strlen(rec), 0600);
 }
 
+/* DIR/NAME: the lines of v */
+static void write_lines(int dirfd, const char *name, const struct strv *v)
+{
+  char path[64];
+  nat_sock_path(path, sizeof(path), dirfd, name);
+  struct buf b;
+  buf_init(&b, 0);
+  for (size_t i = 0; i < v->n; i++)
+    buf_printf(&b, "%s\n", v->v[i]);
+  write_file_atomic(path, b.data ? b.data : "", b.len, 0600);
+  buf_free(&b);
+}
+
 /* the supervisor's set-up; a failure goes to report, as text */
 static __attribute__((noreturn)) void supervise(const char *dir, const struct adr_native_box *b,
                                                 const struct nat_net *nl, bool interactive, bool detachable, int report)
@@ -502,19 +515,8 @@ static __attribute__((noreturn)) void supervise(const char *dir, const struct ad
   nat_sock_path(path, sizeof(path), s.dirfd, "supervisor");
   write_file_atomic(path, me, strlen(me), 0600);
   write_pid_record(s.dirfd, "init", s.proc.init);
-  struct buf cg;
-  buf_init(&cg, 0);
-  for (size_t i = 0; i < s.proc.cg.dirs.n; i++)
-    buf_printf(&cg, "%s\n", s.proc.cg.dirs.v[i]);
-  nat_sock_path(path, sizeof(path), s.dirfd, "cgroups");
-  write_file_atomic(path, cg.data ? cg.data : "", cg.len, 0600);
-  buf_reset(&cg);
-  /* what the caller shows: a limit that could not be had */
-  for (size_t i = 0; i < warnings.n; i++)
-    buf_printf(&cg, "%s\n", warnings.v[i]);
-  nat_sock_path(path, sizeof(path), s.dirfd, "warnings");
-  write_file_atomic(path, cg.data ? cg.data : "", cg.len, 0600);
-  buf_free(&cg);
+  write_lines(s.dirfd, "cgroups", &s.proc.cg.dirs);
+  write_lines(s.dirfd, "warnings", &warnings); /* what the caller shows: a limit that could not be had */
   strv_free(&warnings);
   if (write(report, "", 1) != 1)
     _exit(1);
